@@ -1,0 +1,1 @@
+"""Transport: aiohttp REST + python-socketio, pydantic schemas, auth, the ``clubhub`` CLI."""

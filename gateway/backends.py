@@ -1,0 +1,76 @@
+"""What a gateway stands on: the backing services (started here when embedded and not yet up),
+Ray, and the store connections. Started in order, stopped in reverse, and only what this process
+started is stopped."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from actors import runtime
+from storage.services import Services
+from storage.settings import Settings
+from storage.stores import Stores
+
+log = logging.getLogger(__name__)
+
+
+class Backends:
+    def __init__(self, settings: Settings, *, postgres_db: str | None = None, mongo_db: str | None = None) -> None:
+        self.settings = settings
+        self.services = Services(settings)
+        self.postgres_db = postgres_db
+        self.mongo_db = mongo_db
+        self.started_services: list[str] = []
+        self.started_ray = False
+        self.stores: Stores | None = None
+        self._probe = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.started_services = await loop.run_in_executor(None, self.services.up)
+            # ray.init registers signal handlers and expects the main thread: run it inline.
+            self.started_ray = runtime.start_ray(self.settings)
+            self._probe = runtime.health_probe()
+            self.stores = await Stores.open(self.settings, self.services.urls(),
+                                            postgres_db=self.postgres_db, mongo_db=self.mongo_db)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def readiness(self) -> dict[str, str]:
+        """``{service: "ok" | reason}`` for postgres, mongo, redis and ray, checked concurrently."""
+        timeout = self.settings.ready_timeout_s
+        if self.stores is None:
+            return {name: "not started" for name in ("postgres", "mongo", "redis", "ray")}
+        stores_check = self.stores.ping(timeout)
+        ray_check = asyncio.wait_for(runtime.ping_ray(self._probe), timeout)
+        failures, ray_result = await asyncio.gather(stores_check, ray_check, return_exceptions=True)
+        report = {name: failures.get(name, "ok") for name in ("postgres", "mongo", "redis")}
+        if isinstance(ray_result, BaseException):
+            report["ray"] = "timed out" if isinstance(ray_result, TimeoutError) else \
+                f"{type(ray_result).__name__}: {str(ray_result)[:200]}"
+        else:
+            report["ray"] = "ok"
+        return report
+
+    async def stop(self) -> None:
+        if self.stores is not None:
+            try:
+                await self.stores.close()
+            except Exception:
+                log.exception("closing stores failed")
+            self.stores = None
+        if self.started_ray:
+            runtime.stop_ray()
+            self.started_ray = False
+        if self.started_services:
+            loop = asyncio.get_running_loop()
+            stopped = await loop.run_in_executor(None, self.services.down, self.started_services)
+            log.info("stopped embedded services", extra={"services": stopped})
+            self.started_services = []
+
+
+BACKENDS = web.AppKey("backends", Backends)

@@ -1,0 +1,117 @@
+"""The ``clubhub`` command line."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from storage.services import ServiceError, Services, redact
+from storage.settings import Settings
+
+from .logs import setup_logging
+
+log = logging.getLogger("clubhub")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SystemExit(f"clubhub: invalid setting CLUBHUB_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    settings = _settings()
+    services = Services(settings)
+    try:
+        if args.action == "up":
+            started = services.up()
+            print(f"started: {', '.join(started) or 'nothing (already up)'}")
+        elif args.action == "down":
+            stopped = services.down()
+            print(f"stopped: {', '.join(stopped) or 'nothing (not running)'}")
+            return 0
+    except ServiceError as exc:
+        print(f"clubhub: {exc}", file=sys.stderr)
+        return 1
+    statuses = services.status()
+    for st in statuses:
+        kind = "embedded" if st.embedded else "external"
+        state = "answering" if st.answering else f"not answering ({st.detail or 'down'})"
+        pid = f" pid {st.pid}" if st.pid else ""
+        print(f"{st.name:<9} {kind:<9} {redact(st.url) or '-'}  {state}{pid}")
+    return 0 if all(st.answering for st in statuses) else 1
+
+
+def check_production(settings: Settings) -> str | None:
+    if settings.env != "prod":
+        return None
+    if settings.secret_key is None and settings.jwt_keys_dir is None:
+        return "CLUBHUB_ENV=prod needs CLUBHUB_SECRET_KEY or CLUBHUB_JWT_KEYS_DIR (no generated secret in production)"
+    if not settings.smtp_url:
+        return "CLUBHUB_ENV=prod needs CLUBHUB_SMTP_URL (verification mail must really be sent)"
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    settings = _settings()
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    setup_logging(settings.log_level)
+    problem = check_production(settings)
+    if problem:
+        print(f"clubhub: {problem}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = create_app(settings)
+    try:
+        # run_app turns SIGINT/SIGTERM into a graceful shutdown: sockets closed, then backends stopped.
+        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
+                    shutdown_timeout=5.0, loop=loop)
+    except ServiceError as exc:
+        print(f"clubhub: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"clubhub: gateway cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clubhub", description="ClubHoloHub: realtime server for clubs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start services (embedded unless configured), Ray and the gateway")
+    run.add_argument("--host", default=None, help="bind address (default CLUBHUB_HOST or 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="bind port (default CLUBHUB_PORT or 8080)")
+    run.set_defaults(func=cmd_run)
+
+    services = sub.add_parser("services", help="the embedded PostgreSQL, MongoDB-wire and Redis servers")
+    services.add_argument("action", choices=["up", "down", "status"])
+    services.set_defaults(func=cmd_services)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Feed ranking: features, LightGBM training and evaluation, model registry, scoring."""

@@ -1,0 +1,140 @@
+"""Relational data (PostgreSQL via Tortoise ORM): users, clubs, memberships, rooms, events, RSVPs,
+achievements. Messages, interactions and the audit log live in MongoDB (``storage.mongo``).
+
+Schema changes go through aerich migrations in ``storage/migrations``; never edit a released one.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(str, Enum):
+    owner = "owner"
+    moderator = "moderator"
+    member = "member"
+
+
+class Visibility(str, Enum):
+    public = "public"
+    private = "private"
+
+
+class RsvpStatus(str, Enum):
+    going = "going"
+    waitlisted = "waitlisted"
+    cancelled = "cancelled"
+
+
+class EventStatus(str, Enum):
+    scheduled = "scheduled"
+    live = "live"
+    ended = "ended"
+
+
+class User(Model):
+    id = fields.BigIntField(primary_key=True)
+    # Stored normalized (lower-cased, trimmed) so the unique index is case-insensitive in effect.
+    email = fields.CharField(max_length=320, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    display_name = fields.CharField(max_length=50)
+    bio = fields.CharField(max_length=500, default="")
+    email_verified_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "users"
+
+
+class Club(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    description = fields.TextField(default="")
+    visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.public)
+    created_by = fields.ForeignKeyField("models.User", related_name="clubs_created", on_delete=fields.RESTRICT)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "clubs"
+
+
+class Membership(Model):
+    id = fields.BigIntField(primary_key=True)
+    club = fields.ForeignKeyField("models.Club", related_name="memberships", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField("models.User", related_name="memberships", on_delete=fields.CASCADE)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.member)
+    # A moderator's timeout: the member may read but not write until then.
+    muted_until = fields.DatetimeField(null=True)
+    joined_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "memberships"
+        unique_together = (("club", "user"),)
+
+
+class Room(Model):
+    id = fields.BigIntField(primary_key=True)
+    club = fields.ForeignKeyField("models.Club", related_name="rooms", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=100)
+    # Minimum seconds between two messages of one member; 0 is off.
+    slow_mode_s = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rooms"
+        unique_together = (("club", "name"),)
+
+
+class Event(Model):
+    id = fields.BigIntField(primary_key=True)
+    club = fields.ForeignKeyField("models.Club", related_name="events", on_delete=fields.CASCADE)
+    host = fields.ForeignKeyField("models.User", related_name="events_hosted", on_delete=fields.RESTRICT)
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    starts_at = fields.DatetimeField(db_index=True)
+    ends_at = fields.DatetimeField()
+    capacity = fields.IntField(null=True)
+    status = fields.CharEnumField(EventStatus, max_length=16, default=EventStatus.scheduled)
+    # The live room opened when the host starts the live session.
+    room = fields.ForeignKeyField("models.Room", related_name="events", null=True, on_delete=fields.SET_NULL)
+    summary = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "events"
+
+
+class Rsvp(Model):
+    id = fields.BigIntField(primary_key=True)
+    event = fields.ForeignKeyField("models.Event", related_name="rsvps", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField("models.User", related_name="rsvps", on_delete=fields.CASCADE)
+    status = fields.CharEnumField(RsvpStatus, max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "rsvps"
+        unique_together = (("event", "user"),)
+
+
+class Achievement(Model):
+    code = fields.CharField(max_length=64, primary_key=True)
+    title = fields.CharField(max_length=100)
+    description = fields.CharField(max_length=300)
+
+    class Meta:
+        table = "achievements"
+
+
+class UserAchievement(Model):
+    id = fields.BigIntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="achievements", on_delete=fields.CASCADE)
+    achievement = fields.ForeignKeyField("models.Achievement", related_name="awards", on_delete=fields.CASCADE)
+    awarded_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user_achievements"
+        unique_together = (("user", "achievement"),)

@@ -1,0 +1,45 @@
+"""MongoDB through PyMongo's async API: messages, interactions and the audit log."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+MESSAGES = "messages"
+INTERACTIONS = "interactions"
+AUDIT_LOG = "audit_log"
+
+INDEXES: dict[str, list[IndexModel]] = {
+    MESSAGES: [
+        # The order of a room: one document per seq, and seq is what history pages over.
+        IndexModel([("room_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="room_seq"),
+        # Idempotency: a re-sent client_id can never be stored twice, even across shard restarts.
+        IndexModel([("room_id", ASCENDING), ("client_id", ASCENDING)], unique=True, name="room_client_id"),
+    ],
+    INTERACTIONS: [
+        IndexModel([("user_id", ASCENDING), ("ts", DESCENDING)], name="user_ts"),
+        IndexModel([("item_type", ASCENDING), ("item_id", ASCENDING), ("ts", DESCENDING)], name="item_ts"),
+    ],
+    AUDIT_LOG: [
+        IndexModel([("club_id", ASCENDING), ("ts", DESCENDING)], name="club_ts"),
+    ],
+}
+
+
+def database_name(url: str, default: str) -> str:
+    return urlsplit(url).path.lstrip("/").split("?")[0] or default
+
+
+def connect_mongo(url: str) -> AsyncMongoClient:
+    # tz_aware: datetimes come back as aware UTC, like everything else in the project.
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    for collection, indexes in INDEXES.items():
+        await db[collection].create_indexes(indexes)
+
+
+async def ping_mongo(client: AsyncMongoClient) -> None:
+    await client.admin.command("ping")

@@ -1,0 +1,110 @@
+"""PostgreSQL through Tortoise ORM (asyncpg): connection config, migrations (aerich), lifecycle."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import asyncpg
+from tortoise import Tortoise, connections
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MODEL_MODULES = ["storage.models", "aerich.models"]
+# Any fixed 64-bit number: serialises migrations between gateways starting at the same time.
+MIGRATION_LOCK_ID = 0x436C7562487562
+
+
+def connect_kwargs(url: str, database: str | None = None) -> dict:
+    """asyncpg/Tortoise credentials from ``postgres://user:pass@host:port/db`` or a libpq-style
+    unix-socket URL ``postgresql://user@/db?host=/socket/dir&port=5432``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://…")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return {
+        "host": query.get("host") or parts.hostname or "localhost",
+        "port": int(query.get("port") or parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or "") or None,
+        "database": database or unquote(parts.path.lstrip("/")) or "postgres",
+    }
+
+
+def tortoise_config(url: str, database: str | None = None) -> dict:
+    creds = connect_kwargs(url, database)
+    # Tortoise ignores ``?host=`` in a db_url, so a unix-socket server needs the credentials form.
+    return {
+        "connections": {
+            "default": {
+                "engine": "tortoise.backends.asyncpg",
+                "credentials": {**creds, "password": creds["password"] or "", "minsize": 1, "maxsize": 10},
+            }
+        },
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def ensure_database(url: str, database: str | None = None) -> None:
+    """Create the database when the server lacks it (fresh embedded server, fresh test database)."""
+    creds = connect_kwargs(url, database)
+    name = creds["database"]
+    try:
+        conn = await asyncpg.connect(**creds, timeout=10)
+        await conn.close()
+        return
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    admin = await asyncpg.connect(**{**creds, "database": "postgres"}, timeout=10)
+    try:
+        # Identifiers cannot be bound parameters; quote_ident-style quoting of a name we were given.
+        quoted = '"' + name.replace('"', '""') + '"'
+        await admin.execute(f"CREATE DATABASE {quoted}")
+    except asyncpg.DuplicateDatabaseError:
+        pass
+    finally:
+        await admin.close()
+
+
+async def drop_database(url: str, database: str) -> None:
+    creds = connect_kwargs(url, "postgres")
+    admin = await asyncpg.connect(**creds, timeout=10)
+    try:
+        quoted = '"' + database.replace('"', '""') + '"'
+        await admin.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+async def init_postgres(url: str, database: str | None = None, migrate: bool = True) -> list[str]:
+    """Open Tortoise's connections and apply pending aerich migrations; returns those applied."""
+    from aerich import Command
+
+    await ensure_database(url, database)
+    config = tortoise_config(url, database)
+    await Tortoise.init(config=config)
+    if not migrate:
+        return []
+    # A session-level advisory lock needs one connection for lock and unlock, not the pool.
+    lock_conn = await asyncpg.connect(**connect_kwargs(url, database), timeout=10)
+    try:
+        await lock_conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+        command = Command(tortoise_config=config, app="models", location=str(MIGRATIONS))
+        await command.init()
+        applied = await command.upgrade(run_in_transaction=True)
+    finally:
+        await lock_conn.close()  # closing the session releases the lock
+    if applied:
+        log.info("applied migrations", extra={"migrations": applied})
+    return applied
+
+
+async def ping_postgres() -> None:
+    await connections.get("default").execute_query("SELECT 1")
+
+
+async def close_postgres() -> None:
+    await Tortoise.close_connections()

