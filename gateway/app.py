@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import socketio
 from aiohttp import web
@@ -61,7 +62,13 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
 
     async def close_sockets(app: web.Application):
         # Tell every client we are going (they reconnect elsewhere) before the stores close.
+        began = time.monotonic()
+        # sio.shutdown() only stops background tasks; without closing each connection the server
+        # would wait its whole shutdown timeout for the websocket handlers to end.
+        if app[SIO].eio.sockets:
+            await app[SIO].eio.disconnect()
         await app[SIO].shutdown()
+        log.info("sockets closed", extra={"seconds": round(time.monotonic() - began, 2)})
 
     app.cleanup_ctx.append(backends_ctx)
     app.on_shutdown.append(close_sockets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 
@@ -58,18 +59,24 @@ class Backends:
 
     async def stop(self) -> None:
         if self.stores is not None:
+            began = time.monotonic()
             try:
                 await self.stores.close()
+                log.info("closed stores", extra={"seconds": round(time.monotonic() - began, 2)})
             except Exception:
                 log.exception("closing stores failed")
             self.stores = None
         if self.started_ray:
+            began = time.monotonic()
             runtime.stop_ray()
             self.started_ray = False
+            log.info("stopped local ray", extra={"seconds": round(time.monotonic() - began, 2)})
         if self.started_services:
+            began = time.monotonic()
             loop = asyncio.get_running_loop()
             stopped = await loop.run_in_executor(None, self.services.down, self.started_services)
-            log.info("stopped embedded services", extra={"services": stopped})
+            log.info("stopped embedded services",
+                     extra={"services": stopped, "seconds": round(time.monotonic() - began, 2)})
             self.started_services = []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -58,10 +59,6 @@ def check_production(settings: Settings) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from .app import create_app
-
     settings = _settings()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
@@ -74,15 +71,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        loop_factory = uvloop.new_event_loop
     except ImportError:
-        loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    app = create_app(settings)
+        loop_factory = None
     try:
-        # run_app turns SIGINT/SIGTERM into a graceful shutdown: sockets closed, then backends stopped.
-        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
-                    shutdown_timeout=5.0, loop=loop)
+        # asyncio.Runner cancels leftover background tasks (engine.io pings) before closing the loop.
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve(settings))
     except ServiceError as exc:
         print(f"clubhub: {exc}", file=sys.stderr)
         return 1
@@ -91,6 +86,30 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+async def serve(settings: Settings) -> None:
+    """Start backends, serve until SIGINT/SIGTERM, then close sockets and stop what we started."""
+    from aiohttp import web
+
+    from .app import create_app
+
+    loop = asyncio.get_running_loop()
+    runner = web.AppRunner(create_app(settings), handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    # Backends (services, Ray, stores) start here. Ray installs a SIGTERM handler of its own that
+    # kills the process outright, so ours are installed after it, replacing it.
+    await runner.setup()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info("gateway listening", extra={"url": f"http://{settings.host}:{settings.port}"})
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
 
 
 def build_parser() -> argparse.ArgumentParser:

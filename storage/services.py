@@ -84,12 +84,23 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def _log_tail(path: Path, lines: int = 1) -> str:
+def _log_tail(path: Path, since: int = 0) -> str:
+    """The most telling line a server logged after byte ``since``: its last error, else its last line."""
     try:
-        text = path.read_text(errors="replace").strip().splitlines()
+        with open(path, "rb") as f:
+            f.seek(since)
+            lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in text[-lines:])
+    errors = [ln for ln in lines if any(w in ln for w in ("FATAL", "PANIC", "ERROR", "Error", "error"))]
+    return (errors or lines or [""])[-1]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 # --------------------------------------------------------------------------- pings (sync, any URL)
@@ -380,6 +391,7 @@ class PostgresService(EmbeddedService):
             return False
         pgserver, _ = self._pgserver()
         self.dir.mkdir(parents=True, exist_ok=True)
+        log_start = _size(self.log_file)
         version_file = self.pgdata / "PG_VERSION"
         if self.pgdata.exists() and any(self.pgdata.iterdir()) and not version_file.exists():
             raise ServiceError(self.name, f"data dir {self.pgdata} is not a PostgreSQL data directory")
@@ -391,7 +403,7 @@ class PostgresService(EmbeddedService):
                 server = pgserver.get_server(self.pgdata, cleanup_mode=None)
             info = server.get_postmaster_info()
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError, OSError) as exc:
-            tail = _log_tail(self.log_file) or str(exc)
+            tail = _log_tail(self.log_file, log_start) or str(exc)
             raise ServiceError(self.name, f"data dir {self.pgdata} is unusable or the server failed: {tail}") from None
         socket_dir = str(info.socket_dir)
         url = f"postgresql://postgres@/{self.settings.postgres_db}?host={quote(socket_dir, safe='/')}&port={info.port}"

@@ -1,0 +1,192 @@
+"""``clubhub services up|down|status`` as a person runs it: real processes, a data dir of its own."""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from storage.services import PINGS, Services
+from storage.settings import Settings
+
+CLUBHUB = str(Path(sys.executable).parent / "clubhub")
+
+
+def clubhub(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_")}
+    environ.update(CLUBHUB_DATA_DIR=str(data_dir), **env)
+    return subprocess.run([CLUBHUB, *args], env=environ, capture_output=True, text=True, timeout=120)
+
+
+def processes_using(data_dir: Path) -> list[psutil.Process]:
+    """Every process whose command line or working directory lies in the data dir."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if str(data_dir) in cmd or (proc.info["cwd"] or "").startswith(str(data_dir)):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_up_status_down_lifecycle(tmp_path):
+    data = tmp_path / "data"
+    first = clubhub(data, "services", "up")
+    assert first.returncode == 0, first.stderr
+    assert "started: postgres, mongo, redis" in first.stdout
+    for name in ("postgres", "mongo", "redis"):
+        assert f"{name}" in first.stdout and "answering" in first.stdout
+
+    services = Services(Settings(data_dir=data))
+    pids = {name: svc.process().pid for name, svc in services.embedded.items()}
+    urls = services.urls()
+
+    # Idempotent: a second up starts nothing and leaves the same processes.
+    again = clubhub(data, "services", "up")
+    assert again.returncode == 0 and "nothing (already up)" in again.stdout
+    assert {name: svc.process().pid for name, svc in services.embedded.items()} == pids
+
+    status = clubhub(data, "services", "status")
+    assert status.returncode == 0
+    lines = status.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for name, line in zip(("postgres", "mongo", "redis"), lines):
+        assert line.startswith(name) and urls[name] in line and "answering" in line and "not" not in line
+
+    _write_marker(urls)
+
+    down = clubhub(data, "services", "down")
+    assert down.returncode == 0 and "stopped: postgres, mongo, redis" in down.stdout
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in pids.values())
+    assert processes_using(data) == []
+    stopped = clubhub(data, "services", "status")
+    assert stopped.returncode == 1 and stopped.stdout.count("not answering") == 3
+
+    # Data survives down + up (and the ports are kept, so URLs stay the same).
+    assert clubhub(data, "services", "up").returncode == 0
+    try:
+        assert Services(Settings(data_dir=data)).urls()["redis"] == urls["redis"]
+        _check_marker(Services(Settings(data_dir=data)).urls())
+    finally:
+        assert clubhub(data, "services", "down").returncode == 0
+    assert processes_using(data) == []
+
+
+def _write_marker(urls):
+    import asyncpg
+    import redis
+    from pymongo import MongoClient
+
+    from storage.postgres import connect_kwargs
+    import asyncio
+
+    async def pg():
+        conn = await asyncpg.connect(**connect_kwargs(urls["postgres"], database="postgres"))
+        await conn.execute("CREATE TABLE marker (value text)")
+        await conn.execute("INSERT INTO marker VALUES ($1)", "kept")
+        await conn.close()
+
+    asyncio.run(pg())
+    with MongoClient(urls["mongo"]) as client:
+        client.get_default_database().marker.insert_one({"value": "kept"})
+    redis.Redis.from_url(urls["redis"]).set("marker", "kept")
+    # Redis appends to its AOF every second; ask it to rewrite now so nothing depends on timing.
+    redis.Redis.from_url(urls["redis"]).bgrewriteaof()
+
+
+def _check_marker(urls):
+    import asyncpg
+    import redis
+    from pymongo import MongoClient
+
+    from storage.postgres import connect_kwargs
+    import asyncio
+
+    async def pg():
+        conn = await asyncpg.connect(**connect_kwargs(urls["postgres"], database="postgres"))
+        value = await conn.fetchval("SELECT value FROM marker")
+        await conn.close()
+        return value
+
+    assert asyncio.run(pg()) == "kept"
+    with MongoClient(urls["mongo"]) as client:
+        assert client.get_default_database().marker.find_one()["value"] == "kept"
+    assert redis.Redis.from_url(urls["redis"]).get("marker") == b"kept"
+
+
+def test_port_in_use_is_one_line_naming_the_service(tmp_path):
+    data = tmp_path / "data"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = clubhub(data, "services", "up", CLUBHUB_REDIS_PORT=str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"clubhub: redis: port {port} on 127.0.0.1 is in use"]
+    # What the failed call had started is stopped again.
+    assert processes_using(data) == []
+
+
+@pytest.mark.parametrize("variable,service", [("CLUBHUB_REDIS_SERVER_BIN", "redis"),
+                                              ("CLUBHUB_MONGO_SERVER_BIN", "mongo")])
+def test_missing_binary_is_one_line_naming_the_service(tmp_path, variable, service):
+    data = tmp_path / "data"
+    result = clubhub(data, "services", "up", **{variable: str(tmp_path / "no-such-server")})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"clubhub: {service}: ") and "not found" in lines[0]
+    assert processes_using(data) == []
+
+
+def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
+    data = tmp_path / "data"
+    assert clubhub(data, "services", "up").returncode == 0
+    urls = Services(Settings(data_dir=data)).urls()
+    with __import__("pymongo").MongoClient(urls["mongo"]) as client:
+        client.get_default_database().things.insert_one({"x": 1})
+    assert clubhub(data, "services", "down").returncode == 0
+
+    # Redis: an append-only file that is not one.
+    aof_dir = data / "redis"
+    for path in aof_dir.rglob("appendonly*"):
+        if path.is_file():
+            path.write_bytes(b"*3\r\n$3\r\nSET\r\ngarbage without end")
+    result = clubhub(data, "services", "up", CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
+                     CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clubhub: redis: failed to start"), lines
+
+    # MongoDB-wire server: its SQLite file overwritten with junk.
+    for path in (data / "mongo" / "db").glob("*.db"):
+        path.write_bytes(b"this is not a database" * 200)
+    result = clubhub(data, "services", "up", CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
+                     CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clubhub: mongo: "), lines
+
+    # PostgreSQL: pg_control destroyed.
+    (data / "postgres" / "data" / "global" / "pg_control").write_bytes(b"\0" * 8192)
+    result = clubhub(data, "services", "up", CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x",
+                     CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clubhub: postgres: data dir"), lines
+
+    assert processes_using(data) == []
+
+
+def test_configured_url_makes_a_service_external(services, tmp_path):
+    redis_url = services.urls()["redis"]
+    external = Services(Settings(data_dir=tmp_path / "unused", redis_url=redis_url))
+    assert set(external.embedded) == {"postgres", "mongo"}
+    status = {s.name: s for s in external.status()}
+    assert status["redis"].embedded is False and status["redis"].answering and status["redis"].url == redis_url
+    assert status["postgres"].answering is False  # embedded, not started in this data dir
+    PINGS["redis"](redis_url)
