@@ -10,22 +10,57 @@ from aiohttp import web
 from storage.services import redact
 from storage.settings import Settings
 
-from . import health
+from . import health, rest_accounts
+from .accounts import Accounts
+from .api import Api
 from .backends import BACKENDS, Backends
-from .errors import error_middleware
+from .errors import ApiError, error_middleware
 from .metrics import METRICS, GatewayMetrics
+from .rest_accounts import ACCOUNTS
+from .tokens import AccessClaims, TokenError
 
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 SIO = web.AppKey("sio", socketio.AsyncServer)
+API = web.AppKey("api", Api)
 
 
-def create_sio(metrics: GatewayMetrics) -> socketio.AsyncServer:
+def build_api(settings: Settings) -> Api:
+    api = Api().include(health.api).include(rest_accounts.api)
+    if settings.env == "dev":
+        api.include(rest_accounts.dev_api)
+    return api
+
+
+async def authenticate(request: web.Request, required: bool = True) -> AccessClaims | None:
+    """The bearer's claims; without a valid bearer: 401 when required, else None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        if required:
+            raise ApiError("unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return None
+    try:
+        return await request.app[ACCOUNTS].authenticate(token.strip())
+    except TokenError as exc:
+        if required:
+            raise ApiError("unauthorized", str(exc),
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        return None
+
+
+def create_sio(app: web.Application, metrics: GatewayMetrics) -> socketio.AsyncServer:
     sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[], logger=False, engineio_logger=False)
 
     @sio.event
     async def connect(sid, environ, auth):
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            claims = await app[ACCOUNTS].authenticate(token if isinstance(token, str) else None)
+        except TokenError:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        await sio.save_session(sid, {"user_id": claims.user_id, "family": claims.family})
         metrics.open_sockets.inc()
 
     @sio.event
@@ -45,23 +80,24 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[BACKENDS] = backends or Backends(settings)
-    sio = create_sio(metrics)
+    sio = create_sio(app, metrics)
     sio.attach(app, socketio_path="socket.io")
     app[SIO] = sio
 
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
+    api = build_api(settings)
+    api.register(app, authenticate)
+    app[API] = api
     app.router.add_get("/metrics", metrics.handle)
 
     async def backends_ctx(app: web.Application):
         await app[BACKENDS].start()
+        app[ACCOUNTS] = Accounts(settings, app[BACKENDS].stores.redis)
         urls = {name: redact(url) for name, url in app[BACKENDS].services.urls().items()}
         log.info("backends ready", extra={"urls": urls})
         yield
         await app[BACKENDS].stop()
 
     async def close_sockets(app: web.Application):
-        # Tell every client we are going (they reconnect elsewhere) before the stores close.
         began = time.monotonic()
         # sio.shutdown() only stops background tasks; without closing each connection the server
         # would wait its whole shutdown timeout for the websocket handlers to end.

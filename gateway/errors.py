@@ -20,6 +20,8 @@ STATUS_BY_CODE = {
     "internal": 500,
 }
 CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
+# Codes that refine a status (login of an unverified account is 403 email_unverified).
+STATUS_BY_CODE["email_unverified"] = 403
 CODE_BY_STATUS.update({400: "invalid", 405: "invalid", 411: "invalid", 415: "invalid"})
 
 

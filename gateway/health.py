@@ -3,19 +3,26 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .api import Api
 from .backends import BACKENDS
 from .errors import error_body
+from .schemas import HealthOut, ReadyOut
+
+api = Api()
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+@api.route("GET", "/healthz", summary="The process is up", response=HealthOut, auth=False, tags=("operations",))
+async def healthz(request: web.Request) -> HealthOut:
+    return HealthOut(status="ok")
 
 
-async def readyz(request: web.Request) -> web.Response:
+@api.route("GET", "/readyz", summary="Every backing service answers", response=ReadyOut, auth=False,
+           tags=("operations",), errors=("unavailable",))
+async def readyz(request: web.Request):
     report = await request.app[BACKENDS].readiness()
     failing = sorted(name for name, state in report.items() if state != "ok")
     if failing:
         body = error_body("unavailable", f"not ready: {', '.join(failing)}")
         body["services"] = report
         return web.json_response(body, status=503)
-    return web.json_response({"status": "ready", "services": report})
+    return ReadyOut(status="ready", services=report)

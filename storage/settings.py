@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     jwt_keys_dir: Path | None = None
     smtp_url: str | None = None
+    mail_from: str = "ClubHoloHub <no-reply@clubholohub.local>"
+    # Where people open links from mail (verification); defaults to the gateway's own address.
+    public_url: str | None = None
+    # Trust X-Forwarded-For for the client address (only behind a proxy that sets it).
+    trust_proxy: bool = False
+
+    access_token_ttl_s: int = Field(15 * 60, ge=30)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=60)
+    verify_token_ttl_s: int = Field(24 * 3600, ge=60)
+    # Login and signup attempts allowed per client address and per account in each window.
+    auth_rate_limit: int = Field(10, ge=1)
+    auth_rate_window_s: int = Field(60, ge=1)
 
     ray_num_cpus: int | None = Field(None, ge=1)
     ray_object_store_mb: int = Field(256, ge=64)
@@ -51,6 +63,10 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 @lru_cache(maxsize=1)

@@ -5,8 +5,13 @@ external ones named by ``CLUBHUB_*_URL``); nothing is mocked.
 """
 from __future__ import annotations
 
+import email
+import email.policy
+import itertools
 import os
+import re
 import time
+import uuid
 from dataclasses import dataclass
 
 import aiohttp
@@ -16,13 +21,51 @@ from aiohttp import web
 from actors import runtime
 from gateway.app import create_app
 from gateway.backends import BACKENDS, Backends
-from storage.services import Services
+from storage.services import Services, free_port
 from storage.settings import Settings
 
 
+class Inbox:
+    """Mail received by a real SMTP server (aiosmtpd) running for the test session."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(msg)
+        return "250 Message accepted for delivery"
+
+    async def wait_for(self, to: str, count: int = 1, timeout: float = 10.0):
+        async def arrived():
+            mine = [m for m in self.messages if m["To"] == to]
+            return mine if len(mine) >= count else None
+
+        return (await wait_for(arrived, timeout=timeout))[-1]
+
+    @staticmethod
+    def token_of(message) -> str:
+        match = re.search(r"/verify\?token=([A-Za-z0-9_-]+)", message.get_content())
+        assert match, message.get_content()
+        return match.group(1)
+
+
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("clubhub-data"), ray_num_cpus=os.cpu_count() or 2)
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.url = f"smtp://127.0.0.1:{controller.port}"
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory, smtp) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("clubhub-data"), ray_num_cpus=os.cpu_count() or 2,
+                    smtp_url=smtp.url)
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +106,65 @@ async def gateway(settings, services, ray_cluster):
     await runner.cleanup()
 
 
+_source_addresses = itertools.count(2)
+
+
+def loopback_source() -> str:
+    """A distinct 127.x.y.z source address, so per-address rate limits of one test never bleed
+    into another (all of 127.0.0.0/8 is this machine's loopback)."""
+    n = next(_source_addresses)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
+def client_session(base_url: str, source: str | None = None) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(local_addr=(source or loopback_source(), 0))
+    # unsafe: accept cookies from an IP-address host (the refresh cookie of 127.0.0.1).
+    return aiohttp.ClientSession(base_url=base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
 @pytest.fixture
 async def http(gateway):
-    async with aiohttp.ClientSession(base_url=gateway.url) as session:
+    async with client_session(gateway.url) as session:
         yield session
+
+
+@dataclass
+class Member:
+    user_id: int
+    email: str
+    password: str
+    display_name: str
+    token: str
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
+
+
+async def make_member(base_url: str, mailbox, display_name: str = "Tester") -> Member:
+    """A verified, logged-in member made through the public API: signup, mail, verify, login.
+    ``mailbox`` is the session's SMTP ``Inbox`` or an async function email -> token."""
+    email_addr, password = unique_email(), "correct horse battery"
+    async with client_session(base_url) as http:
+        resp = await http.post("/api/v1/auth/signup",
+                               json={"email": email_addr, "password": password, "display_name": display_name})
+        assert resp.status == 201, await resp.text()
+        user_id = (await resp.json())["user_id"]
+        if isinstance(mailbox, Inbox):
+            token = Inbox.token_of(await mailbox.wait_for(email_addr))
+        else:
+            token = await mailbox(http, email_addr)
+        resp = await http.post("/api/v1/auth/verify", json={"token": token})
+        assert resp.status == 200, await resp.text()
+        resp = await http.post("/api/v1/auth/login", json={"email": email_addr, "password": password})
+        assert resp.status == 200, await resp.text()
+        access = (await resp.json())["access_token"]
+    return Member(user_id, email_addr, password, display_name, access)
+
+
+@pytest.fixture
+async def member(gateway, smtp) -> Member:
+    return await make_member(gateway.url, smtp)
 
 
 async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):

@@ -52,10 +52,10 @@ async def test_unknown_route_and_wrong_method_get_the_error_body(http):
     assert body["error"]["code"] == "invalid" and "POST" in body["error"]["message"]
 
 
-async def test_metrics_count_requests_and_open_sockets(gateway, http):
+async def test_metrics_count_requests_and_open_sockets(gateway, http, member):
     await http.get("/healthz")
     client = socketio.AsyncClient(reconnection=False)
-    await client.connect(gateway.url, transports=["websocket"], auth={})
+    await client.connect(gateway.url, transports=["websocket"], auth={"token": member.token})
     try:
         text = await (await http.get("/metrics")).text()
         assert 'clubhub_http_requests_total{method="GET",route="/healthz",status="200"}' in text

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import socketio
 
-from conftest import wait_for
+from conftest import Inbox, make_member, wait_for
 from storage.services import free_port
 from test_services import processes_using
 
@@ -45,8 +45,9 @@ async def test_run_until_signal_leaves_no_process(tmp_path, sig):
         family = psutil.Process(proc.pid).children(recursive=True)
         assert family, "services and Ray run as children of the gateway"
 
+        member = await make_member(url, dev_mailbox_token)
         client = socketio.AsyncClient(reconnection=False)
-        await client.connect(url, transports=["websocket"])
+        await client.connect(url, transports=["websocket"], auth={"token": member.token})
         assert client.connected
 
         proc.send_signal(sig)
@@ -78,3 +79,14 @@ async def _exit_code(proc: subprocess.Popen, timeout: float) -> int:
 
     await wait_for(exited, timeout=timeout)
     return proc.returncode
+
+
+async def dev_mailbox_token(http: aiohttp.ClientSession, email: str) -> str:
+    """Without CLUBHUB_SMTP_URL in dev, the verification mail lands in the dev mailbox."""
+    resp = await http.get("/api/v1/dev/mailbox", params={"email": email})
+    assert resp.status == 200, await resp.text()
+    (mail,) = (await resp.json())["messages"]
+    assert mail["to"] == email and mail["link"] and "/verify?token=" in mail["link"]
+    token = mail["link"].split("token=")[1]
+    assert token in mail["body"]
+    return token

@@ -1,0 +1,174 @@
+"""Account actions: signup, email verification, login, token refresh, logout, profiles.
+
+One function per action, called by the REST handlers (and, for authentication, by Socket.IO
+connect): the transports stay thin, the rules live here.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import redis.asyncio as aioredis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+
+from storage.models import User
+from storage.settings import Settings
+
+from .errors import ApiError
+from .mail import Mail, Mailer
+from .ratelimit import RateLimiter
+from .tokens import AccessClaims, AccessTokens, KeyRing, RefreshTokens, TokenError
+
+log = logging.getLogger(__name__)
+
+VERIFY_PREFIX = "clubhub:verify:"
+LOGIN_FAILED = "invalid email or password"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class Login:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+class Accounts:
+    def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.access = AccessTokens(KeyRing.from_settings(settings), settings.access_token_ttl_s)
+        self.refresh_tokens = RefreshTokens(redis, settings.refresh_token_ttl_s)
+        self.limiter = RateLimiter(redis)
+        self.mailer = Mailer(settings, redis)
+        self.hasher = PasswordHasher()
+        # Verified against when the email is unknown, so both failures cost one argon2 verify.
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    # -- hashing off the event loop: argon2 is deliberately slow -----------------------------
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        def check() -> bool:
+            try:
+                return self.hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(check)
+
+    async def _limit(self, action: str, ip: str, email: str) -> None:
+        s = self.settings
+        await self.limiter.enforce([f"{action}:ip:{ip}", f"{action}:acct:{email}"],
+                                   s.auth_rate_limit, s.auth_rate_window_s, action)
+
+    # -- actions ---------------------------------------------------------------------------
+    async def signup(self, email: str, password: str, display_name: str, ip: str) -> User:
+        email = normalize_email(email)
+        await self._limit("signup", ip, email)
+        if await User.filter(email=email).exists():
+            raise ApiError("conflict", "an account with this email already exists")
+        password_hash = await self._hash(password)
+        try:
+            user = await User.create(email=email, password_hash=password_hash, display_name=display_name)
+        except IntegrityError:  # a concurrent signup with the same email won the race
+            raise ApiError("conflict", "an account with this email already exists") from None
+        try:
+            await self.send_verification(user)
+        except Exception:
+            log.exception("verification mail failed", extra={"user_id": user.id})
+            # Without the mail the account could never be verified: undo it so a retry can succeed.
+            await user.delete()
+            raise ApiError("unavailable", "could not send the verification mail; please try again") from None
+        return user
+
+    async def send_verification(self, user: User) -> None:
+        token = secrets.token_urlsafe(32)
+        await self.redis.set(VERIFY_PREFIX + _digest(token), user.id, ex=self.settings.verify_token_ttl_s)
+        link = f"{self.settings.base_url}/verify?token={token}"
+        hours = self.settings.verify_token_ttl_s // 3600
+        body = (f"Hello {user.display_name},\n\nconfirm your email address for ClubHoloHub by opening\n\n"
+                f"{link}\n\nor by entering this code: {token}\n\nThe link works once and expires in {hours} hours.\n")
+        await self.mailer.send(Mail(to=user.email, subject="Confirm your ClubHoloHub email", body=body, link=link))
+
+    async def verify(self, token: str) -> User:
+        # GETDEL: the token is consumed by its first use, even by two requests racing.
+        user_id = await self.redis.getdel(VERIFY_PREFIX + _digest(token))
+        if user_id is None:
+            raise ApiError("not_found", "verification token is unknown, used or expired")
+        user = await User.get_or_none(id=int(user_id))
+        if user is None:
+            raise ApiError("not_found", "verification token is unknown, used or expired")
+        if user.email_verified_at is None:
+            user.email_verified_at = datetime.now(timezone.utc)
+            await user.save(update_fields=["email_verified_at", "updated_at"])
+        return user
+
+    async def login(self, email: str, password: str, ip: str) -> Login:
+        email = normalize_email(email)
+        await self._limit("login", ip, email)
+        user = await User.get_or_none(email=email)
+        ok = await self._verify(user.password_hash if user else self._dummy_hash, password)
+        if not (user and ok):
+            raise ApiError("unauthorized", LOGIN_FAILED)
+        if user.email_verified_at is None:
+            raise ApiError("email_unverified", "confirm your email address first: open the link we mailed you",
+                           status=403)
+        family = await self.refresh_tokens.start_family(user.id)
+        return Login(self.access.issue(user.id, family.family), self.access.ttl_s, family.token)
+
+    async def refresh(self, refresh_token: str | None) -> Login:
+        try:
+            rotated = await self.refresh_tokens.rotate(refresh_token or "")
+        except TokenError as exc:
+            raise ApiError("unauthorized", str(exc)) from None
+        return Login(self.access.issue(rotated.user_id, rotated.family), self.access.ttl_s, rotated.token)
+
+    async def logout(self, refresh_token: str | None, claims: AccessClaims | None) -> None:
+        families = {claims.family} if claims else set()
+        if refresh_token:
+            family = await self.refresh_tokens.family_of(refresh_token)
+            if family:
+                families.add(family)
+        for family in families:
+            await self.refresh_tokens.revoke_family(family)
+
+    async def authenticate(self, token: str | None) -> AccessClaims:
+        """An access token's claims, or ``TokenError``; shared by REST and Socket.IO connect."""
+        claims = self.access.decode(token or "")
+        if await self.refresh_tokens.is_revoked(claims.family):
+            raise TokenError("session revoked")
+        return claims
+
+    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> User:
+        user = await self.current_user(user_id)
+        fields = []
+        if display_name is not None:
+            user.display_name = display_name
+            fields.append("display_name")
+        if bio is not None:
+            user.bio = bio
+            fields.append("bio")
+        if fields:
+            await user.save(update_fields=fields + ["updated_at"])
+        return user
+
+    async def current_user(self, user_id: int) -> User:
+        user = await User.get_or_none(id=user_id)
+        if user is None:  # deleted after the token was issued
+            raise ApiError("unauthorized", "account no longer exists")
+        return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,182 @@
+"""A small typed route layer over aiohttp: pydantic in, pydantic out, one OpenAPI 3 document.
+
+A handler declares its body, query and response models; the wrapper parses and validates the
+request (malformed JSON, wrong types and missing fields become 422 ``invalid`` with the contract's
+error body), authenticates the bearer when asked, and serializes the result. The OpenAPI document
+at ``/api/v1/openapi.json`` is generated from the same declarations, so it cannot drift.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from .errors import STATUS_BY_CODE, ApiError
+
+PREFIX = "/api/v1"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Callable[..., Awaitable[Any]]
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    tags: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    content_type: str = "application/json"
+    extra: dict = field(default_factory=dict)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class Api:
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def route(self, method: str, path: str, *, summary: str, body=None, query=None, response=None,
+              status: int = 200, auth: bool = True, tags: tuple[str, ...] = (), errors: tuple[str, ...] = (),
+              content_type: str = "application/json"):
+        """Declare an operation; ``path`` without a leading ``/api`` gets the ``/api/v1`` prefix."""
+        full = path if path.startswith(("/healthz", "/readyz", "/metrics")) else PREFIX + path
+
+        def decorate(fn):
+            self.operations.append(Operation(method.upper(), full, fn, summary, body, query, response, status,
+                                             auth, tags, errors, content_type))
+            return fn
+
+        return decorate
+
+    def include(self, other: "Api") -> "Api":
+        self.operations.extend(other.operations)
+        return self
+
+    def register(self, app: web.Application, authenticate) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, _wrap(op, authenticate))
+        app.router.add_get(PREFIX + "/openapi.json", self._serve_openapi)
+
+    async def _serve_openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(self.openapi())
+
+    def openapi(self) -> dict:
+        models: set[type[BaseModel]] = {ErrorBody}
+        for op in self.operations:
+            models.update(m for m in (op.body, op.response) if m is not None)
+        _, schema = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+                                       ref_template="#/components/schemas/{model}")
+        paths: dict[str, dict] = {}
+        for op in self.operations:
+            item: dict[str, Any] = {"summary": op.summary, "operationId": op.handler.__name__,
+                                    "tags": list(op.tags), "responses": {}}
+            if op.auth:
+                item["security"] = [{"bearer": []}]
+            if op.query is not None:
+                item["parameters"] = [
+                    {"name": name, "in": "query", "required": f.is_required(),
+                     "schema": op.query.model_json_schema()["properties"][name]}
+                    for name, f in op.query.model_fields.items()
+                ]
+            for name in _path_params(op.path):
+                item.setdefault("parameters", []).append(
+                    {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}})
+            if op.body is not None:
+                item["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+            ok: dict[str, Any] = {"description": "success"}
+            if op.response is not None:
+                ok["content"] = {op.content_type: {"schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}}}
+            elif op.content_type != "application/json":
+                ok["content"] = {op.content_type: {"schema": {"type": "string"}}}
+            item["responses"][str(op.status)] = ok
+            codes = set(op.errors) | ({"invalid", "too_large"} if op.body or op.query else set())
+            if op.auth:
+                codes.add("unauthorized")
+            for code in sorted(codes):
+                item["responses"][str(STATUS_BY_CODE[code])] = {
+                    "description": code,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            paths.setdefault(op.path, {})[op.method.lower()] = item
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "ClubHoloHub API", "version": "1"},
+            "servers": [{"url": "/"}],
+            "paths": paths,
+            "components": {
+                "schemas": schema.get("$defs", {}),
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            },
+        }
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def _wrap(op: Operation, authenticate):
+    params = inspect.signature(op.handler).parameters
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if op.auth or "claims" in params:
+            claims = await authenticate(request, required=op.auth)
+            if "claims" in params:
+                kwargs["claims"] = claims
+        for name in _path_params(op.path):
+            raw = request.match_info[name]
+            if not raw.isdigit() or len(raw) > 18:
+                raise ApiError("not_found", f"no such {name.removesuffix('_id')}: {raw}")
+            kwargs[name] = int(raw)
+        if op.query is not None:
+            try:
+                kwargs["query"] = op.query.model_validate(dict(request.query))
+            except ValidationError as exc:
+                raise ApiError("invalid", describe_validation_error(exc)) from None
+        if op.body is not None:
+            raw = await request.read()  # beyond client_max_size this raises 413, mapped to too_large
+            try:
+                data = json.loads(raw) if raw else None
+            except (ValueError, UnicodeDecodeError):
+                raise ApiError("invalid", "request body is not valid JSON") from None
+            if not isinstance(data, dict):
+                raise ApiError("invalid", "request body must be a JSON object")
+            try:
+                kwargs["body"] = op.body.model_validate(data)
+            except ValidationError as exc:
+                raise ApiError("invalid", describe_validation_error(exc)) from None
+        result = await op.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204)
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        return web.json_response(result, status=op.status)
+
+    handler.__name__ = op.handler.__name__
+    return handler

@@ -1,0 +1,77 @@
+"""Outgoing mail: real SMTP (aiosmtplib) when ``CLUBHUB_SMTP_URL`` is set, else the dev mailbox.
+
+The dev mailbox keeps the last mails per address in Redis (so every gateway sees them) and is read
+through ``GET /api/v1/dev/mailbox`` — a route that exists only when ``CLUBHUB_ENV=dev``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import redis.asyncio as aioredis
+
+from storage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEV_MAILBOX_KEEP = 20
+DEV_MAILBOX_TTL_S = 7 * 24 * 3600
+
+
+@dataclass
+class Mail:
+    to: str
+    subject: str
+    body: str
+    link: str | None = None
+    sent_at: float = 0.0
+
+
+class Mailer:
+    def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
+        self.settings = settings
+        self.redis = redis
+
+    async def send(self, mail: Mail) -> None:
+        mail.sent_at = time.time()
+        if self.settings.smtp_url:
+            await self._send_smtp(mail)
+        else:
+            key = _mailbox_key(mail.to)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.lpush(key, json.dumps(asdict(mail)))
+                pipe.ltrim(key, 0, DEV_MAILBOX_KEEP - 1)
+                pipe.expire(key, DEV_MAILBOX_TTL_S)
+                await pipe.execute()
+            log.info("dev mailbox: mail stored", extra={"to": mail.to, "subject": mail.subject, "link": mail.link})
+
+    async def _send_smtp(self, mail: Mail) -> None:
+        url = urlsplit(self.settings.smtp_url)
+        message = EmailMessage()
+        message["From"] = self.settings.mail_from
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message.set_content(mail.body)
+        await aiosmtplib.send(
+            message,
+            hostname=url.hostname or "127.0.0.1",
+            port=url.port or (465 if url.scheme == "smtps" else 25),
+            username=unquote(url.username) if url.username else None,
+            password=unquote(url.password) if url.password else None,
+            use_tls=url.scheme == "smtps",
+            start_tls=True if url.scheme == "smtp+starttls" else None if url.scheme == "smtp" else False,
+            timeout=15,
+        )
+        log.info("mail sent", extra={"to": mail.to, "subject": mail.subject})
+
+    async def dev_mailbox(self, email: str) -> list[dict]:
+        return [json.loads(raw) for raw in await self.redis.lrange(_mailbox_key(email), 0, -1)]
+
+
+def _mailbox_key(email: str) -> str:
+    return f"clubhub:devmail:{email.strip().lower()}"
