@@ -85,9 +85,10 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     app[SIO] = sio
 
     api = build_api(settings)
+    api.route("GET", "/metrics", summary="Prometheus metrics", auth=False, tags=("operations",),
+              content_type="text/plain")(metrics.handle)
     api.register(app, authenticate)
     app[API] = api
-    app.router.add_get("/metrics", metrics.handle)
 
     async def backends_ctx(app: web.Application):
         await app[BACKENDS].start()

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import socketio
 
-from conftest import Inbox, make_member, wait_for
+from conftest import make_member, wait_for
 from storage.services import free_port
 from test_services import processes_using
 

@@ -67,3 +67,59 @@ def test_json_log_lines_carry_extra_fields():
     record.service = "redis"
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "hello you" and line["service"] == "redis" and line["level"] == "info"
+
+
+def test_key_ring_rotation_keeps_old_tokens_valid(tmp_path):
+    from gateway.tokens import AccessTokens, KeyRing, TokenError
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "2026-01.key").write_text("first-secret-0123456789")
+    old = AccessTokens(KeyRing.from_settings(Settings(jwt_keys_dir=keys)), 900)
+    token = old.issue(7, "fam")
+    (keys / "2026-02.key").write_text("second-secret-0123456789")
+    ring = KeyRing.from_settings(Settings(jwt_keys_dir=keys))
+    assert ring.active_kid == "2026-02"
+    new = AccessTokens(ring, 900)
+    assert new.decode(token).user_id == 7  # signed by the previous key, still valid
+    assert __import__("jwt").get_unverified_header(new.issue(7, "fam"))["kid"] == "2026-02"
+    (keys / "2026-01.key").unlink()  # retired after the access-token lifetime
+    with pytest.raises(TokenError):
+        AccessTokens(KeyRing.from_settings(Settings(jwt_keys_dir=keys)), 900).decode(token)
+
+
+def test_generated_key_is_made_once(tmp_path):
+    from gateway.tokens import KeyRing
+
+    first = KeyRing.from_settings(Settings(data_dir=tmp_path))
+    second = KeyRing.from_settings(Settings(data_dir=tmp_path))
+    assert first == second and len(first.keys) == 1
+
+
+def test_production_needs_a_real_secret_and_smtp():
+    from gateway.cli import check_production
+
+    assert check_production(Settings(env="dev")) is None
+    assert "SECRET_KEY" in check_production(Settings(env="prod", smtp_url="smtp://m:25"))
+    assert "SMTP" in check_production(Settings(env="prod", secret_key="s" * 32))
+    assert check_production(Settings(env="prod", secret_key="s" * 32, smtp_url="smtp://m:25")) is None
+
+
+def test_dev_mailbox_route_exists_only_in_dev():
+    from gateway.app import build_api
+
+    def paths(env):
+        return {op.path for op in build_api(Settings(env=env)).operations}
+
+    assert "/api/v1/dev/mailbox" in paths("dev")
+    assert "/api/v1/dev/mailbox" not in paths("prod")
+
+
+def test_payload_schemas_normalise_and_refuse():
+    from gateway.schemas import MePatch, SignupIn
+
+    ok = SignupIn(email="Ada@Example.ORG", password="x" * 10, display_name="  Ada  ")
+    assert ok.display_name == "Ada"
+    for bad in ({"display_name": "a\x00b"}, {"display_name": "two\nlines"}, {"bio": "x" * 501}):
+        with pytest.raises(ValidationError):
+            MePatch(**bad)
