@@ -10,8 +10,12 @@ from aiohttp import web
 from storage.services import redact
 from storage.settings import Settings
 
-from . import health, rest_accounts
+from . import health, rest_accounts, rest_chat
 from .accounts import Accounts
+from .chat import Chat
+from .delivery import RoomDelivery
+from .realtime import Realtime
+from .rest_chat import CHAT
 from .api import Api
 from .backends import BACKENDS, Backends
 from .errors import ApiError, error_middleware
@@ -27,7 +31,7 @@ API = web.AppKey("api", Api)
 
 
 def build_api(settings: Settings) -> Api:
-    api = Api().include(health.api).include(rest_accounts.api)
+    api = Api().include(health.api).include(rest_accounts.api).include(rest_chat.api)
     if settings.env == "dev":
         api.include(rest_accounts.dev_api)
     return api
@@ -50,8 +54,17 @@ async def authenticate(request: web.Request, required: bool = True) -> AccessCla
         return None
 
 
-def create_sio(app: web.Application, metrics: GatewayMetrics) -> socketio.AsyncServer:
-    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[], logger=False, engineio_logger=False)
+REALTIME = web.AppKey("realtime", Realtime)
+DELIVERY = web.AppKey("delivery", RoomDelivery)
+
+
+def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics) -> socketio.AsyncServer:
+    delivery = RoomDelivery(settings.socketio_channel, metrics, settings.max_socket_queue)
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=delivery, cors_allowed_origins=[],
+                               logger=False, engineio_logger=False,
+                               max_http_buffer_size=settings.max_socket_frame_bytes)
+    app[DELIVERY] = delivery
+    realtime = app[REALTIME] = Realtime(sio, delivery, metrics)
 
     @sio.event
     async def connect(sid, environ, auth):
@@ -62,10 +75,12 @@ def create_sio(app: web.Application, metrics: GatewayMetrics) -> socketio.AsyncS
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         await sio.save_session(sid, {"user_id": claims.user_id, "family": claims.family})
         metrics.open_sockets.inc()
+        await realtime.connected(sid, claims.user_id)
 
     @sio.event
     async def disconnect(sid, reason=None):
         metrics.open_sockets.dec()
+        await realtime.disconnected(sid)
 
     return sio
 
@@ -80,7 +95,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[BACKENDS] = backends or Backends(settings)
-    sio = create_sio(app, metrics)
+    sio = create_sio(app, settings, metrics)
     sio.attach(app, socketio_path="socket.io")
     app[SIO] = sio
 
@@ -91,12 +106,24 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     app[API] = api
 
     async def backends_ctx(app: web.Application):
-        await app[BACKENDS].start()
-        app[ACCOUNTS] = Accounts(settings, app[BACKENDS].stores.redis)
-        urls = {name: redact(url) for name, url in app[BACKENDS].services.urls().items()}
-        log.info("backends ready", extra={"urls": urls})
-        yield
-        await app[BACKENDS].stop()
+        backends = app[BACKENDS]
+        await backends.start()
+        redis = backends.stores.redis
+        app[ACCOUNTS] = Accounts(settings, redis)
+        urls = backends.services.urls()
+        # The pubsub listener connects on the first socket; the URL is known only now.
+        app[DELIVERY].redis_url = urls["redis"]
+        chat = app[CHAT] = Chat(settings, urls, redis, metrics)
+        await chat.start()
+        app[REALTIME].chat = chat
+        metrics.shard_stats = chat.shard_stats
+        log.info("backends ready", extra={"urls": {name: redact(url) for name, url in urls.items()},
+                                          "gateway_id": chat.gateway_id})
+        try:
+            yield
+        finally:
+            await chat.stop()
+            await backends.stop()
 
     async def close_sockets(app: web.Application):
         began = time.monotonic()

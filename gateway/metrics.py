@@ -24,6 +24,27 @@ class GatewayMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.open_sockets = Gauge(
             "clubhub_open_sockets", "Socket.IO connections open on this gateway", registry=self.registry)
+        self.chat_ops = Counter(
+            "clubhub_chat_ops_total", "Chat operations by event and outcome (ok or error code)",
+            ["event", "outcome"], registry=self.registry)
+        self.ack_latency = Histogram(
+            "clubhub_ack_latency_seconds", "message:send received to ack (durably stored)",
+            registry=self.registry,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5))
+        self.gateway_batch = Histogram(
+            "clubhub_gateway_batch_size", "Operations per coalesced Ray call to a room shard",
+            registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+        self.fanout_latency = Histogram(
+            "clubhub_fanout_latency_seconds", "Message timestamp (shard) to delivery onto this gateway's sockets",
+            registry=self.registry,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5))
+        self.delivered_batches = Histogram(
+            "clubhub_delivered_batch_size", "Messages per room packet delivered (message:batch coalescing)",
+            registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+        self.slow_consumers = Counter(
+            "clubhub_slow_consumers_total", "Sockets dropped because their send queue was full",
+            registry=self.registry)
+        self.shard_stats = None  # async () -> list of actor stats, set once the shards exist
 
     def middleware(self):
         @web.middleware
@@ -47,10 +68,37 @@ class GatewayMetrics:
         return metrics_middleware
 
     async def handle(self, request: web.Request) -> web.Response:
-        resp = web.Response(body=generate_latest(self.registry))
+        body = generate_latest(self.registry)
+        if self.shard_stats is not None:
+            body += _render_shard_stats(await self.shard_stats()).encode()
+        resp = web.Response(body=body)
         resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
         resp.charset = "utf-8"
         return resp
 
 
 METRICS = web.AppKey("metrics", GatewayMetrics)
+
+
+def _render_shard_stats(stats: list[dict]) -> str:
+    """The actors' own figures (each shard is another process) in Prometheus text format."""
+    lines = ["# HELP clubhub_shard_active Active rooms or sessions hosted by each shard",
+             "# TYPE clubhub_shard_active gauge"]
+    ops, batches = [], []
+    for st in stats:
+        kind, shard = st["kind"], st["shard"]
+        active = st.get("active_rooms", st.get("active_sessions", 0))
+        lines.append(f'clubhub_shard_active{{kind="{kind}",shard="{shard}"}} {active}')
+        for key, value in sorted(st.get("counters", {}).items()):
+            if ":" in key:
+                event, outcome = key.split(":", 1)
+                ops.append(f'clubhub_shard_ops_total{{shard="{shard}",op="{event}",outcome="{outcome}"}} {value}')
+        for size, count in sorted(st.get("batch_sizes", {}).items()):
+            batches.append(f'clubhub_shard_commit_batches_total{{shard="{shard}",size_le="{size}"}} {count}')
+    if ops:
+        lines += ["# HELP clubhub_shard_ops_total Operations committed or refused by room shards",
+                  "# TYPE clubhub_shard_ops_total counter", *ops]
+    if batches:
+        lines += ["# HELP clubhub_shard_commit_batches_total Group-commit batches by size bucket",
+                  "# TYPE clubhub_shard_commit_batches_total counter", *batches]
+    return "\n".join(lines) + "\n"

@@ -107,3 +107,83 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     services: dict[str, str]
+
+
+# -- Socket.IO payloads (strict: a string where a number belongs is malformed, not coerced) -------------
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+RoomId = Annotated[int, Field(ge=1, le=2**62)]
+Seq = Annotated[int, Field(ge=1, le=2**62)]
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^\S+$")]
+
+
+class RoomJoinIn(Event):
+    room_id: RoomId
+    since_seq: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    since_rev: Annotated[int, Field(ge=0, le=2**62)] | None = None
+
+
+class RoomIn(Event):
+    room_id: RoomId
+
+
+class MessageSendIn(Event):
+    room_id: RoomId
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # Length is checked by the room rules (empty: invalid, over 4,000: too_large), not here.
+    text: str
+    reply_to_seq: Seq | None = None
+
+
+class MessageHistoryIn(Event):
+    room_id: RoomId
+    before_seq: Seq | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class MessageEditIn(Event):
+    room_id: RoomId
+    seq: Seq
+    text: str
+
+
+class MessageDeleteIn(Event):
+    room_id: RoomId
+    seq: Seq
+    text: str | None = None  # the contract shares one payload shape with edit; ignored here
+
+
+class ReactionIn(Event):
+    room_id: RoomId
+    seq: Seq
+    emoji: Emoji
+
+
+class ReadIn(Event):
+    room_id: RoomId
+    seq: Annotated[int, Field(ge=0, le=2**62)]
+
+
+class HistoryQuery(Input):
+    before_seq: Annotated[int, Field(ge=1)] | None = None
+    after_seq: Annotated[int, Field(ge=0)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    room_id: int
+    seq: int
+    rev: int
+    message_id: str
+    author: dict
+    text: str
+    ts: int
+    reactions: dict
+
+
+class MessagesOut(BaseModel):
+    messages: list[MessageOut]

@@ -16,6 +16,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("room_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="room_seq"),
         # Idempotency: a re-sent client_id can never be stored twice, even across shard restarts.
         IndexModel([("room_id", ASCENDING), ("client_id", ASCENDING)], unique=True, name="room_client_id"),
+        # Rejoin with since_rev: what changed in a room after a revision.
+        IndexModel([("room_id", ASCENDING), ("rev", ASCENDING)], name="room_rev"),
     ],
     INTERACTIONS: [
         IndexModel([("user_id", ASCENDING), ("ts", DESCENDING)], name="user_ts"),
@@ -31,9 +33,11 @@ def database_name(url: str, default: str) -> str:
     return urlsplit(url).path.lstrip("/").split("?")[0] or default
 
 
-def connect_mongo(url: str) -> AsyncMongoClient:
-    # tz_aware: datetimes come back as aware UTC, like everything else in the project.
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+def connect_mongo(url: str, timeout_ms: int = 5000) -> AsyncMongoClient:
+    # tz_aware: datetimes come back as aware UTC, like everything else in the project. The short
+    # timeouts turn an unavailable server into a prompt `unavailable` instead of a 30 s hang.
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+                            socketTimeoutMS=max(timeout_ms * 2, 10000))
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     ray_num_cpus: int | None = Field(None, ge=1)
     ray_object_store_mb: int = Field(256, ge=64)
 
+    # Chat: shards, batching, limits.
+    room_shards: int = Field(2, ge=1, le=256)
+    session_shards: int = Field(1, ge=1, le=256)
+    # Named actors outlive the gateway that created them; default: when joining an existing cluster.
+    detached_actors: bool | None = None
+    socketio_channel: str = "clubhub"
+    batch_flush_ms: float = Field(2.0, gt=0, le=100)
+    batch_max_items: int = Field(256, ge=1, le=4096)
+    room_idle_s: float = Field(300.0, gt=0)
+    housekeeping_s: float = Field(5.0, gt=0)
+    user_msg_rate: float = Field(5.0, gt=0)
+    user_msg_burst: float = Field(20.0, ge=1)
+    typing_interval_s: float = Field(2.0, ge=0)
+    max_socket_queue: int = Field(2000, ge=10)
+    # Largest Socket.IO frame accepted from a client (a 4,000-character message fits many times).
+    max_socket_frame_bytes: int = Field(64 * 1024, ge=1024)
+
     log_level: str = "INFO"
     # Largest accepted HTTP request body, in bytes.
     max_body_bytes: int = Field(64 * 1024, ge=1024)

@@ -1,0 +1,573 @@
+"""``RoomShard``: a Ray actor hosting many ``Room`` objects (Orleans-style virtual actors).
+
+A room is activated on first use (its club's members from PostgreSQL, its last seq and rev from
+MongoDB) and evicted when idle. Every change goes through one writer loop per shard, which is the
+group commit: whatever is pending — from every gateway — is planned room by room, stored with one
+``insert_many`` (plus one ``bulk_write`` for edits, deletes and reactions), committed to the rooms
+only after the store succeeded, published to every gateway in one Redis ``PUBLISH``, and only then
+acknowledged. Ordering, gapless seqs and durable acks all follow from that one loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import ray
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
+
+log = logging.getLogger(__name__)
+
+ROOMS_EVENT = "clubhub:rooms"  # internal pubsub event: ordered batches of new messages, per room
+MAX_BATCH = 1024
+ROOM_IDLE_S = 300.0
+NEGATIVE_MEMBER_TTL_S = 5.0
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+GATEWAY_KEY = "clubhub:gw:"
+ROOM_LAST_SEQ_KEY = "clubhub:room_last_seq"
+
+
+def pubsub_message(event: str, data, room: str | None, skip_sid=None, host_id: str = "shard") -> str:
+    """One python-socketio pubsub message (the format its Redis manager reads), so any gateway's
+    ``AsyncRedisManager`` delivers it to its own sockets."""
+    return json.dumps({"method": "emit", "event": event, "data": [data], "binary": False, "namespace": "/",
+                       "room": room, "skip_sid": skip_sid, "callback": None, "host_id": host_id},
+                      separators=(",", ":"))
+
+
+def unavailable(message: str = "message store unavailable; retry with the same client_id") -> dict:
+    return {"ok": False, "error": {"code": "unavailable", "message": message}}
+
+
+def refused(err: RoomError) -> dict:
+    return {"ok": False, "error": err.as_dict()}
+
+
+@dataclass
+class _Op:
+    op: dict
+    future: asyncio.Future
+    planned: PlannedSend | PlannedUpdate | None = None
+    result: dict | None = None
+    dup_of: "_Op | None" = None  # the same client_id sent earlier in the same batch
+
+
+@dataclass
+class _Cursor:
+    """Tentative seq/rev of a room while a batch is planned (nothing committed yet)."""
+    seq: int
+    rev: int
+    sends: list = field(default_factory=list)
+    client_ids: dict = field(default_factory=dict)
+    changed: dict = field(default_factory=dict)  # seq -> tentative message after updates
+
+
+class RoomShardHost:
+    """The actor's body; a plain class so a test can host it without Ray when it wants to."""
+
+    def __init__(self, index: int, config: dict) -> None:
+        self.index = index
+        self.config = config
+        self.rooms: dict[int, Room] = {}
+        self.pending: list[_Op] = []
+        self._writer: asyncio.Task | None = None
+        self._activating: dict[int, asyncio.Task] = {}
+        self._dirty: set[int] = set()  # rooms whose last seq must be re-read before the next write
+        self._not_member: dict[tuple[int, int], float] = {}
+        self._ready: asyncio.Future | None = None
+        self._housekeeper: asyncio.Task | None = None
+        self.counters: Counter = Counter()
+        self.batch_hist: Counter = Counter()
+        self.host_id = f"room-shard-{index}"
+
+    # -- set-up ------------------------------------------------------------------------------
+    async def _ensure(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                await self._connect()
+                self._ready.set_result(True)
+            except BaseException as exc:
+                self._ready.set_exception(exc)
+                fut, self._ready = self._ready, None
+                fut.exception()  # retrieved: the next call tries again
+                raise
+        await self._ready
+
+    async def _connect(self) -> None:
+        from tortoise import Tortoise
+
+        from storage import mongo as mongo_store
+        from storage.postgres import tortoise_config
+        from storage.redis import connect_redis
+
+        c = self.config
+        if not Tortoise._inited:
+            await Tortoise.init(config=tortoise_config(c["postgres_url"], c.get("postgres_db")))
+        self.mongo_client = mongo_store.connect_mongo(c["mongo_url"], timeout_ms=c.get("mongo_timeout_ms", 2000))
+        db = self.mongo_client[c["mongo_db"]]
+        self.messages = db[mongo_store.MESSAGES]
+        self.redis = connect_redis(c["redis_url"])
+        self.channel = c["channel"]
+        self._housekeeper = asyncio.create_task(self._housekeeping())
+
+    # -- activation --------------------------------------------------------------------------
+    async def room(self, room_id: int) -> Room:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            return room
+        task = self._activating.get(room_id)
+        if task is None:
+            task = asyncio.create_task(self._activate(room_id))
+            self._activating[room_id] = task
+            task.add_done_callback(lambda _t, r=room_id: self._activating.pop(r, None))
+        return await asyncio.shield(task)
+
+    async def _activate(self, room_id: int) -> Room:
+        from storage.models import Membership
+        from storage.models import Room as RoomRow
+
+        row = await RoomRow.get_or_none(id=room_id)
+        if row is None:
+            raise RoomError("not_found", f"no such room: {room_id}")
+        room = Room(room_id=room_id, club_id=row.club_id, slow_mode_s=row.slow_mode_s)
+        rows = await Membership.filter(club_id=row.club_id).values("user_id", "role", "muted_until",
+                                                                      "user__display_name")
+        for r in rows:
+            room.members[r["user_id"]] = _member(r)
+        await self._load_position(room)
+        self.rooms[room_id] = room
+        self.counters["activations"] += 1
+        return room
+
+    async def _load_position(self, room: Room) -> None:
+        last = await self.messages.find_one({"room_id": room.room_id}, sort=[("seq", DESCENDING)],
+                                            projection={"seq": 1})
+        top = await self.messages.find_one({"room_id": room.room_id}, sort=[("rev", DESCENDING)],
+                                           projection={"rev": 1})
+        room.last_seq = last["seq"] if last else 0
+        room.rev = max(room.last_seq, top["rev"] if top else 0)
+        if room.recent and room.recent[-1]["seq"] != room.last_seq:
+            room.recent.clear()
+
+    async def _lookup_members(self, wanted: set[tuple[int, int]]) -> None:
+        """Members that joined after the room was activated: one query for the whole batch."""
+        from storage.models import Membership
+
+        now = time.monotonic()
+        wanted = {k for k in wanted if self._not_member.get(k, 0) < now}
+        if not wanted:
+            return
+        clubs = {c for c, _ in wanted}
+        users = {u for _, u in wanted}
+        rows = await Membership.filter(club_id__in=clubs, user_id__in=users).values(
+            "club_id", "user_id", "role", "muted_until", "user__display_name")
+        found = {(r["club_id"], r["user_id"]): r for r in rows}
+        for key in wanted:
+            r = found.get(key)
+            if r is None:
+                self._not_member[key] = now + NEGATIVE_MEMBER_TTL_S
+                continue
+            for room in self.rooms.values():
+                if room.club_id == key[0]:
+                    room.members[key[1]] = _member(r)
+
+    async def member_changed(self, club_id: int, user_id: int) -> None:
+        """A membership changed (join, role, timeout, leave, ban): refresh it in the active rooms."""
+        from storage.models import Membership
+
+        await self._ensure()
+        self._not_member.pop((club_id, user_id), None)
+        row = await Membership.filter(club_id=club_id, user_id=user_id).values(
+            "user_id", "role", "muted_until", "user__display_name")
+        member = _member(row[0]) if row else None
+        for room in self.rooms.values():
+            if room.club_id == club_id:
+                room.set_member(member, user_id)
+
+    async def room_changed(self, room_id: int) -> None:
+        """Room settings changed in PostgreSQL (slow mode): re-read them if the room is active."""
+        from storage.models import Room as RoomRow
+
+        await self._ensure()
+        room = self.rooms.get(room_id)
+        row = await RoomRow.get_or_none(id=room_id)
+        if room is not None and row is not None:
+            room.slow_mode_s = row.slow_mode_s
+
+    # -- the write path ----------------------------------------------------------------------
+    async def apply(self, ops: list[dict]) -> list[dict]:
+        """Sends, edits, deletes and reactions, in order; one result per op once it is stored."""
+        await self._ensure()
+        loop = asyncio.get_running_loop()
+        entries = [_Op(op, loop.create_future()) for op in ops]
+        self.pending.extend(entries)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop())
+        return list(await asyncio.gather(*(e.future for e in entries)))
+
+    async def _write_loop(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            try:
+                await self._write(batch)
+            except Exception:
+                log.exception("room shard write failed")
+                for e in batch:
+                    if not e.future.done():
+                        e.future.set_result(unavailable("internal error while storing; retry"))
+
+    async def _write(self, batch: list[_Op]) -> None:
+        self.batch_hist[next((b for b in BATCH_BUCKETS if len(batch) <= b), BATCH_BUCKETS[-1])] += 1
+        self.counters["batches"] += 1
+        self.counters["batched_ops"] += len(batch)
+        rooms: dict[int, Room] = {}
+        for e in batch:
+            rid = e.op["room_id"]
+            if rid in rooms:
+                continue
+            try:
+                rooms[rid] = await self.room(rid)
+            except RoomError as err:
+                e.result = refused(err)
+            except PyMongoError:
+                e.result = unavailable()
+        for e in batch:  # every op of a room that failed to activate fails alike
+            if e.result is None and e.op["room_id"] not in rooms:
+                e.result = next(x.result for x in batch if x.op["room_id"] == e.op["room_id"] and x.result)
+        try:
+            for rid in list(self._dirty & set(rooms)):
+                await self._load_position(rooms[rid])
+                self._dirty.discard(rid)
+        except PyMongoError:
+            for e in batch:
+                if e.result is None and e.op["room_id"] in self._dirty:
+                    e.result = unavailable()
+        unknown = {(rooms[e.op["room_id"]].club_id, e.op["user_id"]) for e in batch
+                   if e.result is None and e.op["user_id"] not in rooms[e.op["room_id"]].members}
+        if unknown:
+            await self._lookup_members(unknown)
+
+        todo = [e for e in batch if e.result is None]
+        rounds = 0
+        while todo and rounds < 3:
+            rounds += 1
+            todo = await self._plan_and_store(rooms, todo)
+        for e in todo:
+            e.result = unavailable("could not store after retries; retry with the same client_id")
+        for e in batch:
+            code = "ok" if e.result.get("ok") else e.result["error"]["code"]
+            self.counters[f"{e.op['kind']}:{code}"] += 1
+            if not e.future.done():
+                e.future.set_result(e.result)
+
+    async def _plan_and_store(self, rooms: dict[int, Room], todo: list[_Op]) -> list[_Op]:
+        """Plan, store and commit one round; returns ops to plan again (after a conflict)."""
+        now = time.time()
+        cursors: dict[int, _Cursor] = {}
+        planned: list[_Op] = []
+        for e in todo:
+            op, room = e.op, rooms[e.op["room_id"]]
+            cur = cursors.get(room.room_id)
+            if cur is None:
+                cur = cursors[room.room_id] = _Cursor(room.last_seq, room.rev)
+            try:
+                if op["kind"] == "send":
+                    known = room.known_ack(op["client_id"])
+                    if known is not None:
+                        e.result = {"ok": True, **known, "duplicate": True}
+                        continue
+                    if op["client_id"] in cur.client_ids:  # the same send twice in one batch
+                        e.dup_of = cur.client_ids[op["client_id"]]
+                        continue
+                    p = room.plan_send(op["user_id"], op["client_id"], op["text"], op.get("reply_to_seq"), now,
+                                       cur.seq + 1, cur.rev + 1, str(ObjectId()))
+                    cur.seq, cur.rev = cur.seq + 1, cur.rev + 1
+                    cur.client_ids[op["client_id"]] = e
+                    cur.sends.append(p.message)
+                else:
+                    message = cur.changed.get(op["seq"]) or next(
+                        (m for m in cur.sends if m["seq"] == op["seq"]), None) or room.cached(op["seq"])
+                    if message is None:
+                        message = await self._fetch(room.room_id, op["seq"])
+                    if op["kind"] == "edit":
+                        p = room.plan_edit(op["user_id"], message, op.get("text"), now, cur.rev + 1)
+                    elif op["kind"] == "delete":
+                        p = room.plan_delete(op["user_id"], message, cur.rev + 1)
+                    else:
+                        p = room.plan_reaction(op["user_id"], message, op["emoji"], op["kind"] == "react_add",
+                                               cur.rev + 1)
+                        if p is None:
+                            e.result = {"ok": True}
+                            continue
+                    cur.rev += 1
+                    cur.changed[op["seq"]] = p.message
+                e.planned = p
+                planned.append(e)
+            except RoomError as err:
+                e.result = refused(err)
+            except PyMongoError:
+                e.result = unavailable()
+        sends = [e for e in planned if isinstance(e.planned, PlannedSend)]
+        updates = [e for e in planned if isinstance(e.planned, PlannedUpdate)]
+        retry: list[_Op] = []
+        stored_sends: list[_Op] = sends
+        if sends:
+            docs = [_doc(e.planned) for e in sends]
+            try:
+                await self.messages.insert_many(docs, ordered=True)
+            except BulkWriteError as exc:
+                stored_sends, retry = await self._after_conflict(rooms, sends, exc)
+            except PyMongoError as exc:
+                log.warning("insert failed: %s", exc)
+                stored_sends = []
+                for e in sends:
+                    e.result = unavailable()
+                    self._dirty.add(e.op["room_id"])  # the write may have landed: re-read before reuse
+        # Updates to a message sent in a failed insert cannot be stored either.
+        sent_ok = {(e.op["room_id"], e.planned.message["seq"]) for e in stored_sends}
+        stored_updates = []
+        if updates:
+            writable = [e for e in updates
+                        if (e.op["room_id"], e.planned.message["seq"]) in sent_ok
+                        or e.planned.message["seq"] <= rooms[e.op["room_id"]].last_seq]
+            for e in updates:
+                if e not in writable:
+                    e.result = unavailable()
+            if writable:
+                try:
+                    await self.messages.bulk_write(
+                        [UpdateOne({"room_id": e.op["room_id"], "seq": e.planned.message["seq"]},
+                                   {"$set": e.planned.fields}) for e in writable], ordered=True)
+                    stored_updates = writable
+                except PyMongoError as exc:
+                    log.warning("update failed: %s", exc)
+                    for e in writable:
+                        e.result = unavailable()
+        # Commit: only what was stored becomes the rooms' state.
+        by_room: dict[int, list[PlannedSend]] = defaultdict(list)
+        for e in stored_sends:
+            by_room[e.op["room_id"]].append(e.planned)
+            e.result = {"ok": True, **e.planned.ack}
+        for rid, plist in by_room.items():
+            rooms[rid].commit_sends(plist, now)
+        for e in stored_updates:
+            rooms[e.op["room_id"]].commit_update(e.planned)
+            e.result = {"ok": True}
+        for e in todo:  # duplicates inside the batch share the first one's outcome
+            if e.dup_of is not None:
+                first, e.dup_of = e.dup_of, None
+                if first.result is None:
+                    retry.append(e)
+                elif first.result.get("ok"):
+                    e.result = {**first.result, "duplicate": True}
+                else:
+                    e.result = first.result
+        await self._publish(by_room, stored_updates)
+        return retry
+
+    async def _after_conflict(self, rooms, sends: list[_Op], exc: BulkWriteError):
+        """An ordered insert stopped at a duplicate key: keep what was stored, answer duplicates
+        of an earlier client_id with the stored ack, and plan the rest again."""
+        inserted = exc.details.get("nInserted", 0)
+        stored, rest = sends[:inserted], sends[inserted:]
+        by_room: dict[int, list[_Op]] = defaultdict(list)
+        for e in rest:
+            by_room[e.op["room_id"]].append(e)
+        retry = []
+        for rid, ops in by_room.items():
+            existing = {}
+            async for doc in self.messages.find({"room_id": rid, "client_id": {"$in": [e.op["client_id"] for e in ops]}}):
+                existing[doc["client_id"]] = {"seq": doc["seq"], "rev": doc["rev"], "message_id": str(doc["_id"]),
+                                              "ts": doc["ts"]}
+            for e in ops:
+                ack = existing.get(e.op["client_id"])
+                if ack is not None:
+                    rooms[rid].remember_ack(e.op["client_id"], ack)
+                    e.result = {"ok": True, **ack, "duplicate": True}
+                else:
+                    e.planned = None
+                    retry.append(e)
+            self._dirty.add(rid)
+        # Commit the stored prefix now; the retry round re-reads the rooms' positions.
+        by_room_stored: dict[int, list] = defaultdict(list)
+        for e in stored:
+            by_room_stored[e.op["room_id"]].append(e.planned)
+        for rid, plist in by_room_stored.items():
+            rooms[rid].commit_sends(plist, time.time())
+        for rid in list(self._dirty & set(rooms)):
+            try:
+                await self._load_position(rooms[rid])
+                self._dirty.discard(rid)
+            except PyMongoError:
+                pass
+        return stored, retry
+
+    async def _fetch(self, room_id: int, seq: int) -> dict:
+        doc = await self.messages.find_one({"room_id": room_id, "seq": seq})
+        if doc is None:
+            raise RoomError("not_found", f"no message {seq} in room {room_id}")
+        return _message(doc)
+
+    async def _publish(self, by_room: dict[int, list[PlannedSend]], updates: list[_Op]) -> None:
+        if not by_room and not updates:
+            return
+        batches = [{"room_id": rid, "messages": [p.message for p in plist]} for rid, plist in by_room.items()]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if batches:
+                    pipe.publish(self.channel, pubsub_message(ROOMS_EVENT, batches, None, host_id=self.host_id))
+                    pipe.hset(ROOM_LAST_SEQ_KEY, mapping={b["room_id"]: b["messages"][-1]["seq"] for b in batches})
+                for e in updates:
+                    msg = e.planned.message
+                    pipe.publish(self.channel, pubsub_message("message:updated", msg, f"room:{msg['room_id']}",
+                                                              host_id=self.host_id))
+                await pipe.execute()
+        except Exception as exc:  # stored and acked regardless: clients catch up with since_seq/since_rev
+            self.counters["publish_errors"] += 1
+            log.warning("publish failed: %s", exc)
+
+    # -- reads and presence ------------------------------------------------------------------
+    async def join(self, room_id: int, user_id: int, socket_key: str, since_seq: int | None,
+                   since_rev: int | None) -> dict:
+        await self._ensure()
+        try:
+            room = await self.room(room_id)
+            if user_id not in room.members:
+                await self._lookup_members({(room.club_id, user_id)})
+            first = room.join(user_id, socket_key)
+        except RoomError as err:
+            return refused(err)
+        except PyMongoError:
+            return unavailable("message store unavailable")
+        result = {"ok": True, "room_id": room_id, "club_id": room.club_id, "last_seq": room.last_seq,
+                  "rev": room.rev, "online": room.online_users(), "missed": [], "updated": [], "truncated": False}
+        try:
+            if since_seq is not None:
+                missed = room.replay_from_ring(since_seq)
+                if missed is None:
+                    start = max(since_seq, room.last_seq - REPLAY_LIMIT)
+                    result["truncated"] = start > since_seq
+                    missed = await self._range(room_id, start, room.last_seq)
+                result["missed"] = missed[-REPLAY_LIMIT:]
+                if since_rev is not None and since_rev < room.rev:
+                    cursor = self.messages.find({"room_id": room_id, "seq": {"$lte": since_seq},
+                                                 "rev": {"$gt": since_rev}}).sort("seq", ASCENDING).limit(REPLAY_LIMIT)
+                    result["updated"] = [_message(d) async for d in cursor]
+        except PyMongoError:
+            room.leave(user_id, socket_key)
+            return unavailable("message store unavailable")
+        if first:
+            await self._presence(room_id, user_id, "online")
+        return result
+
+    async def leave(self, items: list[tuple[int, int, str]]) -> None:
+        await self._ensure()
+        for room_id, user_id, socket_key in items:
+            room = self.rooms.get(room_id)
+            if room is not None and room.leave(user_id, socket_key):
+                await self._presence(room_id, user_id, "offline")
+
+    async def history(self, room_id: int, user_id: int, before_seq: int | None, after_seq: int | None,
+                      limit: int) -> dict:
+        await self._ensure()
+        try:
+            room = await self.room(room_id)
+            if user_id not in room.members:
+                await self._lookup_members({(room.club_id, user_id)})
+            room.member(user_id)
+            if after_seq is not None:
+                hi = room.last_seq if before_seq is None else min(before_seq - 1, room.last_seq)
+                messages = await self._range(room_id, after_seq, min(hi, after_seq + limit))
+            else:
+                hi = room.last_seq if before_seq is None else min(before_seq - 1, room.last_seq)
+                messages = await self._range(room_id, max(0, hi - limit), hi)
+        except RoomError as err:
+            return refused(err)
+        except PyMongoError:
+            return unavailable("message store unavailable")
+        return {"ok": True, "messages": messages}
+
+    async def _range(self, room_id: int, after: int, upto: int) -> list[dict]:
+        """Messages with after < seq <= upto, ascending."""
+        if upto <= after:
+            return []
+        cursor = self.messages.find({"room_id": room_id, "seq": {"$gt": after, "$lte": upto}}).sort("seq", ASCENDING)
+        return [_message(d) async for d in cursor]
+
+    async def _presence(self, room_id: int, user_id: int, status: str) -> None:
+        try:
+            await self.redis.publish(self.channel, pubsub_message(
+                "presence", {"room_id": room_id, "user_id": user_id, "status": status}, f"room:{room_id}",
+                host_id=self.host_id))
+        except Exception as exc:
+            log.warning("presence publish failed: %s", exc)
+
+    # -- housekeeping ------------------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.get("housekeeping_s", 5.0))
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("room shard housekeeping failed")
+
+    async def sweep(self) -> dict:
+        """Drop sockets of dead gateways and evict idle rooms."""
+        gateways = {key.split("/", 1)[0] for room in self.rooms.values() for socks in room.online.values()
+                    for key in socks}
+        dead = []
+        for gw in gateways:
+            if not await self.redis.exists(GATEWAY_KEY + gw):
+                dead.append(gw)
+        for gw in dead:
+            for room in self.rooms.values():
+                for user_id in room.drop_gateway(gw):
+                    await self._presence(room.room_id, user_id, "offline")
+        now = time.monotonic()
+        idle_s = self.config.get("room_idle_s", ROOM_IDLE_S)
+        evicted = [rid for rid, room in self.rooms.items() if room.idle_for(now) > idle_s]
+        for rid in evicted:
+            del self.rooms[rid]
+        self.counters["evictions"] += len(evicted)
+        return {"dead_gateways": dead, "evicted": evicted}
+
+    async def stats(self) -> dict:
+        return {"shard": self.index, "active_rooms": len(self.rooms),
+                "online_sockets": sum(len(s) for r in self.rooms.values() for s in r.online.values()),
+                "counters": dict(self.counters), "batch_sizes": dict(self.batch_hist)}
+
+    async def ping(self) -> str:
+        await self._ensure()
+        return "pong"
+
+
+def _member(row: dict) -> Member:
+    muted = row.get("muted_until")
+    return Member(row["user_id"], row.get("user__display_name") or f"user {row['user_id']}", str(row["role"].value
+                  if hasattr(row["role"], "value") else row["role"]), muted.timestamp() if muted else None)
+
+
+def _doc(p: PlannedSend) -> dict:
+    doc = dict(p.message)
+    doc["_id"] = ObjectId(doc.pop("message_id"))
+    doc["client_id"] = p.client_id
+    return doc
+
+
+def _message(doc: dict) -> dict:
+    """A stored document as the contract's message."""
+    msg = {k: v for k, v in doc.items() if k not in ("_id", "client_id")}
+    msg["message_id"] = str(doc["_id"])
+    msg.setdefault("reactions", {})
+    return msg
+
+
+RoomShard = ray.remote(RoomShardHost)

@@ -1,0 +1,126 @@
+"""Delivery of room messages to this gateway's sockets, in seq order, exactly once per socket.
+
+The room shards publish each ordered batch once (event ``clubhub:rooms``) through python-socketio's
+Redis pubsub protocol. This manager receives it like any other emit, but delivers it itself:
+
+* one packet per room per batch, encoded once and put on every socket's queue — ``message`` for one
+  message, ``message:batch`` for several (under load batches grow, so each socket gets fewer frames);
+* per socket and room a *floor*, the highest seq it has: nothing at or below it is sent again, so a
+  message that is both in a ``room:join`` replay and in flight live reaches the socket once;
+* while a ``room:join`` is being answered the socket's live messages are held, then released after
+  the ack in order;
+* a socket whose send queue passes ``max_queue`` packets is disconnected (it resumes with
+  ``since_seq``) instead of holding memory for a client that cannot keep up.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from actors.room_shard import ROOMS_EVENT
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/"
+
+
+class _Hold:
+    """A socket joining a room: live messages wait here until the join is answered."""
+    __slots__ = ("messages",)
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+
+class RoomDelivery(socketio.AsyncRedisManager):
+    def __init__(self, channel: str, metrics=None, max_queue: int = 2000) -> None:
+        super().__init__(url="redis://127.0.0.1:1/0", channel=channel)  # real URL set before first use
+        self.metrics = metrics
+        self.max_queue = max_queue
+        self.floors: dict[str, dict[int, int | _Hold]] = {}
+
+    # -- join protocol ---------------------------------------------------------------------
+    def hold(self, sid: str, room_id: int) -> None:
+        self.floors.setdefault(sid, {})[room_id] = _Hold()
+
+    def release(self, sid: str, room_id: int, floor: int) -> list[dict]:
+        """End the hold at ``floor`` (the join's last seq); returns held messages above it."""
+        rooms = self.floors.setdefault(sid, {})
+        held = rooms.get(room_id)
+        later = [m for m in held.messages if m["seq"] > floor] if isinstance(held, _Hold) else []
+        rooms[room_id] = later[-1]["seq"] if later else floor
+        return later
+
+    def forget(self, sid: str, room_id: int | None = None) -> None:
+        if room_id is None:
+            self.floors.pop(sid, None)
+        else:
+            self.floors.get(sid, {}).pop(room_id, None)
+
+    def send_messages(self, sid: str, eio_sid: str, room_id: int, messages: list[dict]) -> None:
+        if messages:
+            self._put(sid, eio_sid, self._encode(room_id, messages))
+
+    # -- delivery --------------------------------------------------------------------------
+    async def _handle_emit(self, message):
+        if message.get("event") != ROOMS_EVENT:
+            return await super()._handle_emit(message)
+        for batch in message["data"][0]:
+            self._deliver(batch["room_id"], batch["messages"])
+
+    def _deliver(self, room_id: int, messages: list[dict]) -> None:
+        if not messages:
+            return
+        first, last = messages[0]["seq"], messages[-1]["seq"]
+        packets = None
+        for sid, eio_sid in list(self.get_participants(NAMESPACE, f"room:{room_id}")):
+            floor = self.floors.get(sid, {}).get(room_id)
+            if floor is None:
+                continue
+            if isinstance(floor, _Hold):
+                floor.messages.extend(messages)
+                continue
+            if floor >= last:
+                continue
+            if floor < first:
+                if packets is None:
+                    packets = self._encode(room_id, messages)
+                self._put(sid, eio_sid, packets)
+            else:
+                self._put(sid, eio_sid, self._encode(room_id, [m for m in messages if m["seq"] > floor]))
+            self.floors[sid][room_id] = last
+        if self.metrics is not None:
+            self.metrics.fanout_latency.observe(max(0.0, time.time() - messages[-1]["ts"] / 1000.0))
+            self.metrics.delivered_batches.observe(len(messages))
+
+    @staticmethod
+    def _encode(room_id: int, messages: list[dict]) -> list[eio_packet.Packet]:
+        if len(messages) == 1:
+            data = ["message", messages[0]]
+        else:
+            data = ["message:batch", {"room_id": room_id, "messages": messages}]
+        encoded = sio_packet.Packet(sio_packet.EVENT, namespace=NAMESPACE, data=data).encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        return [eio_packet.Packet(eio_packet.MESSAGE, p) for p in encoded]
+
+    def _put(self, sid: str, eio_sid: str, packets: list[eio_packet.Packet]) -> None:
+        # Straight onto the socket's queue, synchronously: no task per recipient, and nothing can
+        # interleave between two deliveries to the same socket, which keeps them in seq order.
+        sock = self.server.eio.sockets.get(eio_sid)
+        if sock is None or sock.closed or sock.closing:
+            return
+        if sock.queue.qsize() >= self.max_queue:
+            if self.metrics is not None:
+                self.metrics.slow_consumers.inc()
+            log.warning("dropping slow consumer", extra={"sid": sid, "queued": sock.queue.qsize()})
+            self.forget(sid)
+            asyncio.ensure_future(self.server.disconnect(sid))
+            return
+        for p in packets:
+            sock.queue.put_nowait(p)

@@ -1,0 +1,34 @@
+"""REST transport for chat: message history and unread counts (same actions as Socket.IO)."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from .api import Api
+from .chat import Chat
+from .errors import STATUS_BY_CODE, ApiError
+from .schemas import HistoryQuery, MessagesOut
+from .tokens import AccessClaims
+
+CHAT = web.AppKey("chat", Chat)
+
+api = Api()
+
+
+def _raise_for(result: dict) -> None:
+    if not result.get("ok"):
+        err = result["error"]
+        raise ApiError(err["code"], err["message"], status=STATUS_BY_CODE.get(err["code"], 400))
+
+
+@api.route("GET", "/rooms/{room_id}/messages", summary="A page of a room's messages, ascending seq",
+           query=HistoryQuery, response=MessagesOut, tags=("chat",), errors=("forbidden", "not_found", "unavailable"))
+async def room_messages(request: web.Request, claims: AccessClaims, room_id: int, query: HistoryQuery) -> dict:
+    result = await request.app[CHAT].history(claims.user_id, room_id, query.before_seq, query.after_seq, query.limit)
+    _raise_for(result)
+    return {"messages": result["messages"]}
+
+
+@api.route("GET", "/me/unread", summary="Unread message count per room of the user's clubs: {room_id: count}",
+           tags=("chat",))
+async def unread(request: web.Request, claims: AccessClaims) -> dict:
+    return await request.app[CHAT].unread(claims.user_id)
