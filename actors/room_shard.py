@@ -102,15 +102,12 @@ class RoomShardHost:
         await self._ready
 
     async def _connect(self) -> None:
-        from tortoise import Tortoise
-
         from storage import mongo as mongo_store
-        from storage.postgres import tortoise_config
+        from storage.postgres import init_tortoise, tortoise_config
         from storage.redis import connect_redis
 
         c = self.config
-        if not Tortoise._inited:
-            await Tortoise.init(config=tortoise_config(c["postgres_url"], c.get("postgres_db")))
+        await init_tortoise(tortoise_config(c["postgres_url"]))
         self.mongo_client = mongo_store.connect_mongo(c["mongo_url"], timeout_ms=c.get("mongo_timeout_ms", 2000))
         db = self.mongo_client[c["mongo_db"]]
         self.messages = db[mongo_store.MESSAGES]
@@ -567,6 +564,8 @@ def _message(doc: dict) -> dict:
     msg = {k: v for k, v in doc.items() if k not in ("_id", "client_id")}
     msg["message_id"] = str(doc["_id"])
     msg.setdefault("reactions", {})
+    if "deleted" in msg:
+        msg["deleted"] = bool(msg["deleted"])  # some MongoDB-wire servers return booleans as 0/1
     return msg
 
 

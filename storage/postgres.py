@@ -1,12 +1,14 @@
 """PostgreSQL through Tortoise ORM (asyncpg): connection config, migrations (aerich), lifecycle."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 from tortoise import Tortoise, connections
+from tortoise import context as tortoise_context
 
 log = logging.getLogger(__name__)
 
@@ -80,26 +82,39 @@ async def drop_database(url: str, database: str) -> None:
 
 
 async def init_postgres(url: str, database: str | None = None, migrate: bool = True) -> list[str]:
-    """Open Tortoise's connections and apply pending aerich migrations; returns those applied."""
-    from aerich import Command
-
+    """Apply pending aerich migrations, then open Tortoise's connections for the whole process;
+    returns the migrations applied."""
     await ensure_database(url, database)
     config = tortoise_config(url, database)
-    await Tortoise.init(config=config)
-    if not migrate:
-        return []
+    # In a task of its own: aerich initialises a Tortoise context of its own, which must not
+    # become the context of the caller.
+    applied = await asyncio.create_task(_migrate(url, database, config)) if migrate else []
+    await init_tortoise(config)
+    if applied:
+        log.info("applied migrations", extra={"migrations": applied})
+    return applied
+
+
+async def init_tortoise(config: dict) -> None:
+    """Tortoise 1.x scopes its state to the task that initialised it; ClubHoloHub uses one
+    process-wide context (request handlers and actor calls each run in tasks of their own)."""
+    if tortoise_context._global_context is None:
+        await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def _migrate(url: str, database: str | None, config: dict) -> list[str]:
+    from aerich import Command
+
     # A session-level advisory lock needs one connection for lock and unlock, not the pool.
     lock_conn = await asyncpg.connect(**connect_kwargs(url, database), timeout=10)
     try:
         await lock_conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
         command = Command(tortoise_config=config, app="models", location=str(MIGRATIONS))
         await command.init()
-        applied = await command.upgrade(run_in_transaction=True)
+        return await command.upgrade(run_in_transaction=True)
     finally:
+        await Tortoise.close_connections()  # aerich's context, this task's own
         await lock_conn.close()  # closing the session releases the lock
-    if applied:
-        log.info("applied migrations", extra={"migrations": applied})
-    return applied
 
 
 async def ping_postgres() -> None:
@@ -107,4 +122,6 @@ async def ping_postgres() -> None:
 
 
 async def close_postgres() -> None:
-    await Tortoise.close_connections()
+    ctx = tortoise_context._global_context
+    if ctx is not None:
+        await ctx.close_connections()
