@@ -1,0 +1,231 @@
+"""Chat under faults: a second gateway, a gateway killed with SIGKILL, a shard actor killed,
+MongoDB stopped. Every acked message must arrive exactly once, in order, without seq gaps."""
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+import ray
+
+from chat_helpers import ChatClient, make_club_room
+from conftest import make_member, wait_for
+from storage.services import free_port
+
+CLUBHUB = str(Path(sys.executable).parent / "clubhub")
+
+
+class GatewayProcess:
+    """Another ``clubhub run`` sharing the session's services, Ray instance and signing keys."""
+
+    def __init__(self, settings, services, ray_address: str, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        urls = services.urls()
+        # RAY_AUTH_MODE (set by the session's ray.init) stays: joining its cluster needs the token.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
+        env.update(CLUBHUB_DATA_DIR=str(settings.data_path), CLUBHUB_POSTGRES_URL=urls["postgres"],
+                   CLUBHUB_MONGO_URL=urls["mongo"], CLUBHUB_REDIS_URL=urls["redis"],
+                   CLUBHUB_RAY_ADDRESS=ray_address, CLUBHUB_PORT=str(self.port),
+                   CLUBHUB_USER_MSG_BURST=str(settings.user_msg_burst),
+                   CLUBHUB_HOUSEKEEPING_S=str(settings.housekeeping_s))
+        self.log = tmp_path / f"gateway-{self.port}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([CLUBHUB, "run"], env=env, stdout=out, stderr=out)
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            async def up():
+                assert self.proc.poll() is None, self.log.read_text()[-3000:]
+                try:
+                    async with http.get(f"{self.url}/readyz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(up, timeout=90, interval=0.25)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+async def second_gateway(gateway, settings, services, ray_cluster, tmp_path):
+    g = GatewayProcess(settings, services, ray_cluster, tmp_path)
+    try:
+        await g.ready()
+        yield g
+    finally:
+        g.stop()
+
+
+async def test_two_gateways_deliver_to_each_other_in_order(gateway, smtp, second_gateway):
+    ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
+    room = await make_club_room(ada.user_id, [bob.user_id])
+    a = await ChatClient(gateway.url, ada.token).connect()
+    b = await ChatClient(second_gateway.url, bob.token).connect()
+    try:
+        await a.join(room.id)
+        ack = await b.join(room.id)
+        assert set(ack["online"]) == {ada.user_id, bob.user_id}
+        for i in range(15):
+            assert (await a.send(room.id, f"from 1: {i}"))["ok"]
+            assert (await b.send(room.id, f"from 2: {i}"))["ok"]
+        expected = list(range(1, 31))
+        assert await a.wait_seqs(room.id, 30) == expected
+        assert await b.wait_seqs(room.id, 30) == expected
+        assert [m["text"] for m in a.messages[room.id]] == [m["text"] for m in b.messages[room.id]]
+        assert (await b.call("typing", {"room_id": room.id}))["ok"]
+
+        async def typing_crossed():
+            return a.typing == [{"room_id": room.id, "user_id": bob.user_id}]
+
+        await wait_for(typing_crossed)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_gateway_killed_mid_stream_loses_and_duplicates_nothing(gateway, smtp, second_gateway):
+    ada, bob, cyd = [await make_member(gateway.url, smtp, n) for n in ("Ada", "Bob", "Cyd")]
+    room = await make_club_room(ada.user_id, [bob.user_id, cyd.user_id])
+    writer = await ChatClient(gateway.url, ada.token).connect()           # survives
+    reader = await ChatClient(second_gateway.url, bob.token).connect()    # its gateway dies
+    writer2 = await ChatClient(second_gateway.url, cyd.token).connect()   # its gateway dies
+    await writer.join(room.id)
+    await reader.join(room.id)
+    await writer2.join(room.id)
+    acked: dict[str, int] = {}
+    stop = asyncio.Event()
+    unacked2: list[tuple[str, str]] = []
+
+    async def write(client, prefix, pending):
+        i = 0
+        while not stop.is_set():
+            cid = f"{prefix}-{i}"
+            try:
+                ack = await client.send(room.id, f"{prefix} {i}", client_id=cid)
+            except Exception:
+                pending.append((cid, f"{prefix} {i}"))
+                return
+            if ack.get("ok"):
+                acked[cid] = ack["seq"]
+            elif ack["error"]["code"] != "rate_limited":
+                pending.append((cid, f"{prefix} {i}"))
+            else:
+                await asyncio.sleep(0.05)
+                continue
+            i += 1
+            await asyncio.sleep(0.01)
+
+    tasks = [asyncio.create_task(write(writer, "w1", [])), asyncio.create_task(write(writer2, "w2", unacked2))]
+
+    async def reader_has_some():
+        return len(reader.messages[room.id]) >= 10
+
+    await wait_for(reader_has_some)
+    second_gateway.proc.kill()  # SIGKILL: no goodbye to anyone
+    await wait_for(lambda: _true(reader.disconnected.is_set()), timeout=30)
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+    # The second writer resends what it never saw acked, with the same client_id, via the survivor.
+    writer2b = await ChatClient(gateway.url, cyd.token).connect()
+    for cid, text in unacked2:
+        ack = await writer2b.send(room.id, text, client_id=cid)
+        assert ack["ok"], ack
+        acked[cid] = ack["seq"]
+    # The reader reconnects to the surviving gateway and asks for what it missed.
+    got = reader.seqs(room.id)
+    assert got == list(range(1, len(got) + 1))
+    reader2 = await ChatClient(gateway.url, bob.token).connect()
+    ack = await reader2.join(room.id, since_seq=got[-1])
+    everything = got + [m["seq"] for m in ack["missed"]]
+    assert everything == list(range(1, ack["last_seq"] + 1)), "gap or duplicate"
+    assert set(acked.values()) <= set(everything)
+    assert len(set(acked.values())) == len(acked), "a client_id was stored twice"
+    texts = [m["text"] for m in reader.messages[room.id]] + [m["text"] for m in ack["missed"]]
+    assert len(texts) == len(set(texts))
+
+    # The dead gateway's sockets leave the room's presence once its heartbeat expires.
+    async def dead_sockets_offline():
+        return {"room_id": room.id, "user_id": cyd.user_id, "status": "offline"} in writer.presence
+
+    await wait_for(dead_sockets_offline, timeout=30)
+    for c in (writer, writer2b, reader2):
+        await c.close()
+
+
+async def _true(value):
+    return value
+
+
+async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
+    ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
+    room = await make_club_room(ada.user_id, [bob.user_id])
+    a = await ChatClient(gateway.url, ada.token).connect()
+    b = await ChatClient(gateway.url, bob.token).connect()
+    try:
+        await a.join(room.id)
+        await b.join(room.id)
+        for i in range(5):
+            assert (await a.send(room.id, f"before {i}"))["ok"]
+        chat = gateway.app[__import__("gateway.rest_chat", fromlist=["CHAT"]).CHAT]
+        shard = chat.room_shard(room.id)
+        ray.kill(shard, no_restart=False)
+        acks = [await a.send(room.id, f"after {i}", client_id=f"after-{i}") for i in range(5)]
+        for ack in acks:
+            if not ack["ok"]:  # the kill raced the call: retried with the same client_id
+                assert ack["error"]["code"] == "unavailable"
+        acks = [await a.send(room.id, f"after {i}", client_id=f"after-{i}") for i in range(5)]
+        assert [ack["seq"] for ack in acks] == [6, 7, 8, 9, 10]
+        assert await b.wait_seqs(room.id, 10) == list(range(1, 11))
+        ack = await b.join(room.id, since_seq=0)
+        assert [m["seq"] for m in ack["missed"]] == list(range(1, 11))
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_mongodb_unavailable_refuses_then_recovers(gateway, smtp, services):
+    ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
+    room = await make_club_room(ada.user_id, [bob.user_id])
+    a = await ChatClient(gateway.url, ada.token).connect()
+    b = await ChatClient(gateway.url, bob.token).connect()
+    mongo = services.embedded["mongo"]
+    try:
+        await a.join(room.id)
+        await b.join(room.id)
+        for i in range(3):
+            assert (await a.send(room.id, f"ok {i}"))["ok"]
+        await b.wait_seqs(room.id, 3)
+        await asyncio.to_thread(mongo.stop)
+        down = await a.send(room.id, "while down", client_id="during-outage")
+        assert down["ok"] is False and down["error"]["code"] == "unavailable"
+        await asyncio.sleep(0.3)
+        assert b.seqs(room.id) == [1, 2, 3]
+    finally:
+        await asyncio.to_thread(mongo.start)
+
+    async def accepted():
+        ack = await a.send(room.id, "while down", client_id="during-outage")
+        return ack if ack["ok"] else None
+
+    try:
+        ack = await wait_for(accepted, timeout=60, interval=0.5)
+        assert ack["seq"] == 4
+        assert (await a.send(room.id, "after"))["seq"] == 5
+        assert await b.wait_seqs(room.id, 5) == [1, 2, 3, 4, 5]
+    finally:
+        await a.close()
+        await b.close()
