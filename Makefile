@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.clubhub-installed
 
-.PHONY: install run test services-up services-down clean
+.PHONY: install run test bench-chat services-up services-down clean
 
 install: $(STAMP)
 
@@ -19,6 +19,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+bench-chat: install
+	$(BIN)/python loadtest/bench_chat.py $(BENCH_ARGS)
 
 services-up: install
 	$(BIN)/clubhub services up

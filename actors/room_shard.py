@@ -462,7 +462,7 @@ class RoomShardHost:
             room.leave(user_id, socket_key)
             return unavailable("message store unavailable")
         if first:
-            await self._presence(room_id, user_id, "online")
+            await self._presence(room, user_id, "online")
         return result
 
     async def leave(self, items: list[tuple[int, int, str]]) -> None:
@@ -470,7 +470,7 @@ class RoomShardHost:
         for room_id, user_id, socket_key in items:
             room = self.rooms.get(room_id)
             if room is not None and room.leave(user_id, socket_key):
-                await self._presence(room_id, user_id, "offline")
+                await self._presence(room, user_id, "offline")
 
     async def history(self, room_id: int, user_id: int, before_seq: int | None, after_seq: int | None,
                       limit: int) -> dict:
@@ -499,7 +499,13 @@ class RoomShardHost:
         cursor = self.messages.find({"room_id": room_id, "seq": {"$gt": after, "$lte": upto}}).sort("seq", ASCENDING)
         return [_message(d) async for d in cursor]
 
-    async def _presence(self, room_id: int, user_id: int, status: str) -> None:
+    async def _presence(self, room: Room, user_id: int, status: str) -> None:
+        # Like Discord in large guilds: past a size, presence changes are not broadcast (each one
+        # would be a frame to every member: a join storm of N members costs N² frames). Members of
+        # a big room get who is online from their room:join ack.
+        if len(room.online) > self.config.get("presence_fanout_limit", 250):
+            return
+        room_id = room.room_id
         try:
             await self.redis.publish(self.channel, pubsub_message(
                 "presence", {"room_id": room_id, "user_id": user_id, "status": status}, f"room:{room_id}",
@@ -527,7 +533,7 @@ class RoomShardHost:
         for gw in dead:
             for room in self.rooms.values():
                 for user_id in room.drop_gateway(gw):
-                    await self._presence(room.room_id, user_id, "offline")
+                    await self._presence(room, user_id, "offline")
         now = time.monotonic()
         idle_s = self.config.get("room_idle_s", ROOM_IDLE_S)
         evicted = [rid for rid, room in self.rooms.items() if room.idle_for(now) > idle_s]

@@ -22,6 +22,7 @@ from .errors import ApiError, error_middleware
 from .metrics import METRICS, GatewayMetrics
 from .rest_accounts import ACCOUNTS
 from .tokens import AccessClaims, TokenError
+from .websocket import use_uncompressed_websockets
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=delivery, cors_allowed_origins=[],
                                logger=False, engineio_logger=False,
                                max_http_buffer_size=settings.max_socket_frame_bytes)
+    use_uncompressed_websockets(sio.eio)
     app[DELIVERY] = delivery
     realtime = app[REALTIME] = Realtime(sio, delivery, metrics)
 

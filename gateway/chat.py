@@ -85,6 +85,7 @@ class Chat:
             "mongo_url": urls["mongo"], "mongo_db": _mongo_db(urls["mongo"], settings.mongo_db),
             "redis_url": urls["redis"], "channel": settings.socketio_channel,
             "room_idle_s": settings.room_idle_s, "housekeeping_s": settings.housekeeping_s,
+            "presence_fanout_limit": settings.presence_fanout_limit,
         }
         options = dict(namespace=NAMESPACE, get_if_exists=True, max_restarts=-1, max_task_retries=-1,
                        max_concurrency=10_000, num_cpus=0, lifetime="detached" if detached else None)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     user_msg_burst: float = Field(20.0, ge=1)
     typing_interval_s: float = Field(2.0, ge=0)
     max_socket_queue: int = Field(2000, ge=10)
+    # Rooms with more members online than this get no presence broadcasts (join ack has `online`).
+    presence_fanout_limit: int = Field(250, ge=0)
     # Largest Socket.IO frame accepted from a client (a 4,000-character message fits many times).
     max_socket_frame_bytes: int = Field(64 * 1024, ge=1024)
 

@@ -1,0 +1,366 @@
+"""The chat benchmark: ClubHoloHub's full path against two minimal broadcast servers, in one run.
+
+Servers: (a) plain python-socketio (``peers/plain_socketio.py``), (b) Node socket.io
+(``peers/node/server.js``), (c) ClubHoloHub (``clubhub run``: authenticated sockets, membership
+checks, shard actors, durable group-committed storage, ordered exactly-once delivery).
+Shapes: many rooms (20 × 25 members) and one big live room (1 × 2,000 members), each at stepped
+send rates until delivery stops growing. The load generator is Node's socket.io-client in several
+processes (``peers/node/loadgen.js``), so the client is not the bottleneck.
+
+Prints delivered messages/s and p50/p99 end-to-end latency per step and server, the ratios of (c) to
+(a) and (b), holds 5,000 idle authenticated sockets to measure gateway memory per socket, writes
+``results/bench_chat.json`` and ``results/bench_chat.png``, and ends with one line of JSON.
+
+    python loadtest/bench_chat.py [--quick] [--parts 2] [--step-seconds 4]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NODE_DIR = HERE / "peers" / "node"
+RESULTS = HERE / "results"
+sys.path.insert(0, str(ROOT))
+
+from storage.services import free_port  # noqa: E402
+
+SHAPES = {
+    "many_rooms": {"rooms": 20, "members": 25, "senders": 100, "start_rate": 100},
+    "big_room": {"rooms": 1, "members": 2000, "senders": 200, "start_rate": 2},
+}
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def ensure_node_deps() -> None:
+    if not (NODE_DIR / "node_modules" / "socket.io-client").exists():
+        log("installing node peers (npm ci)…")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True)
+
+
+async def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                async with http.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"{url} not up within {timeout}s")
+
+
+class Server:
+    name = ""
+
+    async def start(self) -> None: ...
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    async def sockets_for(self, shape: str, spec: dict) -> tuple[str, list[dict]]:
+        rooms = [f"{shape}-{r}" for r in range(spec["rooms"])]
+        return "plain", [{"room": rooms[i % spec["rooms"]]} for i in range(spec["rooms"] * spec["members"])]
+
+
+class PlainPython(Server):
+    name = "python-socketio"
+
+    async def start(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "peers" / "plain_socketio.py"), str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling", self.proc)
+
+
+class NodeSocketIO(Server):
+    name = "node-socket.io"
+
+    async def start(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(["node", str(NODE_DIR / "server.js"), str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling", self.proc)
+
+
+class ClubHoloHub(Server):
+    name = "clubholohub"
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="clubhub-bench-")
+        self.data = Path(self.tmp.name) / "data"
+        self.keep_log = RESULTS / "bench_chat_gateway.log"
+
+    async def start(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
+        # The per-user send limit protects real rooms; the benchmark's senders are few and fast.
+        env.update(CLUBHUB_DATA_DIR=str(self.data), CLUBHUB_PORT=str(self.port), CLUBHUB_LOG_LEVEL="WARNING",
+                   CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000")
+        self.log_path = self.keep_log
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "clubhub"), "run"], env=env,
+                                     stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+        await wait_http(f"{self.url}/readyz", self.proc, timeout=180)
+        await self._seed()
+
+    async def _seed(self) -> None:
+        """Users, clubs, rooms and memberships written through the storage layer, and access tokens
+        signed with the gateway's own keys (2,000 argon2 signups would only measure argon2)."""
+        from argon2 import PasswordHasher
+
+        from gateway.tokens import AccessTokens, KeyRing
+        from storage.models import Club, Membership, Role, Room, User
+        from storage.postgres import close_postgres, init_postgres
+        from storage.services import Services
+        from storage.settings import Settings
+
+        settings = Settings(data_dir=self.data)
+        await init_postgres(Services(settings).urls()["postgres"], migrate=False)
+        tag = uuid.uuid4().hex[:6]
+        pw = PasswordHasher().hash("clubhub-bench")
+        users = await User.bulk_create([
+            User(email=f"bench-{tag}-{i}@example.org", password_hash=pw, display_name=f"Bench {i}")
+            for i in range(2000)])
+        users = await User.filter(email__startswith=f"bench-{tag}-").order_by("id")
+        tokens = AccessTokens(KeyRing.from_settings(settings), 6 * 3600)
+        self.tokens = [tokens.issue(u.id, uuid.uuid4().hex) for u in users]
+        self.rooms = {}
+        for shape, spec in SHAPES.items():
+            club = await Club.create(name=f"{shape}-{tag}", created_by=users[0])
+            n = spec["rooms"] * spec["members"]
+            await Membership.bulk_create([Membership(club=club, user=u, role=Role.owner if i == 0 else Role.member)
+                                          for i, u in enumerate(users[:n])])
+            self.rooms[shape] = [(await Room.create(club=club, name=f"room-{r}")).id for r in range(spec["rooms"])]
+        await close_postgres()
+
+    async def sockets_for(self, shape: str, spec: dict) -> tuple[str, list[dict]]:
+        rooms = self.rooms[shape]
+        # Member i of the club sits in room i % rooms, and connects with its own token.
+        return "clubhub", [{"room": rooms[i % len(rooms)], "token": self.tokens[i]}
+                           for i in range(spec["rooms"] * spec["members"])]
+
+    def rss_kb(self) -> float:
+        return psutil.Process(self.proc.pid).memory_info().rss / 1024
+
+
+class LoadGen:
+    """Several loadgen.js processes, each with an interleaved share of the sockets."""
+
+    def __init__(self, url: str, mode: str, sockets: list[dict], senders: int, parts: int) -> None:
+        self.procs = []
+        self.tmp = tempfile.TemporaryDirectory(prefix="loadgen-")
+        for part in range(parts):
+            cfg = {"url": url, "mode": mode, "sockets": sockets[part::parts], "senders": max(1, senders // parts),
+                   "part": part, "parts": parts}
+            path = Path(self.tmp.name) / f"part{part}.json"
+            path.write_text(json.dumps(cfg))
+            self.procs.append(subprocess.Popen(["node", str(NODE_DIR / "loadgen.js"), str(path)], cwd=NODE_DIR,
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1))
+
+    async def ready(self) -> None:
+        for p in self.procs:
+            line = await asyncio.to_thread(p.stdout.readline)
+            if not line or not json.loads(line).get("ready"):
+                raise RuntimeError(f"loadgen failed to connect: {line!r}")
+
+    async def step(self, rate: float, seconds: float) -> dict:
+        for p in self.procs:
+            p.stdin.write(json.dumps({"cmd": "step", "rate": rate / len(self.procs), "seconds": seconds}) + "\n")
+            p.stdin.flush()
+        parts = [json.loads(await asyncio.to_thread(p.stdout.readline)) for p in self.procs]
+        samples = sorted(s for part in parts for s in part["samples"])
+        total = {k: sum(part[k] for part in parts) for k in ("sent", "acked", "refused", "delivered", "frames")}
+        pct = (lambda q: round(samples[min(len(samples) - 1, int(q * len(samples)))], 2) if samples else None)
+        return {"rate": rate, **total, "seconds": seconds, "delivered_per_s": round(total["delivered"] / seconds, 1),
+                "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+    def close(self) -> None:
+        for p in self.procs:
+            try:
+                p.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                p.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()) -> list[dict]:
+    mode, sockets = await server.sockets_for(shape, spec)
+    gen = LoadGen(server.url, mode, sockets, spec["senders"], args.parts)
+    steps = []
+    try:
+        await gen.ready()
+        rate, best, flat = spec["start_rate"], 0.0, 0
+        for _ in range(args.max_steps):
+            r = await gen.step(rate, args.step_seconds)
+            steps.append(r)
+            log(f"  {server.name:16} {shape:10} offered {rate:8.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
+                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}")
+            grew = r["delivered_per_s"] > best * 1.05
+            best = max(best, r["delivered_per_s"])
+            flat = 0 if grew else flat + 1
+            if flat >= 2 or (r["p99_ms"] or 0) > 3000 or r["acked"] < 0.8 * r["sent"]:
+                break
+            rate = round(rate * 1.6, 1)
+        for rate in extra_rates:
+            r = await gen.step(rate, args.step_seconds)
+            r["extra"] = True
+            steps.append(r)
+            log(f"  {server.name:16} {shape:10} half-load {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
+                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms")
+    finally:
+        gen.close()
+    return steps
+
+
+async def idle_sockets(server: ClubHoloHub, count: int, parts: int) -> dict:
+    """Gateway memory per idle authenticated socket (each joined to a room)."""
+    rooms = server.rooms["big_room"]
+    sockets = [{"room": rooms[0], "token": server.tokens[i % len(server.tokens)]} for i in range(count)]
+    before = server.rss_kb()
+    gen = LoadGen(server.url, "clubhub", sockets, 1, parts)
+    try:
+        await gen.ready()
+        await asyncio.sleep(3)
+        after = server.rss_kb()
+    finally:
+        gen.close()
+    return {"sockets": count, "rss_before_kb": round(before), "rss_after_kb": round(after),
+            "kb_per_socket": round((after - before) / count, 1)}
+
+
+def saturation(steps: list[dict]) -> dict:
+    main = [s for s in steps if not s.get("extra")]
+    return max(main, key=lambda s: s["delivered_per_s"])
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for col, shape in enumerate(SHAPES):
+        members = SHAPES[shape]["members"]
+        for name, shapes in results["servers"].items():
+            steps = sorted((s for s in shapes[shape] if not s.get("extra")), key=lambda s: s["rate"])
+            offered = [s["rate"] * members for s in steps]
+            axes[0][col].plot(offered, [s["delivered_per_s"] for s in steps], marker="o", label=name)
+            axes[1][col].plot(offered, [s["p99_ms"] for s in steps], marker="o", label=name)
+        axes[0][col].set_title(f"{shape} ({SHAPES[shape]['rooms']} × {members})")
+        axes[0][col].set_ylabel("delivered messages/s")
+        axes[1][col].set_ylabel("p99 end-to-end latency (ms)")
+        axes[1][col].set_yscale("log")
+        for ax in (axes[0][col], axes[1][col]):
+            ax.set_xlabel("offered deliveries/s (send rate × members)")
+            ax.grid(alpha=0.3)
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", type=int, default=2, help="load generator processes")
+    parser.add_argument("--step-seconds", type=float, default=4.0)
+    parser.add_argument("--max-steps", type=int, default=8)
+    parser.add_argument("--idle-sockets", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (a smoke run)")
+    parser.add_argument("--only", choices=["clubholohub"], help="run one server alone (development)")
+    args = parser.parse_args()
+    if args.quick:
+        args.step_seconds, args.max_steps, args.idle_sockets = 2.0, 3, 500
+    ensure_node_deps()
+    RESULTS.mkdir(exist_ok=True)
+    results: dict = {"servers": {}, "config": {"shapes": SHAPES, "parts": args.parts,
+                                               "step_seconds": args.step_seconds}}
+    servers = [ClubHoloHub()] if args.only else [PlainPython(), NodeSocketIO(), ClubHoloHub()]
+    for server in servers:
+        log(f"== {server.name}")
+        await server.start()
+        try:
+            per_shape = {}
+            if isinstance(server, ClubHoloHub):
+                results["idle"] = await idle_sockets(server, args.idle_sockets, args.parts)
+                log(f"  idle sockets: {results['idle']}")
+            for shape, spec in SHAPES.items():
+                extra = ()
+                if isinstance(server, ClubHoloHub) and "python-socketio" in results["servers"]:
+                    base = saturation(results["servers"]["python-socketio"][shape])
+                    extra = (round(base["rate"] / 2, 1),)
+                per_shape[shape] = await run_shape(server, shape, spec, args, extra)
+            results["servers"][server.name] = per_shape
+        finally:
+            server.stop()
+    if args.only:
+        log(json.dumps(results["servers"], indent=1)[:4000])
+        return
+
+    summary = {}
+    for shape in SHAPES:
+        sat = {name: saturation(r[shape]) for name, r in results["servers"].items()}
+        half = next(s for s in results["servers"]["clubholohub"][shape] if s.get("extra"))
+        summary[shape] = {
+            "saturation_delivered_per_s": {n: s["delivered_per_s"] for n, s in sat.items()},
+            "saturation_p99_ms": {n: s["p99_ms"] for n, s in sat.items()},
+            "ratio_vs_python": round(sat["clubholohub"]["delivered_per_s"] / sat["python-socketio"]["delivered_per_s"], 3),
+            "ratio_vs_node": round(sat["clubholohub"]["delivered_per_s"] / sat["node-socket.io"]["delivered_per_s"], 3),
+            "half_load_rate": half["rate"], "half_load_p99_ms": half["p99_ms"],
+        }
+    results["summary"] = summary
+    (RESULTS / "bench_chat.json").write_text(json.dumps(results, indent=2))
+    plot(results, RESULTS / "bench_chat.png")
+    log("\nshape       server            saturation delivered/s   p99 ms")
+    for shape, s in summary.items():
+        for name, value in s["saturation_delivered_per_s"].items():
+            log(f"{shape:11} {name:17} {value:22.1f}   {s['saturation_p99_ms'][name]}")
+        log(f"{shape:11} ClubHoloHub ÷ python-socketio = {s['ratio_vs_python']}, ÷ node = {s['ratio_vs_node']}, "
+            f"p99 at half python saturation ({s['half_load_rate']}/s) = {s['half_load_p99_ms']} ms")
+    worst = min(summary.values(), key=lambda s: s["ratio_vs_python"])
+    final = {
+        "delivered_ratio": min(s["ratio_vs_python"] for s in summary.values()),
+        "delivered_ratio_node": min(s["ratio_vs_node"] for s in summary.values()),
+        "p99_ms_half_load": max(s["half_load_p99_ms"] or 0 for s in summary.values()),
+        "kb_per_socket": results.get("idle", {}).get("kb_per_socket"),
+        "worst_shape": next(k for k, v in summary.items() if v is worst),
+        "results": str(RESULTS / "bench_chat.json"), "plot": str(RESULTS / "bench_chat.png"),
+    }
+    print(json.dumps(final))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
