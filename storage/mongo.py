@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo.errors import AutoReconnect
 from pymongo.asynchronous.database import AsyncDatabase
 
 MESSAGES = "messages"
@@ -46,4 +47,9 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
 
 
 async def ping_mongo(client: AsyncMongoClient) -> None:
-    await client.admin.command("ping")
+    try:
+        await client.admin.command("ping")
+    except AutoReconnect:
+        # A pooled connection from before a server restart fails once and is discarded: that is
+        # not an outage. A second failure is.
+        await client.admin.command("ping")
