@@ -22,7 +22,7 @@ from .errors import ApiError, error_middleware
 from .metrics import METRICS, GatewayMetrics
 from .rest_accounts import ACCOUNTS
 from .tokens import AccessClaims, TokenError
-from .websocket import use_uncompressed_websockets
+from .websocket import use_fast_poll, use_uncompressed_websockets
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics
                                logger=False, engineio_logger=False,
                                max_http_buffer_size=settings.max_socket_frame_bytes)
     use_uncompressed_websockets(sio.eio)
+    use_fast_poll()
     app[DELIVERY] = delivery
     realtime = app[REALTIME] = Realtime(sio, delivery, metrics)
 

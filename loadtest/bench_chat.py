@@ -297,7 +297,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", type=int, default=2, help="load generator processes")
     parser.add_argument("--step-seconds", type=float, default=4.0)
-    parser.add_argument("--max-steps", type=int, default=8)
+    parser.add_argument("--max-steps", type=int, default=11)
     parser.add_argument("--idle-sockets", type=int, default=5000)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (a smoke run)")
     parser.add_argument("--only", choices=["clubholohub"], help="run one server alone (development)")
