@@ -10,7 +10,11 @@ Redis pubsub protocol. This manager receives it like any other emit, but deliver
 * while a ``room:join`` is being answered the socket's live messages are held, then released after
   the ack in order;
 * a socket whose send queue passes ``max_queue`` packets is disconnected (it resumes with
-  ``since_seq``) instead of holding memory for a client that cannot keep up.
+  ``since_seq``) instead of holding memory for a client that cannot keep up;
+* the packet is also framed once as WebSocket bytes and written straight to each socket's transport
+  when nothing is queued or buffered for that socket (so nothing can be overtaken); otherwise it
+  goes through engine.io's queue as usual. This skips one task wake-up, one encode and one frame
+  build per member per message, which is most of the cost of a big room.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from actors.room_shard import ROOMS_EVENT
+
+from .websocket import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +70,7 @@ class RoomDelivery(socketio.AsyncRedisManager):
 
     def send_messages(self, sid: str, eio_sid: str, room_id: int, messages: list[dict]) -> None:
         if messages:
-            self._put(sid, eio_sid, self._encode(room_id, messages))
+            self._put(sid, eio_sid, *self._encode(room_id, messages))
 
     # -- delivery --------------------------------------------------------------------------
     async def _handle_emit(self, message):
@@ -77,7 +83,7 @@ class RoomDelivery(socketio.AsyncRedisManager):
         if not messages:
             return
         first, last = messages[0]["seq"], messages[-1]["seq"]
-        packets = None
+        packets = frame = None
         for sid, eio_sid in list(self.get_participants(NAMESPACE, f"room:{room_id}")):
             floor = self.floors.get(sid, {}).get(room_id)
             if floor is None:
@@ -89,17 +95,17 @@ class RoomDelivery(socketio.AsyncRedisManager):
                 continue
             if floor < first:
                 if packets is None:
-                    packets = self._encode(room_id, messages)
-                self._put(sid, eio_sid, packets)
+                    packets, frame = self._encode(room_id, messages)
+                self._put(sid, eio_sid, packets, frame)
             else:
-                self._put(sid, eio_sid, self._encode(room_id, [m for m in messages if m["seq"] > floor]))
+                self._put(sid, eio_sid, *self._encode(room_id, [m for m in messages if m["seq"] > floor]))
             self.floors[sid][room_id] = last
         if self.metrics is not None:
             self.metrics.fanout_latency.observe(max(0.0, time.time() - messages[-1]["ts"] / 1000.0))
             self.metrics.delivered_batches.observe(len(messages))
 
     @staticmethod
-    def _encode(room_id: int, messages: list[dict]) -> list[eio_packet.Packet]:
+    def _encode(room_id: int, messages: list[dict]) -> tuple[list[eio_packet.Packet], bytes | None]:
         if len(messages) == 1:
             data = ["message", messages[0]]
         else:
@@ -107,13 +113,23 @@ class RoomDelivery(socketio.AsyncRedisManager):
         encoded = sio_packet.Packet(sio_packet.EVENT, namespace=NAMESPACE, data=data).encode()
         if not isinstance(encoded, list):
             encoded = [encoded]
-        return [eio_packet.Packet(eio_packet.MESSAGE, p) for p in encoded]
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in encoded]
+        frame = text_frame(packets[0].encode()) if len(packets) == 1 and isinstance(encoded[0], str) else None
+        return packets, frame
 
-    def _put(self, sid: str, eio_sid: str, packets: list[eio_packet.Packet]) -> None:
-        # Straight onto the socket's queue, synchronously: no task per recipient, and nothing can
-        # interleave between two deliveries to the same socket, which keeps them in seq order.
+    def _put(self, sid: str, eio_sid: str, packets: list[eio_packet.Packet], frame: bytes | None = None) -> None:
+        # Synchronously, with no task per recipient: nothing can interleave between two deliveries
+        # to the same socket, which keeps them in seq order.
         sock = self.server.eio.sockets.get(eio_sid)
         if sock is None or sock.closed or sock.closing:
+            return
+        transport = getattr(sock, "direct_transport", None)
+        if (frame is not None and transport is not None and sock.upgraded and sock.queue.empty()
+                and not getattr(sock, "in_flight", 0) and not transport.is_closing()
+                and transport.get_write_buffer_size() == 0):
+            # Nothing queued, nothing taken but unwritten, nothing buffered: every earlier packet of
+            # this socket is already on the wire, so writing here cannot overtake one.
+            transport.write(frame)
             return
         if sock.queue.qsize() >= self.max_queue:
             if self.metrics is not None:

@@ -17,9 +17,22 @@ class UncompressedWebSocket(eio_aiohttp.WebSocket):
         request = environ["aiohttp.request"]
         self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
         await self._sock.prepare(request)
+        # The engine.io socket this websocket serves (its handler is a bound method of it) learns its
+        # transport, so room deliveries can write prepared frames straight to it (see delivery.py).
+        owner = self._owner = getattr(self.handler, "__self__", None)
+        if owner is not None:
+            owner.direct_transport = request.transport
         self.environ = environ
         await self.handler(self)
         return self._sock
+
+    async def send(self, message):
+        await super().send(message)
+        owner = getattr(self, "_owner", None)
+        if owner is not None:
+            # Packets the writer took from the queue and has not written yet: while any remain, a
+            # direct write could overtake them (delivery.py checks this).
+            owner.in_flight = max(0, getattr(owner, "in_flight", 1) - 1)
 
 
 def use_uncompressed_websockets(eio_server) -> None:
@@ -52,8 +65,23 @@ async def _poll(self):
             queue.put_nowait(None)
             break
         packets.append(pkt)
+    self.in_flight = len(packets)
     return packets
 
 
 def use_fast_poll() -> None:
     engineio_async_socket.AsyncSocket.poll = _poll
+
+
+def text_frame(payload: str) -> bytes:
+    """One unmasked, uncompressed WebSocket text frame (RFC 6455 §5.2), as a server sends it: the
+    same bytes serve every socket, so a room's packet is framed once, not once per member."""
+    data = payload.encode()
+    n = len(data)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + data

@@ -223,6 +223,14 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
     steps = []
     try:
         await gen.ready()
+        # The half-load step first, on a fresh server: after the saturation steps a backlog would
+        # still be draining and its latency would be the backlog's.
+        for rate in extra_rates:
+            r = await gen.step(rate, args.step_seconds)
+            r["extra"] = True
+            steps.append(r)
+            log(f"  {server.name:16} {shape:10} half-load {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
+                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms")
         rate, best, flat = spec["start_rate"], 0.0, 0
         for _ in range(args.max_steps):
             r = await gen.step(rate, args.step_seconds)
@@ -235,12 +243,6 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
             if flat >= 2 or (r["p99_ms"] or 0) > 3000 or r["acked"] < 0.8 * r["sent"]:
                 break
             rate = round(rate * 1.6, 1)
-        for rate in extra_rates:
-            r = await gen.step(rate, args.step_seconds)
-            r["extra"] = True
-            steps.append(r)
-            log(f"  {server.name:16} {shape:10} half-load {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms")
     finally:
         gen.close()
     return steps
