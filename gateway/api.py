@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -135,7 +136,7 @@ class Api:
 
 
 def _path_params(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    return re.findall(r"\{(\w+)\}", path)
 
 
 def _wrap(op: Operation, authenticate):
@@ -160,7 +161,8 @@ def _wrap(op: Operation, authenticate):
         if op.body is not None:
             raw = await request.read()  # beyond client_max_size this raises 413, mapped to too_large
             try:
-                data = json.loads(raw) if raw else None
+                # An empty body is an empty object: POST /clubs/{id}/join needs nothing for a public club.
+                data = json.loads(raw) if raw.strip() else {}
             except (ValueError, UnicodeDecodeError):
                 raise ApiError("invalid", "request body is not valid JSON") from None
             if not isinstance(data, dict):

@@ -10,12 +10,16 @@ from aiohttp import web
 from storage.services import redact
 from storage.settings import Settings
 
-from . import health, rest_accounts, rest_chat
+from . import health, rest_accounts, rest_chat, rest_clubs, rest_events
 from .accounts import Accounts
 from .chat import Chat
 from .delivery import RoomDelivery
 from .realtime import Realtime
+from .clubs import Clubs
 from .rest_chat import CHAT
+from .events import Events
+from .rest_clubs import CLUBS
+from .rest_events import EVENTS
 from .api import Api
 from .backends import BACKENDS, Backends
 from .errors import ApiError, error_middleware
@@ -32,7 +36,7 @@ API = web.AppKey("api", Api)
 
 
 def build_api(settings: Settings) -> Api:
-    api = Api().include(health.api).include(rest_accounts.api).include(rest_chat.api)
+    api = Api().include(health.api).include(rest_accounts.api).include(rest_chat.api).include(rest_clubs.api).include(rest_events.api)
     if settings.env == "dev":
         api.include(rest_accounts.dev_api)
     return api
@@ -119,6 +123,8 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         chat = app[CHAT] = Chat(settings, urls, redis, metrics)
         await chat.start()
         app[REALTIME].chat = chat
+        app[CLUBS] = Clubs(chat, backends.stores.mongo, app[SIO])
+        app[EVENTS] = Events(settings.base_url)
         metrics.shard_stats = chat.shard_stats
         log.info("backends ready", extra={"urls": {name: redact(url) for name, url in urls.items()},
                                           "gateway_id": chat.gateway_id})

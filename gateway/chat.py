@@ -24,6 +24,7 @@ from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 
+ACTIVITY_STREAM = "clubhub:activity"
 UNAVAILABLE = {"ok": False, "error": {"code": "unavailable", "message": "chat service unavailable; retry"}}
 
 
@@ -234,6 +235,28 @@ class Chat:
         read = await self.redis.hgetall(READ_KEY + str(user_id))
         read = {int(k): int(v) for k, v in read.items()}
         return {str(r): max(0, int(l or 0) - read.get(r, 0)) for r, l in zip(room_ids, last)}
+
+    async def member_changed(self, club_id: int, user_id: int) -> None:
+        """A club's rooms may live on any shard: every shard refreshes the member."""
+        await asyncio.gather(*(h.member_changed.remote(club_id, user_id) for h in self.room_shards))
+
+    async def room_changed(self, room_id: int) -> None:
+        await self.room_shard(room_id).room_changed.remote(room_id)
+
+    async def online_users(self, user_ids: list[int]) -> list[int]:
+        by_shard: dict[int, list[int]] = {}
+        for u in user_ids:
+            by_shard.setdefault(jump_hash(u, len(self.session_shards)), []).append(u)
+        try:
+            parts = await asyncio.gather(*(self.session_shards[i].online.remote(us) for i, us in by_shard.items()))
+        except ray.exceptions.RayError:
+            return []
+        return [u for part in parts for u in part]
+
+    async def activity(self, user_id: int, kind: str, ref: int) -> None:
+        """Append to the activity stream (Redis Streams) that achievements are awarded from."""
+        await self.redis.xadd(ACTIVITY_STREAM, {"user_id": user_id, "kind": kind, "ref": ref}, maxlen=100_000,
+                              approximate=True)
 
     def _bucket(self, user_id: int) -> TokenBucket:
         bucket = self.buckets.get(user_id)

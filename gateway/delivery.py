@@ -28,6 +28,8 @@ from socketio import packet as sio_packet
 
 from actors.room_shard import ROOMS_EVENT
 
+KICK_EVENT = "clubhub:kick"  # a user's sockets leave rooms (ban, leave): delivered to every gateway
+
 from .websocket import text_frame
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class RoomDelivery(socketio.AsyncRedisManager):
         self.metrics = metrics
         self.max_queue = max_queue
         self.floors: dict[str, dict[int, int | _Hold]] = {}
+        self.on_kick = None  # async (sid, room_ids, reason): set by the Realtime events
 
     # -- join protocol ---------------------------------------------------------------------
     def hold(self, sid: str, room_id: int) -> None:
@@ -74,7 +77,14 @@ class RoomDelivery(socketio.AsyncRedisManager):
 
     # -- delivery --------------------------------------------------------------------------
     async def _handle_emit(self, message):
-        if message.get("event") != ROOMS_EVENT:
+        event = message.get("event")
+        if event == KICK_EVENT:
+            if self.on_kick is not None:
+                data = message["data"][0]
+                for sid, _ in list(self.get_participants(NAMESPACE, message["room"])):
+                    await self.on_kick(sid, data["room_ids"], data["reason"])
+            return
+        if event != ROOMS_EVENT:
             return await super()._handle_emit(message)
         for batch in message["data"][0]:
             self._deliver(batch["room_id"], batch["messages"])

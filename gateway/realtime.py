@@ -32,6 +32,7 @@ class Realtime:
         self.chat: Chat | None = None
         self.users: dict[str, int] = {}          # sid -> user_id
         self.joined: dict[str, set[int]] = {}    # sid -> room ids
+        delivery.on_kick = self.kick_local
         for event, model, method in (
             ("room:join", RoomJoinIn, self.room_join), ("room:leave", RoomIn, self.room_leave),
             ("message:send", MessageSendIn, self.message_send),
@@ -68,6 +69,18 @@ class Realtime:
 
         handle.__name__ = event.replace(":", "_")
         return handle
+
+    async def kick_local(self, sid: str, room_ids: list[int], reason: str) -> None:
+        """This gateway's socket leaves rooms it may no longer be in (banned, left the club)."""
+        user_id = self.users.get(sid)
+        left = [r for r in room_ids if r in self.joined.get(sid, ())]
+        for room_id in left:
+            self.joined[sid].discard(room_id)
+            await self.sio.leave_room(sid, f"room:{room_id}")
+            self.delivery.forget(sid, room_id)
+            await self.sio.emit("room:removed", {"room_id": room_id, "reason": reason}, to=sid)
+        if left and user_id is not None and self.chat is not None:
+            await self.chat.leave(user_id, sid, left)
 
     # -- lifecycle (called from the connect/disconnect handlers) -------------------------------
     async def connected(self, sid: str, user_id: int) -> None:

@@ -5,7 +5,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 
 def _printable(value: str) -> str:
@@ -187,3 +187,194 @@ class MessageOut(BaseModel):
 
 class MessagesOut(BaseModel):
     messages: list[MessageOut]
+
+
+# -- clubs ----------------------------------------------------------------------------------------
+
+ClubName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                     AfterValidator(_printable), AfterValidator(_one_line)]
+RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                     AfterValidator(_printable), AfterValidator(_one_line)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_printable)]
+
+
+class ClubIn(Input):
+    name: ClubName
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
+                           AfterValidator(_printable)] = ""
+    visibility: Literal["public", "private"] = "public"
+
+
+class ClubOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    visibility: str
+    created_at: str
+    created_by: int
+    my_role: str | None = None
+    member_count: int | None = None
+
+
+class ClubSearchQuery(Input):
+    q: Annotated[str, StringConstraints(max_length=200)] = ""
+    limit: Annotated[int, Field(ge=1, le=50)] = 20
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ClubSearchItem(BaseModel):
+    id: int
+    name: str
+    description: str
+    visibility: str
+    created_at: str
+    created_by: int
+    score: float
+
+
+class ClubSearchOut(BaseModel):
+    items: list[ClubSearchItem]
+    next_cursor: str | None
+
+
+class JoinIn(Input):
+    invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    display_name: str
+    role: str
+    joined_at: str
+    muted_until: str | None
+    online: bool
+
+
+class MembersOut(BaseModel):
+    members: list[MemberOut]
+
+
+class RoleIn(Input):
+    role: Literal["owner", "moderator", "member"]
+
+
+class RoleOut(BaseModel):
+    user_id: int
+    role: str
+
+
+class BanIn(Input):
+    user_id: Annotated[int, Field(ge=1)]
+    reason: Reason = ""
+
+
+class BanOut(BaseModel):
+    user_id: int
+    banned: bool
+
+
+class TimeoutIn(Input):
+    user_id: Annotated[int, Field(ge=1)]
+    minutes: Annotated[int, Field(ge=0, le=40320)]  # up to 4 weeks; 0 lifts a timeout
+    reason: Reason = ""
+
+
+class TimeoutOut(BaseModel):
+    user_id: int
+    muted_until: str | None
+
+
+class InviteIn(Input):
+    expires_in_s: Annotated[int, Field(ge=60, le=90 * 24 * 3600)] | None = None
+
+
+class InviteOut(BaseModel):
+    code: str
+    expires_at: str | None
+
+
+class InviteRevokeIn(Input):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class RoomCreateIn(Input):
+    name: RoomName
+    slow_mode_s: Annotated[int, Field(ge=0, le=21600)] = 0
+
+
+class RoomPatchIn(Input):
+    slow_mode_s: Annotated[int, Field(ge=0, le=21600)]
+
+
+class RoomOut(BaseModel):
+    id: int
+    club_id: int
+    name: str
+    slow_mode_s: int
+
+
+class RoomsOut(BaseModel):
+    rooms: list[RoomOut]
+
+
+class AuditQuery(Input):
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class AuditEntry(BaseModel):
+    actor_id: int
+    action: str
+    target_user_id: int | None
+    reason: str
+    details: dict
+    ts: str
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntry]
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+class EventIn(Input):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                     AfterValidator(_printable), AfterValidator(_one_line)]
+    description: Annotated[str, StringConstraints(max_length=5000), AfterValidator(_printable)] = ""
+    starts_at: datetime
+    ends_at: datetime
+    capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _aware(self):
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("starts_at and ends_at need a time zone (e.g. 2026-12-01T18:00:00Z)")
+        return self
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    club_id: int
+    host_id: int
+    title: str
+    description: str
+    starts_at: str
+    ends_at: str
+    capacity: int | None
+    status: str
+    room_id: int | None
+    summary: dict | None
+
+
+class EventsQuery(Input):
+    club_id: Annotated[int, Field(ge=1)] | None = None
+    upcoming: bool = True
+
+
+class EventsOut(BaseModel):
+    events: list[EventOut]
+
+
+class RsvpOut(BaseModel):
+    status: str
+    waitlist_position: int | None = None

@@ -138,3 +138,30 @@ class UserAchievement(Model):
     class Meta:
         table = "user_achievements"
         unique_together = (("user", "achievement"),)
+
+
+class ClubInvite(Model):
+    """An invite code to a (usually private) club; it may expire and can be revoked."""
+    id = fields.BigIntField(primary_key=True)
+    club = fields.ForeignKeyField("models.Club", related_name="invites", on_delete=fields.CASCADE)
+    code = fields.CharField(max_length=32, unique=True)
+    created_by = fields.ForeignKeyField("models.User", related_name="invites_created", on_delete=fields.CASCADE)
+    expires_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "club_invites"
+
+
+class ClubBan(Model):
+    id = fields.BigIntField(primary_key=True)
+    club = fields.ForeignKeyField("models.Club", related_name="bans", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField("models.User", related_name="bans", on_delete=fields.CASCADE)
+    reason = fields.CharField(max_length=500, default="")
+    created_by = fields.ForeignKeyField("models.User", related_name="bans_issued", on_delete=fields.CASCADE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "club_bans"
+        unique_together = (("club", "user"),)

@@ -1,0 +1,290 @@
+"""Club actions: create, search, join (public or by invite), leave, members and roles, rooms,
+moderation (timeouts, bans) and the audit log. One function per action; REST calls them.
+
+Membership changes reach live state at once: every room shard refreshes the member, and the
+member's sockets on every gateway leave the club's rooms when they are banned or leave.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from storage import mongo as mongo_store
+from storage.models import Club, ClubBan, ClubInvite, Membership, Role, Room, User, Visibility
+
+from .chat import Chat
+from .delivery import KICK_EVENT
+from .errors import ApiError
+from .permissions import can_act_on, require
+
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def club_out(club: Club, role: str | None = None, member_count: int | None = None) -> dict:
+    out = {"id": club.id, "name": club.name, "description": club.description,
+           "visibility": club.visibility.value if hasattr(club.visibility, "value") else club.visibility,
+           "created_at": club.created_at.isoformat(), "created_by": club.created_by_id}
+    if role is not None or member_count is not None:
+        out["my_role"] = role
+        out["member_count"] = member_count
+    return out
+
+
+def room_out(room: Room) -> dict:
+    return {"id": room.id, "club_id": room.club_id, "name": room.name, "slow_mode_s": room.slow_mode_s}
+
+
+def _encode_cursor(rank: float, club_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([rank, club_id]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, int]:
+    try:
+        rank, club_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return float(rank), int(club_id)
+    except (ValueError, TypeError):
+        raise ApiError("invalid", "cursor is not one this API gave out") from None
+
+
+class Clubs:
+    def __init__(self, chat: Chat, mongo_db, sio) -> None:
+        self.chat = chat
+        self.audit_log = mongo_db[mongo_store.AUDIT_LOG]
+        self.sio = sio
+
+    # -- lookups -----------------------------------------------------------------------------
+    async def club(self, club_id: int) -> Club:
+        club = await Club.get_or_none(id=club_id)
+        if club is None:
+            raise ApiError("not_found", f"no such club: {club_id}")
+        return club
+
+    async def role_of(self, club_id: int, user_id: int) -> str | None:
+        m = await Membership.get_or_none(club_id=club_id, user_id=user_id)
+        return m.role.value if m else None
+
+    async def _visible(self, club: Club, user_id: int) -> str | None:
+        role = await self.role_of(club.id, user_id)
+        if club.visibility == Visibility.private and role is None:
+            raise ApiError("not_found", f"no such club: {club.id}")  # private clubs do not exist for outsiders
+        return role
+
+    # -- clubs ---------------------------------------------------------------------------------
+    async def create(self, user_id: int, name: str, description: str, visibility: str) -> dict:
+        async with in_transaction():
+            club = await Club.create(name=name, description=description, visibility=Visibility(visibility),
+                                     created_by_id=user_id)
+            await Membership.create(club=club, user_id=user_id, role=Role.owner)
+            await Room.create(club=club, name="general")
+        await self._activity(user_id, "club_founded", club.id)
+        return club_out(club, "owner", 1)
+
+    async def get(self, club_id: int, user_id: int) -> dict:
+        club = await self.club(club_id)
+        role = await self._visible(club, user_id)
+        return club_out(club, role, await Membership.filter(club_id=club_id).count())
+
+    async def search(self, user_id: int, q: str, limit: int, cursor: str | None) -> dict:
+        """Ranked full-text search over name and description (PostgreSQL ``tsvector``), public clubs
+        and the caller's own private ones, newest first when there is no query; keyset cursor."""
+        after_rank, after_id = _decode_cursor(cursor) if cursor else (None, None)
+        conn = connections.get("default")
+        sql = """
+            SELECT * FROM (
+                SELECT c.id, c.name, c.description, c.visibility, c.created_at, c.created_by_id,
+                       CASE WHEN $1 = '' THEN 0::float4
+                            ELSE ts_rank(to_tsvector('english', c.name || ' ' || c.description),
+                                         plainto_tsquery('english', $1)) END AS rank
+                FROM clubs c
+                WHERE ($1 = '' OR to_tsvector('english', c.name || ' ' || c.description)
+                                  @@ plainto_tsquery('english', $1))
+                  AND (c.visibility = 'public'
+                       OR EXISTS (SELECT 1 FROM memberships m WHERE m.club_id = c.id AND m.user_id = $2))
+            ) ranked
+            WHERE $3::float4 IS NULL OR ranked.rank < $3::float4 OR (ranked.rank = $3::float4 AND ranked.id < $4)
+            ORDER BY ranked.rank DESC, ranked.id DESC
+            LIMIT $5
+        """
+        rows = await conn.execute_query_dict(sql, [q.strip(), user_id, after_rank, after_id, limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [{"id": r["id"], "name": r["name"], "description": r["description"], "visibility": r["visibility"],
+                  "created_at": r["created_at"].isoformat(), "created_by": r["created_by_id"],
+                  "score": round(float(r["rank"]), 6)} for r in rows]
+        next_cursor = _encode_cursor(float(rows[-1]["rank"]), rows[-1]["id"]) if more and rows else None
+        return {"items": items, "next_cursor": next_cursor}
+
+    async def join(self, club_id: int, user_id: int, invite_code: str | None) -> dict:
+        club = await self.club(club_id)
+        if await ClubBan.exists(club_id=club_id, user_id=user_id):
+            raise ApiError("forbidden", "you are banned from this club")
+        role = await self.role_of(club_id, user_id)
+        if role is None:
+            if club.visibility == Visibility.private:
+                invite = await ClubInvite.get_or_none(club_id=club_id, code=invite_code or "")
+                if invite is None or invite.revoked_at is not None or (
+                        invite.expires_at is not None and invite.expires_at <= now()):
+                    raise ApiError("forbidden", "this club is private: a valid invite code is needed")
+            try:
+                await Membership.create(club_id=club_id, user_id=user_id, role=Role.member)
+            except IntegrityError:
+                pass  # joined twice at once: the first one counts
+            await self.chat.member_changed(club_id, user_id)
+            role = "member"
+        return club_out(club, role, await Membership.filter(club_id=club_id).count())
+
+    async def leave(self, club_id: int, user_id: int) -> None:
+        await self.club(club_id)
+        role = await self.role_of(club_id, user_id)
+        if role is None:
+            raise ApiError("not_found", "you are not a member of this club")
+        if role == "owner":
+            raise ApiError("conflict", "the owner must hand over ownership before leaving")
+        await Membership.filter(club_id=club_id, user_id=user_id).delete()
+        await self._removed(club_id, user_id, "left the club")
+
+    async def members(self, club_id: int, user_id: int) -> list[dict]:
+        club = await self.club(club_id)
+        await self._visible(club, user_id)
+        rows = await Membership.filter(club_id=club_id).order_by("joined_at", "id").values(
+            "user_id", "role", "joined_at", "muted_until", "user__display_name")
+        online = set(await self.chat.online_users([r["user_id"] for r in rows]))
+        return [{"user_id": r["user_id"], "display_name": r["user__display_name"], "role": _role(r["role"]),
+                 "joined_at": r["joined_at"].isoformat(),
+                 "muted_until": r["muted_until"].isoformat() if r["muted_until"] else None,
+                 "online": r["user_id"] in online} for r in rows]
+
+    async def set_role(self, club_id: int, actor_id: int, target_id: int, role: str) -> dict:
+        await self.club(club_id)
+        actor_role = await self.role_of(club_id, actor_id)
+        require(actor_role, "set_role")
+        target = await Membership.get_or_none(club_id=club_id, user_id=target_id)
+        if target is None:
+            raise ApiError("not_found", "that user is not a member of this club")
+        if target_id == actor_id:
+            raise ApiError("invalid", "choose another member: the owner's role changes by handing ownership over")
+        async with in_transaction():
+            if role == "owner":  # hand-over: the previous owner stays on as a moderator
+                await Membership.filter(club_id=club_id, user_id=actor_id).update(role=Role.moderator)
+            await Membership.filter(club_id=club_id, user_id=target_id).update(role=Role(role))
+        await self.audit(club_id, actor_id, "set_role", target_id, details={"role": role})
+        for uid in (actor_id, target_id):
+            await self.chat.member_changed(club_id, uid)
+        return {"user_id": target_id, "role": role}
+
+    async def _moderate(self, club_id: int, actor_id: int, target_id: int, action: str) -> Membership | None:
+        await self.club(club_id)
+        actor_role = await self.role_of(club_id, actor_id)
+        require(actor_role, action)
+        target = await Membership.get_or_none(club_id=club_id, user_id=target_id)
+        if not can_act_on(actor_role, target.role.value if target else None):
+            raise ApiError("forbidden", f"a {actor_role} cannot {action} a {target.role.value}")
+        return target
+
+    async def ban(self, club_id: int, actor_id: int, target_id: int, reason: str) -> dict:
+        await self._moderate(club_id, actor_id, target_id, "ban")
+        if not await User.exists(id=target_id):
+            raise ApiError("not_found", f"no such user: {target_id}")
+        async with in_transaction():
+            await Membership.filter(club_id=club_id, user_id=target_id).delete()
+            try:
+                await ClubBan.create(club_id=club_id, user_id=target_id, reason=reason, created_by_id=actor_id)
+            except IntegrityError:
+                pass  # already banned
+        await self.audit(club_id, actor_id, "ban", target_id, reason)
+        await self._removed(club_id, target_id, "banned")
+        return {"user_id": target_id, "banned": True}
+
+    async def timeout(self, club_id: int, actor_id: int, target_id: int, minutes: int, reason: str) -> dict:
+        target = await self._moderate(club_id, actor_id, target_id, "timeout")
+        if target is None:
+            raise ApiError("not_found", "that user is not a member of this club")
+        until = now() + timedelta(minutes=minutes) if minutes else None
+        await Membership.filter(id=target.id).update(muted_until=until)
+        await self.audit(club_id, actor_id, "timeout", target_id, reason, {"minutes": minutes})
+        await self.chat.member_changed(club_id, target_id)
+        return {"user_id": target_id, "muted_until": until.isoformat() if until else None}
+
+    async def create_invite(self, club_id: int, actor_id: int, expires_in_s: int | None) -> dict:
+        await self.club(club_id)
+        require(await self.role_of(club_id, actor_id), "create_invite")
+        expires = now() + timedelta(seconds=expires_in_s) if expires_in_s else None
+        invite = await ClubInvite.create(club_id=club_id, code=secrets.token_urlsafe(12), created_by_id=actor_id,
+                                         expires_at=expires)
+        await self.audit(club_id, actor_id, "create_invite", None, details={"expires_at": str(expires)})
+        return {"code": invite.code, "expires_at": expires.isoformat() if expires else None}
+
+    async def revoke_invite(self, club_id: int, actor_id: int, code: str) -> None:
+        await self.club(club_id)
+        require(await self.role_of(club_id, actor_id), "revoke_invite")
+        updated = await ClubInvite.filter(club_id=club_id, code=code, revoked_at=None).update(revoked_at=now())
+        if not updated:
+            raise ApiError("not_found", "no such active invite")
+        await self.audit(club_id, actor_id, "revoke_invite", None)
+
+    # -- rooms ---------------------------------------------------------------------------------
+    async def rooms(self, club_id: int, user_id: int) -> list[dict]:
+        club = await self.club(club_id)
+        if await self._visible(club, user_id) is None and club.visibility == Visibility.private:
+            raise ApiError("forbidden", "members only")
+        return [room_out(r) for r in await Room.filter(club_id=club_id).order_by("id")]
+
+    async def create_room(self, club_id: int, actor_id: int, name: str, slow_mode_s: int) -> dict:
+        await self.club(club_id)
+        require(await self.role_of(club_id, actor_id), "create_room")
+        try:
+            room = await Room.create(club_id=club_id, name=name, slow_mode_s=slow_mode_s)
+        except IntegrityError:
+            raise ApiError("conflict", f"the club already has a room named {name!r}") from None
+        await self.audit(club_id, actor_id, "create_room", None, details={"room_id": room.id, "name": name})
+        return room_out(room)
+
+    async def set_slow_mode(self, room_id: int, actor_id: int, slow_mode_s: int) -> dict:
+        room = await Room.get_or_none(id=room_id)
+        if room is None:
+            raise ApiError("not_found", f"no such room: {room_id}")
+        require(await self.role_of(room.club_id, actor_id), "set_slow_mode")
+        room.slow_mode_s = slow_mode_s
+        await room.save(update_fields=["slow_mode_s"])
+        await self.audit(room.club_id, actor_id, "set_slow_mode", None,
+                         details={"room_id": room_id, "slow_mode_s": slow_mode_s})
+        await self.chat.room_changed(room_id)
+        return room_out(room)
+
+    # -- audit log -----------------------------------------------------------------------------
+    async def audit(self, club_id: int, actor_id: int, action: str, target_user_id: int | None,
+                    reason: str = "", details: dict | None = None) -> None:
+        await self.audit_log.insert_one({"club_id": club_id, "actor_id": actor_id, "action": action,
+                                         "target_user_id": target_user_id, "reason": reason,
+                                         "details": details or {}, "ts": now()})
+
+    async def audit_entries(self, club_id: int, actor_id: int, limit: int) -> list[dict]:
+        await self.club(club_id)
+        require(await self.role_of(club_id, actor_id), "view_audit")
+        cursor = self.audit_log.find({"club_id": club_id}).sort("ts", -1).limit(limit)
+        return [{"actor_id": d["actor_id"], "action": d["action"], "target_user_id": d.get("target_user_id"),
+                 "reason": d.get("reason", ""), "details": d.get("details", {}), "ts": d["ts"].isoformat()}
+                async for d in cursor]
+
+    # -- live effects --------------------------------------------------------------------------
+    async def _removed(self, club_id: int, user_id: int, reason: str) -> None:
+        """The user's sockets leave the club's rooms on every gateway, and the shards forget them."""
+        await self.chat.member_changed(club_id, user_id)
+        room_ids = await Room.filter(club_id=club_id).values_list("id", flat=True)
+        await self.sio.emit(KICK_EVENT, {"room_ids": list(room_ids), "reason": reason}, room=f"user:{user_id}")
+
+    async def _activity(self, user_id: int, kind: str, ref: int) -> None:
+        await self.chat.activity(user_id, kind, ref)
+
+
+def _role(value) -> str:
+    return value.value if hasattr(value, "value") else str(value)

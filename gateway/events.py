@@ -1,0 +1,165 @@
+"""Event actions: create, list, RSVP with capacity and an ordered waitlist, calendar export.
+
+RSVPs of one event are serialised by a row lock on the event (``SELECT … FOR UPDATE``): many
+concurrent RSVPs never book more than the capacity, and a cancellation promotes the longest-waiting
+RSVP in the same transaction.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from tortoise.transactions import in_transaction
+
+from storage.models import Club, Event, EventStatus, Membership, Rsvp, RsvpStatus, Visibility
+
+from .errors import ApiError
+from .permissions import require
+
+
+def event_out(event: Event, going: int | None = None, waitlisted: int | None = None, my_rsvp: dict | None = None) -> dict:
+    out = {"id": event.id, "club_id": event.club_id, "host_id": event.host_id, "title": event.title,
+           "description": event.description, "starts_at": event.starts_at.isoformat(),
+           "ends_at": event.ends_at.isoformat(), "capacity": event.capacity,
+           "status": event.status.value if hasattr(event.status, "value") else event.status,
+           "room_id": event.room_id, "summary": event.summary}
+    if going is not None:
+        out.update(going=going, waitlisted=waitlisted, my_rsvp=my_rsvp)
+    return out
+
+
+class Events:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url  # links in calendar files
+
+    async def _club_role(self, club_id: int, user_id: int) -> tuple[Club, str | None]:
+        club = await Club.get_or_none(id=club_id)
+        if club is None:
+            raise ApiError("not_found", f"no such club: {club_id}")
+        m = await Membership.get_or_none(club_id=club_id, user_id=user_id)
+        return club, (m.role.value if m else None)
+
+    async def event(self, event_id: int, user_id: int) -> tuple[Event, str | None]:
+        event = await Event.get_or_none(id=event_id)
+        if event is None:
+            raise ApiError("not_found", f"no such event: {event_id}")
+        club, role = await self._club_role(event.club_id, user_id)
+        if club.visibility == Visibility.private and role is None:
+            raise ApiError("not_found", f"no such event: {event_id}")
+        return event, role
+
+    async def create(self, club_id: int, user_id: int, title: str, description: str, starts_at: datetime,
+                     ends_at: datetime, capacity: int | None) -> dict:
+        _, role = await self._club_role(club_id, user_id)
+        require(role, "create_event")
+        if ends_at <= starts_at:
+            raise ApiError("invalid", "ends_at must be after starts_at")
+        event = await Event.create(club_id=club_id, host_id=user_id, title=title, description=description,
+                                   starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+        return event_out(event, 0, 0, None)
+
+    async def get(self, event_id: int, user_id: int) -> dict:
+        event, _ = await self.event(event_id, user_id)
+        return await self._with_counts(event, user_id)
+
+    async def _with_counts(self, event: Event, user_id: int) -> dict:
+        going = await Rsvp.filter(event_id=event.id, status=RsvpStatus.going).count()
+        waitlisted = await Rsvp.filter(event_id=event.id, status=RsvpStatus.waitlisted).count()
+        return event_out(event, going, waitlisted, await self._my_rsvp(event.id, user_id))
+
+    async def _my_rsvp(self, event_id: int, user_id: int, conn=None) -> dict | None:
+        mine = await Rsvp.filter(event_id=event_id, user_id=user_id).using_db(conn).first()
+        if mine is None or mine.status == RsvpStatus.cancelled:
+            return None
+        out = {"status": mine.status.value}
+        if mine.status == RsvpStatus.waitlisted:
+            ahead = await Rsvp.filter(event_id=event_id, status=RsvpStatus.waitlisted).using_db(conn).filter(
+                updated_at__lt=mine.updated_at).count()
+            out["waitlist_position"] = ahead + 1
+        return out
+
+    async def list(self, user_id: int, club_id: int | None, upcoming: bool) -> list[dict]:
+        member_clubs = await Membership.filter(user_id=user_id).values_list("club_id", flat=True)
+        qs = Event.filter(club_id=club_id) if club_id is not None else Event.all()
+        if club_id is not None:
+            await self._club_role(club_id, user_id)
+        if upcoming:
+            qs = qs.filter(ends_at__gte=datetime.now(timezone.utc))
+        events = await qs.order_by("starts_at", "id").limit(200).prefetch_related("club")
+        visible = [e for e in events if e.club.visibility == Visibility.public or e.club_id in member_clubs]
+        return [event_out(e) for e in visible]
+
+    async def rsvp(self, event_id: int, user_id: int) -> dict:
+        event, role = await self.event(event_id, user_id)
+        if role is None:
+            raise ApiError("forbidden", "join the club to RSVP")
+        if event.status == EventStatus.ended:
+            raise ApiError("conflict", "this event has ended")
+        async with in_transaction() as conn:
+            await Event.filter(id=event_id).using_db(conn).select_for_update().first()
+            mine = await Rsvp.filter(event_id=event_id, user_id=user_id).using_db(conn).first()
+            if mine is None or mine.status == RsvpStatus.cancelled:
+                going = await Rsvp.filter(event_id=event_id, status=RsvpStatus.going).using_db(conn).count()
+                status = RsvpStatus.going if event.capacity is None or going < event.capacity else RsvpStatus.waitlisted
+                if mine is None:
+                    await Rsvp.create(event_id=event_id, user_id=user_id, status=status, using_db=conn)
+                else:
+                    mine.status = status
+                    await mine.save(using_db=conn, update_fields=["status", "updated_at"])
+            result = await self._my_rsvp(event_id, user_id, conn)
+        return result
+
+    async def cancel(self, event_id: int, user_id: int) -> None:
+        await self.event(event_id, user_id)
+        async with in_transaction() as conn:
+            event = await Event.filter(id=event_id).using_db(conn).select_for_update().first()
+            mine = await Rsvp.filter(event_id=event_id, user_id=user_id).using_db(conn).first()
+            if mine is None or mine.status == RsvpStatus.cancelled:
+                raise ApiError("not_found", "you have no RSVP for this event")
+            freed = mine.status == RsvpStatus.going
+            mine.status = RsvpStatus.cancelled
+            await mine.save(using_db=conn, update_fields=["status", "updated_at"])
+            if freed and event.capacity is not None:
+                nxt = await Rsvp.filter(event_id=event_id, status=RsvpStatus.waitlisted).using_db(conn).order_by(
+                    "updated_at", "id").first()
+                if nxt is not None:
+                    nxt.status = RsvpStatus.going
+                    await nxt.save(using_db=conn, update_fields=["status", "updated_at"])
+
+    async def ics(self, event_id: int, user_id: int) -> str:
+        event, _ = await self.event(event_id, user_id)
+        return to_ics(event, self.base_url)
+
+
+def _ics_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 §3.1: lines longer than 75 octets continue on lines starting with a space."""
+    out, current = [], b""
+    for ch in line:
+        b = ch.encode()
+        if len(current) + len(b) > 75:
+            out.append(current.decode())
+            current = b" "
+        current += b
+    out.append(current.decode())
+    return "\r\n".join(out)
+
+
+def to_ics(event: Event, base_url: str) -> str:
+    fmt = "%Y%m%dT%H%M%SZ"
+    utc = timezone.utc
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//ClubHoloHub//Events//EN", "CALSCALE:GREGORIAN",
+        "BEGIN:VEVENT",
+        f"UID:event-{event.id}@clubholohub",
+        f"DTSTAMP:{datetime.now(utc).strftime(fmt)}",
+        f"DTSTART:{event.starts_at.astimezone(utc).strftime(fmt)}",
+        f"DTEND:{event.ends_at.astimezone(utc).strftime(fmt)}",
+        f"SUMMARY:{_ics_escape(event.title)}",
+        f"DESCRIPTION:{_ics_escape(event.description)}",
+        f"URL:{base_url}/events/{event.id}",
+        "END:VEVENT", "END:VCALENDAR",
+    ]
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"

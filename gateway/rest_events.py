@@ -1,0 +1,51 @@
+"""REST transport for events and RSVPs."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from .api import Api
+from .events import Events
+from .schemas import EventIn, EventOut, EventsOut, EventsQuery, RsvpOut
+from .tokens import AccessClaims
+
+EVENTS = web.AppKey("events", Events)
+api = Api()
+
+
+@api.route("POST", "/clubs/{club_id}/events", summary="Create an event (moderator); the creator hosts it",
+           body=EventIn, response=EventOut, status=201, tags=("events",), errors=("forbidden", "not_found"))
+async def create_event(request: web.Request, claims: AccessClaims, club_id: int, body: EventIn) -> dict:
+    return await request.app[EVENTS].create(club_id, claims.user_id, body.title, body.description, body.starts_at,
+                                            body.ends_at, body.capacity)
+
+
+@api.route("GET", "/events", summary="Events of a club, or of every club the caller can see; upcoming by default",
+           query=EventsQuery, response=EventsOut, tags=("events",), errors=("not_found",))
+async def list_events(request: web.Request, claims: AccessClaims, query: EventsQuery) -> dict:
+    return {"events": await request.app[EVENTS].list(claims.user_id, query.club_id, query.upcoming)}
+
+
+@api.route("GET", "/events/{event_id}.ics", summary="The event as an iCalendar file", auth=True, tags=("events",),
+           content_type="text/calendar", errors=("not_found",))
+async def event_ics(request: web.Request, claims: AccessClaims, event_id: int) -> web.Response:
+    text = await request.app[EVENTS].ics(event_id, claims.user_id)
+    return web.Response(text=text, content_type="text/calendar", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="event-{event_id}.ics"'})
+
+
+@api.route("GET", "/events/{event_id}", summary="An event with RSVP counts, the caller's RSVP and its summary",
+           response=EventOut, tags=("events",), errors=("not_found",))
+async def get_event(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    return await request.app[EVENTS].get(event_id, claims.user_id)
+
+
+@api.route("POST", "/events/{event_id}/rsvp", summary="RSVP: going while there is room, else waitlisted",
+           response=RsvpOut, tags=("events",), errors=("forbidden", "not_found", "conflict"))
+async def rsvp(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    return await request.app[EVENTS].rsvp(event_id, claims.user_id)
+
+
+@api.route("DELETE", "/events/{event_id}/rsvp", summary="Cancel an RSVP; the first on the waitlist moves up",
+           status=204, tags=("events",), errors=("not_found",))
+async def cancel_rsvp(request: web.Request, claims: AccessClaims, event_id: int) -> None:
+    await request.app[EVENTS].cancel(event_id, claims.user_id)
