@@ -21,6 +21,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from .live_session import LiveError, LiveSession
 from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class RoomShardHost:
         self._housekeeper: asyncio.Task | None = None
         self.counters: Counter = Counter()
         self.batch_hist: Counter = Counter()
+        self.live: dict[int, LiveSession] = {}  # event_id -> its live session, hosted with its room
         self.host_id = f"room-shard-{index}"
 
     # -- set-up ------------------------------------------------------------------------------
@@ -512,6 +514,90 @@ class RoomShardHost:
                 host_id=self.host_id))
         except Exception as exc:
             log.warning("presence publish failed: %s", exc)
+
+    # -- live sessions -------------------------------------------------------------------------
+    async def live_start(self, event_id: int, room_id: int, host_id: int) -> dict:
+        await self._ensure()
+        session = self.live.get(event_id)
+        if session is None or session.status != "live":
+            session = self.live[event_id] = LiveSession(event_id, room_id, host_id)
+        await self._publish_live(session)
+        return {"ok": True, "state": session.state()}
+
+    async def live_join(self, event_id: int, user_id: int, socket_key: str) -> dict:
+        await self._ensure()
+        session = self.live.get(event_id)
+        if session is None:
+            return refused(RoomError("not_found", f"event {event_id} is not live"))
+        try:
+            room = await self.room(session.room_id)
+            if user_id not in room.members:
+                await self._lookup_members({(room.club_id, user_id)})
+            room.member(user_id)
+            session.join(user_id, socket_key)
+        except (RoomError, LiveError) as err:
+            return {"ok": False, "error": err.as_dict()}
+        await self._publish_live(session)
+        return {"ok": True, "state": session.state()}
+
+    async def live_leave(self, items: list[tuple[int, int, str]]) -> None:
+        await self._ensure()
+        for event_id, user_id, socket_key in items:
+            session = self.live.get(event_id)
+            if session is not None and session.leave(user_id, socket_key) and session.status == "live":
+                await self._publish_live(session)
+
+    async def live_act(self, event_id: int, user_id: int, action: str, args: dict) -> dict:
+        """One change to a live session; everyone in it gets the new ``live:state``."""
+        await self._ensure()
+        session = self.live.get(event_id)
+        if session is None:
+            return refused(RoomError("not_found", f"event {event_id} is not live"))
+        if user_id not in session.present and action != "end":
+            return refused(RoomError("forbidden", "join the live session first"))
+        try:
+            result: dict = {"ok": True}
+            if action == "hand":
+                session.hand(user_id, args["raised"])
+            elif action == "promote":
+                session.promote(user_id, args["user_id"], args["role"])
+            elif action == "ask":
+                result["question_id"] = session.ask(user_id, args["text"])
+            elif action == "upvote":
+                session.upvote(user_id, args["question_id"])
+            elif action == "answer":
+                session.answer(user_id, args["question_id"])
+            elif action == "poll":
+                result["poll_id"] = session.poll(user_id, args["question"], args["options"])
+            elif action == "vote":
+                session.vote(user_id, args["poll_id"], args["option"])
+            elif action == "close_poll":
+                session.close_poll(user_id, args["poll_id"])
+            elif action == "pin":
+                session.pin(user_id, args["text"])
+            elif action == "end":
+                result["summary"] = session.end(user_id)
+            else:
+                return refused(RoomError("invalid", f"unknown live action {action}"))
+        except LiveError as err:
+            return {"ok": False, "error": err.as_dict()}
+        await self._publish_live(session)
+        if session.status == "ended":
+            self.live.pop(event_id, None)
+        return result
+
+    async def live_state(self, event_id: int) -> dict | None:
+        session = self.live.get(event_id)
+        if session is None:
+            return None
+        return {**session.state(), "present_users": sorted(session.attendees)}
+
+    async def _publish_live(self, session: LiveSession) -> None:
+        try:
+            await self.redis.publish(self.channel, pubsub_message("live:state", session.state(),
+                                                                  f"live:{session.event_id}", host_id=self.host_id))
+        except Exception as exc:
+            log.warning("live state publish failed: %s", exc)
 
     # -- housekeeping ------------------------------------------------------------------------
     async def _housekeeping(self) -> None:

@@ -19,7 +19,8 @@ from .clubs import Clubs
 from .rest_chat import CHAT
 from .events import Events
 from .rest_clubs import CLUBS
-from .rest_events import EVENTS
+from .live import Live
+from .rest_events import EVENTS, LIVE
 from .api import Api
 from .backends import BACKENDS, Backends
 from .errors import ApiError, error_middleware
@@ -125,6 +126,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[REALTIME].chat = chat
         app[CLUBS] = Clubs(chat, backends.stores.mongo, app[SIO])
         app[EVENTS] = Events(settings.base_url)
+        app[LIVE] = app[REALTIME].live = Live(chat)
         metrics.shard_stats = chat.shard_stats
         log.info("backends ready", extra={"urls": {name: redact(url) for name, url in urls.items()},
                                           "gateway_id": chat.gateway_id})

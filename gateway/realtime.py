@@ -16,8 +16,9 @@ from actors.room import RoomError, validate_text
 from .api import describe_validation_error
 from .chat import Chat, error
 from .delivery import RoomDelivery
-from .schemas import (MessageDeleteIn, MessageEditIn, MessageHistoryIn, MessageSendIn, ReactionIn, ReadIn,
-                      RoomIn, RoomJoinIn)
+from .schemas import (LiveAskIn, LiveHandIn, LiveJoinIn, LivePinIn, LivePollIn, LivePollRefIn, LivePromoteIn,
+                      LiveQuestionIn, LiveVoteIn, MessageDeleteIn, MessageEditIn, MessageHistoryIn, MessageSendIn,
+                      ReactionIn, ReadIn, RoomIn, RoomJoinIn)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Realtime:
         self.delivery = delivery
         self.metrics = metrics
         self.chat: Chat | None = None
+        self.live = None  # gateway.live.Live, set once the backends are up
+        self.in_live: dict[str, set[int]] = {}   # sid -> event ids
         self.users: dict[str, int] = {}          # sid -> user_id
         self.joined: dict[str, set[int]] = {}    # sid -> room ids
         delivery.on_kick = self.kick_local
@@ -40,6 +43,13 @@ class Realtime:
             ("message:edit", MessageEditIn, self.message_edit), ("message:delete", MessageDeleteIn, self.message_delete),
             ("reaction:add", ReactionIn, self.reaction_add), ("reaction:remove", ReactionIn, self.reaction_remove),
             ("typing", RoomIn, self.typing), ("read", ReadIn, self.read),
+            ("live:join", LiveJoinIn, self.live_join), ("live:hand", LiveHandIn, self.live_action("hand")),
+            ("live:promote", LivePromoteIn, self.live_action("promote")),
+            ("live:ask", LiveAskIn, self.live_action("ask")), ("live:upvote", LiveQuestionIn, self.live_action("upvote")),
+            ("live:answer", LiveQuestionIn, self.live_action("answer")),
+            ("live:poll", LivePollIn, self.live_action("poll")), ("live:vote", LiveVoteIn, self.live_action("vote")),
+            ("live:close_poll", LivePollRefIn, self.live_action("close_poll")),
+            ("live:pin", LivePinIn, self.live_action("pin")),
         ):
             sio.on(event, self._handler(event, model, method))
 
@@ -96,9 +106,12 @@ class Realtime:
     async def disconnected(self, sid: str) -> None:
         user_id = self.users.pop(sid, None)
         rooms = self.joined.pop(sid, set())
+        live = self.in_live.pop(sid, set())
         self.delivery.forget(sid)
         if user_id is None or self.chat is None:
             return
+        if live and self.live is not None:
+            await self.live.leave(user_id, sid, sorted(live))
         if rooms:
             await self.chat.leave(user_id, sid, sorted(rooms))
         await self.chat.disconnected(user_id, sid)
@@ -167,6 +180,22 @@ class Realtime:
             await self.sio.emit("typing", {"room_id": p.room_id, "user_id": user_id}, room=f"room:{p.room_id}",
                                 skip_sid=sid)
         return {"ok": True}
+
+    async def live_join(self, sid: str, user_id: int, p: LiveJoinIn) -> dict:
+        await self.sio.enter_room(sid, f"live:{p.event_id}")
+        result = await self.live.join(p.event_id, user_id, sid)
+        if result.get("ok"):
+            self.in_live.setdefault(sid, set()).add(p.event_id)
+        elif p.event_id not in self.in_live.get(sid, ()):
+            await self.sio.leave_room(sid, f"live:{p.event_id}")
+        return result
+
+    def live_action(self, action: str):
+        async def act(sid: str, user_id: int, p) -> dict:
+            args = p.model_dump(exclude={"event_id"})
+            return await self.live.act(p.event_id, user_id, action, args)
+
+        return act
 
     async def read(self, sid: str, user_id: int, p: ReadIn) -> dict:
         if p.room_id not in self.joined.get(sid, ()):

@@ -5,10 +5,12 @@ from aiohttp import web
 
 from .api import Api
 from .events import Events
-from .schemas import EventIn, EventOut, EventsOut, EventsQuery, RsvpOut
+from .live import Live
+from .schemas import EventIn, EventOut, EventsOut, EventsQuery, LiveEndOut, LiveStartOut, RsvpOut
 from .tokens import AccessClaims
 
 EVENTS = web.AppKey("events", Events)
+LIVE = web.AppKey("live", Live)
 api = Api()
 
 
@@ -49,3 +51,15 @@ async def rsvp(request: web.Request, claims: AccessClaims, event_id: int) -> dic
            status=204, tags=("events",), errors=("not_found",))
 async def cancel_rsvp(request: web.Request, claims: AccessClaims, event_id: int) -> None:
     await request.app[EVENTS].cancel(event_id, claims.user_id)
+
+
+@api.route("POST", "/events/{event_id}/live/start", summary="Start the event's live session (host only)",
+           response=LiveStartOut, tags=("live",), errors=("forbidden", "not_found", "conflict", "unavailable"))
+async def live_start(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    return await request.app[LIVE].start(event_id, claims.user_id)
+
+
+@api.route("POST", "/events/{event_id}/live/end", summary="End the live session and store its summary (host only)",
+           response=LiveEndOut, tags=("live",), errors=("forbidden", "not_found", "conflict", "unavailable"))
+async def live_end(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    return await request.app[LIVE].end(event_id, claims.user_id)

@@ -378,3 +378,68 @@ class EventsOut(BaseModel):
 class RsvpOut(BaseModel):
     status: str
     waitlist_position: int | None = None
+
+
+# -- live sessions (Socket.IO) ----------------------------------------------------------------------
+
+EventId = Annotated[int, Field(ge=1, le=2**62)]
+ItemId = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class LiveJoinIn(Event):
+    event_id: EventId
+
+
+class LiveHandIn(Event):
+    event_id: EventId
+    raised: bool
+
+
+class LivePromoteIn(Event):
+    event_id: EventId
+    user_id: Annotated[int, Field(ge=1)]
+    role: Literal["speaker", "audience"]
+
+
+class LiveAskIn(Event):
+    event_id: EventId
+    text: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class LiveQuestionIn(Event):
+    event_id: EventId
+    question_id: ItemId
+
+
+class LivePollIn(Event):
+    event_id: EventId
+    question: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    options: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
+                       Field(min_length=2, max_length=10)]
+
+
+class LiveVoteIn(Event):
+    event_id: EventId
+    poll_id: ItemId
+    option: Annotated[int, Field(ge=0, le=9)] | Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class LivePollRefIn(Event):
+    event_id: EventId
+    poll_id: ItemId
+
+
+class LivePinIn(Event):
+    event_id: EventId
+    text: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class LiveStartOut(BaseModel):
+    event_id: int
+    room_id: int
+    state: dict
+
+
+class LiveEndOut(BaseModel):
+    event_id: int
+    summary: dict
