@@ -21,6 +21,8 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from storage.mongo import retry_once
+
 from .live_session import LiveError, LiveSession
 from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
 
@@ -147,10 +149,10 @@ class RoomShardHost:
         return room
 
     async def _load_position(self, room: Room) -> None:
-        last = await self.messages.find_one({"room_id": room.room_id}, sort=[("seq", DESCENDING)],
-                                            projection={"seq": 1})
-        top = await self.messages.find_one({"room_id": room.room_id}, sort=[("rev", DESCENDING)],
-                                           projection={"rev": 1})
+        last = await retry_once(lambda: self.messages.find_one(
+            {"room_id": room.room_id}, sort=[("seq", DESCENDING)], projection={"seq": 1}))
+        top = await retry_once(lambda: self.messages.find_one(
+            {"room_id": room.room_id}, sort=[("rev", DESCENDING)], projection={"rev": 1}))
         room.last_seq = last["seq"] if last else 0
         room.rev = max(room.last_seq, top["rev"] if top else 0)
         if room.recent and room.recent[-1]["seq"] != room.last_seq:
@@ -321,7 +323,9 @@ class RoomShardHost:
         if sends:
             docs = [_doc(e.planned) for e in sends]
             try:
-                await self.messages.insert_many(docs, ordered=True)
+                # Retried once on a dead pooled connection: if the first attempt did land, the
+                # unique indexes turn the retry into the duplicate path below, never a second copy.
+                await retry_once(lambda: self.messages.insert_many(docs, ordered=True))
             except BulkWriteError as exc:
                 stored_sends, retry = await self._after_conflict(rooms, sends, exc)
             except PyMongoError as exc:
@@ -342,9 +346,9 @@ class RoomShardHost:
                     e.result = unavailable()
             if writable:
                 try:
-                    await self.messages.bulk_write(
-                        [UpdateOne({"room_id": e.op["room_id"], "seq": e.planned.message["seq"]},
-                                   {"$set": e.planned.fields}) for e in writable], ordered=True)
+                    requests = [UpdateOne({"room_id": e.op["room_id"], "seq": e.planned.message["seq"]},
+                                          {"$set": e.planned.fields}) for e in writable]
+                    await retry_once(lambda: self.messages.bulk_write(requests, ordered=True))  # $set: idempotent
                     stored_updates = writable
                 except PyMongoError as exc:
                     log.warning("update failed: %s", exc)
@@ -498,8 +502,11 @@ class RoomShardHost:
         """Messages with after < seq <= upto, ascending."""
         if upto <= after:
             return []
-        cursor = self.messages.find({"room_id": room_id, "seq": {"$gt": after, "$lte": upto}}).sort("seq", ASCENDING)
-        return [_message(d) async for d in cursor]
+        async def read():
+            cursor = self.messages.find({"room_id": room_id, "seq": {"$gt": after, "$lte": upto}}).sort("seq", ASCENDING)
+            return [_message(d) async for d in cursor]
+
+        return await retry_once(read)
 
     async def _presence(self, room: Room, user_id: int, status: str) -> None:
         # Like Discord in large guilds: past a size, presence changes are not broadcast (each one

@@ -11,6 +11,8 @@ import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -263,17 +265,25 @@ class Clubs:
     # -- audit log -----------------------------------------------------------------------------
     async def audit(self, club_id: int, actor_id: int, action: str, target_user_id: int | None,
                     reason: str = "", details: dict | None = None) -> None:
-        await self.audit_log.insert_one({"club_id": club_id, "actor_id": actor_id, "action": action,
-                                         "target_user_id": target_user_id, "reason": reason,
-                                         "details": details or {}, "ts": now()})
+        entry = {"club_id": club_id, "actor_id": actor_id, "action": action, "target_user_id": target_user_id,
+                 "reason": reason, "details": details or {}, "ts": now()}
+        # A fixed _id makes the retry idempotent: a duplicate key means the first attempt landed.
+        entry["_id"] = ObjectId()
+        try:
+            await mongo_store.retry_once(lambda: self.audit_log.insert_one(entry))
+        except DuplicateKeyError:
+            pass
 
     async def audit_entries(self, club_id: int, actor_id: int, limit: int) -> list[dict]:
         await self.club(club_id)
         require(await self.role_of(club_id, actor_id), "view_audit")
-        cursor = self.audit_log.find({"club_id": club_id}).sort("ts", -1).limit(limit)
+        async def read():
+            cursor = self.audit_log.find({"club_id": club_id}).sort("ts", -1).limit(limit)
+            return [d async for d in cursor]
+
         return [{"actor_id": d["actor_id"], "action": d["action"], "target_user_id": d.get("target_user_id"),
                  "reason": d.get("reason", ""), "details": d.get("details", {}), "ts": d["ts"].isoformat()}
-                async for d in cursor]
+                for d in await mongo_store.retry_once(read)]
 
     # -- live effects --------------------------------------------------------------------------
     async def _removed(self, club_id: int, user_id: int, reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from pymongo.asynchronous.database import AsyncDatabase
 
 MESSAGES = "messages"
@@ -53,3 +53,16 @@ async def ping_mongo(client: AsyncMongoClient) -> None:
         # A pooled connection from before a server restart fails once and is discarded: that is
         # not an outage. A second failure is.
         await client.admin.command("ping")
+
+
+async def retry_once(operation):
+    """Run ``operation()`` (a coroutine function), once more if a pooled connection turned out to be
+    dead (a server restart leaves one stale connection per pooled socket; each fails exactly once).
+    For operations that cannot have taken effect when AutoReconnect is raised before a reply: reads,
+    and inserts whose connection was already closed."""
+    try:
+        return await operation()
+    except ServerSelectionTimeoutError:
+        raise  # no server at all: retrying would only double the wait
+    except AutoReconnect:
+        return await operation()
