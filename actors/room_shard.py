@@ -22,6 +22,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from storage.mongo import retry_once
+from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 
 from .live_session import LiveError, LiveSession
 from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
@@ -428,6 +429,12 @@ class RoomShardHost:
                 if batches:
                     pipe.publish(self.channel, pubsub_message(ROOMS_EVENT, batches, None, host_id=self.host_id))
                     pipe.hset(ROOM_LAST_SEQ_KEY, mapping={b["room_id"]: b["messages"][-1]["seq"] for b in batches})
+                    # The activity stream (achievements), in the same round trip as the fan-out.
+                    for b in batches:
+                        for m in b["messages"]:
+                            pipe.xadd(ACTIVITY_STREAM, {"user_id": m["author"]["id"], "kind": "message_sent",
+                                                        "ref": m["room_id"]}, maxlen=ACTIVITY_MAXLEN,
+                                      approximate=True)
                 for e in updates:
                     msg = e.planned.message
                     pipe.publish(self.channel, pubsub_message("message:updated", msg, f"room:{msg['room_id']}",

@@ -12,6 +12,7 @@ from storage.settings import Settings
 
 from . import health, rest_accounts, rest_chat, rest_clubs, rest_events
 from .accounts import Accounts
+from .achievements import AchievementWorker
 from .chat import Chat
 from .delivery import RoomDelivery
 from .realtime import Realtime
@@ -127,12 +128,15 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[CLUBS] = Clubs(chat, backends.stores.mongo, app[SIO])
         app[EVENTS] = Events(settings.base_url)
         app[LIVE] = app[REALTIME].live = Live(chat)
+        achievements = AchievementWorker(redis, app[SIO], chat.gateway_id)
+        await achievements.start()
         metrics.shard_stats = chat.shard_stats
         log.info("backends ready", extra={"urls": {name: redact(url) for name, url in urls.items()},
                                           "gateway_id": chat.gateway_id})
         try:
             yield
         finally:
+            await achievements.stop()
             await chat.stop()
             await backends.stop()
 

@@ -20,11 +20,11 @@ from actors.room_shard import ROOM_LAST_SEQ_KEY, RoomShard
 from actors.runtime import NAMESPACE
 from actors.session import TokenBucket
 from actors.session_shard import READ_KEY, SessionShard
+from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_STREAM = "clubhub:activity"
 UNAVAILABLE = {"ok": False, "error": {"code": "unavailable", "message": "chat service unavailable; retry"}}
 
 
@@ -255,8 +255,8 @@ class Chat:
 
     async def activity(self, user_id: int, kind: str, ref: int) -> None:
         """Append to the activity stream (Redis Streams) that achievements are awarded from."""
-        await self.redis.xadd(ACTIVITY_STREAM, {"user_id": user_id, "kind": kind, "ref": ref}, maxlen=100_000,
-                              approximate=True)
+        await self.redis.xadd(ACTIVITY_STREAM, {"user_id": user_id, "kind": kind, "ref": ref},
+                              maxlen=ACTIVITY_MAXLEN, approximate=True)
 
     def _bucket(self, user_id: int) -> TokenBucket:
         bucket = self.buckets.get(user_id)

@@ -6,7 +6,7 @@ from aiohttp import web
 from .accounts import Accounts
 from .api import PREFIX, Api
 from .errors import ApiError
-from .schemas import (LoginIn, MailboxOut, MailboxQuery, MeOut, MePatch, SignupIn, SignupOut, TokenOut,
+from .schemas import (AchievementsOut, LoginIn, MailboxOut, MailboxQuery, MeOut, MePatch, SignupIn, SignupOut, TokenOut,
                       UserOut, VerifyIn, VerifyOut)
 from .tokens import AccessClaims
 
@@ -99,6 +99,18 @@ async def get_user(request: web.Request, claims: AccessClaims, user_id: int) -> 
     if user is None:
         raise ApiError("not_found", f"no such user: {user_id}")
     return UserOut(id=user.id, display_name=user.display_name, bio=user.bio, created_at=user.created_at)
+
+
+@api.route("GET", "/users/{user_id}/achievements", summary="A user's achievements, oldest first",
+           response=AchievementsOut, tags=("users",), errors=("not_found",))
+async def get_user_achievements(request: web.Request, claims: AccessClaims, user_id: int) -> dict:
+    from storage.models import User
+
+    from .achievements import user_achievements
+
+    if not await User.exists(id=user_id):
+        raise ApiError("not_found", f"no such user: {user_id}")
+    return {"achievements": await user_achievements(user_id)}
 
 
 @dev_api.route("GET", "/dev/mailbox", summary="Mails the dev mailbox holds for an address (CLUBHUB_ENV=dev only)",

@@ -443,3 +443,14 @@ class LiveStartOut(BaseModel):
 class LiveEndOut(BaseModel):
     event_id: int
     summary: dict
+
+
+class AchievementOut(BaseModel):
+    code: str
+    title: str
+    description: str
+    awarded_at: str
+
+
+class AchievementsOut(BaseModel):
+    achievements: list[AchievementOut]

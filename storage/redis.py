@@ -11,3 +11,9 @@ def connect_redis(url: str) -> aioredis.Redis:
 
 async def ping_redis(client: aioredis.Redis) -> None:
     await client.ping()
+
+
+# The activity stream (Redis Streams): what members did, appended by actions and shards, read by the
+# achievements worker. Capped (approximately) so it cannot grow without bound.
+ACTIVITY_STREAM = "clubhub:activity"
+ACTIVITY_MAXLEN = 100_000

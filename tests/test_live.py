@@ -98,6 +98,12 @@ async def test_full_live_session(gateway, smtp):
             _, shown = await ben.call("GET", f"/events/{eid}", expect=200)
             assert shown["status"] == "ended" and shown["summary"] == summary
             assert (await a.call("live:hand", {"event_id": eid, "raised": True}))["error"]["code"] == "not_found"
+
+            async def host_awarded():
+                _, body = await ann.call("GET", f"/users/{host.member.user_id}/achievements")
+                return "hosted_live" in [x["code"] for x in body["achievements"]]
+
+            await wait_for(host_awarded)
         finally:
             for client in sockets.values():
                 await client.close()

@@ -1,0 +1,135 @@
+"""Achievements, awarded from the activity stream — never by the request that caused them.
+
+Actions and shards append to the Redis stream ``clubhub:activity`` (``message_sent``, ``club_founded``,
+``live_hosted``, ``live_attended``). Every gateway runs an ``AchievementWorker`` in one consumer group,
+so each entry is handled by one of them: it counts the user's activity in Redis, checks the rules, and
+awards what was newly earned — once, by the unique (user, achievement) row — announcing it to the
+user's sockets on every gateway as ``achievement``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from redis.exceptions import ResponseError
+from tortoise.exceptions import IntegrityError
+
+from storage.models import Achievement, UserAchievement
+from storage.redis import ACTIVITY_STREAM
+
+log = logging.getLogger(__name__)
+
+GROUP = "achievements"
+CLAIM_EVERY_S = 30.0
+CLAIM_IDLE_MS = 60_000
+COUNTS_KEY = "clubhub:activity_counts:"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    title: str
+    description: str
+    kind: str
+    count: int
+
+
+RULES = (
+    Rule("first_message", "First words", "Sent a first message", "message_sent", 1),
+    Rule("hundred_messages", "Chatterbox", "Sent 100 messages", "message_sent", 100),
+    Rule("founded_club", "Founder", "Founded a club", "club_founded", 1),
+    Rule("hosted_live", "On stage", "Hosted a live session", "live_hosted", 1),
+    Rule("attended_5_live", "Regular", "Attended 5 live sessions", "live_attended", 5),
+)
+
+
+def earned(counts: dict[str, int]) -> set[str]:
+    """The achievements these activity counts qualify for."""
+    return {r.code for r in RULES if counts.get(r.kind, 0) >= r.count}
+
+
+class AchievementWorker:
+    def __init__(self, redis, sio, consumer: str) -> None:
+        self.redis = redis
+        self.sio = sio
+        self.consumer = consumer
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        for r in RULES:
+            await Achievement.update_or_create(code=r.code, defaults={"title": r.title, "description": r.description})
+        try:
+            # "$": entries from now on; the group keeps its position across gateway restarts.
+            await self.redis.xgroup_create(ACTIVITY_STREAM, GROUP, id="$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        # First our own entries delivered before a crash and never acknowledged, then new ones;
+        # now and then, entries another (dead) gateway took and never acknowledged.
+        start = "0"
+        last_claim = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_claim > CLAIM_EVERY_S:
+                    last_claim = time.monotonic()
+                    claimed = await self.redis.xautoclaim(ACTIVITY_STREAM, GROUP, self.consumer,
+                                                          min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=200)
+                    stale = [e for e in claimed[1] if e[1]]
+                    if stale:
+                        await self.process(stale)
+                        await self.redis.xack(ACTIVITY_STREAM, GROUP, *[entry_id for entry_id, _ in stale])
+                reply = await self.redis.xreadgroup(GROUP, self.consumer, {ACTIVITY_STREAM: start}, count=200,
+                                                    block=1000)
+                entries = reply[0][1] if reply else []
+                if start == "0" and not entries:
+                    start = ">"
+                    continue
+                if entries:
+                    await self.process(entries)
+                    await self.redis.xack(ACTIVITY_STREAM, GROUP, *[entry_id for entry_id, _ in entries])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("achievement worker failed; retrying")
+                await asyncio.sleep(1)
+
+    async def process(self, entries) -> None:
+        per_user: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for _, fields in entries:
+            user_id = int(fields[b"user_id"])
+            per_user[user_id][fields[b"kind"].decode()] += 1
+        for user_id, kinds in per_user.items():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for kind, n in kinds.items():
+                    pipe.hincrby(COUNTS_KEY + str(user_id), kind, n)
+                await pipe.execute()
+            raw = await self.redis.hgetall(COUNTS_KEY + str(user_id))
+            counts = {k.decode(): int(v) for k, v in raw.items()}
+            have = set(await UserAchievement.filter(user_id=user_id).values_list("achievement_id", flat=True))
+            for code in sorted(earned(counts) - have):
+                await self.award(user_id, code)
+
+    async def award(self, user_id: int, code: str) -> None:
+        try:
+            ua = await UserAchievement.create(user_id=user_id, achievement_id=code)
+        except IntegrityError:
+            return  # awarded already (another gateway, a replayed entry): once each
+        rule = next(r for r in RULES if r.code == code)
+        await self.sio.emit("achievement", {"code": code, "title": rule.title, "description": rule.description,
+                                            "awarded_at": ua.awarded_at.isoformat()}, room=f"user:{user_id}")
+
+
+async def user_achievements(user_id: int) -> list[dict]:
+    rows = await UserAchievement.filter(user_id=user_id).order_by("awarded_at").prefetch_related("achievement")
+    return [{"code": r.achievement_id, "title": r.achievement.title, "description": r.achievement.description,
+             "awarded_at": r.awarded_at.isoformat()} for r in rows]
