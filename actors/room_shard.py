@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
 import ray
@@ -116,6 +117,7 @@ class RoomShardHost:
         self.mongo_client = mongo_store.connect_mongo(c["mongo_url"], timeout_ms=c.get("mongo_timeout_ms", 2000))
         db = self.mongo_client[c["mongo_db"]]
         self.messages = db[mongo_store.MESSAGES]
+        self.audit_log = db[mongo_store.AUDIT_LOG]
         self.redis = connect_redis(c["redis_url"])
         self.channel = c["channel"]
         self._housekeeper = asyncio.create_task(self._housekeeping())
@@ -362,9 +364,21 @@ class RoomShardHost:
             e.result = {"ok": True, **e.planned.ack}
         for rid, plist in by_room.items():
             rooms[rid].commit_sends(plist, now)
+        moderation = []
         for e in stored_updates:
-            rooms[e.op["room_id"]].commit_update(e.planned)
+            room = rooms[e.op["room_id"]]
+            room.commit_update(e.planned)
             e.result = {"ok": True}
+            author = e.planned.message["author"]["id"]
+            if e.op["kind"] == "delete" and author != e.op["user_id"]:
+                moderation.append({"club_id": room.club_id, "actor_id": e.op["user_id"], "action": "delete_message",
+                                   "target_user_id": author, "reason": "", "ts": datetime.now(timezone.utc),
+                                   "details": {"room_id": room.room_id, "seq": e.planned.message["seq"]}})
+        if moderation:  # a moderator deleting someone else's message is a moderation action
+            try:
+                await retry_once(lambda: self.audit_log.insert_many(moderation))
+            except PyMongoError as exc:
+                log.warning("audit log write failed: %s", exc)
         for e in todo:  # duplicates inside the batch share the first one's outcome
             if e.dup_of is not None:
                 first, e.dup_of = e.dup_of, None

@@ -147,7 +147,9 @@ async def test_timeout_and_ban_act_on_live_sockets_and_are_audited(gateway, peop
     try:
         await m.join(room_id)
         await x.join(room_id)
-        assert (await x.send(room_id, "hello"))["ok"]
+        hello = await x.send(room_id, "hello")
+        assert hello["ok"]
+        assert (await m.call("message:delete", {"room_id": room_id, "seq": hello["seq"]}))["ok"]
         await mod.call("POST", f"/clubs/{cid}/timeouts", {"user_id": mem.member.user_id, "minutes": 10,
                                                            "reason": "cool down"}, expect=200)
         muted = await x.send(room_id, "still here?")
@@ -177,6 +179,7 @@ async def test_timeout_and_ban_act_on_live_sockets_and_are_audited(gateway, peop
         actions = [(e["action"], e["actor_id"], e["target_user_id"]) for e in audit["entries"]]
         assert ("ban", mod.member.user_id, mem.member.user_id) in actions
         assert ("timeout", mod.member.user_id, mem.member.user_id) in actions
+        assert ("delete_message", mod.member.user_id, mem.member.user_id) in actions
         ban = next(e for e in audit["entries"] if e["action"] == "ban")
         assert ban["reason"] == "spam" and ban["ts"]
         assert (await mem.call("GET", f"/clubs/{cid}/audit"))[0] == 403
