@@ -2,27 +2,19 @@
 
 Roles host / speaker / audience (like a Stage channel or a Clubhouse room), raised hands in the order
 they were raised, Q&A with one upvote per user and questions sorted by votes, polls with one vote per
-user and live tallies, a pinned announcement. Every change returns nothing but raises ``LiveError``
-with a contract error code when refused; ``state()`` is what everyone in the session is sent.
+user and live tallies, a pinned announcement. A refused change raises ``RoomError`` (the
+domain's one refusal type) with a contract error code; ``state()`` is what everyone in the session is sent.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+from .room import RoomError
+
 MAX_QUESTION = 500
 MAX_PIN = 500
 MAX_POLL_OPTIONS = 10
-
-
-class LiveError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass
@@ -87,12 +79,12 @@ class LiveSession:
 
     def _live(self) -> None:
         if self.status != "live":
-            raise LiveError("conflict", "the live session has ended")
+            raise RoomError("conflict", "the live session has ended")
 
     def _host(self, user_id: int) -> None:
         self._live()
         if self.role(user_id) != "host":
-            raise LiveError("forbidden", "only the host can do that")
+            raise RoomError("forbidden", "only the host can do that")
 
     # -- presence --------------------------------------------------------------------------
     def join(self, user_id: int, socket_key: str) -> None:
@@ -119,7 +111,7 @@ class LiveSession:
         self._live()
         if raised:
             if self.role(user_id) != "audience":
-                raise LiveError("invalid", "you are already on stage")
+                raise RoomError("invalid", "you are already on stage")
             self.hands.setdefault(user_id, time.time())
         else:
             self.hands.pop(user_id, None)
@@ -127,11 +119,11 @@ class LiveSession:
     def promote(self, actor_id: int, user_id: int, role: str) -> None:
         self._host(actor_id)
         if role not in ("speaker", "audience"):
-            raise LiveError("invalid", "role must be speaker or audience")
+            raise RoomError("invalid", "role must be speaker or audience")
         if user_id == self.host_id:
-            raise LiveError("invalid", "the host stays host")
+            raise RoomError("invalid", "the host stays host")
         if user_id not in self.present:
-            raise LiveError("not_found", "that user is not in the session")
+            raise RoomError("not_found", "that user is not in the session")
         if role == "speaker":
             self.roles[user_id] = "speaker"
             self.hands.pop(user_id, None)
@@ -143,9 +135,9 @@ class LiveSession:
         self._live()
         text = (text or "").strip()
         if not text:
-            raise LiveError("invalid", "a question needs text")
+            raise RoomError("invalid", "a question needs text")
         if len(text) > MAX_QUESTION:
-            raise LiveError("too_large", f"a question holds at most {MAX_QUESTION} characters")
+            raise RoomError("too_large", f"a question holds at most {MAX_QUESTION} characters")
         q = Question(self._id(), user_id, text, time.time())
         self.questions[q.id] = q
         return q.id
@@ -154,14 +146,14 @@ class LiveSession:
         self._live()
         q = self.questions.get(question_id)
         if q is None:
-            raise LiveError("not_found", f"no question {question_id}")
+            raise RoomError("not_found", f"no question {question_id}")
         q.voters.add(user_id)  # one upvote per user: a second one changes nothing
 
     def answer(self, actor_id: int, question_id: int) -> None:
         self._host(actor_id)
         q = self.questions.get(question_id)
         if q is None:
-            raise LiveError("not_found", f"no question {question_id}")
+            raise RoomError("not_found", f"no question {question_id}")
         q.answered = True
 
     # -- polls -----------------------------------------------------------------------------
@@ -170,9 +162,9 @@ class LiveSession:
         question = (question or "").strip()
         options = [o.strip() for o in options if isinstance(o, str) and o.strip()]
         if not question or len(options) < 2:
-            raise LiveError("invalid", "a poll needs a question and at least two options")
+            raise RoomError("invalid", "a poll needs a question and at least two options")
         if len(options) > MAX_POLL_OPTIONS or len(set(options)) != len(options):
-            raise LiveError("invalid", f"2–{MAX_POLL_OPTIONS} different options")
+            raise RoomError("invalid", f"2–{MAX_POLL_OPTIONS} different options")
         p = Poll(self._id(), question, options)
         self.polls[p.id] = p
         return p.id
@@ -181,28 +173,28 @@ class LiveSession:
         self._live()
         p = self.polls.get(poll_id)
         if p is None:
-            raise LiveError("not_found", f"no poll {poll_id}")
+            raise RoomError("not_found", f"no poll {poll_id}")
         if p.closed:
-            raise LiveError("conflict", "the poll is closed")
+            raise RoomError("conflict", "the poll is closed")
         index = p.options.index(option) if isinstance(option, str) and option in p.options else option
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(p.options):
-            raise LiveError("invalid", "no such option")
+            raise RoomError("invalid", "no such option")
         if user_id in p.votes:
-            raise LiveError("conflict", "you have already voted in this poll")
+            raise RoomError("conflict", "you have already voted in this poll")
         p.votes[user_id] = index
 
     def close_poll(self, actor_id: int, poll_id: int) -> None:
         self._host(actor_id)
         p = self.polls.get(poll_id)
         if p is None:
-            raise LiveError("not_found", f"no poll {poll_id}")
+            raise RoomError("not_found", f"no poll {poll_id}")
         p.closed = True
 
     def pin(self, actor_id: int, text: str) -> None:
         self._host(actor_id)
         text = (text or "").strip()
         if len(text) > MAX_PIN:
-            raise LiveError("too_large", f"a pinned announcement holds at most {MAX_PIN} characters")
+            raise RoomError("too_large", f"a pinned announcement holds at most {MAX_PIN} characters")
         self.pinned = text or None
 
     # -- views -----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from storage.mongo import retry_once
 from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 
-from .live_session import LiveError, LiveSession
+from .live_session import LiveSession
 from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
 
 log = logging.getLogger(__name__)
@@ -563,7 +563,7 @@ class RoomShardHost:
                 await self._lookup_members({(room.club_id, user_id)})
             room.member(user_id)
             session.join(user_id, socket_key)
-        except (RoomError, LiveError) as err:
+        except RoomError as err:
             return {"ok": False, "error": err.as_dict()}
         await self._publish_live(session)
         return {"ok": True, "state": session.state()}
@@ -607,7 +607,7 @@ class RoomShardHost:
                 result["summary"] = session.end(user_id)
             else:
                 return refused(RoomError("invalid", f"unknown live action {action}"))
-        except LiveError as err:
+        except RoomError as err:
             return {"ok": False, "error": err.as_dict()}
         await self._publish_live(session)
         if session.status == "ended":

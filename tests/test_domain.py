@@ -134,7 +134,7 @@ def test_jump_hash_is_stable_and_moves_little():
 
 
 def test_live_session_state_machine():
-    from actors.live_session import LiveError, LiveSession
+    from actors.live_session import LiveSession
 
     s = LiveSession(event_id=1, room_id=2, host_id=10)
     for u in (10, 11, 12, 13):
@@ -142,7 +142,7 @@ def test_live_session_state_machine():
     s.hand(12, True)
     s.hand(11, True)
     assert s.state()["hands"] == [12, 11]
-    with pytest.raises(LiveError):
+    with pytest.raises(RoomError):
         s.promote(11, 12, "speaker")  # not the host
     s.promote(10, 12, "speaker")
     assert s.state()["speakers"] == [12] and s.state()["hands"] == [11] and s.audience_count() == 2
@@ -154,16 +154,16 @@ def test_live_session_state_machine():
     assert [x["question_id"] for x in s.state()["questions"]] == [q2, q]
     p = s.poll(10, "A or B?", ["A", "B"])
     s.vote(11, p, "B")
-    with pytest.raises(LiveError):
+    with pytest.raises(RoomError):
         s.vote(11, p, 0)
-    with pytest.raises(LiveError):
+    with pytest.raises(RoomError):
         s.vote(12, p, 7)
     s.close_poll(10, p)
-    with pytest.raises(LiveError):
+    with pytest.raises(RoomError):
         s.vote(13, p, 0)
     s.leave(13, "gw/13")
     summary = s.end(10)
     assert summary["attendance"] == 4 and summary["peak_audience"] == 3
     assert summary["polls"][0]["tallies"] == [0, 1]
-    with pytest.raises(LiveError):
+    with pytest.raises(RoomError):
         s.hand(11, True)
