@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from .errors import STATUS_BY_CODE, ApiError
@@ -162,11 +162,12 @@ def _wrap(op: Operation, authenticate):
             raw = await request.read()  # beyond client_max_size this raises 413, mapped to too_large
             try:
                 # An empty body is an empty object: POST /clubs/{id}/join needs nothing for a public club.
-                data = json.loads(raw) if raw.strip() else {}
+                data = json.loads(raw) if raw.strip() else ({} if not issubclass(op.body, RootModel) else None)
             except (ValueError, UnicodeDecodeError):
                 raise ApiError("invalid", "request body is not valid JSON") from None
-            if not isinstance(data, dict):
-                raise ApiError("invalid", "request body must be a JSON object")
+            expects_list = issubclass(op.body, RootModel)
+            if not isinstance(data, list if expects_list else dict):
+                raise ApiError("invalid", f"request body must be a JSON {'array' if expects_list else 'object'}")
             try:
                 kwargs["body"] = op.body.model_validate(data)
             except ValidationError as exc:

@@ -126,7 +126,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         await chat.start()
         app[REALTIME].chat = chat
         app[CLUBS] = Clubs(chat, backends.stores.mongo, app[SIO])
-        app[EVENTS] = Events(settings.base_url)
+        app[EVENTS] = Events(settings.base_url, chat)
         app[LIVE] = app[REALTIME].live = Live(chat)
         achievements = AchievementWorker(redis, app[SIO], chat.gateway_id)
         await achievements.start()

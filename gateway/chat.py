@@ -16,6 +16,8 @@ import uuid
 import ray
 
 from actors.hashing import jump_hash
+from actors.interactions import STREAM as INTERACTION_STREAM
+from actors.interactions import InteractionConsumer
 from actors.room_shard import ROOM_LAST_SEQ_KEY, RoomShard
 from actors.runtime import NAMESPACE
 from actors.session import TokenBucket
@@ -25,6 +27,7 @@ from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 
+INTERACTION_MAXLEN = 1_000_000
 UNAVAILABLE = {"ok": False, "error": {"code": "unavailable", "message": "chat service unavailable; retry"}}
 
 
@@ -96,6 +99,7 @@ class Chat:
                                for i in range(settings.session_shards)]
         self.batchers = [ShardBatcher(h, settings.batch_flush_ms, settings.batch_max_items, metrics)
                          for h in self.room_shards]
+        self.consumer = InteractionConsumer.options(name="clubhub-interaction-consumer", **options).remote(config)
         self.buckets: dict[int, TokenBucket] = {}
         self._typing: dict[tuple[int, int], float] = {}
         self._heartbeat: asyncio.Task | None = None
@@ -104,6 +108,7 @@ class Chat:
     async def start(self) -> None:
         await self._beat()
         await asyncio.gather(*(h.ping.remote() for h in self.room_shards + self.session_shards))
+        await self.consumer.start.remote()
         self._heartbeat = asyncio.create_task(self._heartbeats())
 
     async def stop(self) -> None:
@@ -123,6 +128,8 @@ class Chat:
             await asyncio.sleep(max(1.0, self.settings.housekeeping_s))
             try:
                 await self._beat()
+                # Idempotent; restarts the consumer's loop after Ray restarted the actor.
+                await self.consumer.start.remote()
             except Exception as exc:
                 log.warning("gateway heartbeat failed: %s", exc)
 
@@ -257,6 +264,27 @@ class Chat:
         """Append to the activity stream (Redis Streams) that achievements are awarded from."""
         await self.redis.xadd(ACTIVITY_STREAM, {"user_id": user_id, "kind": kind, "ref": ref},
                               maxlen=ACTIVITY_MAXLEN, approximate=True)
+
+    async def interactions(self, user_id: int, items: list[dict], source: str = "client") -> int:
+        """Append interactions to the stream the consumer actor turns into stored facts and signals."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for it in items:
+                fields = {"id": it.get("interaction_id") or uuid.uuid4().hex, "user_id": user_id,
+                          "item_type": it["item_type"], "item_id": it["item_id"], "kind": it["kind"],
+                          "ts": repr(now), "source": source}
+                if it.get("dwell_ms") is not None:
+                    fields["dwell_ms"] = it["dwell_ms"]
+                pipe.xadd(INTERACTION_STREAM, fields, maxlen=INTERACTION_MAXLEN, approximate=True)
+            await pipe.execute()
+        return len(items)
+
+    async def signal(self, user_id: int, item_type: str, item_id: int, kind: str) -> None:
+        """A server-side signal (a room joined, an RSVP, a club joined), best effort."""
+        try:
+            await self.interactions(user_id, [{"item_type": item_type, "item_id": item_id, "kind": kind}], "server")
+        except Exception as exc:
+            log.warning("signal not recorded: %s", exc)
 
     def _bucket(self, user_id: int) -> TokenBucket:
         bucket = self.buckets.get(user_id)

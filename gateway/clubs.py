@@ -141,6 +141,7 @@ class Clubs:
             except IntegrityError:
                 pass  # joined twice at once: the first one counts
             await self.chat.member_changed(club_id, user_id)
+            await self.chat.signal(user_id, "club", club_id, "join")
             role = "member"
         return club_out(club, role, await Membership.filter(club_id=club_id).count())
 

@@ -28,8 +28,9 @@ def event_out(event: Event, going: int | None = None, waitlisted: int | None = N
 
 
 class Events:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, chat=None) -> None:
         self.base_url = base_url  # links in calendar files
+        self.chat = chat          # for the RSVP signal to the feed pipeline
 
     async def _club_role(self, club_id: int, user_id: int) -> tuple[Club, str | None]:
         club = await Club.get_or_none(id=club_id)
@@ -106,6 +107,8 @@ class Events:
                     mine.status = status
                     await mine.save(using_db=conn, update_fields=["status", "updated_at"])
             result = await self._my_rsvp(event_id, user_id, conn)
+        if self.chat is not None:
+            await self.chat.signal(user_id, "event", event_id, "rsvp")
         return result
 
     async def cancel(self, event_id: int, user_id: int) -> None:

@@ -132,6 +132,7 @@ class Realtime:
         if sid not in self.users:  # disconnected while the shard answered
             return result
         self.joined[sid].add(p.room_id)
+        await self.chat.signal(user_id, "room", p.room_id, "join")
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         # Released after this handler returns, i.e. after the ack is queued: held messages follow it.
         asyncio.get_running_loop().call_soon(self._release, sid, eio_sid, p.room_id, result["last_seq"])

@@ -6,7 +6,7 @@ from aiohttp import web
 from .api import Api
 from .chat import Chat
 from .errors import STATUS_BY_CODE, ApiError
-from .schemas import HistoryQuery, MessagesOut
+from .schemas import AcceptedOut, HistoryQuery, InteractionsIn, MessagesOut
 from .tokens import AccessClaims
 
 CHAT = web.AppKey("chat", Chat)
@@ -32,3 +32,10 @@ async def room_messages(request: web.Request, claims: AccessClaims, room_id: int
            tags=("chat",))
 async def unread(request: web.Request, claims: AccessClaims) -> dict:
     return await request.app[CHAT].unread(claims.user_id)
+
+
+@api.route("POST", "/interactions", summary="Log impressions, clicks, dwell, RSVPs and joins (a batch of up to 200)",
+           body=InteractionsIn, response=AcceptedOut, status=202, tags=("feed",))
+async def post_interactions(request: web.Request, claims: AccessClaims, body: InteractionsIn) -> dict:
+    items = [i.model_dump() for i in body.root]
+    return {"accepted": await request.app[CHAT].interactions(claims.user_id, items)}

@@ -5,7 +5,8 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, RootModel, StringConstraints,
+                      model_validator)
 
 
 def _printable(value: str) -> str:
@@ -454,3 +455,28 @@ class AchievementOut(BaseModel):
 
 class AchievementsOut(BaseModel):
     achievements: list[AchievementOut]
+
+
+# -- interactions ---------------------------------------------------------------------------------
+
+class InteractionIn(Input):
+    item_type: Literal["event", "club", "room"]
+    item_id: Annotated[int, Field(ge=1, le=2**62)]
+    kind: Literal["impression", "click", "dwell", "rsvp", "join"]
+    dwell_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] | None = None
+    # Client-made id: a batch re-sent after a network error is not counted twice.
+    interaction_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _dwell(self):
+        if self.kind == "dwell" and self.dwell_ms is None:
+            raise ValueError("a dwell interaction needs dwell_ms")
+        return self
+
+
+class InteractionsIn(RootModel[Annotated[list[InteractionIn], Field(min_length=1, max_length=200)]]):
+    pass
+
+
+class AcceptedOut(BaseModel):
+    accepted: int
