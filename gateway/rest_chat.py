@@ -6,7 +6,7 @@ from aiohttp import web
 from .api import Api
 from .chat import Chat
 from .errors import STATUS_BY_CODE, ApiError
-from .schemas import AcceptedOut, HistoryQuery, InteractionsIn, MessagesOut
+from .schemas import AcceptedOut, FeedOut, FeedQuery, HistoryQuery, InteractionsIn, MessagesOut
 from .tokens import AccessClaims
 
 CHAT = web.AppKey("chat", Chat)
@@ -39,3 +39,15 @@ async def unread(request: web.Request, claims: AccessClaims) -> dict:
 async def post_interactions(request: web.Request, claims: AccessClaims, body: InteractionsIn) -> dict:
     items = [i.model_dump() for i in body.root]
     return {"accepted": await request.app[CHAT].interactions(claims.user_id, items)}
+
+
+@api.route("GET", "/feed", summary="The personalized feed: events, rooms and clubs with a score and a reason",
+           query=FeedQuery, response=FeedOut, tags=("feed",))
+async def feed(request: web.Request, claims: AccessClaims, query: FeedQuery) -> dict:
+    from ranking.candidates import candidates_for
+    from ranking.feed import fallback_reason, item, popularity_scores
+
+    candidates = await candidates_for(claims.user_id)
+    scores = await popularity_scores(request.app[CHAT].redis, candidates)
+    ranked = sorted(zip(candidates, scores), key=lambda cs: (-cs[1], -(cs[0].id)))[:query.limit]
+    return {"items": [item(c, s, fallback_reason(c, s)) for c, s in ranked], "model": None}

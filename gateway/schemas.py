@@ -480,3 +480,20 @@ class InteractionsIn(RootModel[Annotated[list[InteractionIn], Field(min_length=1
 
 class AcceptedOut(BaseModel):
     accepted: int
+
+
+class FeedQuery(Input):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class FeedItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["event", "club", "room"]
+    id: int
+    score: float
+    reason: str
+
+
+class FeedOut(BaseModel):
+    items: list[FeedItem]
+    model: str | None  # the ranker model version, None while the popularity fallback serves
