@@ -16,6 +16,7 @@ import ray
 from pymongo.errors import BulkWriteError
 
 from ranking import signals
+from storage.mongo import retry_once
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class InteractionConsumerHost:
                 raise
             except Exception:
                 log.exception("interaction consumer failed; retrying")
+                start = "0"  # what failed stays pending: read it again before anything new
                 await asyncio.sleep(1)
 
     async def _club(self, item_type: str, item_id: int) -> int | None:
@@ -124,7 +126,7 @@ class InteractionConsumerHost:
             for h, field, inc in incs:
                 argv += [h, field, repr(inc)]
         try:
-            await self.interactions.insert_many(docs, ordered=False)
+            await retry_once(lambda: self.interactions.insert_many(docs, ordered=False))
         except BulkWriteError as exc:  # duplicates of a redelivery are expected; anything else is not
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise

@@ -101,6 +101,7 @@ class AchievementWorker:
                 raise
             except Exception:
                 log.exception("achievement worker failed; retrying")
+                start = "0"  # what failed stays pending: read it again before anything new
                 await asyncio.sleep(1)
 
     async def process(self, entries) -> None:
