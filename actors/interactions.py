@@ -17,6 +17,7 @@ from pymongo.errors import BulkWriteError
 
 from ranking import signals
 from storage.mongo import retry_once
+from storage.streams import consume, ensure_group
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ class InteractionConsumerHost:
 
     async def start(self) -> str:
         if self._task is None:
-            from redis.exceptions import ResponseError
-
             from storage import mongo as mongo_store
             from storage.postgres import init_tortoise, tortoise_config
             from storage.redis import connect_redis
@@ -65,32 +64,12 @@ class InteractionConsumerHost:
             client = mongo_store.connect_mongo(self.config["mongo_url"])
             self.interactions = client[self.config["mongo_db"]][mongo_store.INTERACTIONS]
             self.apply_script = self.redis.register_script(_APPLY)
-            try:
-                await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            await ensure_group(self.redis, STREAM, GROUP, "0")
             self._task = asyncio.create_task(self._run())
         return "running"
 
     async def _run(self) -> None:
-        start = "0"  # first what this consumer took before a restart and never acknowledged
-        while True:
-            try:
-                reply = await self.redis.xreadgroup(GROUP, CONSUMER, {STREAM: start}, count=500, block=500)
-                entries = reply[0][1] if reply else []
-                if start == "0" and not entries:
-                    start = ">"
-                    continue
-                if entries:
-                    await self.process(entries)
-                    await self.redis.xack(STREAM, GROUP, *[eid for eid, _ in entries])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("interaction consumer failed; retrying")
-                start = "0"  # what failed stays pending: read it again before anything new
-                await asyncio.sleep(1)
+        await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=500, block_ms=500)
 
     async def _club(self, item_type: str, item_id: int) -> int | None:
         key = f"{item_type}:{item_id}"

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from redis.exceptions import ResponseError
 from tortoise.exceptions import IntegrityError
 
 from storage.models import Achievement, UserAchievement
 from storage.redis import ACTIVITY_STREAM
+from storage.streams import consume, ensure_group
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +60,8 @@ class AchievementWorker:
     async def start(self) -> None:
         for r in RULES:
             await Achievement.update_or_create(code=r.code, defaults={"title": r.title, "description": r.description})
-        try:
-            # "$": entries from now on; the group keeps its position across gateway restarts.
-            await self.redis.xgroup_create(ACTIVITY_STREAM, GROUP, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        # "$": entries from now on; the group keeps its position across gateway restarts.
+        await ensure_group(self.redis, ACTIVITY_STREAM, GROUP, "$")
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -74,35 +69,9 @@ class AchievementWorker:
             self._task.cancel()
 
     async def _run(self) -> None:
-        # First our own entries delivered before a crash and never acknowledged, then new ones;
-        # now and then, entries another (dead) gateway took and never acknowledged.
-        start = "0"
-        last_claim = 0.0
-        while True:
-            try:
-                if time.monotonic() - last_claim > CLAIM_EVERY_S:
-                    last_claim = time.monotonic()
-                    claimed = await self.redis.xautoclaim(ACTIVITY_STREAM, GROUP, self.consumer,
-                                                          min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=200)
-                    stale = [e for e in claimed[1] if e[1]]
-                    if stale:
-                        await self.process(stale)
-                        await self.redis.xack(ACTIVITY_STREAM, GROUP, *[entry_id for entry_id, _ in stale])
-                reply = await self.redis.xreadgroup(GROUP, self.consumer, {ACTIVITY_STREAM: start}, count=200,
-                                                    block=1000)
-                entries = reply[0][1] if reply else []
-                if start == "0" and not entries:
-                    start = ">"
-                    continue
-                if entries:
-                    await self.process(entries)
-                    await self.redis.xack(ACTIVITY_STREAM, GROUP, *[entry_id for entry_id, _ in entries])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("achievement worker failed; retrying")
-                start = "0"  # what failed stays pending: read it again before anything new
-                await asyncio.sleep(1)
+        # Entries a dead gateway took and never acknowledged are claimed after a minute.
+        await consume(self.redis, ACTIVITY_STREAM, GROUP, self.consumer, self.process,
+                      claim_idle_ms=CLAIM_IDLE_MS, claim_every_s=CLAIM_EVERY_S)
 
     async def process(self, entries) -> None:
         per_user: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))

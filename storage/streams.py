@@ -1,0 +1,59 @@
+"""Consuming a Redis stream in a consumer group, at least once, without stranding entries.
+
+A consumer first re-reads what it took earlier and never acknowledged (after its own restart, or after a
+failed batch), then new entries; an entry is acknowledged only after ``handle`` returned. Optionally it
+also claims entries that another consumer (a dead gateway) left unacknowledged for too long. Handlers
+must therefore be idempotent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable
+
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
+
+Entries = list[tuple[bytes, dict]]
+
+
+async def ensure_group(redis, stream: str, group: str, start_id: str) -> None:
+    try:
+        await redis.xgroup_create(stream, group, id=start_id, mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def consume(redis, stream: str, group: str, consumer: str, handle: Callable[[Entries], Awaitable[None]],
+                  *, count: int = 200, block_ms: int = 1000, claim_idle_ms: int | None = None,
+                  claim_every_s: float = 30.0) -> None:
+    """Run forever (until cancelled)."""
+    start = "0"
+    last_claim = time.monotonic()
+    while True:
+        try:
+            if claim_idle_ms is not None and time.monotonic() - last_claim > claim_every_s:
+                last_claim = time.monotonic()
+                claimed = await redis.xautoclaim(stream, group, consumer, min_idle_time=claim_idle_ms,
+                                                 start_id="0-0", count=count)
+                stale = [e for e in claimed[1] if e[1]]
+                if stale:
+                    await handle(stale)
+                    await redis.xack(stream, group, *[entry_id for entry_id, _ in stale])
+            reply = await redis.xreadgroup(group, consumer, {stream: start}, count=count, block=block_ms)
+            entries = reply[0][1] if reply else []
+            if start == "0" and not entries:
+                start = ">"
+                continue
+            if entries:
+                await handle(entries)
+                await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("stream consumer failed; retrying", extra={"stream": stream, "group": group})
+            start = "0"  # what failed stays pending: read it again before anything new
+            await asyncio.sleep(1)
