@@ -25,6 +25,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from storage.mongo import retry_once
 from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 
+from .housekeeping import dead_gateways, every
 from .live_session import LiveSession
 from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
 
@@ -35,7 +36,6 @@ MAX_BATCH = 1024
 ROOM_IDLE_S = 300.0
 NEGATIVE_MEMBER_TTL_S = 5.0
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-GATEWAY_KEY = "clubhub:gw:"
 ROOM_LAST_SEQ_KEY = "clubhub:room_last_seq"
 
 
@@ -120,7 +120,7 @@ class RoomShardHost:
         self.audit_log = db[mongo_store.AUDIT_LOG]
         self.redis = connect_redis(c["redis_url"])
         self.channel = c["channel"]
-        self._housekeeper = asyncio.create_task(self._housekeeping())
+        self._housekeeper = asyncio.create_task(every(c.get("housekeeping_s", 5.0), self.sweep, "room shard"))
 
     # -- activation --------------------------------------------------------------------------
     async def room(self, room_id: int) -> Room:
@@ -628,22 +628,10 @@ class RoomShardHost:
             log.warning("live state publish failed: %s", exc)
 
     # -- housekeeping ------------------------------------------------------------------------
-    async def _housekeeping(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.get("housekeeping_s", 5.0))
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("room shard housekeeping failed")
-
     async def sweep(self) -> dict:
         """Drop sockets of dead gateways and evict idle rooms."""
-        gateways = {key.split("/", 1)[0] for room in self.rooms.values() for socks in room.online.values()
-                    for key in socks}
-        dead = []
-        for gw in gateways:
-            if not await self.redis.exists(GATEWAY_KEY + gw):
-                dead.append(gw)
+        dead = await dead_gateways(self.redis, (key for room in self.rooms.values()
+                                                for socks in room.online.values() for key in socks))
         for gw in dead:
             for room in self.rooms.values():
                 for user_id in room.drop_gateway(gw):

@@ -12,7 +12,8 @@ import time
 
 import ray
 
-from .room_shard import GATEWAY_KEY, pubsub_message
+from .housekeeping import dead_gateways, every
+from .room_shard import pubsub_message
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ class SessionShardHost:
             self.channel = self.config["channel"]
             self._ready = asyncio.get_running_loop().create_future()
             self._ready.set_result(True)
-            self._housekeeper = asyncio.create_task(self._housekeeping())
+            self._housekeeper = asyncio.create_task(
+                every(self.config.get("housekeeping_s", 5.0), self.sweep, "session shard"))
         await self._ready
 
     async def session(self, user_id: int) -> Session:
@@ -76,17 +78,8 @@ class SessionShardHost:
         await self._ensure()
         return [u for u in user_ids if (s := self.sessions.get(u)) is not None and s.online]
 
-    async def _housekeeping(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.get("housekeeping_s", 5.0))
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("session shard housekeeping failed")
-
     async def sweep(self) -> dict:
-        gateways = {k.split("/", 1)[0] for s in self.sessions.values() for k in s.sockets}
-        dead = [gw for gw in gateways if not await self.redis.exists(GATEWAY_KEY + gw)]
+        dead = await dead_gateways(self.redis, (k for s in self.sessions.values() for k in s.sockets))
         for gw in dead:
             for s in self.sessions.values():
                 s.drop_gateway(gw)

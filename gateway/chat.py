@@ -16,6 +16,7 @@ import uuid
 import ray
 
 from actors.hashing import jump_hash
+from actors.housekeeping import GATEWAY_KEY
 from actors.interactions import STREAM as INTERACTION_STREAM
 from actors.interactions import InteractionConsumer
 from actors.room_shard import ROOM_LAST_SEQ_KEY, RoomShard
@@ -115,13 +116,13 @@ class Chat:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         try:
-            await self.redis.delete(f"clubhub:gw:{self.gateway_id}")
+            await self.redis.delete(GATEWAY_KEY + self.gateway_id)
         except Exception:
             pass
 
     async def _beat(self) -> None:
         # Shards forget the sockets of a gateway whose key expired (it died without saying so).
-        await self.redis.set(f"clubhub:gw:{self.gateway_id}", 1, ex=max(3, int(self.settings.housekeeping_s * 3)))
+        await self.redis.set(GATEWAY_KEY + self.gateway_id, 1, ex=max(3, int(self.settings.housekeeping_s * 3)))
 
     async def _heartbeats(self) -> None:
         while True:
