@@ -15,7 +15,7 @@ import time
 import ray
 from pymongo.errors import BulkWriteError
 
-from ranking import signals
+from ranking import registry, signals
 from storage.mongo import retry_once
 from storage.streams import consume, ensure_group
 
@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 STREAM = "clubhub:interactions"
 GROUP = "interaction-consumer"
 CONSUMER = "consumer-0"  # one named actor: its identity survives its restarts
+MAXLEN = 1_000_000       # approximate trim of the stream; the consumer keeps far behind this
+
+
+async def append(redis, entries: list[dict]) -> None:
+    """Add interactions to the stream, one pipeline; each entry has id, user_id, item_type, item_id, kind,
+    ts, source and optionally dwell_ms."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for fields in entries:
+            if fields.get("dwell_ms") is None:
+                fields = {k: v for k, v in fields.items() if k != "dwell_ms"}
+            pipe.xadd(STREAM, fields, maxlen=MAXLEN, approximate=True)
+        await pipe.execute()
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).
 _APPLY = """
@@ -49,43 +61,70 @@ class InteractionConsumerHost:
     def __init__(self, config: dict) -> None:
         self.config = config
         self._task: asyncio.Task | None = None
-        self.club_of: dict[str, int | None] = {}
+        self.meta: dict[str, tuple[int | None, int | None]] = {}  # item key -> (club_id, start bucket)
+        self.embeddings: registry.Embeddings | None = None
+        self._emb_checked = 0.0
         self.processed = 0
         self.applied = 0
 
     async def start(self) -> str:
         if self._task is None:
-            from storage import mongo as mongo_store
-            from storage.postgres import init_tortoise, tortoise_config
-            from storage.redis import connect_redis
-
-            await init_tortoise(tortoise_config(self.config["postgres_url"]))
-            self.redis = connect_redis(self.config["redis_url"])
-            client = mongo_store.connect_mongo(self.config["mongo_url"])
-            self.interactions = client[self.config["mongo_db"]][mongo_store.INTERACTIONS]
-            self.apply_script = self.redis.register_script(_APPLY)
-            await ensure_group(self.redis, STREAM, GROUP, "0")
+            await self.open()
             self._task = asyncio.create_task(self._run())
         return "running"
+
+    async def open(self) -> None:
+        from storage import mongo as mongo_store
+        from storage.postgres import init_tortoise, tortoise_config
+        from storage.redis import connect_redis
+
+        await init_tortoise(tortoise_config(self.config["postgres_url"]))
+        self.redis = connect_redis(self.config["redis_url"])
+        client = mongo_store.connect_mongo(self.config["mongo_url"])
+        self.db = client[self.config["mongo_db"]]
+        self.interactions = self.db[mongo_store.INTERACTIONS]
+        self.apply_script = self.redis.register_script(_APPLY)
+        await ensure_group(self.redis, STREAM, GROUP, "0")
 
     async def _run(self) -> None:
         await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=500, block_ms=500)
 
-    async def _club(self, item_type: str, item_id: int) -> int | None:
-        key = f"{item_type}:{item_id}"
-        if key not in self.club_of:
+    async def drain(self) -> int:
+        """Process everything in the stream now and return (``clubhub seed`` runs the consumer in-process
+        this way: the same group, the same code, the same exactly-once effect)."""
+        return await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=500, block_ms=1,
+                             until_idle=True)
+
+    async def _meta(self, item_type: str, item_id: int) -> tuple[int | None, int | None]:
+        key = signals.item_key(item_type, item_id)
+        if key not in self.meta:
             from storage.models import Event, Room
 
+            club, bucket = None, None
             if item_type == "club":
                 club = item_id
+            elif item_type == "event":
+                row = await Event.filter(id=item_id).values_list("club_id", "starts_at")
+                if row:
+                    club, bucket = row[0][0], signals.hour_bucket(row[0][1].timestamp())
             else:
-                model = Event if item_type == "event" else Room
-                row = await model.filter(id=item_id).values_list("club_id", flat=True)
+                row = await Room.filter(id=item_id).values_list("club_id", flat=True)
                 club = row[0] if row else None
-            self.club_of[key] = club
-        return self.club_of[key]
+            self.meta[key] = (club, bucket)
+        return self.meta[key]
+
+    async def _current_embeddings(self) -> registry.Embeddings | None:
+        """The item embeddings of the newest model: user embeddings are updated in its space."""
+        now = time.monotonic()
+        if now - self._emb_checked >= float(self.config.get("ranker_reload_s", 2.0)):
+            self._emb_checked = now
+            latest = await registry.latest_version(self.db)
+            if latest is not None and (self.embeddings is None or latest != self.embeddings.version):
+                self.embeddings = await registry.load_embeddings(self.db, latest)
+        return self.embeddings
 
     async def process(self, entries) -> None:
+        emb = await self._current_embeddings()
         docs, keys, argv = [], [], []
         for _, f in entries:
             d = {k.decode(): v.decode() for k, v in f.items()}
@@ -93,12 +132,10 @@ class InteractionConsumerHost:
             dwell = int(d["dwell_ms"]) if d.get("dwell_ms") else None
             docs.append({"_id": d["id"], "user_id": user_id, "item_type": item_type, "item_id": item_id,
                          "kind": d["kind"], "dwell_ms": dwell, "ts": ts, "source": d.get("source", "client")})
-            w = signals.anchored(signals.weight(d["kind"], dwell), ts)
-            incs = [(signals.POPULARITY_KEY, signals.item_key(item_type, item_id), w),
-                    (signals.AFFINITY_KEY + str(user_id), signals.item_key(item_type, item_id), w)]
-            club = await self._club(item_type, item_id)
-            if club is not None and item_type != "club":
-                incs.append((signals.AFFINITY_KEY + str(user_id), f"club:{club}", w))
+            club, bucket = await self._meta(item_type, item_id)
+            vec = emb.get(signals.item_key(item_type, item_id)) if emb else None
+            incs = signals.increments(user_id, item_type, item_id, d["kind"], dwell, ts, club, bucket,
+                                      (emb.version, vec) if vec is not None else None)
             day = time.strftime("%Y%m%d", time.gmtime(ts))
             keys.append(signals.APPLIED_KEY + day)
             argv += [d["id"], len(incs)]

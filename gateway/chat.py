@@ -17,8 +17,9 @@ import ray
 
 from actors.hashing import jump_hash
 from actors.housekeeping import GATEWAY_KEY
-from actors.interactions import STREAM as INTERACTION_STREAM
 from actors.interactions import InteractionConsumer
+from actors.interactions import append as append_interactions
+from actors.ranker import Ranker
 from actors.room_shard import ROOM_LAST_SEQ_KEY, RoomShard
 from actors.runtime import NAMESPACE
 from actors.session import TokenBucket
@@ -28,7 +29,6 @@ from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTERACTION_MAXLEN = 1_000_000
 UNAVAILABLE = {"ok": False, "error": {"code": "unavailable", "message": "chat service unavailable; retry"}}
 
 
@@ -91,6 +91,7 @@ class Chat:
             "redis_url": urls["redis"], "channel": settings.socketio_channel,
             "room_idle_s": settings.room_idle_s, "housekeeping_s": settings.housekeeping_s,
             "presence_fanout_limit": settings.presence_fanout_limit,
+            "ranker_reload_s": settings.ranker_reload_s,
         }
         options = dict(namespace=NAMESPACE, get_if_exists=True, max_restarts=-1, max_task_retries=-1,
                        max_concurrency=10_000, num_cpus=0, lifetime="detached" if detached else None)
@@ -101,6 +102,7 @@ class Chat:
         self.batchers = [ShardBatcher(h, settings.batch_flush_ms, settings.batch_max_items, metrics)
                          for h in self.room_shards]
         self.consumer = InteractionConsumer.options(name="clubhub-interaction-consumer", **options).remote(config)
+        self.ranker = Ranker.options(name="clubhub-ranker", **options).remote(config)
         self.buckets: dict[int, TokenBucket] = {}
         self._typing: dict[tuple[int, int], float] = {}
         self._heartbeat: asyncio.Task | None = None
@@ -109,7 +111,7 @@ class Chat:
     async def start(self) -> None:
         await self._beat()
         await asyncio.gather(*(h.ping.remote() for h in self.room_shards + self.session_shards))
-        await self.consumer.start.remote()
+        await asyncio.gather(self.consumer.start.remote(), self.ranker.start.remote())
         self._heartbeat = asyncio.create_task(self._heartbeats())
 
     async def stop(self) -> None:
@@ -129,8 +131,8 @@ class Chat:
             await asyncio.sleep(max(1.0, self.settings.housekeeping_s))
             try:
                 await self._beat()
-                # Idempotent; restarts the consumer's loop after Ray restarted the actor.
-                await self.consumer.start.remote()
+                # Idempotent; restarts the actors' loops after Ray restarted them.
+                await asyncio.gather(self.consumer.start.remote(), self.ranker.start.remote())
             except Exception as exc:
                 log.warning("gateway heartbeat failed: %s", exc)
 
@@ -268,16 +270,11 @@ class Chat:
 
     async def interactions(self, user_id: int, items: list[dict], source: str = "client") -> int:
         """Append interactions to the stream the consumer actor turns into stored facts and signals."""
-        now = time.time()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for it in items:
-                fields = {"id": it.get("interaction_id") or uuid.uuid4().hex, "user_id": user_id,
-                          "item_type": it["item_type"], "item_id": it["item_id"], "kind": it["kind"],
-                          "ts": repr(now), "source": source}
-                if it.get("dwell_ms") is not None:
-                    fields["dwell_ms"] = it["dwell_ms"]
-                pipe.xadd(INTERACTION_STREAM, fields, maxlen=INTERACTION_MAXLEN, approximate=True)
-            await pipe.execute()
+        now = repr(time.time())
+        await append_interactions(self.redis, [
+            {"id": it.get("interaction_id") or uuid.uuid4().hex, "user_id": user_id, "item_type": it["item_type"],
+             "item_id": it["item_id"], "kind": it["kind"], "ts": now, "source": source,
+             "dwell_ms": it.get("dwell_ms")} for it in items])
         return len(items)
 
     async def signal(self, user_id: int, item_type: str, item_id: int, kind: str) -> None:

@@ -112,6 +112,71 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
+async def _with_stores(settings: Settings, work):
+    """Start the embedded services if needed, open the stores, run ``work(stores, config)``, close."""
+    from storage.mongo import database_name
+    from storage.stores import Stores
+
+    services = Services(settings)
+    services.up()
+    urls = services.urls()
+    stores = await Stores.open(settings, urls)
+    config = {"postgres_url": urls["postgres"], "mongo_url": urls["mongo"],
+              "mongo_db": database_name(urls["mongo"], settings.mongo_db), "redis_url": urls["redis"]}
+    try:
+        return await work(stores, config)
+    finally:
+        await stores.close()
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from .seed import seed
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+
+    async def work(stores, config):
+        return await seed(stores, config, args.users, args.clubs, args.events, seed=args.seed,
+                          password=args.password, days=args.days, sessions_per_day=args.sessions_per_day)
+
+    try:
+        result = asyncio.run(_with_stores(settings, work))
+    except ServiceError as exc:
+        print(f"clubhub: {exc}", file=sys.stderr)
+        return 1
+    if result.get("seeded"):
+        print(f"seeded {result['users']} users, {result['clubs']} clubs, {result['events']} events and "
+              f"{result['interactions']} interactions in {result['seconds']} s; every password is {args.password!r}")
+    return 0
+
+
+def cmd_train_ranker(args: argparse.Namespace) -> int:
+    import json
+
+    from ranking.train import NotEnoughData, train
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+
+    async def work(stores, config):
+        return await train(stores.mongo, stores.redis, seed=args.seed, max_queries=args.max_queries)
+
+    try:
+        report = asyncio.run(_with_stores(settings, work))
+    except ServiceError as exc:
+        print(f"clubhub: {exc}", file=sys.stderr)
+        return 1
+    except NotEnoughData as exc:
+        print(f"clubhub: cannot train the ranker yet: {exc} (try `clubhub seed` for a demo world)", file=sys.stderr)
+        return 1
+    print(report.table())
+    print(f"saved ranker model v{report.version}; running gateways pick it up within "
+          f"{settings.ranker_reload_s:g} s")
+    if args.json:
+        print(json.dumps({"version": report.version, **report.metrics()}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clubhub", description="ClubHoloHub: realtime server for clubs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     services = sub.add_parser("services", help="the embedded PostgreSQL, MongoDB-wire and Redis servers")
     services.add_argument("action", choices=["up", "down", "status"])
     services.set_defaults(func=cmd_services)
+
+    seed = sub.add_parser("seed", help="a reproducible demo world: users with latent tastes, clubs, events, "
+                                       "messages and interactions")
+    seed.add_argument("--users", type=int, default=500)
+    seed.add_argument("--clubs", type=int, default=40)
+    seed.add_argument("--events", type=int, default=200)
+    seed.add_argument("--seed", type=int, default=1)
+    seed.add_argument("--password", default="clubhub-demo", help="every demo user's password")
+    seed.add_argument("--days", type=int, default=30, help="days of history to simulate")
+    seed.add_argument("--sessions-per-day", type=float, default=0.6, help="mean app visits per user and day")
+    seed.set_defaults(func=cmd_seed)
+
+    trainer = sub.add_parser("train-ranker", help="train the feed ranker on the stored interactions, print its "
+                                                  "evaluation, save a new model version")
+    trainer.add_argument("--seed", type=int, default=0)
+    trainer.add_argument("--max-queries", type=int, default=4000, help="users sampled per time window")
+    trainer.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
+    trainer.set_defaults(func=cmd_train_ranker)
     return parser
 
 

@@ -1,6 +1,7 @@
 """REST transport for chat: message history and unread counts (same actions as Socket.IO)."""
 from __future__ import annotations
 
+import ray
 from aiohttp import web
 
 from .api import Api
@@ -44,10 +45,7 @@ async def post_interactions(request: web.Request, claims: AccessClaims, body: In
 @api.route("GET", "/feed", summary="The personalized feed: events, rooms and clubs with a score and a reason",
            query=FeedQuery, response=FeedOut, tags=("feed",))
 async def feed(request: web.Request, claims: AccessClaims, query: FeedQuery) -> dict:
-    from ranking.candidates import candidates_for
-    from ranking.feed import fallback_reason, item, popularity_scores
-
-    candidates = await candidates_for(claims.user_id)
-    scores = await popularity_scores(request.app[CHAT].redis, candidates)
-    ranked = sorted(zip(candidates, scores), key=lambda cs: (-cs[1], -(cs[0].id)))[:query.limit]
-    return {"items": [item(c, s, fallback_reason(c, s)) for c, s in ranked], "model": None}
+    try:
+        return await request.app[CHAT].ranker.feed.remote(claims.user_id, query.limit)
+    except ray.exceptions.RayError as exc:
+        raise ApiError("unavailable", "the feed ranker is not answering, try again", status=503) from exc

@@ -496,4 +496,4 @@ class FeedItem(BaseModel):
 
 class FeedOut(BaseModel):
     items: list[FeedItem]
-    model: str | None  # the ranker model version, None while the popularity fallback serves
+    model: int | None  # the ranker model version, None while the popularity fallback serves

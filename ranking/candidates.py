@@ -32,12 +32,19 @@ class Candidate:
         return f"{self.type}:{self.id}"
 
 
-async def candidates_for(user_id: int, now: datetime | None = None) -> list[Candidate]:
+@dataclass
+class CandidateSet:
+    candidates: list[Candidate]
+    my_clubs: list[int]
+    club_names: dict[int, str]   # names of the user's clubs (reasons name them)
+
+
+async def candidates_for(user_id: int, now: datetime | None = None) -> CandidateSet:
     now = now or datetime.now(timezone.utc)
-    my_clubs = set(await Membership.filter(user_id=user_id).values_list("club_id", flat=True))
+    mine = await Membership.filter(user_id=user_id).values_list("club_id", "club__name")
+    my_clubs = {c for c, _ in mine}
     banned = set(await ClubBan.filter(user_id=user_id).values_list("club_id", flat=True))
     visible_clubs = Club.filter(id__not_in=list(banned) or [0])
-    names = {}
     out: list[Candidate] = []
 
     events = await Event.filter(ends_at__gt=now, status__not=EventStatus.ended,
@@ -46,7 +53,6 @@ async def candidates_for(user_id: int, now: datetime | None = None) -> list[Cand
     for e in events:
         if e.club.visibility == Visibility.private and e.club_id not in my_clubs:
             continue
-        names[e.club_id] = e.club.name
         out.append(Candidate("event", e.id, e.club_id, e.club.name, e.title, e.club_id in my_clubs,
                              starts_at=e.starts_at, created_at=e.created_at,
                              extra={"starts_at": e.starts_at.isoformat(), "status": e.status.value}))
@@ -61,4 +67,4 @@ async def candidates_for(user_id: int, now: datetime | None = None) -> list[Cand
     for c in clubs:
         out.append(Candidate("club", c.id, c.id, c.name, c.name, False, created_at=c.created_at,
                              extra={"description": c.description[:200]}))
-    return out
+    return CandidateSet(out, sorted(my_clubs - banned), {c: name for c, name in mine})

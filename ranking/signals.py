@@ -1,22 +1,36 @@
-"""Online signals from interactions: time-decayed item popularity and user×club / user×item affinity.
+"""Online signals from interactions: time-decayed item popularity, user×club / user×item affinity, the
+user's time-of-day profile and the user embedding.
 
 Decay without read-modify-write: a weight w at time t is stored as ``w · exp(λ·(t − EPOCH))``, so every
 update is a plain addition (Redis ``HINCRBYFLOAT``) and the decayed value at time ``now`` is the stored sum
 times ``exp(−λ·(now − EPOCH))``. With a 3-day half-life the stored numbers stay far inside float range for
 decades.
+
+The user embedding is the same kind of sum: the anchored weights times the (unit) embeddings of the items
+the user engaged with. Its direction is all the feed uses (cosine similarity), and decay scales every
+dimension alike, so it too is updated by additions alone. Item embeddings belong to a model version, so
+user embeddings are kept per version (``clubhub:uemb:<version>:<user_id>``).
+
+``increments`` is the one definition of what an interaction adds; the consumer actor applies it to Redis
+and ``ranking.dataset`` replays the same arithmetic over stored interactions for training.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 HALF_LIFE_S = 3 * 24 * 3600.0
 DECAY = math.log(2) / HALF_LIFE_S
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
-KIND_WEIGHT = {"impression": 0.05, "click": 1.0, "dwell": 0.0, "rsvp": 4.0, "join": 4.0}
+# Client kinds (the contract) and server-only kinds (a message written, a live session attended).
+KIND_WEIGHT = {"impression": 0.05, "click": 1.0, "dwell": 0.0, "rsvp": 4.0, "join": 4.0,
+               "message": 0.5, "attend": 3.0}
 POPULARITY_KEY = "clubhub:pop"
-AFFINITY_KEY = "clubhub:aff:"      # + user_id -> {"club:<id>" | "<item_type>:<id>": anchored weight}
+AFFINITY_KEY = "clubhub:aff:"      # + user_id -> {"club:<id>" | "<item_type>:<id>" | "hour:<b>": anchored weight}
+USER_EMB_KEY = "clubhub:uemb:"     # + version + ":" + user_id -> {"0".."d-1": anchored weighted sum}
 APPLIED_KEY = "clubhub:applied:"   # + UTC day -> interaction ids already counted (exactly-once effect)
+HOUR_BUCKETS = 6                   # 4-hour buckets of an event's start (UTC)
 
 
 def weight(kind: str, dwell_ms: int | None) -> float:
@@ -29,9 +43,45 @@ def anchored(w: float, ts: float) -> float:
     return w * math.exp(DECAY * (ts - EPOCH))
 
 
+def decay_factor(now: float) -> float:
+    return math.exp(-DECAY * (now - EPOCH))
+
+
 def decayed(stored: float, now: float) -> float:
-    return stored * math.exp(-DECAY * (now - EPOCH))
+    return stored * decay_factor(now)
 
 
 def item_key(item_type: str, item_id: int) -> str:
     return f"{item_type}:{item_id}"
+
+
+def hour_bucket(epoch_s: float) -> int:
+    return int((epoch_s % 86400) // (86400 // HOUR_BUCKETS))
+
+
+def user_emb_key(version: int, user_id: int) -> str:
+    return f"{USER_EMB_KEY}{version}:{user_id}"
+
+
+def increments(user_id: int, item_type: str, item_id: int, kind: str, dwell_ms: int | None, ts: float,
+               club_id: int | None, start_bucket: int | None,
+               emb: tuple[int, Sequence[float]] | None) -> list[tuple[str, str, float]]:
+    """What one interaction adds, as (hash, field, increment) triples.
+
+    ``club_id`` is the item's club, ``start_bucket`` an event's start hour bucket, ``emb`` the current
+    model version and the item's unit embedding (None before any model or for an unknown item)."""
+    w = anchored(weight(kind, dwell_ms), ts)
+    if w == 0.0:
+        return []
+    key = item_key(item_type, item_id)
+    aff = AFFINITY_KEY + str(user_id)
+    out = [(POPULARITY_KEY, key, w), (aff, key, w)]
+    if club_id is not None and item_type != "club":
+        out.append((aff, f"club:{club_id}", w))
+    if start_bucket is not None:
+        out.append((aff, f"hour:{start_bucket}", w))
+    if emb is not None:
+        version, vec = emb
+        uk = user_emb_key(version, user_id)
+        out += [(uk, str(i), w * float(x)) for i, x in enumerate(vec)]
+    return out

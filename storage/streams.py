@@ -29,8 +29,10 @@ async def ensure_group(redis, stream: str, group: str, start_id: str) -> None:
 
 async def consume(redis, stream: str, group: str, consumer: str, handle: Callable[[Entries], Awaitable[None]],
                   *, count: int = 200, block_ms: int = 1000, claim_idle_ms: int | None = None,
-                  claim_every_s: float = 30.0) -> None:
-    """Run forever (until cancelled)."""
+                  claim_every_s: float = 30.0, until_idle: bool = False) -> int:
+    """Run forever (until cancelled), or with ``until_idle`` until no new entry is left; returns the
+    number of entries handled."""
+    handled = 0
     start = "0"
     last_claim = time.monotonic()
     while True:
@@ -51,6 +53,9 @@ async def consume(redis, stream: str, group: str, consumer: str, handle: Callabl
             if entries:
                 await handle(entries)
                 await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
+                handled += len(entries)
+            elif until_idle:
+                return handled
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,0 +1,80 @@
+"""``Ranker``: the Ray actor that serves the feed.
+
+One call per feed request does it all — candidates (PostgreSQL), signals (one Redis pipeline), features
+and one batched LightGBM prediction — so the gateway spends one Ray round trip on a feed. The actor polls
+the model registry and hot-reloads a new version: the booster is parsed off the event loop and swapped in
+with one assignment, so requests in flight finish on the model they started with and none is dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import ray
+
+from ranking import registry
+from ranking.candidates import candidates_for
+from ranking.serve import rank
+
+log = logging.getLogger(__name__)
+
+
+class RankerHost:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.model: registry.RankerModel | None = None
+        self.served = 0
+        self.reloads = 0
+        self._watch: asyncio.Task | None = None
+
+    async def start(self) -> str:
+        if self._watch is None:
+            from storage import mongo as mongo_store
+            from storage.postgres import init_tortoise, tortoise_config
+            from storage.redis import connect_redis
+
+            await init_tortoise(tortoise_config(self.config["postgres_url"]))
+            self.redis = connect_redis(self.config["redis_url"])
+            self.db = mongo_store.connect_mongo(self.config["mongo_url"])[self.config["mongo_db"]]
+            await self.reload()
+            self._watch = asyncio.create_task(self._watch_registry())
+        return "running"
+
+    async def reload(self) -> int | None:
+        """Load the newest model version if it is newer than the one serving; returns the serving version."""
+        latest = await registry.latest_version(self.db)
+        if latest is not None and (self.model is None or latest > self.model.version):
+            model = await registry.load(self.db, latest)
+            if model is not None:
+                self.model = model  # the swap: one assignment, in-flight requests keep their reference
+                self.reloads += 1
+                log.info("ranker model loaded", extra={"version": model.version})
+        return self.model.version if self.model else None
+
+    async def _watch_registry(self) -> None:
+        interval = float(self.config.get("ranker_reload_s", 2.0))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reload()
+            except Exception as exc:  # a registry hiccup must not stop serving the current model
+                log.warning("model reload failed: %s", exc)
+
+    async def feed(self, user_id: int, limit: int, now: float | None = None) -> dict:
+        model = self.model
+        cs = await candidates_for(user_id)
+        items = await rank(self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit,
+                           now or time.time())
+        self.served += 1
+        return {"items": items, "model": model.version if model else None}
+
+    async def stats(self) -> dict:
+        return {"served": self.served, "reloads": self.reloads,
+                "version": self.model.version if self.model else None}
+
+    async def ping(self) -> str:
+        return "pong"
+
+
+Ranker = ray.remote(RankerHost)

@@ -1,0 +1,230 @@
+"""Training data from stored interactions: point-in-time replay of the online signals.
+
+``Items`` is every event, room and club (PostgreSQL); ``Log`` every stored interaction (MongoDB), sorted by
+time. ``Snapshot`` is what the online pipeline would have held at a cutoff ``t`` — the same anchored sums
+``signals.increments`` adds one interaction at a time, here summed in bulk — and ``Snapshot.inputs`` turns
+it into ``features.Inputs`` for one user's candidates, the same structure serving builds from Redis.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import signals
+from .features import HOUR_BUCKETS, TYPES, Inputs
+
+KINDS = list(signals.KIND_WEIGHT)
+# Relevance of what a user did with an item in a label window: nothing/impression 0, a look 1, a commitment 2.
+GRADE = {"impression": 0, "click": 1, "dwell": 1, "message": 1, "rsvp": 2, "join": 2, "attend": 2}
+EMB_DIM = 16
+MAX_EVENTS, MAX_ROOMS, MAX_CLUBS = 300, 100, 100  # as ranking.candidates
+
+
+@dataclass
+class Items:
+    keys: list[str]
+    index: dict[str, int]
+    type_code: np.ndarray
+    item_id: np.ndarray
+    club_id: np.ndarray
+    club_item: np.ndarray     # index of the item's club (as an item)
+    created_at: np.ndarray
+    starts_at: np.ndarray     # nan except events
+    ends_at: np.ndarray
+    start_bucket: np.ndarray  # -1 except events
+    public: np.ndarray        # the item's club is public
+    listed: np.ndarray        # may appear in a feed at all (live rooms are reached through their event)
+    club_names: dict[int, str]
+
+    @property
+    def n(self) -> int:
+        return len(self.keys)
+
+
+@dataclass
+class Log:
+    user: np.ndarray   # user ids
+    item: np.ndarray   # item indexes
+    kind: np.ndarray   # index into KINDS
+    weight: np.ndarray
+    ts: np.ndarray
+
+    @property
+    def anchored(self) -> np.ndarray:
+        return self.weight * np.exp(signals.DECAY * (self.ts - signals.EPOCH))
+
+
+async def load_items() -> Items:
+    from storage.models import Club, Event, Room, Visibility
+
+    clubs = await Club.all().values_list("id", "name", "visibility", "created_at")
+    rooms = await Room.all().values_list("id", "club_id", "name", "created_at")
+    events = await Event.all().values_list("id", "club_id", "created_at", "starts_at", "ends_at")
+    public = {c[0]: c[2] == Visibility.public or c[2] == "public" for c in clubs}
+    rows = [("club", c[0], c[0], c[3].timestamp(), math.nan, math.inf, True) for c in clubs]
+    rows += [("room", r[0], r[1], r[3].timestamp(), math.nan, math.inf, not r[2].startswith("live-")) for r in rooms]
+    rows += [("event", e[0], e[1], e[2].timestamp(), e[3].timestamp(), e[4].timestamp(), True) for e in events]
+    keys = [signals.item_key(t, i) for t, i, *_ in rows]
+    index = {k: j for j, k in enumerate(keys)}
+    club_id = np.array([r[2] for r in rows], dtype=np.int64)
+    starts = np.array([r[4] for r in rows])
+    return Items(
+        keys=keys, index=index, type_code=np.array([TYPES.index(r[0]) for r in rows], dtype=np.int64),
+        item_id=np.array([r[1] for r in rows], dtype=np.int64), club_id=club_id,
+        club_item=np.array([index.get(f"club:{c}", -1) for c in club_id], dtype=np.int64),
+        created_at=np.array([r[3] for r in rows]), starts_at=starts, ends_at=np.array([r[5] for r in rows]),
+        start_bucket=np.array([signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts], dtype=np.int64),
+        public=np.array([public.get(c, False) for c in club_id]), listed=np.array([r[6] for r in rows]),
+        club_names={c[0]: c[1] for c in clubs},
+    )
+
+
+async def load_log(db, items: Items) -> Log:
+    from storage.mongo import INTERACTIONS
+
+    users, idx, kinds, weights, ts = [], [], [], [], []
+    kind_code = {k: i for i, k in enumerate(KINDS)}
+    cursor = db[INTERACTIONS].find({}, projection={"_id": 0, "user_id": 1, "item_type": 1, "item_id": 1,
+                                                   "kind": 1, "dwell_ms": 1, "ts": 1}, batch_size=10_000)
+    async for d in cursor:
+        j = items.index.get(signals.item_key(d["item_type"], d["item_id"]))
+        if j is None or d["kind"] not in kind_code:
+            continue  # an item deleted since
+        users.append(d["user_id"])
+        idx.append(j)
+        kinds.append(kind_code[d["kind"]])
+        weights.append(signals.weight(d["kind"], d.get("dwell_ms")))
+        ts.append(d["ts"])
+    order = np.argsort(np.array(ts), kind="stable")
+    return Log(np.array(users, dtype=np.int64)[order], np.array(idx, dtype=np.int64)[order],
+               np.array(kinds, dtype=np.int64)[order], np.array(weights)[order], np.array(ts)[order])
+
+
+def item_embeddings(items: Items, log: Log, until: float, dim: int = EMB_DIM,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Item vectors from co-engagement: a truncated SVD of the user×item matrix of engagement (impressions
+    left out: being shown something says nothing about liking it) up to ``until``. Returns (unit vectors
+    with zero rows for items nobody engaged with, mask of items that have one)."""
+    from scipy.sparse.linalg import svds
+
+    m = (log.ts < until) & (log.kind != KINDS.index("impression"))
+    users, uidx = np.unique(log.user[m], return_inverse=True)
+    mat = sp.csr_matrix((np.log1p(log.weight[m]), (uidx, log.item[m])), shape=(len(users), items.n))
+    mat.data = np.log1p(mat.data)  # dampen heavy users and repeated visits
+    vecs = np.zeros((items.n, dim))
+    k = min(dim, min(mat.shape) - 1)
+    if k >= 1 and mat.nnz:
+        rng = np.random.default_rng(seed)
+        _, s, vt = svds(mat.astype(np.float64), k=k, v0=rng.standard_normal(min(mat.shape)))
+        vecs[:, :k] = (vt.T * np.sqrt(s))
+    norms = np.linalg.norm(vecs, axis=1)
+    has = norms > 1e-9
+    vecs[has] /= norms[has, None]
+    vecs[~has] = 0.0
+    return vecs, has
+
+
+class Snapshot:
+    """The online signals as they stood at ``t`` (interactions with ts < t)."""
+
+    def __init__(self, items: Items, log: Log, t: float, item_vecs: np.ndarray | None) -> None:
+        self.items, self.t, self.item_vecs = items, t, item_vecs
+        m = log.ts < t
+        user, item, kind, anch = log.user[m], log.item[m], log.kind[m], log.anchored[m]
+        self.user_ids, uidx = np.unique(user, return_inverse=True)
+        self.row = {int(u): i for i, u in enumerate(self.user_ids)}
+        nu = len(self.user_ids)
+        self.pop = np.bincount(item, weights=anch, minlength=items.n)
+        self.aff_item = sp.csr_matrix((anch, (uidx, item)), shape=(nu, items.n))
+        # user × club-item: the club itself plus its events and rooms, as the "club:<id>" affinity field.
+        club_of = items.club_item[item]
+        ok = club_of >= 0
+        self.aff_club = sp.csr_matrix((anch[ok], (uidx[ok], club_of[ok])), shape=(nu, items.n))
+        b = items.start_bucket[item]
+        ev = b >= 0
+        self.hours = np.zeros((nu, HOUR_BUCKETS))
+        np.add.at(self.hours, (uidx[ev], b[ev]), anch[ev])
+        self.user_vec = (self.aff_item @ item_vecs) if item_vecs is not None else None
+        # Memberships and RSVPs as the join / rsvp interactions say.
+        joins = (kind == KINDS.index("join")) & (items.type_code[item] == TYPES.index("club"))
+        self.member = sp.csr_matrix((np.ones(joins.sum()), (uidx[joins], item[joins])), shape=(nu, items.n))
+        self.member.data[:] = 1.0
+        rs = kind == KINDS.index("rsvp")
+        self.going = sp.csr_matrix((np.ones(rs.sum()), (item[rs], uidx[rs])), shape=(items.n, nu))
+        self.going.data[:] = 1.0
+        self._member_t = self.member.T.tocsr()
+
+    def clubs_of(self, user_id: int) -> np.ndarray:
+        r = self.row.get(user_id)
+        return self.member[r].indices if r is not None else np.zeros(0, dtype=np.int64)
+
+    def candidates(self, user_id: int) -> np.ndarray:
+        """Item indexes the feed would offer the user at ``t`` — the rules of ``ranking.candidates``."""
+        it, t = self.items, self.t
+        mine = np.zeros(it.n, dtype=bool)
+        mine[self.clubs_of(user_id)] = True
+        in_my_club = np.zeros(it.n, dtype=bool)
+        ok = it.club_item >= 0
+        in_my_club[ok] = mine[it.club_item[ok]]
+        exists = it.created_at <= t
+        ev = np.flatnonzero(exists & (it.type_code == 0) & (it.ends_at > t) & (it.public | in_my_club))
+        ev = ev[np.argsort(it.starts_at[ev], kind="stable")][:MAX_EVENTS]
+        rooms = np.flatnonzero(exists & (it.type_code == 1) & in_my_club & it.listed)[:MAX_ROOMS]
+        clubs = np.flatnonzero(exists & (it.type_code == 2) & it.public & ~mine)
+        clubs = clubs[np.argsort(-it.item_id[clubs], kind="stable")][:MAX_CLUBS]
+        return np.concatenate([ev, rooms, clubs])
+
+    def co_going(self, user_id: int, cand: np.ndarray) -> np.ndarray:
+        r = self.row.get(user_id)
+        if r is None:
+            return np.zeros(len(cand), dtype=np.int64)
+        shared = (self._member_t[self.member[r].indices].sum(axis=0).A1 > 0).astype(np.float64)
+        shared[r] = 0.0
+        return np.rint(self.going[cand] @ shared).astype(np.int64)
+
+    def inputs(self, user_id: int, cand: np.ndarray) -> Inputs:
+        it = self.items
+        r = self.row.get(user_id)
+        club_items = it.club_item[cand]
+        is_club = it.type_code[cand] == TYPES.index("club")
+        if r is not None:
+            ai = self.aff_item[r].toarray().ravel()
+            ac = self.aff_club[r].toarray().ravel()
+            hours = self.hours[r]
+            member = np.isin(club_items, self.clubs_of(user_id))
+        else:
+            ai = ac = np.zeros(it.n)
+            hours = np.zeros(HOUR_BUCKETS)
+            member = np.zeros(len(cand), dtype=bool)
+        safe = np.where(club_items >= 0, club_items, 0)
+        club_aff = np.where(club_items >= 0, ac[safe], 0.0)
+        user_vec = None
+        if self.user_vec is not None and r is not None and np.any(self.user_vec[r]):
+            user_vec = np.asarray(self.user_vec[r]).ravel()
+        vecs = self.item_vecs
+        return Inputs(
+            now=self.t, type_code=it.type_code[cand], item_pop=self.pop[cand],
+            club_pop=np.where(club_items >= 0, self.pop[safe], 0.0),
+            # The "club:<id>" affinity field is a club item's own field too (see signals.increments).
+            user_item_aff=np.where(is_club, club_aff, ai[cand]), user_club_aff=club_aff,
+            hour_weights=hours, start_bucket=it.start_bucket[cand], starts_at=it.starts_at[cand],
+            created_at=it.created_at[cand], member=member, co_going=self.co_going(user_id, cand),
+            user_vec=user_vec, item_vecs=vecs[cand] if vecs is not None else None,
+            club_vecs=np.where((club_items >= 0)[:, None], vecs[safe], 0.0) if vecs is not None else None,
+        )
+
+
+def labels(log: Log, items: Items, start: float, end: float) -> dict[int, dict[int, int]]:
+    """{user_id: {item index: grade}} for what users did in [start, end)."""
+    m = (log.ts >= start) & (log.ts < end)
+    out: dict[int, dict[int, int]] = {}
+    grades = np.array([GRADE[k] for k in KINDS])[log.kind[m]]
+    for u, j, g in zip(log.user[m].tolist(), log.item[m].tolist(), grades.tolist()):
+        if g:
+            d = out.setdefault(u, {})
+            if g > d.get(j, 0):
+                d[j] = g
+    return out

@@ -1,0 +1,139 @@
+"""The feed's features: one function, ``feature_matrix``, used by training and by serving.
+
+Both sides gather the same raw inputs — anchored signal sums (see ``ranking.signals``), embeddings, item
+times, membership and co-members going — into ``Inputs``; everything derived from them (decay to ``now``,
+logs, cosine similarity, time to start) happens here, once. Training gathers the inputs by replaying stored
+interactions up to a cutoff (``ranking.dataset``); serving reads them from Redis and PostgreSQL
+(``ranking.serve``). ``tests/test_ranking.py`` checks both give the same matrix for the same moment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .signals import HOUR_BUCKETS, decay_factor
+
+TYPES = ("event", "room", "club")
+FEATURES = [
+    "is_event", "is_room", "is_club",
+    "emb_sim",                 # cosine(user embedding, item embedding)
+    "club_emb_sim",            # cosine(user embedding, the item's club's embedding)
+    "log_item_popularity",     # decayed popularity of the item
+    "log_club_popularity",     # decayed popularity of the item's club
+    "log_user_item_affinity",  # the user's own decayed engagement with the item
+    "log_user_club_affinity",  # ... with the item's club (its events and rooms included)
+    "hour_share",              # share of the user's event engagement in this event's start-hour bucket
+    "hours_to_start",          # events: hours until start (clipped to 30 days); others -1
+    "item_age_days",
+    "member",                  # the user belongs to the item's club
+    "co_members_going",        # people sharing a club with the user who are going to the event
+    "log_user_event_activity",  # how much the user engages with events at all (scales the above)
+]
+
+
+@dataclass
+class Inputs:
+    """Raw inputs for one user and n candidates (arrays of length n unless noted)."""
+    now: float
+    type_code: np.ndarray        # index into TYPES
+    item_pop: np.ndarray         # anchored sums
+    club_pop: np.ndarray
+    user_item_aff: np.ndarray
+    user_club_aff: np.ndarray
+    hour_weights: np.ndarray     # (HOUR_BUCKETS,) anchored sums of the user's event engagement by start hour
+    start_bucket: np.ndarray     # event start hour bucket, -1 for other items
+    starts_at: np.ndarray        # epoch seconds, nan for other items
+    created_at: np.ndarray       # epoch seconds
+    member: np.ndarray           # bool
+    co_going: np.ndarray         # int
+    user_vec: np.ndarray | None  # (d,) anchored sum, None without a model or engagement
+    item_vecs: np.ndarray | None  # (n, d) unit vectors, zero rows for items without an embedding
+    club_vecs: np.ndarray | None
+
+
+def _log_decayed(anchored_sums: np.ndarray, factor: float) -> np.ndarray:
+    return np.log1p(np.maximum(anchored_sums * factor, 0.0))
+
+
+def _cosine(user_vec: np.ndarray | None, vecs: np.ndarray | None, n: int) -> np.ndarray:
+    if user_vec is None or vecs is None:
+        return np.zeros(n)
+    norm = float(np.linalg.norm(user_vec))
+    if norm == 0.0:
+        return np.zeros(n)
+    return vecs @ (user_vec / norm)  # item vectors are unit (or zero) already
+
+
+def feature_matrix(x: Inputs) -> np.ndarray:
+    n = len(x.type_code)
+    f = decay_factor(x.now)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    for i in range(len(TYPES)):
+        out[:, i] = x.type_code == i
+    out[:, 3] = _cosine(x.user_vec, x.item_vecs, n)
+    out[:, 4] = _cosine(x.user_vec, x.club_vecs, n)
+    out[:, 5] = _log_decayed(x.item_pop, f)
+    out[:, 6] = _log_decayed(x.club_pop, f)
+    out[:, 7] = _log_decayed(x.user_item_aff, f)
+    out[:, 8] = _log_decayed(x.user_club_aff, f)
+    hours = np.maximum(x.hour_weights, 0.0)
+    total = float(hours.sum())
+    is_event = x.start_bucket >= 0
+    if total > 0:
+        share = hours[np.clip(x.start_bucket, 0, HOUR_BUCKETS - 1)] / total
+        out[:, 9] = np.where(is_event, share, 0.0)
+    out[:, 10] = np.where(is_event, np.clip((x.starts_at - x.now) / 3600.0, 0.0, 720.0), -1.0)
+    out[:, 11] = np.maximum((x.now - x.created_at) / 86400.0, 0.0)
+    out[:, 12] = x.member
+    out[:, 13] = x.co_going
+    out[:, 14] = np.log1p(total * f)
+    return out
+
+
+# -- human reasons ------------------------------------------------------------------------------------
+def reason(item_type: str, club_name: str, member: bool, row: np.ndarray, contributions: np.ndarray | None,
+           co_club: str | None, start_bucket: int) -> str:
+    """The sentence a person sees: the feature that lifted this item most (LightGBM's per-feature
+    contributions), said in words."""
+    order = np.argsort(-contributions[:len(FEATURES)]) if contributions is not None else range(len(FEATURES))
+    for i in order:
+        if contributions is not None and contributions[i] <= 0:
+            break
+        text = _say(FEATURES[i], item_type, club_name, member, row, co_club, start_bucket)
+        if text:
+            return text
+    return _fallback(item_type, club_name, member)
+
+
+def _say(name: str, item_type: str, club: str, member: bool, row: np.ndarray, co_club: str | None,
+         start_bucket: int) -> str | None:
+    value = row[FEATURES.index(name)]
+    if name == "co_members_going" and value >= 1:
+        n = int(value)
+        where = co_club or "your clubs"
+        return f"{n} member{'s' if n != 1 else ''} of {where} {'are' if n != 1 else 'is'} going"
+    if name in ("emb_sim", "club_emb_sim") and value > 0.3:
+        return f"Similar to what you enjoy — {club}" if item_type == "club" else f"Similar to what you enjoy in {club}"
+    if name == "log_user_club_affinity" and value > 0:
+        return f"Because you're active in {club}"
+    if name == "log_user_item_affinity" and value > 0:
+        return f"You showed interest in this {item_type}"
+    if name == "hour_share" and value > 0.25 and start_bucket >= 0:
+        span = 24 // HOUR_BUCKETS
+        return f"At a time you usually join events ({start_bucket * span:02d}:00–{(start_bucket + 1) * span:02d}:00 UTC)"
+    if name in ("log_item_popularity", "log_club_popularity") and value > 0:
+        return f"Popular in {club} right now"
+    if name == "hours_to_start" and 0 <= value <= 48:
+        return f"Starting soon in {club}"
+    if name == "member" and value:
+        return f"From your club {club}"
+    if name == "item_age_days" and value < 3:
+        return f"New in {club}"
+    return None
+
+
+def _fallback(item_type: str, club: str, member: bool) -> str:
+    if item_type == "club":
+        return f"A club you might like: {club}"
+    return f"From your club {club}" if member else f"From {club}"

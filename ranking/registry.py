@@ -1,0 +1,88 @@
+"""Versioned ranker models in MongoDB (collection ``ranker_models``): the LightGBM booster as text, its
+feature list, its evaluation, and the item embeddings it was trained with — one document per version, so
+every process of a cluster (ranker actors, the interaction consumer) finds the same model by asking the
+database for the highest version."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from pymongo import DESCENDING
+
+MODELS = "ranker_models"
+
+
+@dataclass
+class Embeddings:
+    version: int
+    index: dict[str, int]     # item key -> row
+    vectors: np.ndarray       # (n_items, d) unit rows, float64
+
+    def rows(self, keys: list[str]) -> np.ndarray:
+        out = np.zeros((len(keys), self.vectors.shape[1]))
+        for i, k in enumerate(keys):
+            j = self.index.get(k)
+            if j is not None:
+                out[i] = self.vectors[j]
+        return out
+
+    def get(self, key: str) -> np.ndarray | None:
+        j = self.index.get(key)
+        return None if j is None else self.vectors[j]
+
+
+@dataclass
+class RankerModel:
+    version: int
+    booster: object           # lightgbm.Booster
+    features: list[str]
+    metrics: dict
+    embeddings: Embeddings
+
+
+def _embeddings(doc: dict) -> Embeddings:
+    vecs = np.frombuffer(doc["item_emb"], dtype=np.float32).reshape(len(doc["item_keys"]), doc["dim"])
+    return Embeddings(doc["_id"], {k: i for i, k in enumerate(doc["item_keys"])}, vecs.astype(np.float64))
+
+
+async def latest_version(db) -> int | None:
+    doc = await db[MODELS].find_one({}, sort=[("_id", DESCENDING)], projection={"_id": 1})
+    return int(doc["_id"]) if doc else None
+
+
+async def next_version(db) -> int:
+    return (await latest_version(db) or 0) + 1
+
+
+async def save(db, version: int, booster_text: str, features: list[str], metrics: dict, params: dict,
+               item_keys: list[str], item_emb: np.ndarray) -> None:
+    await db[MODELS].insert_one({
+        "_id": version, "created_at": time.time(), "features": features, "metrics": metrics, "params": params,
+        "model": booster_text, "item_keys": item_keys, "dim": int(item_emb.shape[1]),
+        "item_emb": np.ascontiguousarray(item_emb, dtype=np.float32).tobytes(),
+    })
+
+
+async def load_embeddings(db, version: int) -> Embeddings | None:
+    doc = await db[MODELS].find_one({"_id": version}, projection={"item_keys": 1, "item_emb": 1, "dim": 1})
+    return _embeddings(doc) if doc else None
+
+
+async def load(db, version: int) -> RankerModel | None:
+    import asyncio
+
+    import lightgbm as lgb
+
+    doc = await db[MODELS].find_one({"_id": version})
+    if doc is None:
+        return None
+    # Parsing a large booster takes a while: off the event loop, so requests keep being served.
+    booster = await asyncio.to_thread(lambda: lgb.Booster(model_str=doc["model"]))
+    return RankerModel(int(doc["_id"]), booster, list(doc["features"]), dict(doc.get("metrics") or {}),
+                       _embeddings(doc))
+
+
+async def describe(db) -> list[dict]:
+    cursor = db[MODELS].find({}, projection={"features": 1, "metrics": 1, "created_at": 1}).sort("_id", DESCENDING)
+    return [d async for d in cursor]

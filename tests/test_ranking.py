@@ -1,0 +1,202 @@
+"""The learned feed on a seeded world of its own (its own PostgreSQL and MongoDB databases and Redis
+database on the session's servers): `clubhub seed` and `clubhub train-ranker` as a person runs them, the
+model against its baselines, train/serve feature parity, online user embeddings, serving and hot reload."""
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import numpy as np
+import pytest
+import ray
+
+from actors.interactions import InteractionConsumer
+from actors.interactions import append as append_interactions
+from actors.ranker import Ranker
+from actors.runtime import NAMESPACE
+from conftest import wait_for
+from ranking import registry, signals
+from ranking.features import FEATURES
+from ranking.parity import run_compare
+from storage.mongo import connect_mongo
+from storage.postgres import connect_kwargs, drop_database
+from storage.redis import connect_redis
+
+CLUBHUB = str(Path(sys.executable).with_name("clubhub"))
+
+
+def _with_path(url: str, path: str) -> str:
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, "/" + path, p.query, p.fragment))
+
+
+class World:
+    def __init__(self, services, tmp: Path) -> None:
+        self.name = f"world_{uuid.uuid4().hex[:8]}"
+        urls = services.urls()
+        self.config = {"postgres_url": _with_path(urls["postgres"], self.name),
+                       "mongo_url": _with_path(urls["mongo"], self.name), "mongo_db": self.name,
+                       "redis_url": _with_path(urls["redis"], "3"), "ranker_reload_s": 0.3}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_")}
+        self.env.update(CLUBHUB_DATA_DIR=str(tmp), CLUBHUB_POSTGRES_URL=self.config["postgres_url"],
+                        CLUBHUB_MONGO_URL=self.config["mongo_url"], CLUBHUB_REDIS_URL=self.config["redis_url"])
+        self.mongo = connect_mongo(self.config["mongo_url"])[self.name]
+        self.redis = connect_redis(self.config["redis_url"])
+
+    async def clubhub(self, *args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(CLUBHUB, *args, env=self.env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 300)
+        text = out.decode()
+        assert proc.returncode == 0, text[-3000:]
+        return text
+
+    async def train(self) -> dict:
+        out = await self.clubhub("train-ranker", "--json")
+        return json.loads(out.strip().splitlines()[-1])
+
+    async def user_ids(self, n: int) -> list[int]:
+        conn = await asyncpg.connect(**connect_kwargs(self.config["postgres_url"]))
+        try:
+            return [r[0] for r in await conn.fetch("SELECT id FROM users ORDER BY id LIMIT $1", n)]
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def world(services, ray_cluster, tmp_path_factory):
+    w = World(services, tmp_path_factory.mktemp("world"))
+    await w.redis.flushdb()
+    seeded = await w.clubhub("seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21",
+                             "--seed", "7")
+    assert "seeded 240 users" in seeded
+    w.report = await w.train()
+    yield w
+    await w.redis.flushdb()
+    await w.redis.aclose()
+    await w.mongo.client.drop_database(w.name)
+    await drop_database(w.config["postgres_url"], w.name)
+
+
+@pytest.fixture(scope="module")
+async def ranker(world):
+    actor = Ranker.options(name=f"ranker-{world.name}", namespace=NAMESPACE, num_cpus=0,
+                           max_concurrency=1000).remote(world.config)
+    await actor.start.remote()
+    yield actor
+    ray.kill(actor)
+
+
+async def test_seeding_again_adds_nothing(world):
+    before = await world.mongo["interactions"].count_documents({})
+    out = await world.clubhub("seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21",
+                              "--seed", "7")
+    assert "already seeded" in out
+    assert await world.mongo["interactions"].count_documents({}) == before
+
+
+async def test_trained_model_beats_the_baselines_and_is_saved_with_its_metrics(world):
+    m = world.report
+    assert m["ndcg10_ranker"] > 1.2 * m["ndcg10_popularity"], m
+    assert m["ndcg10_ranker"] > m["ndcg10_recency"] and m["recall20_ranker"] > m["recall20_popularity"], m
+    assert len(m["ndcg_at_k_ranker"]) == 20
+    docs = await registry.describe(world.mongo)
+    assert docs[0]["_id"] == m["version"] and docs[0]["features"] == FEATURES
+    assert docs[0]["metrics"]["ndcg10_ranker"] == m["ndcg10_ranker"]
+
+
+async def test_features_served_equal_features_trained_on(world, ranker):
+    users = await world.user_ids(25)
+    compare = ray.remote(max_calls=1, num_cpus=0)(run_compare)
+    report = await compare.remote(world.config, users, time.time())
+    assert report["model"] is not None and report["rows"] > 500, report
+    assert report["candidate_mismatches"] == 0, report
+    bad = {f: d for f, d in report["max_rel_diff"].items() if d > 1e-6}
+    assert not bad, bad
+
+
+async def test_feed_from_the_model_scores_and_explains_each_item(world, ranker):
+    users = await world.user_ids(20)
+    version = await registry.latest_version(world.mongo)
+    await wait_for(lambda: _serving(ranker, version))
+    reasons = []
+    for u in users:
+        body = await ranker.feed.remote(u, 20)
+        assert body["model"] == version
+        scores = [i["score"] for i in body["items"]]
+        assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
+        assert all(i["reason"] and "personal ranking model" not in i["reason"] for i in body["items"])
+        assert {i["type"] for i in body["items"]} <= {"event", "club", "room"}
+        reasons += [i["reason"] for i in body["items"]]
+    assert len(set(reasons)) > 3  # the reasons say different things for different items
+
+
+async def _serving(ranker, version):
+    return (await ranker.stats.remote())["version"] == version
+
+
+async def test_user_embedding_follows_engagement_online(world):
+    version = await registry.latest_version(world.mongo)
+    emb = await registry.load_embeddings(world.mongo, version)
+    item = next(k for k in emb.index if k.startswith("event:"))
+    user = (await world.user_ids(1))[0]
+    key = signals.user_emb_key(version, user)
+    before = np.array([float((await world.redis.hget(key, str(i))) or 0) for i in range(emb.vectors.shape[1])])
+    consumer = InteractionConsumer.options(name=f"consumer-{world.name}", namespace=NAMESPACE,
+                                           num_cpus=0).remote(world.config)
+    try:
+        await consumer.start.remote()
+        ts = time.time()
+        kind, item_id = item.split(":")
+        await append_interactions(world.redis, [{"id": uuid.uuid4().hex, "user_id": user, "item_type": kind,
+                                                 "item_id": int(item_id), "kind": "click", "ts": repr(ts),
+                                                 "source": "client"}])
+
+        async def moved():
+            raw = await world.redis.hgetall(key)
+            now = np.array([float(raw.get(str(i).encode(), 0)) for i in range(emb.vectors.shape[1])])
+            return (now,) if not np.allclose(now, before) else None
+
+        (after,) = await wait_for(moved)
+        expected = signals.anchored(1.0, ts) * emb.get(item)
+        assert np.allclose(after - before, expected, rtol=1e-6, atol=1e-9)
+    finally:
+        ray.kill(consumer)
+
+
+async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(world, ranker):
+    users = await world.user_ids(5)
+    old = await registry.latest_version(world.mongo)
+    await wait_for(lambda: _serving(ranker, old))
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    done = asyncio.Event()
+
+    async def client(u):
+        while not done.is_set():
+            try:
+                seen.append((await ranker.feed.remote(u, 10))["model"])
+            except BaseException as exc:  # noqa: BLE001 - any failure is what this test looks for
+                errors.append(exc)
+
+    clients = [asyncio.create_task(client(u)) for u in users]
+    try:
+        new = (await world.train())["version"]
+        assert new == old + 1
+        await wait_for(lambda: _serving(ranker, new))
+        count = len(seen)
+        await wait_for(lambda: _more(seen, count + 20))
+    finally:
+        done.set()
+        await asyncio.gather(*clients)
+    assert not errors, errors[:3]
+    assert seen[0] == old and seen[-1] == new and set(seen) == {old, new}
+
+
+async def _more(seen, n):
+    return len(seen) >= n
