@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from storage.mongo import retry_once
 from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 
 from .housekeeping import dead_gateways, every
+from .interactions import MAXLEN as INTERACTION_MAXLEN
+from .interactions import STREAM as INTERACTION_STREAM
 from .live_session import LiveSession
 from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
 
@@ -444,11 +447,21 @@ class RoomShardHost:
                     pipe.publish(self.channel, pubsub_message(ROOMS_EVENT, batches, None, host_id=self.host_id))
                     pipe.hset(ROOM_LAST_SEQ_KEY, mapping={b["room_id"]: b["messages"][-1]["seq"] for b in batches})
                     # The activity stream (achievements), in the same round trip as the fan-out.
+                    writers: set[tuple[int, int]] = set()
                     for b in batches:
                         for m in b["messages"]:
                             pipe.xadd(ACTIVITY_STREAM, {"user_id": m["author"]["id"], "kind": "message_sent",
                                                         "ref": m["room_id"]}, maxlen=ACTIVITY_MAXLEN,
                                       approximate=True)
+                            writers.add((m["author"]["id"], m["room_id"]))
+                    # The feed's "message" signal: one per author and room per batch, not per message, so a
+                    # busy room cannot outrun the interaction consumer.
+                    now = repr(time.time())
+                    for user_id, room_id in sorted(writers):
+                        pipe.xadd(INTERACTION_STREAM, {"id": uuid.uuid4().hex, "user_id": user_id,
+                                                       "item_type": "room", "item_id": room_id, "kind": "message",
+                                                       "ts": now, "source": "server"},
+                                  maxlen=INTERACTION_MAXLEN, approximate=True)
                 for e in updates:
                     msg = e.planned.message
                     pipe.publish(self.channel, pubsub_message("message:updated", msg, f"room:{msg['room_id']}",

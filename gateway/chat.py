@@ -277,10 +277,12 @@ class Chat:
              "dwell_ms": it.get("dwell_ms")} for it in items])
         return len(items)
 
-    async def signal(self, user_id: int, item_type: str, item_id: int, kind: str) -> None:
-        """A server-side signal (a room joined, an RSVP, a club joined), best effort."""
+    async def signal(self, user_id: int, item_type: str, item_id: int, kind: str,
+                     interaction_id: str | None = None) -> None:
+        """A server-side signal (a room joined, an RSVP, a club joined, a live session attended), best effort."""
         try:
-            await self.interactions(user_id, [{"item_type": item_type, "item_id": item_id, "kind": kind}], "server")
+            await self.interactions(user_id, [{"item_type": item_type, "item_id": item_id, "kind": kind,
+                                               "interaction_id": interaction_id}], "server")
         except Exception as exc:
             log.warning("signal not recorded: %s", exc)
 

@@ -80,9 +80,14 @@ class Live:
         if room_id is None:
             return {"ok": False, "error": {"code": "not_found", "message": f"event {event_id} is not live"}}
         try:
-            return await self.chat.room_shard(room_id).live_join.remote(event_id, user_id, self.chat.socket_key(sid))
+            result = await self.chat.room_shard(room_id).live_join.remote(event_id, user_id,
+                                                                         self.chat.socket_key(sid))
         except ray.exceptions.RayError:
             return UNAVAILABLE
+        if result.get("ok"):
+            # Attending counts once per person and event, however often their socket rejoins.
+            await self.chat.signal(user_id, "event", event_id, "attend", interaction_id=f"attend-{event_id}-{user_id}")
+        return result
 
     async def act(self, event_id: int, user_id: int, action: str, args: dict) -> dict:
         room_id = await self._room(event_id)

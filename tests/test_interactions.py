@@ -6,7 +6,10 @@ import uuid
 import pytest
 import ray
 
-from conftest import wait_for
+from datetime import datetime, timedelta, timezone
+
+from chat_helpers import ChatClient
+from conftest import client_session, make_member, wait_for
 from gateway.rest_chat import CHAT
 from ranking import signals
 from storage import mongo
@@ -97,6 +100,53 @@ async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http)
         return await stored(gateway, first + second) == 40
 
     await wait_for(all_landed, timeout=60)
-    await asyncio.sleep(1.0)  # anything redelivered after the restart has been handled by now
+    # A restarted consumer re-reads its pending entries before new ones: once a marker sent now has
+    # landed, every redelivery has been handled.
+    marker = ids(1)
+    await api.call("POST", "/interactions", [{"item_type": "club", "item_id": club["id"], "kind": "impression",
+                                              "interaction_id": marker[0]}], expect=202)
+
+    async def marker_landed():
+        return await stored(gateway, marker) == 1
+
+    await wait_for(marker_landed, timeout=60)
     total = signals.decayed(await popularity(redis, key), __import__("time").time())
-    assert total == pytest.approx(40 * 1.0, rel=0.01)  # 40 clicks, each counted exactly once
+    assert total == pytest.approx(40 * 1.0 + 0.05, rel=0.01)  # 40 clicks and the marker, each counted once
+
+
+async def test_server_side_signals_messages_rsvps_joins_and_live_attendance(gateway, smtp):
+    people = [await make_member(gateway.url, smtp, n) for n in ("Host", "Guest")]
+    async with client_session(gateway.url) as http:
+        host, guest = Api(http, people[0]), Api(http, people[1])
+        _, club = await host.call("POST", "/clubs", {"name": "Signals live", "description": "server"}, expect=201)
+        await guest.call("POST", f"/clubs/{club['id']}/join", expect=200)
+        _, rooms = await guest.call("GET", f"/clubs/{club['id']}/rooms", expect=200)
+        room_id = rooms["rooms"][0]["id"]
+        start = datetime.now(timezone.utc) + timedelta(minutes=5)
+        _, event = await host.call("POST", f"/clubs/{club['id']}/events", {
+            "title": "Signals", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
+            expect=201)
+        await guest.call("POST", f"/events/{event['id']}/rsvp", expect=200)
+        await host.call("POST", f"/events/{event['id']}/live/start", expect=200)
+        sock = await ChatClient(gateway.url, guest.member.token).connect()
+        try:
+            assert (await sock.call("room:join", {"room_id": room_id}))["ok"]
+            for i in range(3):
+                assert (await sock.send(room_id, f"hello {i}"))["ok"]
+            assert (await sock.call("live:join", {"event_id": event["id"]}))["ok"]
+            assert (await sock.call("live:join", {"event_id": event["id"]}))["ok"]  # a rejoin attends once
+        finally:
+            await sock.close()
+    coll = gateway.backends.stores.mongo[mongo.INTERACTIONS]
+    me = guest.member.user_id
+    want = {("club", club["id"], "join"), ("event", event["id"], "rsvp"), ("room", room_id, "join"),
+            ("room", room_id, "message"), ("event", event["id"], "attend")}
+
+    async def all_signals():
+        docs = await coll.find({"user_id": me, "source": "server"}).to_list(None)
+        return docs if want <= {(d["item_type"], d["item_id"], d["kind"]) for d in docs} else None
+
+    docs = await wait_for(all_signals)
+    assert sum(1 for d in docs if d["kind"] == "attend") == 1
+    # Messages are one signal per author and room per shard batch: never more than the messages sent.
+    assert 1 <= sum(1 for d in docs if d["kind"] == "message") <= 3
