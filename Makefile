@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.clubhub-installed
 
-.PHONY: install run test bench-chat services-up services-down clean
+.PHONY: install run test bench-chat bench-ranking services-up services-down clean
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ test: install
 
 bench-chat: install
 	$(BIN)/python loadtest/bench_chat.py $(BENCH_ARGS)
+
+bench-ranking: install
+	$(BIN)/python loadtest/bench_ranking.py $(BENCH_ARGS)
 
 services-up: install
 	$(BIN)/clubhub services up

@@ -92,7 +92,7 @@ class InteractionConsumerHost:
     async def drain(self) -> int:
         """Process everything in the stream now and return (``clubhub seed`` runs the consumer in-process
         this way: the same group, the same code, the same exactly-once effect)."""
-        return await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=500, block_ms=1,
+        return await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=2000, block_ms=1,
                              until_idle=True)
 
     async def _meta(self, item_type: str, item_id: int) -> tuple[int | None, int | None]:

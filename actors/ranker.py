@@ -37,8 +37,11 @@ class RankerHost:
             await init_tortoise(tortoise_config(self.config["postgres_url"]))
             self.redis = connect_redis(self.config["redis_url"])
             self.db = mongo_store.connect_mongo(self.config["mongo_url"])[self.config["mongo_db"]]
-            await self.reload()
-            self._watch = asyncio.create_task(self._watch_registry())
+            if self.config.get("use_model", True):
+                await self.reload()
+                self._watch = asyncio.create_task(self._watch_registry())
+            else:  # the popularity fallback alone (a benchmark's baseline)
+                self._watch = asyncio.create_task(asyncio.Event().wait())
         return "running"
 
     async def reload(self) -> int | None:
@@ -67,7 +70,7 @@ class RankerHost:
         items = await rank(self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit,
                            now or time.time())
         self.served += 1
-        return {"items": items, "model": model.version if model else None}
+        return {"items": items, "model": model.version if model else None, "candidates": len(cs.candidates)}
 
     async def stats(self) -> dict:
         return {"served": self.served, "reloads": self.reloads,

@@ -159,7 +159,14 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
 
     async def work(stores, config):
-        return await train(stores.mongo, stores.redis, seed=args.seed, max_queries=args.max_queries)
+        from storage.mongo import connect_mongo
+
+        # Reading the whole log is one long scan: a client whose socket waits minutes, not seconds.
+        client = connect_mongo(config["mongo_url"], socket_timeout_ms=600_000)
+        try:
+            return await train(client[config["mongo_db"]], stores.redis, seed=args.seed, max_queries=args.max_queries)
+        finally:
+            await client.close()
 
     try:
         report = asyncio.run(_with_stores(settings, work))

@@ -497,3 +497,4 @@ class FeedItem(BaseModel):
 class FeedOut(BaseModel):
     items: list[FeedItem]
     model: int | None  # the ranker model version, None while the popularity fallback serves
+    candidates: int    # how many candidates were ranked

@@ -18,7 +18,7 @@ from bson import ObjectId
 from actors.interactions import InteractionConsumerHost
 from actors.interactions import append as append_interactions
 from actors.room_shard import ROOM_LAST_SEQ_KEY
-from ranking.world import World, build
+from ranking.world import World, build, user_email
 from storage import mongo as mongo_store
 from storage.models import (Club, Event, EventStatus, Membership, Role, Room, Rsvp, RsvpStatus, User,
                             Visibility)
@@ -33,12 +33,12 @@ def _dt(ts: float) -> datetime:
 async def seed(stores, config: dict, users: int, clubs: int, events: int, seed: int = 1, password: str = "clubhub-demo",
                days: int = 30, sessions_per_day: float = 0.6, progress=print) -> dict:
     t0 = time.perf_counter()
+    if await User.filter(email=user_email(0, seed)).exists():
+        progress("this world (same seed) is already seeded: nothing to do")
+        return {"seeded": False}
     world = build(users, clubs, events, seed=seed, days=days, sessions_per_day=sessions_per_day)
     progress(f"world built: {len(world.users)} users, {len(world.clubs)} clubs, {len(world.events)} events, "
              f"{len(world.interactions)} interactions ({time.perf_counter() - t0:.1f} s)")
-    if await User.filter(email=world.users[0]["email"]).exists():
-        progress("this world (same seed) is already seeded: nothing to do")
-        return {"seeded": False}
     ids = await _write_rows(world, password)
     progress(f"rows written to PostgreSQL ({time.perf_counter() - t0:.1f} s)")
     await _write_messages(stores, world, ids)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from storage.models import Club, ClubBan, Event, EventStatus, Membership, Room, Visibility
 
-MAX_EVENTS = 300
+MAX_EVENTS = 400
 MAX_ROOMS = 100
 MAX_CLUBS = 100
 

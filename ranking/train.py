@@ -52,6 +52,10 @@ class Report:
     best_iteration: int
     ndcg: dict = field(default_factory=dict)     # method -> [NDCG@1..20]
     recall20: dict = field(default_factory=dict)
+    # The same, over events and clubs only: discovery, without the rooms of one's own clubs (which a
+    # user's own history predicts easily and popularity cannot).
+    discovery_ndcg10: dict = field(default_factory=dict)
+    discovery_queries: int = 0
 
     def metrics(self) -> dict:
         out = {"interactions": self.interactions, "queries_train": self.queries_train,
@@ -62,15 +66,19 @@ class Report:
             out[f"ndcg_at_k_{m}"] = [round(x, 4) for x in v]
         for m, v in self.recall20.items():
             out[f"recall20_{m}"] = round(v, 4)
+        for m, v in self.discovery_ndcg10.items():
+            out[f"discovery_ndcg10_{m}"] = round(v, 4)
+        out["discovery_queries"] = self.discovery_queries
         return out
 
     def table(self) -> str:
         lines = [f"model v{self.version}: {self.queries_train} training queries ({self.rows_train} rows), "
                  f"{self.queries_test} held-out queries, {self.interactions} interactions, "
                  f"trained in {self.train_seconds:.1f} s (best iteration {self.best_iteration})",
-                 f"{'method':<12}{'NDCG@10':>10}{'recall@20':>12}"]
+                          f"{'method':<12}{'NDCG@10':>10}{'recall@20':>12}{'NDCG@10 events+clubs':>22}"]
         for m in self.ndcg:
-            lines.append(f"{m:<12}{self.ndcg[m][9]:>10.4f}{self.recall20[m]:>12.4f}")
+            lines.append(f"{m:<12}{self.ndcg[m][9]:>10.4f}{self.recall20[m]:>12.4f}"
+                         f"{self.discovery_ndcg10.get(m, float('nan')):>22.4f}")
         return "\n".join(lines)
 
 
@@ -103,6 +111,20 @@ def build_queries(items: Items, lg: Log, cutoff: float, end: float, vecs: np.nda
         return QuerySet(np.zeros((0, len(FEATURES))), np.zeros(0), [], np.zeros(0), np.zeros(0))
     return QuerySet(np.vstack(xs), np.concatenate(ys), groups, np.concatenate(pops), np.concatenate(recs),
                     len(groups))
+
+
+def _without_rooms(q: QuerySet) -> tuple[np.ndarray, list[int]]:
+    """Rows of events and clubs only, in queries that still have a positive."""
+    keep = np.zeros(len(q.y), dtype=bool)
+    groups, start = [], 0
+    not_room = q.x[:, FEATURES.index("is_room")] == 0
+    for g in q.groups:
+        rows = np.arange(start, start + g)[not_room[start:start + g]]
+        start += g
+        if len(rows) >= 2 and q.y[rows].any():
+            keep[rows] = True
+            groups.append(len(rows))
+    return keep, groups
 
 
 def ndcg_at(scores: np.ndarray, y: np.ndarray, groups: list[int], ks: list[int]) -> list[float]:
@@ -178,6 +200,10 @@ async def train(mongo_db, redis, now: float | None = None, seed: int = 0, max_qu
     for m, s in scores.items():
         report.ndcg[m] = ndcg_at(s, te.y, te.groups, KS)
         report.recall20[m] = recall_at(s, te.y, te.groups, 20)
+    keep, groups = _without_rooms(te)
+    report.discovery_queries = len(groups)
+    for m, s in scores.items():
+        report.discovery_ndcg10[m] = ndcg_at(s[keep], te.y[keep], groups, [10])[0]
 
     # What serves from now on: embeddings from the whole log, and every user's embedding in that space.
     vecs, has = item_embeddings(items, lg, end, seed=seed)
@@ -187,6 +213,8 @@ async def train(mongo_db, redis, now: float | None = None, seed: int = 0, max_qu
     metrics = report.metrics()
     await registry.save(mongo_db, version, booster.model_to_string(num_iteration=best), FEATURES, metrics,
                         {k: v for k, v in PARAMS.items()}, keys, vecs[has])
+    if write_user_embeddings:
+        await drop_user_vectors(redis, keep_from=version - 1)  # the previous version may still be serving
     return report
 
 
@@ -200,3 +228,13 @@ async def write_user_vectors(redis, version: int, snap: Snapshot, chunk: int = 5
                     pipe.hset(signals.user_emb_key(version, int(snap.user_ids[r])),
                               mapping={str(i): repr(float(x)) for i, x in enumerate(v)})
             await pipe.execute()
+
+
+async def drop_user_vectors(redis, keep_from: int) -> int:
+    """Delete user embeddings of model versions older than ``keep_from``."""
+    dropped = 0
+    async for key in redis.scan_iter(match=signals.USER_EMB_KEY + "*", count=1000):
+        version = int(key.decode().split(":")[2])
+        if version < keep_from:
+            dropped += await redis.unlink(key)
+    return dropped

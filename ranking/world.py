@@ -61,7 +61,7 @@ def build(users: int, clubs: int, events: int, seed: int = 1, days: int = 30, se
     user_hour = rng.choice(HOUR_BUCKETS, users, p=hour_p)
     activity = rng.gamma(2.0, sessions_per_day / 2.0, users)
     for u in range(users):
-        w.users.append({"name": f"Member {u + 1}", "email": f"member{u + 1}.s{seed}@demo.clubhub.example",
+        w.users.append({"name": f"Member {u + 1}", "email": user_email(u, seed),
                         "hour": int(user_hour[u])})
     members_of_circle: list[list[int]] = [[] for _ in range(n_circles)]
     for u in range(users):
@@ -198,6 +198,10 @@ def build(users: int, clubs: int, events: int, seed: int = 1, days: int = 30, se
     w.interactions.sort(key=lambda i: i[5])
     w.messages.sort(key=lambda m: m[3])
     return w
+
+
+def user_email(index: int, seed: int) -> str:
+    return f"member{index + 1}.s{seed}@demo.clubhub.example"
 
 
 _LINES = ["anyone up for {t} this week?", "loved the last {t} session", "new here — hi all!",

@@ -34,11 +34,11 @@ def database_name(url: str, default: str) -> str:
     return urlsplit(url).path.lstrip("/").split("?")[0] or default
 
 
-def connect_mongo(url: str, timeout_ms: int = 5000) -> AsyncMongoClient:
+def connect_mongo(url: str, timeout_ms: int = 5000, socket_timeout_ms: int | None = None) -> AsyncMongoClient:
     # tz_aware: datetimes come back as aware UTC, like everything else in the project. The short
     # timeouts turn an unavailable server into a prompt `unavailable` instead of a 30 s hang.
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
-                            socketTimeoutMS=max(timeout_ms * 2, 10000))
+                            socketTimeoutMS=socket_timeout_ms or max(timeout_ms * 2, 10000))
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
