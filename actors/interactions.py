@@ -38,7 +38,8 @@ async def append(redis, entries: list[dict]) -> None:
         await pipe.execute()
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).
-_APPLY = """
+_APPLY = f"""
+local POPULARITY, TRENDING = '{signals.POPULARITY_KEY}', '{signals.TRENDING_KEY}'
 local a = 1
 local applied = 0
 for i = 1, #KEYS do
@@ -49,7 +50,10 @@ for i = 1, #KEYS do
     applied = applied + 1
   end
   for j = 1, n do
-    if fresh then redis.call('HINCRBYFLOAT', ARGV[a], ARGV[a + 1], ARGV[a + 2]) end
+    if fresh then
+      redis.call('HINCRBYFLOAT', ARGV[a], ARGV[a + 1], ARGV[a + 2])
+      if ARGV[a] == POPULARITY then redis.call('ZINCRBY', TRENDING, ARGV[a + 2], ARGV[a + 1]) end
+    end
     a = a + 3
   end
 end

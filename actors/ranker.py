@@ -66,7 +66,7 @@ class RankerHost:
 
     async def feed(self, user_id: int, limit: int, now: float | None = None) -> dict:
         model = self.model
-        cs = await candidates_for(user_id)
+        cs = await candidates_for(user_id, redis=self.redis)
         items = await rank(self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit,
                            now or time.time())
         self.served += 1

@@ -1,18 +1,25 @@
 """Feed candidates for a user: what they could see next, never what they may not.
 
 From the user's clubs: upcoming events and rooms; from public clubs: upcoming events and clubs not yet
-joined. Excluded: past and ended events, clubs the user is banned from, private clubs the user is not in.
+joined; and the trending items (top decayed popularity) those caps left out. Excluded: past and ended
+events, clubs the user is banned from, private clubs the user is not in. ``ranking.dataset.Snapshot``
+applies the same rules to the past for training.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from tortoise.expressions import Q
+
 from storage.models import Club, ClubBan, Event, EventStatus, Membership, Room, Visibility
+
+from . import signals
 
 MAX_EVENTS = 400
 MAX_ROOMS = 100
 MAX_CLUBS = 100
+MAX_TRENDING = 100
 
 
 @dataclass
@@ -39,32 +46,47 @@ class CandidateSet:
     club_names: dict[int, str]   # names of the user's clubs (reasons name them)
 
 
-async def candidates_for(user_id: int, now: datetime | None = None) -> CandidateSet:
+async def candidates_for(user_id: int, now: datetime | None = None, redis=None) -> CandidateSet:
+    """Rows are read as tuples (``values_list``), not models: a feed reads ~500 of them per request."""
     now = now or datetime.now(timezone.utc)
     mine = await Membership.filter(user_id=user_id).values_list("club_id", "club__name")
-    my_clubs = {c for c, _ in mine}
     banned = set(await ClubBan.filter(user_id=user_id).values_list("club_id", flat=True))
-    visible_clubs = Club.filter(id__not_in=list(banned) or [0])
+    my_clubs = {c for c, _ in mine} - banned
+    not_banned = list(banned) or [0]
+    visible = Q(club__visibility=Visibility.public) | Q(club_id__in=list(my_clubs) or [0])
     out: list[Candidate] = []
 
-    events = await Event.filter(ends_at__gt=now, status__not=EventStatus.ended,
-                                club_id__not_in=list(banned) or [0]).order_by("starts_at").limit(MAX_EVENTS) \
-        .prefetch_related("club")
-    for e in events:
-        if e.club.visibility == Visibility.private and e.club_id not in my_clubs:
-            continue
-        out.append(Candidate("event", e.id, e.club_id, e.club.name, e.title, e.club_id in my_clubs,
-                             starts_at=e.starts_at, created_at=e.created_at,
-                             extra={"starts_at": e.starts_at.isoformat(), "status": e.status.value}))
+    def event(row) -> Candidate:
+        eid, club_id, club_name, title, starts_at, created_at, status = row
+        return Candidate("event", eid, club_id, club_name, title, club_id in my_clubs, starts_at=starts_at,
+                         created_at=created_at, extra={"starts_at": starts_at.isoformat(), "status": getattr(status, "value", status)})
+
+    def club(row) -> Candidate:
+        cid, name, created_at, description = row
+        return Candidate("club", cid, cid, name, name, False, created_at=created_at,
+                         extra={"description": description[:200]})
+
+    event_fields = ("id", "club_id", "club__name", "title", "starts_at", "created_at", "status")
+    club_fields = ("id", "name", "created_at", "description")
+    upcoming = Event.filter(visible, ends_at__gt=now, status__not=EventStatus.ended, club_id__not_in=not_banned)
+    out += [event(r) for r in await upcoming.order_by("starts_at", "id").limit(MAX_EVENTS).values_list(*event_fields)]
     if my_clubs:
-        rooms = await Room.filter(club_id__in=list(my_clubs - banned)).limit(MAX_ROOMS).prefetch_related("club")
-        for r in rooms:
-            if r.name.startswith("live-"):
-                continue  # live rooms are reached through their event
-            out.append(Candidate("room", r.id, r.club_id, r.club.name, r.name, True, created_at=r.created_at))
-    clubs = await visible_clubs.filter(visibility=Visibility.public, id__not_in=list(my_clubs) or [0]) \
-        .order_by("-id").limit(MAX_CLUBS)
-    for c in clubs:
-        out.append(Candidate("club", c.id, c.id, c.name, c.name, False, created_at=c.created_at,
-                             extra={"description": c.description[:200]}))
-    return CandidateSet(out, sorted(my_clubs - banned), {c: name for c, name in mine})
+        # Live rooms are reached through their event.
+        rooms = await Room.filter(club_id__in=list(my_clubs)).exclude(name__startswith="live-").order_by("id") \
+            .limit(MAX_ROOMS).values_list("id", "club_id", "club__name", "name", "created_at")
+        out += [Candidate("room", rid, cid, cname, name, True, created_at=created_at)
+                for rid, cid, cname, name, created_at in rooms]
+    joinable = Club.filter(visibility=Visibility.public, id__not_in=(list(my_clubs) + list(banned)) or [0])
+    out += [club(r) for r in await joinable.order_by("-id").limit(MAX_CLUBS).values_list(*club_fields)]
+    if redis is not None:
+        # Trending: the most popular items right now, when the rules above left them out.
+        have = {c.key for c in out}
+        top = [k.decode() for k in await redis.zrevrange(signals.TRENDING_KEY, 0, MAX_TRENDING - 1)]
+        events = [int(k[6:]) for k in top if k.startswith("event:") and k not in have]
+        clubs = [int(k[5:]) for k in top if k.startswith("club:") and k not in have]
+        if events:
+            out += [event(r) for r in await upcoming.filter(id__in=events).order_by("starts_at", "id")
+                    .values_list(*event_fields)]
+        if clubs:
+            out += [club(r) for r in await joinable.filter(id__in=clubs).order_by("-id").values_list(*club_fields)]
+    return CandidateSet(out, sorted(my_clubs), {c: name for c, name in mine})

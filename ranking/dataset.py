@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import signals
-from .candidates import MAX_CLUBS, MAX_EVENTS, MAX_ROOMS
+from .candidates import MAX_CLUBS, MAX_EVENTS, MAX_ROOMS, MAX_TRENDING
 from .features import HOUR_BUCKETS, TYPES, Inputs
 
 KINDS = list(signals.KIND_WEIGHT)
@@ -172,12 +172,20 @@ class Snapshot:
         ok = it.club_item >= 0
         in_my_club[ok] = mine[it.club_item[ok]]
         exists = it.created_at <= t
-        ev = np.flatnonzero(exists & (it.type_code == 0) & (it.ends_at > t) & (it.public | in_my_club))
-        ev = ev[np.argsort(it.starts_at[ev], kind="stable")][:MAX_EVENTS]
-        rooms = np.flatnonzero(exists & (it.type_code == 1) & in_my_club & it.listed)[:MAX_ROOMS]
-        clubs = np.flatnonzero(exists & (it.type_code == 2) & it.public & ~mine)
+        upcoming = exists & (it.type_code == 0) & (it.ends_at > t) & (it.public | in_my_club)
+        joinable = exists & (it.type_code == 2) & it.public & ~mine
+        ev = np.flatnonzero(upcoming)
+        ev = ev[np.lexsort((it.item_id[ev], it.starts_at[ev]))][:MAX_EVENTS]
+        rooms = np.flatnonzero(exists & (it.type_code == 1) & in_my_club & it.listed)
+        rooms = rooms[np.argsort(it.item_id[rooms], kind="stable")][:MAX_ROOMS]
+        clubs = np.flatnonzero(joinable)
         clubs = clubs[np.argsort(-it.item_id[clubs], kind="stable")][:MAX_CLUBS]
-        return np.concatenate([ev, rooms, clubs])
+        have = np.zeros(it.n, dtype=bool)
+        have[ev] = have[rooms] = have[clubs] = True
+        popular = np.flatnonzero(self.pop > 0)
+        top = popular[np.argsort(-self.pop[popular], kind="stable")][:MAX_TRENDING]
+        extra = top[~have[top] & (upcoming[top] | joinable[top])]
+        return np.concatenate([ev, rooms, clubs, extra])
 
     def co_going(self, user_id: int, cand: np.ndarray) -> np.ndarray:
         r = self.row.get(user_id)

@@ -34,7 +34,7 @@ async def compare(redis, mongo_db, user_ids: list[int], now: float) -> dict:
     rows = 0
     candidate_mismatches = 0
     for u in user_ids:
-        cs = await candidates_for(u, datetime.fromtimestamp(now, timezone.utc))
+        cs = await candidates_for(u, datetime.fromtimestamp(now, timezone.utc), redis)
         if not cs.candidates:
             continue
         served, _ = await serving_inputs(redis, u, cs.candidates, cs.my_clubs, model, now)

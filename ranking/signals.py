@@ -27,6 +27,7 @@ EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 KIND_WEIGHT = {"impression": 0.05, "click": 1.0, "dwell": 0.0, "rsvp": 4.0, "join": 4.0,
                "message": 0.5, "attend": 3.0}
 POPULARITY_KEY = "clubhub:pop"
+TRENDING_KEY = "clubhub:trending"  # the popularity hash mirrored as a sorted set: the top items, cheaply
 AFFINITY_KEY = "clubhub:aff:"      # + user_id -> {"club:<id>" | "<item_type>:<id>" | "hour:<b>": anchored weight}
 USER_EMB_KEY = "clubhub:uemb:"     # + version + ":" + user_id -> {"0".."d-1": anchored weighted sum}
 APPLIED_KEY = "clubhub:applied:"   # + UTC day -> interaction ids already counted (exactly-once effect)

@@ -195,8 +195,11 @@ def build(users: int, clubs: int, events: int, seed: int = 1, days: int = 30, se
             for u in sorted(going[j]):
                 if rng.random() < 0.7:
                     w.interactions.append((u, "event", j, "attend", None, float(ev_starts[j]) + 60))
-    w.interactions.sort(key=lambda i: i[5])
-    w.messages.sort(key=lambda m: m[3])
+    # A visit late in the last hour can run past "now": the world has nothing from the future.
+    w.interactions = sorted((i for i in w.interactions if i[5] < now), key=lambda i: i[5])
+    w.memberships = [m for m in w.memberships if m[2] < now]
+    w.rsvps = [r for r in w.rsvps if r[2] < now]
+    w.messages = sorted((m for m in w.messages if m[3] < now), key=lambda m: m[3])
     return w
 
 
