@@ -102,7 +102,9 @@ class Chat:
         self.batchers = [ShardBatcher(h, settings.batch_flush_ms, settings.batch_max_items, metrics)
                          for h in self.room_shards]
         self.consumer = InteractionConsumer.options(name="clubhub-interaction-consumer", **options).remote(config)
-        self.ranker = Ranker.options(name="clubhub-ranker", **options).remote(config)
+        # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
+        self.rankers = [Ranker.options(name=f"clubhub-ranker-{i}", **options).remote(config)
+                        for i in range(settings.rankers)]
         self.buckets: dict[int, TokenBucket] = {}
         self._typing: dict[tuple[int, int], float] = {}
         self._heartbeat: asyncio.Task | None = None
@@ -111,7 +113,7 @@ class Chat:
     async def start(self) -> None:
         await self._beat()
         await asyncio.gather(*(h.ping.remote() for h in self.room_shards + self.session_shards))
-        await asyncio.gather(self.consumer.start.remote(), self.ranker.start.remote())
+        await asyncio.gather(self.consumer.start.remote(), *(r.start.remote() for r in self.rankers))
         self._heartbeat = asyncio.create_task(self._heartbeats())
 
     async def stop(self) -> None:
@@ -132,9 +134,12 @@ class Chat:
             try:
                 await self._beat()
                 # Idempotent; restarts the actors' loops after Ray restarted them.
-                await asyncio.gather(self.consumer.start.remote(), self.ranker.start.remote())
+                await asyncio.gather(self.consumer.start.remote(), *(r.start.remote() for r in self.rankers))
             except Exception as exc:
                 log.warning("gateway heartbeat failed: %s", exc)
+
+    def ranker(self, user_id: int):
+        return self.rankers[jump_hash(user_id, len(self.rankers))]
 
     def room_shard(self, room_id: int):
         return self.room_shards[jump_hash(room_id, len(self.room_shards))]

@@ -46,6 +46,6 @@ async def post_interactions(request: web.Request, claims: AccessClaims, body: In
            query=FeedQuery, response=FeedOut, tags=("feed",))
 async def feed(request: web.Request, claims: AccessClaims, query: FeedQuery) -> dict:
     try:
-        return await request.app[CHAT].ranker.feed.remote(claims.user_id, query.limit)
+        return await request.app[CHAT].ranker(claims.user_id).feed.remote(claims.user_id, query.limit)
     except ray.exceptions.RayError as exc:
         raise ApiError("unavailable", "the feed ranker is not answering, try again", status=503) from exc

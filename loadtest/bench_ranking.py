@@ -95,12 +95,29 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
                 cands.append(body["candidates"])
                 assert body["model"] == (version if with_model else None)
             wall = time.perf_counter() - t0
-            out[name] = {"p50_ms": round(percentile(lat, 50), 2), "p90_ms": round(percentile(lat, 90), 2),
+            # The same feeds from 8 concurrent clients: what one ranker actor sustains.
+            queue = list(users)
+            conc_lat: list[float] = []
+
+            async def client():
+                while queue:
+                    u = queue.pop()
+                    s = time.perf_counter()
+                    await actor.feed.remote(u, 20)
+                    conc_lat.append((time.perf_counter() - s) * 1000)
+
+            t1 = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(8)))
+            conc_wall = time.perf_counter() - t1
+            out[name] = {"feeds_per_s_concurrency_8": round(len(users) / conc_wall, 1),
+                         "p99_ms_concurrency_8": round(percentile(conc_lat, 99), 2),"p50_ms": round(percentile(lat, 50), 2), "p90_ms": round(percentile(lat, 90), 2),
                          "p99_ms": round(percentile(lat, 99), 2), "max_ms": round(max(lat), 2),
                          "feeds_per_s_sequential": round(len(users) / wall, 1),
                          "mean_candidates": round(statistics.fmean(cands), 1), "min_candidates": min(cands)}
             log(f"   {name:<20} p50 {out[name]['p50_ms']:6.2f} ms  p99 {out[name]['p99_ms']:6.2f} ms  "
-                f"({out[name]['mean_candidates']:.0f} candidates on average, min {out[name]['min_candidates']})")
+                f"({out[name]['mean_candidates']:.0f} candidates on average, min {out[name]['min_candidates']}); "
+                f"8 concurrent clients: {out[name]['feeds_per_s_concurrency_8']:.0f} feeds/s, "
+                f"p99 {out[name]['p99_ms_concurrency_8']:.1f} ms")
             ray.kill(actor)
     finally:
         runtime.stop_ray()

@@ -7,6 +7,7 @@ applies the same rules to the past for training.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -49,8 +50,9 @@ class CandidateSet:
 async def candidates_for(user_id: int, now: datetime | None = None, redis=None) -> CandidateSet:
     """Rows are read as tuples (``values_list``), not models: a feed reads ~500 of them per request."""
     now = now or datetime.now(timezone.utc)
-    mine = await Membership.filter(user_id=user_id).values_list("club_id", "club__name")
-    banned = set(await ClubBan.filter(user_id=user_id).values_list("club_id", flat=True))
+    mine, banned = await asyncio.gather(Membership.filter(user_id=user_id).values_list("club_id", "club__name"),
+                                        ClubBan.filter(user_id=user_id).values_list("club_id", flat=True))
+    banned = set(banned)
     my_clubs = {c for c, _ in mine} - banned
     not_banned = list(banned) or [0]
     visible = Q(club__visibility=Visibility.public) | Q(club_id__in=list(my_clubs) or [0])
@@ -69,19 +71,31 @@ async def candidates_for(user_id: int, now: datetime | None = None, redis=None) 
     event_fields = ("id", "club_id", "club__name", "title", "starts_at", "created_at", "status")
     club_fields = ("id", "name", "created_at", "description")
     upcoming = Event.filter(visible, ends_at__gt=now, status__not=EventStatus.ended, club_id__not_in=not_banned)
-    out += [event(r) for r in await upcoming.order_by("starts_at", "id").limit(MAX_EVENTS).values_list(*event_fields)]
-    if my_clubs:
-        # Live rooms are reached through their event.
-        rooms = await Room.filter(club_id__in=list(my_clubs)).exclude(name__startswith="live-").order_by("id") \
-            .limit(MAX_ROOMS).values_list("id", "club_id", "club__name", "name", "created_at")
-        out += [Candidate("room", rid, cid, cname, name, True, created_at=created_at)
-                for rid, cid, cname, name, created_at in rooms]
     joinable = Club.filter(visibility=Visibility.public, id__not_in=(list(my_clubs) + list(banned)) or [0])
-    out += [club(r) for r in await joinable.order_by("-id").limit(MAX_CLUBS).values_list(*club_fields)]
-    if redis is not None:
+
+    async def rooms():
+        if not my_clubs:
+            return []
+        # Live rooms are reached through their event.
+        return await Room.filter(club_id__in=list(my_clubs)).exclude(name__startswith="live-").order_by("id") \
+            .limit(MAX_ROOMS).values_list("id", "club_id", "club__name", "name", "created_at")
+
+    async def trending():
+        if redis is None:
+            return []
+        return [k.decode() for k in await redis.zrevrange(signals.TRENDING_KEY, 0, MAX_TRENDING - 1)]
+
+    # Independent reads, concurrently: a feed's latency is the slowest of them, not their sum.
+    event_rows, room_rows, club_rows, top = await asyncio.gather(
+        upcoming.order_by("starts_at", "id").limit(MAX_EVENTS).values_list(*event_fields), rooms(),
+        joinable.order_by("-id").limit(MAX_CLUBS).values_list(*club_fields), trending())
+    out += [event(r) for r in event_rows]
+    out += [Candidate("room", rid, cid, cname, name, True, created_at=created_at)
+            for rid, cid, cname, name, created_at in room_rows]
+    out += [club(r) for r in club_rows]
+    if top:
         # Trending: the most popular items right now, when the rules above left them out.
         have = {c.key for c in out}
-        top = [k.decode() for k in await redis.zrevrange(signals.TRENDING_KEY, 0, MAX_TRENDING - 1)]
         events = [int(k[6:]) for k in top if k.startswith("event:") and k not in have]
         clubs = [int(k[5:]) for k in top if k.startswith("club:") and k not in have]
         if events:

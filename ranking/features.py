@@ -94,8 +94,8 @@ def feature_matrix(x: Inputs) -> np.ndarray:
 # -- human reasons ------------------------------------------------------------------------------------
 def reason(item_type: str, club_name: str, member: bool, row: np.ndarray, contributions: np.ndarray | None,
            co_club: str | None, start_bucket: int) -> str:
-    """The sentence a person sees: the feature that lifted this item most (LightGBM's per-feature
-    contributions), said in words."""
+    """The sentence a person sees: the feature that lifted this item most (``contributions``, per feature:
+    see ``ranking.serve.attributions``), said in words."""
     order = np.argsort(-contributions[:len(FEATURES)]) if contributions is not None else range(len(FEATURES))
     for i in order:
         if contributions is not None and contributions[i] <= 0:

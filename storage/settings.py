@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     batch_max_items: int = Field(256, ge=1, le=4096)
     room_idle_s: float = Field(300.0, gt=0)
     housekeeping_s: float = Field(5.0, gt=0)
+    rankers: int = Field(1, ge=1, le=64)  # ranker actors serving feeds (each one process)
     ranker_reload_s: float = Field(2.0, gt=0)  # how often ranker actors look for a new model version
     user_msg_rate: float = Field(5.0, gt=0)
     user_msg_burst: float = Field(20.0, ge=1)

@@ -10,7 +10,6 @@ import socketio
 
 from conftest import Inbox, client_session, loopback_source, make_member, unique_email
 from gateway.rest_accounts import ACCOUNTS, REFRESH_COOKIE
-from gateway.tokens import AccessTokens, KeyRing
 
 PASSWORD = "correct horse battery"
 

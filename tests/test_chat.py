@@ -1,6 +1,5 @@
 """Realtime chat against real services, real Ray shards and real Socket.IO clients."""
 import asyncio
-import uuid
 
 import pytest
 

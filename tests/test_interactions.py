@@ -1,6 +1,5 @@
 """The interaction pipeline: validated batches → Redis stream → consumer actor → MongoDB and signals,
 with an exactly-once effect through redeliveries and a consumer restart."""
-import asyncio
 import uuid
 
 import pytest

@@ -1,5 +1,4 @@
 """A whole live session with a host and an audience, over real sockets and shards."""
-import asyncio
 from datetime import datetime, timedelta, timezone
 
 from chat_helpers import ChatClient
