@@ -4,9 +4,32 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.clubhub-installed
 
-.PHONY: install run test bench-chat bench-ranking services-up services-down clean
+# The web client: built with npm when web/dist is missing or older than its sources.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) $(wildcard web/index.html web/vite.config.ts web/tsconfig*.json)
+WEB_DEPS    := web/node_modules/.package-lock.json
+WEB_DIST    := web/dist/index.html
+# The end-to-end tests drive Debian's Chromium (no browser download); installed when missing.
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-install: $(STAMP)
+.PHONY: install run test web web-test chromium bench-chat bench-ranking services-up services-down clean
+
+install: $(STAMP) web
+
+web: $(WEB_DIST)
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_DEPS)
+
+$(WEB_DIST): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run build --silent
+
+web-test: $(WEB_DEPS)
+	cd web && npm test --silent
+
+chromium:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +40,7 @@ $(STAMP): setup.cfg pyproject.toml
 run: install
 	$(BIN)/clubhub run
 
-test: install
+test: install chromium web-test
 	$(BIN)/python -m pytest
 
 bench-chat: install
@@ -34,4 +57,4 @@ services-down: install
 
 clean:
 	-$(BIN)/clubhub services down
-	rm -rf $(VENV) .clubhub *.egg-info .pytest_cache
+	rm -rf $(VENV) .clubhub *.egg-info .pytest_cache web/node_modules web/dist

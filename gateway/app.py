@@ -24,6 +24,7 @@ from .live import Live
 from .rest_events import EVENTS, LIVE
 from .api import Api
 from .backends import BACKENDS, Backends
+from . import webapp
 from .errors import ApiError, error_middleware
 from .metrics import METRICS, GatewayMetrics
 from .rest_accounts import ACCOUNTS
@@ -113,6 +114,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
               content_type="text/plain")(metrics.handle)
     api.register(app, authenticate)
     app[API] = api
+    webapp.register(app, settings.web_dist)  # last: its fallback answers every other GET
 
     async def backends_ctx(app: web.Application):
         backends = app[BACKENDS]

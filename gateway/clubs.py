@@ -145,6 +145,18 @@ class Clubs:
             role = "member"
         return club_out(club, role, await Membership.filter(club_id=club_id).count())
 
+    async def join_by_invite(self, user_id: int, invite_code: str) -> dict:
+        """Join with nothing but an invite code (codes are unique across clubs)."""
+        invite = await ClubInvite.get_or_none(code=invite_code)
+        if invite is None:
+            raise ApiError("not_found", "no such invite code")
+        return await self.join(invite.club_id, user_id, invite_code)
+
+    async def mine(self, user_id: int) -> list[dict]:
+        """The clubs the user belongs to, with their role, by name."""
+        rows = await Membership.filter(user_id=user_id).prefetch_related("club").order_by("club__name")
+        return [club_out(m.club, _role(m.role)) for m in rows]
+
     async def leave(self, club_id: int, user_id: int) -> None:
         await self.club(club_id)
         role = await self.role_of(club_id, user_id)

@@ -6,7 +6,7 @@ from aiohttp import web
 from .api import Api
 from .clubs import Clubs
 from .schemas import (AuditOut, AuditQuery, BanIn, BanOut, ClubIn, ClubOut, ClubSearchOut, ClubSearchQuery,
-                      InviteIn, InviteOut, InviteRevokeIn, JoinIn, MembersOut, RoleIn, RoleOut, RoomCreateIn,
+                      InviteAcceptIn, InviteIn, InviteOut, InviteRevokeIn, JoinIn, MyClubsOut, MembersOut, RoleIn, RoleOut, RoomCreateIn,
                       RoomOut, RoomPatchIn, RoomsOut, TimeoutIn, TimeoutOut)
 from .tokens import AccessClaims
 
@@ -38,6 +38,18 @@ async def get_club(request: web.Request, claims: AccessClaims, club_id: int) -> 
            body=JoinIn, response=ClubOut, tags=("clubs",), errors=MOD_ERRORS)
 async def join_club(request: web.Request, claims: AccessClaims, club_id: int, body: JoinIn) -> dict:
     return await request.app[CLUBS].join(club_id, claims.user_id, body.invite_code)
+
+
+@api.route("POST", "/invites/accept", summary="Join the club an invite code belongs to (codes are unique)",
+           body=InviteAcceptIn, response=ClubOut, tags=("clubs",), errors=MOD_ERRORS)
+async def accept_invite(request: web.Request, claims: AccessClaims, body: InviteAcceptIn) -> dict:
+    return await request.app[CLUBS].join_by_invite(claims.user_id, body.invite_code)
+
+
+@api.route("GET", "/me/clubs", summary="The clubs the caller belongs to, with the caller's role",
+           response=MyClubsOut, tags=("clubs",))
+async def my_clubs(request: web.Request, claims: AccessClaims) -> dict:
+    return {"clubs": await request.app[CLUBS].mine(claims.user_id)}
 
 
 @api.route("POST", "/clubs/{club_id}/leave", summary="Leave a club (an owner hands over ownership first)",

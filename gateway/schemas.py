@@ -242,6 +242,14 @@ class JoinIn(Input):
     invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
+class InviteAcceptIn(Input):
+    invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class MyClubsOut(BaseModel):
+    clubs: list[ClubOut]
+
+
 class MemberOut(BaseModel):
     user_id: int
     display_name: str

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     mail_from: str = "ClubHoloHub <no-reply@clubholohub.local>"
     # Where people open links from mail (verification); defaults to the gateway's own address.
     public_url: str | None = None
+    web_dist: Path | None = None  # the web client build to serve (default: web/dist of this checkout)
     # Trust X-Forwarded-For for the client address (only behind a proxy that sets it).
     trust_proxy: bool = False
 

@@ -91,6 +91,16 @@ async def test_create_search_join_and_leave(people):
     expired = await ClubInvite.create(club_id=secret["id"], code=f"old-{tag}", created_by_id=owner.member.user_id,
                                       expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
     assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": expired.code}))[0] == 403
+    # A code alone is enough (codes are unique): the club is found from it; the same rules apply.
+    assert (await mod.call("POST", "/invites/accept", {"invite_code": revoked["code"]}))[0] == 403
+    assert (await mod.call("POST", "/invites/accept", {"invite_code": f"nope-{tag}"}))[0] == 404
+    _, fresh = await owner.call("POST", f"/clubs/{secret['id']}/invites", {}, expect=201)
+    _, accepted = await mod.call("POST", "/invites/accept", {"invite_code": fresh["code"]}, expect=200)
+    assert accepted["id"] == secret["id"] and accepted["my_role"] == "member"
+    _, mine = await mod.call("GET", "/me/clubs", expect=200)
+    assert {(c["id"], c["my_role"]) for c in mine["clubs"]} >= {(secret["id"], "member")}
+    _, mine = await owner.call("GET", "/me/clubs", expect=200)
+    assert {(c["id"], c["my_role"]) for c in mine["clubs"]} >= {(secret["id"], "owner"), (chess["id"], "owner")}
 
     # Members with roles; the owner leaves only after handing over.
     _, members = await mem.call("GET", f"/clubs/{chess['id']}/members", expect=200)

@@ -1,0 +1,127 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { api, refreshAccessToken, setAccessToken, setSessionLostHandler, type Me } from "./api";
+import { closeSocket, openSocket, setSocketSessionLostHandler } from "./socket";
+
+export interface AuthState {
+  /** The logged-in user, null when logged out (or not known yet: see `ready`). */
+  user: Me | null;
+  /** False until the startup refresh has answered. */
+  ready: boolean;
+  login(email: string, password: string): Promise<Me>;
+  logout(): Promise<void>;
+  refreshUser(): Promise<Me | null>;
+}
+
+const AuthContext = createContext<AuthState | null>(null);
+
+interface TokenOut {
+  access_token: string;
+  expires_in: number;
+}
+
+// One startup attempt per page load, even when React runs effects twice (StrictMode): a second refresh
+// racing the first would present an already-rotated cookie, which revokes the login.
+let startup: Promise<Me | null> | null = null;
+
+function restoreSession(): Promise<Me | null> {
+  if (!startup) {
+    startup = (async () => {
+      try {
+        await refreshAccessToken();
+      } catch {
+        return null;
+      }
+      try {
+        return await api<Me>("GET", "/me");
+      } catch {
+        setAccessToken(null);
+        return null;
+      }
+    })();
+  }
+  return startup;
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<Me | null>(null);
+  const [ready, setReady] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    restoreSession().then((me) => {
+      if (!live) return;
+      setUser(me);
+      setReady(true);
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  // Lost session (refresh refused): back to logged out.
+  useEffect(() => {
+    const lost = () => {
+      setAccessToken(null);
+      closeSocket();
+      setUser(null);
+    };
+    setSessionLostHandler(lost);
+    setSocketSessionLostHandler(lost);
+    return () => {
+      setSessionLostHandler(null);
+      setSocketSessionLostHandler(null);
+    };
+  }, []);
+
+  // One socket per login.
+  const userId = user?.id ?? null;
+  useEffect(() => {
+    if (userId === null) return;
+    openSocket();
+    return () => closeSocket();
+  }, [userId]);
+
+  const login = useCallback(async (email: string, password: string) => {
+    const out = await api<TokenOut>("POST", "/auth/login", { email, password });
+    setAccessToken(out.access_token, out.expires_in);
+    const me = await api<Me>("GET", "/me");
+    startup = Promise.resolve(me);
+    setUser(me);
+    setReady(true);
+    return me;
+  }, []);
+
+  const logout = useCallback(async () => {
+    try {
+      await api("POST", "/auth/logout");
+    } catch {
+      // The session ends on this side whatever the server said.
+    }
+    setAccessToken(null);
+    closeSocket();
+    startup = Promise.resolve(null);
+    setUser(null);
+  }, []);
+
+  const refreshUser = useCallback(async () => {
+    try {
+      const me = await api<Me>("GET", "/me");
+      setUser(me);
+      return me;
+    } catch {
+      return null;
+    }
+  }, []);
+
+  const value = useMemo<AuthState>(
+    () => ({ user, ready, login, logout, refreshUser }),
+    [user, ready, login, logout, refreshUser],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthState {
+  const ctx = useContext(AuthContext);
+  if (!ctx) throw new Error("useAuth() outside <AuthProvider>");
+  return ctx;
+}

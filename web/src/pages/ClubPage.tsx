@@ -1,0 +1,371 @@
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from "react";
+import { Link, Navigate, useParams } from "react-router-dom";
+import { api, type Club, type Member, type Room } from "../lib/api";
+import { useAuth } from "../lib/auth";
+import { hub, useRoomSession, useUnread, type RoomSession, type RoomState } from "../lib/rooms";
+import { ChatRoom } from "../components/ChatRoom";
+import { Button, ErrorAlert, Field, Loading, inputClass, linkClass } from "../components/ui";
+
+/** Holds (joins) every room of the club while the club is on screen: their messages count as unread and
+ * their presence shows in the member list. */
+function useClubSessions(roomIds: readonly number[]): RoomSession[] {
+  const key = roomIds.join(",");
+  const [sessions, setSessions] = useState<RoomSession[]>([]);
+  useEffect(() => {
+    const ids = key ? key.split(",").map(Number) : [];
+    const held = ids.map((id) => hub.acquire(id));
+    setSessions(held);
+    return () => held.forEach((s) => hub.release(s));
+  }, [key]);
+  return sessions;
+}
+
+/** Who is online, from the members list and then the presence events of the club's rooms. */
+function useOnline(sessions: readonly RoomSession[], members: readonly Member[] | null): Set<number> {
+  const cache = useRef<RoomState[]>([]);
+  const subscribe = useCallback(
+    (cb: () => void) => {
+      const offs = sessions.map((s) => s.subscribe(cb));
+      return () => offs.forEach((off) => off());
+    },
+    [sessions],
+  );
+  const getSnapshot = useCallback(() => {
+    const next = sessions.map((s) => s.getState());
+    const prev = cache.current;
+    if (next.length === prev.length && next.every((st, i) => st === prev[i])) return prev;
+    cache.current = next;
+    return next;
+  }, [sessions]);
+  const states = useSyncExternalStore(subscribe, getSnapshot);
+  return useMemo(() => {
+    const online = new Set<number>();
+    const seen = new Set<number>();
+    for (const st of states) {
+      for (const id of st.online) online.add(id);
+      for (const id of st.presenceSeen) seen.add(id);
+    }
+    for (const m of members ?? []) if (m.online && !seen.has(m.user_id)) online.add(m.user_id);
+    return online;
+  }, [states, members]);
+}
+
+function ModeratorTools({ club, onRoomCreated }: { club: Club; onRoomCreated(room: Room): void }) {
+  const [invite, setInvite] = useState<string | null>(null);
+  const [inviteError, setInviteError] = useState<unknown>(null);
+  const [roomName, setRoomName] = useState("");
+  const [roomError, setRoomError] = useState<unknown>(null);
+
+  async function createInvite() {
+    setInviteError(null);
+    try {
+      const out = await api<{ code: string }>("POST", `/clubs/${club.id}/invites`, {});
+      setInvite(out.code);
+    } catch (err) {
+      setInviteError(err);
+    }
+  }
+
+  async function createRoom(e: FormEvent) {
+    e.preventDefault();
+    setRoomError(null);
+    try {
+      const room = await api<Room>("POST", `/clubs/${club.id}/rooms`, { name: roomName.trim() });
+      setRoomName("");
+      onRoomCreated(room);
+    } catch (err) {
+      setRoomError(err);
+    }
+  }
+
+  return (
+    <details className="mt-4 rounded border border-slate-200 bg-white p-2 text-sm">
+      <summary className="cursor-pointer font-medium text-slate-700">Manage club</summary>
+      <div className="mt-2 space-y-3">
+        <div>
+          <Button small variant="secondary" onClick={() => void createInvite()}>
+            Create invite code
+          </Button>
+          {invite && (
+            <p className="mt-1 break-all">
+              Invite code: <code className="rounded bg-slate-100 px-1">{invite}</code>
+            </p>
+          )}
+          <ErrorAlert error={inviteError} className="mt-1" />
+        </div>
+        <form onSubmit={createRoom} className="space-y-2">
+          <Field label="Room name" id="new-room-name">
+            <input
+              id="new-room-name"
+              value={roomName}
+              onChange={(e) => setRoomName(e.target.value)}
+              maxLength={100}
+              className={inputClass}
+            />
+          </Field>
+          <ErrorAlert error={roomError} />
+          <Button small type="submit" disabled={!roomName.trim()}>
+            Create room
+          </Button>
+        </form>
+      </div>
+    </details>
+  );
+}
+
+export default function ClubPage() {
+  const params = useParams();
+  const clubId = Number(params.clubId);
+  const roomParam = params.roomId ? Number(params.roomId) : null;
+  const { user } = useAuth();
+
+  const [club, setClub] = useState<Club | null>(null);
+  const [rooms, setRooms] = useState<Room[] | null>(null);
+  const [members, setMembers] = useState<Member[] | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [joinError, setJoinError] = useState<unknown>(null);
+  const [reloadKey, setReloadKey] = useState(0);
+
+  const loadMembers = useCallback(async () => {
+    try {
+      const out = await api<{ members: Member[] }>("GET", `/clubs/${clubId}/members`);
+      setMembers(out.members);
+    } catch {
+      // the list keeps what it had
+    }
+  }, [clubId]);
+
+  useEffect(() => {
+    if (!Number.isFinite(clubId)) return;
+    let live = true;
+    setLoadError(null);
+    (async () => {
+      try {
+        const c = await api<Club>("GET", `/clubs/${clubId}`);
+        if (!live) return;
+        setClub(c);
+        if (!c.my_role) {
+          setRooms([]);
+          setMembers(null);
+          return;
+        }
+        const [r, m] = await Promise.all([
+          api<{ rooms: Room[] }>("GET", `/clubs/${clubId}/rooms`),
+          api<{ members: Member[] }>("GET", `/clubs/${clubId}/members`),
+        ]);
+        if (!live) return;
+        setRooms(r.rooms);
+        setMembers(m.members);
+      } catch (err) {
+        if (live) setLoadError(err);
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [clubId, reloadKey, user]);
+
+  // Reset when another club is opened.
+  useEffect(() => {
+    setClub(null);
+    setRooms(null);
+    setMembers(null);
+  }, [clubId]);
+
+  const isMember = !!club?.my_role;
+  const roomIds = useMemo(() => (isMember && rooms ? rooms.map((r) => r.id) : []), [isMember, rooms]);
+  const sessions = useClubSessions(roomIds);
+  const online = useOnline(sessions, members);
+  const unread = useUnread();
+
+  const selected = rooms && rooms.length ? rooms.find((r) => r.id === roomParam) ?? (roomParam ? null : rooms[0]) : null;
+  const session = useRoomSession(isMember && selected ? selected.id : null);
+
+  // Unread counts: from the server on entry, after a reconnect and when another device reads a room.
+  useEffect(() => {
+    if (!isMember) return;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const fetchUnread = () => {
+      api<Record<string, number>>("GET", "/me/unread").then((counts) => hub.setUnreadCounts(counts), () => undefined);
+    };
+    const soon = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(fetchUnread, 300);
+    };
+    fetchUnread();
+    const offRead = hub.onRead(soon);
+    // Messages sent before a room was joined arrive in no event: the server's count has them.
+    const offJoined = hub.onJoined(soon);
+    const offReconnect = hub.onReconnect(() => {
+      soon();
+      void loadMembers();
+    });
+    const poll = setInterval(fetchUnread, 60_000);
+    return () => {
+      offRead();
+      offJoined();
+      offReconnect();
+      clearInterval(poll);
+      if (timer) clearTimeout(timer);
+    };
+  }, [isMember, loadMembers]);
+
+  // This user's own messages never count as unread.
+  const myId = user?.id ?? null;
+  useEffect(() => {
+    hub.me = myId;
+  }, [myId]);
+
+  // The room on screen: its messages are read, not counted unread.
+  const selectedId = selected?.id ?? null;
+  useEffect(() => {
+    hub.activeRoom = selectedId;
+    if (selectedId !== null) hub.setUnread(selectedId, 0);
+    return () => {
+      if (hub.activeRoom === selectedId) hub.activeRoom = null;
+    };
+  }, [selectedId]);
+
+  // Somebody not in the list came online: a new member; fetch the list again.
+  useEffect(() => {
+    if (!members) return;
+    const known = new Set(members.map((m) => m.user_id));
+    if ([...online].some((id) => !known.has(id))) void loadMembers();
+  }, [online, members, loadMembers]);
+
+  const names = useMemo(() => new Map((members ?? []).map((m) => [m.user_id, m.display_name])), [members]);
+
+  async function joinClub() {
+    setJoinError(null);
+    try {
+      await api<Club>("POST", `/clubs/${clubId}/join`, {});
+      setReloadKey((k) => k + 1);
+    } catch (err) {
+      setJoinError(err);
+    }
+  }
+
+  if (!Number.isFinite(clubId)) return <Navigate to="/clubs" replace />;
+  if (loadError && !club) {
+    return (
+      <div className="mx-auto max-w-xl p-6">
+        <ErrorAlert error={loadError} />
+        <p className="mt-4">
+          <Link to="/clubs" className={linkClass}>
+            Back to the club directory
+          </Link>
+        </p>
+      </div>
+    );
+  }
+  if (!club || !user) return <Loading />;
+
+  if (!isMember) {
+    return (
+      <div className="mx-auto max-w-xl space-y-4 p-6">
+        <h1 className="text-2xl font-semibold">{club.name}</h1>
+        {club.description && <p className="text-slate-700">{club.description}</p>}
+        <p className="text-slate-600">Join the club to see its rooms and members.</p>
+        <ErrorAlert error={joinError} />
+        <Button onClick={() => void joinClub()}>Join {club.name}</Button>
+      </div>
+    );
+  }
+
+  const canModerate = club.my_role === "owner" || club.my_role === "moderator";
+  const sortedMembers = [...(members ?? [])].sort(
+    (a, b) => Number(online.has(b.user_id)) - Number(online.has(a.user_id)) || a.display_name.localeCompare(b.display_name),
+  );
+
+  return (
+    <div className="mx-auto grid h-[calc(100vh-3.5rem)] max-w-7xl grid-cols-1 gap-0 md:grid-cols-[15rem_1fr_15rem]">
+      <aside className="overflow-y-auto border-r border-slate-200 bg-slate-50 p-3">
+        <h1 className="truncate text-lg font-semibold" title={club.name}>
+          {club.name}
+        </h1>
+        <p className="mb-3 text-xs text-slate-500">
+          {club.visibility === "private" ? "Private club" : "Public club"}
+          {club.my_role !== "member" ? ` · you are ${club.my_role}` : ""}
+        </p>
+        <p className="mb-3">
+          <Link to={`/clubs/${club.id}/events`} className={linkClass}>
+            Events
+          </Link>
+        </p>
+        <nav aria-label="Rooms">
+          {rooms && rooms.length > 0 ? (
+            <ul className="space-y-0.5">
+              {rooms.map((room) => {
+                const n = unread.get(room.id) ?? 0;
+                const current = room.id === selectedId;
+                return (
+                  <li key={room.id} className="flex items-center justify-between gap-2">
+                    <Link
+                      to={`/clubs/${club.id}/rooms/${room.id}`}
+                      aria-current={current ? "page" : undefined}
+                      className={`min-w-0 flex-1 truncate rounded px-2 py-1 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 ${
+                        current ? "bg-indigo-100 font-semibold text-indigo-900" : "text-slate-700 hover:bg-slate-200"
+                      } ${n > 0 && !current ? "font-semibold" : ""}`}
+                    >
+                      {room.name}
+                    </Link>
+                    {n > 0 && !current && (
+                      <span className="shrink-0 rounded-full bg-indigo-600 px-2 text-xs font-semibold text-white">
+                        {n} unread
+                      </span>
+                    )}
+                  </li>
+                );
+              })}
+            </ul>
+          ) : (
+            <p className="text-sm text-slate-500">{rooms ? "No rooms yet." : "Loading rooms…"}</p>
+          )}
+        </nav>
+        {canModerate && (
+          <ModeratorTools club={club} onRoomCreated={(room) => setRooms((prev) => [...(prev ?? []), room])} />
+        )}
+      </aside>
+
+      <main className="flex min-h-0 flex-col bg-white">
+        {loadError != null && <ErrorAlert error={loadError} className="m-3" />}
+        {rooms && roomParam && !selected && (
+          <ErrorAlert error={new Error("This room is not one of the club's rooms")} className="m-3" />
+        )}
+        {session && selected ? (
+          <ChatRoom session={session} roomName={selected.name} me={user} canModerate={canModerate} names={names} />
+        ) : (
+          rooms === null && <Loading label="Loading the club…" />
+        )}
+      </main>
+
+      <aside className="overflow-y-auto border-l border-slate-200 bg-slate-50 p-3">
+        <h2 className="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500">Members</h2>
+        {members === null ? (
+          <p className="text-sm text-slate-500">Loading…</p>
+        ) : (
+          <ul aria-label="Members" className="space-y-1">
+            {sortedMembers.map((m) => {
+              const isOnline = online.has(m.user_id);
+              return (
+                <li key={m.user_id} className="flex items-center gap-2 text-sm">
+                  <span
+                    aria-hidden="true"
+                    className={`inline-block h-2 w-2 shrink-0 rounded-full ${isOnline ? "bg-emerald-500" : "bg-slate-300"}`}
+                  />
+                  <Link to={`/users/${m.user_id}`} className="min-w-0 flex-1 truncate text-slate-800 hover:underline">
+                    {m.display_name}
+                  </Link>
+                  {m.role !== "member" && <span className="text-xs text-slate-500">{m.role}</span>}
+                  <span className={`text-xs ${isOnline ? "text-emerald-700" : "text-slate-400"}`}>
+                    {isOnline ? "online" : "offline"}
+                  </span>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </aside>
+    </div>
+  );
+}

@@ -1,0 +1,269 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router-dom";
+
+import { api } from "../lib/api";
+import { errorMessage } from "../lib/errors";
+
+interface EventItem {
+  id: number;
+  club_id: number;
+  host_id: number;
+  title: string;
+  description: string;
+  starts_at: string;
+  ends_at: string;
+  capacity: number | null;
+  status: string;
+  going?: number;
+  waitlisted?: number;
+}
+
+function formatRange(startIso: string, endIso: string): string {
+  const start = new Date(startIso);
+  const end = new Date(endIso);
+  if (Number.isNaN(start.getTime())) return startIso;
+  const startText = start.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  if (Number.isNaN(end.getTime())) return startText;
+  const sameDay = start.toDateString() === end.toDateString();
+  const endText = sameDay
+    ? end.toLocaleTimeString(undefined, { timeStyle: "short" })
+    : end.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return `${startText} – ${endText}`;
+}
+
+/** A `datetime-local` value ("2026-12-01T18:00") read as local time, as ISO 8601 in UTC ("…Z"); null if invalid. */
+function localToIso(value: string): string | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+const inputClass =
+  "mt-1 w-full rounded border border-slate-300 px-3 py-2 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500";
+
+export default function EventsPage() {
+  const { clubId } = useParams();
+  const club = Number(clubId);
+  const [events, setEvents] = useState<EventItem[] | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [clubName, setClubName] = useState<string | null>(null);
+
+  const [title, setTitle] = useState("");
+  const [description, setDescription] = useState("");
+  const [startsAt, setStartsAt] = useState("");
+  const [endsAt, setEndsAt] = useState("");
+  const [capacity, setCapacity] = useState("");
+  const [creating, setCreating] = useState(false);
+  const [formError, setFormError] = useState<string | null>(null);
+  const [created, setCreated] = useState<EventItem | null>(null);
+
+  const load = useCallback(async () => {
+    setLoadError(null);
+    try {
+      const res = await api<{ events: EventItem[] }>("GET", `/events?club_id=${club}&upcoming=true`);
+      setEvents(res.events);
+      // The list carries no RSVP counts: fetch them per event (the first 50), without holding up the list.
+      const counted = await Promise.all(
+        res.events.slice(0, 50).map((e) => api<EventItem>("GET", `/events/${e.id}`).catch(() => null)),
+      );
+      const byId = new Map(counted.filter((e): e is EventItem => e !== null).map((e) => [e.id, e]));
+      setEvents((cur) =>
+        cur?.map((e) => {
+          const c = byId.get(e.id);
+          return c ? { ...e, going: c.going, waitlisted: c.waitlisted, status: c.status } : e;
+        }) ?? cur,
+      );
+    } catch (err) {
+      setLoadError(err);
+    }
+  }, [club]);
+
+  useEffect(() => {
+    if (!Number.isInteger(club) || club < 1) return;
+    setEvents(null);
+    void load();
+    api<{ name: string }>("GET", `/clubs/${club}`)
+      .then((c) => setClubName(c.name))
+      .catch(() => setClubName(null));
+  }, [club, load]);
+
+  async function onCreate(e: FormEvent) {
+    e.preventDefault();
+    setFormError(null);
+    setCreated(null);
+    const starts = localToIso(startsAt);
+    const ends = localToIso(endsAt);
+    if (!title.trim()) return setFormError("The event needs a title.");
+    if (!starts || !ends) return setFormError("Give a start and an end time.");
+    if (new Date(ends) <= new Date(starts)) return setFormError("The event must end after it starts.");
+    let cap: number | undefined;
+    if (capacity.trim() !== "") {
+      cap = Number(capacity);
+      if (!Number.isInteger(cap) || cap < 1) return setFormError("Capacity must be a whole number of at least 1.");
+    }
+    setCreating(true);
+    try {
+      const body: Record<string, unknown> = { title: title.trim(), description, starts_at: starts, ends_at: ends };
+      if (cap !== undefined) body.capacity = cap;
+      const ev = await api<EventItem>("POST", `/clubs/${club}/events`, body);
+      setCreated(ev);
+      setEvents((cur) =>
+        [...(cur ?? []).filter((x) => x.id !== ev.id), ev].sort(
+          (a, b) => new Date(a.starts_at).getTime() - new Date(b.starts_at).getTime() || a.id - b.id,
+        ),
+      );
+      setTitle("");
+      setDescription("");
+      setStartsAt("");
+      setEndsAt("");
+      setCapacity("");
+    } catch (err) {
+      setFormError(errorMessage(err));
+    } finally {
+      setCreating(false);
+    }
+  }
+
+  if (!Number.isInteger(club) || club < 1) {
+    return (
+      <div className="mx-auto max-w-3xl p-4">
+        <p role="alert">This club address is not valid.</p>
+      </div>
+    );
+  }
+
+  return (
+    <div className="mx-auto max-w-3xl space-y-6 p-4">
+      <div>
+        <Link to={`/clubs/${club}`} className="text-sm text-indigo-700 hover:underline">
+          ← Back to {clubName ?? "the club"}
+        </Link>
+        <h1 className="mt-1 text-2xl font-semibold">Upcoming events{clubName ? ` of ${clubName}` : ""}</h1>
+      </div>
+
+      <section aria-labelledby="events-list-heading">
+        <h2 id="events-list-heading" className="sr-only">
+          Upcoming
+        </h2>
+        {loadError != null && (
+          <p role="alert" className="mb-3 rounded border border-red-300 bg-red-50 p-3 text-red-800">
+            {errorMessage(loadError)}{" "}
+            <button type="button" onClick={() => void load()} className="underline">
+              Try again
+            </button>
+          </p>
+        )}
+        {events === null && loadError == null && <p className="text-slate-600">Loading events…</p>}
+        {events !== null && events.length === 0 && <p className="text-slate-600">No upcoming events.</p>}
+        {events !== null && events.length > 0 && (
+          <ul aria-label="Events" className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white">
+            {events.map((ev) => (
+              <li key={ev.id} className="flex flex-wrap items-baseline justify-between gap-2 p-4">
+                <div>
+                  <Link to={`/events/${ev.id}`} className="text-lg font-medium text-indigo-700 hover:underline">
+                    {ev.title}
+                  </Link>
+                  <p className="text-sm text-slate-600">
+                    <time dateTime={ev.starts_at}>{formatRange(ev.starts_at, ev.ends_at)}</time>
+                  </p>
+                </div>
+                <div className="flex items-center gap-2 text-sm text-slate-700">
+                  {ev.status === "live" && (
+                    <span className="rounded bg-red-600 px-2 py-0.5 text-xs font-semibold text-white">Live now</span>
+                  )}
+                  {typeof ev.going === "number" && (
+                    <span>
+                      {ev.going} going{ev.capacity != null ? ` of ${ev.capacity}` : ""}
+                      {ev.waitlisted ? `, ${ev.waitlisted} waitlisted` : ""}
+                    </span>
+                  )}
+                  {typeof ev.going !== "number" && ev.capacity != null && <span>Capacity {ev.capacity}</span>}
+                </div>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section aria-labelledby="create-event-heading" className="rounded-lg border border-slate-200 bg-white p-4">
+        <h2 id="create-event-heading" className="text-lg font-semibold">
+          New event
+        </h2>
+        <form onSubmit={onCreate} className="mt-3 grid gap-3 sm:grid-cols-2" noValidate>
+          <label className="block sm:col-span-2">
+            <span className="text-sm font-medium">Title</span>
+            <input
+              className={inputClass}
+              value={title}
+              onChange={(e) => setTitle(e.target.value)}
+              maxLength={200}
+              required
+            />
+          </label>
+          <label className="block sm:col-span-2">
+            <span className="text-sm font-medium">Description</span>
+            <textarea
+              className={inputClass}
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+              maxLength={5000}
+              rows={3}
+            />
+          </label>
+          <label className="block">
+            <span className="text-sm font-medium">Starts at</span>
+            <input
+              type="datetime-local"
+              className={inputClass}
+              value={startsAt}
+              onChange={(e) => setStartsAt(e.target.value)}
+              required
+            />
+          </label>
+          <label className="block">
+            <span className="text-sm font-medium">Ends at</span>
+            <input
+              type="datetime-local"
+              className={inputClass}
+              value={endsAt}
+              onChange={(e) => setEndsAt(e.target.value)}
+              required
+            />
+          </label>
+          <label className="block">
+            <span className="text-sm font-medium">Capacity</span>
+            <input
+              type="number"
+              inputMode="numeric"
+              min={1}
+              step={1}
+              className={inputClass}
+              value={capacity}
+              onChange={(e) => setCapacity(e.target.value)}
+              placeholder="No limit"
+            />
+          </label>
+          <div className="flex items-end">
+            <button
+              type="submit"
+              disabled={creating}
+              className="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-500 focus:ring-offset-2 disabled:opacity-50"
+            >
+              Create event
+            </button>
+          </div>
+        </form>
+        {formError && (
+          <p role="alert" className="mt-3 rounded border border-red-300 bg-red-50 p-3 text-red-800">
+            {formError}
+          </p>
+        )}
+        {created && (
+          <p role="status" className="mt-3 text-green-800">
+            Event created.
+          </p>
+        )}
+      </section>
+    </div>
+  );
+}
