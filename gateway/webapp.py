@@ -47,7 +47,8 @@ def register(app: web.Application, dist: Path | None) -> bool:
             return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
         return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
-    app.router.add_get("/assets/{name:.+}", asset)
-    app.router.add_get("/{tail:.*}", page)
+    # Named "web-…": the browser client's files, not API routes (the OpenAPI document leaves them out).
+    app.router.add_get("/assets/{name:.+}", asset, name="web-assets")
+    app.router.add_get("/{tail:.*}", page, name="web-page")
     log.info("serving the web client", extra={"dist": str(dist)})
     return True
