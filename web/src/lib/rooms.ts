@@ -34,12 +34,8 @@ interface PresenceEvent {
   status: "online" | "offline";
 }
 
-export class RoomSession {
-  readonly roomId: number;
-  readonly store: MessageStore;
-  refs = 0;
-  private hub: RoomHub;
-  private st: RoomState = {
+function emptyState(): RoomState {
+  return {
     joined: false,
     joining: false,
     joinError: null,
@@ -50,6 +46,14 @@ export class RoomSession {
     loadingOlder: false,
     historyError: null,
   };
+}
+
+export class RoomSession {
+  readonly roomId: number;
+  readonly store: MessageStore;
+  refs = 0;
+  private hub: RoomHub;
+  private st: RoomState = emptyState();
   private listeners = new Set<() => void>();
   private joinRun: Promise<void> | null = null;
   private gapRun: Promise<void> | null = null;
@@ -511,17 +515,7 @@ export function useRoomSession(roomId: number | null): RoomSession | null {
   return session;
 }
 
-const EMPTY_STATE: RoomState = {
-  joined: false,
-  joining: false,
-  joinError: null,
-  removed: null,
-  online: new Set(),
-  presenceSeen: new Set(),
-  typing: new Map(),
-  loadingOlder: false,
-  historyError: null,
-};
+const EMPTY_STATE: RoomState = emptyState();
 
 const noop = () => () => undefined;
 

@@ -3,30 +3,9 @@ import { Link, useParams } from "react-router-dom";
 
 import { API_PREFIX, ApiError, api, getAccessToken, refreshAccessToken } from "../lib/api";
 import { useAuth } from "../lib/auth";
+import type { ClubEvent, MyRsvp } from "../lib/events";
 import { errorMessage } from "../lib/errors";
 import { formatDuration, pollResults, resultLabel, votesLabel, type LiveSummary } from "../lib/live";
-
-interface MyRsvp {
-  status: string; // going | waitlisted
-  waitlist_position?: number | null;
-}
-
-interface EventDetail {
-  id: number;
-  club_id: number;
-  host_id: number;
-  title: string;
-  description: string;
-  starts_at: string;
-  ends_at: string;
-  capacity: number | null;
-  status: string; // scheduled | live | ended
-  room_id: number | null;
-  summary: LiveSummary | null;
-  going?: number;
-  waitlisted?: number;
-  my_rsvp?: MyRsvp | null;
-}
 
 function formatWhen(iso: string): string {
   const d = new Date(iso);
@@ -139,7 +118,7 @@ export default function EventPage() {
   const { eventId } = useParams();
   const id = Number(eventId);
   const { user } = useAuth();
-  const [event, setEvent] = useState<EventDetail | null>(null);
+  const [event, setEvent] = useState<ClubEvent | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -148,7 +127,7 @@ export default function EventPage() {
 
   const load = useCallback(async () => {
     try {
-      const ev = await api<EventDetail>("GET", `/events/${id}`);
+      const ev = await api<ClubEvent>("GET", `/events/${id}`);
       setEvent(ev);
       setLoadError(null);
     } catch (err) {
@@ -171,7 +150,7 @@ export default function EventPage() {
     if (!valid || status === undefined || status === "ended") return;
     const timer = setInterval(() => {
       if (typeof document !== "undefined" && document.visibilityState === "hidden") return;
-      api<EventDetail>("GET", `/events/${id}`).then(
+      api<ClubEvent>("GET", `/events/${id}`).then(
         (ev) => setEvent((cur) => (cur && cur.id === ev.id ? ev : cur)),
         () => undefined,
       );

@@ -3,20 +3,9 @@ import { Link, useParams } from "react-router-dom";
 
 import { api } from "../lib/api";
 import { errorMessage } from "../lib/errors";
+import type { ClubEvent } from "../lib/events";
 
-interface EventItem {
-  id: number;
-  club_id: number;
-  host_id: number;
-  title: string;
-  description: string;
-  starts_at: string;
-  ends_at: string;
-  capacity: number | null;
-  status: string;
-  going?: number;
-  waitlisted?: number;
-}
+type EventItem = ClubEvent;
 
 function formatRange(startIso: string, endIso: string): string {
   const start = new Date(startIso);
