@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.clubhub-installed
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) $(wildcard web/index.html web/vite.config.ts web/tsconfig*.json)
 WEB_DEPS    := web/node_modules/.package-lock.json
 WEB_DIST    := web/dist/index.html
-# The end-to-end tests drive Debian's Chromium (no browser download); installed when missing.
+# The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
 .PHONY: install run test web web-test chromium bench-chat bench-ranking services-up services-down clean
@@ -28,8 +28,9 @@ web-test: $(WEB_DEPS)
 	cd web && npm test --silent
 
 chromium:
-	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
-		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null)
+	@(command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1) \
+		|| $(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null \
+		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

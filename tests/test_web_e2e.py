@@ -37,6 +37,7 @@ async def new_page(browser, gateway) -> Page:
 
 
 async def shot(page: Page, name: str) -> None:
+    await page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
 
 
