@@ -26,23 +26,31 @@ class RankerHost:
         self.model: registry.RankerModel | None = None
         self.served = 0
         self.reloads = 0
+        self._opening: asyncio.Future | None = None
         self._watch: asyncio.Task | None = None
 
     async def start(self) -> str:
-        if self._watch is None:
-            from storage import mongo as mongo_store
-            from storage.postgres import init_tortoise, tortoise_config
-            from storage.redis import connect_redis
-
-            await init_tortoise(tortoise_config(self.config["postgres_url"]))
-            self.redis = connect_redis(self.config["redis_url"])
-            self.db = mongo_store.connect_mongo(self.config["mongo_url"])[self.config["mongo_db"]]
-            if self.config.get("use_model", True):
-                await self.reload()
-                self._watch = asyncio.create_task(self._watch_registry())
-            else:  # the popularity fallback alone (a benchmark's baseline)
-                self._watch = asyncio.create_task(asyncio.Event().wait())
+        """Idempotent; concurrent callers (a restarted actor's first requests) all wait for one opening."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+        try:
+            await asyncio.shield(self._opening)
+        except Exception:
+            self._opening = None  # the next call tries again
+            raise
         return "running"
+
+    async def _open(self) -> None:
+        from storage import mongo as mongo_store
+        from storage.postgres import init_tortoise, tortoise_config
+        from storage.redis import connect_redis
+
+        await init_tortoise(tortoise_config(self.config["postgres_url"]))
+        self.redis = connect_redis(self.config["redis_url"])
+        self.db = mongo_store.connect_mongo(self.config["mongo_url"])[self.config["mongo_db"]]
+        if self.config.get("use_model", True):  # False: the popularity fallback alone (a benchmark baseline)
+            await self.reload()
+            self._watch = asyncio.create_task(self._watch_registry())
 
     async def reload(self) -> int | None:
         """Load the newest model version if it is newer than the one serving; returns the serving version."""
@@ -65,6 +73,7 @@ class RankerHost:
                 log.warning("model reload failed: %s", exc)
 
     async def feed(self, user_id: int, limit: int, now: float | None = None) -> dict:
+        await self.start()  # after a restart by Ray: serve at once rather than wait for the gateway's heartbeat
         model = self.model
         cs = await candidates_for(user_id, redis=self.redis)
         items = await rank(self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit,
