@@ -67,7 +67,10 @@ class InteractionConsumerHost:
         self._task: asyncio.Task | None = None
         self.meta: dict[str, tuple[int | None, int | None]] = {}  # item key -> (club_id, start bucket)
         self.embeddings: registry.Embeddings | None = None
-        self._emb_checked = 0.0
+        self.rebuilt: dict[int, dict] = {}  # model version -> {"users", "interactions", "seconds"}
+        # Batches and a switch of model version never interleave: what was processed before the switch is in
+        # MongoDB (and in the rebuild), what comes after is added in the new version's space.
+        self._lock = asyncio.Lock()
         self.processed = 0
         self.applied = 0
 
@@ -75,6 +78,7 @@ class InteractionConsumerHost:
         if self._task is None:
             await self.open()
             self._task = asyncio.create_task(self._run())
+            self._watch = asyncio.create_task(self._watch_models())
         return "running"
 
     async def open(self) -> None:
@@ -117,18 +121,66 @@ class InteractionConsumerHost:
             self.meta[key] = (club, bucket)
         return self.meta[key]
 
-    async def _current_embeddings(self) -> registry.Embeddings | None:
-        """The item embeddings of the newest model: user embeddings are updated in its space."""
-        now = time.monotonic()
-        if now - self._emb_checked >= float(self.config.get("ranker_reload_s", 2.0)):
-            self._emb_checked = now
-            latest = await registry.latest_version(self.db)
-            if latest is not None and (self.embeddings is None or latest != self.embeddings.version):
-                self.embeddings = await registry.load_embeddings(self.db, latest)
-        return self.embeddings
+    async def _watch_models(self) -> None:
+        while True:
+            try:
+                await self.switch_model()
+            except Exception as exc:  # the registry or a store hiccuped: the current version stays
+                log.warning("model switch failed: %s", exc)
+            await asyncio.sleep(float(self.config.get("ranker_reload_s", 2.0)))
+
+    async def switch_model(self) -> int | None:
+        """Move to the newest model's item embeddings: rebuild every user's embedding in its space from the
+        stored interactions, mark the version ready (ranker actors serve a version only once it is), drop the
+        embeddings of versions older than the previous one."""
+        latest = await registry.latest_version(self.db)
+        if latest is None or (self.embeddings is not None and self.embeddings.version == latest):
+            return latest
+        async with self._lock:
+            t0 = time.perf_counter()
+            emb = await registry.load_embeddings(self.db, latest)
+            if emb is None:
+                return None
+            users, n = await self._rebuild_user_vectors(emb)
+            await self.redis.set(signals.user_emb_ready_key(latest), 1)
+            await drop_user_vectors(self.redis, keep_from=latest - 1)
+            self.embeddings = emb
+            self.rebuilt[latest] = {"users": users, "interactions": n, "seconds": round(time.perf_counter() - t0, 2)}
+            log.info("user embeddings rebuilt", extra={"version": latest, **self.rebuilt[latest]})
+        return latest
+
+    async def _rebuild_user_vectors(self, emb: registry.Embeddings) -> tuple[int, int]:
+        import numpy as np
+
+        sums: dict[int, np.ndarray] = {}
+        n = 0
+        async for d in self.interactions.find({}, batch_size=10_000):
+            n += 1
+            vec = emb.get(signals.item_key(d["item_type"], d["item_id"]))
+            if vec is None:
+                continue
+            w = signals.anchored(signals.weight(d["kind"], d.get("dwell_ms")), d["ts"])
+            if w:
+                acc = sums.get(d["user_id"])
+                if acc is None:
+                    acc = sums[d["user_id"]] = np.zeros(len(vec))
+                acc += w * vec
+        items = list(sums.items())
+        for lo in range(0, len(items), 500):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for user_id, vec in items[lo:lo + 500]:
+                    key = signals.user_emb_key(emb.version, user_id)
+                    pipe.delete(key)
+                    pipe.hset(key, mapping={str(i): repr(float(x)) for i, x in enumerate(vec)})
+                await pipe.execute()
+        return len(items), n
 
     async def process(self, entries) -> None:
-        emb = await self._current_embeddings()
+        async with self._lock:
+            await self._process(entries)
+
+    async def _process(self, entries) -> None:
+        emb = self.embeddings
         docs, keys, argv = [], [], []
         for _, f in entries:
             d = {k.decode(): v.decode() for k, v in f.items()}
@@ -154,10 +206,22 @@ class InteractionConsumerHost:
         self.processed += len(entries)
 
     async def stats(self) -> dict:
-        return {"processed": self.processed, "applied": self.applied}
+        return {"processed": self.processed, "applied": self.applied,
+                "model": self.embeddings.version if self.embeddings else None, "rebuilt": self.rebuilt}
 
     async def ping(self) -> str:
         return "pong"
 
 
 InteractionConsumer = ray.remote(InteractionConsumerHost)
+
+
+async def drop_user_vectors(redis, keep_from: int) -> int:
+    """Delete user embeddings (and readiness marks) of model versions older than ``keep_from``."""
+    dropped = 0
+    for prefix in (signals.USER_EMB_KEY, signals.USER_EMB_READY_KEY):
+        async for key in redis.scan_iter(match=prefix + "*", count=1000):
+            version = int(key.decode()[len(prefix):].split(":")[0])
+            if version < keep_from:
+                dropped += await redis.unlink(key)
+    return dropped

@@ -13,7 +13,7 @@ import time
 
 import ray
 
-from ranking import registry
+from ranking import registry, signals
 from ranking.candidates import candidates_for
 from ranking.serve import rank
 
@@ -55,7 +55,9 @@ class RankerHost:
     async def reload(self) -> int | None:
         """Load the newest model version if it is newer than the one serving; returns the serving version."""
         latest = await registry.latest_version(self.db)
-        if latest is not None and (self.model is None or latest > self.model.version):
+        if latest is not None and (self.model is None or latest > self.model.version) \
+                and await self.redis.exists(signals.user_emb_ready_key(latest)):
+            # Only once the interaction consumer has every user's embedding in the new version's space.
             model = await registry.load(self.db, latest)
             if model is not None:
                 self.model = model  # the swap: one assignment, in-flight requests keep their reference

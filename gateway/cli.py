@@ -164,7 +164,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
         # Reading the whole log is one long scan: a client whose socket waits minutes, not seconds.
         client = connect_mongo(config["mongo_url"], socket_timeout_ms=600_000)
         try:
-            return await train(client[config["mongo_db"]], stores.redis, seed=args.seed, max_queries=args.max_queries)
+            return await train(client[config["mongo_db"]], seed=args.seed, max_queries=args.max_queries)
         finally:
             await client.close()
 
@@ -177,8 +177,8 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
         print(f"clubhub: cannot train the ranker yet: {exc} (try `clubhub seed` for a demo world)", file=sys.stderr)
         return 1
     print(report.table())
-    print(f"saved ranker model v{report.version}; running gateways pick it up within "
-          f"{settings.ranker_reload_s:g} s")
+    print(f"saved ranker model v{report.version}; running gateways serve it once their interaction consumer has "
+          f"rebuilt users' embeddings for it (checked every {settings.ranker_reload_s:g} s)")
     if args.json:
         print(json.dumps({"version": report.version, **report.metrics()}))
     return 0

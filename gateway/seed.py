@@ -104,6 +104,7 @@ async def _write_messages(stores, world: World, ids: dict) -> None:
 async def _stream_interactions(redis, config: dict, world: World, ids: dict, seed: int, progress) -> int:
     consumer = InteractionConsumerHost(config)
     await consumer.open()
+    await consumer.switch_model()  # a model already there: seeded users get embeddings in its space too
     ns = uuid.uuid5(uuid.NAMESPACE_URL, f"clubhub-seed-{seed}")
     total = len(world.interactions)
     for lo in range(0, total, CHUNK):

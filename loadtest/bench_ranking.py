@@ -62,6 +62,7 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
     import ray
 
     from actors import runtime
+    from actors.interactions import InteractionConsumer
     from actors.ranker import Ranker
     from ranking import registry
     from storage.mongo import database_name
@@ -71,7 +72,7 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
     urls = Services(settings).urls()
     config = {"postgres_url": urls["postgres"], "mongo_url": urls["mongo"],
               "mongo_db": database_name(urls["mongo"], settings.mongo_db), "redis_url": urls["redis"],
-              "ranker_reload_s": 3600.0}
+              "ranker_reload_s": 1.0}
     stores = await Stores.open(settings, urls)
     conn_users = [u for u in await _user_ids(stores)]
     version = await registry.latest_version(stores.mongo)
@@ -81,6 +82,19 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
     users = [rng.choice(conn_users) for _ in range(requests)]
     out = {}
     try:
+        # The interaction consumer rebuilds every user's embedding for the new model; rankers serve it after.
+        consumer = InteractionConsumer.options(name="bench-consumer", num_cpus=0).remote(config)
+        t0 = time.perf_counter()
+        while True:
+            await consumer.start.remote()
+            stats = await consumer.stats.remote()
+            if stats["model"] == version:
+                break
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit("the interaction consumer did not rebuild user embeddings within 10 minutes")
+            await asyncio.sleep(1)
+        out["user_embedding_rebuild"] = stats["rebuilt"][version]
+        log(f"   user embeddings rebuilt for v{version}: {stats['rebuilt'][version]}")
         for name, with_model in (("popularity_fallback", False), ("ranker", True)):
             actor = Ranker.options(name=f"bench-ranker-{name}", num_cpus=0).remote({**config, "use_model": with_model})
             await actor.start.remote()
@@ -119,6 +133,7 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
                 f"8 concurrent clients: {out[name]['feeds_per_s_concurrency_8']:.0f} feeds/s, "
                 f"p99 {out[name]['p99_ms_concurrency_8']:.1f} ms")
             ray.kill(actor)
+        ray.kill(consumer)
     finally:
         runtime.stop_ray()
     return out

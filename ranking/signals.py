@@ -9,7 +9,8 @@ decades.
 The user embedding is the same kind of sum: the anchored weights times the (unit) embeddings of the items
 the user engaged with. Its direction is all the feed uses (cosine similarity), and decay scales every
 dimension alike, so it too is updated by additions alone. Item embeddings belong to a model version, so
-user embeddings are kept per version (``clubhub:uemb:<version>:<user_id>``).
+user embeddings are kept per version (``clubhub:uemb:<version>:<user_id>``): the consumer rebuilds them from
+the stored interactions when a version appears, then adds each new interaction's share.
 
 ``increments`` is the one definition of what an interaction adds; the consumer actor applies it to Redis
 and ``ranking.dataset`` replays the same arithmetic over stored interactions for training.
@@ -30,6 +31,7 @@ POPULARITY_KEY = "clubhub:pop"
 TRENDING_KEY = "clubhub:trending"  # the popularity hash mirrored as a sorted set: the top items, cheaply
 AFFINITY_KEY = "clubhub:aff:"      # + user_id -> {"club:<id>" | "<item_type>:<id>" | "hour:<b>": anchored weight}
 USER_EMB_KEY = "clubhub:uemb:"     # + version + ":" + user_id -> {"0".."d-1": anchored weighted sum}
+USER_EMB_READY_KEY = "clubhub:uemb-ready:"  # + version: every user's embedding exists in that version's space
 APPLIED_KEY = "clubhub:applied:"   # + UTC day -> interaction ids already counted (exactly-once effect)
 HOUR_BUCKETS = 6                   # 4-hour buckets of an event's start (UTC)
 
@@ -62,6 +64,10 @@ def hour_bucket(epoch_s: float) -> int:
 
 def user_emb_key(version: int, user_id: int) -> str:
     return f"{USER_EMB_KEY}{version}:{user_id}"
+
+
+def user_emb_ready_key(version: int) -> str:
+    return f"{USER_EMB_READY_KEY}{version}"
 
 
 def increments(user_id: int, item_type: str, item_id: int, kind: str, dwell_ms: int | None, ts: float,

@@ -155,8 +155,8 @@ def recall_at(scores: np.ndarray, y: np.ndarray, groups: list[int], k: int = 20)
     return total / max(len(groups), 1)
 
 
-async def train(mongo_db, redis, now: float | None = None, seed: int = 0, max_queries: int | None = 4000,
-                write_user_embeddings: bool = True, progress=print) -> Report:
+async def train(mongo_db, now: float | None = None, seed: int = 0, max_queries: int | None = 4000,
+                progress=print) -> Report:
     import lightgbm as lgb
 
     t0 = time.perf_counter()
@@ -205,36 +205,12 @@ async def train(mongo_db, redis, now: float | None = None, seed: int = 0, max_qu
     for m, s in scores.items():
         report.discovery_ndcg10[m] = ndcg_at(s[keep], te.y[keep], groups, [10])[0]
 
-    # What serves from now on: embeddings from the whole log, and every user's embedding in that space.
+    # What serves from now on: item embeddings from the whole log. Users' embeddings in their space are
+    # rebuilt by the interaction consumer (actors/interactions.py), in step with the interactions it stores.
     vecs, has = item_embeddings(items, lg, end, seed=seed)
     keys = [items.keys[j] for j in np.flatnonzero(has)]
-    if write_user_embeddings:
-        await write_user_vectors(redis, version, Snapshot(items, lg, end, vecs))
     metrics = report.metrics()
     await registry.save(mongo_db, version, booster.model_to_string(num_iteration=best), FEATURES, metrics,
                         {k: v for k, v in PARAMS.items()}, keys, vecs[has])
-    if write_user_embeddings:
-        await drop_user_vectors(redis, keep_from=version - 1)  # the previous version may still be serving
     return report
 
-
-async def write_user_vectors(redis, version: int, snap: Snapshot, chunk: int = 500) -> None:
-    vecs = snap.user_vec
-    for lo in range(0, len(snap.user_ids), chunk):
-        async with redis.pipeline(transaction=False) as pipe:
-            for r in range(lo, min(lo + chunk, len(snap.user_ids))):
-                v = np.asarray(vecs[r]).ravel()
-                if np.any(v):
-                    pipe.hset(signals.user_emb_key(version, int(snap.user_ids[r])),
-                              mapping={str(i): repr(float(x)) for i, x in enumerate(v)})
-            await pipe.execute()
-
-
-async def drop_user_vectors(redis, keep_from: int) -> int:
-    """Delete user embeddings of model versions older than ``keep_from``."""
-    dropped = 0
-    async for key in redis.scan_iter(match=signals.USER_EMB_KEY + "*", count=1000):
-        version = int(key.decode().split(":")[2])
-        if version < keep_from:
-            dropped += await redis.unlink(key)
-    return dropped

@@ -84,7 +84,27 @@ async def world(services, ray_cluster, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-async def ranker(world):
+async def consumer(world):
+    """The world's interaction consumer: it rebuilds users' embeddings for each new model version."""
+    actor = InteractionConsumer.options(name=f"consumer-{world.name}", namespace=NAMESPACE,
+                                        num_cpus=0).remote(world.config)
+    await actor.start.remote()
+    yield actor
+    ray.kill(actor)
+
+
+async def embeddings_ready(world, version=None):
+    version = version or await registry.latest_version(world.mongo)
+
+    async def ready():
+        return await world.redis.exists(signals.user_emb_ready_key(version))
+
+    await wait_for(ready, timeout=60)
+    return version
+
+
+@pytest.fixture(scope="module")
+async def ranker(world, consumer):
     actor = Ranker.options(name=f"ranker-{world.name}", namespace=NAMESPACE, num_cpus=0,
                            max_concurrency=1000).remote(world.config)
     await actor.start.remote()
@@ -110,7 +130,8 @@ async def test_trained_model_beats_the_baselines_and_is_saved_with_its_metrics(w
     assert docs[0]["metrics"]["ndcg10_ranker"] == m["ndcg10_ranker"]
 
 
-async def test_features_served_equal_features_trained_on(world, ranker):
+async def test_features_served_equal_features_trained_on(world, consumer, ranker):
+    await embeddings_ready(world)
     users = await world.user_ids(25)
     compare = ray.remote(max_calls=1, num_cpus=0)(run_compare)
     report = await compare.remote(world.config, users, time.time())
@@ -140,33 +161,31 @@ async def _serving(ranker, version):
     return (await ranker.stats.remote())["version"] == version
 
 
-async def test_user_embedding_follows_engagement_online(world):
-    version = await registry.latest_version(world.mongo)
+async def test_user_embedding_follows_engagement_online(world, consumer):
+    version = await embeddings_ready(world)
     emb = await registry.load_embeddings(world.mongo, version)
     item = next(k for k in emb.index if k.startswith("event:"))
     user = (await world.user_ids(1))[0]
     key = signals.user_emb_key(version, user)
-    before = np.array([float((await world.redis.hget(key, str(i))) or 0) for i in range(emb.vectors.shape[1])])
-    consumer = InteractionConsumer.options(name=f"consumer-{world.name}", namespace=NAMESPACE,
-                                           num_cpus=0).remote(world.config)
-    try:
-        await consumer.start.remote()
-        ts = time.time()
-        kind, item_id = item.split(":")
-        await append_interactions(world.redis, [{"id": uuid.uuid4().hex, "user_id": user, "item_type": kind,
-                                                 "item_id": int(item_id), "kind": "click", "ts": repr(ts),
-                                                 "source": "client"}])
 
-        async def moved():
-            raw = await world.redis.hgetall(key)
-            now = np.array([float(raw.get(str(i).encode(), 0)) for i in range(emb.vectors.shape[1])])
-            return (now,) if not np.allclose(now, before) else None
+    async def vector():
+        raw = await world.redis.hgetall(key)
+        return np.array([float(raw.get(str(i).encode(), 0)) for i in range(emb.vectors.shape[1])])
 
-        (after,) = await wait_for(moved)
-        expected = signals.anchored(1.0, ts) * emb.get(item)
-        assert np.allclose(after - before, expected, rtol=1e-6, atol=1e-9)
-    finally:
-        ray.kill(consumer)
+    before = await vector()
+    ts = time.time()
+    kind, item_id = item.split(":")
+    await append_interactions(world.redis, [{"id": uuid.uuid4().hex, "user_id": user, "item_type": kind,
+                                             "item_id": int(item_id), "kind": "click", "ts": repr(ts),
+                                             "source": "client"}])
+
+    async def moved():
+        now = await vector()
+        return (now,) if not np.allclose(now, before) else None
+
+    (after,) = await wait_for(moved)
+    expected = signals.anchored(1.0, ts) * emb.get(item)
+    assert np.allclose(after - before, expected, rtol=1e-6, atol=1e-9)
 
 
 async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(world, ranker):
@@ -188,6 +207,8 @@ async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(wor
     try:
         new = (await world.train())["version"]
         assert new == old + 1
+        # Served only once the consumer has rebuilt every user's embedding for it, then at once.
+        await embeddings_ready(world, new)
         await wait_for(lambda: _serving(ranker, new))
         count = len(seen)
         await wait_for(lambda: _more(seen, count + 20))
