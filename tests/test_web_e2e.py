@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from conftest import Inbox, make_member
+from conftest import Inbox, make_member, wait_for
 from gateway import webapp
 
 SHOTS = Path(__file__).resolve().parent.parent / "web" / "e2e" / "screenshots"
@@ -71,9 +71,8 @@ async def log_in(page: Page, email: str) -> None:
 async def two_people(browser, gateway, smtp):
     """Ann and Ben, each in a browser context of their own, signed up and logged in through the app."""
     ann, ben = await new_page(browser, gateway), await new_page(browser, gateway)
-    await sign_up_and_log_in(ann, smtp, "Ann", screenshots=True)
-    await shot(ann, "02-feed")
-    await sign_up_and_log_in(ben, smtp, "Ben")
+    emails["Ann"] = await sign_up_and_log_in(ann, smtp, "Ann", screenshots=True)
+    emails["Ben"] = await sign_up_and_log_in(ben, smtp, "Ben")
     yield ann, ben
     for page in (ann, ben):
         await page.context.close()
@@ -143,6 +142,7 @@ async def test_two_people_join_a_club_and_chat_and_one_catches_up_after_being_of
 
 
 two_people_club: dict = {}
+emails: dict = {}
 
 
 def local(dt) -> str:
@@ -226,3 +226,27 @@ async def test_a_host_runs_a_live_session_with_two_audience_members(browser, gat
         await shot(ann, "10-profile")
     finally:
         await cat.context.close()
+
+
+async def test_the_feed_explains_its_items_and_logs_what_was_seen_clicked_and_read(gateway, two_people):
+    from storage import mongo
+    from storage.models import User
+
+    ann, _ = two_people
+    await ann.get_by_role("link", name="Feed").click()
+    feed = ann.get_by_role("list", name="Feed")
+    await expect(feed.get_by_role("listitem").first).to_be_visible()
+    await expect(feed.get_by_text(re.compile("popular|new|ranked", re.I)).first).to_be_visible()
+    await shot(ann, "02-feed")
+    await feed.get_by_role("listitem").first.get_by_role("link").first.click()
+    await expect(ann).not_to_have_url(re.compile(r"/$"))
+    await ann.get_by_role("link", name="Feed").click()  # back: the time spent on the item is its dwell
+    await expect(feed).to_be_visible()
+    user_id = (await User.get(email=emails["Ann"])).id
+    coll = gateway.backends.stores.mongo[mongo.INTERACTIONS]
+
+    async def logged():
+        kinds = {d["kind"] async for d in coll.find({"user_id": user_id, "source": "client"})}
+        return kinds if {"impression", "click", "dwell"} <= kinds else None
+
+    await wait_for(logged, timeout=30)
