@@ -36,7 +36,18 @@ async def new_page(browser, gateway) -> Page:
     return await context.new_page()
 
 
+UNLABELLED_JS = """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
+  .filter(el => el.type !== 'hidden' && el.offsetParent !== null)
+  .filter(el => !((el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby')
+                  || (el.labels && el.labels.length) || (el.getAttribute('title') || '').trim()
+                  || (['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim())))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
 async def shot(page: Page, name: str) -> None:
+    """A screenshot of a main screen, and a check that every visible control there has a name a screen
+    reader can say."""
+    assert await page.evaluate(UNLABELLED_JS) == [], f"unlabelled controls on {name}"
     await page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
 
@@ -107,7 +118,11 @@ async def test_two_people_join_a_club_and_chat_and_one_catches_up_after_being_of
     # Both ways, live.
     await send(ann, "Hello Ben, welcome!")
     await expect(messages(ben).get_by_text("Hello Ben, welcome!")).to_be_visible()
-    await send(ben, "Thanks @Ann, glad to be here")
+    # Keyboard only: the composer is focused by Tab order like any control, Enter sends.
+    composer = ben.get_by_role("textbox", name="Message")
+    await composer.focus()
+    await ben.keyboard.type("Thanks @Ann, glad to be here")
+    await ben.keyboard.press("Enter")
     await expect(messages(ann).get_by_text("glad to be here")).to_be_visible()
     members = ann.get_by_role("list", name="Members")
     await expect(members.get_by_text("Ben")).to_be_visible()
