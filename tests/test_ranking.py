@@ -221,3 +221,32 @@ async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(wor
 
 async def _more(seen, n):
     return len(seen) >= n
+
+
+async def test_model_feed_excludes_bans_private_clubs_and_past_events(world, ranker):
+    version = await embeddings_ready(world)
+    await wait_for(lambda: _serving(ranker, version))
+    user = (await world.user_ids(3))[2]
+    body = await ranker.feed.remote(user, 100)
+    assert body["model"] == version
+    banned_club = next(i["club_id"] for i in body["items"] if i["type"] in ("event", "club"))
+    conn = await asyncpg.connect(**connect_kwargs(world.config["postgres_url"]))
+    try:
+        owner = (await world.user_ids(1))[0]
+        await conn.execute("INSERT INTO club_bans (club_id, user_id, reason, created_by_id, created_at) "
+                           "VALUES ($1, $2, 'test', $3, now())", banned_club, user, owner)
+        private = await conn.fetchval(
+            "INSERT INTO clubs (name, description, visibility, created_by_id, created_at) "
+            "VALUES ('Hidden society', '', 'private', $1, now()) RETURNING id", owner)
+        hidden_event = await conn.fetchval(
+            "INSERT INTO events (club_id, host_id, title, description, starts_at, ends_at, status, created_at) "
+            "VALUES ($1, $2, 'Secret meeting', '', now() + interval '1 hour', now() + interval '2 hours', "
+            "'scheduled', now()) RETURNING id", private, owner)
+        past = await conn.fetch("SELECT id FROM events WHERE ends_at < now()")
+    finally:
+        await conn.close()
+    body = await ranker.feed.remote(user, 100)
+    keys = {(i["type"], i["id"]) for i in body["items"]}
+    assert body["items"] and not any(i["club_id"] == banned_club for i in body["items"])
+    assert ("event", hidden_event) not in keys and ("club", private) not in keys
+    assert past and not keys & {("event", r["id"]) for r in past}
