@@ -4,7 +4,12 @@ Reads ``clubhub:interactions`` in a consumer group (at-least-once), writes each 
 with its id as ``_id`` (a redelivered one is a duplicate key, not a second document), and applies its
 signal increments through one Lua script per batch that first records the id in a per-day set — an id
 seen before adds nothing. So a consumer killed at any point and restarted (it re-reads its unacknowledged
-entries first) loses nothing and counts nothing twice.
+entries first) loses nothing and counts nothing twice. The script also mirrors popularity into the trending
+sorted set.
+
+When a new ranker model appears, the consumer rebuilds every user's embedding in the model's item-embedding
+space from the stored interactions, between two batches (so the rebuild and the online additions that
+follow cover every interaction once), then marks the version ready for the ranker actors.
 """
 from __future__ import annotations
 
