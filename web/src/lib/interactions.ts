@@ -17,6 +17,7 @@
  * to the API.
  */
 import { api } from "./api";
+import { newUuid } from "./uuid";
 
 export type ItemType = "event" | "club" | "room";
 export type InteractionKind = "impression" | "click" | "dwell" | "rsvp" | "join";
@@ -57,18 +58,7 @@ export interface LoggerOptions {
 const ITEM_TYPES: readonly string[] = ["event", "club", "room"];
 export const MAX_DWELL_MS = 24 * 3600 * 1000;
 
-/** A UUID; `crypto.randomUUID` where there is one (secure contexts), else built from random bytes. */
-export function newInteractionId(): string {
-  const c: Crypto | undefined = typeof crypto !== "undefined" ? crypto : undefined;
-  if (c && typeof c.randomUUID === "function") return c.randomUUID();
-  const bytes = new Uint8Array(16);
-  if (c && typeof c.getRandomValues === "function") c.getRandomValues(bytes);
-  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export const newInteractionId = newUuid;
 
 /** The app path of a feed item (event → its page, club → the club, room → the room in its club). */
 export function itemPath(item: ItemRef): string {

@@ -8,6 +8,8 @@
 //   `client_id` (the server answers a re-sent client_id with the first ack and stores it once). A message
 //   is never in flight twice, and its ack replaces the queued entry with the stored message.
 
+import { newUuid } from "../lib/uuid";
+
 export interface Author {
   id: number;
   display_name: string;
@@ -101,23 +103,7 @@ export function isRetryable(err: unknown): boolean {
     || e.code === "offline" || e.code === "unauthorized";
 }
 
-export function newClientId(): string {
-  const c = (globalThis as { crypto?: Crypto }).crypto;
-  if (c && typeof c.randomUUID === "function") {
-    try {
-      return c.randomUUID();
-    } catch {
-      // randomUUID exists only in secure contexts in some browsers; fall through.
-    }
-  }
-  const bytes = new Uint8Array(16);
-  if (c && typeof c.getRandomValues === "function") c.getRandomValues(bytes);
-  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export const newClientId = newUuid;
 
 export class MessageStore {
   readonly roomId: number;
