@@ -53,6 +53,8 @@ def check_production(settings: Settings) -> str | None:
         return None
     if settings.secret_key is None and settings.jwt_keys_dir is None:
         return "CLUBHUB_ENV=prod needs CLUBHUB_SECRET_KEY or CLUBHUB_JWT_KEYS_DIR (no generated secret in production)"
+    if settings.secret_key is not None and len(settings.secret_key.get_secret_value().encode()) < 32:
+        return "CLUBHUB_SECRET_KEY must be at least 32 bytes in production (RFC 7518 §3.2 for HS256)"
     if not settings.smtp_url:
         return "CLUBHUB_ENV=prod needs CLUBHUB_SMTP_URL (verification mail must really be sent)"
     return None

@@ -102,6 +102,7 @@ def test_production_needs_a_real_secret_and_smtp():
     assert check_production(Settings(env="dev")) is None
     assert "SECRET_KEY" in check_production(Settings(env="prod", smtp_url="smtp://m:25"))
     assert "SMTP" in check_production(Settings(env="prod", secret_key="s" * 32))
+    assert "32 bytes" in check_production(Settings(env="prod", secret_key="s" * 31, smtp_url="smtp://m:25"))
     assert check_production(Settings(env="prod", secret_key="s" * 32, smtp_url="smtp://m:25")) is None
 
 
