@@ -206,13 +206,16 @@ class ClubIn(Input):
     visibility: Literal["public", "private"] = "public"
 
 
-class ClubOut(BaseModel):
+class ClubBase(BaseModel):
     id: int
     name: str
     description: str
     visibility: str
     created_at: str
     created_by: int
+
+
+class ClubOut(ClubBase):
     my_role: str | None = None
     member_count: int | None = None
 
@@ -223,13 +226,7 @@ class ClubSearchQuery(Input):
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-class ClubSearchItem(BaseModel):
-    id: int
-    name: str
-    description: str
-    visibility: str
-    created_at: str
-    created_by: int
+class ClubSearchItem(ClubBase):
     score: float
 
 
