@@ -1,6 +1,7 @@
 /**
- * Pure helpers of the live session screen: the shape of `live:state` (what `LiveSession.state()` sends),
- * question ordering, poll percentages, a small cache of display names and the summary's wording.
+ * Pure helpers of the live session screen: the shape of the state the `live:join` ack carries (what
+ * `LiveSession.state()` sends), the `live:update` reducer that applies the deltas after it, question
+ * ordering, poll percentages, a small cache of display names and the summary's wording.
  */
 
 export interface LiveQuestion {
@@ -31,6 +32,8 @@ export interface LiveState {
   questions: LiveQuestion[];
   polls: LivePoll[];
   pinned: string | null;
+  /** Raised by one with every change; `live:update`s apply on the version they name. */
+  version: number;
 }
 
 export interface LiveSummary {
@@ -172,4 +175,191 @@ export function userIdsOf(state: LiveState): number[] {
   const ids = new Set<number>([state.host_id, ...state.speakers, ...state.hands]);
   for (const q of state.questions) ids.add(q.author_id);
   return [...ids];
+}
+
+// -- live:update ---------------------------------------------------------------------------------------
+
+/** The text limits the server enforces on `live:ask` (contract: "Live sessions"). */
+export const MAX_QUESTION_CHARS = 500;
+export const MAX_OPEN_QUESTIONS_PER_MEMBER = 5;
+export const MAX_QUESTIONS_PER_SESSION = 200;
+
+/** One change of a `live:update`; each raises the session's version by one. */
+export type LiveChange =
+  | { kind: "presence"; user_id: number; online: boolean; present: number; audience_count: number }
+  | { kind: "hand"; user_id: number; raised: boolean }
+  | { kind: "role"; user_id: number; role: "speaker" | "audience" }
+  | { kind: "question"; question: LiveQuestion }
+  | { kind: "poll"; poll: LivePoll }
+  | { kind: "pin"; pinned: string | null }
+  | { kind: "status"; status: string };
+
+export interface LiveUpdate {
+  event_id: number;
+  /** The version after the last change. */
+  version: number;
+  changes: LiveChange[];
+}
+
+/** What `applyLiveUpdate` did: `applied` (the state moved on), `stale` (nothing new: every change is
+ * already in), `gap` (changes are missing in between: join again and replace the state), `other` (not
+ * this session's update, or not an update at all). */
+export type UpdateOutcome = "applied" | "stale" | "gap" | "other";
+
+/** The server's order of questions: most votes first, then the oldest (lowest id). */
+function byVotes(a: LiveQuestion, b: LiveQuestion): number {
+  return b.votes - a.votes || a.question_id - b.question_id;
+}
+
+function without(ids: readonly number[], id: number): number[] {
+  return ids.includes(id) ? ids.filter((x) => x !== id) : (ids as number[]);
+}
+
+function upsert<T>(list: readonly T[], item: T, same: (x: T) => boolean): T[] {
+  const i = list.findIndex(same);
+  if (i < 0) return [...list, item];
+  const next = [...list];
+  next[i] = item;
+  return next;
+}
+
+/** One change applied to a state (the version is left alone; unknown kinds change nothing). */
+export function applyChange(state: LiveState, change: LiveChange): LiveState {
+  switch (change.kind) {
+    case "presence":
+      return {
+        ...state,
+        present: change.present,
+        audience_count: change.audience_count,
+        hands: change.online ? state.hands : without(state.hands, change.user_id),
+      };
+    case "hand": {
+      const hands = without(state.hands, change.user_id);
+      return { ...state, hands: change.raised ? [...hands, change.user_id] : hands };
+    }
+    case "role": {
+      const speakers = without(state.speakers, change.user_id);
+      if (change.role === "speaker") {
+        return { ...state, speakers: [...speakers, change.user_id], hands: without(state.hands, change.user_id) };
+      }
+      return { ...state, speakers };
+    }
+    case "question": {
+      const q = change.question;
+      const questions = upsert(state.questions, q, (x) => x.question_id === q.question_id).sort(byVotes);
+      return { ...state, questions };
+    }
+    case "poll": {
+      const p = change.poll;
+      return { ...state, polls: upsert(state.polls, p, (x) => x.poll_id === p.poll_id) };
+    }
+    case "pin":
+      return { ...state, pinned: change.pinned ?? null };
+    case "status":
+      return { ...state, status: change.status };
+    default:
+      return state;
+  }
+}
+
+function isUpdate(u: unknown): u is LiveUpdate {
+  const x = u as LiveUpdate | null;
+  return !!x && typeof x.event_id === "number" && Number.isInteger(x.version) && Array.isArray(x.changes);
+}
+
+/**
+ * A `live:update` applied to `state`. It applies on version `update.version - changes.length`: when that
+ * is the state's version all changes apply; when the state already holds the first few (an update that
+ * raced the join ack) only the rest apply; when it is beyond the state's version some changes were missed
+ * and the outcome is `gap` (the state is returned unchanged).
+ */
+export function applyLiveUpdate(state: LiveState, update: unknown): { state: LiveState; outcome: UpdateOutcome } {
+  if (!isUpdate(update) || update.event_id !== state.event_id) return { state, outcome: "other" };
+  const base = update.version - update.changes.length;
+  if (update.version <= state.version) return { state, outcome: "stale" };
+  if (base > state.version) return { state, outcome: "gap" };
+  let next = state;
+  for (const change of update.changes.slice(state.version - base)) next = applyChange(next, change);
+  return { state: { ...next, version: update.version }, outcome: "applied" };
+}
+
+/** A join ack's state with its questions in the server's order (votes desc, then id). */
+export function fromJoin(state: LiveState): LiveState {
+  return { ...state, version: state.version ?? 0, questions: [...state.questions].sort(byVotes) };
+}
+
+/**
+ * The state of one session as the socket delivers it: the `live:join` ack, then `live:update`s. Updates
+ * that arrive while a join is under way are kept and applied on its state (the ack and a broadcast may
+ * cross on the wire). `onGap` is told to join again; the next `joined` replaces the state.
+ */
+export class LiveSync {
+  state: LiveState | null = null;
+  private joining = false;
+  private early: unknown[] = [];
+
+  constructor(private readonly onGap: () => void) {}
+
+  /** A `live:join` was sent: hold the updates until its ack. */
+  joinSent(): void {
+    this.joining = true;
+    this.early = [];
+  }
+
+  /** The join failed: nothing to apply the held updates on. */
+  joinFailed(): void {
+    this.joining = false;
+    this.early = [];
+  }
+
+  /** The ack of `live:join`: its state replaces ours, then the updates held meanwhile apply. */
+  joined(state: LiveState): LiveState {
+    this.joining = false;
+    let next = fromJoin(state);
+    const early = this.early;
+    this.early = [];
+    for (const u of early) {
+      const r = applyLiveUpdate(next, u);
+      if (r.outcome === "gap") {
+        this.state = next;
+        this.onGap();
+        return next;
+      }
+      next = r.state;
+    }
+    this.state = next;
+    return next;
+  }
+
+  /** A `live:update`: the new state, or null when it changed nothing on screen (held, stale, a gap). */
+  update(update: unknown): LiveState | null {
+    if (this.joining || !this.state) {
+      if (this.joining) this.early.push(update);
+      return null;
+    }
+    const r = applyLiveUpdate(this.state, update);
+    if (r.outcome === "gap") {
+      this.onGap();
+      return null;
+    }
+    if (r.outcome !== "applied") return null;
+    this.state = r.state;
+    return r.state;
+  }
+
+  /** The state set on this side (the host's own end of the session). */
+  set(state: LiveState | null): void {
+    this.state = state;
+  }
+}
+
+/** The member's own unanswered questions. */
+export function openQuestionsOf(state: Pick<LiveState, "questions">, userId: number | null | undefined): number {
+  if (userId == null) return 0;
+  return state.questions.filter((q) => q.author_id === userId && !q.answered).length;
+}
+
+/** Characters as the server counts them (code points, not UTF-16 units). */
+export function charCount(text: string): number {
+  return [...text].length;
 }
