@@ -68,6 +68,7 @@ export class ApiError extends Error {
 // -- the access token (memory only) ---------------------------------------------------------------
 
 let accessToken: string | null = null;
+let issuedAt = 0; // epoch ms, when this side received the token
 let expiresAt = 0; // epoch ms; 0 when unknown
 const tokenListeners = new Set<(token: string | null) => void>();
 
@@ -77,8 +78,14 @@ export function getAccessToken(): string | null {
 
 export function setAccessToken(token: string | null, expiresInS?: number): void {
   accessToken = token;
-  expiresAt = token && expiresInS ? Date.now() + expiresInS * 1000 : 0;
+  issuedAt = Date.now();
+  expiresAt = token && expiresInS ? issuedAt + expiresInS * 1000 : 0;
   for (const listener of tokenListeners) listener(token);
+}
+
+/** When the current token arrived and when it expires (epoch ms; `expiresAt` 0 when unknown). */
+export function accessTokenTimes(): { issuedAt: number; expiresAt: number } {
+  return { issuedAt, expiresAt };
 }
 
 /** Called with every new token (null after logout or a failed refresh). */

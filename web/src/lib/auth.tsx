@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api, refreshAccessToken, setAccessToken, setSessionLostHandler, type Me } from "./api";
+import { sessionEndedMessage } from "./errors";
 import { closeSocket, openSocket, setSocketSessionLostHandler } from "./socket";
 
 export interface AuthState {
@@ -10,6 +11,9 @@ export interface AuthState {
   login(email: string, password: string): Promise<Me>;
   logout(): Promise<void>;
   refreshUser(): Promise<Me | null>;
+  /** Why the last session ended without a logout here ("You were logged out…"), for the login page;
+   * null once someone logs in again. */
+  notice: string | null;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -45,6 +49,7 @@ function restoreSession(): Promise<Me | null> {
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<Me | null>(null);
   const [ready, setReady] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -58,11 +63,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     };
   }, []);
 
-  // Lost session (refresh refused): back to logged out.
+  // Lost session (refresh refused, or the server revoked it: `session:revoked`): back to logged out,
+  // and the login page says why. Protected screens send the person there (RequireAuth).
   useEffect(() => {
-    const lost = () => {
+    const lost = (reason?: string) => {
       setAccessToken(null);
       closeSocket();
+      startup = Promise.resolve(null);
+      setNotice(sessionEndedMessage(reason));
       setUser(null);
     };
     setSessionLostHandler(lost);
@@ -86,12 +94,16 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setAccessToken(out.access_token, out.expires_in);
     const me = await api<Me>("GET", "/me");
     startup = Promise.resolve(me);
+    setNotice(null);
     setUser(me);
     setReady(true);
     return me;
   }, []);
 
   const logout = useCallback(async () => {
+    // The socket goes first: the server tells every socket of this login that it logged out, and this
+    // one need not hear it.
+    closeSocket();
     try {
       await api("POST", "/auth/logout");
     } catch {
@@ -114,8 +126,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const value = useMemo<AuthState>(
-    () => ({ user, ready, login, logout, refreshUser }),
-    [user, ready, login, logout, refreshUser],
+    () => ({ user, ready, login, logout, refreshUser, notice }),
+    [user, ready, login, logout, refreshUser, notice],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -55,3 +55,59 @@ export function errorMessage(err: unknown): string {
   if (typeof err === "string" && err) return sentence(err);
   return "Something went wrong.";
 }
+
+function waitSentence(err: ApiError): string {
+  return err.retryAfter !== undefined
+    ? `please wait ${seconds(Math.max(1, Math.ceil(err.retryAfter)))}`
+    : "please wait a moment";
+}
+
+/**
+ * A live-session action's error in the words of the session's limits: `live:ask` may be refused for the
+ * member's open questions (5, `rate_limited`), a full session (200, `conflict`) or its length (500
+ * characters, `too_large`); every `live:*` action is rate limited. `openQuestions` is how many of the
+ * member's questions are still unanswered (a cap refusal and a rate refusal share the code).
+ */
+export function liveErrorMessage(action: string, err: unknown, openQuestions = 0): string {
+  if (!(err instanceof ApiError)) return errorMessage(err);
+  const asking = action === "live:ask";
+  switch (err.code) {
+    case "rate_limited":
+      if (asking && (openQuestions >= 5 || /open question/i.test(err.message))) {
+        return "You already have 5 open questions. You can ask another once one of them is answered.";
+      }
+      return `You are doing that too often: ${waitSentence(err)} and try again.`;
+    case "conflict":
+      if (asking) return "This session has reached its limit of 200 questions: no more questions can be asked.";
+      return errorMessage(err);
+    case "too_large":
+      if (asking) return "A question can be at most 500 characters long. Please shorten it.";
+      return errorMessage(err);
+    case "forbidden":
+      return "You can no longer take part in this live session.";
+    default:
+      return errorMessage(err);
+  }
+}
+
+/** Why this member was taken out of a club's rooms and live sessions (`room:removed` / `live:removed`). */
+export function removedMessage(reason: string | null | undefined): string {
+  const r = (reason ?? "").toLowerCase();
+  if (/\bleft\b|\bleave\b/.test(r)) return "You left this club, so its rooms and live sessions are closed to you.";
+  return "You were removed from this club.";
+}
+
+/** Why the session ended, for the login page (`session:revoked` reasons, or an expiry that could not be
+ * renewed). */
+export function sessionEndedMessage(reason: string | null | undefined): string {
+  switch (reason) {
+    case "logout":
+      return "You were logged out (in another tab or on another device). Please log in again.";
+    case "revoked":
+      return "Your session was ended for your security. Please log in again.";
+    case "expired":
+      return "Your session has expired. Please log in again.";
+    default:
+      return "Your session has ended. Please log in again.";
+  }
+}

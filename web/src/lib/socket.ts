@@ -1,8 +1,11 @@
 // One Socket.IO connection per login. The access token is read on every (re)connect attempt, so a
 // reconnect after a token renewal uses the new one; a refusal with `unauthorized` renews it and retries.
+// While connected, every renewed token is handed to the server with `auth:refresh` and renewals are
+// scheduled before expiry; `session:revoked` ends the login or renews it (socketAuth.ts).
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import { io, type Socket } from "socket.io-client";
-import { ApiError, freshAccessToken, refreshAccessToken } from "./api";
+import { ApiError, accessTokenTimes, freshAccessToken, getAccessToken, onAccessToken, refreshAccessToken } from "./api";
+import { SocketAuth } from "./socketAuth";
 
 export type ConnectionState = "connected" | "reconnecting" | "offline";
 
@@ -11,7 +14,9 @@ let state: ConnectionState = "offline";
 let everConnected = false;
 let refusals = 0;
 let manualTimer: ReturnType<typeof setTimeout> | null = null;
-let sessionLost: (() => void) | null = null;
+let sessionLost: ((reason?: string) => void) | null = null;
+let socketAuth: SocketAuth | null = null;
+let stopTokenWatch: (() => void) | null = null;
 const stateListeners = new Set<() => void>();
 const socketListeners = new Set<(s: Socket | null) => void>();
 
@@ -54,14 +59,16 @@ function onBrowserOnline(): void {
   }
 }
 
-/** What to do when the server keeps refusing the socket even with a renewed token. */
-export function setSocketSessionLostHandler(handler: (() => void) | null): void {
+/** What to do when the login is over: the server keeps refusing the socket even with a renewed token
+ * (no reason), or says so with `session:revoked` (`reason`: "logout", "revoked", "expired"). */
+export function setSocketSessionLostHandler(handler: ((reason?: string) => void) | null): void {
   sessionLost = handler;
 }
 
 /** Opens the socket of this login (no-op when it is open). */
 export function openSocket(): Socket {
   if (socket) return socket;
+  let tokenUsed: string | null = null;
   const s = io({
     path: "/socket.io",
     transports: ["websocket"],
@@ -71,7 +78,10 @@ export function openSocket(): Socket {
     // Called before each connection attempt, so every reconnect carries the current (renewed) token.
     auth: (cb) => {
       freshAccessToken().then(
-        (token) => cb({ token: token ?? "" }),
+        (token) => {
+          tokenUsed = token;
+          cb({ token: token ?? "" });
+        },
         () => cb({ token: "" }),
       );
     },
@@ -80,10 +90,33 @@ export function openSocket(): Socket {
   everConnected = false;
   refusals = 0;
 
+  const auth = new SocketAuth({
+    refresh: () => refreshAccessToken(),
+    sendRefresh: (token) => call("auth:refresh", { token }),
+    connected: () => s.connected,
+    reconnect: () => {
+      if (socket !== s) return;
+      if (s.connected) s.disconnect();
+      scheduleReconnect(s, 0);
+    },
+    sessionLost: (reason) => sessionLost?.(reason),
+  });
+  socketAuth = auth;
+  const adoptToken = (token: string | null) => {
+    const t = accessTokenTimes();
+    auth.tokenChanged(token, t.issuedAt, t.expiresAt);
+  };
+  adoptToken(getAccessToken()); // schedules the renewal of the token this socket starts with
+  stopTokenWatch = onAccessToken(adoptToken);
+
   s.on("connect", () => {
     everConnected = true;
     refusals = 0;
     setState("connected");
+    auth.connected(tokenUsed);
+  });
+  s.on("session:revoked", (payload: unknown) => {
+    if (socket === s) auth.revoked(payload);
   });
   s.on("disconnect", (reason) => {
     if (socket !== s) return;
@@ -126,6 +159,10 @@ export function closeSocket(): void {
   const s = socket;
   if (!s) return;
   socket = null;
+  socketAuth?.stop();
+  socketAuth = null;
+  stopTokenWatch?.();
+  stopTokenWatch = null;
   if (manualTimer) clearTimeout(manualTimer);
   manualTimer = null;
   if (typeof window !== "undefined") {

@@ -6,7 +6,7 @@ import { returnPath } from "../lib/returnPath";
 import { Button, Card, ErrorAlert, Field, inputClass, linkClass } from "../components/ui";
 
 export default function LoginPage() {
-  const { login } = useAuth();
+  const { login, notice } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
   const [email, setEmail] = useState("");
@@ -36,6 +36,11 @@ export default function LoginPage() {
     <div className="mx-auto max-w-md p-6">
       <Card>
         <h1 className="mb-4 text-xl font-semibold">Welcome back</h1>
+        {notice && (
+          <p role="status" className="mb-4 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900">
+            {notice}
+          </p>
+        )}
         <form onSubmit={submit} className="space-y-4" noValidate>
           <Field label="Email" id="login-email">
             <input
