@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.clubhub-installed
+# Every Python dependency, pinned with its hashes (make lock regenerates it from setup.cfg).
+LOCK   := requirements/lock.txt
 
 # The web client: built with npm when web/dist is missing or older than its sources.
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) $(wildcard web/index.html web/vite.config.ts web/tsconfig*.json)
@@ -11,7 +13,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install run test web web-test chromium bench-chat bench-ranking services-up services-down clean
+.PHONY: install lock run test web web-test chromium bench-chat bench-ranking services-up services-down clean
 
 install: $(STAMP) web
 
@@ -32,11 +34,23 @@ chromium:
 		|| $(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null \
 		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null)
 
-$(STAMP): setup.cfg pyproject.toml
+# The locked set first (pip refuses any file whose hash is not in the lock), then the project alone;
+# pip check fails when setup.cfg asks for something the lock lacks (run make lock).
+$(STAMP): $(LOCK) setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Re-resolve the lock after a change to setup.cfg, keeping every pin that still fits; LOCK_ARGS takes
+# uv options such as --upgrade or --upgrade-package NAME. For Python 3.11 on Linux x86_64.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet 'uv>=0.5,<1'
+	$(BIN)/uv pip compile setup.cfg --extra test --extra dev --generate-hashes --no-strip-markers \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
+		--quiet -o $(LOCK) $(LOCK_ARGS)
 
 run: install
 	$(BIN)/clubhub run
