@@ -1,5 +1,6 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { Me } from "../lib/api";
+import { removedMessage } from "../lib/errors";
 import { splitMentions } from "../lib/mentions";
 import { useMessages, useRoomState, type RoomSession } from "../lib/rooms";
 import { useConnection } from "../lib/socket";
@@ -414,6 +415,25 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
 
   const replyParent = replyTo ? bySeq.get(replyTo) : undefined;
 
+  // Out of the club (`room:removed`): no messages, no composer, no action; only why.
+  if (state.removed) {
+    return (
+      <section aria-labelledby="room-title" className="flex h-full min-h-0 flex-col">
+        <header className="border-b border-slate-200 px-4 py-2">
+          <h2 id="room-title" className="text-lg font-semibold">
+            <span aria-hidden="true" className="text-slate-400">
+              #
+            </span>
+            {roomName}
+          </h2>
+        </header>
+        <div role="alert" className="m-3 rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">
+          {removedMessage(state.removed)}
+        </div>
+      </section>
+    );
+  }
+
   return (
     <section aria-labelledby="room-title" className="flex h-full min-h-0 flex-col">
       <header className="flex items-center justify-between border-b border-slate-200 px-4 py-2">
@@ -423,17 +443,12 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
           </span>
           {roomName}
         </h2>
-        {!state.joined && connection === "connected" && !state.joinError && !state.removed && (
+        {!state.joined && connection === "connected" && !state.joinError && (
           <span className="text-sm text-slate-500">Joining…</span>
         )}
       </header>
 
-      {state.removed && (
-        <div role="alert" className="m-3 rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">
-          You are no longer in this room ({state.removed}).
-        </div>
-      )}
-      {state.joinError != null && !state.removed && (
+      {state.joinError != null && (
         <ErrorAlert error={state.joinError} className="m-3">
           <Button small variant="secondary" className="ml-2" onClick={() => void session.join()}>
             Try again

@@ -1,4 +1,5 @@
 import { ApiError } from "./api";
+import { MAX_OPEN_QUESTIONS_PER_MEMBER, MAX_QUESTIONS_PER_SESSION, MAX_QUESTION_CHARS } from "./live";
 
 function sentence(text: string): string {
   const t = text.trim();
@@ -73,15 +74,17 @@ export function liveErrorMessage(action: string, err: unknown, openQuestions = 0
   const asking = action === "live:ask";
   switch (err.code) {
     case "rate_limited":
-      if (asking && (openQuestions >= 5 || /open question/i.test(err.message))) {
-        return "You already have 5 open questions. You can ask another once one of them is answered.";
+      if (asking && (openQuestions >= MAX_OPEN_QUESTIONS_PER_MEMBER || /open question/i.test(err.message))) {
+        return `You already have ${MAX_OPEN_QUESTIONS_PER_MEMBER} open questions. You can ask another once one of them is answered.`;
       }
       return `You are doing that too often: ${waitSentence(err)} and try again.`;
     case "conflict":
-      if (asking) return "This session has reached its limit of 200 questions: no more questions can be asked.";
+      if (asking) {
+        return `This session has reached its limit of ${MAX_QUESTIONS_PER_SESSION} questions: no more questions can be asked.`;
+      }
       return errorMessage(err);
     case "too_large":
-      if (asking) return "A question can be at most 500 characters long. Please shorten it.";
+      if (asking) return `A question can be at most ${MAX_QUESTION_CHARS} characters long. Please shorten it.`;
       return errorMessage(err);
     case "forbidden":
       return "You can no longer take part in this live session.";

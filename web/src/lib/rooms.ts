@@ -93,8 +93,8 @@ export class RoomSession {
     if (this.joinRun) return this.joinRun;
     const run = async () => {
       const s = getSocket();
-      if (!s || !s.connected) return;
-      this.set({ joining: true, removed: null });
+      if (!s || !s.connected || this.st.removed) return;
+      this.set({ joining: true });
       let ack: JoinAck;
       try {
         ack = await call<JoinAck>("room:join", { room_id: this.roomId, ...this.store.sinceParams() });
@@ -240,8 +240,12 @@ export class RoomSession {
     }, Math.max(50, next - Date.now() + 10));
   }
 
+  /** `room:removed`: the member is out of the club. The screen says why and offers nothing more; the
+   * hub forgets the session (no rejoin after a reconnect, a later visit starts afresh). */
   onRemoved(reason: string): void {
-    this.set({ joined: false, removed: reason || "removed" });
+    this.stopTimers();
+    this.set({ joined: false, joining: false, removed: reason || "removed", typing: new Map(), online: new Set() });
+    this.hub.forget(this);
   }
 
   // -- actions -------------------------------------------------------------------------------------
@@ -310,10 +314,16 @@ export class RoomSession {
     }, 300);
   }
 
-  /** Releases timers (the session is dropped). */
-  dispose(): void {
+  private stopTimers(): void {
     if (this.typingTimer) clearTimeout(this.typingTimer);
     if (this.readTimer) clearTimeout(this.readTimer);
+    this.typingTimer = null;
+    this.readTimer = null;
+  }
+
+  /** Releases timers (the session is dropped). */
+  dispose(): void {
+    this.stopTimers();
     this.listeners.clear();
   }
 }
@@ -389,6 +399,13 @@ export class RoomHub {
     this.roomClubs.clear();
     this.activeRoom = null;
     this.emitUnread();
+  }
+
+  /** Drops a session the member was removed from (a screen may still show its `removed` state). */
+  forget(session: RoomSession): void {
+    if (this.sessions.get(session.roomId) !== session) return;
+    this.sessions.delete(session.roomId);
+    this.setUnread(session.roomId, 0);
   }
 
   /** Whether a screen holds `roomId` (or its session is still joined). */

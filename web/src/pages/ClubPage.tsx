@@ -4,6 +4,7 @@ import { api, type Club, type Member, type Room } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { hub, useRoomSession, useUnread, type RoomSession, type RoomState } from "../lib/rooms";
 import { ChatRoom } from "../components/ChatRoom";
+import { removedMessage } from "../lib/errors";
 import { Button, ErrorAlert, Field, Loading, inputClass, linkClass } from "../components/ui";
 
 /** Holds (joins) every room of the club while the club is on screen: their messages count as unread and
@@ -20,8 +21,8 @@ function useClubSessions(roomIds: readonly number[]): RoomSession[] {
   return sessions;
 }
 
-/** Who is online, from the members list and then the presence events of the club's rooms. */
-function useOnline(sessions: readonly RoomSession[], members: readonly Member[] | null): Set<number> {
+/** The states of the club's room sessions, re-rendering when any of them changes. */
+function useSessionStates(sessions: readonly RoomSession[]): RoomState[] {
   const cache = useRef<RoomState[]>([]);
   const subscribe = useCallback(
     (cb: () => void) => {
@@ -37,7 +38,11 @@ function useOnline(sessions: readonly RoomSession[], members: readonly Member[] 
     cache.current = next;
     return next;
   }, [sessions]);
-  const states = useSyncExternalStore(subscribe, getSnapshot);
+  return useSyncExternalStore(subscribe, getSnapshot);
+}
+
+/** Who is online, from the members list and then the presence events of the club's rooms. */
+function useOnline(states: readonly RoomState[], members: readonly Member[] | null): Set<number> {
   return useMemo(() => {
     const online = new Set<number>();
     const seen = new Set<number>();
@@ -175,7 +180,10 @@ export default function ClubPage() {
   const isMember = !!club?.my_role;
   const roomIds = useMemo(() => (isMember && rooms ? rooms.map((r) => r.id) : []), [isMember, rooms]);
   const sessions = useClubSessions(roomIds);
-  const online = useOnline(sessions, members);
+  const states = useSessionStates(sessions);
+  const online = useOnline(states, members);
+  // `room:removed` (banned, or left in another tab): the club is closed to this member.
+  const removed = states.find((st) => st.removed)?.removed ?? null;
   const unread = useUnread();
 
   const selected = rooms && rooms.length ? rooms.find((r) => r.id === roomParam) ?? (roomParam ? null : rooms[0]) : null;
@@ -259,6 +267,22 @@ export default function ClubPage() {
     );
   }
   if (!club || !user) return <Loading />;
+
+  if (removed !== null) {
+    return (
+      <div className="mx-auto max-w-xl space-y-4 p-6">
+        <h1 className="text-2xl font-semibold">{club.name}</h1>
+        <div role="alert" className="rounded border border-red-300 bg-red-50 px-3 py-2 text-red-800">
+          {removedMessage(removed)}
+        </div>
+        <p>
+          <Link to="/clubs" className={linkClass}>
+            Go to the club directory
+          </Link>
+        </p>
+      </div>
+    );
+  }
 
   if (!isMember) {
     return (

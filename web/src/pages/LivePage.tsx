@@ -3,10 +3,15 @@ import { Link, useParams } from "react-router-dom";
 
 import { ApiError, api } from "../lib/api";
 import { useAuth } from "../lib/auth";
-import { errorMessage } from "../lib/errors";
+import { errorMessage, liveErrorMessage, removedMessage } from "../lib/errors";
 import {
+  LiveSync,
+  MAX_OPEN_QUESTIONS_PER_MEMBER,
+  MAX_QUESTION_CHARS,
   NameCache,
+  charCount,
   cleanPollOptions,
+  openQuestionsOf,
   pollResults,
   resultLabel,
   roleOf,
@@ -41,12 +46,18 @@ const btnSecondary = `${btn} border border-slate-300 bg-white hover:bg-slate-100
 const input =
   "w-full rounded border border-slate-300 px-3 py-2 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500";
 
-function Alert({ error }: { error: unknown }) {
+function Alert({ error, message }: { error: unknown; message?: string }) {
   return (
     <p role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-red-800">
-      {errorMessage(error)}
+      {message ?? errorMessage(error)}
     </p>
   );
+}
+
+/** A failed live action and the sentence that explains it. */
+interface ActError {
+  error: unknown;
+  message: string;
 }
 
 export default function LivePage() {
@@ -58,7 +69,9 @@ export default function LivePage() {
 
   const [state, setState] = useState<LiveState | null>(null);
   const [joinError, setJoinError] = useState<unknown>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<ActError | null>(null);
+  /** Set by `live:removed`: the member was taken out of the club (and so of this session). */
+  const [removed, setRemoved] = useState<string | null>(null);
   const [event, setEvent] = useState<EventInfo | null>(null);
   const [summary, setSummary] = useState<LiveSummary | null>(null);
   const [voted, setVoted] = useState<Set<number>>(() => new Set());
@@ -93,6 +106,7 @@ export default function LivePage() {
     setSummary(null);
     setJoinError(null);
     setError(null);
+    setRemoved(null);
     setVoted(new Set());
     setUpvoted(new Set());
     void loadEvent();
@@ -110,28 +124,30 @@ export default function LivePage() {
     }
   }, [loadEvent]);
 
-  // Join the session, follow `live:state`, and join again after every reconnect. A session that has not
-  // started yet is tried again every few seconds; one that is over shows its summary.
+  // Join the session (its ack carries the whole state), then apply each `live:update` to it; a gap in
+  // the versions means a missed update: join again, the new ack replaces the state. Join again after
+  // every reconnect too. A session that has not started yet is tried again every few seconds; one that
+  // is over shows its summary. `live:removed` ends all of it.
+  const syncRef = useRef<LiveSync | null>(null);
   useEffect(() => {
     if (!socket || !valid) return;
     let active = true;
+    let gone = false;
     let retry: ReturnType<typeof setTimeout> | null = null;
-    const onState = (s: LiveState) => {
-      if (!active || !s || s.event_id !== id) return;
-      setState(s);
-      setJoinError(null);
-    };
     const join = () => {
+      if (!active || gone) return;
       if (retry !== null) clearTimeout(retry);
       retry = null;
+      sync.joinSent();
       call<{ state: LiveState }>("live:join", { event_id: id }).then(
         (res) => {
-          if (!active) return;
-          setState(res.state);
+          if (!active || gone) return;
+          setState(sync.joined(res.state));
           setJoinError(null);
         },
         (err: unknown) => {
-          if (!active) return;
+          sync.joinFailed();
+          if (!active || gone) return;
           setJoinError(err);
           if (err instanceof ApiError && err.code === "not_found") {
             void loadEvent().then((ev) => {
@@ -143,13 +159,33 @@ export default function LivePage() {
         },
       );
     };
-    socket.on("live:state", onState);
+    const sync = new LiveSync(join);
+    syncRef.current = sync;
+    const onUpdate = (u: unknown) => {
+      if (!active || gone) return;
+      const next = sync.update(u);
+      if (next) setState(next);
+    };
+    const onRemoved = (r: { event_id?: unknown; reason?: unknown }) => {
+      if (!active || r?.event_id !== id) return;
+      gone = true;
+      if (retry !== null) clearTimeout(retry);
+      sync.set(null);
+      setState(null);
+      setJoinError(null);
+      setError(null);
+      setRemoved(typeof r.reason === "string" ? r.reason : "removed");
+    };
+    socket.on("live:update", onUpdate);
+    socket.on("live:removed", onRemoved);
     socket.on("connect", join);
     if (socket.connected) join();
     return () => {
       active = false;
       if (retry !== null) clearTimeout(retry);
-      socket.off("live:state", onState);
+      if (syncRef.current === sync) syncRef.current = null;
+      socket.off("live:update", onUpdate);
+      socket.off("live:removed", onRemoved);
       socket.off("connect", join);
     };
   }, [socket, id, valid, loadEvent, fetchSummary]);
@@ -172,18 +208,22 @@ export default function LivePage() {
     };
   }, [state]);
 
-  /** One `live:*` call; its error is shown. Resolves with the ack, or null after an error. */
+  /** One `live:*` call; its error is shown in the words of the session's limits. Resolves with the ack,
+   * or null after an error. */
+  const me = user?.id ?? null;
   const act = useCallback(
     async <T,>(name: string, payload: Record<string, unknown>): Promise<T | null> => {
       setError(null);
       try {
         return await call<T>(name, { event_id: id, ...payload });
       } catch (err) {
-        if (mounted.current) setError(err);
+        const current = syncRef.current?.state;
+        const open = current ? openQuestionsOf(current, me) : 0;
+        if (mounted.current) setError({ error: err, message: liveErrorMessage(name, err, open) });
         return null;
       }
     },
-    [id],
+    [id, me],
   );
 
   if (!valid) {
@@ -208,6 +248,23 @@ export default function LivePage() {
       </h1>
     </div>
   );
+
+  // Taken out of the club: nothing of the session stays, and no action is offered.
+  if (removed !== null) {
+    return (
+      <div className="mx-auto max-w-4xl space-y-4 p-4">
+        {header}
+        <p role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-red-800">
+          {removedMessage(removed)} You can no longer follow this live session.
+        </p>
+        <p>
+          <Link to="/clubs" className="text-indigo-700 hover:underline">
+            Go to the club directory
+          </Link>
+        </p>
+      </div>
+    );
+  }
 
   // Ended (seen live, or ended before we came): the summary.
   const finalSummary = summary ?? (event?.status === "ended" ? event.summary : null);
@@ -239,7 +296,6 @@ export default function LivePage() {
     );
   }
 
-  const me = user?.id ?? null;
   const role = roleOf(state, me);
   const isHost = role === "host";
   const handRaised = me != null && state.hands.includes(me);
@@ -255,7 +311,7 @@ export default function LivePage() {
         </div>
       )}
 
-      {error != null && <Alert error={error} />}
+      {error != null && <Alert error={error.error} message={error.message} />}
 
       <div className="grid gap-6 md:grid-cols-2">
         <div className="space-y-6">
@@ -307,9 +363,13 @@ export default function LivePage() {
               act={act}
               onEnded={(s) => {
                 setSummary(s);
-                setState((cur) => (cur ? { ...cur, status: "ended" } : cur));
+                setState((cur) => {
+                  const next = cur ? { ...cur, status: "ended" } : cur;
+                  syncRef.current?.set(next);
+                  return next;
+                });
               }}
-              setError={setError}
+              setError={(err) => setError(err == null ? null : { error: err, message: errorMessage(err) })}
               eventId={id}
             />
           )}
@@ -318,6 +378,7 @@ export default function LivePage() {
         <div className="space-y-6">
           <Questions
             state={state}
+            me={me}
             isHost={isHost}
             act={act}
             upvoted={upvoted}
@@ -494,12 +555,14 @@ function HostControls({
 
 function Questions({
   state,
+  me,
   isHost,
   act,
   upvoted,
   onUpvoted,
 }: {
   state: LiveState;
+  me: number | null;
   isHost: boolean;
   act: Act;
   upvoted: Set<number>;
@@ -508,11 +571,14 @@ function Questions({
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   const questions = sortQuestions(state.questions);
+  const length = charCount(text.trim());
+  const myOpen = openQuestionsOf(state, me);
+  const tooLong = length > MAX_QUESTION_CHARS;
 
   async function onAsk(e: FormEvent) {
     e.preventDefault();
     const t = text.trim();
-    if (!t) return;
+    if (!t || tooLong) return;
     setSending(true);
     const ack = await act<{ question_id: number }>("live:ask", { text: t });
     setSending(false);
@@ -522,18 +588,26 @@ function Questions({
   return (
     <section aria-label="Q&A" className="rounded-lg border border-slate-200 bg-white p-4">
       <h2 className="text-lg font-semibold">Questions</h2>
-      <form onSubmit={onAsk} className="mt-2 flex gap-2">
-        <input
-          aria-label="Ask a question"
-          placeholder="Ask a question"
-          className={input}
-          value={text}
-          maxLength={500}
-          onChange={(e) => setText(e.target.value)}
-        />
-        <button type="submit" className={btnPrimary} disabled={sending}>
-          Ask
-        </button>
+      <form onSubmit={onAsk} className="mt-2">
+        <div className="flex gap-2">
+          <input
+            aria-label="Ask a question"
+            aria-describedby="ask-count"
+            aria-invalid={tooLong}
+            placeholder="Ask a question"
+            className={input}
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+          />
+          <button type="submit" className={btnPrimary} disabled={sending || tooLong || !text.trim()}>
+            Ask
+          </button>
+        </div>
+        <p id="ask-count" className={`mt-1 text-xs ${tooLong ? "font-medium text-red-700" : "text-slate-600"}`}>
+          {length} / {MAX_QUESTION_CHARS}
+          {tooLong && ` — ${length - MAX_QUESTION_CHARS} characters too many`}
+          {myOpen > 0 && ` · your open questions: ${myOpen} of ${MAX_OPEN_QUESTIONS_PER_MEMBER}`}
+        </p>
       </form>
       {questions.length === 0 ? (
         <p className="mt-3 text-sm text-slate-600">No questions yet.</p>
