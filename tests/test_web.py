@@ -37,3 +37,47 @@ def test_no_build_means_api_only(tmp_path):
     app = web.Application()
     assert not webapp.register(app, tmp_path / "missing")
     assert not list(app.router.routes())
+
+
+def test_the_built_app_needs_no_inline_script_or_style():
+    """The gateway's Content-Security-Policy allows only same-origin script and style files (no
+    'unsafe-inline'): the built index.html must hold no inline <script>, no <style>, no style=""
+    attribute and no inline event handler, and load its scripts and styles from /assets/."""
+    from html.parser import HTMLParser
+
+    index = webapp.DEFAULT_DIST / "index.html"
+    assert index.is_file(), "web/dist is missing: `make web` builds it"
+
+    class Inline(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.sources, self.open_script = [], [], False
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "style":
+                self.found.append("<style>")
+            for name in attrs:
+                if name == "style" or name.startswith("on"):
+                    self.found.append(f"{tag} {name}=")
+            if tag == "script":
+                self.open_script = True
+                if attrs.get("src"):
+                    self.sources.append(attrs["src"])
+                else:
+                    self.found.append("inline <script>")
+            if tag == "link" and attrs.get("rel") in ("stylesheet", "modulepreload"):
+                self.sources.append(attrs.get("href", ""))
+
+        def handle_endtag(self, tag):
+            if tag == "script":
+                self.open_script = False
+
+        def handle_data(self, data):
+            if self.open_script and data.strip():
+                self.found.append("script text")
+
+    parser = Inline()
+    parser.feed(index.read_text())
+    assert parser.found == []
+    assert parser.sources and all(src.startswith("/assets/") for src in parser.sources), parser.sources

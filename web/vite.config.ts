@@ -21,11 +21,16 @@ export default defineConfig({
       "/socket.io": { target: gateway, ws: true },
     },
   },
+  // The gateway serves the app under a strict Content-Security-Policy (script-src/style-src 'self', no
+  // 'unsafe-inline'): every script and style must be a file of its own. Vite's build emits index.html
+  // with <script src> and <link rel=stylesheet> only (tests/test_web.py checks it); no asset is inlined
+  // as a data: URI either.
   build: {
     outDir: "dist",
     assetsDir: "assets",
     emptyOutDir: true,
     sourcemap: false,
+    assetsInlineLimit: 0,
   },
   test: {
     environment: "node",

@@ -9,12 +9,15 @@ describe("liveErrorMessage", () => {
   it("asking: the open-question cap, a full session, a long question", () => {
     expect(liveErrorMessage("live:ask", err("rate_limited", "too many requests"), 5)).toMatch(/5 open questions/);
     expect(liveErrorMessage("live:ask", err("rate_limited", "at most 5 open questions"), 0)).toMatch(/5 open questions/);
-    expect(liveErrorMessage("live:ask", err("conflict"))).toMatch(/200 questions/);
+    expect(liveErrorMessage("live:ask", err("conflict", "this session has reached its 200 questions"))).toMatch(
+      /limit of 200 questions/,
+    );
+    expect(liveErrorMessage("live:ask", err("conflict", "the live session has ended"))).toBe("The live session has ended.");
     expect(liveErrorMessage("live:ask", err("too_large"))).toMatch(/at most 500 characters/);
   });
 
   it("a rate limit says how long to wait", () => {
-    expect(liveErrorMessage("live:ask", err("rate_limited", "", 2.2), 1)).toBe(
+    expect(liveErrorMessage("live:ask", err("rate_limited", "too many actions: wait 2.2s", 2.2), 5)).toBe(
       "You are doing that too often: please wait 3 seconds and try again.",
     );
     expect(liveErrorMessage("live:upvote", err("rate_limited"))).toBe(

@@ -74,12 +74,15 @@ export function liveErrorMessage(action: string, err: unknown, openQuestions = 0
   const asking = action === "live:ask";
   switch (err.code) {
     case "rate_limited":
-      if (asking && (openQuestions >= MAX_OPEN_QUESTIONS_PER_MEMBER || /open question/i.test(err.message))) {
+      // The cap names itself in the message; a plain rate refusal carries its wait instead.
+      if (asking && (/open question/i.test(err.message) ||
+          (err.retryAfter === undefined && openQuestions >= MAX_OPEN_QUESTIONS_PER_MEMBER))) {
         return `You already have ${MAX_OPEN_QUESTIONS_PER_MEMBER} open questions. You can ask another once one of them is answered.`;
       }
       return `You are doing that too often: ${waitSentence(err)} and try again.`;
     case "conflict":
-      if (asking) {
+      // (`conflict` also says the session has ended: that message reads well as it is.)
+      if (asking && /question/i.test(err.message)) {
         return `This session has reached its limit of ${MAX_QUESTIONS_PER_SESSION} questions: no more questions can be asked.`;
       }
       return errorMessage(err);

@@ -605,7 +605,7 @@ function Questions({
         </div>
         <p id="ask-count" className={`mt-1 text-xs ${tooLong ? "font-medium text-red-700" : "text-slate-600"}`}>
           {length} / {MAX_QUESTION_CHARS}
-          {tooLong && ` — ${length - MAX_QUESTION_CHARS} characters too many`}
+          {tooLong && ` — ${length - MAX_QUESTION_CHARS === 1 ? "1 character" : `${length - MAX_QUESTION_CHARS} characters`} too many`}
           {myOpen > 0 && ` · your open questions: ${myOpen} of ${MAX_OPEN_QUESTIONS_PER_MEMBER}`}
         </p>
       </form>
