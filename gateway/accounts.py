@@ -22,13 +22,21 @@ from storage.settings import Settings
 
 from .errors import ApiError
 from .mail import Mail, Mailer
-from .ratelimit import RateLimiter
+from .ratelimit import Backoff, FailureBackoff, RateLimiter
 from .tokens import AccessClaims, AccessTokens, KeyRing, RefreshTokens, TokenError
 
 log = logging.getLogger(__name__)
 
 VERIFY_PREFIX = "clubhub:verify:"
 LOGIN_FAILED = "invalid email or password"
+
+# Wrong passwords are counted per (account, address), not per account: failures from elsewhere never lock
+# the owner out. 5 free, then 30 s, 1, 2, 4 … minutes, at most 15, forgotten a day after the last failure
+# or at a successful login from that address.
+LOGIN_PAIR_BACKOFF = Backoff(free=5, first_lock_s=30, max_lock_s=15 * 60, forget_s=24 * 3600)
+# And per address across accounts, so one address cannot spray passwords over many accounts: 20 free, then
+# 1, 2, 4 … minutes, at most an hour, forgotten an hour after the last failure.
+LOGIN_ADDRESS_BACKOFF = Backoff(free=20, first_lock_s=60, max_lock_s=3600, forget_s=3600)
 
 
 def normalize_email(email: str) -> str:
@@ -49,6 +57,7 @@ class Accounts:
         self.access = AccessTokens(KeyRing.from_settings(settings), settings.access_token_ttl_s)
         self.refresh_tokens = RefreshTokens(redis, settings.refresh_token_ttl_s)
         self.limiter = RateLimiter(redis)
+        self.backoff = FailureBackoff(redis)
         self.mailer = Mailer(settings, redis)
         self.hasher = PasswordHasher()
         # Verified against when the email is unknown, so both failures cost one argon2 verify.
@@ -67,15 +76,14 @@ class Accounts:
 
         return await asyncio.to_thread(check)
 
-    async def _limit(self, action: str, ip: str, email: str) -> None:
+    async def _limit(self, action: str, keys: list[str]) -> None:
         s = self.settings
-        await self.limiter.enforce([f"{action}:ip:{ip}", f"{action}:acct:{email}"],
-                                   s.auth_rate_limit, s.auth_rate_window_s, action)
+        await self.limiter.enforce(keys, s.auth_rate_limit, s.auth_rate_window_s, f"{action} attempts")
 
     # -- actions ---------------------------------------------------------------------------
     async def signup(self, email: str, password: str, display_name: str, ip: str) -> User:
         email = normalize_email(email)
-        await self._limit("signup", ip, email)
+        await self._limit("signup", [f"signup:ip:{ip}", f"signup:acct:{email}"])
         if await User.filter(email=email).exists():
             raise ApiError("conflict", "an account with this email already exists")
         password_hash = await self._hash(password)
@@ -115,12 +123,19 @@ class Accounts:
         return user
 
     async def login(self, email: str, password: str, ip: str) -> Login:
+        """Attempts are limited per address (a window); failures back off per (account, address) and per
+        address. An unknown email fails exactly like a wrong password, backoff included."""
         email = normalize_email(email)
-        await self._limit("login", ip, email)
+        await self._limit("login", [f"login:ip:{ip}"])
+        pair, address = f"login:{_digest(email)}:{ip}", f"login:ip:{ip}"
+        await self.backoff.check([pair, address], "failed logins")
         user = await User.get_or_none(email=email)
         ok = await self._verify(user.password_hash if user else self._dummy_hash, password)
         if not (user and ok):
+            await self.backoff.failed(pair, LOGIN_PAIR_BACKOFF)
+            await self.backoff.failed(address, LOGIN_ADDRESS_BACKOFF)
             raise ApiError("unauthorized", LOGIN_FAILED)
+        await self.backoff.succeeded(pair)
         if user.email_verified_at is None:
             raise ApiError("email_unverified", "confirm your email address first: open the link we mailed you",
                            status=403)

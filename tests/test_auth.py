@@ -158,23 +158,27 @@ async def test_expired_tampered_and_wrong_kid_tokens_are_refused(gateway, member
     assert (await http.get("/api/v1/me")).status == 401
 
 
-async def test_login_rate_limit_per_account_with_retry_after(gateway, member):
-    # Each attempt from a different address: only the per-account limit can trip. Every attempt
-    # counts, the member fixture's own login included: 10 per minute, so the 10th here is refused.
+async def test_login_backoff_per_account_and_address_with_retry_after(gateway, member):
+    # Failures count per (account, address) (issue 11, L1): 5 are free, the 6th locks that pair for 30 s.
+    source = loopback_source()
     statuses = []
-    for _ in range(10):
-        async with client_session(gateway.url) as http:
+    async with client_session(gateway.url, source) as http:
+        for _ in range(7):
             resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": "wrong password!"})
             statuses.append(resp.status)
             body = await resp.json()
-    assert statuses == [401] * 9 + [429]
+    assert statuses == [401] * 6 + [429]
     assert error_of(body) == "rate_limited"
     retry_after = int(resp.headers["Retry-After"])
-    assert 1 <= retry_after <= 60 and f"{retry_after}s" in body["error"]["message"]
-    # The right password does not get through either until the window ends.
-    async with client_session(gateway.url) as http:
+    assert 1 <= retry_after <= 30 and f"{retry_after}s" in body["error"]["message"]
+    # The right password does not get through from that address either until the lock ends …
+    async with client_session(gateway.url, source) as http:
         resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
         assert resp.status == 429
+    # … but it does from any other.
+    async with client_session(gateway.url) as http:
+        resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+        assert resp.status == 200
 
 
 async def test_signup_rate_limit_per_address(gateway):
