@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from storage.models import User
@@ -81,24 +82,44 @@ class Accounts:
         await self.limiter.enforce(keys, s.auth_rate_limit, s.auth_rate_window_s, f"{action} attempts")
 
     # -- actions ---------------------------------------------------------------------------
-    async def signup(self, email: str, password: str, display_name: str, ip: str) -> User:
+    async def signup(self, email: str, password: str, display_name: str, ip: str) -> int:
+        """The new account's id. An email that already has an account gets the same answer (a fresh id that
+        belongs to no one, after the same argon2 hash and one mail), and its owner is told by mail: the
+        answer never tells whether an address has an account."""
         email = normalize_email(email)
-        await self._limit("signup", [f"signup:ip:{ip}", f"signup:acct:{email}"])
-        if await User.filter(email=email).exists():
-            raise ApiError("conflict", "an account with this email already exists")
-        password_hash = await self._hash(password)
-        try:
-            user = await User.create(email=email, password_hash=password_hash, display_name=display_name)
-        except IntegrityError:  # a concurrent signup with the same email won the race
-            raise ApiError("conflict", "an account with this email already exists") from None
+        await self._limit("signup", [f"signup:ip:{ip}", f"signup:acct:{_digest(email)}"])
+        password_hash = await self._hash(password)  # in both cases: the same work, so the same time
+        existing = await User.get_or_none(email=email)
+        if existing is None:
+            try:
+                user = await User.create(email=email, password_hash=password_hash, display_name=display_name)
+            except IntegrityError:  # a concurrent signup with the same email won the race
+                existing = await User.get_or_none(email=email)
+        if existing is not None:
+            await self._mail_or_unavailable(self._signup_attempt_mail(existing))
+            return await _unused_user_id()
         try:
             await self.send_verification(user)
         except Exception:
             log.exception("verification mail failed", extra={"user_id": user.id})
             # Without the mail the account could never be verified: undo it so a retry can succeed.
             await user.delete()
-            raise ApiError("unavailable", "could not send the verification mail; please try again") from None
-        return user
+            raise _mail_unavailable() from None
+        return user.id
+
+    def _signup_attempt_mail(self, user: User) -> Mail:
+        login = f"{self.settings.base_url}/login"
+        body = (f"Hello {user.display_name},\n\nsomeone tried to sign up for ClubHoloHub with this email address, "
+                f"which already has an account.\n\nIf it was you, log in at {login} (or reset your password "
+                f"there if you forgot it). If it was not you, you can ignore this mail: nothing was changed.\n")
+        return Mail(to=user.email, subject="Someone tried to sign up with your email", body=body)
+
+    async def _mail_or_unavailable(self, mail: Mail) -> None:
+        try:
+            await self.mailer.send(mail)
+        except Exception:
+            log.exception("mail failed")
+            raise _mail_unavailable() from None
 
     async def send_verification(self, user: User) -> None:
         token = secrets.token_urlsafe(32)
@@ -187,3 +208,15 @@ class Accounts:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _mail_unavailable() -> ApiError:
+    return ApiError("unavailable", "could not send the verification mail; please try again")
+
+
+async def _unused_user_id() -> int:
+    """A value from the users' id sequence, used by no one: what a new signup would have been given, so the
+    answer to a signup with a taken email looks like any other."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT nextval(pg_get_serial_sequence('users', 'id')) AS id")
+    return int(rows[0]["id"])

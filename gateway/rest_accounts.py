@@ -38,10 +38,11 @@ def _token_response(request: web.Request, login) -> web.Response:
 
 @api.route("POST", "/auth/signup", summary="Create an account and mail a verification link", body=SignupIn,
            response=SignupOut, status=201, auth=False, tags=("auth",),
-           errors=("conflict", "rate_limited", "unavailable"))
+           errors=("rate_limited", "unavailable"))
 async def signup(request: web.Request, body: SignupIn) -> SignupOut:
-    user = await request.app[ACCOUNTS].signup(body.email, body.password, body.display_name, client_ip(request))
-    return SignupOut(user_id=user.id)
+    # An email that already has an account gets the same 201 (its owner is mailed instead): no enumeration.
+    user_id = await request.app[ACCOUNTS].signup(body.email, body.password, body.display_name, client_ip(request))
+    return SignupOut(user_id=user_id)
 
 
 @api.route("POST", "/auth/verify", summary="Consume an email verification token", body=VerifyIn,

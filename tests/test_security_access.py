@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from conftest import client_session, loopback_source, unique_email
+from storage.models import User
 
 PASSWORD = "correct horse battery"
 
@@ -60,3 +61,31 @@ async def test_L1_failure_backoff_doubles_and_is_capped(gateway):
     await backoff.check(["other"], "failed logins")  # another key is not locked
     await backoff.succeeded("k")  # forgets the count (the lock runs out by itself)
     assert await backoff.failed("k", policy) == 0
+
+
+# -- L2 --------------------------------------------------------------------------------------------------
+
+async def test_L2_signup_does_not_enumerate_accounts(gateway, smtp, member):
+    async def signup(email, password, name):
+        async with client_session(gateway.url) as http:
+            resp = await http.post("/api/v1/auth/signup",
+                                   json={"email": email, "password": password, "display_name": name})
+            return resp.status, await resp.json()
+
+    fresh_status, fresh = await signup(unique_email("fresh"), PASSWORD, "Fresh")
+    taken_status, taken = await signup(f" {member.email.upper()}", "another password 123", "Copycat")
+    assert fresh_status == taken_status == 201
+    assert set(fresh) == set(taken) == {"user_id"} and isinstance(taken["user_id"], int)
+    # The id is a fresh value of the users' sequence: it names no account, and the next signup comes after it.
+    assert taken["user_id"] not in (member.user_id, fresh["user_id"]) and taken["user_id"] > fresh["user_id"]
+    assert not await User.exists(id=taken["user_id"])
+    _, after = await signup(unique_email("after"), PASSWORD, "After")
+    assert after["user_id"] > taken["user_id"]
+    # The owner is told by mail; the account is untouched.
+    told = await smtp.wait_for(member.email, count=2)
+    assert "tried to sign up" in told["Subject"].lower() + told.get_content().lower()
+    assert "log in" in told.get_content() and "/verify?token=" not in told.get_content()
+    assert (await login(gateway.url, member.email, "another password 123"))[0] == 401
+    assert (await login(gateway.url, member.email, member.password))[0] == 200
+    user = await User.get(id=member.user_id)
+    assert user.display_name == member.display_name
