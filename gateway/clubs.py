@@ -24,6 +24,7 @@ from .chat import Chat
 from .delivery import KICK_EVENT
 from .errors import ApiError
 from .permissions import can_act_on, require
+from .visibility import find_club, role_of, visible_club, visible_room
 
 
 
@@ -65,20 +66,11 @@ class Clubs:
 
     # -- lookups -----------------------------------------------------------------------------
     async def club(self, club_id: int) -> Club:
-        club = await Club.get_or_none(id=club_id)
+        """The club whatever its visibility (joining with an invite needs it); others use ``visible_club``."""
+        club = await find_club(club_id)
         if club is None:
             raise ApiError("not_found", f"no such club: {club_id}")
         return club
-
-    async def role_of(self, club_id: int, user_id: int) -> str | None:
-        m = await Membership.get_or_none(club_id=club_id, user_id=user_id)
-        return m.role.value if m else None
-
-    async def _visible(self, club: Club, user_id: int) -> str | None:
-        role = await self.role_of(club.id, user_id)
-        if club.visibility == Visibility.private and role is None:
-            raise ApiError("not_found", f"no such club: {club.id}")  # private clubs do not exist for outsiders
-        return role
 
     # -- clubs ---------------------------------------------------------------------------------
     async def create(self, user_id: int, name: str, description: str, visibility: str) -> dict:
@@ -91,8 +83,7 @@ class Clubs:
         return club_out(club, "owner", 1)
 
     async def get(self, club_id: int, user_id: int) -> dict:
-        club = await self.club(club_id)
-        role = await self._visible(club, user_id)
+        club, role = await visible_club(club_id, user_id)
         return club_out(club, role, await Membership.filter(club_id=club_id).count())
 
     async def search(self, user_id: int, q: str, limit: int, cursor: str | None) -> dict:
@@ -127,15 +118,18 @@ class Clubs:
 
     async def join(self, club_id: int, user_id: int, invite_code: str | None) -> dict:
         club = await self.club(club_id)
-        if await ClubBan.exists(club_id=club_id, user_id=user_id):
-            raise ApiError("forbidden", "you are banned from this club")
-        role = await self.role_of(club_id, user_id)
+        role = await role_of(club_id, user_id)
         if role is None:
+            banned = await ClubBan.exists(club_id=club_id, user_id=user_id)
             if club.visibility == Visibility.private:
+                # Without a valid invite (or when banned) an outsider learns nothing: the answer is that of
+                # a club that does not exist.
                 invite = await ClubInvite.get_or_none(club_id=club_id, code=invite_code or "")
-                if invite is None or invite.revoked_at is not None or (
+                if banned or invite is None or invite.revoked_at is not None or (
                         invite.expires_at is not None and invite.expires_at <= now()):
-                    raise ApiError("forbidden", "this club is private: a valid invite code is needed")
+                    raise ApiError("not_found", f"no such club: {club_id}")
+            elif banned:
+                raise ApiError("forbidden", "you are banned from this club")
             try:
                 await Membership.create(club_id=club_id, user_id=user_id, role=Role.member)
             except IntegrityError:
@@ -158,8 +152,7 @@ class Clubs:
         return [club_out(m.club, _role(m.role)) for m in rows]
 
     async def leave(self, club_id: int, user_id: int) -> None:
-        await self.club(club_id)
-        role = await self.role_of(club_id, user_id)
+        _, role = await visible_club(club_id, user_id)
         if role is None:
             raise ApiError("not_found", "you are not a member of this club")
         if role == "owner":
@@ -168,8 +161,7 @@ class Clubs:
         await self._removed(club_id, user_id, "left the club")
 
     async def members(self, club_id: int, user_id: int) -> list[dict]:
-        club = await self.club(club_id)
-        await self._visible(club, user_id)
+        await visible_club(club_id, user_id)
         rows = await Membership.filter(club_id=club_id).order_by("joined_at", "id").values(
             "user_id", "role", "joined_at", "muted_until", "user__display_name")
         online = set(await self.chat.online_users([r["user_id"] for r in rows]))
@@ -179,8 +171,7 @@ class Clubs:
                  "online": r["user_id"] in online} for r in rows]
 
     async def set_role(self, club_id: int, actor_id: int, target_id: int, role: str) -> dict:
-        await self.club(club_id)
-        actor_role = await self.role_of(club_id, actor_id)
+        _, actor_role = await visible_club(club_id, actor_id)
         require(actor_role, "set_role")
         target = await Membership.get_or_none(club_id=club_id, user_id=target_id)
         if target is None:
@@ -197,8 +188,7 @@ class Clubs:
         return {"user_id": target_id, "role": role}
 
     async def _moderate(self, club_id: int, actor_id: int, target_id: int, action: str) -> Membership | None:
-        await self.club(club_id)
-        actor_role = await self.role_of(club_id, actor_id)
+        _, actor_role = await visible_club(club_id, actor_id)
         require(actor_role, action)
         target = await Membership.get_or_none(club_id=club_id, user_id=target_id)
         if not can_act_on(actor_role, target.role.value if target else None):
@@ -230,8 +220,7 @@ class Clubs:
         return {"user_id": target_id, "muted_until": until.isoformat() if until else None}
 
     async def create_invite(self, club_id: int, actor_id: int, expires_in_s: int | None) -> dict:
-        await self.club(club_id)
-        require(await self.role_of(club_id, actor_id), "create_invite")
+        require((await visible_club(club_id, actor_id))[1], "create_invite")
         expires = now() + timedelta(seconds=expires_in_s) if expires_in_s else None
         invite = await ClubInvite.create(club_id=club_id, code=secrets.token_urlsafe(12), created_by_id=actor_id,
                                          expires_at=expires)
@@ -239,8 +228,7 @@ class Clubs:
         return {"code": invite.code, "expires_at": expires.isoformat() if expires else None}
 
     async def revoke_invite(self, club_id: int, actor_id: int, code: str) -> None:
-        await self.club(club_id)
-        require(await self.role_of(club_id, actor_id), "revoke_invite")
+        require((await visible_club(club_id, actor_id))[1], "revoke_invite")
         updated = await ClubInvite.filter(club_id=club_id, code=code, revoked_at=None).update(revoked_at=now())
         if not updated:
             raise ApiError("not_found", "no such active invite")
@@ -248,14 +236,11 @@ class Clubs:
 
     # -- rooms ---------------------------------------------------------------------------------
     async def rooms(self, club_id: int, user_id: int) -> list[dict]:
-        club = await self.club(club_id)
-        if await self._visible(club, user_id) is None and club.visibility == Visibility.private:
-            raise ApiError("forbidden", "members only")
+        await visible_club(club_id, user_id)
         return [room_out(r) for r in await Room.filter(club_id=club_id).order_by("id")]
 
     async def create_room(self, club_id: int, actor_id: int, name: str, slow_mode_s: int) -> dict:
-        await self.club(club_id)
-        require(await self.role_of(club_id, actor_id), "create_room")
+        require((await visible_club(club_id, actor_id))[1], "create_room")
         try:
             room = await Room.create(club_id=club_id, name=name, slow_mode_s=slow_mode_s)
         except IntegrityError:
@@ -264,10 +249,8 @@ class Clubs:
         return room_out(room)
 
     async def set_slow_mode(self, room_id: int, actor_id: int, slow_mode_s: int) -> dict:
-        room = await Room.get_or_none(id=room_id)
-        if room is None:
-            raise ApiError("not_found", f"no such room: {room_id}")
-        require(await self.role_of(room.club_id, actor_id), "set_slow_mode")
+        room, _, role = await visible_room(room_id, actor_id)
+        require(role, "set_slow_mode")
         room.slow_mode_s = slow_mode_s
         await room.save(update_fields=["slow_mode_s"])
         await self.audit(room.club_id, actor_id, "set_slow_mode", None,
@@ -288,8 +271,7 @@ class Clubs:
             pass
 
     async def audit_entries(self, club_id: int, actor_id: int, limit: int) -> list[dict]:
-        await self.club(club_id)
-        require(await self.role_of(club_id, actor_id), "view_audit")
+        require((await visible_club(club_id, actor_id))[1], "view_audit")
         async def read():
             cursor = self.audit_log.find({"club_id": club_id}).sort("ts", -1).limit(limit)
             return [d async for d in cursor]

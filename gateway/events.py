@@ -10,10 +10,13 @@ from datetime import datetime, timezone
 
 from tortoise.transactions import in_transaction
 
-from storage.models import Club, Event, EventStatus, Membership, Rsvp, RsvpStatus, Visibility
+from storage.models import Event, EventStatus, Rsvp, RsvpStatus
 
 from .errors import ApiError
 from .permissions import require
+from .visibility import listable_clubs, visible_club, visible_event
+
+LIST_LIMIT = 200
 
 
 def event_out(event: Event, going: int | None = None, waitlisted: int | None = None, my_rsvp: dict | None = None) -> dict:
@@ -32,25 +35,13 @@ class Events:
         self.base_url = base_url  # links in calendar files
         self.chat = chat          # for the RSVP signal to the feed pipeline
 
-    async def _club_role(self, club_id: int, user_id: int) -> tuple[Club, str | None]:
-        club = await Club.get_or_none(id=club_id)
-        if club is None:
-            raise ApiError("not_found", f"no such club: {club_id}")
-        m = await Membership.get_or_none(club_id=club_id, user_id=user_id)
-        return club, (m.role.value if m else None)
-
     async def event(self, event_id: int, user_id: int) -> tuple[Event, str | None]:
-        event = await Event.get_or_none(id=event_id)
-        if event is None:
-            raise ApiError("not_found", f"no such event: {event_id}")
-        club, role = await self._club_role(event.club_id, user_id)
-        if club.visibility == Visibility.private and role is None:
-            raise ApiError("not_found", f"no such event: {event_id}")
+        event, _, role = await visible_event(event_id, user_id)
         return event, role
 
     async def create(self, club_id: int, user_id: int, title: str, description: str, starts_at: datetime,
                      ends_at: datetime, capacity: int | None) -> dict:
-        _, role = await self._club_role(club_id, user_id)
+        _, role = await visible_club(club_id, user_id)
         require(role, "create_event")
         if ends_at <= starts_at:
             raise ApiError("invalid", "ends_at must be after starts_at")
@@ -79,15 +70,16 @@ class Events:
         return out
 
     async def list(self, user_id: int, club_id: int | None, upcoming: bool) -> list[dict]:
-        member_clubs = await Membership.filter(user_id=user_id).values_list("club_id", flat=True)
-        qs = Event.filter(club_id=club_id) if club_id is not None else Event.all()
+        """Events the caller can see, soonest first, at most ``LIST_LIMIT``: filtered in the query, so hidden
+        events never use up the limit; clubs the caller is banned from are left out."""
+        qs = Event.filter(await listable_clubs(user_id))
         if club_id is not None:
-            await self._club_role(club_id, user_id)
+            await visible_club(club_id, user_id)  # a private club of others answers like a missing one
+            qs = qs.filter(club_id=club_id)
         if upcoming:
             qs = qs.filter(ends_at__gte=datetime.now(timezone.utc))
-        events = await qs.order_by("starts_at", "id").limit(200).prefetch_related("club")
-        visible = [e for e in events if e.club.visibility == Visibility.public or e.club_id in member_clubs]
-        return [event_out(e) for e in visible]
+        events = await qs.order_by("starts_at", "id").limit(LIST_LIMIT)
+        return [event_out(e) for e in events]
 
     async def rsvp(self, event_id: int, user_id: int) -> dict:
         event, role = await self.event(event_id, user_id)

@@ -9,6 +9,7 @@ from .chat import Chat
 from .errors import STATUS_BY_CODE, ApiError
 from .schemas import AcceptedOut, FeedOut, FeedQuery, HistoryQuery, InteractionsIn, MessagesOut
 from .tokens import AccessClaims
+from .visibility import visible_room
 
 CHAT = web.AppKey("chat", Chat)
 
@@ -24,6 +25,7 @@ def _raise_for(result: dict) -> None:
 @api.route("GET", "/rooms/{room_id}/messages", summary="A page of a room's messages, ascending seq",
            query=HistoryQuery, response=MessagesOut, tags=("chat",), errors=("forbidden", "not_found", "unavailable"))
 async def room_messages(request: web.Request, claims: AccessClaims, room_id: int, query: HistoryQuery) -> dict:
+    await visible_room(room_id, claims.user_id)  # a private club's room does not exist for outsiders
     result = await request.app[CHAT].history(claims.user_id, room_id, query.before_seq, query.after_seq, query.limit)
     _raise_for(result)
     return {"messages": result["messages"]}

@@ -8,6 +8,7 @@ from .events import Events
 from .live import Live
 from .schemas import EventIn, EventOut, EventsOut, EventsQuery, LiveEndOut, LiveStartOut, RsvpOut
 from .tokens import AccessClaims
+from .visibility import visible_event
 
 EVENTS = web.AppKey("events", Events)
 LIVE = web.AppKey("live", Live)
@@ -56,10 +57,12 @@ async def cancel_rsvp(request: web.Request, claims: AccessClaims, event_id: int)
 @api.route("POST", "/events/{event_id}/live/start", summary="Start the event's live session (host only)",
            response=LiveStartOut, tags=("live",), errors=("forbidden", "not_found", "conflict", "unavailable"))
 async def live_start(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    await visible_event(event_id, claims.user_id)  # an outsider gets not_found, not "only the host"
     return await request.app[LIVE].start(event_id, claims.user_id)
 
 
 @api.route("POST", "/events/{event_id}/live/end", summary="End the live session and store its summary (host only)",
            response=LiveEndOut, tags=("live",), errors=("forbidden", "not_found", "conflict", "unavailable"))
 async def live_end(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    await visible_event(event_id, claims.user_id)
     return await request.app[LIVE].end(event_id, claims.user_id)

@@ -77,22 +77,23 @@ async def test_create_search_join_and_leave(people):
     assert (await out.call("GET", f"/clubs/{secret['id']}"))[0] == 404
     assert (await out.call("GET", "/clubs", params={"cursor": "garbage!"}))[0] == 422
 
-    # Public join; private join needs a valid invite; expired and revoked ones fail.
+    # Public join; private join needs a valid invite; expired and revoked ones fail. Without a valid invite
+    # a private club answers like a missing one: 404 (issue 11, L3).
     _, joined = await mem.call("POST", f"/clubs/{chess['id']}/join", expect=200)
     assert joined["my_role"] == "member" and joined["member_count"] == 2
-    assert (await out.call("POST", f"/clubs/{secret['id']}/join"))[0] == 403
+    assert (await out.call("POST", f"/clubs/{secret['id']}/join"))[0] == 404
     _, invite = await owner.call("POST", f"/clubs/{secret['id']}/invites", {"expires_in_s": 3600}, expect=201)
-    assert (await out.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": "wrong"}))[0] == 403
+    assert (await out.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": "wrong"}))[0] == 404
     await out.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": invite["code"]}, expect=200)
     _, revoked = await owner.call("POST", f"/clubs/{secret['id']}/invites", {}, expect=201)
     await owner.call("POST", f"/clubs/{secret['id']}/invites/revoke", {"code": revoked["code"]}, expect=204)
-    assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": revoked["code"]}))[0] == 403
+    assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": revoked["code"]}))[0] == 404
     from storage.models import ClubInvite
     expired = await ClubInvite.create(club_id=secret["id"], code=f"old-{tag}", created_by_id=owner.member.user_id,
                                       expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
-    assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": expired.code}))[0] == 403
+    assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": expired.code}))[0] == 404
     # A code alone is enough (codes are unique): the club is found from it; the same rules apply.
-    assert (await mod.call("POST", "/invites/accept", {"invite_code": revoked["code"]}))[0] == 403
+    assert (await mod.call("POST", "/invites/accept", {"invite_code": revoked["code"]}))[0] == 404
     assert (await mod.call("POST", "/invites/accept", {"invite_code": f"nope-{tag}"}))[0] == 404
     _, fresh = await owner.call("POST", f"/clubs/{secret['id']}/invites", {}, expect=201)
     _, accepted = await mod.call("POST", "/invites/accept", {"invite_code": fresh["code"]}, expect=200)

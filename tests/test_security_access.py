@@ -2,11 +2,13 @@
 outsiders (L3), forged feed signals (L4), timeouts in public member lists, summaries in event lists (H2) and
 the event list's visibility filter. Each test fails on the code before its fix."""
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import client_session, loopback_source, unique_email
-from storage.models import User
+from conftest import client_session, loopback_source, make_member, unique_email
+from storage.models import Club, Event, Room, User, Visibility
+from test_clubs import Api
 
 PASSWORD = "correct horse battery"
 
@@ -89,3 +91,134 @@ async def test_L2_signup_does_not_enumerate_accounts(gateway, smtp, member):
     assert (await login(gateway.url, member.email, member.password))[0] == 200
     user = await User.get(id=member.user_id)
     assert user.display_name == member.display_name
+
+
+# -- L3 --------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+async def private_world(gateway, smtp):
+    """A private club (owner, moderator, member, a banned former member, an outsider) with a room and an
+    upcoming event, and ids that exist nowhere."""
+    async with client_session(gateway.url) as http:
+        owner, mod, mem, banned, outsider = [Api(http, await make_member(gateway.url, smtp, n))
+                                             for n in ("Owner", "Mod", "Mem", "Banned", "Outsider")]
+        _, club = await owner.call("POST", "/clubs", {"name": "Hidden", "description": "shh",
+                                                      "visibility": "private"}, expect=201)
+        cid = club["id"]
+        for who in (mod, mem, banned):
+            _, invite = await owner.call("POST", f"/clubs/{cid}/invites", {}, expect=201)
+            await who.call("POST", f"/clubs/{cid}/join", {"invite_code": invite["code"]}, expect=200)
+        await owner.call("PATCH", f"/clubs/{cid}/members/{mod.member.user_id}", {"role": "moderator"}, expect=200)
+        await owner.call("POST", f"/clubs/{cid}/bans", {"user_id": banned.member.user_id}, expect=200)
+        _, rooms = await owner.call("GET", f"/clubs/{cid}/rooms", expect=200)
+        start = datetime.now(timezone.utc) + timedelta(days=1)
+        _, event = await owner.call("POST", f"/clubs/{cid}/events", {
+            "title": "Secret meeting", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat()}, expect=201)
+        _, invite = await owner.call("POST", f"/clubs/{cid}/invites", {}, expect=201)
+        missing = {
+            "club": (await Club.all().order_by("-id").first()).id + 10**9,
+            "room": (await Room.all().order_by("-id").first()).id + 10**9,
+            "event": (await Event.all().order_by("-id").first()).id + 10**9,
+        }
+        yield {"owner": owner, "mod": mod, "mem": mem, "banned": banned, "outsider": outsider, "club": cid,
+               "room": rooms["rooms"][0]["id"], "event": event["id"], "invite": invite["code"], "missing": missing}
+
+
+def routes(club, room, event, target, invite):
+    """Every route about a club, its rooms or its events: (method, path, body, params)."""
+    start = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    end = (datetime.now(timezone.utc) + timedelta(days=2, hours=1)).isoformat()
+    return [
+        ("GET", f"/clubs/{club}", None, None),
+        ("POST", f"/clubs/{club}/join", {}, None),
+        ("POST", f"/clubs/{club}/join", {"invite_code": "not-a-code"}, None),
+        ("POST", f"/clubs/{club}/leave", None, None),
+        ("GET", f"/clubs/{club}/members", None, None),
+        ("PATCH", f"/clubs/{club}/members/{target}", {"role": "moderator"}, None),
+        ("POST", f"/clubs/{club}/bans", {"user_id": target, "reason": "x"}, None),
+        ("POST", f"/clubs/{club}/timeouts", {"user_id": target, "minutes": 5}, None),
+        ("POST", f"/clubs/{club}/invites", {}, None),
+        ("POST", f"/clubs/{club}/invites/revoke", {"code": invite}, None),
+        ("GET", f"/clubs/{club}/rooms", None, None),
+        ("POST", f"/clubs/{club}/rooms", {"name": f"r-{uuid.uuid4().hex[:6]}"}, None),
+        ("GET", f"/clubs/{club}/audit", None, None),
+        ("POST", f"/clubs/{club}/events", {"title": "E", "starts_at": start, "ends_at": end}, None),
+        ("GET", "/events", None, {"club_id": str(club)}),
+        ("PATCH", f"/rooms/{room}", {"slow_mode_s": 5}, None),
+        ("GET", f"/rooms/{room}/messages", None, None),
+        ("GET", f"/events/{event}", None, None),
+        ("GET", f"/events/{event}.ics", None, None),
+        ("POST", f"/events/{event}/rsvp", None, None),
+        ("DELETE", f"/events/{event}/rsvp", None, None),
+        ("POST", f"/events/{event}/live/start", None, None),
+        ("POST", f"/events/{event}/live/end", None, None),
+    ]
+
+
+async def test_L3_private_club_is_not_found_for_outsiders_everywhere(private_world):
+    w = private_world
+    target = w["mem"].member.user_id
+    real = routes(w["club"], w["room"], w["event"], target, w["invite"])
+    ghost = routes(w["missing"]["club"], w["missing"]["room"], w["missing"]["event"], target, w["invite"])
+
+    def as_missing(message):
+        for kind in ("club", "room", "event"):
+            message = message.replace(f"no such {kind}: {w[kind]}", f"no such {kind}: {w['missing'][kind]}")
+        return message
+
+    for who in ("outsider", "banned"):
+        api = w[who]
+        for (method, path, body, params), (_, ghost_path, ghost_body, ghost_params) in zip(real, ghost):
+            ghost_status, ghost_resp = await api.call(method, ghost_path, ghost_body, ghost_params)
+            assert ghost_status == 404 and error_of(ghost_resp) == "not_found", (ghost_path, ghost_resp)
+            status, resp = await api.call(method, path, body, params)
+            assert status == 404, (who, method, path, status, resp)
+            # Word for word what a missing id gets: nothing tells the club exists.
+            assert as_missing(resp["error"]["message"]) == ghost_resp["error"]["message"], (path, resp, ghost_resp)
+        # Lists do not show it either.
+        _, events = await api.call("GET", "/events", expect=200)
+        assert w["event"] not in [e["id"] for e in events["events"]]
+    # Members who lack the role still learn that they lack it.
+    mem = w["mem"]
+    for method, path, body in (("GET", f"/clubs/{w['club']}/audit", None),
+                               ("POST", f"/clubs/{w['club']}/bans", {"user_id": w["mod"].member.user_id}),
+                               ("PATCH", f"/rooms/{w['room']}", {"slow_mode_s": 5}),
+                               ("POST", f"/events/{w['event']}/live/start", None)):
+        status, resp = await mem.call(method, path, body)
+        assert status == 403 and error_of(resp) == "forbidden", (path, resp)
+    # And a valid invite still lets an outsider in.
+    await w["outsider"].call("POST", f"/clubs/{w['club']}/join", {"invite_code": w["invite"]}, expect=200)
+
+
+# -- event list visibility ----------------------------------------------------------------------------
+
+async def test_event_list_filters_visibility_before_its_limit_and_leaves_out_bans(gateway, smtp, http):
+    me, other = await make_member(gateway.url, smtp, "Me"), await make_member(gateway.url, smtp, "Other")
+    now = datetime.now(timezone.utc)
+    secret = await Club.create(name="Crowded secret", created_by_id=other.user_id, visibility=Visibility.private)
+    try:
+        # More hidden events than a page holds, all sooner than the public one.
+        await Event.bulk_create([Event(club=secret, host_id=other.user_id, title=f"Hidden {i}",
+                                       starts_at=now + timedelta(seconds=30), ends_at=now + timedelta(hours=1))
+                                 for i in range(201)])
+        o, api = Api(http, other), Api(http, me)
+        _, club = await o.call("POST", "/clubs", {"name": "Open later", "description": "x"}, expect=201)
+        _, banned_club = await o.call("POST", "/clubs", {"name": "Banned here", "description": "x"}, expect=201)
+        events = {}
+        for c in (club, banned_club):
+            start = now + timedelta(minutes=2)
+            _, events[c["id"]] = await o.call("POST", f"/clubs/{c['id']}/events", {
+                "title": "Visible", "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=1)).isoformat()}, expect=201)
+        await api.call("POST", f"/clubs/{banned_club['id']}/join", expect=200)
+        await o.call("POST", f"/clubs/{banned_club['id']}/bans", {"user_id": me.user_id}, expect=200)
+        _, listed = await api.call("GET", "/events", expect=200)
+        ids = [e["id"] for e in listed["events"]]
+        assert events[club["id"]]["id"] in ids
+        assert events[banned_club["id"]]["id"] not in ids
+        assert not {e["club_id"] for e in listed["events"]} & {secret.id}
+        _, listed = await api.call("GET", "/events", params={"club_id": str(banned_club["id"])}, expect=200)
+        assert listed["events"] == []
+    finally:
+        await secret.delete()
