@@ -23,7 +23,7 @@ from storage.models import Club, ClubBan, ClubInvite, Membership, Role, Room, Us
 from .chat import Chat
 from .delivery import KICK_EVENT
 from .errors import ApiError
-from .permissions import can_act_on, require
+from .permissions import can, can_act_on, require
 from .visibility import find_club, role_of, visible_club, visible_room
 
 
@@ -161,13 +161,15 @@ class Clubs:
         await self._removed(club_id, user_id, "left the club")
 
     async def members(self, club_id: int, user_id: int) -> list[dict]:
-        await visible_club(club_id, user_id)
+        _, role = await visible_club(club_id, user_id)
+        # Timeouts are moderation business: only those who may time members out see them (null for others).
+        show_timeouts = can(role, "timeout")
         rows = await Membership.filter(club_id=club_id).order_by("joined_at", "id").values(
             "user_id", "role", "joined_at", "muted_until", "user__display_name")
         online = set(await self.chat.online_users([r["user_id"] for r in rows]))
         return [{"user_id": r["user_id"], "display_name": r["user__display_name"], "role": _role(r["role"]),
                  "joined_at": r["joined_at"].isoformat(),
-                 "muted_until": r["muted_until"].isoformat() if r["muted_until"] else None,
+                 "muted_until": r["muted_until"].isoformat() if show_timeouts and r["muted_until"] else None,
                  "online": r["user_id"] in online} for r in rows]
 
     async def set_role(self, club_id: int, actor_id: int, target_id: int, role: str) -> dict:

@@ -191,6 +191,31 @@ async def test_L3_private_club_is_not_found_for_outsiders_everywhere(private_wor
     await w["outsider"].call("POST", f"/clubs/{w['club']}/join", {"invite_code": w["invite"]}, expect=200)
 
 
+# -- members' timeouts --------------------------------------------------------------------------------
+
+async def test_member_list_hides_timeouts_from_members(private_world):
+    w = private_world
+    owner, mod, mem = w["owner"], w["mod"], w["mem"]
+    await mod.call("POST", f"/clubs/{w['club']}/timeouts", {"user_id": mem.member.user_id, "minutes": 30},
+                   expect=200)
+    _, public_club = await owner.call("POST", "/clubs", {"name": "Open timeouts", "description": "x"}, expect=201)
+    await mem.call("POST", f"/clubs/{public_club['id']}/join", expect=200)
+    await owner.call("POST", f"/clubs/{public_club['id']}/timeouts", {"user_id": mem.member.user_id, "minutes": 30},
+                     expect=200)
+
+    async def muted_seen_by(api, club_id):
+        _, body = await api.call("GET", f"/clubs/{club_id}/members", expect=200)
+        row = next(m for m in body["members"] if m["user_id"] == mem.member.user_id)
+        assert "muted_until" in row  # the schema keeps the field: null when not shown
+        return row["muted_until"]
+
+    assert await muted_seen_by(owner, w["club"]) and await muted_seen_by(mod, w["club"])
+    assert await muted_seen_by(mem, w["club"]) is None
+    assert await muted_seen_by(owner, public_club["id"])
+    assert await muted_seen_by(w["outsider"], public_club["id"]) is None
+    assert await muted_seen_by(mem, public_club["id"]) is None
+
+
 # -- event list visibility ----------------------------------------------------------------------------
 
 async def test_event_list_filters_visibility_before_its_limit_and_leaves_out_bans(gateway, smtp, http):
