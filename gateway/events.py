@@ -19,12 +19,17 @@ from .visibility import listable_clubs, visible_club, visible_event
 LIST_LIMIT = 200
 
 
-def event_out(event: Event, going: int | None = None, waitlisted: int | None = None, my_rsvp: dict | None = None) -> dict:
+def event_out(event: Event, going: int | None = None, waitlisted: int | None = None, my_rsvp: dict | None = None,
+              summary: bool = True) -> dict:
+    """An event as the API shows it. Lists leave the live summary out (``summary=False``): it can weigh
+    hundreds of kilobytes (questions, polls), and only ``GET /events/{id}`` needs it."""
     out = {"id": event.id, "club_id": event.club_id, "host_id": event.host_id, "title": event.title,
            "description": event.description, "starts_at": event.starts_at.isoformat(),
            "ends_at": event.ends_at.isoformat(), "capacity": event.capacity,
            "status": event.status.value if hasattr(event.status, "value") else event.status,
-           "room_id": event.room_id, "summary": event.summary}
+           "room_id": event.room_id}
+    if summary:
+        out["summary"] = event.summary
     if going is not None:
         out.update(going=going, waitlisted=waitlisted, my_rsvp=my_rsvp)
     return out
@@ -79,7 +84,7 @@ class Events:
         if upcoming:
             qs = qs.filter(ends_at__gte=datetime.now(timezone.utc))
         events = await qs.order_by("starts_at", "id").limit(LIST_LIMIT)
-        return [event_out(e) for e in events]
+        return [event_out(e, summary=False) for e in events]
 
     async def rsvp(self, event_id: int, user_id: int) -> dict:
         event, role = await self.event(event_id, user_id)

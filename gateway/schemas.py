@@ -357,7 +357,8 @@ class EventIn(Input):
         return self
 
 
-class EventOut(BaseModel):
+class EventListItem(BaseModel):
+    """An event in ``GET /events``: no live summary (it can be large; ``GET /events/{id}`` carries it)."""
     model_config = ConfigDict(extra="allow")
     id: int
     club_id: int
@@ -369,6 +370,9 @@ class EventOut(BaseModel):
     capacity: int | None
     status: str
     room_id: int | None
+
+
+class EventOut(EventListItem):
     summary: dict | None
 
 
@@ -378,7 +382,7 @@ class EventsQuery(Input):
 
 
 class EventsOut(BaseModel):
-    events: list[EventOut]
+    events: list[EventListItem]
 
 
 class RsvpOut(BaseModel):

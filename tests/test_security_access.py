@@ -216,6 +216,26 @@ async def test_member_list_hides_timeouts_from_members(private_world):
     assert await muted_seen_by(mem, public_club["id"]) is None
 
 
+# -- H2 -----------------------------------------------------------------------------------------------------
+
+async def test_H2_event_list_has_no_summary(gateway, member, http):
+    api = Api(http, member)
+    _, club = await api.call("POST", "/clubs", {"name": "Summaries", "description": "x"}, expect=201)
+    start = datetime.now(timezone.utc) + timedelta(minutes=5)
+    _, event = await api.call("POST", f"/clubs/{club['id']}/events", {
+        "title": "Talk", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
+        expect=201)
+    await api.call("POST", f"/events/{event['id']}/live/start", expect=200)
+    await api.call("POST", f"/events/{event['id']}/live/end", expect=200)
+    _, shown = await api.call("GET", f"/events/{event['id']}", expect=200)
+    assert shown["status"] == "ended" and isinstance(shown["summary"], dict)
+    for params in ({"club_id": str(club["id"]), "upcoming": "false"}, {"upcoming": "true"}):
+        _, listed = await api.call("GET", "/events", params=params, expect=200)
+        mine = [e for e in listed["events"] if e["id"] == event["id"]]
+        assert len(mine) == 1 and "summary" not in mine[0], mine
+        assert all("summary" not in e for e in listed["events"])
+
+
 # -- event list visibility ----------------------------------------------------------------------------
 
 async def test_event_list_filters_visibility_before_its_limit_and_leaves_out_bans(gateway, smtp, http):
