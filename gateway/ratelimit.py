@@ -7,6 +7,9 @@ import redis.asyncio as aioredis
 
 from .errors import ApiError
 
+# POST /interactions batches per user and minute (the web client sends one every 5 s).
+INTERACTIONS_PER_MINUTE = 60
+
 # INCR and set the window's expiry on the first hit, atomically (a crash between the two would
 # otherwise leave a counter that never expires). Returns {count, ttl}.
 _HIT = """

@@ -37,8 +37,9 @@ async def unread(request: web.Request, claims: AccessClaims) -> dict:
     return await request.app[CHAT].unread(claims.user_id)
 
 
-@api.route("POST", "/interactions", summary="Log impressions, clicks, dwell, RSVPs and joins (a batch of up to 200)",
-           body=InteractionsIn, response=AcceptedOut, status=202, tags=("feed",))
+@api.route("POST", "/interactions", summary="Log impressions, clicks and dwell on items the caller can see "
+           "(a batch of up to 200, 60 batches a minute)", body=InteractionsIn, response=AcceptedOut, status=202,
+           tags=("feed",), errors=("not_found", "rate_limited"))
 async def post_interactions(request: web.Request, claims: AccessClaims, body: InteractionsIn) -> dict:
     items = [i.model_dump() for i in body.root]
     return {"accepted": await request.app[CHAT].interactions(claims.user_id, items)}

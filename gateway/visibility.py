@@ -75,5 +75,31 @@ async def listable_clubs(user_id: int) -> Q:
     return visible & ~Q(club_id__in=list(banned) or [0])
 
 
+async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tuple[str, int] | None:
+    """The first ``(item_type, item_id)`` (club, event or room) the caller cannot see, or None.
+
+    A batch costs at most four queries whatever its size: events' and rooms' clubs, the clubs' visibility,
+    the caller's memberships among them. A missing item is invisible.
+    """
+    event_ids = {i for t, i in items if t == "event" and 0 < i <= _MAX_ID}
+    room_ids = {i for t, i in items if t == "room" and 0 < i <= _MAX_ID}
+    club_of: dict[tuple[str, int], int] = {("club", i): i for t, i in items if t == "club" and 0 < i <= _MAX_ID}
+    if event_ids:
+        for eid, cid in await Event.filter(id__in=event_ids).values_list("id", "club_id"):
+            club_of[("event", eid)] = cid
+    if room_ids:
+        for rid, cid in await Room.filter(id__in=room_ids).values_list("id", "club_id"):
+            club_of[("room", rid)] = cid
+    club_ids = set(club_of.values())
+    visibility = dict(await Club.filter(id__in=club_ids).values_list("id", "visibility")) if club_ids else {}
+    member_of = set(await Membership.filter(user_id=user_id, club_id__in=club_ids).values_list(
+        "club_id", flat=True)) if club_ids else set()
+    for item in items:
+        cid = club_of.get(item)
+        if cid not in visibility or not can_see(visibility[cid], "member" if cid in member_of else None):
+            return item
+    return None
+
+
 def _value(enum_or_str) -> str:
     return enum_or_str.value if hasattr(enum_or_str, "value") else str(enum_or_str)

@@ -34,7 +34,7 @@ async def test_cold_start_feed_excludes_what_it_must_and_ranks_by_popularity(gat
         # Others' clicks make "Later" popular.
         other_api = Api(http, other)
         await other_api.call("POST", "/interactions", [{"item_type": "event", "item_id": later.id, "kind": "click"},
-                                                       {"item_type": "event", "item_id": later.id, "kind": "rsvp"}],
+                                                       {"item_type": "event", "item_id": later.id, "kind": "click"}],
                              expect=202)
 
         def find(body, kind, item_id):

@@ -24,9 +24,10 @@ async def popularity(redis, key):
     return float(raw) if raw else 0.0
 
 
-async def stored(gateway, interaction_ids):
+async def stored(gateway, user_id, interaction_ids):
+    """How many of a user's client ids are stored (they are stored as ``u<user_id>:<id>``, issue 11 L4)."""
     coll = gateway.backends.stores.mongo[mongo.INTERACTIONS]
-    return await coll.count_documents({"_id": {"$in": interaction_ids}})
+    return await coll.count_documents({"_id": {"$in": [f"u{user_id}:{i}" for i in interaction_ids]}})
 
 
 @pytest.mark.parametrize("body", [
@@ -58,7 +59,7 @@ async def test_interactions_are_stored_once_and_feed_signals(gateway, member, ht
     redis = gateway.backends.stores.redis
 
     async def landed():
-        return await stored(gateway, batch_ids) == 3 and await popularity(redis, f"room:{room_id}") > 0
+        return await stored(gateway, member.user_id, batch_ids) == 3 and await popularity(redis, f"room:{room_id}") > 0
 
     await wait_for(landed)
     room_pop = await popularity(redis, f"room:{room_id}")
@@ -74,11 +75,11 @@ async def test_interactions_are_stored_once_and_feed_signals(gateway, member, ht
                                               "interaction_id": marker[0]}], expect=202)
 
     async def marker_landed():
-        return await stored(gateway, marker) == 1
+        return await stored(gateway, member.user_id, marker) == 1
 
     await wait_for(marker_landed)  # the stream is ordered: the retried batch was handled before it
     assert await popularity(redis, f"room:{room_id}") == room_pop
-    assert await stored(gateway, batch_ids) == 3
+    assert await stored(gateway, member.user_id, batch_ids) == 3
 
 
 async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http):
@@ -96,7 +97,7 @@ async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http)
                                               "interaction_id": i} for i in second], expect=202)
 
     async def all_landed():
-        return await stored(gateway, first + second) == 40
+        return await stored(gateway, member.user_id, first + second) == 40
 
     await wait_for(all_landed, timeout=60)
     # A restarted consumer re-reads its pending entries before new ones: once a marker sent now has
@@ -106,7 +107,7 @@ async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http)
                                               "interaction_id": marker[0]}], expect=202)
 
     async def marker_landed():
-        return await stored(gateway, marker) == 1
+        return await stored(gateway, member.user_id, marker) == 1
 
     await wait_for(marker_landed, timeout=60)
     total = signals.decayed(await popularity(redis, key), __import__("time").time())

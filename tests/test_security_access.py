@@ -6,7 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import client_session, loopback_source, make_member, unique_email
+from chat_helpers import ChatClient
+from conftest import client_session, loopback_source, make_member, unique_email, wait_for
+from gateway.ratelimit import INTERACTIONS_PER_MINUTE
+from storage import mongo
 from storage.models import Club, Event, Room, User, Visibility
 from test_clubs import Api
 
@@ -191,6 +194,94 @@ async def test_L3_private_club_is_not_found_for_outsiders_everywhere(private_wor
     await w["outsider"].call("POST", f"/clubs/{w['club']}/join", {"invite_code": w["invite"]}, expect=200)
 
 
+# -- L4 --------------------------------------------------------------------------------------------------
+
+async def interactions_stored(gateway, query):
+    return await gateway.backends.stores.mongo[mongo.INTERACTIONS].count_documents(query)
+
+
+async def test_L4_interactions_only_client_kinds_on_visible_items(gateway, private_world):
+    w = private_world
+    outsider, mem = w["outsider"], w["mem"]
+    redis = gateway.backends.stores.redis
+    before = await redis.xlen("clubhub:interactions")
+    # Server-only kinds are refused whoever sends them.
+    for kind in ("rsvp", "join", "attend", "message"):
+        status, resp = await mem.call("POST", "/interactions",
+                                      [{"item_type": "event", "item_id": w["event"], "kind": kind}])
+        assert status == 422 and error_of(resp) == "invalid", (kind, resp)
+    # Items of a private club, for an outsider (and the banned): the whole batch is refused, naming the item.
+    _, public = await outsider.call("POST", "/clubs", {"name": "Open", "description": "open"}, expect=201)
+    for who in (outsider, w["banned"]):
+        for item_type, item_id in (("club", w["club"]), ("event", w["event"]), ("room", w["room"]),
+                                   ("event", w["missing"]["event"])):
+            status, resp = await who.call("POST", "/interactions", [
+                {"item_type": "club", "item_id": public["id"], "kind": "impression"},
+                {"item_type": item_type, "item_id": item_id, "kind": "click"}])
+            assert status == 404 and error_of(resp) == "not_found", resp
+            assert resp["error"]["message"] == f"no such {item_type}: {item_id}"
+    assert await redis.xlen("clubhub:interactions") == before  # nothing of a refused batch was appended
+    # A member may log them; anyone may log a public club's.
+    await mem.call("POST", "/interactions", [{"item_type": t, "item_id": i, "kind": "click"} for t, i in (
+        ("club", w["club"]), ("event", w["event"]), ("room", w["room"]))], expect=202)
+    await outsider.call("POST", "/interactions", [{"item_type": "club", "item_id": public["id"],
+                                                   "kind": "dwell", "dwell_ms": 1200}], expect=202)
+
+
+async def test_L4_interaction_ids_are_namespaced_per_user(gateway, smtp):
+    people = [await make_member(gateway.url, smtp, n) for n in ("Host", "Ann", "Forger")]
+    async with client_session(gateway.url) as http:
+        host, ann, forger = [Api(http, p) for p in people]
+        _, club = await host.call("POST", "/clubs", {"name": "Ids", "description": "ids"}, expect=201)
+        await ann.call("POST", f"/clubs/{club['id']}/join", expect=200)
+        start = datetime.now(timezone.utc) + timedelta(minutes=5)
+        _, event = await host.call("POST", f"/clubs/{club['id']}/events", {
+            "title": "Ids", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
+            expect=201)
+        eid = event["id"]
+        # The forger takes the server's predictable attendance id for Ann, and Ann's own client id.
+        shared = uuid.uuid4().hex
+        await forger.call("POST", "/interactions", [
+            {"item_type": "event", "item_id": eid, "kind": "click", "interaction_id": f"attend-{eid}-{ann.member.user_id}"},
+            {"item_type": "club", "item_id": club["id"], "kind": "click", "interaction_id": shared}], expect=202)
+        await ann.call("POST", "/interactions", [
+            {"item_type": "club", "item_id": club["id"], "kind": "click", "interaction_id": shared}], expect=202)
+        await host.call("POST", f"/events/{eid}/live/start", expect=200)
+        sock = await ChatClient(gateway.url, ann.member.token).connect()
+        try:
+            assert (await sock.call("live:join", {"event_id": eid}))["ok"]
+        finally:
+            await sock.close()
+
+    async def both_recorded():
+        ann_click = await interactions_stored(gateway, {"user_id": ann.member.user_id, "item_id": club["id"],
+                                                        "item_type": "club", "kind": "click"})
+        attended = await interactions_stored(gateway, {"user_id": ann.member.user_id, "item_type": "event",
+                                                       "item_id": eid, "kind": "attend"})
+        return ann_click == 1 and attended == 1
+
+    await wait_for(both_recorded)
+    # Each user's id is theirs: the same client id is one interaction per user, the server's ids are apart.
+    assert await interactions_stored(gateway, {"_id": f"u{forger.member.user_id}:{shared}"}) == 1
+    assert await interactions_stored(gateway, {"_id": f"u{ann.member.user_id}:{shared}"}) == 1
+    assert await interactions_stored(gateway, {"user_id": ann.member.user_id, "kind": "attend",
+                                               "_id": {"$regex": "^s:"}}) == 1
+
+
+async def test_L4_interactions_rate_limited(gateway, member, smtp, http):
+    api = Api(http, member)
+    _, club = await api.call("POST", "/clubs", {"name": "Busy", "description": "busy"}, expect=201)
+    batch = [{"item_type": "club", "item_id": club["id"], "kind": "impression"}]
+    statuses = [(await api.call("POST", "/interactions", batch))[0] for _ in range(INTERACTIONS_PER_MINUTE)]
+    assert statuses == [202] * INTERACTIONS_PER_MINUTE
+    resp = await http.post("/api/v1/interactions", json=batch, headers=api.auth)
+    body = await resp.json()
+    assert resp.status == 429 and error_of(body) == "rate_limited"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    other = Api(http, await make_member(gateway.url, smtp, "Other"))  # per user: others are unaffected
+    await other.call("POST", "/interactions", batch, expect=202)
+
+
 # -- members' timeouts --------------------------------------------------------------------------------
 
 async def test_member_list_hides_timeouts_from_members(private_world):
@@ -216,7 +307,7 @@ async def test_member_list_hides_timeouts_from_members(private_world):
     assert await muted_seen_by(mem, public_club["id"]) is None
 
 
-# -- H2 -----------------------------------------------------------------------------------------------------
+# -- H2 --------------------------------------------------------------------------------------------------
 
 async def test_H2_event_list_has_no_summary(gateway, member, http):
     api = Api(http, member)
