@@ -3,7 +3,14 @@
 Roles host / speaker / audience (like a Stage channel or a Clubhouse room), raised hands in the order
 they were raised, Q&A with one upvote per user and questions sorted by votes, polls with one vote per
 user and live tallies, a pinned announcement. A refused change raises ``RoomError`` (the
-domain's one refusal type) with a contract error code; ``state()`` is what everyone in the session is sent.
+domain's one refusal type) with a contract error code.
+
+``state()`` is the whole session, sent once to a joiner. Every accepted change after that is recorded as a
+small *change* (the one question, poll, hand, role, pin or head count that changed) and raises ``version`` by
+one; the host drains them with ``take_changes()`` and broadcasts them as ``live:update``. Sending the whole
+state on each change cost O(questions) bytes per change per participant: 300 questions of 500 characters
+made 26 MB of frames for one listener. Every collection is bounded (questions per member and per session,
+polls, option counts), so neither the state nor the summary can grow without limit.
 """
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ from .room import RoomError
 MAX_QUESTION = 500
 MAX_PIN = 500
 MAX_POLL_OPTIONS = 10
+MAX_OPEN_QUESTIONS_PER_MEMBER = 5
+MAX_QUESTIONS = 200
+MAX_POLLS = 50
 
 
 @dataclass
@@ -65,10 +75,26 @@ class LiveSession:
     polls: dict[int, Poll] = field(default_factory=dict)
     pinned: str | None = None
     started_at: float = field(default_factory=time.time)
+    club_id: int | None = None
+    version: int = 0
+    _changes: list = field(default_factory=list)  # recorded since the last take_changes()
     _next_id: int = 0
 
     def __post_init__(self) -> None:
         self.roles[self.host_id] = "host"
+
+    def _changed(self, change: dict) -> None:
+        self.version += 1
+        self._changes.append(change)
+
+    def take_changes(self) -> tuple[int, list[dict]]:
+        """The changes recorded since the last call and the version after the last of them."""
+        changes, self._changes = self._changes, []
+        return self.version, changes
+
+    def _presence_change(self, user_id: int, online: bool) -> None:
+        self._changed({"kind": "presence", "user_id": user_id, "online": online, "present": len(self.present),
+                       "audience_count": self.audience_count()})
 
     def _id(self) -> int:
         self._next_id += 1
@@ -89,9 +115,13 @@ class LiveSession:
     # -- presence --------------------------------------------------------------------------
     def join(self, user_id: int, socket_key: str) -> None:
         self._live()
-        self.present.setdefault(user_id, set()).add(socket_key)
+        sockets = self.present.setdefault(user_id, set())
+        first = not sockets
+        sockets.add(socket_key)
         self.attendees.add(user_id)
         self.peak_audience = max(self.peak_audience, self.audience_count())
+        if first:
+            self._presence_change(user_id, True)
 
     def leave(self, user_id: int, socket_key: str) -> bool:
         sockets = self.present.get(user_id)
@@ -101,7 +131,24 @@ class LiveSession:
         if not sockets:
             del self.present[user_id]
             self.hands.pop(user_id, None)
+            self._presence_change(user_id, False)
         return True
+
+    def remove(self, user_id: int) -> bool:
+        """The user may no longer be here (banned, left the club): gone with every socket, off the stage.
+        True when anything changed. Their questions stay, as a deleted account's messages do."""
+        changed = False
+        if self.roles.get(user_id) == "speaker":
+            del self.roles[user_id]
+            self._changed({"kind": "role", "user_id": user_id, "role": "audience",
+                           "audience_count": self.audience_count()})
+            changed = True
+        if user_id in self.present:
+            del self.present[user_id]
+            self.hands.pop(user_id, None)
+            self._presence_change(user_id, False)
+            changed = True
+        return changed
 
     def audience_count(self) -> int:
         return sum(1 for u in self.present if self.role(u) == "audience")
@@ -112,9 +159,12 @@ class LiveSession:
         if raised:
             if self.role(user_id) != "audience":
                 raise RoomError("invalid", "you are already on stage")
-            self.hands.setdefault(user_id, time.time())
-        else:
-            self.hands.pop(user_id, None)
+            if user_id in self.hands:
+                return
+            self.hands[user_id] = time.time()
+        elif self.hands.pop(user_id, None) is None:
+            return
+        self._changed({"kind": "hand", "user_id": user_id, "raised": raised})
 
     def promote(self, actor_id: int, user_id: int, role: str) -> None:
         self._host(actor_id)
@@ -129,6 +179,7 @@ class LiveSession:
             self.hands.pop(user_id, None)
         else:
             self.roles.pop(user_id, None)
+        self._changed({"kind": "role", "user_id": user_id, "role": role, "audience_count": self.audience_count()})
 
     # -- Q&A -------------------------------------------------------------------------------
     def ask(self, user_id: int, text: str) -> int:
@@ -138,8 +189,15 @@ class LiveSession:
             raise RoomError("invalid", "a question needs text")
         if len(text) > MAX_QUESTION:
             raise RoomError("too_large", f"a question holds at most {MAX_QUESTION} characters")
+        mine = sum(1 for q in self.questions.values() if q.author_id == user_id and not q.answered)
+        if mine >= MAX_OPEN_QUESTIONS_PER_MEMBER:
+            raise RoomError("rate_limited", f"you already have {mine} open questions; "
+                                            "ask more once the host has answered some")
+        if len(self.questions) >= MAX_QUESTIONS:
+            raise RoomError("conflict", f"this session has reached its {MAX_QUESTIONS} questions")
         q = Question(self._id(), user_id, text, time.time())
         self.questions[q.id] = q
+        self._changed({"kind": "question", "question": q.view()})
         return q.id
 
     def upvote(self, user_id: int, question_id: int) -> None:
@@ -147,14 +205,19 @@ class LiveSession:
         q = self.questions.get(question_id)
         if q is None:
             raise RoomError("not_found", f"no question {question_id}")
-        q.voters.add(user_id)  # one upvote per user: a second one changes nothing
+        if user_id in q.voters:
+            return  # one upvote per user: a second one changes nothing
+        q.voters.add(user_id)
+        self._changed({"kind": "question", "question": q.view()})
 
     def answer(self, actor_id: int, question_id: int) -> None:
         self._host(actor_id)
         q = self.questions.get(question_id)
         if q is None:
             raise RoomError("not_found", f"no question {question_id}")
-        q.answered = True
+        if not q.answered:
+            q.answered = True
+            self._changed({"kind": "question", "question": q.view()})
 
     # -- polls -----------------------------------------------------------------------------
     def poll(self, actor_id: int, question: str, options: list[str]) -> int:
@@ -165,8 +228,11 @@ class LiveSession:
             raise RoomError("invalid", "a poll needs a question and at least two options")
         if len(options) > MAX_POLL_OPTIONS or len(set(options)) != len(options):
             raise RoomError("invalid", f"2–{MAX_POLL_OPTIONS} different options")
+        if len(self.polls) >= MAX_POLLS:
+            raise RoomError("conflict", f"this session has reached its {MAX_POLLS} polls")
         p = Poll(self._id(), question, options)
         self.polls[p.id] = p
+        self._changed({"kind": "poll", "poll": p.view()})
         return p.id
 
     def vote(self, user_id: int, poll_id: int, option: int | str) -> None:
@@ -182,13 +248,16 @@ class LiveSession:
         if user_id in p.votes:
             raise RoomError("conflict", "you have already voted in this poll")
         p.votes[user_id] = index
+        self._changed({"kind": "poll", "poll": p.view()})
 
     def close_poll(self, actor_id: int, poll_id: int) -> None:
         self._host(actor_id)
         p = self.polls.get(poll_id)
         if p is None:
             raise RoomError("not_found", f"no poll {poll_id}")
-        p.closed = True
+        if not p.closed:
+            p.closed = True
+            self._changed({"kind": "poll", "poll": p.view()})
 
     def pin(self, actor_id: int, text: str) -> None:
         self._host(actor_id)
@@ -196,6 +265,7 @@ class LiveSession:
         if len(text) > MAX_PIN:
             raise RoomError("too_large", f"a pinned announcement holds at most {MAX_PIN} characters")
         self.pinned = text or None
+        self._changed({"kind": "pin", "pinned": self.pinned})
 
     # -- views -----------------------------------------------------------------------------
     def state(self) -> dict:
@@ -205,14 +275,17 @@ class LiveSession:
             "speakers": sorted(u for u, r in self.roles.items() if r == "speaker"),
             "audience_count": self.audience_count(), "present": len(self.present),
             "hands": list(self.hands), "questions": [q.view() for q in questions],
-            "polls": [p.view() for p in self.polls.values()], "pinned": self.pinned,
+            "polls": [p.view() for p in self.polls.values()], "pinned": self.pinned, "version": self.version,
         }
 
     def end(self, actor_id: int) -> dict:
         self._host(actor_id)
         self.status = "ended"
         for p in self.polls.values():
-            p.closed = True
+            if not p.closed:
+                p.closed = True
+                self._changed({"kind": "poll", "poll": p.view()})
+        self._changed({"kind": "status", "status": "ended"})
         return self.summary()
 
     def summary(self) -> dict:

@@ -82,6 +82,14 @@ class Room:
             raise RoomError("forbidden", f"you are not a member of the club of room {self.room_id}")
         return m
 
+    def speaker(self, user_id: int, now: float) -> Member:
+        """A member allowed to add to the room now: sends, edits and reactions all refuse a timed-out one."""
+        member = self.member(user_id)
+        if member.muted_until and member.muted_until > now:
+            wait = int(member.muted_until - now + 0.999)
+            raise RoomError("forbidden", f"you are timed out in this club for {wait}s more")
+        return member
+
     def set_member(self, member: Member | None, user_id: int) -> None:
         if member is None:
             self.members.pop(user_id, None)
@@ -96,10 +104,7 @@ class Room:
     def plan_send(self, user_id: int, client_id: str, text: str, reply_to_seq: int | None,
                   now: float, next_seq: int, next_rev: int, message_id: str) -> PlannedSend:
         """Check the rules for one send and build the message it would store as ``next_seq``."""
-        member = self.member(user_id)
-        if member.muted_until and member.muted_until > now:
-            wait = int(member.muted_until - now + 0.999)
-            raise RoomError("forbidden", f"you are timed out in this club for {wait}s more")
+        member = self.speaker(user_id, now)
         text = validate_text(text)
         if reply_to_seq is not None and not (1 <= reply_to_seq < next_seq):
             raise RoomError("invalid", f"reply_to_seq {reply_to_seq} is not a message of this room")
@@ -144,7 +149,7 @@ class Room:
         return next((m for m in self.recent if m["seq"] == seq), None)
 
     def plan_edit(self, user_id: int, message: dict, text: str, now: float, next_rev: int) -> PlannedUpdate:
-        self.member(user_id)
+        self.speaker(user_id, now)
         if message.get("deleted"):
             raise RoomError("not_found", f"message {message['seq']} was deleted")
         if message["author"]["id"] != user_id:
@@ -164,9 +169,10 @@ class Room:
         updated.pop("edited_at", None)
         return PlannedUpdate(updated, {"text": "", "deleted": True, "rev": next_rev, "reactions": {}})
 
-    def plan_reaction(self, user_id: int, message: dict, emoji: str, add: bool, next_rev: int) -> PlannedUpdate | None:
+    def plan_reaction(self, user_id: int, message: dict, emoji: str, add: bool, next_rev: int,
+                      now: float | None = None) -> PlannedUpdate | None:
         """None when nothing changes (adding a reaction twice, removing one never made)."""
-        self.member(user_id)
+        self.speaker(user_id, time.time() if now is None else now)
         if message.get("deleted"):
             raise RoomError("not_found", f"message {message['seq']} was deleted")
         reactions = {k: list(v) for k, v in message.get("reactions", {}).items()}

@@ -38,8 +38,10 @@ ROOMS_EVENT = "clubhub:rooms"  # internal pubsub event: ordered batches of new m
 MAX_BATCH = 1024
 ROOM_IDLE_S = 300.0
 NEGATIVE_MEMBER_TTL_S = 5.0
+LIVE_COALESCE_S = 0.005
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 ROOM_LAST_SEQ_KEY = "clubhub:room_last_seq"
+MAX_UNPUBLISHED = 10_000  # stored messages kept for a later publish while Redis is unreachable
 
 
 def pubsub_message(event: str, data, room: str | None, skip_sid=None, host_id: str = "shard") -> str:
@@ -85,6 +87,8 @@ class RoomShardHost:
         self.config = config
         self.rooms: dict[int, Room] = {}
         self.pending: list[_Op] = []
+        self._unpublished: list[dict] = []  # stored batches whose publish failed, oldest first
+        self._publish_lock = asyncio.Lock()
         self._writer: asyncio.Task | None = None
         self._activating: dict[int, asyncio.Task] = {}
         self._dirty: set[int] = set()  # rooms whose last seq must be re-read before the next write
@@ -94,6 +98,8 @@ class RoomShardHost:
         self.counters: Counter = Counter()
         self.batch_hist: Counter = Counter()
         self.live: dict[int, LiveSession] = {}  # event_id -> its live session, hosted with its room
+        self._live_flush_due: set[int] = set()
+        self._live_tasks: set[asyncio.Task] = set()
         self.host_id = f"room-shard-{index}"
 
     # -- set-up ------------------------------------------------------------------------------
@@ -198,6 +204,8 @@ class RoomShardHost:
         for room in self.rooms.values():
             if room.club_id == club_id:
                 room.set_member(member, user_id)
+        if member is None:
+            self._live_remove(club_id, user_id)
 
     async def room_changed(self, room_id: int) -> None:
         """Room settings changed in PostgreSQL (slow mode): re-read them if the room is active."""
@@ -310,7 +318,7 @@ class RoomShardHost:
                         p = room.plan_delete(op["user_id"], message, cur.rev + 1)
                     else:
                         p = room.plan_reaction(op["user_id"], message, op["emoji"], op["kind"] == "react_add",
-                                               cur.rev + 1)
+                                               cur.rev + 1, now)
                         if p is None:
                             e.result = {"ok": True}
                             continue
@@ -438,17 +446,25 @@ class RoomShardHost:
         return _message(doc)
 
     async def _publish(self, by_room: dict[int, list[PlannedSend]], updates: list[_Op]) -> None:
-        if not by_room and not updates:
+        async with self._publish_lock:  # the sweep republishes too: batches go out in seq order
+            await self._publish_locked(by_room, updates)
+
+    async def _publish_locked(self, by_room: dict[int, list[PlannedSend]], updates: list[_Op]) -> None:
+        new = [{"room_id": rid, "messages": [p.message for p in plist]} for rid, plist in by_room.items()]
+        # Batches stored while Redis was unreachable go out first, so gateways get every room in seq
+        # order (a gateway that missed them anyway makes its sockets resume with since_seq).
+        batches, self._unpublished = self._unpublished + new, []
+        if not batches and not updates:
             return
-        batches = [{"room_id": rid, "messages": [p.message for p in plist]} for rid, plist in by_room.items()]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if batches:
                     pipe.publish(self.channel, pubsub_message(ROOMS_EVENT, batches, None, host_id=self.host_id))
                     pipe.hset(ROOM_LAST_SEQ_KEY, mapping={b["room_id"]: b["messages"][-1]["seq"] for b in batches})
+                if new:
                     # The activity stream (achievements), in the same round trip as the fan-out.
                     writers: set[tuple[int, int]] = set()
-                    for b in batches:
+                    for b in new:
                         for m in b["messages"]:
                             pipe.xadd(ACTIVITY_STREAM, {"user_id": m["author"]["id"], "kind": "message_sent",
                                                         "ref": m["room_id"]}, maxlen=ACTIVITY_MAXLEN,
@@ -467,9 +483,12 @@ class RoomShardHost:
                     pipe.publish(self.channel, pubsub_message("message:updated", msg, f"room:{msg['room_id']}",
                                                               host_id=self.host_id))
                 await pipe.execute()
-        except Exception as exc:  # stored and acked regardless: clients catch up with since_seq/since_rev
+        except Exception as exc:  # stored and acked regardless: published again on the next write or sweep
             self.counters["publish_errors"] += 1
             log.warning("publish failed: %s", exc)
+            while sum(len(b["messages"]) for b in batches) > MAX_UNPUBLISHED:
+                self.counters["unpublished_dropped"] += len(batches.pop(0)["messages"])  # sockets resync
+            self._unpublished = batches
 
     # -- reads and presence ------------------------------------------------------------------
     async def join(self, room_id: int, user_id: int, socket_key: str, since_seq: int | None,
@@ -561,9 +580,19 @@ class RoomShardHost:
         await self._ensure()
         session = self.live.get(event_id)
         if session is None or session.status != "live":
-            session = self.live[event_id] = LiveSession(event_id, room_id, host_id)
-        await self._publish_live(session)
+            try:
+                room = await self.room(room_id)
+            except RoomError as err:
+                return refused(err)
+            session = self.live[event_id] = LiveSession(event_id, room_id, host_id, club_id=room.club_id)
         return {"ok": True, "state": session.state()}
+
+    async def _live_member(self, session: LiveSession, user_id: int) -> Member:
+        """The member acting in a session, read from its room (so a ban or leave is seen at once)."""
+        room = await self.room(session.room_id)
+        if user_id not in room.members:
+            await self._lookup_members({(room.club_id, user_id)})
+        return room.member(user_id)
 
     async def live_join(self, event_id: int, user_id: int, socket_key: str) -> dict:
         await self._ensure()
@@ -571,14 +600,11 @@ class RoomShardHost:
         if session is None:
             return refused(RoomError("not_found", f"event {event_id} is not live"))
         try:
-            room = await self.room(session.room_id)
-            if user_id not in room.members:
-                await self._lookup_members({(room.club_id, user_id)})
-            room.member(user_id)
+            await self._live_member(session, user_id)
             session.join(user_id, socket_key)
         except RoomError as err:
-            return {"ok": False, "error": err.as_dict()}
-        await self._publish_live(session)
+            return refused(err)
+        self._live_changed(session)
         return {"ok": True, "state": session.state()}
 
     async def live_leave(self, items: list[tuple[int, int, str]]) -> None:
@@ -586,17 +612,22 @@ class RoomShardHost:
         for event_id, user_id, socket_key in items:
             session = self.live.get(event_id)
             if session is not None and session.leave(user_id, socket_key) and session.status == "live":
-                await self._publish_live(session)
+                self._live_changed(session)
 
     async def live_act(self, event_id: int, user_id: int, action: str, args: dict) -> dict:
-        """One change to a live session; everyone in it gets the new ``live:state``."""
+        """One change to a live session; everyone in it gets the change as ``live:update``."""
         await self._ensure()
         session = self.live.get(event_id)
         if session is None:
             return refused(RoomError("not_found", f"event {event_id} is not live"))
-        if user_id not in session.present and action != "end":
-            return refused(RoomError("forbidden", "join the live session first"))
         try:
+            if action != "end":
+                # Membership and timeouts come from the room, the same rules as sending a message.
+                member = await self._live_member(session, user_id)
+                if member.muted_until and member.muted_until > time.time():
+                    raise RoomError("forbidden", "you are timed out in this club")
+                if user_id not in session.present:
+                    raise RoomError("forbidden", "join the live session first")
             result: dict = {"ok": True}
             if action == "hand":
                 session.hand(user_id, args["raised"])
@@ -621,10 +652,12 @@ class RoomShardHost:
             else:
                 return refused(RoomError("invalid", f"unknown live action {action}"))
         except RoomError as err:
-            return {"ok": False, "error": err.as_dict()}
-        await self._publish_live(session)
+            return refused(err)
         if session.status == "ended":
             self.live.pop(event_id, None)
+            await self._flush_live(session)  # the last changes go out before the REST answer
+        else:
+            self._live_changed(session)
         return result
 
     async def live_state(self, event_id: int) -> dict | None:
@@ -633,16 +666,44 @@ class RoomShardHost:
             return None
         return {**session.state(), "present_users": sorted(session.attendees)}
 
-    async def _publish_live(self, session: LiveSession) -> None:
+    def _live_remove(self, club_id: int, user_id: int) -> None:
+        """A user left or was banned from a club: out of its live sessions at once, whatever their sockets do."""
+        for session in self.live.values():
+            if session.club_id == club_id and session.status == "live" and session.remove(user_id):
+                self._live_changed(session)
+
+    def _live_changed(self, session: LiveSession) -> None:
+        """Changes within LIVE_COALESCE_S go out together as one ``live:update`` (a join storm is one frame
+        per listener, not one per joiner)."""
+        if session.event_id in self._live_flush_due:
+            return
+        self._live_flush_due.add(session.event_id)
+
+        def flush() -> None:
+            self._live_flush_due.discard(session.event_id)
+            task = asyncio.ensure_future(self._flush_live(session))
+            self._live_tasks.add(task)
+            task.add_done_callback(self._live_tasks.discard)
+
+        asyncio.get_running_loop().call_later(LIVE_COALESCE_S, flush)
+
+    async def _flush_live(self, session: LiveSession) -> None:
+        version, changes = session.take_changes()
+        if not changes:
+            return
+        update = {"event_id": session.event_id, "version": version, "changes": changes}
         try:
-            await self.redis.publish(self.channel, pubsub_message("live:state", session.state(),
-                                                                  f"live:{session.event_id}", host_id=self.host_id))
-        except Exception as exc:
-            log.warning("live state publish failed: %s", exc)
+            await self.redis.publish(self.channel, pubsub_message("live:update", update, f"live:{session.event_id}",
+                                                                  host_id=self.host_id))
+        except Exception as exc:  # listeners see the gap in version and re-join for the whole state
+            self.counters["live_publish_errors"] += 1
+            log.warning("live update publish failed: %s", exc)
 
     # -- housekeeping ------------------------------------------------------------------------
     async def sweep(self) -> dict:
-        """Drop sockets of dead gateways and evict idle rooms."""
+        """Publish what Redis refused earlier, drop sockets of dead gateways and evict idle rooms."""
+        if self._unpublished:  # a quiet room must not wait for its next message to be delivered
+            await self._publish({}, [])
         dead = await dead_gateways(self.redis, (key for room in self.rooms.values()
                                                 for socks in room.online.values() for key in socks))
         for gw in dead:

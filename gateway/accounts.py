@@ -177,7 +177,7 @@ class Accounts:
             if family:
                 families.add(family)
         for family in families:
-            await self.refresh_tokens.revoke_family(family)
+            await self.refresh_tokens.revoke_family(family, reason="logout")
 
     async def authenticate(self, token: str | None) -> AccessClaims:
         """An access token's claims, or ``TokenError``; shared by REST and Socket.IO connect."""

@@ -24,12 +24,13 @@ from .live import Live
 from .rest_events import EVENTS, LIVE
 from .api import Api
 from .backends import BACKENDS, Backends
-from . import webapp
+from . import security, webapp
 from .errors import ApiError, error_middleware
-from .metrics import METRICS, GatewayMetrics
-from .rest_accounts import ACCOUNTS
+from .metrics import METRICS, METRICS_LISTENER, GatewayMetrics, MetricsListener
+from .limits import SocketAdmission
+from .rest_accounts import ACCOUNTS, client_ip
 from .tokens import AccessClaims, TokenError
-from .websocket import use_fast_poll, use_uncompressed_websockets
+from .websocket import refuse_malformed_packets, use_fast_poll, use_uncompressed_websockets
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,19 @@ DELIVERY = web.AppKey("delivery", RoomDelivery)
 
 def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics) -> socketio.AsyncServer:
     delivery = RoomDelivery(settings.socketio_channel, metrics, settings.max_socket_queue)
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=delivery, cors_allowed_origins=[],
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=delivery,
+                               cors_allowed_origins=security.socket_origin_allowed(settings),
                                logger=False, engineio_logger=False,
                                max_http_buffer_size=settings.max_socket_frame_bytes)
     use_uncompressed_websockets(sio.eio)
+    refuse_malformed_packets(sio)
     use_fast_poll()
     app[DELIVERY] = delivery
-    realtime = app[REALTIME] = Realtime(sio, delivery, metrics)
+    realtime = app[REALTIME] = Realtime(sio, delivery, metrics, settings)
+    admission = SocketAdmission(sio, settings.max_sockets_per_ip, settings.max_sockets_per_user,
+                                settings.socket_connect_timeout_s,
+                                lambda environ: client_ip(environ["aiohttp.request"]))
+    admission.install()
 
     @sio.event
     async def connect(sid, environ, auth):
@@ -83,24 +90,37 @@ def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics
             claims = await app[ACCOUNTS].authenticate(token if isinstance(token, str) else None)
         except TokenError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        if not admission.admit_user(claims.user_id):
+            raise socketio.exceptions.ConnectionRefusedError("rate_limited")
         await sio.save_session(sid, {"user_id": claims.user_id, "family": claims.family})
         metrics.open_sockets.inc()
-        await realtime.connected(sid, claims.user_id)
+        await realtime.connected(sid, claims)
 
     @sio.event
     async def disconnect(sid, reason=None):
         metrics.open_sockets.dec()
+        user_id = realtime.users.get(sid)
+        if user_id is not None:
+            admission.user_left(user_id)
         await realtime.disconnected(sid)
 
     return sio
+
+
+def runner_options(settings: Settings) -> dict:
+    """``web.AppRunner`` options every gateway runs with. aiohttp closes a connection that has not sent a
+    whole request within ``keepalive_timeout`` of connecting (or of its last response); its default is an
+    hour, which let slow-header clients hold connections open: this is the header deadline."""
+    return {"keepalive_timeout": settings.header_timeout_s}
 
 
 def create_app(settings: Settings, backends: Backends | None = None) -> web.Application:
     metrics = GatewayMetrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        # Metrics outermost so the status recorded is the one the error middleware produced.
-        middlewares=[metrics.middleware(), error_middleware],
+        # Metrics outermost so the status recorded is the one the error middleware produced;
+        # CORS before any handler so a foreign origin's unsafe request never runs one.
+        middlewares=[metrics.middleware(), security.cors_middleware(settings), error_middleware],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -110,8 +130,9 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     app[SIO] = sio
 
     api = build_api(settings)
-    api.route("GET", "/metrics", summary="Prometheus metrics", auth=False, tags=("operations",),
-              content_type="text/plain")(metrics.handle)
+    if settings.metrics_on_main_port:  # prod: only on the metrics listener (added below)
+        api.route("GET", "/metrics", summary="Prometheus metrics", auth=False, tags=("operations",),
+                  content_type="text/plain")(metrics.handle)
     api.register(app, authenticate)
     app[API] = api
     webapp.register(app, settings.web_dist)  # last: its fallback answers every other GET
@@ -130,6 +151,10 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[CLUBS] = Clubs(chat, backends.stores.mongo, app[SIO])
         app[EVENTS] = Events(settings.base_url, chat)
         app[LIVE] = app[REALTIME].live = Live(chat)
+        # A revoked login (logout, a reused refresh token) closes its sockets on every gateway.
+        app[REALTIME].accounts = app[ACCOUNTS]
+        app[ACCOUNTS].refresh_tokens.on_revoke = app[REALTIME].revoke_family
+        app[REALTIME].start()
         achievements = AchievementWorker(redis, app[SIO], chat.gateway_id)
         await achievements.start()
         metrics.shard_stats = chat.shard_stats
@@ -138,6 +163,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         try:
             yield
         finally:
+            await app[REALTIME].stop()
             await achievements.stop()
             await chat.stop()
             await backends.stop()
@@ -153,4 +179,18 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
 
     app.cleanup_ctx.append(backends_ctx)
     app.on_shutdown.append(close_sockets)
+    security.install(app, settings)
+    if settings.metrics_listener is not None:
+        host, port = settings.metrics_listener
+        listener = app[METRICS_LISTENER] = MetricsListener(metrics, host, port,
+                                                           lambda a: security.install(a, settings))
+
+        async def metrics_listener_ctx(app: web.Application):
+            await listener.start()
+            try:
+                yield
+            finally:
+                await listener.stop()
+
+        app.cleanup_ctx.append(metrics_listener_ctx)
     return app

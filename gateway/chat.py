@@ -22,10 +22,11 @@ from actors.interactions import append as append_interactions
 from actors.ranker import Ranker
 from actors.room_shard import ROOM_LAST_SEQ_KEY, RoomShard
 from actors.runtime import NAMESPACE
-from actors.session import TokenBucket
 from actors.session_shard import READ_KEY, SessionShard
 from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 from storage.settings import Settings
+
+from .limits import UserBuckets
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Chat:
         # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
         self.rankers = [Ranker.options(name=f"clubhub-ranker-{i}", **options).remote(config)
                         for i in range(settings.rankers)]
-        self.buckets: dict[int, TokenBucket] = {}
+        self.send_limits = UserBuckets(settings.user_msg_rate, settings.user_msg_burst)
         self._typing: dict[tuple[int, int], float] = {}
         self._heartbeat: asyncio.Task | None = None
 
@@ -163,7 +164,7 @@ class Chat:
 
     # -- actions -----------------------------------------------------------------------------
     async def send(self, user_id: int, room_id: int, client_id: str, text: str, reply_to_seq: int | None) -> dict:
-        wait = self._bucket(user_id).take(time.monotonic())
+        wait = self.send_limits.wait(user_id)
         if wait > 0:
             return error("rate_limited", f"too many messages: wait {wait:.1f}s")
         op = {"kind": "send", "room_id": room_id, "user_id": user_id, "client_id": client_id, "text": text,
@@ -193,6 +194,21 @@ class Chat:
         except ray.exceptions.RayError as exc:
             log.warning("room join failed: %s", exc)
             return UNAVAILABLE
+
+    async def room_access(self, user_id: int, room_id: int) -> dict | None:
+        """None when the user may enter the room's broadcasts, else the refusal: a room of a private club
+        the user is not in does not exist for them (``not_found``), a public club's asks to join it first."""
+        from tortoise import connections
+
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT c.visibility, m.user_id AS member FROM rooms r JOIN clubs c ON c.id = r.club_id "
+            "LEFT JOIN memberships m ON m.club_id = r.club_id AND m.user_id = $2 WHERE r.id = $1",
+            [room_id, user_id])
+        if not rows or (rows[0]["member"] is None and rows[0]["visibility"] == "private"):
+            return error("not_found", f"no such room: {room_id}")
+        if rows[0]["member"] is None:
+            return error("forbidden", f"you are not a member of the club of room {room_id}")
+        return None
 
     async def leave(self, user_id: int, sid: str, room_ids: list[int]) -> None:
         by_shard: dict[int, list] = {}
@@ -309,12 +325,6 @@ class Chat:
                                                "interaction_id": interaction_id}], "server")
         except Exception as exc:
             log.warning("signal not recorded: %s", exc)
-
-    def _bucket(self, user_id: int) -> TokenBucket:
-        bucket = self.buckets.get(user_id)
-        if bucket is None:
-            bucket = self.buckets[user_id] = TokenBucket(self.settings.user_msg_rate, self.settings.user_msg_burst)
-        return bucket
 
 
 def _mongo_db(url: str, default: str) -> str:

@@ -10,7 +10,7 @@ import sys
 from pydantic import ValidationError
 
 from storage.services import ServiceError, Services, redact
-from storage.settings import Settings
+from storage.settings import Settings, SettingsError, is_loopback
 
 from .logs import setup_logging
 
@@ -20,6 +20,8 @@ log = logging.getLogger("clubhub")
 def _settings() -> Settings:
     try:
         return Settings()
+    except SettingsError as exc:
+        raise SystemExit(f"clubhub: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         raise SystemExit(f"clubhub: invalid setting CLUBHUB_{str(first['loc'][0]).upper()}: {first['msg']}") from None
@@ -48,6 +50,15 @@ def cmd_services(args: argparse.Namespace) -> int:
     return 0 if all(st.answering for st in statuses) else 1
 
 
+def check_environment(settings: Settings) -> str | None:
+    """Why this configuration must not serve, or None. ``dev`` (the default) has the dev mailbox and
+    generated secrets, so it may only listen where no other machine can reach it."""
+    if settings.env == "dev" and not is_loopback(settings.host):
+        return (f"CLUBHUB_ENV=dev serves only on loopback, not on {settings.host} "
+                "(set CLUBHUB_ENV=prod with CLUBHUB_SECRET_KEY and CLUBHUB_SMTP_URL to serve other machines)")
+    return check_production(settings)
+
+
 def check_production(settings: Settings) -> str | None:
     if settings.env != "prod":
         return None
@@ -66,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if overrides:
         settings = settings.model_copy(update=overrides)
     setup_logging(settings.log_level)
-    problem = check_production(settings)
+    problem = check_environment(settings)
     if problem:
         print(f"clubhub: {problem}", file=sys.stderr)
         return 2
@@ -94,10 +105,11 @@ async def serve(settings: Settings) -> None:
     """Start backends, serve until SIGINT/SIGTERM, then close sockets and stop what we started."""
     from aiohttp import web
 
-    from .app import create_app
+    from .app import create_app, runner_options
 
     loop = asyncio.get_running_loop()
-    runner = web.AppRunner(create_app(settings), handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    runner = web.AppRunner(create_app(settings), handle_signals=False, access_log=None, shutdown_timeout=5.0,
+                           **runner_options(settings))
     # Backends (services, Ray, stores) start here. Ray installs a SIGTERM handler of its own that
     # kills the process outright, so ours are installed after it, replacing it.
     await runner.setup()

@@ -11,6 +11,8 @@ Redis pubsub protocol. This manager receives it like any other emit, but deliver
   the ack in order;
 * a socket whose send queue passes ``max_queue`` packets is disconnected (it resumes with
   ``since_seq``) instead of holding memory for a client that cannot keep up;
+* a socket that would get a message past a gap (messages this gateway never received) is
+  disconnected too, so it resumes with ``since_seq`` instead of silently missing them;
 * the packet is also framed once as WebSocket bytes and written straight to each socket's transport
   when nothing is queued or buffered for that socket (so nothing can be overtaken); otherwise it
   goes through engine.io's queue as usual. This skips one task wake-up, one encode and one frame
@@ -29,12 +31,14 @@ from socketio import packet as sio_packet
 from actors.room_shard import ROOMS_EVENT
 
 KICK_EVENT = "clubhub:kick"  # a user's sockets leave rooms (ban, leave): delivered to every gateway
+REVOKE_EVENT = "clubhub:revoke"  # a login was revoked: its sockets on every gateway are closed
 
 from .websocket import text_frame
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/"
+LISTEN_RETRY_MAX_S = 1.0
 
 
 class _Hold:
@@ -52,6 +56,36 @@ class RoomDelivery(socketio.AsyncRedisManager):
         self.max_queue = max_queue
         self.floors: dict[str, dict[int, int | _Hold]] = {}
         self.on_kick = None  # async (sid, room_ids, reason): set by the Realtime events
+        self.on_revoke = None  # async (sid, reason): set by the Realtime events
+
+    # -- the pubsub listener -----------------------------------------------------------------
+    async def _redis_listen_with_retries(self):
+        """python-socketio's listener loop, except that the wait between attempts stays under
+        ``LISTEN_RETRY_MAX_S`` (python-socketio's doubles up to 60 s: a gateway could stay deaf for a
+        minute after Redis came back) and the client of a failed attempt is closed, not leaked.
+        Whatever was published while this gateway was not subscribed surfaces as a gap (``_resync``)."""
+        retry_sleep = 0.1
+        while True:
+            try:
+                await self._close_pubsub()
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                retry_sleep = 0.1
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:
+                log.warning("pubsub listener lost Redis; resubscribing", extra={"error": str(exc),
+                                                                                "retry_s": retry_sleep})
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, LISTEN_RETRY_MAX_S)
+
+    async def _close_pubsub(self) -> None:
+        for closing in (self.pubsub, self.redis):
+            if closing is not None:
+                try:
+                    await closing.aclose()
+                except Exception:  # already broken: nothing to release
+                    pass
 
     # -- join protocol ---------------------------------------------------------------------
     def hold(self, sid: str, room_id: int) -> None:
@@ -62,6 +96,9 @@ class RoomDelivery(socketio.AsyncRedisManager):
         rooms = self.floors.setdefault(sid, {})
         held = rooms.get(room_id)
         later = [m for m in held.messages if m["seq"] > floor] if isinstance(held, _Hold) else []
+        if [m["seq"] for m in later] != list(range(floor + 1, floor + 1 + len(later))):
+            self._resync(sid, room_id, floor)
+            return []
         rooms[room_id] = later[-1]["seq"] if later else floor
         return later
 
@@ -84,6 +121,12 @@ class RoomDelivery(socketio.AsyncRedisManager):
                 for sid, _ in list(self.get_participants(NAMESPACE, message["room"])):
                     await self.on_kick(sid, data["room_ids"], data["reason"])
             return
+        if event == REVOKE_EVENT:
+            if self.on_revoke is not None:
+                reason = message["data"][0]["reason"]
+                for sid, _ in list(self.get_participants(NAMESPACE, message["room"])):
+                    await self.on_revoke(sid, reason)
+            return
         if event != ROOMS_EVENT:
             return await super()._handle_emit(message)
         for batch in message["data"][0]:
@@ -103,6 +146,9 @@ class RoomDelivery(socketio.AsyncRedisManager):
                 continue
             if floor >= last:
                 continue
+            if floor + 1 < first:
+                self._resync(sid, room_id, floor)
+                continue
             if floor < first:
                 if packets is None:
                     packets, frame = self._encode(room_id, messages)
@@ -113,6 +159,15 @@ class RoomDelivery(socketio.AsyncRedisManager):
         if self.metrics is not None:
             self.metrics.fanout_latency.observe(max(0.0, time.time() - messages[-1]["ts"] / 1000.0))
             self.metrics.delivered_batches.observe(len(messages))
+
+    def _resync(self, sid: str, room_id: int, floor: int) -> None:
+        """The socket would skip messages after ``floor`` that never reached this gateway (a publish
+        lost while Redis was down or this gateway was resubscribing, a shard restarted between storing
+        and publishing). Delivering past them would be a silent gap; instead the socket is disconnected
+        and resumes with ``since_seq``, which reads them from the store."""
+        log.warning("delivery gap: socket resyncs", extra={"sid": sid, "room_id": room_id, "floor": floor})
+        self.forget(sid)
+        asyncio.ensure_future(self.server.disconnect(sid))
 
     @staticmethod
     def _encode(room_id: int, messages: list[dict]) -> tuple[list[eio_packet.Packet], bytes | None]:

@@ -1,8 +1,10 @@
 """Live-session actions: start and end (REST, host only) and the ``live:*`` events (Socket.IO).
 
 A live session lives in the shard of the event's live room (``actors/live_session.py`` hosted by
-``RoomShard``), so its changes are ordered like the room's messages; every change is broadcast as
-``live:state`` to the sockets in the session, and the ended session's summary is stored on the event.
+``RoomShard``), so its changes are ordered like the room's messages; a joiner gets the whole state, then
+every change reaches the sockets in the session as a ``live:update`` delta, and the ended session's summary
+is stored on the event. Who may join or act is the live room's rule (``Chat.room_access``, then the shard's
+member and timeout checks), so a ban or a departure ends it at once.
 """
 from __future__ import annotations
 
@@ -75,10 +77,19 @@ class Live:
             room_id = self.room_of[event_id] = event.room_id
         return room_id
 
-    async def join(self, event_id: int, user_id: int, sid: str) -> dict:
+    async def _live_room(self, event_id: int, user_id: int) -> tuple[int | None, dict | None]:
+        """The live room of an event the user may take part in, else the refusal (not live, or not theirs
+        to see: ``not_found`` alike for a private club's outsider)."""
         room_id = await self._room(event_id)
-        if room_id is None:
-            return {"ok": False, "error": {"code": "not_found", "message": f"event {event_id} is not live"}}
+        refusal = await self.chat.room_access(user_id, room_id) if room_id is not None else None
+        if room_id is None or (refusal is not None and refusal["error"]["code"] == "not_found"):
+            return None, {"ok": False, "error": {"code": "not_found", "message": f"event {event_id} is not live"}}
+        return room_id, refusal
+
+    async def join(self, event_id: int, user_id: int, sid: str) -> dict:
+        room_id, refusal = await self._live_room(event_id, user_id)
+        if refusal is not None:
+            return refusal
         try:
             result = await self.chat.room_shard(room_id).live_join.remote(event_id, user_id,
                                                                          self.chat.socket_key(sid))
@@ -90,9 +101,9 @@ class Live:
         return result
 
     async def act(self, event_id: int, user_id: int, action: str, args: dict) -> dict:
-        room_id = await self._room(event_id)
-        if room_id is None:
-            return {"ok": False, "error": {"code": "not_found", "message": f"event {event_id} is not live"}}
+        room_id, refusal = await self._live_room(event_id, user_id)
+        if refusal is not None:
+            return refusal
         try:
             return await self.chat.room_shard(room_id).live_act.remote(event_id, user_id, action, args)
         except ray.exceptions.RayError:

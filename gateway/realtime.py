@@ -1,6 +1,12 @@
-"""Socket.IO transport for chat: each event validates its payload and calls a ``Chat`` action.
+"""Socket.IO transport for chat and live sessions: each event validates its payload and calls an action.
 
 Every client→server event is acknowledged with ``{ok: true, ...}`` or ``{ok: false, error}``.
+
+A socket lives no longer than the login behind it: it sits in the Socket.IO room ``family:<login>``, so a
+logout or a reused refresh token (``RefreshTokens.revoke_family``) reaches it on every gateway through the
+Redis manager; and it is closed when its access token expires unless the client sent ``auth:refresh`` with a
+fresh one. Every few seconds the gateway also asks Redis which of its sockets' logins are revoked, so a
+revocation published while the pubsub link was down still closes them.
 """
 from __future__ import annotations
 
@@ -15,41 +21,59 @@ from actors.room import RoomError, validate_text
 
 from .api import describe_validation_error
 from .chat import Chat, error
-from .delivery import RoomDelivery
-from .schemas import (LiveAskIn, LiveHandIn, LiveJoinIn, LivePinIn, LivePollIn, LivePollRefIn, LivePromoteIn,
-                      LiveQuestionIn, LiveVoteIn, MessageDeleteIn, MessageEditIn, MessageHistoryIn, MessageSendIn,
-                      ReactionIn, ReadIn, RoomIn, RoomJoinIn)
+from .delivery import REVOKE_EVENT, RoomDelivery
+from .limits import UserBuckets
+from .schemas import (AuthRefreshIn, LiveAskIn, LiveHandIn, LiveJoinIn, LivePinIn, LivePollIn, LivePollRefIn,
+                      LivePromoteIn, LiveQuestionIn, LiveVoteIn, MessageDeleteIn, MessageEditIn, MessageHistoryIn,
+                      MessageSendIn, ReactionIn, ReadIn, RoomIn, RoomJoinIn)
+from .tokens import AccessClaims, TokenError
 
 log = logging.getLogger(__name__)
 
+REVOCATION_CHECK_S = 5.0
+
 
 class Realtime:
-    """The chat events of one gateway's Socket.IO server."""
+    """The chat and live-session events of one gateway's Socket.IO server."""
 
-    def __init__(self, sio: socketio.AsyncServer, delivery: RoomDelivery, metrics) -> None:
+    def __init__(self, sio: socketio.AsyncServer, delivery: RoomDelivery, metrics, settings) -> None:
         self.sio = sio
         self.delivery = delivery
         self.metrics = metrics
         self.chat: Chat | None = None
         self.live = None  # gateway.live.Live, set once the backends are up
+        self.accounts = None  # gateway.accounts.Accounts, set once the backends are up
+        self.actions = UserBuckets(settings.user_action_rate, settings.user_action_burst)
         self.in_live: dict[str, set[int]] = {}   # sid -> event ids
         self.users: dict[str, int] = {}          # sid -> user_id
         self.joined: dict[str, set[int]] = {}    # sid -> room ids
+        self.families: dict[str, str] = {}       # sid -> login family of its token
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._checker: asyncio.Task | None = None
         delivery.on_kick = self.kick_local
+        delivery.on_revoke = self.revoke_local
+        limited = self._limited
         for event, model, method in (
+            ("auth:refresh", AuthRefreshIn, self.auth_refresh),
             ("room:join", RoomJoinIn, self.room_join), ("room:leave", RoomIn, self.room_leave),
             ("message:send", MessageSendIn, self.message_send),
             ("message:history", MessageHistoryIn, self.message_history),
-            ("message:edit", MessageEditIn, self.message_edit), ("message:delete", MessageDeleteIn, self.message_delete),
-            ("reaction:add", ReactionIn, self.reaction_add), ("reaction:remove", ReactionIn, self.reaction_remove),
+            ("message:edit", MessageEditIn, limited(self.message_edit)),
+            ("message:delete", MessageDeleteIn, limited(self.message_delete)),
+            ("reaction:add", ReactionIn, limited(self.reaction_add)),
+            ("reaction:remove", ReactionIn, limited(self.reaction_remove)),
             ("typing", RoomIn, self.typing), ("read", ReadIn, self.read),
-            ("live:join", LiveJoinIn, self.live_join), ("live:hand", LiveHandIn, self.live_action("hand")),
-            ("live:promote", LivePromoteIn, self.live_action("promote")),
-            ("live:ask", LiveAskIn, self.live_action("ask")), ("live:upvote", LiveQuestionIn, self.live_action("upvote")),
-            ("live:answer", LiveQuestionIn, self.live_action("answer")),
-            ("live:poll", LivePollIn, self.live_action("poll")), ("live:vote", LiveVoteIn, self.live_action("vote")),
-            ("live:close_poll", LivePollRefIn, self.live_action("close_poll")),
-            ("live:pin", LivePinIn, self.live_action("pin")),
+            ("live:join", LiveJoinIn, limited(self.live_join)),
+            ("live:hand", LiveHandIn, limited(self.live_action("hand"))),
+            ("live:promote", LivePromoteIn, limited(self.live_action("promote"))),
+            ("live:ask", LiveAskIn, limited(self.live_action("ask"))),
+            ("live:upvote", LiveQuestionIn, limited(self.live_action("upvote"))),
+            ("live:answer", LiveQuestionIn, limited(self.live_action("answer"))),
+            ("live:poll", LivePollIn, limited(self.live_action("poll"))),
+            ("live:vote", LiveVoteIn, limited(self.live_action("vote"))),
+            ("live:close_poll", LivePollRefIn, limited(self.live_action("close_poll"))),
+            ("live:pin", LivePinIn, limited(self.live_action("pin"))),
         ):
             sio.on(event, self._handler(event, model, method))
 
@@ -80,23 +104,99 @@ class Realtime:
         handle.__name__ = event.replace(":", "_")
         return handle
 
+    def _limited(self, method):
+        """Edits, deletes, reactions and live actions count against the user's action bucket."""
+        async def limited(sid: str, user_id: int, payload) -> dict:
+            wait = self.actions.wait(user_id)
+            if wait > 0:
+                return error("rate_limited", f"too many actions: wait {wait:.1f}s")
+            return await method(sid, user_id, payload)
+
+        return limited
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- removal from a club, revocation and expiry ------------------------------------------
     async def kick_local(self, sid: str, room_ids: list[int], reason: str) -> None:
-        """This gateway's socket leaves rooms it may no longer be in (banned, left the club)."""
+        """This gateway's socket leaves the chat rooms and live sessions of a club it may no longer see."""
         user_id = self.users.get(sid)
+        gone = set(room_ids)
         left = [r for r in room_ids if r in self.joined.get(sid, ())]
         for room_id in left:
             self.joined[sid].discard(room_id)
             await self.sio.leave_room(sid, f"room:{room_id}")
             self.delivery.forget(sid, room_id)
-            await self.sio.emit("room:removed", {"room_id": room_id, "reason": reason}, to=sid)
-        if left and user_id is not None and self.chat is not None:
-            await self.chat.leave(user_id, sid, left)
+            await self.sio.emit("room:removed", {"room_id": room_id, "reason": reason}, to=sid, ignore_queue=True)
+        live_left = [e for e in self.in_live.get(sid, ()) if self.live is not None and self.live.room_of.get(e) in gone]
+        for event_id in live_left:
+            self.in_live[sid].discard(event_id)
+            await self.sio.leave_room(sid, f"live:{event_id}")
+            await self.sio.emit("live:removed", {"event_id": event_id, "reason": reason}, to=sid, ignore_queue=True)
+        if user_id is not None and self.chat is not None:
+            if left:
+                await self.chat.leave(user_id, sid, left)
+            if live_left:
+                await self.live.leave(user_id, sid, live_left)
+
+    async def revoke_family(self, family: str, reason: str) -> None:
+        """Close every socket of a login on every gateway (published through the Redis manager)."""
+        await self.sio.emit(REVOKE_EVENT, {"family": family, "reason": reason}, room=f"family:{family}")
+
+    async def revoke_local(self, sid: str, reason: str) -> None:
+        messages = {"logout": "you logged out", "revoked": "this login was revoked; log in again",
+                    "expired": "your access token expired; refresh it and reconnect"}
+        if sid not in self.users:
+            return
+        await self.sio.emit("session:revoked", {"reason": reason, "code": "unauthorized",
+                                                "message": messages.get(reason, "session ended")},
+                            to=sid, ignore_queue=True)
+        await self.sio.disconnect(sid, ignore_queue=True)
+
+    def _schedule_expiry(self, sid: str, expires_at: int) -> None:
+        old = self._expiry.pop(sid, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, expires_at - time.time())
+        self._expiry[sid] = loop.call_later(delay, lambda: self._spawn(self.revoke_local(sid, "expired")))
+
+    async def _check_revocations(self) -> None:
+        """The safety net under the pubsub path: revoked logins found by asking Redis directly."""
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_S)
+            if self.accounts is None or not self.families:
+                continue
+            try:
+                revoked = await self.accounts.refresh_tokens.revoked_among(sorted(set(self.families.values())))
+            except Exception as exc:
+                log.warning("revocation check failed: %s", exc)
+                continue
+            for sid, family in list(self.families.items()):
+                if family in revoked:
+                    await self.revoke_local(sid, "revoked")
+
+    def start(self) -> None:
+        self._checker = asyncio.create_task(self._check_revocations())
+
+    async def stop(self) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
+        for handle in self._expiry.values():
+            handle.cancel()
+        self._expiry.clear()
 
     # -- lifecycle (called from the connect/disconnect handlers) -------------------------------
-    async def connected(self, sid: str, user_id: int) -> None:
+    async def connected(self, sid: str, claims: AccessClaims) -> None:
+        user_id = claims.user_id
         self.users[sid] = user_id
         self.joined[sid] = set()
+        self.families[sid] = claims.family
         await self.sio.enter_room(sid, f"user:{user_id}")
+        await self.sio.enter_room(sid, f"family:{claims.family}")
+        self._schedule_expiry(sid, claims.expires_at)
         if self.chat is not None:
             try:
                 await self.chat.connected(user_id, sid)
@@ -107,6 +207,10 @@ class Realtime:
         user_id = self.users.pop(sid, None)
         rooms = self.joined.pop(sid, set())
         live = self.in_live.pop(sid, set())
+        self.families.pop(sid, None)
+        handle = self._expiry.pop(sid, None)
+        if handle is not None:
+            handle.cancel()
         self.delivery.forget(sid)
         if user_id is None or self.chat is None:
             return
@@ -117,7 +221,28 @@ class Realtime:
         await self.chat.disconnected(user_id, sid)
 
     # -- events ----------------------------------------------------------------------------
+    async def auth_refresh(self, sid: str, user_id: int, p: AuthRefreshIn) -> dict:
+        """A fresh access token of the same user extends the socket's life to its expiry."""
+        try:
+            claims = await self.accounts.authenticate(p.token)
+        except TokenError as exc:
+            return error("unauthorized", str(exc))
+        if claims.user_id != user_id:
+            return error("unauthorized", "that token belongs to another user")
+        old = self.families.get(sid)
+        if old != claims.family:
+            if old is not None:
+                await self.sio.leave_room(sid, f"family:{old}")
+            self.families[sid] = claims.family
+            await self.sio.enter_room(sid, f"family:{claims.family}")
+        self._schedule_expiry(sid, claims.expires_at)
+        return {"ok": True, "expires_at": claims.expires_at}
+
     async def room_join(self, sid: str, user_id: int, p: RoomJoinIn) -> dict:
+        # Nobody enters a room's broadcasts (presence, typing, edits) before the membership check.
+        refusal = await self.chat.room_access(user_id, p.room_id)
+        if refusal is not None:
+            return refusal
         # Hold live delivery to this socket until the join is answered: no loss, no duplicate.
         self.delivery.hold(sid, p.room_id)
         await self.sio.enter_room(sid, f"room:{p.room_id}")
@@ -129,7 +254,8 @@ class Realtime:
             else:
                 self.delivery.release(sid, p.room_id, 0)
             return result
-        if sid not in self.users:  # disconnected while the shard answered
+        if sid not in self.users:  # disconnected while the shard answered: forget it there too
+            await self.chat.leave(user_id, sid, [p.room_id])
             return result
         self.joined[sid].add(p.room_id)
         await self.chat.signal(user_id, "room", p.room_id, "join")
@@ -183,12 +309,16 @@ class Realtime:
         return {"ok": True}
 
     async def live_join(self, sid: str, user_id: int, p: LiveJoinIn) -> dict:
-        await self.sio.enter_room(sid, f"live:{p.event_id}")
+        # The shard checks membership first; the socket hears the session's updates only after that.
+        # An update published between the two shows the client a gap in `version`: it re-joins.
         result = await self.live.join(p.event_id, user_id, sid)
-        if result.get("ok"):
-            self.in_live.setdefault(sid, set()).add(p.event_id)
-        elif p.event_id not in self.in_live.get(sid, ()):
-            await self.sio.leave_room(sid, f"live:{p.event_id}")
+        if not result.get("ok"):
+            return result
+        if sid not in self.users:  # disconnected while the shard answered: forget it there too
+            await self.live.leave(user_id, sid, [p.event_id])
+            return result
+        await self.sio.enter_room(sid, f"live:{p.event_id}")
+        self.in_live.setdefault(sid, set()).add(p.event_id)
         return result
 
     def live_action(self, action: str):

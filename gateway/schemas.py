@@ -24,6 +24,12 @@ def _one_line(value: str) -> str:
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
                         AfterValidator(_printable), AfterValidator(_one_line)]
 Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_printable)]
+# Every integer a client sends ends up in a PostgreSQL bigint, a BSON int64 or a Ray actor's comparison:
+# one bound for all of them, so 2**70 is answered ``invalid`` instead of overflowing a driver (a 500).
+INT64_MAX = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=INT64_MAX)]         # a database id (user, club, room, event, …)
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]      # a sequence number or revision, 0 = none yet
+
 # Upper bound keeps the cost of hashing an attacker's "password" bounded.
 Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
 
@@ -116,15 +122,15 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-RoomId = Annotated[int, Field(ge=1, le=2**62)]
-Seq = Annotated[int, Field(ge=1, le=2**62)]
+RoomId = Id
+Seq = Id  # seqs start at 1
 Emoji = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^\S+$")]
 
 
 class RoomJoinIn(Event):
     room_id: RoomId
-    since_seq: Annotated[int, Field(ge=0, le=2**62)] | None = None
-    since_rev: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    since_seq: Count | None = None
+    since_rev: Count | None = None
 
 
 class RoomIn(Event):
@@ -165,12 +171,12 @@ class ReactionIn(Event):
 
 class ReadIn(Event):
     room_id: RoomId
-    seq: Annotated[int, Field(ge=0, le=2**62)]
+    seq: Count
 
 
 class HistoryQuery(Input):
-    before_seq: Annotated[int, Field(ge=1)] | None = None
-    after_seq: Annotated[int, Field(ge=0)] | None = None
+    before_seq: Seq | None = None
+    after_seq: Count | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 50
 
 
@@ -270,7 +276,7 @@ class RoleOut(BaseModel):
 
 
 class BanIn(Input):
-    user_id: Annotated[int, Field(ge=1)]
+    user_id: Id
     reason: Reason = ""
 
 
@@ -280,7 +286,7 @@ class BanOut(BaseModel):
 
 
 class TimeoutIn(Input):
-    user_id: Annotated[int, Field(ge=1)]
+    user_id: Id
     minutes: Annotated[int, Field(ge=0, le=40320)]  # up to 4 weeks; 0 lifts a timeout
     reason: Reason = ""
 
@@ -377,7 +383,7 @@ class EventOut(EventListItem):
 
 
 class EventsQuery(Input):
-    club_id: Annotated[int, Field(ge=1)] | None = None
+    club_id: Id | None = None
     upcoming: bool = True
 
 
@@ -392,8 +398,12 @@ class RsvpOut(BaseModel):
 
 # -- live sessions (Socket.IO) ----------------------------------------------------------------------
 
-EventId = Annotated[int, Field(ge=1, le=2**62)]
-ItemId = Annotated[int, Field(ge=1, le=2**62)]
+EventId = Id
+ItemId = Id
+
+
+class AuthRefreshIn(Event):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class LiveJoinIn(Event):
@@ -407,7 +417,7 @@ class LiveHandIn(Event):
 
 class LivePromoteIn(Event):
     event_id: EventId
-    user_id: Annotated[int, Field(ge=1)]
+    user_id: Id
     role: Literal["speaker", "audience"]
 
 

@@ -138,6 +138,8 @@ class RefreshTokens:
         self.redis = redis
         self.ttl_s = ttl_s
         self._claim = redis.register_script(_CLAIM)
+        # async (family, reason): set by the gateway so a revoked login's open sockets are closed at once.
+        self.on_revoke = None
 
     async def start_family(self, user_id: int) -> RefreshResult:
         family = uuid.uuid4().hex
@@ -161,7 +163,7 @@ class RefreshTokens:
         if state == "revoked":
             raise TokenError("session revoked")
         if state == "replayed":
-            await self.revoke_family(record["family"])
+            await self.revoke_family(record["family"], reason="revoked")
             raise TokenError("refresh token reused: every token of this login is revoked")
         return RefreshResult(record["user_id"], record["family"], await self._issue(record["user_id"], record["family"]))
 
@@ -169,9 +171,22 @@ class RefreshTokens:
         raw = await self.redis.get(f"{PREFIX}rt:{_digest(token)}")
         return json.loads(raw)["family"] if raw else None
 
-    async def revoke_family(self, family: str) -> None:
+    async def revoke_family(self, family: str, reason: str = "revoked") -> None:
+        """Revoke every token of a login; ``reason`` is ``logout`` or ``revoked`` (a reused refresh token)."""
         # Outlives every token of the family: refresh tokens last ttl_s, access tokens less.
         await self.redis.set(f"{PREFIX}rtfam:revoked:{family}", 1, ex=self.ttl_s)
+        if self.on_revoke is not None:
+            await self.on_revoke(family, reason)
 
     async def is_revoked(self, family: str) -> bool:
         return bool(await self.redis.exists(f"{PREFIX}rtfam:revoked:{family}"))
+
+    async def revoked_among(self, families: list[str]) -> set[str]:
+        """Which of these logins are revoked: one round trip for all of them."""
+        if not families:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for family in families:
+                pipe.exists(f"{PREFIX}rtfam:revoked:{family}")
+            found = await pipe.execute()
+        return {f for f, hit in zip(families, found) if hit}

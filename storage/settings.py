@@ -1,16 +1,89 @@
-"""The one settings object, read from ``CLUBHUB_*`` environment variables."""
+"""The one settings object, read from ``CLUBHUB_*`` environment variables.
+
+Secrets may instead come from files (``CLUBHUB_<NAME>_FILE``), the way Kubernetes and Vault mount them:
+see ``SecretFilesSource``.
+"""
 from __future__ import annotations
 
+import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "CLUBHUB_"
+# The settings that hold credentials: each may be given as CLUBHUB_<NAME>_FILE naming a file holding it.
+SECRET_FIELDS = ("secret_key", "postgres_url", "mongo_url", "redis_url", "smtp_url", "s3_url")
+# Where /metrics listens in prod when CLUBHUB_METRICS_PORT is not set (the OpenTelemetry/Prometheus exporter port).
+DEFAULT_PROD_METRICS_PORT = 9464
+
+
+class SettingsError(ValueError):
+    """A configuration problem that is not one field's value (a secret file), one line for a person."""
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """``CLUBHUB_<NAME>_FILE=/run/secrets/x`` for every name in ``SECRET_FIELDS``.
+
+    The file's content is the value, without its trailing newline (``echo secret > file`` adds one).
+    Giving both the variable and its ``_FILE`` is refused: which one wins would be a guess.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            if name not in self.settings_cls.model_fields:
+                continue
+            variable = f"{ENV_PREFIX}{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise SettingsError(f"both {variable} and {variable}_FILE are set; set only one")
+            try:
+                with open(path, encoding="utf-8") as f:
+                    value = f.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                raise SettingsError(f"{variable}_FILE: cannot read {path}: {reason}") from None
+            value = value.rstrip("\r\n")
+            if not value:
+                raise SettingsError(f"{variable}_FILE: {path} is empty")
+            values[name] = value
+        return values
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: a bind address no other machine can reach."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, as a browser sends it in ``Origin``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CLUBHUB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, env_settings, SecretFilesSource(settings_cls), dotenv_settings, file_secret_settings
 
     env: Literal["dev", "prod"] = "dev"
     data_dir: Path = Path(".clubhub")
@@ -44,6 +117,11 @@ class Settings(BaseSettings):
     web_dist: Path | None = None  # the web client build to serve (default: web/dist of this checkout)
     # Trust X-Forwarded-For for the client address (only behind a proxy that sets it).
     trust_proxy: bool = False
+    # Browser origins allowed to call the API and open sockets, comma-separated (default: the public URL's).
+    cors_origins: str | None = None
+    # /metrics on a listener of its own (prod: only there, default port 9464; dev: also on the main port).
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     access_token_ttl_s: int = Field(15 * 60, ge=30)
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=60)
@@ -69,6 +147,16 @@ class Settings(BaseSettings):
     ranker_reload_s: float = Field(2.0, gt=0)  # how often ranker actors look for a new model version
     user_msg_rate: float = Field(5.0, gt=0)
     user_msg_burst: float = Field(20.0, ge=1)
+    # Edits, deletes, reactions and every live:* action share a second per-user bucket.
+    user_action_rate: float = Field(5.0, gt=0)
+    user_action_burst: float = Field(20.0, ge=1)
+    # Sockets one user / one client address may hold open on one gateway (engine.io sessions included).
+    max_sockets_per_user: int = Field(20, ge=1)
+    max_sockets_per_ip: int = Field(100, ge=1)
+    # Seconds an engine.io session may stay open without connecting the Socket.IO namespace.
+    socket_connect_timeout_s: float = Field(10.0, gt=0)
+    # Seconds a connection may take to send a whole request (and stay idle between requests).
+    header_timeout_s: float = Field(15.0, gt=0)
     typing_interval_s: float = Field(2.0, ge=0)
     max_socket_queue: int = Field(2000, ge=10)
     # Rooms with more members online than this get no presence broadcasts (join ack has `online`).
@@ -89,6 +177,25 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins (besides the gateway's own) that browsers may call the API and open sockets from."""
+        if self.cors_origins:
+            listed = [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+            return frozenset(origin_of(o) for o in listed if o != "*")  # never a wildcard
+        return frozenset({origin_of(self.base_url)})
+
+    @property
+    def metrics_listener(self) -> tuple[str, int] | None:
+        """(host, port) of the separate /metrics listener, or None when there is none (dev default)."""
+        if self.metrics_port is not None:
+            return self.metrics_host, self.metrics_port
+        return (self.metrics_host, DEFAULT_PROD_METRICS_PORT) if self.env == "prod" else None
+
+    @property
+    def metrics_on_main_port(self) -> bool:
+        return self.env == "dev"
 
 
 @lru_cache(maxsize=1)

@@ -3,13 +3,20 @@ that records what it receives (``message`` and ``message:batch`` alike)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
+from pathlib import Path
 
+import aiohttp
 import socketio
 
 from conftest import wait_for
 from storage.models import Club, Membership, Role, Room, User
+from storage.services import free_port
 
 
 async def make_club_room(owner_id: int, members: list[int] = (), slow_mode_s: int = 0,
@@ -95,3 +102,108 @@ class ChatClient:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+CLUBHUB = str(Path(sys.executable).parent / "clubhub")
+
+
+class GatewayProcess:
+    """Another ``clubhub run`` sharing the session's services, Ray instance and signing keys."""
+
+    def __init__(self, settings, services, ray_address: str, tmp_path: Path, extra_env: dict | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        urls = services.urls()
+        # RAY_AUTH_MODE (set by the session's ray.init) stays: joining its cluster needs the token.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
+        env.update(CLUBHUB_DATA_DIR=str(settings.data_path), CLUBHUB_POSTGRES_URL=urls["postgres"],
+                   CLUBHUB_MONGO_URL=urls["mongo"], CLUBHUB_REDIS_URL=urls["redis"],
+                   CLUBHUB_RAY_ADDRESS=ray_address, CLUBHUB_PORT=str(self.port),
+                   CLUBHUB_USER_MSG_BURST=str(settings.user_msg_burst),
+                   CLUBHUB_HOUSEKEEPING_S=str(settings.housekeeping_s))
+        env.update(extra_env or {})
+        self.log = tmp_path / f"gateway-{self.port}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([CLUBHUB, "run"], env=env, stdout=out, stderr=out)
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            async def up():
+                assert self.proc.poll() is None, self.log.read_text()[-3000:]
+                try:
+                    async with http.get(f"{self.url}/readyz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(up, timeout=90, interval=0.25)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class LiveView:
+    """A participant's view of a live session: the join ack's state, kept current by ``live:update`` deltas
+    exactly as a client applies them (tests compare it with the whole state a fresh joiner gets)."""
+
+    def __init__(self) -> None:
+        self.state: dict | None = None
+        self.gaps = 0
+        self.updates = 0
+
+    def reset(self, state: dict) -> None:
+        self.state = {**state, "questions": list(state["questions"]), "polls": list(state["polls"]),
+                      "hands": list(state["hands"]), "speakers": list(state["speakers"])}
+
+    def apply(self, update: dict) -> None:
+        self.updates += 1
+        s = self.state
+        if s is None or update["version"] <= s["version"]:
+            return  # not joined yet, or already part of the state
+        base = update["version"] - len(update["changes"])
+        if base > s["version"]:
+            self.gaps += 1  # a real client re-joins here
+            return
+        for offset, change in enumerate(update["changes"], start=1):
+            if base + offset > s["version"]:
+                self._change(s, change)
+                s["version"] = base + offset
+
+    @staticmethod
+    def _change(s: dict, c: dict) -> None:
+        kind = c["kind"]
+        if kind == "presence":
+            s["present"], s["audience_count"] = c["present"], c["audience_count"]
+            if not c["online"] and c["user_id"] in s["hands"]:
+                s["hands"].remove(c["user_id"])
+        elif kind == "hand":
+            if c["raised"] and c["user_id"] not in s["hands"]:
+                s["hands"].append(c["user_id"])
+            elif not c["raised"] and c["user_id"] in s["hands"]:
+                s["hands"].remove(c["user_id"])
+        elif kind == "role":
+            speakers = set(s["speakers"]) - {c["user_id"]}
+            if c["role"] == "speaker":
+                speakers.add(c["user_id"])
+                if c["user_id"] in s["hands"]:
+                    s["hands"].remove(c["user_id"])
+            s["speakers"], s["audience_count"] = sorted(speakers), c["audience_count"]
+        elif kind == "question":
+            q = c["question"]
+            rest = [x for x in s["questions"] if x["question_id"] != q["question_id"]]
+            s["questions"] = sorted(rest + [q], key=lambda x: (-x["votes"], x["question_id"]))
+        elif kind == "poll":
+            p = c["poll"]
+            rest = [x for x in s["polls"] if x["poll_id"] != p["poll_id"]]
+            s["polls"] = sorted(rest + [p], key=lambda x: x["poll_id"])
+        elif kind == "pin":
+            s["pinned"] = c["pinned"]
+        elif kind == "status":
+            s["status"] = c["status"]
+        else:
+            raise AssertionError(f"unknown live change {kind!r}")

@@ -19,10 +19,15 @@ import pytest
 from aiohttp import web
 
 from actors import runtime
-from gateway.app import create_app
+from gateway.app import create_app, runner_options
 from gateway.backends import BACKENDS, Backends
 from storage.services import Services, free_port
 from storage.settings import Settings
+
+# Every log line of the run is audited for passwords and tokens (tests/secret_audit.py).
+pytest_plugins = ["secret_audit"]
+pytest.register_assert_rewrite("secret_audit")
+from secret_audit import remember  # noqa: E402
 
 
 class Inbox:
@@ -47,6 +52,7 @@ class Inbox:
     def token_of(message) -> str:
         match = re.search(r"/verify\?token=([A-Za-z0-9_-]+)", message.get_content())
         assert match, message.get_content()
+        remember(match.group(1))
         return match.group(1)
 
 
@@ -66,7 +72,8 @@ def smtp():
 def settings(tmp_path_factory, smtp) -> Settings:
     # A burst of 40 lets tests send a few dozen messages in a row; the flood test goes past it.
     return Settings(data_dir=tmp_path_factory.mktemp("clubhub-data"), ray_num_cpus=os.cpu_count() or 2,
-                    smtp_url=smtp.url, user_msg_burst=40, housekeeping_s=1.0)
+                    smtp_url=smtp.url, user_msg_burst=40, housekeeping_s=1.0, metrics_port=0,
+                    socket_connect_timeout_s=3.0)
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +96,7 @@ def ray_cluster(settings):
 class Gateway:
     url: str
     app: web.Application
+    runner: web.AppRunner | None = None  # to add a listener on another address (tests/test_hardening.py)
 
     @property
     def backends(self) -> Backends:
@@ -98,12 +106,12 @@ class Gateway:
 @pytest.fixture(scope="session")
 async def gateway(settings, services, ray_cluster):
     app = create_app(settings)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, **runner_options(settings))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    yield Gateway(f"http://127.0.0.1:{port}", app)
+    yield Gateway(f"http://127.0.0.1:{port}", app, runner)
     await runner.cleanup()
 
 
@@ -160,6 +168,7 @@ async def make_member(base_url: str, mailbox, display_name: str = "Tester") -> M
         resp = await http.post("/api/v1/auth/login", json={"email": email_addr, "password": password})
         assert resp.status == 200, await resp.text()
         access = (await resp.json())["access_token"]
+        remember(password, token, access, *(c.value for c in http.cookie_jar if c.key == "clubhub_refresh"))
     return Member(user_id, email_addr, password, display_name, access)
 
 

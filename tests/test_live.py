@@ -1,7 +1,7 @@
 """A whole live session with a host and an audience, over real sockets and shards."""
 from datetime import datetime, timedelta, timezone
 
-from chat_helpers import ChatClient
+from chat_helpers import ChatClient, LiveView
 from conftest import client_session, make_member, wait_for
 from test_clubs import Api
 
@@ -23,20 +23,21 @@ async def test_full_live_session(gateway, smtp):
         assert started["state"]["status"] == "live" and started["state"]["host_id"] == host.member.user_id
 
         sockets = {}
-        states = {}
+        views = {}
         for name, who in (("host", host), ("ann", ann), ("ben", ben), ("cat", cat)):
             c = sockets[name] = await ChatClient(gateway.url, who.member.token).connect()
-            states[name] = []
-            c.sio.on("live:state", lambda s, n=name: states[n].append(s))
+            view = views[name] = LiveView()
+            c.sio.on("live:update", view.apply)
             ack = await c.call("live:join", {"event_id": eid})
             assert ack["ok"] and ack["state"]["event_id"] == eid
+            view.reset(ack["state"])
         h, a, b, c = sockets["host"], sockets["ann"], sockets["ben"], sockets["cat"]
         try:
             assert (await a.call("live:hand", {"event_id": eid, "raised": True}))["ok"]
             assert (await b.call("live:hand", {"event_id": eid, "raised": True}))["ok"]
 
             async def hands_seen():
-                return states["host"] and states["host"][-1]["hands"] == [ann.member.user_id, ben.member.user_id]
+                return views["host"].state["hands"] == [ann.member.user_id, ben.member.user_id]
 
             await wait_for(hands_seen)
             refused = await a.call("live:promote", {"event_id": eid, "user_id": ben.member.user_id, "role": "speaker"})
@@ -66,8 +67,8 @@ async def test_full_live_session(gateway, smtp):
             assert (await a.call("live:hand", {"event_id": eid}))["error"]["code"] == "invalid"  # malformed
 
             async def settled():
-                s = states["cat"][-1] if states["cat"] else None
-                return s if s and s["pinned"] and s["polls"] and s["polls"][0]["closed"] else None
+                s = views["cat"].state
+                return s if s["pinned"] and s["polls"] and s["polls"][0]["closed"] else None
 
             s = await wait_for(settled)
             assert s["speakers"] == [ann.member.user_id] and s["hands"] == [ben.member.user_id]
@@ -75,11 +76,20 @@ async def test_full_live_session(gateway, smtp):
             assert s["polls"][0]["tallies"] == [1, 2]
             assert s["audience_count"] == 2  # Ben and Cat; Ann is on stage
 
-            # A late joiner gets the current state in the ack.
+            # A late joiner gets the current state in the ack; what the others built from deltas is the same
+            # (but for the late joiner's own presence, which reaches them as one more delta).
             d = await ChatClient(gateway.url, late.member.token).connect()
             try:
                 ack = await d.call("live:join", {"event_id": eid})
-                assert ack["state"]["pinned"] == "Slides at example.org" and ack["state"]["polls"][0]["tallies"] == [1, 2]
+                fresh = ack["state"]
+                assert fresh["pinned"] == "Slides at example.org" and fresh["polls"][0]["tallies"] == [1, 2]
+
+                async def caught_up():
+                    return all(v.state["version"] == fresh["version"] for v in views.values())
+
+                await wait_for(caught_up)
+                for name, view in views.items():
+                    assert view.gaps == 0 and view.state == fresh, name
             finally:
                 await d.close()
 
@@ -91,7 +101,7 @@ async def test_full_live_session(gateway, smtp):
             assert summary["polls"] == [{"question": "Tabs or spaces?", "options": ["tabs", "spaces"], "tallies": [1, 2]}]
 
             async def ended_seen():
-                return any(st["status"] == "ended" for st in states["ann"])
+                return views["ann"].state["status"] == "ended"
 
             await wait_for(ended_seen)
             _, shown = await ben.call("GET", f"/events/{eid}", expect=200)

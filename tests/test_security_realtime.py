@@ -1,0 +1,453 @@
+"""Issue 11's realtime findings, one regression test each (named after the finding): removal from a club
+ends live and chat subscriptions (H1), live Q&A floods (H2), sockets outliving their login (H3), limits on
+edits, reactions and live actions (M1), socket admission (L6), and joining a room's broadcasts before the
+membership check."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+import pytest
+import socketio
+
+from chat_helpers import ChatClient, GatewayProcess, LiveView, make_club_room
+from conftest import client_session, loopback_source, make_member, wait_for
+from test_clubs import Api
+
+
+class Recorder(ChatClient):
+    """A ChatClient that also records live and session events, with the bytes of each frame."""
+
+    def __init__(self, url: str, token: str, **kw) -> None:
+        super().__init__(url, token, **kw)
+        self.events: list[tuple[str, dict]] = []
+        self.live_bytes: list[int] = []
+        self.view = LiveView()
+        for name in ("room:removed", "live:removed", "session:revoked", "live:update"):
+            self.sio.on(name, self._recorder(name))
+
+    def _recorder(self, name):
+        async def record(data):
+            self.events.append((name, data))
+            if name == "live:update":
+                self.live_bytes.append(len(json.dumps(data)))
+                self.view.apply(data)
+
+        return record
+
+    def got(self, name: str) -> list[dict]:
+        return [d for n, d in self.events if n == name]
+
+    async def live_join(self, event_id: int) -> dict:
+        ack = await self.call("live:join", {"event_id": event_id})
+        if ack.get("ok"):
+            self.view.reset(ack["state"])
+        return ack
+
+    async def flushed(self) -> None:
+        """Everything the gateway queued for this socket before now has arrived (an ack queues after it)."""
+        ack = await self.call("message:history", {"room_id": 1})
+        assert "ok" in ack
+
+
+async def live_world(gateway, smtp, http, visibility="private", n_members=2):
+    """An owner hosting a live session in a club with members (joined by invite when private)."""
+    people = [await make_member(gateway.url, smtp, n) for n in ["Host"] + [f"M{i}" for i in range(n_members)]]
+    host, *members = [Api(http, p) for p in people]
+    _, club = await host.call("POST", "/clubs", {"name": f"c-{uuid.uuid4().hex[:6]}", "visibility": visibility},
+                              expect=201)
+    _, invite = await host.call("POST", f"/clubs/{club['id']}/invites", {}, expect=201)
+    for m in members:
+        await m.call("POST", f"/clubs/{club['id']}/join", {"invite_code": invite["code"]}, expect=200)
+    start = datetime.now(timezone.utc) + timedelta(minutes=5)
+    _, event = await host.call("POST", f"/clubs/{club['id']}/events", {
+        "title": "Live", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
+        expect=201)
+    await host.call("POST", f"/events/{event['id']}/live/start", expect=200)
+    _, rooms = await host.call("GET", f"/clubs/{club['id']}/rooms", expect=200)
+    general = next(r for r in rooms["rooms"] if r["name"] == "general")
+    return host, members, club, event["id"], general["id"]
+
+
+# -- H1 -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["ban", "leave"])
+async def test_H1_removed_member_leaves_live_session_at_once(gateway, smtp, how):
+    async with client_session(gateway.url) as http:
+        host, (mem, other), club, eid, room_id = await live_world(gateway, smtp, http)
+        h = await Recorder(gateway.url, host.member.token).connect()
+        m = await Recorder(gateway.url, mem.member.token).connect()
+        o = await Recorder(gateway.url, other.member.token).connect()
+        try:
+            for c in (h, m, o):
+                assert (await c.live_join(eid))["ok"]
+            await m.join(room_id)
+            assert (await m.call("live:hand", {"event_id": eid, "raised": True}))["ok"]
+            if how == "ban":
+                await host.call("POST", f"/clubs/{club['id']}/bans", {"user_id": mem.member.user_id}, expect=200)
+            else:
+                await mem.call("POST", f"/clubs/{club['id']}/leave", expect=204)
+
+            async def removed():
+                return m.got("live:removed") and m.got("room:removed")
+
+            await wait_for(removed, timeout=10)
+            assert m.got("live:removed")[0]["event_id"] == eid
+            seen_before = len(m.got("live:update"))
+            # Every live action is refused, as for anyone who cannot see the club.
+            for event, payload in (("live:ask", {"text": "still here?"}), ("live:hand", {"raised": True}),
+                                   ("live:upvote", {"question_id": 1}), ("live:vote", {"poll_id": 1, "option": 0})):
+                ack = await m.call(event, {"event_id": eid, **payload})
+                assert ack["error"]["code"] in ("not_found", "forbidden"), (event, ack)
+            assert (await m.call("live:join", {"event_id": eid}))["error"]["code"] in ("not_found", "forbidden")
+            # Their hand is down and they are no longer counted, for everyone.
+            async def host_sees_them_gone():
+                return mem.member.user_id not in h.view.state["hands"] and h.view.state["present"] == 2
+
+            await wait_for(host_sees_them_gone)
+            # The session goes on, and the removed socket hears nothing of it: a pin reaches the others,
+            # then everything queued for the removed socket before its next ack has arrived.
+            assert (await h.call("live:pin", {"event_id": eid, "text": "secret"}))["ok"]
+            await wait_for(lambda: _async(o.view.state["pinned"] == "secret"))
+            await m.flushed()
+            assert len(m.got("live:update")) == seen_before
+            _, ev = await host.call("GET", f"/events/{eid}", expect=200)
+            assert ev["status"] == "live"
+        finally:
+            for c in (h, m, o):
+                await c.close()
+
+
+async def _async(value):
+    return value
+
+
+# -- H2 -------------------------------------------------------------------------------------------
+
+async def test_H2_live_flood_is_capped_and_sent_as_deltas(gateway, smtp):
+    async with client_session(gateway.url) as http:
+        host, (mem, other), _club, eid, _room = await live_world(gateway, smtp, http, visibility="public")
+        m = await Recorder(gateway.url, mem.member.token).connect()
+        o = await Recorder(gateway.url, other.member.token).connect()
+        try:
+            assert (await m.live_join(eid))["ok"] and (await o.live_join(eid))["ok"]
+            text = "x" * 500
+            acks = await asyncio.gather(*(m.call("live:ask", {"event_id": eid, "text": text}) for _ in range(60)))
+            codes = [a["error"]["code"] if not a["ok"] else "ok" for a in acks]
+            assert codes.count("ok") == 5, codes  # at most 5 open questions per member
+            assert set(codes) == {"ok", "rate_limited"}
+            too_long = await o.call("live:ask", {"event_id": eid, "text": "y" * 501})
+            assert too_long["error"]["code"] == "too_large"
+            # Votes flood the action bucket too.
+            qid = next(a["question_id"] for a in acks if a["ok"])
+            votes = await asyncio.gather(*(o.call("live:upvote", {"event_id": eid, "question_id": qid})
+                                           for _ in range(60)))
+            assert any(not v["ok"] and v["error"]["code"] == "rate_limited" for v in votes)
+
+            async def five_seen():
+                return len(o.view.state["questions"]) == 5
+
+            await wait_for(five_seen)
+            await o.flushed()
+            # Each change is a small delta, never the whole state (300 questions once made 173 KB frames).
+            assert o.live_bytes and max(o.live_bytes) < 5 * 1024, max(o.live_bytes)
+            assert o.view.gaps == 0
+        finally:
+            await m.close()
+            await o.close()
+
+
+def test_H2_session_question_cap():
+    from actors.live_session import MAX_QUESTIONS, LiveSession
+    from actors.room import RoomError
+
+    s = LiveSession(event_id=1, room_id=1, host_id=1)
+    for i in range(MAX_QUESTIONS):
+        s.ask(1000 + i, "q")  # one question each: under the per-member cap
+    with pytest.raises(RoomError) as exc:
+        s.ask(5000, "one too many")
+    assert exc.value.code == "conflict"
+    version, changes = s.take_changes()
+    assert version == MAX_QUESTIONS and len(changes) == MAX_QUESTIONS
+
+
+# -- H3 -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+async def second_gateway(gateway, settings, services, ray_cluster, tmp_path_factory):
+    """A second gateway process on the same services and Ray, with a short header deadline."""
+    proc = GatewayProcess(settings, services, ray_cluster, tmp_path_factory.mktemp("gw2"),
+                          extra_env={"CLUBHUB_HEADER_TIMEOUT_S": "2"})
+    try:
+        await proc.ready()
+        yield proc.url
+    finally:
+        proc.stop()
+
+
+async def _login(http, member) -> str:
+    resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["access_token"]
+
+
+async def test_H3_logout_closes_the_logins_sockets_on_every_gateway(gateway, second_gateway, smtp):
+    ada = await make_member(gateway.url, smtp, "Ada")
+    room = await make_club_room(ada.user_id)
+    async with client_session(gateway.url) as http:
+        token = await _login(http, ada)  # a login of its own, with its refresh cookie in this session
+        here = await Recorder(gateway.url, token).connect()
+        there = await Recorder(second_gateway, token).connect()
+        other_login = await Recorder(gateway.url, ada.token).connect()
+        try:
+            await here.join(room.id)
+            await there.join(room.id)
+            resp = await http.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+            assert resp.status == 204
+
+            async def both_closed():
+                return here.disconnected.is_set() and there.disconnected.is_set()
+
+            await wait_for(both_closed, timeout=5)
+            for c in (here, there):
+                assert c.got("session:revoked")[0]["reason"] == "logout"
+            # Another login of the same user is untouched.
+            assert (await other_login.send(room.id, "still here"))["ok"]
+            # And the revoked token cannot come back.
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await Recorder(gateway.url, token).connect()
+        finally:
+            for c in (here, there, other_login):
+                await c.close()
+
+
+async def test_H3_refresh_token_reuse_closes_sockets(gateway, second_gateway, smtp):
+    bob = await make_member(gateway.url, smtp, "Bob")
+    async with client_session(gateway.url) as http:
+        token = await _login(http, bob)
+        stolen = http.cookie_jar.filter_cookies(f"{gateway.url}/api/v1/auth")["clubhub_refresh"].value
+        there = await Recorder(second_gateway, token).connect()
+        try:
+            resp = await http.post("/api/v1/auth/refresh")
+            assert resp.status == 200
+            # The thief replays the old refresh token: the whole login is revoked.
+            async with client_session(gateway.url) as thief:
+                resp = await thief.post("/api/v1/auth/refresh", cookies={"clubhub_refresh": stolen})
+                assert resp.status == 401
+            await wait_for(lambda: _async(there.disconnected.is_set()), timeout=5)
+            assert there.got("session:revoked")[0]["reason"] == "revoked"
+        finally:
+            await there.close()
+
+
+def _token_expiring_in(gateway, user_id: int, seconds: float, family: str | None = None) -> str:
+    """An access token of the gateway's key ring that expires ``seconds`` from now."""
+    from gateway.rest_accounts import ACCOUNTS
+
+    access = gateway.app[ACCOUNTS].access
+    return access.issue(user_id, family or uuid.uuid4().hex, now=time.time() + seconds - access.ttl_s)
+
+
+async def test_H3_socket_does_not_outlive_its_token(gateway, smtp):
+    cat = await make_member(gateway.url, smtp, "Cat")
+    room = await make_club_room(cat.user_id)
+    c = await Recorder(gateway.url, _token_expiring_in(gateway, cat.user_id, 3)).connect()
+    try:
+        await c.join(room.id)
+        await wait_for(lambda: _async(c.disconnected.is_set()), timeout=15)
+        assert c.got("session:revoked")[0] == {"reason": "expired", "code": "unauthorized",
+                                               "message": c.got("session:revoked")[0]["message"]}
+    finally:
+        await c.close()
+
+
+async def test_H3_auth_refresh_extends_the_socket(gateway, smtp):
+    dan = await make_member(gateway.url, smtp, "Dan")
+    eve = await make_member(gateway.url, smtp, "Eve")
+    room = await make_club_room(dan.user_id)
+    family = uuid.uuid4().hex
+    short = _token_expiring_in(gateway, dan.user_id, 4, family)
+    c = await Recorder(gateway.url, short).connect()
+    try:
+        await c.join(room.id)
+        assert (await c.call("auth:refresh", {"token": eve.token}))["error"]["code"] == "unauthorized"
+        assert (await c.call("auth:refresh", {"token": "not a jwt"}))["error"]["code"] == "unauthorized"
+        fresh = _token_expiring_in(gateway, dan.user_id, 600, family)
+        ack = await c.call("auth:refresh", {"token": fresh})
+        assert ack["ok"] and ack["expires_at"] > time.time() + 500
+        # Past the first token's expiry the socket still works.
+        await asyncio.sleep(5.5)
+        assert (await c.send(room.id, "after the old expiry"))["ok"]
+        assert not c.disconnected.is_set() and not c.got("session:revoked")
+    finally:
+        await c.close()
+
+
+# -- M1 -------------------------------------------------------------------------------------------
+
+async def test_M1_edits_and_reactions_are_rate_limited(gateway, smtp):
+    fay = await make_member(gateway.url, smtp, "Fay")
+    room = await make_club_room(fay.user_id)
+    c = await Recorder(gateway.url, fay.token).connect()
+    try:
+        await c.join(room.id)
+        seq = (await c.send(room.id, "original"))["seq"]
+        edits = await asyncio.gather(*(c.call("message:edit", {"room_id": room.id, "seq": seq, "text": f"e{i}"})
+                                       for i in range(80)))
+        codes = {a["error"]["code"] if not a["ok"] else "ok" for a in edits}
+        assert codes == {"ok", "rate_limited"}, codes
+        await asyncio.sleep(5)  # let the bucket refill a little
+        reactions = await asyncio.gather(*(c.call("reaction:add" if i % 2 == 0 else "reaction:remove",
+                                                  {"room_id": room.id, "seq": seq, "emoji": "👍"}) for i in range(80)))
+        codes = {a["error"]["code"] if not a["ok"] else "ok" for a in reactions}
+        assert codes == {"ok", "rate_limited"}, codes
+    finally:
+        await c.close()
+
+
+async def test_M1_timed_out_member_cannot_edit_react_or_act_live(gateway, smtp):
+    async with client_session(gateway.url) as http:
+        host, (mem,), club, eid, room_id = await live_world(gateway, smtp, http, visibility="public", n_members=1)
+        m = await Recorder(gateway.url, mem.member.token).connect()
+        try:
+            await m.join(room_id)
+            assert (await m.live_join(eid))["ok"]
+            seq = (await m.send(room_id, "before the timeout"))["seq"]
+            await host.call("POST", f"/clubs/{club['id']}/timeouts", {"user_id": mem.member.user_id, "minutes": 10},
+                            expect=200)
+            for event, payload in (
+                    ("message:send", {"room_id": room_id, "client_id": uuid.uuid4().hex, "text": "spam"}),
+                    ("message:edit", {"room_id": room_id, "seq": seq, "text": "now spam"}),
+                    ("reaction:add", {"room_id": room_id, "seq": seq, "emoji": "💩"}),
+                    ("live:ask", {"event_id": eid, "text": "spam?"}),
+                    ("live:hand", {"event_id": eid, "raised": True})):
+                ack = await m.call(event, payload)
+                assert ack["error"]["code"] == "forbidden", (event, ack)
+            _, page = await host.call("GET", f"/rooms/{room_id}/messages", expect=200)
+            assert [x["text"] for x in page["messages"]] == ["before the timeout"]
+            assert page["messages"][0]["reactions"] == {}
+        finally:
+            await m.close()
+
+
+# -- joining before the membership check -----------------------------------------------------------
+
+async def test_non_member_socket_never_enters_room_broadcasts(gateway, smtp):
+    from gateway.app import SIO
+
+    gus = await make_member(gateway.url, smtp, "Gus")
+    out = await make_member(gateway.url, smtp, "Out")
+    room = await make_club_room(gus.user_id)
+    sio = gateway.app[SIO]
+    entered: list[tuple[str, str]] = []
+    real_enter = sio.enter_room
+
+    async def spy(sid, room_name, namespace=None):
+        entered.append((sid, room_name))
+        return await real_enter(sid, room_name, namespace)
+
+    sio.enter_room = spy
+    c = await Recorder(gateway.url, out.token).connect()
+    try:
+        ack = await c.call("room:join", {"room_id": room.id})
+        assert ack["error"]["code"] == "forbidden"
+        sid = c.sio.get_sid("/")
+        assert (sid, f"room:{room.id}") not in entered
+        async with client_session(gateway.url) as http:
+            host, _members, _club, eid, _ = await live_world(gateway, smtp, http, n_members=0)
+        ack = await c.call("live:join", {"event_id": eid})
+        assert ack["error"]["code"] == "not_found"
+        assert (sid, f"live:{eid}") not in entered
+    finally:
+        sio.enter_room = real_enter
+        await c.close()
+
+
+# -- L6 -------------------------------------------------------------------------------------------
+
+async def test_L6_sockets_per_user_are_capped(gateway, smtp, settings):
+    hal = await make_member(gateway.url, smtp, "Hal")
+    clients = []
+    try:
+        for _ in range(settings.max_sockets_per_user):
+            clients.append(await ChatClient(gateway.url, hal.token).connect())
+        extra = ChatClient(gateway.url, hal.token)
+        refusals = []
+        extra.sio.on("connect_error", refusals.append)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await extra.connect()
+        assert refusals and refusals[0]["message"] == "rate_limited", refusals
+        await clients.pop().close()
+
+        async def admitted_again():
+            try:
+                clients.append(await ChatClient(gateway.url, hal.token).connect())
+                return True
+            except socketio.exceptions.ConnectionError:
+                return False
+
+        await wait_for(admitted_again, timeout=10)
+    finally:
+        for c in clients:
+            await c.close()
+
+
+async def _handshake(http, url) -> tuple[int, str | None]:
+    async with http.get(f"{url}/socket.io/", params={"EIO": "4", "transport": "polling"}) as resp:
+        body = await resp.text()
+        if resp.status != 200:
+            return resp.status, None
+        return resp.status, json.loads(body[1:])["sid"]
+
+
+async def test_L6_engineio_sessions_per_address_are_capped(gateway, settings):
+    async with client_session(gateway.url, loopback_source()) as http:
+        statuses = [(await _handshake(http, gateway.url))[0] for _ in range(settings.max_sockets_per_ip + 5)]
+        assert statuses[:settings.max_sockets_per_ip] == [200] * settings.max_sockets_per_ip
+        assert set(statuses[settings.max_sockets_per_ip:]) == {401}
+    # Another address is not affected.
+    async with client_session(gateway.url, loopback_source()) as http:
+        assert (await _handshake(http, gateway.url))[0] == 200
+
+
+async def test_L6_session_without_namespace_connect_is_closed(gateway, settings):
+    async with client_session(gateway.url, loopback_source()) as http:
+        status, sid = await _handshake(http, gateway.url)
+        assert status == 200
+
+        async def closed():
+            async with http.get(f"{gateway.url}/socket.io/",
+                                params={"EIO": "4", "transport": "polling", "sid": sid}) as resp:
+                return resp.status == 400  # engine.io: unknown session
+
+        await wait_for(closed, timeout=settings.socket_connect_timeout_s + 30, interval=0.5)
+
+
+async def test_L6_slow_header_connections_are_closed(second_gateway):
+    host, port = second_gateway.removeprefix("http://").split(":")
+    conns = []
+    try:
+        for _ in range(20):
+            reader, writer = await asyncio.open_connection(host, int(port), local_addr=(loopback_source(), 0))
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
+            await writer.drain()
+            conns.append((reader, writer))
+
+        async def all_closed():
+            for reader, _ in conns:
+                try:
+                    data = await asyncio.wait_for(reader.read(1024), 0.05)
+                except TimeoutError:
+                    return False
+                if data:
+                    continue  # an error answer, then EOF on the next read
+            return all(r.at_eof() for r, _ in conns)
+
+        await wait_for(all_closed, timeout=30, interval=0.5)
+    finally:
+        for _, writer in conns:
+            writer.close()
