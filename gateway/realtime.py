@@ -44,6 +44,7 @@ class Realtime:
         self.live = None  # gateway.live.Live, set once the backends are up
         self.accounts = None  # gateway.accounts.Accounts, set once the backends are up
         self.actions = UserBuckets(settings.user_action_rate, settings.user_action_burst)
+        self.joins = UserBuckets(settings.user_join_rate, settings.user_join_burst)
         self.in_live: dict[str, set[int]] = {}   # sid -> event ids
         self.users: dict[str, int] = {}          # sid -> user_id
         self.joined: dict[str, set[int]] = {}    # sid -> room ids
@@ -53,10 +54,10 @@ class Realtime:
         self._checker: asyncio.Task | None = None
         delivery.on_kick = self.kick_local
         delivery.on_revoke = self.revoke_local
-        limited = self._limited
+        limited, joins = self._limited(self.actions, "actions"), self._limited(self.joins, "joins")
         for event, model, method in (
             ("auth:refresh", AuthRefreshIn, self.auth_refresh),
-            ("room:join", RoomJoinIn, self.room_join), ("room:leave", RoomIn, self.room_leave),
+            ("room:join", RoomJoinIn, joins(self.room_join)), ("room:leave", RoomIn, self.room_leave),
             ("message:send", MessageSendIn, self.message_send),
             ("message:history", MessageHistoryIn, self.message_history),
             ("message:edit", MessageEditIn, limited(self.message_edit)),
@@ -64,7 +65,7 @@ class Realtime:
             ("reaction:add", ReactionIn, limited(self.reaction_add)),
             ("reaction:remove", ReactionIn, limited(self.reaction_remove)),
             ("typing", RoomIn, self.typing), ("read", ReadIn, self.read),
-            ("live:join", LiveJoinIn, limited(self.live_join)),
+            ("live:join", LiveJoinIn, joins(self.live_join)),
             ("live:hand", LiveHandIn, limited(self.live_action("hand"))),
             ("live:promote", LivePromoteIn, limited(self.live_action("promote"))),
             ("live:ask", LiveAskIn, limited(self.live_action("ask"))),
@@ -104,15 +105,20 @@ class Realtime:
         handle.__name__ = event.replace(":", "_")
         return handle
 
-    def _limited(self, method):
-        """Edits, deletes, reactions and live actions count against the user's action bucket."""
-        async def limited(sid: str, user_id: int, payload) -> dict:
-            wait = self.actions.wait(user_id)
-            if wait > 0:
-                return error("rate_limited", f"too many actions: wait {wait:.1f}s")
-            return await method(sid, user_id, payload)
+    @staticmethod
+    def _limited(buckets: UserBuckets, what: str):
+        """Wrap an event so each call takes a token of the user's bucket (edits, deletes, reactions and live
+        actions share one; joins have their own; sends are limited by the chat action itself)."""
+        def wrap(method):
+            async def limited(sid: str, user_id: int, payload) -> dict:
+                wait = buckets.wait(user_id)
+                if wait > 0:
+                    return error("rate_limited", f"too many {what}: wait {wait:.1f}s")
+                return await method(sid, user_id, payload)
 
-        return limited
+            return limited
+
+        return wrap
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     # Edits, deletes, reactions and every live:* action share a second per-user bucket.
     user_action_rate: float = Field(5.0, gt=0)
     user_action_burst: float = Field(20.0, ge=1)
+    # room:join and live:join: a reconnecting client rejoins all its rooms at once, so a bigger burst.
+    user_join_rate: float = Field(10.0, gt=0)
+    user_join_burst: float = Field(100.0, ge=1)
     # Sockets one user / one client address may hold open on one gateway (engine.io sessions included).
     max_sockets_per_user: int = Field(20, ge=1)
     max_sockets_per_ip: int = Field(100, ge=1)

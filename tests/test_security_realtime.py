@@ -181,7 +181,8 @@ def test_H2_session_question_cap():
 async def second_gateway(gateway, settings, services, ray_cluster, tmp_path_factory):
     """A second gateway process on the same services and Ray, with a short header deadline."""
     proc = GatewayProcess(settings, services, ray_cluster, tmp_path_factory.mktemp("gw2"),
-                          extra_env={"CLUBHUB_HEADER_TIMEOUT_S": "2"})
+                          extra_env={"CLUBHUB_HEADER_TIMEOUT_S": "2", "CLUBHUB_MAX_SOCKET_QUEUE": "20",
+                                     "CLUBHUB_USER_MSG_BURST": "1000"})
     try:
         await proc.ready()
         yield proc.url
@@ -451,3 +452,106 @@ async def test_L6_slow_header_connections_are_closed(second_gateway):
     finally:
         for _, writer in conns:
             writer.close()
+
+
+# -- limits on joins and on slow consumers -----------------------------------------------------------
+
+async def test_joins_are_rate_limited(gateway, smtp, settings):
+    ivy = await make_member(gateway.url, smtp, "Ivy")
+    room = await make_club_room(ivy.user_id)
+    c = await ChatClient(gateway.url, ivy.token).connect()
+    try:
+        acks = await asyncio.gather(*(c.call("room:join", {"room_id": room.id})
+                                      for _ in range(int(settings.user_join_burst) + 50)))
+        codes = {a["error"]["code"] if not a["ok"] else "ok" for a in acks}
+        assert codes == {"ok", "rate_limited"}, codes
+    finally:
+        await c.close()
+
+
+class RawSocket:
+    """A Socket.IO client over a bare TCP connection with a tiny receive buffer, which stops reading when
+    told: the slow consumer a gateway must drop instead of buffering for it."""
+
+    def __init__(self, reader, writer) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str, token: str) -> "RawSocket":
+        import base64
+        import os
+        import socket
+
+        host, port = url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b" 101 " in head, head
+        self = cls(reader, writer)
+        assert (await self.recv()).startswith("0")  # engine.io open
+        self.send("40" + json.dumps({"token": token}))
+        assert (await self.recv()).startswith("40")
+        return self
+
+    def send(self, text: str) -> None:
+        import os
+
+        data, mask = text.encode(), os.urandom(4)
+        n = len(data)
+        header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    async def recv(self) -> str:
+        while True:
+            b0, b1 = await self.reader.readexactly(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif n == 127:
+                n = int.from_bytes(await self.reader.readexactly(8), "big")
+            text = (await self.reader.readexactly(n)).decode()
+            if text == "2":  # engine.io ping
+                self.send("3")
+                continue
+            return text
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(second_gateway, smtp):
+    jo = await make_member(second_gateway, smtp, "Jo")
+    kim = await make_member(second_gateway, smtp, "Kim")
+    lee = await make_member(second_gateway, smtp, "Lee")
+    room = await make_club_room(jo.user_id, [kim.user_id, lee.user_id])
+    slow = await RawSocket.open(second_gateway, lee.token)
+    slow.send("420" + json.dumps(["room:join", {"room_id": room.id}]))
+    assert (await slow.recv()).startswith("430")  # joined; from now on it reads nothing
+    sender = await ChatClient(second_gateway, jo.token).connect()
+    reader = await ChatClient(second_gateway, kim.token).connect()
+    try:
+        await reader.join(room.id)
+        text = "z" * 4000
+        acks = [await sender.send(room.id, f"{i} {text}") for i in range(400)]
+        assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
+        assert await reader.wait_seqs(room.id, 400, timeout=60) == list(range(1, 401))
+
+        async def dropped():
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{second_gateway}/metrics") as resp:
+                    body = await resp.text()
+            line = next((x for x in body.splitlines() if x.startswith("clubhub_slow_consumers_total")), "x 0")
+            return float(line.split()[-1]) >= 1
+
+        await wait_for(dropped, timeout=30)
+    finally:
+        slow.close()
+        await sender.close()
+        await reader.close()
