@@ -1,6 +1,7 @@
 """End to end in a real browser: Debian's Chromium driven by Playwright against the session's real stack
 (the in-process gateway serving web/dist, real services, Ray). Screenshots of the main screens are written
-to web/e2e/screenshots/ on every run."""
+to web/e2e/screenshots/ on every run. Every page runs under the gateway's Content-Security-Policy, and no
+test may end with a CSP violation reported in any page's console."""
 import re
 import shutil
 import uuid
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from conftest import Inbox, make_member, wait_for
+from conftest import Inbox, client_session, make_member, wait_for
 from gateway import webapp
 
 SHOTS = Path(__file__).resolve().parent.parent / "web" / "e2e" / "screenshots"
@@ -29,11 +30,40 @@ async def browser():
         await b.close()
 
 
+# What any page's console said about the Content-Security-Policy (Chromium logs every refused inline
+# script or style, every blocked connection, as "Refused to … because it violates the following Content
+# Security Policy directive …").
+csp_violations: list[str] = []
+
+
+def watch_csp(page: Page) -> Page:
+    def on_console(msg):
+        if "Content Security Policy" in msg.text:
+            csp_violations.append(f"{page.url}: {msg.text}")
+
+    page.on("console", on_console)
+    return page
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation():
+    """The flows of every test run with no CSP violation (checked after the test, fixtures included)."""
+    yield
+    seen = list(csp_violations)
+    csp_violations.clear()
+    assert seen == [], seen
+
+
 async def new_page(browser, gateway) -> Page:
     context = await browser.new_context(base_url=gateway.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
-    return await context.new_page()
+    return watch_csp(await context.new_page())
+
+
+async def another_tab(page: Page) -> Page:
+    """A second tab of the same browser profile (same cookies, its own socket)."""
+    return watch_csp(await page.context.new_page())
 
 
 UNLABELLED_JS = """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
@@ -50,6 +80,17 @@ async def shot(page: Page, name: str) -> None:
     assert await page.evaluate(UNLABELLED_JS) == [], f"unlabelled controls on {name}"
     await page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
+
+
+async def shots(page: Page, name: str) -> None:
+    """`shot` at the desktop width and at 390 px (a phone)."""
+    size = page.viewport_size
+    await shot(page, name)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{name} is {width} px wide on a 390 px phone"
+    await shot(page, f"{name}-390")
+    await page.set_viewport_size(size)
 
 
 async def sign_up_and_log_in(page: Page, smtp: Inbox, name: str, screenshots: bool = False) -> str:
@@ -208,9 +249,16 @@ async def test_a_host_runs_a_live_session_with_two_audience_members(browser, gat
         await hands.get_by_role("button", name="Promote Ben").click()
         await expect(ben.get_by_role("region", name="Stage").get_by_text("Ben")).to_be_visible()
 
-        # Questions, upvotes, answered.
+        # Questions, upvotes, answered. Over 500 characters the counter says so and Ask is off.
+        ask = cat.get_by_role("button", name="Ask", exact=True)
+        await cat.get_by_label("Ask a question").fill("x" * 501)
+        await expect(cat.get_by_text("501 / 500 — 1 character too many")).to_be_visible()
+        await expect(ask).to_be_disabled()
+        await shots(cat, "08b-live-question-too-long")
         await cat.get_by_label("Ask a question").fill("What is next for the club?")
-        await cat.get_by_role("button", name="Ask", exact=True).click()
+        await expect(cat.get_by_text("26 / 500", exact=True)).to_be_visible()
+        await ask.click()
+        await expect(cat.get_by_text("your open questions: 1 of 5")).to_be_visible()
         await ben.get_by_role("button", name="Upvote: What is next for the club?").click()
         question = ann.get_by_role("list", name="Questions").get_by_role("listitem").filter(
             has_text="What is next for the club?")
@@ -224,8 +272,8 @@ async def test_a_host_runs_a_live_session_with_two_audience_members(browser, gat
         await ben.get_by_role("button", name="Vote Saturday").click()
         await cat.get_by_role("button", name="Vote Saturday").click()
         await expect(ann.get_by_role("meter", name="Saturday")).to_have_attribute("aria-valuenow", "100")
-        await shot(ann, "07-live-host")
-        await shot(cat, "08-live-audience")
+        await shots(ann, "07-live-host")
+        await shots(cat, "08-live-audience")
         await ann.get_by_role("button", name="Mark answered").click()
         await expect(question.get_by_text("Answered")).to_be_visible()
         await ann.get_by_role("button", name="Close poll").click()
@@ -265,3 +313,158 @@ async def test_the_feed_explains_its_items_and_logs_what_was_seen_clicked_and_re
         return kinds if {"impression", "click", "dwell"} <= kinds else None
 
     await wait_for(logged, timeout=30)
+
+
+async def test_the_app_runs_under_a_strict_content_security_policy(browser, gateway):
+    """The policy is in force (no 'unsafe-inline'), and a refused inline style does reach the console:
+    so the no-violation check after every test would see one."""
+    page = await new_page(browser, gateway)
+    try:
+        resp = await page.goto("/login")
+        policy = await resp.header_value("content-security-policy")
+        assert policy and "script-src 'self'" in policy and "style-src 'self'" in policy, policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, policy
+        await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        assert csp_violations == []
+        await page.evaluate("""() => {
+          const style = document.createElement('style');
+          style.textContent = 'body { background: red }';
+          document.head.appendChild(style);
+        }""")
+
+        async def reported():
+            return any("style" in v for v in csp_violations)
+
+        await wait_for(reported, timeout=10)
+        csp_violations.clear()  # the one made on purpose
+    finally:
+        await page.context.close()
+
+
+async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(browser, gateway, smtp):
+    from datetime import datetime, timedelta, timezone
+
+    from test_clubs import Api
+
+    olga, dan = await make_member(gateway.url, smtp, "Olga"), await make_member(gateway.url, smtp, "Dan")
+    async with client_session(gateway.url) as http:
+        owner, member = Api(http, olga), Api(http, dan)
+        _, club = await owner.call("POST", "/clubs", {"name": f"Ban club {uuid.uuid4().hex[:6]}",
+                                                      "description": "moderated"}, expect=201)
+        await member.call("POST", f"/clubs/{club['id']}/join", expect=200)
+        start = datetime.now(timezone.utc) + timedelta(minutes=5)
+        _, event = await owner.call("POST", f"/clubs/{club['id']}/events", {
+            "title": "Town hall", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat()}, expect=201)
+        await owner.call("POST", f"/events/{event['id']}/live/start", expect=200)
+
+        chat = await new_page(browser, gateway)
+        try:
+            await chat.goto("/login")
+            await log_in(chat, dan.email)
+            await chat.goto(f"/clubs/{club['id']}")
+            await expect(chat.get_by_role("textbox", name="Message")).to_be_visible()
+            await send(chat, "Hello from Dan")
+            await expect(messages(chat).get_by_text("Hello from Dan")).to_be_visible()
+            live = await another_tab(chat)
+            await live.goto(f"/events/{event['id']}/live")
+            await expect(live.get_by_role("region", name="Stage")).to_be_visible()
+            await expect(live.get_by_role("button", name="Raise hand")).to_be_visible()
+
+            await owner.call("POST", f"/clubs/{club['id']}/bans", {"user_id": dan.user_id, "reason": "spam"},
+                             expect=200)
+            await expect(chat.get_by_role("alert").filter(has_text="You were removed from this club.")).to_be_visible()
+            await expect(live.get_by_role("alert").filter(has_text="You were removed from this club.")).to_be_visible()
+            # Nothing of the club stays on screen, and nothing is offered.
+            for page in (chat, live):
+                await expect(page.get_by_text("Hello from Dan")).to_have_count(0)
+                for control in ("Send", "Raise hand", "Ask"):
+                    await expect(page.get_by_role("button", name=control, exact=True)).to_have_count(0)
+            await expect(chat.get_by_role("textbox", name="Message")).to_have_count(0)
+            await expect(live.get_by_role("region", name="Stage")).to_have_count(0)
+            await shots(chat, "11-removed-from-club")
+            await shots(live, "12-removed-from-live")
+        finally:
+            await chat.context.close()
+
+
+async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dropped(browser, gateway, smtp):
+    """With 30-second access tokens (the shortest the settings allow), a chat left open for longer than
+    that keeps its one WebSocket: the app renews the token and hands it over with `auth:refresh`."""
+    import time
+
+    from chat_helpers import ChatClient
+    from gateway.rest_accounts import ACCOUNTS
+    from test_clubs import Api
+
+    access = gateway.app[ACCOUNTS].access
+    ttl = access.ttl_s
+    access.ttl_s = 30
+    page = None
+    try:
+        eve, fay = await make_member(gateway.url, smtp, "Eve"), await make_member(gateway.url, smtp, "Fay")
+        async with client_session(gateway.url) as http:
+            _, club = await Api(http, eve).call("POST", "/clubs", {"name": f"Idle club {uuid.uuid4().hex[:6]}",
+                                                                   "description": "quiet"}, expect=201)
+            await Api(http, fay).call("POST", f"/clubs/{club['id']}/join", expect=200)
+            _, rooms = await Api(http, fay).call("GET", f"/clubs/{club['id']}/rooms", expect=200)
+        room_id = rooms["rooms"][0]["id"]
+
+        page = await new_page(browser, gateway)
+        sockets, sent, received = [], [], []
+
+        def on_socket(ws):
+            sockets.append(ws)
+            ws.on("framesent", lambda payload: sent.append(payload))
+            ws.on("framereceived", lambda payload: received.append(payload))
+
+        page.on("websocket", on_socket)
+        await page.goto("/login")
+        await log_in(page, eve.email)
+        await page.goto(f"/clubs/{club['id']}")  # a page load: the session is restored with a new token
+        await expect(messages(page)).to_be_visible()
+        loaded = time.monotonic()
+        opened = len(sockets)
+
+        # Idle past the first token's expiry; by then it has been renewed on the socket.
+        async def renewed_and_past_expiry():
+            return time.monotonic() - loaded > 40 and sum('"auth:refresh"' in str(f) for f in sent) >= 1
+
+        await wait_for(renewed_and_past_expiry, timeout=90, interval=1)
+        async with client_session(gateway.url) as http:
+            resp = await http.post("/api/v1/auth/login", json={"email": fay.email, "password": fay.password})
+            fresh = (await resp.json())["access_token"]
+        sender = await ChatClient(gateway.url, fresh).connect()
+        try:
+            await sender.join(room_id)
+            assert (await sender.send(room_id, "Still there, Eve?"))["ok"]
+        finally:
+            await sender.close()
+        await expect(messages(page).get_by_text("Still there, Eve?")).to_be_visible()
+        assert len(sockets) == opened, "the socket was dropped and opened again"
+        assert not any("session:revoked" in str(f) for f in received)
+        await expect(page.get_by_role("status", name="Reconnecting…")).to_have_count(0)
+    finally:
+        access.ttl_s = ttl
+        if page is not None:
+            await page.context.close()
+
+
+async def test_logging_out_in_one_tab_ends_the_other_tabs_session_and_says_why(two_people):
+    """Last: Ann logs out. Her other tab (the same login, through the refresh cookie) is told by the server
+    (`session:revoked`), goes to the login page and says why; the tab she logged out in just logs out."""
+    ann, _ = two_people
+    other = await another_tab(ann)
+    try:
+        await other.goto("/clubs")
+        await expect(other.get_by_role("list", name="My clubs")).to_be_visible()
+        await ann.get_by_role("button", name="Log out").click()
+        await expect(ann).to_have_url(re.compile(r"/login"))
+        await expect(other).to_have_url(re.compile(r"/login"))
+        notice = other.get_by_role("status").filter(has_text="You were logged out")
+        await expect(notice).to_be_visible()
+        await shots(other, "13-logged-out-elsewhere")
+        await expect(ann.get_by_text("You were logged out")).to_have_count(0)
+        await log_in(other, emails["Ann"])  # logging in again works
+    finally:
+        await other.close()

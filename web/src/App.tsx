@@ -19,7 +19,7 @@ const LivePage = lazy(() => import("./pages/LivePage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
 
 const navLinkClass = ({ isActive }: { isActive: boolean }) =>
-  `rounded px-3 py-1.5 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-400 ${
+  `rounded px-2 py-1.5 text-sm font-medium sm:px-3 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-400 ${
     isActive ? "bg-indigo-700 text-white" : "text-indigo-100 hover:bg-indigo-500 hover:text-white"
   }`;
 
@@ -40,8 +40,8 @@ function TopBar() {
 
   return (
     <header className="sticky top-0 z-20 bg-indigo-600 text-white shadow">
-      <div className="mx-auto flex h-14 max-w-7xl items-center gap-4 px-4">
-        <span className="text-lg font-bold tracking-tight">ClubHoloHub</span>
+      <div className="mx-auto flex h-14 max-w-7xl items-center gap-2 px-3 sm:gap-4 sm:px-4">
+        <span className="text-base font-bold tracking-tight sm:text-lg">ClubHoloHub</span>
         {user && (
           <>
             <nav aria-label="Main" className="flex items-center gap-1">
@@ -55,13 +55,13 @@ function TopBar() {
                 Profile
               </NavLink>
             </nav>
-            <div className="ml-auto flex items-center gap-3">
+            <div className="ml-auto flex items-center gap-2 sm:gap-3">
               <span className="hidden text-sm text-indigo-100 sm:inline">{user.display_name}</span>
               <button
                 type="button"
                 onClick={() => void onLogout()}
                 disabled={busy}
-                className="rounded border border-indigo-300 px-3 py-1 text-sm hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-white disabled:opacity-60"
+                className="whitespace-nowrap rounded border border-indigo-300 px-2 py-1 text-sm hover:bg-indigo-500 sm:px-3 focus:outline-none focus-visible:ring-2 focus-visible:ring-white disabled:opacity-60"
               >
                 Log out
               </button>
