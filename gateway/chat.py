@@ -196,17 +196,16 @@ class Chat:
             return UNAVAILABLE
 
     async def room_access(self, user_id: int, room_id: int) -> dict | None:
-        """None when the user may enter the room's broadcasts, else the refusal: a room of a private club
-        the user is not in does not exist for them (``not_found``), a public club's asks to join it first."""
-        from tortoise import connections
+        """None when the user may enter the room's broadcasts, else the refusal: the club's visibility rule
+        (``visibility.visible_room``: ``not_found`` to a private club's outsider), then membership."""
+        from .errors import ApiError
+        from .visibility import visible_room
 
-        rows = await connections.get("default").execute_query_dict(
-            "SELECT c.visibility, m.user_id AS member FROM rooms r JOIN clubs c ON c.id = r.club_id "
-            "LEFT JOIN memberships m ON m.club_id = r.club_id AND m.user_id = $2 WHERE r.id = $1",
-            [room_id, user_id])
-        if not rows or (rows[0]["member"] is None and rows[0]["visibility"] == "private"):
-            return error("not_found", f"no such room: {room_id}")
-        if rows[0]["member"] is None:
+        try:
+            _room, _club, role = await visible_room(room_id, user_id)
+        except ApiError as exc:
+            return error(exc.code, exc.message)
+        if role is None:
             return error("forbidden", f"you are not a member of the club of room {room_id}")
         return None
 
