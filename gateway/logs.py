@@ -32,6 +32,10 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Chatty libraries stay at WARNING unless asked otherwise.
+    quiet_libraries(root.level)
+
+
+def quiet_libraries(level: int) -> None:
+    """Chatty libraries stay at WARNING unless asked otherwise (the access log would carry query strings)."""
     for name in ("aiohttp.access", "engineio", "socketio", "tortoise", "aerich", "pymongo", "asyncio"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(name).setLevel(max(logging.WARNING, level))

@@ -1,7 +1,9 @@
 """Outgoing mail: real SMTP (aiosmtplib) when ``CLUBHUB_SMTP_URL`` is set, else the dev mailbox.
 
 The dev mailbox keeps the last mails per address in Redis (so every gateway sees them) and is read
-through ``GET /api/v1/dev/mailbox`` — a route that exists only when ``CLUBHUB_ENV=dev``.
+through ``GET /api/v1/dev/mailbox`` — a route that exists only when ``CLUBHUB_ENV=dev`` and answers only
+loopback clients. A mail holds a verification link (a credential): it is never logged, and it leaves
+Redis when the link expires.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from storage.settings import Settings
 log = logging.getLogger(__name__)
 
 DEV_MAILBOX_KEEP = 20
-DEV_MAILBOX_TTL_S = 7 * 24 * 3600
 
 
 @dataclass
@@ -46,9 +47,10 @@ class Mailer:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.lpush(key, json.dumps(asdict(mail)))
                 pipe.ltrim(key, 0, DEV_MAILBOX_KEEP - 1)
-                pipe.expire(key, DEV_MAILBOX_TTL_S)
+                # A mail is of no use after its link expires: the newest one keeps the list alive that long.
+                pipe.expire(key, self.settings.verify_token_ttl_s)
                 await pipe.execute()
-            log.info("dev mailbox: mail stored", extra={"to": mail.to, "subject": mail.subject, "link": mail.link})
+            log.info("dev mailbox: mail stored", extra={"to": mail.to, "subject": mail.subject})
 
     async def _send_smtp(self, mail: Mail) -> None:
         url = urlsplit(self.settings.smtp_url)

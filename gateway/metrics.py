@@ -1,6 +1,12 @@
-"""Prometheus metrics of the gateway, served at ``GET /metrics``."""
+"""Prometheus metrics of the gateway, served at ``GET /metrics``.
+
+The figures name routes, shards and socket counts: operations data, not for the public. So besides the
+main port (dev only) they are served by a listener of their own (``CLUBHUB_METRICS_PORT``, loopback by
+default, ``CLUBHUB_METRICS_HOST`` to let a scraper inside the cluster reach it), the only place in prod.
+"""
 from __future__ import annotations
 
+import logging
 import time
 
 from aiohttp import web
@@ -78,6 +84,44 @@ class GatewayMetrics:
 
 
 METRICS = web.AppKey("metrics", GatewayMetrics)
+log = logging.getLogger(__name__)
+
+
+class MetricsListener:
+    """``GET /metrics`` alone, on its own address; ``url`` is known once started (port 0 picks one)."""
+
+    def __init__(self, metrics: GatewayMetrics, host: str, port: int, prepare_hook=None) -> None:
+        self.metrics, self.host, self.port = metrics, host, port
+        self.prepare_hook = prepare_hook
+        self.runner: web.AppRunner | None = None
+        self.url: str | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self.metrics.handle)
+        if self.prepare_hook is not None:
+            self.prepare_hook(app)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            from storage.services import ServiceError
+
+            await self.runner.cleanup()
+            raise ServiceError("metrics", f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
+        host, port = site._server.sockets[0].getsockname()[:2]
+        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/metrics"
+        log.info("metrics listening", extra={"url": self.url})
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
 
 
 def _render_shard_stats(stats: list[dict]) -> str:

