@@ -388,12 +388,28 @@ async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(brow
             await chat.context.close()
 
 
+async def say(url: str, member, room_id: int, text: str) -> None:
+    """`text` sent to a room by `member` over a socket of its own (logged in afresh: tokens may be short)."""
+    from chat_helpers import ChatClient
+
+    async with client_session(url) as http:
+        resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+        token = (await resp.json())["access_token"]
+    sender = await ChatClient(url, token).connect()
+    try:
+        await sender.join(room_id)
+        assert (await sender.send(room_id, text))["ok"]
+    finally:
+        await sender.close()
+
+
 async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dropped(browser, gateway, smtp):
     """With 30-second access tokens (the shortest the settings allow), a chat left open for longer than
-    that keeps its one WebSocket: the app renews the token and hands it over with `auth:refresh`."""
+    that keeps its one WebSocket: the app renews the token and hands it over with `auth:refresh`. When
+    renewing is impossible for a while, the server's `session:revoked` `expired` is followed by a renewal
+    and a new connection, without logging out."""
     import time
 
-    from chat_helpers import ChatClient
     from gateway.rest_accounts import ACCOUNTS
     from test_clubs import Api
 
@@ -431,19 +447,34 @@ async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dr
             return time.monotonic() - loaded > 40 and sum('"auth:refresh"' in str(f) for f in sent) >= 1
 
         await wait_for(renewed_and_past_expiry, timeout=90, interval=1)
-        async with client_session(gateway.url) as http:
-            resp = await http.post("/api/v1/auth/login", json={"email": fay.email, "password": fay.password})
-            fresh = (await resp.json())["access_token"]
-        sender = await ChatClient(gateway.url, fresh).connect()
-        try:
-            await sender.join(room_id)
-            assert (await sender.send(room_id, "Still there, Eve?"))["ok"]
-        finally:
-            await sender.close()
+        await say(gateway.url, fay, room_id, "Still there, Eve?")
         await expect(messages(page).get_by_text("Still there, Eve?")).to_be_visible()
         assert len(sockets) == opened, "the socket was dropped and opened again"
         assert not any("session:revoked" in str(f) for f in received)
         await expect(page.get_by_role("status", name="Reconnecting…")).to_have_count(0)
+
+        # The refresh route fails for a while: the token runs out, the server says `expired` and closes
+        # the socket; once a renewal goes through the app connects again, still logged in.
+        blocked = True
+
+        async def refresh_route(route):
+            if blocked:
+                await route.abort()
+            else:
+                await route.continue_()
+
+        await page.route("**/api/v1/auth/refresh", refresh_route)
+
+        async def expired():
+            return any("session:revoked" in str(f) and '"expired"' in str(f) for f in received)
+
+        await wait_for(expired, timeout=60, interval=0.1)
+        blocked = False
+        await say(gateway.url, fay, room_id, "Back again?")
+        await expect(messages(page).get_by_text("Back again?")).to_be_visible()
+        assert len(sockets) > opened
+        await expect(page.get_by_role("status", name="Reconnecting…")).to_have_count(0)
+        await expect(page).not_to_have_url(re.compile(r"/login"))
     finally:
         access.ttl_s = ttl
         if page is not None:

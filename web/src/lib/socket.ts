@@ -128,14 +128,17 @@ export function openSocket(): Socket {
     if (socket !== s) return;
     setState(downState());
     if (err.message === "unauthorized") {
-      refusals += 1;
-      if (refusals > 3) {
-        sessionLost?.();
-        return;
-      }
+      // Refused with a token that was just renewed, several times: the login is over. (A renewal that
+      // cannot reach the server says nothing about the login: try again later.)
       refreshAccessToken().then(
-        () => scheduleReconnect(s, 0),
+        () => {
+          if (socket !== s) return;
+          refusals += 1;
+          if (refusals > 3) sessionLost?.();
+          else scheduleReconnect(s, 0);
+        },
         (e: unknown) => {
+          if (socket !== s) return;
           if (e instanceof ApiError && e.status === 401) sessionLost?.();
           else scheduleReconnect(s, 2000);
         },
