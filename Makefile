@@ -13,7 +13,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock run test web web-test chromium bench-chat bench-ranking services-up services-down clean
+.PHONY: install lock lint run test web web-test chromium bench-chat bench-ranking services-up services-down clean
 
 install: $(STAMP) web
 
@@ -51,6 +51,14 @@ lock:
 	$(BIN)/uv pip compile setup.cfg --extra test --extra dev --generate-hashes --no-strip-markers \
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
 		--quiet -o $(LOCK) $(LOCK_ARGS)
+
+# Static checks and the advisory audits (the audits are skipped, saying why, where their database
+# cannot be reached). Rules and exceptions: [tool.ruff] and [tool.bandit] in pyproject.toml,
+# requirements/audit-ignore.txt.
+lint: $(STAMP) $(WEB_DEPS)
+	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r actors gateway storage ranking --severity-level medium
+	$(BIN)/python .ci/audit.py
 
 run: install
 	$(BIN)/clubhub run
