@@ -370,6 +370,15 @@ async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(brow
             await live.goto(f"/events/{event['id']}/live")
             await expect(live.get_by_role("region", name="Stage")).to_be_visible()
             await expect(live.get_by_role("button", name="Raise hand")).to_be_visible()
+            # At most 5 open questions per member: the sixth is refused in those words.
+            for n in range(1, 7):
+                await live.get_by_label("Ask a question").fill(f"Question number {n}?")
+                await live.get_by_role("button", name="Ask", exact=True).click()
+                if n < 6:
+                    await expect(live.get_by_text(f"your open questions: {n} of 5")).to_be_visible()
+            await expect(live.get_by_role("alert").filter(has_text="You already have 5 open questions")).to_be_visible()
+            await expect(live.get_by_role("list", name="Questions").get_by_role("listitem")).to_have_count(5)
+            await shots(live, "12a-live-open-question-cap")
 
             await owner.call("POST", f"/clubs/{club['id']}/bans", {"user_id": dan.user_id, "reason": "spam"},
                              expect=200)
