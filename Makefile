@@ -13,7 +13,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint run test web web-test chromium bench-chat bench-ranking services-up services-down clean
+.PHONY: install lock lint run test web web-test chromium bench-chat bench-ranking soak services-up services-down clean
 
 install: $(STAMP) web
 
@@ -55,7 +55,7 @@ lock:
 # Static checks and the advisory audits (the audits are skipped, saying why, where their database
 # cannot be reached). Rules and exceptions: [tool.ruff] and [tool.bandit] in pyproject.toml,
 # requirements/audit-ignore.txt.
-lint: $(STAMP) $(WEB_DEPS)
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r actors gateway storage ranking --severity-level medium
 	$(BIN)/python .ci/audit.py
@@ -71,6 +71,10 @@ bench-chat: install
 
 bench-ranking: install
 	$(BIN)/python loadtest/bench_ranking.py $(BENCH_ARGS)
+
+# 30 minutes at half load; not part of make test. SOAK_ARGS="--minutes 2" for a short run.
+soak: install
+	$(BIN)/python loadtest/soak.py $(SOAK_ARGS)
 
 services-up: install
 	$(BIN)/clubhub services up
