@@ -26,9 +26,11 @@ import time
 
 import socketio
 from engineio import packet as eio_packet
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from socketio import packet as sio_packet
 
-from actors.room_shard import ROOMS_EVENT
+from actors.room_shard import ROOM_LAST_SEQ_KEY, ROOMS_EVENT
 
 KICK_EVENT = "clubhub:kick"  # a user's sockets leave rooms (ban, leave): delivered to every gateway
 REVOKE_EVENT = "clubhub:revoke"  # a login was revoked: its sockets on every gateway are closed
@@ -41,6 +43,13 @@ NAMESPACE = "/"
 LISTEN_RETRY_MAX_S = 1.0
 
 
+async def _close_quietly(pubsub) -> None:
+    try:
+        await pubsub.aclose()
+    except Exception:  # already broken: nothing left to release
+        pass
+
+
 class _Hold:
     """A socket joining a room: live messages wait here until the join is answered."""
     __slots__ = ("messages",)
@@ -51,7 +60,10 @@ class _Hold:
 
 class RoomDelivery(socketio.AsyncRedisManager):
     def __init__(self, channel: str, metrics=None, max_queue: int = 2000) -> None:
-        super().__init__(url="redis://127.0.0.1:1/0", channel=channel)  # real URL set before first use
+        # The real URL is set before first use. No retries inside redis-py: its pubsub would reconnect and
+        # resubscribe silently, and what was published meanwhile would be lost without a trace.
+        super().__init__(url="redis://127.0.0.1:1/0", channel=channel,
+                         redis_options={"retry": Retry(NoBackoff(), 0)})
         self.metrics = metrics
         self.max_queue = max_queue
         self.floors: dict[str, dict[int, int | _Hold]] = {}
@@ -62,30 +74,42 @@ class RoomDelivery(socketio.AsyncRedisManager):
     async def _redis_listen_with_retries(self):
         """python-socketio's listener loop, except that the wait between attempts stays under
         ``LISTEN_RETRY_MAX_S`` (python-socketio's doubles up to 60 s: a gateway could stay deaf for a
-        minute after Redis came back) and the client of a failed attempt is closed, not leaked.
-        Whatever was published while this gateway was not subscribed surfaces as a gap (``_resync``)."""
+        minute after Redis came back) and the connection of a failed attempt is closed, not leaked.
+        What was published while this gateway was not subscribed is caught up after resubscribing."""
         retry_sleep = 0.1
+        lost = False
+        pubsub = None
         while True:
             try:
-                await self._close_pubsub()
+                if pubsub is not None:
+                    await _close_quietly(pubsub)
                 self._redis_connect()
-                await self.pubsub.subscribe(self.channel)
-                retry_sleep = 0.1
-                async for message in self.pubsub.listen():
+                pubsub = self.pubsub
+                await pubsub.subscribe(self.channel)
+                if lost:
+                    await self._catch_up()
+                lost, retry_sleep = False, 0.1
+                async for message in pubsub.listen():
                     yield message
             except Exception as exc:
+                lost = True
                 log.warning("pubsub listener lost Redis; resubscribing", extra={"error": str(exc),
                                                                                 "retry_s": retry_sleep})
                 await asyncio.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, LISTEN_RETRY_MAX_S)
 
-    async def _close_pubsub(self) -> None:
-        for closing in (self.pubsub, self.redis):
-            if closing is not None:
-                try:
-                    await closing.aclose()
-                except Exception:  # already broken: nothing to release
-                    pass
+    async def _catch_up(self) -> None:
+        """After the listener was down: a socket behind its room's last published seq (the shards
+        record it with every publish) missed messages, and resumes with ``since_seq`` (``_resync``).
+        Without this a quiet room would wait for its next message to reveal the gap."""
+        rooms = sorted({r for floors in self.floors.values() for r, f in floors.items() if isinstance(f, int)})
+        if not rooms:
+            return
+        last = dict(zip(rooms, await self.redis.hmget(ROOM_LAST_SEQ_KEY, [str(r) for r in rooms])))
+        for sid, floors in list(self.floors.items()):
+            behind = [(r, f) for r, f in floors.items() if isinstance(f, int) and int(last.get(r) or 0) > f]
+            if behind:
+                self._resync(sid, *behind[0])
 
     # -- join protocol ---------------------------------------------------------------------
     def hold(self, sid: str, room_id: int) -> None:

@@ -1,60 +1,12 @@
 """Chat under faults: a second gateway, a gateway killed with SIGKILL, a shard actor killed,
 MongoDB stopped. Every acked message must arrive exactly once, in order, without seq gaps."""
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
-import aiohttp
 import pytest
 import ray
 
-from chat_helpers import ChatClient, make_club_room
+from chat_helpers import ChatClient, GatewayProcess, make_club_room
 from conftest import make_member, wait_for
-from storage.services import free_port
-
-CLUBHUB = str(Path(sys.executable).parent / "clubhub")
-
-
-class GatewayProcess:
-    """Another ``clubhub run`` sharing the session's services, Ray instance and signing keys."""
-
-    def __init__(self, settings, services, ray_address: str, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        urls = services.urls()
-        # RAY_AUTH_MODE (set by the session's ray.init) stays: joining its cluster needs the token.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
-        env.update(CLUBHUB_DATA_DIR=str(settings.data_path), CLUBHUB_POSTGRES_URL=urls["postgres"],
-                   CLUBHUB_MONGO_URL=urls["mongo"], CLUBHUB_REDIS_URL=urls["redis"],
-                   CLUBHUB_RAY_ADDRESS=ray_address, CLUBHUB_PORT=str(self.port),
-                   CLUBHUB_USER_MSG_BURST=str(settings.user_msg_burst),
-                   CLUBHUB_HOUSEKEEPING_S=str(settings.housekeeping_s))
-        self.log = tmp_path / f"gateway-{self.port}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([CLUBHUB, "run"], env=env, stdout=out, stderr=out)
-
-    async def ready(self) -> None:
-        async with aiohttp.ClientSession() as http:
-            async def up():
-                assert self.proc.poll() is None, self.log.read_text()[-3000:]
-                try:
-                    async with http.get(f"{self.url}/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await wait_for(up, timeout=90, interval=0.25)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 @pytest.fixture
