@@ -17,19 +17,24 @@ const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 10
 
 let stepStart = Infinity, stepEnd = -Infinity, delivered = 0, samples = [], seen = 0;
 let acked = 0, refused = 0, sent = 0, frames = 0;
+// Ack latency (send to durable ack), reported as ack_samples: the soak benchmark's p50/p99.
+let ackSamples = [], ackSeen = 0;
 const RESERVOIR = 20000;
+
+function keep(reservoir, count, value) {
+  if (reservoir.length < RESERVOIR) reservoir.push(value);
+  else {
+    const j = Math.floor(Math.random() * count);
+    if (j < RESERVOIR) reservoir[j] = value;
+  }
+}
 
 function record(text) {
   const t0 = Number(text.slice(0, text.indexOf("|")));
   if (!(t0 >= stepStart && t0 <= stepEnd)) return;
   delivered += 1;
-  const lat = (nowUs() - t0) / 1000;
   seen += 1;
-  if (samples.length < RESERVOIR) samples.push(lat);
-  else {
-    const j = Math.floor(Math.random() * seen);
-    if (j < RESERVOIR) samples[j] = lat;
-  }
+  keep(samples, seen, (nowUs() - t0) / 1000);
 }
 
 function connect(spec) {
@@ -75,7 +80,7 @@ async function main() {
     const cmd = JSON.parse(line);
     if (cmd.cmd === "quit") break;
     if (cmd.cmd !== "step") continue;
-    delivered = 0; samples = []; seen = 0; acked = 0; refused = 0; sent = 0; frames = 0;
+    delivered = 0; samples = []; seen = 0; sent = 0; frames = 0;
     const ms = cmd.seconds * 1000;
     stepStart = nowUs();
     stepEnd = stepStart + ms * 1000;
@@ -95,15 +100,21 @@ async function main() {
           const [event, payload] = clubhub
             ? ["message:send", { room_id: room, client_id: `p${cfg.part}-${counter}-${stepStart}`, text }]
             : ["send", { room, text }];
+          const sentUs = nowUs();
           s.timeout(10000).emit(event, payload, (err, ack) => {
-            if (!err && ack && ack.ok) acked += 1; else refused += 1;
+            if (!err && ack && ack.ok) {
+              acked += 1; ackSeen += 1;
+              keep(ackSamples, ackSeen, (nowUs() - sentUs) / 1000);
+            } else refused += 1;
           });
         }
       }, tickMs);
     });
     await new Promise((r) => setTimeout(r, cmd.drain_ms || 1500));
     process.stdout.write(JSON.stringify({ step: true, rate: cmd.rate, sent, acked, refused, delivered, frames,
-                                          seconds: cmd.seconds, samples }) + "\n");
+                                          seconds: cmd.seconds, samples, ack_samples: ackSamples }) + "\n");
+    // Acks and refusals are counted from one report to the next, so none arriving between steps is lost.
+    acked = 0; refused = 0; ackSamples = []; ackSeen = 0;
   }
   for (const s of sockets) s.close();
   process.exit(0);
