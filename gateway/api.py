@@ -17,9 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, RootModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from .errors import STATUS_BY_CODE, ApiError
+from .errors import STATUS_BY_CODE, ApiError, client_error
 
 PREFIX = "/api/v1"
+PATH_ID_MAX = 10**18 - 1  # the largest path id ``path_id`` accepts (18 digits, below bigint's 2**63)
 
 
 class ErrorDetail(BaseModel):
@@ -105,7 +106,8 @@ class Api:
                 ]
             for name in _path_params(op.path):
                 item.setdefault("parameters", []).append(
-                    {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}})
+                    {"name": name, "in": "path", "required": True,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": PATH_ID_MAX}})
             if op.body is not None:
                 item["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
@@ -116,6 +118,8 @@ class Api:
                 ok["content"] = {op.content_type: {"schema": {"type": "string"}}}
             item["responses"][str(op.status)] = ok
             codes = set(op.errors) | ({"invalid", "too_large"} if op.body or op.query else set())
+            if _path_params(op.path):
+                codes.add("not_found")  # any id may not exist (or be one the caller cannot see)
             if op.auth:
                 codes.add("unauthorized")
             for code in sorted(codes):
@@ -139,6 +143,16 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"\{(\w+)\}", path)
 
 
+def path_id(name: str, raw: str) -> int:
+    """A path id as the database can hold it, else ``not_found`` like any id that does not exist.
+
+    ASCII digits only: ``'²'.isdigit()`` is true but ``int('²')`` fails; 18 digits stay below 2**63.
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(PATH_ID_MAX)):
+        raise ApiError("not_found", f"no such {name.removesuffix('_id')}: {raw[:40]}")
+    return int(raw)
+
+
 def _wrap(op: Operation, authenticate):
     params = inspect.signature(op.handler).parameters
 
@@ -149,10 +163,7 @@ def _wrap(op: Operation, authenticate):
             if "claims" in params:
                 kwargs["claims"] = claims
         for name in _path_params(op.path):
-            raw = request.match_info[name]
-            if not raw.isdigit() or len(raw) > 18:
-                raise ApiError("not_found", f"no such {name.removesuffix('_id')}: {raw}")
-            kwargs[name] = int(raw)
+            kwargs[name] = path_id(name, request.match_info[name])
         if op.query is not None:
             try:
                 kwargs["query"] = op.query.model_validate(dict(request.query))
@@ -165,6 +176,9 @@ def _wrap(op: Operation, authenticate):
                 data = json.loads(raw) if raw.strip() else ({} if not issubclass(op.body, RootModel) else None)
             except (ValueError, UnicodeDecodeError):
                 raise ApiError("invalid", "request body is not valid JSON") from None
+            except RecursionError:  # "[" * 1000: the parser gives up before the nesting ends
+                client_error("deep_json", "request body nested too deeply", path=request.path)
+                raise ApiError("invalid", "request body is nested too deeply") from None
             expects_list = issubclass(op.body, RootModel)
             if not isinstance(data, list if expects_list else dict):
                 raise ApiError("invalid", f"request body must be a JSON {'array' if expects_list else 'object'}")

@@ -53,8 +53,10 @@ def _encode_cursor(rank: float, club_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[float, int]:
     try:
         rank, club_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (abs(float(rank)) <= 3.4e38 and 1 <= int(club_id) < 2**63):  # float4 and bigint (M3)
+            raise ValueError("cursor out of range")
         return float(rank), int(club_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ApiError("invalid", "cursor is not one this API gave out") from None
 
 

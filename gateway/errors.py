@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 
 from aiohttp import web
 
@@ -23,6 +25,40 @@ CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
 # Codes that refine a status (login of an unverified account is 403 email_unverified).
 STATUS_BY_CODE["email_unverified"] = 403
 CODE_BY_STATUS.update({400: "invalid", 405: "invalid", 411: "invalid", 415: "invalid"})
+
+
+class ClientErrorLog:
+    """One log line per kind of client-caused error and interval, never a traceback.
+
+    Malformed input (a body nested a thousand deep, a garbage engine.io frame) is the client's fault,
+    not the server's: it is answered ``invalid`` (or the socket is dropped) and logged as one WARNING
+    line. An attacker repeating it must not be able to fill the log, so each ``kind`` logs at most one
+    line per ``interval_s``; the next line says how many were left out in between.
+    """
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 10.0) -> None:
+        self.logger = logger
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, message: str, **fields) -> bool:
+        """Log ``message`` unless ``kind`` was logged within the interval; True when a line was written."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self.interval_s:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return False
+            self._last[kind] = now
+            suppressed = self._suppressed.pop(kind, 0)
+        self.logger.warning("client error (%s): %s", kind, message[:300],
+                            extra={"client_error": kind, "suppressed": suppressed, **fields})
+        return True
+
+
+client_error = ClientErrorLog(log)
 
 
 class ApiError(Exception):

@@ -29,6 +29,8 @@ def register(app: web.Application, dist: Path | None) -> bool:
         return False
 
     def file_in(root: Path, name: str) -> Path | None:
+        if "\x00" in name:  # /assets/%00: no file has it, and the OS calls raise on it (M3)
+            return None
         path = (root / name).resolve()
         return path if path.is_file() and path.is_relative_to(root) else None
 
