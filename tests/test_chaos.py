@@ -156,8 +156,10 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
     members = [await make_member(gateway.url, smtp, name) for name in names]
     room = await make_club_room(members[0].user_id, [m.user_id for m in members[1:]])
     second = GatewayProcess(settings, services, ray_cluster, tmp_path)
+    processes = [second]  # every gateway process this test started, stopped at the end whatever happens
     gateways = {"gw1": gateway.url}
     stopped_services = []
+    people: list[Participant] = []
     try:
         await second.ready()
         gateways["gw2"] = second.url
@@ -216,6 +218,7 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
             # 2. The second gateway dies with SIGKILL; a new process takes over its members.
             await acked_at_least(acked() + 150)
             third = GatewayProcess(settings, services, ray_cluster, tmp_path)
+            processes.append(third)
             await third.ready()
             async with fault("gateway killed"):
                 second.proc.kill()
@@ -274,9 +277,10 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
     finally:
         for svc in stopped_services:
             await asyncio.to_thread(svc.start)
-        for p in locals().get("people", []):
+        for p in people:
             await p.drop()
-        second.stop()
+        for process in processes:
+            process.stop()
 
 
 def _chat_key():
