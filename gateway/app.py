@@ -94,7 +94,7 @@ def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics
             raise socketio.exceptions.ConnectionRefusedError("rate_limited")
         await sio.save_session(sid, {"user_id": claims.user_id, "family": claims.family})
         metrics.open_sockets.inc()
-        await realtime.connected(sid, claims)
+        await realtime.connected(sid, claims, client_ip(environ["aiohttp.request"]))
 
     @sio.event
     async def disconnect(sid, reason=None):

@@ -179,7 +179,9 @@ class RoomDelivery(socketio.AsyncRedisManager):
                 self._put(sid, eio_sid, packets, frame)
             else:
                 self._put(sid, eio_sid, *self._encode(room_id, [m for m in messages if m["seq"] > floor]))
-            self.floors[sid][room_id] = last
+            rooms = self.floors.get(sid)
+            if rooms is not None:  # None: _put dropped it as a slow consumer (and the loop must go on)
+                rooms[room_id] = last
         if self.metrics is not None:
             self.metrics.fanout_latency.observe(max(0.0, time.time() - messages[-1]["ts"] / 1000.0))
             self.metrics.delivered_batches.observe(len(messages))

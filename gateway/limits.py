@@ -14,13 +14,15 @@ from actors.session import TokenBucket
 
 
 class UserBuckets:
+    """Token buckets by key: a user id, or a client address."""
+
     def __init__(self, rate: float, burst: float, max_users: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
         self.max_users = max_users
-        self._buckets: OrderedDict[int, TokenBucket] = OrderedDict()
+        self._buckets: OrderedDict[int | str, TokenBucket] = OrderedDict()
 
-    def wait(self, user_id: int, now: float | None = None) -> float:
+    def wait(self, user_id: int | str, now: float | None = None) -> float:
         """0.0 when the user may act now (a token is taken), else the seconds until they may."""
         bucket = self._buckets.get(user_id)
         if bucket is None:

@@ -45,6 +45,8 @@ class Realtime:
         self.accounts = None  # gateway.accounts.Accounts, set once the backends are up
         self.actions = UserBuckets(settings.user_action_rate, settings.user_action_burst)
         self.joins = UserBuckets(settings.user_join_rate, settings.user_join_burst)
+        self.addresses = UserBuckets(settings.ip_event_rate, settings.ip_event_burst)
+        self.address_of: dict[str, str] = {}      # sid -> client address
         self.in_live: dict[str, set[int]] = {}   # sid -> event ids
         self.users: dict[str, int] = {}          # sid -> user_id
         self.joined: dict[str, set[int]] = {}    # sid -> room ids
@@ -83,6 +85,8 @@ class Realtime:
             user_id = self.users.get(sid)
             if user_id is None or self.chat is None:
                 result = error("unauthorized", "not connected")
+            elif (wait := self.addresses.wait(self.address_of.get(sid, ""))) > 0:
+                result = error("rate_limited", f"too many events from your address: wait {max(wait, 0.1):.1f}s")
             elif not isinstance(data, dict):
                 result = error("invalid", f"{event} takes a JSON object")
             else:
@@ -113,7 +117,7 @@ class Realtime:
             async def limited(sid: str, user_id: int, payload) -> dict:
                 wait = buckets.wait(user_id)
                 if wait > 0:
-                    return error("rate_limited", f"too many {what}: wait {wait:.1f}s")
+                    return error("rate_limited", f"too many {what}: wait {max(wait, 0.1):.1f}s")
                 return await method(sid, user_id, payload)
 
             return limited
@@ -195,9 +199,10 @@ class Realtime:
         self._expiry.clear()
 
     # -- lifecycle (called from the connect/disconnect handlers) -------------------------------
-    async def connected(self, sid: str, claims: AccessClaims) -> None:
+    async def connected(self, sid: str, claims: AccessClaims, address: str) -> None:
         user_id = claims.user_id
         self.users[sid] = user_id
+        self.address_of[sid] = address
         self.joined[sid] = set()
         self.families[sid] = claims.family
         await self.sio.enter_room(sid, f"user:{user_id}")
@@ -214,6 +219,7 @@ class Realtime:
         rooms = self.joined.pop(sid, set())
         live = self.in_live.pop(sid, set())
         self.families.pop(sid, None)
+        self.address_of.pop(sid, None)
         handle = self._expiry.pop(sid, None)
         if handle is not None:
             handle.cancel()

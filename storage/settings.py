@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     # room:join and live:join: a reconnecting client rejoins all its rooms at once, so a bigger burst.
     user_join_rate: float = Field(10.0, gt=0)
     user_join_burst: float = Field(100.0, ge=1)
+    # Every Socket.IO event from one client address (all its users together), per gateway.
+    ip_event_rate: float = Field(200.0, gt=0)
+    ip_event_burst: float = Field(2000.0, ge=1)
     # Sockets one user / one client address may hold open on one gateway (engine.io sessions included).
     max_sockets_per_user: int = Field(20, ge=1)
     max_sockets_per_ip: int = Field(100, ge=1)

@@ -30,10 +30,14 @@ async def make_club_room(owner_id: int, members: list[int] = (), slow_mode_s: in
 
 
 class ChatClient:
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, source: str | None = None) -> None:
+        """``source``: a loopback address of its own to connect from (per-address limits see it alone)."""
         self.url = url
         self.token = token
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self._http = None
+        if source is not None:
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=self._http)
         self.messages: dict[int, list[dict]] = defaultdict(list)
         self.frames = 0
         self.updated: list[dict] = []
@@ -102,6 +106,8 @@ class ChatClient:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        if self._http is not None:
+            await self._http.close()
 
 
 CLUBHUB = str(Path(sys.executable).parent / "clubhub")

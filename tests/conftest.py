@@ -73,7 +73,9 @@ def settings(tmp_path_factory, smtp) -> Settings:
     # A burst of 40 lets tests send a few dozen messages in a row; the flood test goes past it.
     return Settings(data_dir=tmp_path_factory.mktemp("clubhub-data"), ray_num_cpus=os.cpu_count() or 2,
                     smtp_url=smtp.url, user_msg_burst=40, housekeeping_s=1.0, metrics_port=0,
-                    socket_connect_timeout_s=3.0)
+                    socket_connect_timeout_s=3.0,
+                    # Most test clients share 127.0.0.1: per-address limits are tested with addresses of their own.
+                    ip_event_rate=1e6, ip_event_burst=1e6, max_sockets_per_ip=1000)
 
 
 @pytest.fixture(scope="session")

@@ -181,8 +181,9 @@ def test_H2_session_question_cap():
 async def second_gateway(gateway, settings, services, ray_cluster, tmp_path_factory):
     """A second gateway process on the same services and Ray, with a short header deadline."""
     proc = GatewayProcess(settings, services, ray_cluster, tmp_path_factory.mktemp("gw2"),
-                          extra_env={"CLUBHUB_HEADER_TIMEOUT_S": "2", "CLUBHUB_MAX_SOCKET_QUEUE": "20",
-                                     "CLUBHUB_USER_MSG_BURST": "1000"})
+                          extra_env={"CLUBHUB_HEADER_TIMEOUT_S": "2", "CLUBHUB_MAX_SOCKET_QUEUE": "200",
+                                     "CLUBHUB_USER_MSG_BURST": "1000", "CLUBHUB_IP_EVENT_RATE": "20",
+                                     "CLUBHUB_IP_EVENT_BURST": "1000"})
     try:
         await proc.ready()
         yield proc.url
@@ -526,22 +527,29 @@ class RawSocket:
         self.writer.close()
 
 
-async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(second_gateway, smtp):
-    jo = await make_member(second_gateway, smtp, "Jo")
-    kim = await make_member(second_gateway, smtp, "Kim")
-    lee = await make_member(second_gateway, smtp, "Lee")
-    room = await make_club_room(jo.user_id, [kim.user_id, lee.user_id])
+async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(gateway, second_gateway, smtp):
+    senders_people = [await make_member(gateway.url, smtp, n) for n in ("Jo", "Joy", "Jay")]
+    kim, lee = [await make_member(gateway.url, smtp, n) for n in ("Kim", "Lee")]
+    room = await make_club_room(senders_people[0].user_id, [p.user_id for p in senders_people[1:]] + [kim.user_id,
+                                                                                                  lee.user_id])
     slow = await RawSocket.open(second_gateway, lee.token)
     slow.send("420" + json.dumps(["room:join", {"room_id": room.id}]))
-    assert (await slow.recv()).startswith("430")  # joined; from now on it reads nothing
-    sender = await ChatClient(second_gateway, jo.token).connect()
-    reader = await ChatClient(second_gateway, kim.token).connect()
+    while not (await slow.recv()).startswith("430"):  # joined (presence may come first); from now on it
+        pass                                            # reads nothing
+    senders = [await ChatClient(second_gateway, p.token, loopback_source()).connect() for p in senders_people]
+    reader = await ChatClient(second_gateway, kim.token, loopback_source()).connect()
     try:
         await reader.join(room.id)
-        text = "z" * 4000
-        acks = [await sender.send(room.id, f"{i} {text}") for i in range(400)]
+        # More than the kernel's socket buffers (up to 4 MB here) and aiohttp's 64 KB write buffer can hold.
+        text = "z" * 3990
+
+        async def flood(client, prefix):
+            return [await client.send(room.id, f"{prefix}{i:03d} {text}") for i in range(500)]
+
+        acks = [a for part in await asyncio.gather(*(flood(c, n) for c, n in zip(senders, "abc"))) for a in part]
         assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
-        assert await reader.wait_seqs(room.id, 400, timeout=60) == list(range(1, 401))
+        assert not reader.disconnected.is_set(), "the reader that keeps up was dropped"
+        assert await reader.wait_seqs(room.id, 1500, timeout=120) == list(range(1, 1501))
 
         async def dropped():
             async with aiohttp.ClientSession() as http:
@@ -553,5 +561,25 @@ async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(
         await wait_for(dropped, timeout=30)
     finally:
         slow.close()
-        await sender.close()
-        await reader.close()
+        for c in senders + [reader]:
+            await c.close()
+
+
+async def test_events_from_one_address_are_rate_limited_across_its_users(gateway, second_gateway, smtp):
+    people = [await make_member(gateway.url, smtp, n) for n in ("Max", "Ned")]
+    room = await make_club_room(people[0].user_id, [people[1].user_id])
+    address = loopback_source()
+    clients = [await ChatClient(second_gateway, p.token, address).connect() for p in people]
+    elsewhere = await ChatClient(second_gateway, people[0].token, loopback_source()).connect()
+    try:
+        for c in clients:
+            await c.join(room.id)
+        # Typing is cheap and never limited per user: only the address's bucket (burst 1000) can refuse.
+        acks = await asyncio.gather(*(clients[i % 2].call("typing", {"room_id": room.id}) for i in range(1300)))
+        codes = [a["error"]["code"] if not a["ok"] else "ok" for a in acks]
+        assert "rate_limited" in codes and codes.count("ok") >= 950, (codes.count("ok"), set(codes))
+        # Another address is not affected.
+        assert (await elsewhere.call("room:join", {"room_id": room.id}))["ok"]
+    finally:
+        for c in clients + [elsewhere]:
+            await c.close()
