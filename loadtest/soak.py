@@ -80,10 +80,11 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
         # The per-user send limit protects real rooms; the soak's senders are few and fast, and all its
-        # sockets come from one address (the per-address cap would refuse all but the first 100).
+        # sockets come from one address, so the per-address socket cap and event rate are lifted too.
         env.update(CLUBHUB_DATA_DIR=str(self.data), CLUBHUB_PORT=str(self.port), CLUBHUB_LOG_LEVEL="WARNING",
                    CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
-                   CLUBHUB_MAX_SOCKETS_PER_IP="100000", **self.extra_env)
+                   CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
+                   CLUBHUB_IP_EVENT_BURST="1000000", **self.extra_env)
         with open(self.log_path, "wb") as out:  # noqa: ASYNC230 (once, before any load)
             # Its own session: the stack's processes are told apart from the load generators'.
             self.proc = subprocess.Popen(  # noqa: ASYNC220
@@ -164,6 +165,10 @@ class Stack:
                     left.append(p)
             except psutil.NoSuchProcess:
                 pass
+        # Servers that daemonize (PostgreSQL's postmaster) leave the tree: they name our data directory.
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if p.pid not in self.tree and any(str(self.data) in part for part in p.info["cmdline"] or ()):
+                left.append(p)
         for p in left:
             try:
                 p.kill()
