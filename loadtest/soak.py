@@ -84,13 +84,15 @@ class Stack:
         env.update(CLUBHUB_DATA_DIR=str(self.data), CLUBHUB_PORT=str(self.port), CLUBHUB_LOG_LEVEL="WARNING",
                    CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
                    CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
-                   CLUBHUB_IP_EVENT_BURST="1000000", **self.extra_env)
+                   CLUBHUB_IP_EVENT_BURST="1000000")
+        env.update(self.extra_env)
         with open(self.log_path, "wb") as out:  # noqa: ASYNC230 (once, before any load)
             # Its own session: the stack's processes are told apart from the load generators'.
             self.proc = subprocess.Popen(  # noqa: ASYNC220
                 [str(Path(sys.executable).parent / "clubhub"), "run"], env=env, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True)
         self.gateway = psutil.Process(self.proc.pid)
+        self.remember_tree()
         await wait_http(f"{self.url}/readyz", self.proc, timeout=240)
         self.remember_tree()
 
@@ -144,6 +146,9 @@ class Stack:
     def stop(self) -> None:
         """SIGTERM to the gateway (it stops Ray and the services it started), then SIGKILL by pid to
         anything of its tree still alive."""
+        self.shutdown = {"clean": None}
+        if not hasattr(self, "proc"):  # start() failed before the gateway was launched
+            return
         self.remember_tree()
         started = time.monotonic()
         self.shutdown = {"clean": True}
