@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from storage.settings import Settings, origin_of
+from storage.settings import Settings
 
 from .errors import error_response
 

@@ -2,7 +2,6 @@
 asking — the dev mailbox only for this machine, security headers, a CORS allow-list, metrics off the
 public port in prod, Ray and the embedded services closed to other users and machines, secrets from
 files, and no password or token in any log of the run."""
-import json
 import os
 import socket
 import stat
