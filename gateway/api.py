@@ -126,6 +126,9 @@ class Api:
                 item["responses"][str(STATUS_BY_CODE[code])] = {
                     "description": code,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            if op.query is not None:
+                # aiohttp's HTTP parser refuses a request line over 8 KB before any handler runs.
+                item["responses"]["400"] = {"description": "request line too long for the HTTP server"}
             paths.setdefault(op.path, {})[op.method.lower()] = item
         return {
             "openapi": "3.1.0",
@@ -141,6 +144,37 @@ class Api:
 
 def _path_params(path: str) -> list[str]:
     return re.findall(r"\{(\w+)\}", path)
+
+
+def storable(data: Any) -> Any:
+    """``data`` when every string in it can be stored, else ``invalid``: JSON escapes can make lone
+    surrogates (``"\\ud800"``, which no UTF-8 encoder takes) and NUL characters (which PostgreSQL text
+    refuses); caught here once, before they reach a driver deep in some action as a 500."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts = (item,)
+        elif isinstance(item, dict):
+            texts = item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in texts:
+            if "\x00" in text or not _encodable(text):
+                raise ApiError("invalid", "strings must be valid Unicode without NUL characters")
+    return data
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def path_id(name: str, raw: str) -> int:
@@ -166,7 +200,7 @@ def _wrap(op: Operation, authenticate):
             kwargs[name] = path_id(name, request.match_info[name])
         if op.query is not None:
             try:
-                kwargs["query"] = op.query.model_validate(dict(request.query))
+                kwargs["query"] = op.query.model_validate(storable(dict(request.query)))
             except ValidationError as exc:
                 raise ApiError("invalid", describe_validation_error(exc)) from None
         if op.body is not None:
@@ -179,6 +213,7 @@ def _wrap(op: Operation, authenticate):
             except RecursionError:  # "[" * 1000: the parser gives up before the nesting ends
                 client_error("deep_json", "request body nested too deeply", path=request.path)
                 raise ApiError("invalid", "request body is nested too deeply") from None
+            storable(data)
             expects_list = issubclass(op.body, RootModel)
             if not isinstance(data, list if expects_list else dict):
                 raise ApiError("invalid", f"request body must be a JSON {'array' if expects_list else 'object'}")

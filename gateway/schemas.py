@@ -241,12 +241,16 @@ class ClubSearchOut(BaseModel):
     next_cursor: str | None
 
 
+# storage.models.ClubInvite.code holds 32 characters; a longer code cannot exist (and the ORM refuses it).
+InviteCode = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
 class JoinIn(Input):
-    invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    invite_code: InviteCode | None = None
 
 
 class InviteAcceptIn(Input):
-    invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    invite_code: InviteCode
 
 
 class MyClubsOut(BaseModel):
@@ -306,7 +310,7 @@ class InviteOut(BaseModel):
 
 
 class InviteRevokeIn(Input):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    code: InviteCode
 
 
 class RoomCreateIn(Input):

@@ -24,7 +24,8 @@ from engineio import payload as engineio_payload
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as socketio_packet
 
-from .errors import client_error, error_body
+from .api import storable
+from .errors import ApiError, client_error, error_body
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +168,17 @@ def refuse_malformed_packets(sio) -> None:
         # their own, with a traceback and no answer.
         if not (isinstance(data, list) and data and isinstance(data[0], str)) or data[0] in sio.reserved_events:
             raise ValueError("an event is a list that starts with the name of a client event")
-        if len(data) > 2:
+        problem = f"{data[0]} takes one payload" if len(data) > 2 else None
+        if problem is None:
+            try:
+                storable(data[1:])  # the REST rule: no lone surrogates, no NUL (see api.storable)
+            except ApiError as exc:
+                problem = exc.message
+        if problem is not None:
             namespace = namespace or "/"
             sid = sio.manager.sid_from_eio_sid(eio_sid, namespace)
             if id is not None and sid is not None and sio.manager.is_connected(sid, namespace):
-                body = {"ok": False, **error_body("invalid", f"{data[0]} takes one payload")}
+                body = {"ok": False, **error_body("invalid", problem)}
                 await sio._send_packet(eio_sid, sio.packet_class(socketio_packet.ACK, namespace=namespace,
                                                                  data=[body], id=id))
             return
