@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from chat_helpers import ChatClient
-from conftest import client_session, make_member
+from conftest import client_session, loopback_source, make_member
 from gateway.app import SIO
 
 EXAMPLES = int(os.environ.get("CLUBHUB_SOCKET_FUZZ_EXAMPLES", "20"))
@@ -145,7 +145,9 @@ class Caller:
 
     async def connected(self) -> ChatClient:
         if self.client is None or not self.client.sio.connected:
-            self.client = await ChatClient(self.url, self.token).connect()
+            if self.client is not None:
+                await self.client.close()
+            self.client = await ChatClient(self.url, self.token, source=loopback_source()).connect()
         return self.client
 
     async def _call(self, event: str, payload) -> None:
@@ -209,7 +211,7 @@ async def test_every_socket_event_answers_hostile_payloads(gateway, world):
                   if r.exc_info or "Traceback" in r.getMessage()]
     assert not tracebacks, tracebacks
     # The gateway still serves: a fresh client joins and reads (its sends may be rate limited by now).
-    client = await ChatClient(gateway.url, world["owner"].token).connect()
+    client = await ChatClient(gateway.url, world["owner"].token, source=loopback_source()).connect()
     try:
         await client.join(world["room_id"])
         ack = await client.call("message:history", {"room_id": world["room_id"]})
