@@ -85,3 +85,8 @@ services-down: install
 clean:
 	-$(BIN)/clubhub services down
 	rm -rf $(VENV) .clubhub *.egg-info .pytest_cache web/node_modules web/dist
+
+# Nightly-sized API fuzzing: Schemathesis over every operation until at least FUZZ_CASES cases ran (not in make test).
+FUZZ_CASES ?= 10000
+fuzz: install
+	CLUBHUB_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest tests/test_fuzz_api.py -s -q
