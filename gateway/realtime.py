@@ -57,16 +57,17 @@ class Realtime:
         delivery.on_kick = self.kick_local
         delivery.on_revoke = self.revoke_local
         limited, joins = self._limited(self.actions, "actions"), self._limited(self.joins, "joins")
+        seen = self._room_visible
         for event, model, method in (
             ("auth:refresh", AuthRefreshIn, self.auth_refresh),
             ("room:join", RoomJoinIn, joins(self.room_join)), ("room:leave", RoomIn, self.room_leave),
-            ("message:send", MessageSendIn, self.message_send),
-            ("message:history", MessageHistoryIn, self.message_history),
-            ("message:edit", MessageEditIn, limited(self.message_edit)),
-            ("message:delete", MessageDeleteIn, limited(self.message_delete)),
-            ("reaction:add", ReactionIn, limited(self.reaction_add)),
-            ("reaction:remove", ReactionIn, limited(self.reaction_remove)),
-            ("typing", RoomIn, self.typing), ("read", ReadIn, self.read),
+            ("message:send", MessageSendIn, seen(self.message_send)),
+            ("message:history", MessageHistoryIn, seen(self.message_history)),
+            ("message:edit", MessageEditIn, seen(limited(self.message_edit))),
+            ("message:delete", MessageDeleteIn, seen(limited(self.message_delete))),
+            ("reaction:add", ReactionIn, seen(limited(self.reaction_add))),
+            ("reaction:remove", ReactionIn, seen(limited(self.reaction_remove))),
+            ("typing", RoomIn, seen(self.typing)), ("read", ReadIn, seen(self.read)),
             ("live:join", LiveJoinIn, joins(self.live_join)),
             ("live:hand", LiveHandIn, limited(self.live_action("hand"))),
             ("live:promote", LivePromoteIn, limited(self.live_action("promote"))),
@@ -123,6 +124,20 @@ class Realtime:
             return limited
 
         return wrap
+
+    def _room_visible(self, method):
+        """A room event from a socket that has not joined the room is first checked against the club's
+        visibility, so a private club's outsider gets ``not_found`` (as over REST) rather than a refusal
+        that confirms the room exists. Sockets in the room (the hot path) skip the check: the shard still
+        checks membership on every operation."""
+        async def visible(sid: str, user_id: int, payload) -> dict:
+            if payload.room_id not in self.joined.get(sid, ()):
+                refusal = await self.chat.room_access(user_id, payload.room_id)
+                if refusal is not None:
+                    return refusal
+            return await method(sid, user_id, payload)
+
+        return visible
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
