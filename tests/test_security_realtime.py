@@ -583,3 +583,22 @@ async def test_events_from_one_address_are_rate_limited_across_its_users(gateway
     finally:
         for c in clients + [elsewhere]:
             await c.close()
+
+
+async def test_oversize_socket_frame_is_refused_and_the_gateway_keeps_serving(gateway, smtp, settings):
+    oli = await make_member(gateway.url, smtp, "Oli")
+    room = await make_club_room(oli.user_id)
+    big = await ChatClient(gateway.url, oli.token, loopback_source()).connect()
+    other = await ChatClient(gateway.url, oli.token, loopback_source()).connect()
+    try:
+        await big.join(room.id)
+        text = "x" * (settings.max_socket_frame_bytes + 1)
+        with pytest.raises(socketio.exceptions.SocketIOError):  # the websocket is closed (1009): no ack
+            await big.call("message:send", {"room_id": room.id, "client_id": "big", "text": text}, timeout=10)
+        await wait_for(lambda: _async(big.disconnected.is_set()), timeout=10)
+        await other.join(room.id)
+        ack = await other.send(room.id, "still serving")
+        assert ack["ok"] and ack["seq"] == 1  # nothing of the oversize frame was stored
+    finally:
+        await big.close()
+        await other.close()
