@@ -292,6 +292,8 @@ def plot(result: dict, path: Path) -> None:
         axes[0][1].plot(minutes, [p and p["fds"] for p in points], label=label)
     axes[0][0].set_ylabel("RSS (MB)")
     axes[0][1].set_ylabel("open file descriptors")
+    for ax in axes[0]:
+        ax.set_ylim(bottom=0)  # growth shown against the whole, not against a zoomed-in band
     axes[1][0].plot(minutes, [s["delivered_per_s"] for s in samples], label="delivered/s")
     axes[1][0].plot(minutes, [s["acked_per_s"] for s in samples], label="acked sends/s")
     axes[1][0].set_ylabel("messages/s")
