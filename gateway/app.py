@@ -1,6 +1,7 @@
 """The gateway: one aiohttp application with python-socketio attached."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -172,8 +173,15 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         began = time.monotonic()
         # sio.shutdown() only stops background tasks; without closing each connection the server
         # would wait its whole shutdown timeout for the websocket handlers to end.
-        if app[SIO].eio.sockets:
-            await app[SIO].eio.disconnect()
+        eio_sids = list(app[SIO].eio.sockets)
+        if eio_sids:
+            try:
+                # A polite close waits until each socket's queue is sent; a client that stopped reading
+                # would hold the shutdown for ever, so past a few seconds the rest are cut.
+                await asyncio.wait_for(app[SIO].eio.disconnect(), 5.0)
+            except TimeoutError:
+                cut = sum(app[DELIVERY].abort(eio_sid) for eio_sid in eio_sids)
+                log.warning("sockets cut after the close timeout", extra={"sockets": cut})
         await app[SIO].shutdown()
         log.info("sockets closed", extra={"seconds": round(time.monotonic() - began, 2)})
 

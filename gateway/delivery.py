@@ -69,6 +69,7 @@ class RoomDelivery(socketio.AsyncRedisManager):
         self.floors: dict[str, dict[int, int | _Hold]] = {}
         self.on_kick = None  # async (sid, room_ids, reason): set by the Realtime events
         self.on_revoke = None  # async (sid, reason): set by the Realtime events
+        self._tasks: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak refs)
 
     # -- the pubsub listener -----------------------------------------------------------------
     async def _redis_listen_with_retries(self):
@@ -193,7 +194,25 @@ class RoomDelivery(socketio.AsyncRedisManager):
         and resumes with ``since_seq``, which reads them from the store."""
         log.warning("delivery gap: socket resyncs", extra={"sid": sid, "room_id": room_id, "floor": floor})
         self.forget(sid)
-        asyncio.ensure_future(self.server.disconnect(sid))
+        self._spawn(self.server.disconnect(sid))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def abort(self, eio_sid: str | None) -> bool:
+        """Cut a socket's connection without a goodbye; False when it has none to cut (long-polling).
+
+        A polite close queues a close packet and waits until the socket's writer has sent everything
+        queued; a client that stopped reading leaves that writer stuck on a full TCP buffer, so the close
+        would wait for ever and the socket would hold its queue."""
+        sock = self.server.eio.sockets.get(eio_sid) if eio_sid else None
+        transport = getattr(sock, "direct_transport", None)
+        if transport is None or transport.is_closing():
+            return False
+        transport.abort()
+        return True
 
     @staticmethod
     def _encode(room_id: int, messages: list[dict]) -> tuple[list[eio_packet.Packet], bytes | None]:
@@ -227,7 +246,8 @@ class RoomDelivery(socketio.AsyncRedisManager):
                 self.metrics.slow_consumers.inc()
             log.warning("dropping slow consumer", extra={"sid": sid, "queued": sock.queue.qsize()})
             self.forget(sid)
-            asyncio.ensure_future(self.server.disconnect(sid))
+            if not self.abort(eio_sid):
+                self._spawn(self.server.disconnect(sid))
             return
         for p in packets:
             sock.queue.put_nowait(p)

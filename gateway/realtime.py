@@ -31,6 +31,7 @@ from .tokens import AccessClaims, TokenError
 log = logging.getLogger(__name__)
 
 REVOCATION_CHECK_S = 5.0
+CLOSE_TIMEOUT_S = 5.0
 
 
 class Realtime:
@@ -178,7 +179,13 @@ class Realtime:
         await self.sio.emit("session:revoked", {"reason": reason, "code": "unauthorized",
                                                 "message": messages.get(reason, "session ended")},
                             to=sid, ignore_queue=True)
-        await self.sio.disconnect(sid, ignore_queue=True)
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        try:
+            # Waits until what is queued (session:revoked first) is sent; a client that stopped reading
+            # would make it wait for ever, so past a few seconds the connection is cut.
+            await asyncio.wait_for(self.sio.disconnect(sid, ignore_queue=True), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            self.delivery.abort(eio_sid)
 
     def _schedule_expiry(self, sid: str, expires_at: int) -> None:
         old = self._expiry.pop(sid, None)

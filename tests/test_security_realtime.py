@@ -559,10 +559,60 @@ async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(
             return float(line.split()[-1]) >= 1
 
         await wait_for(dropped, timeout=30)
+        # Its connection is cut, not left open with a stuck writer and a full queue.
+        assert await _closed_by_server(slow), "the slow consumer's connection is still open"
     finally:
         slow.close()
         for c in senders + [reader]:
             await c.close()
+
+
+async def _closed_by_server(raw: RawSocket, timeout: float = 30.0) -> bool:
+    """Read (and discard) until the server ends the connection; False if it is still open at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = await asyncio.wait_for(raw.reader.read(1 << 20), max(0.1, deadline - time.monotonic()))
+        except (ConnectionError, OSError):
+            return True
+        except TimeoutError:
+            return False
+        if not data:
+            return True
+    return False
+
+
+async def test_gateway_stops_promptly_with_a_client_that_stopped_reading(gateway, smtp, settings, services,
+                                                                          ray_cluster, tmp_path):
+    """SIGTERM stops a gateway within its close timeout even when a socket's writer is stuck on a full
+    TCP buffer (a polite close would wait for that queue to drain for ever)."""
+    pat, quin = [await make_member(gateway.url, smtp, n) for n in ("Pat", "Quin")]
+    room = await make_club_room(pat.user_id, [quin.user_id])
+    proc = GatewayProcess(settings, services, ray_cluster, tmp_path,
+                          extra_env={"CLUBHUB_USER_MSG_BURST": "5000", "CLUBHUB_MAX_SOCKET_QUEUE": "100000"})
+    slow = sender = None
+    try:
+        await proc.ready()
+        slow = await RawSocket.open(proc.url, quin.token)
+        slow.send("420" + json.dumps(["room:join", {"room_id": room.id}]))
+        while not (await slow.recv()).startswith("430"):
+            pass
+        sender = await ChatClient(proc.url, pat.token, loopback_source()).connect()
+        text = "w" * 3990
+        for i in range(1500):  # ~6 MB: more than the kernel buffers hold, so the writer blocks
+            ack = await sender.send(room.id, f"{i} {text}")
+            assert ack["ok"], ack
+        await sender.close()
+        proc.proc.send_signal(__import__("signal").SIGTERM)
+        exit_code = await asyncio.get_running_loop().run_in_executor(None, proc.proc.wait, 60)
+        assert exit_code == 0
+        assert "sockets closed" in proc.log.read_text()
+    finally:
+        if slow is not None:
+            slow.close()
+        if sender is not None:
+            await sender.close()
+        proc.stop()
 
 
 async def test_events_from_one_address_are_rate_limited_across_its_users(gateway, second_gateway, smtp):
