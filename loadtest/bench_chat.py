@@ -124,7 +124,11 @@ class ClubHoloHub(Server):
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
         # The per-user send limit protects real rooms; the benchmark's senders are few and fast.
         env.update(CLUBHUB_DATA_DIR=str(self.data), CLUBHUB_PORT=str(self.port), CLUBHUB_LOG_LEVEL="WARNING",
-                   CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000")
+                   CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
+                   # Every simulated member connects from 127.0.0.1: lift the per-address caps, which a
+                   # real deployment keeps for clients that each have an address of their own.
+                   CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
+                   CLUBHUB_IP_EVENT_BURST="1000000", CLUBHUB_USER_JOIN_BURST="100000")
         self.log_path = self.keep_log
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "clubhub"), "run"], env=env,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
