@@ -20,7 +20,8 @@ import { api } from "./api";
 import { newUuid } from "./uuid";
 
 export type ItemType = "event" | "club" | "room";
-export type InteractionKind = "impression" | "click" | "dwell" | "rsvp" | "join";
+// What a client may log; rsvp, join and attendance are recorded by the server from the actions themselves.
+export type InteractionKind = "impression" | "click" | "dwell";
 
 /** What the logger needs of a feed item (a `FeedItem` of `GET /feed` fits). */
 export interface ItemRef {
