@@ -3,6 +3,7 @@ that records what it receives (``message`` and ``message:batch`` alike)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -151,6 +152,7 @@ class GatewayProcess:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(5)
 
 
 class LiveView:
@@ -213,3 +215,14 @@ class LiveView:
             s["status"] = c["status"]
         else:
             raise AssertionError(f"unknown live change {kind!r}")
+
+
+class LogRecords(logging.Handler):
+    """Every WARNING-or-worse record logged while it is attached (tests assert no traceback, one line)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

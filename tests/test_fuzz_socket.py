@@ -22,7 +22,7 @@ import socketio
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from chat_helpers import ChatClient
+from chat_helpers import ChatClient, LogRecords
 from conftest import client_session, loopback_source, make_member
 from gateway.app import SIO
 
@@ -30,15 +30,6 @@ EXAMPLES = int(os.environ.get("CLUBHUB_SOCKET_FUZZ_EXAMPLES", "20"))
 CONTRACT_CODES = {"invalid", "unauthorized", "forbidden", "not_found", "conflict", "rate_limited", "too_large",
                   "unavailable"}
 LIFECYCLE = {"connect", "disconnect"}
-
-
-class LogRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture(scope="module")

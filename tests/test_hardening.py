@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import secret_audit
 from actors import runtime
-from conftest import make_member, wait_for
+from chat_helpers import GatewayProcess
+from conftest import make_member
 from gateway import security
 from gateway.mail import Mail, Mailer
 from gateway.metrics import METRICS_LISTENER
@@ -239,8 +240,9 @@ async def test_L5_metrics_port(gateway, http):
     assert (await http.get("/metrics")).status == 200
 
 
-class ProdGateway:
-    """``clubhub run`` with CLUBHUB_ENV=prod, its secrets in files, on the session's services and Ray."""
+class ProdGateway(GatewayProcess):
+    """``clubhub run`` with CLUBHUB_ENV=prod, its secrets in files, on the session's services and Ray
+    (started, awaited and stopped like any other gateway process)."""
 
     def __init__(self, settings, services, ray_address: str, smtp_url: str, tmp_path: Path) -> None:
         self.port, self.metrics_port = free_port(), free_port()
@@ -262,27 +264,6 @@ class ProdGateway:
         self.log = tmp_path / "gateway-prod.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen([CLUBHUB, "run"], env=env, stdout=out, stderr=out)
-
-    async def ready(self) -> None:
-        async with aiohttp.ClientSession() as http:
-            async def up():
-                assert self.proc.poll() is None, self.log.read_text()[-3000:]
-                try:
-                    async with http.get(f"{self.url}/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await wait_for(up, timeout=90, interval=0.25)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 async def test_L5_prod_metrics_only_on_metrics_port(settings, services, ray_cluster, smtp, gateway, tmp_path):

@@ -16,17 +16,8 @@ import aiohttp
 import pytest
 import yarl
 
-from chat_helpers import ChatClient
+from chat_helpers import ChatClient, LogRecords
 from conftest import client_session, loopback_source, make_member
-
-
-class LogRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture
