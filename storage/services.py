@@ -414,7 +414,8 @@ class PostgresService(EmbeddedService):
         logging.getLogger("pgserver").setLevel(logging.CRITICAL)
         return pgserver, _commands
 
-    def _system_user(self) -> str | None:
+    @staticmethod
+    def _system_user() -> str | None:
         # pgserver refuses to run postgres as root and uses a system user of its own instead.
         return "pgserver" if os.geteuid() == 0 else None
 
@@ -540,12 +541,15 @@ class Services:
         the dirs on that path keep only the search bit for others (0711), enough to reach PGDATA
         (itself 0700, owned by that user), never to list or read anything."""
         data = self.settings.data_path
-        traverse = "postgres" in self.embedded and self.embedded["postgres"]._system_user() is not None
+        pg_dir = data / PostgresService.name
+        # Whether or not this process runs PostgreSQL: a gateway with every service external may share
+        # the data dir with the process that does, whose server must still reach PGDATA.
+        traverse = pg_dir.is_dir() and PostgresService._system_user() is not None
         mode = 0o711 if traverse else 0o700
         with contextlib.suppress(OSError):
             data.chmod(mode)
-            if "postgres" in self.embedded and self.embedded["postgres"].dir.is_dir():
-                self.embedded["postgres"].dir.chmod(mode)
+            if pg_dir.is_dir():
+                pg_dir.chmod(mode)
 
     def down(self, names: list[str] | None = None) -> list[str]:
         """Stop embedded services (all, or the named ones); returns the names that were running."""

@@ -460,3 +460,25 @@ async def test_no_secret_in_any_log(gateway, smtp, settings, tmp_path_factory):
     leaks = secret_audit.findings(roots)
     assert leaks == [], "\n".join(leaks[:20])
     assert secret_audit.audited_lines() > 0
+
+
+async def test_L7_a_process_with_every_service_external_keeps_postgres_reachable(settings, services):
+    """A second gateway on the same data dir (all URLs external) once narrowed it to 0700: PostgreSQL, run
+    by pgserver's own user when we are root, could no longer reach PGDATA and panicked at its next
+    checkpoint, taking the rest of the test run down with it."""
+    import asyncpg
+
+    from storage.postgres import connect_kwargs
+
+    urls = services.urls()
+    external = settings.model_copy(update={"postgres_url": urls["postgres"], "mongo_url": urls["mongo"],
+                                           "redis_url": urls["redis"]})
+    assert Services(external).up() == []
+    if os.geteuid() == 0:
+        assert settings.data_path.stat().st_mode & 0o777 == 0o711
+    conn = await asyncpg.connect(**connect_kwargs(urls["postgres"], database="postgres"))
+    try:
+        await conn.execute("CHECKPOINT")  # reads and writes global/pg_control
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()
