@@ -108,6 +108,11 @@ async def error_middleware(request: web.Request, handler):
         }.get(exc.status, exc.reason)
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         return error_response(code, message, exc.status, headers)
+    except ConnectionResetError:
+        # The client went away while we read its request (a closed tab): its doing, and nobody is left to
+        # answer. One line at most, never a traceback.
+        client_error("connection_lost", "client closed the connection mid-request", path=request.path)
+        return error_response("invalid", "connection lost", 400)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return error_response("internal", "internal error", 500)

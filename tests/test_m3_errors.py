@@ -17,7 +17,7 @@ import pytest
 import yarl
 
 from chat_helpers import ChatClient, LogRecords
-from conftest import client_session, loopback_source, make_member
+from conftest import client_session, loopback_source, make_member, wait_for
 
 
 @pytest.fixture
@@ -69,6 +69,27 @@ async def assert_error(resp: aiohttp.ClientResponse, status: int, code: str) -> 
 async def test_M3_login_body_nested_1000_deep_is_invalid(http, gateway_log):
     resp = await http.post("/api/v1/auth/login", data="[" * 1000, headers={"Content-Type": "application/json"})
     await assert_error(resp, 422, "invalid")
+    assert_quiet(gateway_log)
+
+
+async def test_M3_client_gone_mid_body_logs_no_traceback(gateway, gateway_log):
+    """A tab closed while its POST body was on the way: one line at most, never a traceback."""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port), local_addr=(loopback_source(), 0))
+    writer.write(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{\"email\": ")
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the handler is now waiting for the rest of the body
+    writer.transport.abort()
+
+    async def handled():
+        # Any other request afterwards is served; by then the aborted one has been handled and logged.
+        async with client_session(gateway.url) as http:
+            async with http.get("/healthz") as resp:
+                return resp.status == 200
+
+    await wait_for(handled)
+    await asyncio.sleep(0.2)
     assert_quiet(gateway_log)
 
 
