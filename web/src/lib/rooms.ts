@@ -27,6 +27,8 @@ export interface RoomState {
 const TYPING_SHOWN_MS = 5000;
 const TYPING_SEND_EVERY_MS = 3000;
 const HISTORY_PAGE = 50;
+const RESEND_FIRST_MS = 1000;
+const RESEND_MAX_MS = 30_000;
 
 interface PresenceEvent {
   room_id: number;
@@ -61,6 +63,9 @@ export class RoomSession {
   private lastTypingSent = 0;
   private readSent = 0;
   private readTimer: ReturnType<typeof setTimeout> | null = null;
+  /** A send that timed out is tried again by this timer (same client_id), backing off. */
+  private resendTimer: ReturnType<typeof setTimeout> | null = null;
+  private resendDelayMs = RESEND_FIRST_MS;
   private readWanted = 0;
 
   constructor(roomId: number, hub: RoomHub) {
@@ -265,7 +270,28 @@ export class RoomSession {
         text: p.text,
         ...(p.reply_to_seq ? { reply_to_seq: p.reply_to_seq } : {}),
       }),
-    ).then(() => this.hub.maybeLeave(this));
+    ).then(() => {
+      this.scheduleResend();
+      this.hub.maybeLeave(this);
+    });
+  }
+
+  /** A flush that stopped on a retryable failure (an ack that timed out while the socket stayed up) left
+   * messages queued: without a reconnect or another send nothing would send them again, and one the
+   * server did store would show twice (queued and delivered) for ever. Try again with the same client_id
+   * after 1 s, 2 s, 4 s… up to 30 s; the server answers a stored one with its first ack. */
+  private scheduleResend(): void {
+    const waiting = this.store.pending.some((p) => p.status === "pending");
+    if (!waiting) {
+      this.resendDelayMs = RESEND_FIRST_MS;
+      return;
+    }
+    if (this.resendTimer) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      void this.flush();
+    }, this.resendDelayMs);
+    this.resendDelayMs = Math.min(RESEND_MAX_MS, this.resendDelayMs * 2);
   }
 
   retry(clientId: string): void {
@@ -317,8 +343,10 @@ export class RoomSession {
   private stopTimers(): void {
     if (this.typingTimer) clearTimeout(this.typingTimer);
     if (this.readTimer) clearTimeout(this.readTimer);
+    if (this.resendTimer) clearTimeout(this.resendTimer);
     this.typingTimer = null;
     this.readTimer = null;
+    this.resendTimer = null;
   }
 
   /** Releases timers (the session is dropped). */
