@@ -13,7 +13,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint run test web web-test chromium bench-chat bench-ranking soak services-up services-down clean
+.PHONY: install lock lint run test web web-test chromium bench-chat bench-ranking soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
