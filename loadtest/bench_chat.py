@@ -48,10 +48,22 @@ def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
+def node_deps_load() -> bool:
+    """Whether node, in the peers' directory, loads both packages the peers use. A directory alone proves
+    nothing: an install can be partial (a clone once lacked socket.io-client's build/cjs)."""
+    check = "require('socket.io-client'); require('socket.io')"
+    return subprocess.run(["node", "-e", check], cwd=NODE_DIR, capture_output=True, check=False).returncode == 0
+
+
 def ensure_node_deps() -> None:
-    if not (NODE_DIR / "node_modules" / "socket.io-client").exists():
-        log("installing node peers (npm ci)…")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True)
+    """The Node peers' packages, installed from peers/node/package-lock.json (npm ci) when node cannot load
+    them; node_modules is not in git. Used by bench_chat and soak."""
+    if node_deps_load():
+        return
+    log("installing node peers (npm ci)…")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True)
+    if not node_deps_load():
+        raise SystemExit(f"node still cannot load socket.io-client and socket.io in {NODE_DIR} after npm ci")
 
 
 async def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:

@@ -42,18 +42,9 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_chat import NODE_DIR, RESULTS, LoadGen, log, wait_http
+from bench_chat import RESULTS, LoadGen, ensure_node_deps, log, wait_http
 
 SHARD_TITLE = "RoomShardHost"  # actors/room_shard.py: RoomShard = ray.remote(RoomShardHost)
-
-
-def ensure_node_deps() -> None:
-    """npm ci unless node resolves socket.io-client (a directory alone is not enough: an install can be partial)."""
-    found = subprocess.run(["node", "-e", "require.resolve('socket.io-client')"], cwd=NODE_DIR,
-                           capture_output=True, check=False).returncode == 0
-    if not found:
-        log("installing node peers (npm ci)…")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True)
 
 
 def percentile(values: list[float], q: float) -> float | None:
