@@ -47,6 +47,9 @@ class ShardBatcher:
         self.metrics = metrics
         self.items: list[tuple[dict, asyncio.Future]] = []
         self._timer: asyncio.TimerHandle | None = None
+        # Calls in flight, referenced until done: the loop keeps only weak references to tasks, and a
+        # collected one would leave its senders waiting for ever.
+        self._sending: set[asyncio.Task] = set()
 
     async def submit(self, op: dict) -> dict:
         loop = asyncio.get_running_loop()
@@ -64,7 +67,9 @@ class ShardBatcher:
             self._timer = None
         items, self.items = self.items, []
         if items:
-            asyncio.ensure_future(self._send(items))
+            task = asyncio.ensure_future(self._send(items))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     async def _send(self, items) -> None:
         if self.metrics is not None:

@@ -57,6 +57,7 @@ class SocketAdmission:
         self.ip_of: dict[str, str] = {}  # eio_sid -> address
         self.per_user: dict[int, int] = {}
         self.refused = 0
+        self._closing: set[asyncio.Task] = set()  # referenced until done (the loop keeps weak references)
 
     def install(self) -> None:
         connect, disconnect = self.sio._handle_eio_connect, self.sio._handle_eio_disconnect
@@ -87,7 +88,9 @@ class SocketAdmission:
 
     def _check_connected(self, eio_sid: str) -> None:
         if eio_sid in self.ip_of and self.sio.manager.sid_from_eio_sid(eio_sid, "/") is None:
-            asyncio.ensure_future(self.sio.eio.disconnect(eio_sid))
+            task = asyncio.ensure_future(self.sio.eio.disconnect(eio_sid))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def admit_user(self, user_id: int) -> bool:
         if self.per_user.get(user_id, 0) >= self.max_per_user:
