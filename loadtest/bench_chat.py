@@ -122,6 +122,19 @@ class NodeSocketIO(Server):
         await wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling", self.proc)
 
 
+def load_gateway_env(data: Path, port: int) -> dict[str, str]:
+    """The environment of a gateway under load (this benchmark and the soak): its own data dir and port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
+    # The per-user send limit protects real rooms; a load test's senders are few and fast. Every simulated
+    # member connects from 127.0.0.1: lift the per-address caps, which a real deployment keeps for clients
+    # that each have an address of their own.
+    env.update(CLUBHUB_DATA_DIR=str(data), CLUBHUB_PORT=str(port), CLUBHUB_LOG_LEVEL="WARNING",
+               CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
+               CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
+               CLUBHUB_IP_EVENT_BURST="1000000", CLUBHUB_USER_JOIN_BURST="100000")
+    return env
+
+
 class ClubHoloHub(Server):
     name = "clubholohub"
 
@@ -133,14 +146,7 @@ class ClubHoloHub(Server):
     async def start(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
-        # The per-user send limit protects real rooms; the benchmark's senders are few and fast.
-        env.update(CLUBHUB_DATA_DIR=str(self.data), CLUBHUB_PORT=str(self.port), CLUBHUB_LOG_LEVEL="WARNING",
-                   CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
-                   # Every simulated member connects from 127.0.0.1: lift the per-address caps, which a
-                   # real deployment keeps for clients that each have an address of their own.
-                   CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
-                   CLUBHUB_IP_EVENT_BURST="1000000", CLUBHUB_USER_JOIN_BURST="100000")
+        env = load_gateway_env(self.data, self.port)
         self.log_path = self.keep_log
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "clubhub"), "run"], env=env,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)

@@ -42,7 +42,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_chat import RESULTS, LoadGen, ensure_node_deps, log, wait_http
+from bench_chat import RESULTS, LoadGen, ensure_node_deps, load_gateway_env, log, wait_http
 
 SHARD_TITLE = "RoomShardHost"  # actors/room_shard.py: RoomShard = ray.remote(RoomShardHost)
 
@@ -69,13 +69,7 @@ class Stack:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
-        # The per-user send limit protects real rooms; the soak's senders are few and fast, and all its
-        # sockets come from one address, so the per-address socket cap and event rate are lifted too.
-        env.update(CLUBHUB_DATA_DIR=str(self.data), CLUBHUB_PORT=str(self.port), CLUBHUB_LOG_LEVEL="WARNING",
-                   CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
-                   CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
-                   CLUBHUB_IP_EVENT_BURST="1000000")
+        env = load_gateway_env(self.data, self.port)
         env.update(self.extra_env)
         with open(self.log_path, "wb") as out:  # noqa: ASYNC230 (once, before any load)
             # Its own session: the stack's processes are told apart from the load generators'.
