@@ -146,10 +146,20 @@ export function refreshAccessToken(): Promise<string> {
   return refreshing;
 }
 
-/** The access token, renewed first when it expires within `marginMs`; null when logged out. */
+/** Whether a token received at `issued` and expiring at `expires` (epoch ms) is due for renewal at `now`:
+ * within `marginMs` of its end, but never sooner than its last fifth. A short-lived token (the settings
+ * allow 30 s) would otherwise be renewed on every use, and a renewal cut off by a page load leaves the
+ * browser holding an already-rotated refresh cookie, which revokes the whole login. */
+export function renewalDue(issued: number, expires: number, now: number, marginMs = 30_000): boolean {
+  if (!expires) return false;
+  const margin = Math.min(marginMs, Math.max(0, expires - issued) * 0.2);
+  return expires - now < margin;
+}
+
+/** The access token, renewed first when it is due (`renewalDue`); null when logged out. */
 export async function freshAccessToken(marginMs = 30_000): Promise<string | null> {
   if (!accessToken) return null;
-  if (expiresAt && expiresAt - Date.now() < marginMs) {
+  if (renewalDue(issuedAt, expiresAt, Date.now(), marginMs)) {
     try {
       return await refreshAccessToken();
     } catch {
