@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -198,6 +199,21 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """The OpenAPI document of every route a dev gateway serves (the dev mailbox included), as the web
+    client's generated types are built from it; no service is needed."""
+    from gateway.app import build_api
+
+    document = build_api(_settings().model_copy(update={"env": "dev"})).openapi()
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clubhub", description="ClubHoloHub: realtime server for clubs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--max-queries", type=int, default=4000, help="users sampled per time window")
     trainer.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
     trainer.set_defaults(func=cmd_train_ranker)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document (the web client's types are generated from it)")
+    openapi.add_argument("--out", default=None, help="write it to this file instead of stdout")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 
