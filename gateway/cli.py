@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import json
 import logging
 import signal
 import sys
