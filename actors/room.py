@@ -12,13 +12,14 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from .domain.roles import can, is_moderator
+
 RING_SIZE = 500
 REPLAY_LIMIT = 500
 MAX_TEXT = 4000
 MAX_REACTIONS_PER_MESSAGE = 20
 # Recent client_ids remembered per room; older duplicates are still caught by the unique index.
 CLIENT_ID_MEMORY = 5000
-MODERATOR_ROLES = ("owner", "moderator")
 
 
 class RoomError(Exception):
@@ -42,7 +43,7 @@ class Member:
 
     @property
     def is_moderator(self) -> bool:
-        return self.role in MODERATOR_ROLES
+        return is_moderator(self.role)
 
 
 @dataclass
@@ -162,7 +163,7 @@ class Room:
         member = self.member(user_id)
         if message.get("deleted"):
             raise RoomError("not_found", f"message {message['seq']} was already deleted")
-        if message["author"]["id"] != user_id and not member.is_moderator:
+        if message["author"]["id"] != user_id and not can(member.role, "delete_any_message"):
             raise RoomError("forbidden", "only the author or a moderator can delete a message")
         updated = copy.deepcopy(message)
         updated.update(text="", deleted=True, rev=next_rev, reactions={})
