@@ -5,55 +5,20 @@ external ones named by ``CLUBHUB_*_URL``); nothing is mocked.
 """
 from __future__ import annotations
 
-import email
-import email.policy
-import itertools
 import os
-import re
-import time
-import uuid
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 from aiohttp import web
 
-from actors import runtime
-from gateway.app import create_app, runner_options
-from gateway.backends import BACKENDS, Backends
 from storage.services import Services, free_port
 from storage.settings import Settings
 
-# Every log line of the run is audited for passwords and tokens (tests/secret_audit.py).
-pytest_plugins = ["secret_audit"]
-pytest.register_assert_rewrite("secret_audit")
-from secret_audit import remember  # noqa: E402
-
-
-class Inbox:
-    """Mail received by a real SMTP server (aiosmtpd) running for the test session."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(msg)
-        return "250 Message accepted for delivery"
-
-    async def wait_for(self, to: str, count: int = 1, timeout: float = 10.0):
-        async def arrived():
-            mine = [m for m in self.messages if m["To"] == to]
-            return mine if len(mine) >= count else None
-
-        return (await wait_for(arrived, timeout=timeout))[-1]
-
-    @staticmethod
-    def token_of(message) -> str:
-        match = re.search(r"/verify\?token=([A-Za-z0-9_-]+)", message.get_content())
-        assert match, message.get_content()
-        remember(match.group(1))
-        return match.group(1)
+# Every log line of the run is audited for passwords and tokens (tests/support/secret_audit.py).
+pytest_plugins = ["support.secret_audit"]
+pytest.register_assert_rewrite("support")
+from support.mail import Inbox  # noqa: E402
+from support.members import Member, client_session, make_member  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +53,8 @@ def services(settings):
 
 @pytest.fixture(scope="session")
 def ray_cluster(settings):
+    from actors import runtime  # here, not at the top: the unit tier never imports Ray or the gateway
+
     started = runtime.start_ray(settings)
     yield runtime.gcs_address()
     if started:
@@ -98,15 +65,19 @@ def ray_cluster(settings):
 class Gateway:
     url: str
     app: web.Application
-    runner: web.AppRunner | None = None  # to add a listener on another address (tests/test_hardening.py)
+    runner: web.AppRunner | None = None  # to add a listener on another address (tests/integration/test_hardening.py)
 
     @property
-    def backends(self) -> Backends:
+    def backends(self):
+        from gateway.app import BACKENDS
+
         return self.app[BACKENDS]
 
 
 @pytest.fixture(scope="session")
 async def gateway(settings, services, ray_cluster):
+    from gateway.app import create_app, runner_options
+
     app = create_app(settings)
     runner = web.AppRunner(app, **runner_options(settings))
     await runner.setup()
@@ -117,77 +88,12 @@ async def gateway(settings, services, ray_cluster):
     await runner.cleanup()
 
 
-_source_addresses = itertools.count(2)
-
-
-def loopback_source() -> str:
-    """A distinct 127.x.y.z source address, so per-address rate limits of one test never bleed
-    into another (all of 127.0.0.0/8 is this machine's loopback)."""
-    n = next(_source_addresses)
-    return f"127.0.{n // 250}.{n % 250 + 2}"
-
-
-def client_session(base_url: str, source: str | None = None) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(local_addr=(source or loopback_source(), 0))
-    # unsafe: accept cookies from an IP-address host (the refresh cookie of 127.0.0.1).
-    return aiohttp.ClientSession(base_url=base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
 @pytest.fixture
 async def http(gateway):
     async with client_session(gateway.url) as session:
         yield session
 
 
-@dataclass
-class Member:
-    user_id: int
-    email: str
-    password: str
-    display_name: str
-    token: str
-
-
-def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
-
-
-async def make_member(base_url: str, mailbox, display_name: str = "Tester") -> Member:
-    """A verified, logged-in member made through the public API: signup, mail, verify, login.
-    ``mailbox`` is the session's SMTP ``Inbox`` or an async function email -> token."""
-    email_addr, password = unique_email(), "correct horse battery"
-    async with client_session(base_url) as http:
-        resp = await http.post("/api/v1/auth/signup",
-                               json={"email": email_addr, "password": password, "display_name": display_name})
-        assert resp.status == 201, await resp.text()
-        user_id = (await resp.json())["user_id"]
-        if isinstance(mailbox, Inbox):
-            token = Inbox.token_of(await mailbox.wait_for(email_addr))
-        else:
-            token = await mailbox(http, email_addr)
-        resp = await http.post("/api/v1/auth/verify", json={"token": token})
-        assert resp.status == 200, await resp.text()
-        resp = await http.post("/api/v1/auth/login", json={"email": email_addr, "password": password})
-        assert resp.status == 200, await resp.text()
-        access = (await resp.json())["access_token"]
-        remember(password, token, access, *(c.value for c in http.cookie_jar if c.key == "clubhub_refresh"))
-    return Member(user_id, email_addr, password, display_name, access)
-
-
 @pytest.fixture
 async def member(gateway, smtp) -> Member:
     return await make_member(gateway.url, smtp)
-
-
-async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    """Poll an async predicate until it returns a truthy value or the deadline passes."""
-    import asyncio
-
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await predicate()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

@@ -5,13 +5,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from support.chat import ChatClient
+from support.members import Api, client_session, loopback_source, make_member, unique_email
+from support.wait import wait_for
 
-from chat_helpers import ChatClient
-from conftest import client_session, loopback_source, make_member, unique_email, wait_for
 from gateway.ratelimit import INTERACTIONS_PER_MINUTE
 from storage import mongo
 from storage.models import Club, Event, Room, User, Visibility
-from test_clubs import Api
 
 PASSWORD = "correct horse battery"
 

@@ -21,9 +21,9 @@ import pytest
 import socketio
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from support.chat import ChatClient, LogRecords
+from support.members import client_session, loopback_source, make_member
 
-from chat_helpers import ChatClient, LogRecords
-from conftest import client_session, loopback_source, make_member
 from gateway.app import SIO
 
 EXAMPLES = int(os.environ.get("CLUBHUB_SOCKET_FUZZ_EXAMPLES", "20"))

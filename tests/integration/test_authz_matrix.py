@@ -26,9 +26,9 @@ import uuid
 
 import pytest
 import socketio
+from support.chat import ChatClient
+from support.members import client_session, loopback_source, make_member, unique_email
 
-from chat_helpers import ChatClient
-from conftest import client_session, loopback_source, make_member, unique_email
 from gateway.app import API, SIO
 
 COLUMNS = ["anon", "unverified", "outsider", "public", "member", "timed_out", "banned", "moderator", "owner",

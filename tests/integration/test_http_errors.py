@@ -15,9 +15,9 @@ import logging
 import aiohttp
 import pytest
 import yarl
-
-from chat_helpers import ChatClient, LogRecords
-from conftest import client_session, loopback_source, make_member, wait_for
+from support.chat import ChatClient, LogRecords
+from support.members import client_session, loopback_source, make_member
+from support.wait import wait_for
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ from collections import Counter
 
 import ray
 import socketio
-from chat_helpers import ChatClient, GatewayProcess, make_club_room
-from conftest import make_member, wait_for
 from pymongo import MongoClient
+from support.chat import ChatClient, GatewayProcess, make_club_room
+from support.members import make_member
+from support.wait import wait_for
 
 from storage.mongo import MESSAGES, database_name
 

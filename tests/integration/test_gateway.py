@@ -3,8 +3,7 @@ import asyncio
 
 import pytest
 import socketio
-
-from conftest import wait_for
+from support.wait import wait_for
 
 
 async def test_healthz(http):

@@ -17,15 +17,15 @@ import redis
 import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from support import secret_audit
+from support.chat import GatewayProcess
+from support.members import make_member
+from support.secret_audit import remember
 
-import secret_audit
 from actors import runtime
-from chat_helpers import GatewayProcess
-from conftest import make_member
 from gateway import security
 from gateway.mail import Mail, Mailer
 from gateway.metrics import METRICS_LISTENER
-from secret_audit import remember
 from storage.services import Services, free_port
 from storage.settings import Settings, SettingsError
 
@@ -448,7 +448,7 @@ def test_L7_existing_data_is_narrowed(tmp_path):
 # --------------------------------------------------------------------------- Must-show 6: logs hold no secret
 
 async def test_no_secret_in_any_log(gateway, smtp, settings, tmp_path_factory):
-    """Runs last (see tests/secret_audit.py): every log line of the run, in process and in files."""
+    """Runs last (see tests/support/secret_audit.py): every log line of the run, in process and in files."""
     # Seed it, so this test alone still audits a login, a verification mail and a dev mailbox mail.
     member = await make_member(gateway.url, smtp, "Audited")
     await send_dev_mail(settings, gateway)

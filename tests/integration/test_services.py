@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.processes import processes_using
 
 from storage.services import PINGS, Services, redact
 from storage.settings import Settings
@@ -18,19 +19,6 @@ def clubhub(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProce
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_")}
     environ.update(CLUBHUB_DATA_DIR=str(data_dir), **env)
     return subprocess.run([CLUBHUB, *args], env=environ, capture_output=True, text=True, timeout=120)
-
-
-def processes_using(data_dir: Path) -> list[psutil.Process]:
-    """Every process whose command line or working directory lies in the data dir."""
-    found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if str(data_dir) in cmd or (proc.info["cwd"] or "").startswith(str(data_dir)):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
 
 
 def test_up_status_down_lifecycle(tmp_path):
@@ -79,12 +67,13 @@ def test_up_status_down_lifecycle(tmp_path):
 
 
 def _write_marker(urls):
+    import asyncio
+
     import asyncpg
     import redis
     from pymongo import MongoClient
 
     from storage.postgres import connect_kwargs
-    import asyncio
 
     async def pg():
         conn = await asyncpg.connect(**connect_kwargs(urls["postgres"], database="postgres"))
@@ -101,12 +90,13 @@ def _write_marker(urls):
 
 
 def _check_marker(urls):
+    import asyncio
+
     import asyncpg
     import redis
     from pymongo import MongoClient
 
     from storage.postgres import connect_kwargs
-    import asyncio
 
     async def pg():
         conn = await asyncpg.connect(**connect_kwargs(urls["postgres"], database="postgres"))

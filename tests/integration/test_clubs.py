@@ -4,25 +4,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from support.chat import ChatClient
+from support.members import Api, client_session, make_member
+from support.wait import wait_for
 
-from chat_helpers import ChatClient
-from conftest import client_session, make_member, wait_for
 from gateway.permissions import ACTIONS, can, can_act_on
-
-
-class Api:
-    """A member's REST client."""
-
-    def __init__(self, http, member):
-        self.http, self.member = http, member
-        self.auth = {"Authorization": f"Bearer {member.token}"}
-
-    async def call(self, method, path, json=None, params=None, expect=None):
-        resp = await self.http.request(method, f"/api/v1{path}", json=json, params=params, headers=self.auth)
-        body = await resp.json() if resp.status != 204 else None
-        if expect is not None:
-            assert resp.status == expect, (method, path, resp.status, body)
-        return resp.status, body
 
 
 @pytest.fixture

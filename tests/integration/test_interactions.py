@@ -1,18 +1,17 @@
 """The interaction pipeline: validated batches → Redis stream → consumer actor → MongoDB and signals,
 with an exactly-once effect through redeliveries and a consumer restart."""
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import ray
+from support.chat import ChatClient
+from support.members import Api, client_session, make_member
+from support.wait import wait_for
 
-from datetime import datetime, timedelta, timezone
-
-from chat_helpers import ChatClient
-from conftest import client_session, make_member, wait_for
 from gateway.rest_chat import CHAT
 from ranking import signals
 from storage import mongo
-from test_clubs import Api
 
 
 def ids(n):

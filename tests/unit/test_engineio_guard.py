@@ -16,8 +16,8 @@ import ast
 import configparser
 import hashlib
 import importlib
-import importlib.util
 import importlib.metadata
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from packaging.version import Version
 
 from gateway import websocket
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Functions gateway/websocket.py carries a modified copy of, fingerprinted (docstrings and formatting
 # ignored) as they were in python-engineio 4.15.1 when the copies were written. A new fingerprint means

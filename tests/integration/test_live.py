@@ -1,9 +1,9 @@
 """A whole live session with a host and an audience, over real sockets and shards."""
 from datetime import datetime, timedelta, timezone
 
-from chat_helpers import ChatClient, LiveView
-from conftest import client_session, make_member, wait_for
-from test_clubs import Api
+from support.chat import ChatClient, LiveView
+from support.members import Api, client_session, make_member
+from support.wait import wait_for
 
 
 async def test_full_live_session(gateway, smtp):

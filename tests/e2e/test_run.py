@@ -11,10 +11,11 @@ import aiohttp
 import psutil
 import pytest
 import socketio
+from support.members import make_member
+from support.processes import processes_using
+from support.wait import wait_for
 
-from conftest import make_member, wait_for
 from storage.services import free_port
-from test_services import processes_using
 
 CLUBHUB = str(Path(sys.executable).parent / "clubhub")
 

@@ -7,8 +7,9 @@ import time
 import jwt
 import pytest
 import socketio
+from support.mail import Inbox
+from support.members import client_session, loopback_source, make_member, unique_email
 
-from conftest import Inbox, client_session, loopback_source, make_member, unique_email
 from gateway.rest_accounts import ACCOUNTS, REFRESH_COOKIE
 from storage.models import User
 

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 import ray
-
-from chat_helpers import ChatClient, GatewayProcess, make_club_room
-from conftest import make_member, wait_for
+from support.chat import ChatClient, GatewayProcess, make_club_room
+from support.members import make_member
+from support.wait import wait_for
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
+from support.mail import Inbox
+from support.members import client_session, make_member
+from support.wait import wait_for
 
-from conftest import Inbox, client_session, make_member, wait_for
 from gateway import webapp
 
-SHOTS = Path(__file__).resolve().parent.parent / "web" / "e2e" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "web" / "e2e" / "screenshots"
 PASSWORD = "correct horse battery"
 TIMEOUT_MS = 20_000
 
@@ -344,7 +346,7 @@ async def test_the_app_runs_under_a_strict_content_security_policy(browser, gate
 async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(browser, gateway, smtp):
     from datetime import datetime, timedelta, timezone
 
-    from test_clubs import Api
+    from support.members import Api
 
     olga, dan = await make_member(gateway.url, smtp, "Olga"), await make_member(gateway.url, smtp, "Dan")
     async with client_session(gateway.url) as http:
@@ -402,7 +404,7 @@ async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(brow
 
 async def say(url: str, member, room_id: int, text: str) -> None:
     """`text` sent to a room by `member` over a socket of its own (logged in afresh: tokens may be short)."""
-    from chat_helpers import ChatClient
+    from support.chat import ChatClient
 
     async with client_session(url) as http:
         resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
@@ -422,8 +424,9 @@ async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dr
     and a new connection, without logging out."""
     import time
 
+    from support.members import Api
+
     from gateway.rest_accounts import ACCOUNTS
-    from test_clubs import Api
 
     access = gateway.app[ACCOUNTS].access
     ttl = access.ttl_s

@@ -2,9 +2,10 @@
 import asyncio
 
 import pytest
+from support.chat import ChatClient, make_club_room
+from support.members import make_member
+from support.wait import wait_for
 
-from chat_helpers import ChatClient, make_club_room
-from conftest import make_member, wait_for
 from storage import mongo
 
 

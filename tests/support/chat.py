@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 import socketio
 
-from conftest import wait_for
 from storage.models import Club, Membership, Role, Room, User
 from storage.services import free_port
+from support.wait import wait_for
 
 
 async def make_club_room(owner_id: int, members: list[int] = (), slow_mode_s: int = 0,

@@ -13,10 +13,9 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 import pytest
 import socketio
-
-from chat_helpers import ChatClient, GatewayProcess, LiveView, make_club_room
-from conftest import client_session, loopback_source, make_member, wait_for
-from test_clubs import Api
+from support.chat import ChatClient, GatewayProcess, LiveView, make_club_room
+from support.members import Api, client_session, loopback_source, make_member
+from support.wait import wait_for
 
 
 class Recorder(ChatClient):

@@ -14,12 +14,12 @@ import asyncpg
 import numpy as np
 import pytest
 import ray
+from support.wait import wait_for
 
 from actors.interactions import InteractionConsumer
 from actors.interactions import append as append_interactions
 from actors.ranker import Ranker
 from actors.runtime import NAMESPACE
-from conftest import wait_for
 from ranking import registry, signals
 from ranking.features import FEATURES
 from ranking.parity import run_compare

@@ -5,7 +5,7 @@ the gateway's JSON line, ``extra`` fields included. ``remember`` registers each 
 helpers of conftest issue; ``findings`` looks for them, and for anything shaped like a credential (a JWT,
 a ``token=`` query parameter, a ``password``/``*_token`` JSON field with a value), in those lines and in
 the log files of the run: gateway subprocesses, embedded services and the session's Ray workers.
-``test_no_secret_in_any_log`` (tests/test_hardening.py) is moved to the end of the run to see it all.
+``test_no_secret_in_any_log`` (tests/integration/test_hardening.py) is moved to the end of the run to see it all.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def remember(*values: str | None) -> None:
 
 class _Capture(logging.Handler):
     def __init__(self) -> None:
-        from gateway.logs import JsonFormatter
+        from gateway.core.logs import JsonFormatter
 
         super().__init__(logging.INFO)
         self.setFormatter(JsonFormatter())
@@ -47,7 +47,7 @@ class _Capture(logging.Handler):
 
 
 def pytest_configure(config) -> None:
-    from gateway.logs import quiet_libraries
+    from gateway.core.logs import quiet_libraries
 
     root = logging.getLogger()
     root.addHandler(_Capture())

@@ -2,9 +2,10 @@
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from conftest import client_session, make_member, wait_for
+from support.members import Api, client_session, make_member
+from support.wait import wait_for
+
 from storage.models import Club, ClubBan, Event, Membership, Role, Room, Visibility
-from test_clubs import Api
 
 
 async def test_cold_start_feed_excludes_what_it_must_and_ranks_by_popularity(gateway, smtp):

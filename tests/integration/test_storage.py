@@ -7,8 +7,19 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from tortoise.exceptions import IntegrityError
 
 from storage import mongo, postgres
-from storage.models import (Achievement, Club, Event, Membership, Role, Room, Rsvp, RsvpStatus, User,
-                            UserAchievement, Visibility)
+from storage.models import (
+    Achievement,
+    Club,
+    Event,
+    Membership,
+    Role,
+    Room,
+    Rsvp,
+    RsvpStatus,
+    User,
+    UserAchievement,
+    Visibility,
+)
 
 
 def unique(prefix: str) -> str:

@@ -1,8 +1,10 @@
 """Achievements are awarded from the activity stream, once each, and announced on the user's sockets."""
 import asyncio
 
-from chat_helpers import ChatClient, make_club_room
-from conftest import client_session, make_member, wait_for
+from support.chat import ChatClient, make_club_room
+from support.members import client_session, make_member
+from support.wait import wait_for
+
 from gateway.achievements import RULES, earned
 
 
