@@ -13,7 +13,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint run test web web-test chromium bench-chat bench-ranking soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-unit web web-test chromium bench-chat bench-ranking soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -52,19 +52,34 @@ lock:
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
 		--quiet -o $(LOCK) $(LOCK_ARGS)
 
-# Static checks and the advisory audits (the audits are skipped, saying why, where their database
-# cannot be reached). Rules and exceptions: [tool.ruff] and [tool.bandit] in pyproject.toml,
-# requirements/audit-ignore.txt.
-lint: $(STAMP)
+# The gates, fastest first: ruff (rules and formatting), the layer contracts (import-linter), mypy with the
+# pydantic plugin, bandit, the web client's ESLint, tsc and generated API types, then the advisory audits
+# (skipped, saying why, where their database cannot be reached). Rules and exceptions: [tool.ruff],
+# [tool.mypy], [tool.importlinter] and [tool.bandit] in pyproject.toml, requirements/audit-ignore.txt.
+lint: $(STAMP) $(WEB_DEPS)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r actors gateway storage ranking --severity-level medium
+	$(BIN)/clubhub openapi --out build/openapi.json
+	cd web && npm run --silent lint && npm run --silent typecheck && npm run --silent check:api
 	$(BIN)/python .ci/audit.py
+
+# Regenerate the web client's API types (web/src/lib/api-types.ts) after a change to a REST schema.
+api-types: $(STAMP) $(WEB_DEPS)
+	$(BIN)/clubhub openapi --out build/openapi.json
+	cd web && npm run --silent gen:api
 
 run: install
 	$(BIN)/clubhub run
 
 test: install chromium web-test
 	$(BIN)/python -m pytest
+
+# The pure tier alone (no service, no Ray, no browser): seconds.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 bench-chat: install
 	$(BIN)/python loadtest/bench_chat.py $(BENCH_ARGS)
@@ -89,4 +104,4 @@ clean:
 # Nightly-sized API fuzzing: Schemathesis over every operation until at least FUZZ_CASES cases ran (not in make test).
 FUZZ_CASES ?= 10000
 fuzz: install
-	CLUBHUB_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest tests/test_fuzz_api.py -s -q
+	CLUBHUB_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest tests/integration/test_fuzz_api.py -s -q
