@@ -29,8 +29,9 @@ from storage.redis import ACTIVITY_MAXLEN, ACTIVITY_STREAM
 from .housekeeping import dead_gateways, every
 from .interactions import MAXLEN as INTERACTION_MAXLEN
 from .interactions import STREAM as INTERACTION_STREAM
-from .live_session import LiveSession
-from .room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room, RoomError
+from .domain.live_session import LiveSession
+from .domain.errors import DomainError
+from .domain.room import REPLAY_LIMIT, Member, PlannedSend, PlannedUpdate, Room
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def unavailable(message: str = "message store unavailable; retry with the same c
     return {"ok": False, "error": {"code": "unavailable", "message": message}}
 
 
-def refused(err: RoomError) -> dict:
+def refused(err: DomainError) -> dict:
     return {"ok": False, "error": err.as_dict()}
 
 
@@ -149,7 +150,7 @@ class RoomShardHost:
 
         row = await RoomRow.get_or_none(id=room_id)
         if row is None:
-            raise RoomError("not_found", f"no such room: {room_id}")
+            raise DomainError("not_found", f"no such room: {room_id}")
         room = Room(room_id=room_id, club_id=row.club_id, slow_mode_s=row.slow_mode_s)
         rows = await Membership.filter(club_id=row.club_id).values("user_id", "role", "muted_until",
                                                                       "user__display_name")
@@ -250,7 +251,7 @@ class RoomShardHost:
                 continue
             try:
                 rooms[rid] = await self.room(rid)
-            except RoomError as err:
+            except DomainError as err:
                 e.result = refused(err)
             except PyMongoError:
                 e.result = unavailable()
@@ -326,7 +327,7 @@ class RoomShardHost:
                     cur.changed[op["seq"]] = p.message
                 e.planned = p
                 planned.append(e)
-            except RoomError as err:
+            except DomainError as err:
                 e.result = refused(err)
             except PyMongoError:
                 e.result = unavailable()
@@ -442,7 +443,7 @@ class RoomShardHost:
     async def _fetch(self, room_id: int, seq: int) -> dict:
         doc = await self.messages.find_one({"room_id": room_id, "seq": seq})
         if doc is None:
-            raise RoomError("not_found", f"no message {seq} in room {room_id}")
+            raise DomainError("not_found", f"no message {seq} in room {room_id}")
         return _message(doc)
 
     async def _publish(self, by_room: dict[int, list[PlannedSend]], updates: list[_Op]) -> None:
@@ -499,7 +500,7 @@ class RoomShardHost:
             if user_id not in room.members:
                 await self._lookup_members({(room.club_id, user_id)})
             first = room.join(user_id, socket_key)
-        except RoomError as err:
+        except DomainError as err:
             return refused(err)
         except PyMongoError:
             return unavailable("message store unavailable")
@@ -545,7 +546,7 @@ class RoomShardHost:
             else:
                 hi = room.last_seq if before_seq is None else min(before_seq - 1, room.last_seq)
                 messages = await self._range(room_id, max(0, hi - limit), hi)
-        except RoomError as err:
+        except DomainError as err:
             return refused(err)
         except PyMongoError:
             return unavailable("message store unavailable")
@@ -582,7 +583,7 @@ class RoomShardHost:
         if session is None or session.status != "live":
             try:
                 room = await self.room(room_id)
-            except RoomError as err:
+            except DomainError as err:
                 return refused(err)
             session = self.live[event_id] = LiveSession(event_id, room_id, host_id, club_id=room.club_id)
         return {"ok": True, "state": session.state()}
@@ -598,11 +599,11 @@ class RoomShardHost:
         await self._ensure()
         session = self.live.get(event_id)
         if session is None:
-            return refused(RoomError("not_found", f"event {event_id} is not live"))
+            return refused(DomainError("not_found", f"event {event_id} is not live"))
         try:
             await self._live_member(session, user_id)
             session.join(user_id, socket_key)
-        except RoomError as err:
+        except DomainError as err:
             return refused(err)
         self._live_changed(session)
         return {"ok": True, "state": session.state()}
@@ -619,15 +620,15 @@ class RoomShardHost:
         await self._ensure()
         session = self.live.get(event_id)
         if session is None:
-            return refused(RoomError("not_found", f"event {event_id} is not live"))
+            return refused(DomainError("not_found", f"event {event_id} is not live"))
         try:
             if action != "end":
                 # Membership and timeouts come from the room, the same rules as sending a message.
                 member = await self._live_member(session, user_id)
                 if member.muted_until and member.muted_until > time.time():
-                    raise RoomError("forbidden", "you are timed out in this club")
+                    raise DomainError("forbidden", "you are timed out in this club")
                 if user_id not in session.present:
-                    raise RoomError("forbidden", "join the live session first")
+                    raise DomainError("forbidden", "join the live session first")
             result: dict = {"ok": True}
             if action == "hand":
                 session.hand(user_id, args["raised"])
@@ -650,8 +651,8 @@ class RoomShardHost:
             elif action == "end":
                 result["summary"] = session.end(user_id)
             else:
-                return refused(RoomError("invalid", f"unknown live action {action}"))
-        except RoomError as err:
+                return refused(DomainError("invalid", f"unknown live action {action}"))
+        except DomainError as err:
             return refused(err)
         if session.status == "ended":
             self.live.pop(event_id, None)

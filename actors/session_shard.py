@@ -14,7 +14,7 @@ import ray
 
 from .housekeeping import dead_gateways, every
 from .room_shard import pubsub_message
-from .session import Session
+from .domain.session import Session
 
 log = logging.getLogger(__name__)
 

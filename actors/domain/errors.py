@@ -5,6 +5,7 @@ error codes; the HTTP transport maps the code to a status and the error body, th
 the ``{ok: false, error}`` ack. It lives at the bottom of the actor layer because pure domain classes raise
 it too, and it pickles, so an actor can hand one back through Ray.
 """
+
 from __future__ import annotations
 
 # The contract's error codes, each with the HTTP status it maps to (a transport concern kept next to the

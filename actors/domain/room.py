@@ -1,0 +1,277 @@
+"""``Room``: the live state and rules of one club room, as a plain class (no Ray, no I/O).
+
+A room orders everything that happens in it. ``seq`` numbers messages 1, 2, 3… without gaps; ``rev``
+rises on every change (a new message, an edit, a delete, a reaction) so a client that was away can ask
+for exactly what changed. The host (``RoomShard``) persists what the room *plans* and only then
+``commit``s it, so a failed write leaves the room as it was and no seq is lost or reused.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from .errors import DomainError
+from .roles import can, is_moderator
+
+RING_SIZE = 500
+REPLAY_LIMIT = 500
+MAX_TEXT = 4000
+MAX_REACTIONS_PER_MESSAGE = 20
+# Recent client_ids remembered per room; older duplicates are still caught by the unique index.
+CLIENT_ID_MEMORY = 5000
+
+# The old name of the refusal type, kept while the gateway still imports it (issue 12 removes it).
+RoomError = DomainError
+
+
+@dataclass
+class Member:
+    user_id: int
+    display_name: str
+    role: str = "member"
+    muted_until: float | None = None  # epoch seconds
+
+    @property
+    def is_moderator(self) -> bool:
+        return is_moderator(self.role)
+
+
+@dataclass
+class PlannedSend:
+    """A message the room will hold once the host has stored it."""
+
+    client_id: str
+    message: dict
+    ack: dict
+
+
+@dataclass
+class PlannedUpdate:
+    """A changed message (edit, delete, reaction) the room will hold once stored."""
+
+    message: dict
+    fields: dict
+
+
+@dataclass
+class Room:
+    room_id: int
+    club_id: int
+    slow_mode_s: int = 0
+    last_seq: int = 0
+    rev: int = 0
+    members: dict[int, Member] = field(default_factory=dict)
+    recent: deque = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+    acks_by_client_id: OrderedDict = field(default_factory=OrderedDict)
+    last_send_at: dict[int, float] = field(default_factory=dict)
+    # user_id -> number of that user's sockets in the room (tabs, devices, gateways)
+    online: dict[int, set] = field(default_factory=dict)
+    last_active: float = field(default_factory=time.monotonic)
+
+    # -- membership ------------------------------------------------------------------------
+    def member(self, user_id: int) -> Member:
+        m = self.members.get(user_id)
+        if m is None:
+            raise DomainError("forbidden", f"you are not a member of the club of room {self.room_id}")
+        return m
+
+    def speaker(self, user_id: int, now: float) -> Member:
+        """A member allowed to add to the room now: sends, edits and reactions all refuse a timed-out one."""
+        member = self.member(user_id)
+        if member.muted_until and member.muted_until > now:
+            wait = int(member.muted_until - now + 0.999)
+            raise DomainError("forbidden", f"you are timed out in this club for {wait}s more")
+        return member
+
+    def set_member(self, member: Member | None, user_id: int) -> None:
+        if member is None:
+            self.members.pop(user_id, None)
+            self.online.pop(user_id, None)
+        else:
+            self.members[user_id] = member
+
+    # -- sending ---------------------------------------------------------------------------
+    def known_ack(self, client_id: str) -> dict | None:
+        return self.acks_by_client_id.get(client_id)
+
+    def plan_send(
+        self,
+        user_id: int,
+        client_id: str,
+        text: str,
+        reply_to_seq: int | None,
+        now: float,
+        next_seq: int,
+        next_rev: int,
+        message_id: str,
+    ) -> PlannedSend:
+        """Check the rules for one send and build the message it would store as ``next_seq``."""
+        member = self.speaker(user_id, now)
+        text = validate_text(text)
+        if reply_to_seq is not None and not (1 <= reply_to_seq < next_seq):
+            raise DomainError("invalid", f"reply_to_seq {reply_to_seq} is not a message of this room")
+        if self.slow_mode_s and not member.is_moderator:
+            last = self.last_send_at.get(user_id)
+            if last is not None and now - last < self.slow_mode_s:
+                wait = self.slow_mode_s - (now - last)
+                raise DomainError("rate_limited", f"slow mode: wait {wait:.1f}s before your next message")
+        ts = int(now * 1000)
+        message = {
+            "room_id": self.room_id,
+            "seq": next_seq,
+            "rev": next_rev,
+            "message_id": message_id,
+            "author": {"id": user_id, "display_name": member.display_name},
+            "text": text,
+            "ts": ts,
+            "reactions": {},
+        }
+        if reply_to_seq is not None:
+            message["reply_to_seq"] = reply_to_seq
+        ack = {"seq": next_seq, "rev": next_rev, "message_id": message_id, "ts": ts}
+        return PlannedSend(client_id, message, ack)
+
+    def commit_sends(self, planned: list[PlannedSend], now: float) -> None:
+        for p in planned:
+            msg = p.message
+            self.last_seq = max(self.last_seq, msg["seq"])
+            self.rev = max(self.rev, msg["rev"])
+            self.recent.append(msg)
+            self.remember_ack(p.client_id, p.ack)
+            self.last_send_at[msg["author"]["id"]] = now
+        self.last_active = time.monotonic()
+
+    def remember_ack(self, client_id: str, ack: dict) -> None:
+        self.acks_by_client_id[client_id] = ack
+        while len(self.acks_by_client_id) > CLIENT_ID_MEMORY:
+            self.acks_by_client_id.popitem(last=False)
+
+    # -- changes to existing messages --------------------------------------------------------
+    def cached(self, seq: int) -> dict | None:
+        if not self.recent or seq < self.recent[0]["seq"]:
+            return None
+        index = seq - self.recent[0]["seq"]
+        if index < len(self.recent) and self.recent[index]["seq"] == seq:
+            return self.recent[index]
+        return next((m for m in self.recent if m["seq"] == seq), None)
+
+    def plan_edit(self, user_id: int, message: dict, text: str, now: float, next_rev: int) -> PlannedUpdate:
+        self.speaker(user_id, now)
+        if message.get("deleted"):
+            raise DomainError("not_found", f"message {message['seq']} was deleted")
+        if message["author"]["id"] != user_id:
+            raise DomainError("forbidden", "only the author can edit a message")
+        updated = copy.deepcopy(message)
+        updated.update(text=validate_text(text), edited_at=int(now * 1000), rev=next_rev)
+        return PlannedUpdate(
+            updated, {"text": updated["text"], "edited_at": updated["edited_at"], "rev": next_rev}
+        )
+
+    def plan_delete(self, user_id: int, message: dict, next_rev: int) -> PlannedUpdate:
+        member = self.member(user_id)
+        if message.get("deleted"):
+            raise DomainError("not_found", f"message {message['seq']} was already deleted")
+        if message["author"]["id"] != user_id and not can(member.role, "delete_any_message"):
+            raise DomainError("forbidden", "only the author or a moderator can delete a message")
+        updated = copy.deepcopy(message)
+        updated.update(text="", deleted=True, rev=next_rev, reactions={})
+        updated.pop("edited_at", None)
+        return PlannedUpdate(updated, {"text": "", "deleted": True, "rev": next_rev, "reactions": {}})
+
+    def plan_reaction(
+        self, user_id: int, message: dict, emoji: str, add: bool, next_rev: int, now: float | None = None
+    ) -> PlannedUpdate | None:
+        """None when nothing changes (adding a reaction twice, removing one never made)."""
+        self.speaker(user_id, time.time() if now is None else now)
+        if message.get("deleted"):
+            raise DomainError("not_found", f"message {message['seq']} was deleted")
+        reactions = {k: list(v) for k, v in message.get("reactions", {}).items()}
+        users = reactions.get(emoji, [])
+        if add:
+            if user_id in users:
+                return None
+            if emoji not in reactions and len(reactions) >= MAX_REACTIONS_PER_MESSAGE:
+                raise DomainError(
+                    "too_large", f"a message holds at most {MAX_REACTIONS_PER_MESSAGE} different reactions"
+                )
+            reactions[emoji] = users + [user_id]
+        else:
+            if user_id not in users:
+                return None
+            users = [u for u in users if u != user_id]
+            if users:
+                reactions[emoji] = users
+            else:
+                reactions.pop(emoji)
+        updated = copy.deepcopy(message)
+        updated.update(reactions=reactions, rev=next_rev)
+        return PlannedUpdate(updated, {"reactions": reactions, "rev": next_rev})
+
+    def commit_update(self, planned: PlannedUpdate) -> None:
+        msg = planned.message
+        self.rev = max(self.rev, msg["rev"])
+        cached = self.cached(msg["seq"])
+        if cached is not None:
+            cached.clear()
+            cached.update(msg)
+        self.last_active = time.monotonic()
+
+    # -- replay ------------------------------------------------------------------------------
+    def replay_from_ring(self, since_seq: int) -> list[dict] | None:
+        """Messages after ``since_seq`` if the ring still holds all of them, else None."""
+        if since_seq >= self.last_seq:
+            return []
+        if not self.recent or self.recent[0]["seq"] > since_seq + 1:
+            return None
+        return [copy.deepcopy(m) for m in self.recent if m["seq"] > since_seq]
+
+    # -- presence ----------------------------------------------------------------------------
+    def join(self, user_id: int, socket_key: str) -> bool:
+        """Record a socket in the room; True when the user was not online here before."""
+        self.member(user_id)
+        sockets = self.online.setdefault(user_id, set())
+        first = not sockets
+        sockets.add(socket_key)
+        self.last_active = time.monotonic()
+        return first
+
+    def leave(self, user_id: int, socket_key: str) -> bool:
+        """Forget a socket; True when it was the user's last one here (the user goes offline)."""
+        sockets = self.online.get(user_id)
+        if not sockets or socket_key not in sockets:
+            return False
+        sockets.discard(socket_key)
+        if not sockets:
+            del self.online[user_id]
+            return True
+        return False
+
+    def drop_gateway(self, gateway_id: str) -> list[int]:
+        """Forget every socket of a gateway that died; returns the users who went offline."""
+        gone = []
+        prefix = gateway_id + "/"
+        for user_id, sockets in list(self.online.items()):
+            stale = {s for s in sockets if s.startswith(prefix)}
+            if stale:
+                sockets -= stale
+                if not sockets:
+                    del self.online[user_id]
+                    gone.append(user_id)
+        return gone
+
+    def online_users(self) -> list[int]:
+        return sorted(self.online)
+
+    def idle_for(self, now_monotonic: float) -> float:
+        return 0.0 if self.online else now_monotonic - self.last_active
+
+
+def validate_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise DomainError("invalid", "text must not be empty")
+    if len(text) > MAX_TEXT:
+        raise DomainError("too_large", f"text is {len(text)} characters; the limit is {MAX_TEXT}")
+    return text
