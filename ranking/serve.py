@@ -1,5 +1,6 @@
 """Serving side of the feed: gather ``Inputs`` for one user's candidates from Redis (signals, user
 embedding) and PostgreSQL (co-members going), then score them with a model or by popularity."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +9,8 @@ import time
 
 import numpy as np
 from tortoise import connections
+
+from storage import keys
 
 from . import signals
 from .candidates import Candidate
@@ -40,7 +43,8 @@ async def co_members_going(user_id: int, my_clubs: list[int], event_ids: list[in
     conn = connections.get("default")
     (_, per_club), (_, totals) = await asyncio.gather(
         conn.execute_query(_CO_GOING_SQL, [event_ids, my_clubs, user_id]),
-        conn.execute_query(_CO_GOING_TOTAL_SQL, [event_ids, my_clubs, user_id]))
+        conn.execute_query(_CO_GOING_TOTAL_SQL, [event_ids, my_clubs, user_id]),
+    )
     top: dict[int, tuple[int, int]] = {}
     for row in per_club:
         e, c, n = int(row[0]), int(row[1]), int(row[2])
@@ -49,8 +53,14 @@ async def co_members_going(user_id: int, my_clubs: list[int], event_ids: list[in
     return {int(r[0]): int(r[1]) for r in totals}, {e: c for e, (c, _) in top.items()}
 
 
-async def serving_inputs(redis, user_id: int, candidates: list[Candidate], my_clubs: list[int],
-                         model: RankerModel | None, now: float) -> tuple[Inputs, dict]:
+async def serving_inputs(
+    redis,
+    user_id: int,
+    candidates: list[Candidate],
+    my_clubs: list[int],
+    model: RankerModel | None,
+    now: float,
+) -> tuple[Inputs, dict]:
     n = len(candidates)
     item_keys = [c.key for c in candidates]
     club_keys = [f"club:{c.club_id}" for c in candidates]
@@ -58,15 +68,16 @@ async def serving_inputs(redis, user_id: int, candidates: list[Candidate], my_cl
 
     async def read_signals():
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(signals.POPULARITY_KEY, item_keys + club_keys)
-            pipe.hmget(signals.AFFINITY_KEY + str(user_id), item_keys + club_keys + hour_fields)
+            pipe.hmget(keys.POPULARITY, item_keys + club_keys)
+            pipe.hmget(keys.affinity(user_id), item_keys + club_keys + hour_fields)
             if model is not None:
-                pipe.hgetall(signals.user_emb_key(model.version, user_id))
+                pipe.hgetall(keys.user_embedding(model.version, user_id))
             return await pipe.execute()
 
     events = [c.id for c in candidates if c.type == "event"]
-    replies, (co_going, co_club) = await asyncio.gather(read_signals(),
-                                                        co_members_going(user_id, my_clubs, events))
+    replies, (co_going, co_club) = await asyncio.gather(
+        read_signals(), co_members_going(user_id, my_clubs, events)
+    )
 
     def floats(values) -> np.ndarray:
         return np.array([float(v) if v else 0.0 for v in values])
@@ -85,14 +96,23 @@ async def serving_inputs(redis, user_id: int, candidates: list[Candidate], my_cl
     x = Inputs(
         now=now,
         type_code=np.array([TYPES.index(c.type) for c in candidates], dtype=np.int64),
-        item_pop=pop[:n], club_pop=pop[n:], user_item_aff=aff[:n], user_club_aff=aff[n:2 * n],
-        hour_weights=aff[2 * n:],
-        start_bucket=np.array([signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts], dtype=np.int64),
+        item_pop=pop[:n],
+        club_pop=pop[n:],
+        user_item_aff=aff[:n],
+        user_club_aff=aff[n : 2 * n],
+        hour_weights=aff[2 * n :],
+        start_bucket=np.array(
+            [signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts], dtype=np.int64
+        ),
         starts_at=starts,
         created_at=np.array([_epoch(c.created_at) if c.created_at else now for c in candidates]),
         member=np.array([c.member for c in candidates], dtype=bool),
-        co_going=np.array([co_going.get(c.id, 0) if c.type == "event" else 0 for c in candidates], dtype=np.int64),
-        user_vec=user_vec, item_vecs=item_vecs, club_vecs=club_vecs,
+        co_going=np.array(
+            [co_going.get(c.id, 0) if c.type == "event" else 0 for c in candidates], dtype=np.int64
+        ),
+        user_vec=user_vec,
+        item_vecs=item_vecs,
+        club_vecs=club_vecs,
     )
     return x, co_club
 
@@ -102,7 +122,13 @@ def popularity_scores(x: Inputs) -> np.ndarray:
 
 
 def popularity_reason(c: Candidate, popularity: float) -> str:
-    where = "in your club " + c.club_name if c.member else f"from {c.club_name}" if c.type != "club" else "to join"
+    where = (
+        "in your club " + c.club_name
+        if c.member
+        else f"from {c.club_name}"
+        if c.type != "club"
+        else "to join"
+    )
     trend = "popular right now" if popularity > 0 else "new"
     return f"A {trend} {c.type} {where} — ranked by popularity until your personal ranking model is trained"
 
@@ -125,14 +151,29 @@ def attributions(booster, rows: np.ndarray, order: list[int], scores: np.ndarray
 
 
 def item_out(c: Candidate, score: float, why: str) -> dict:
-    out = {"type": c.type, "id": c.id, "score": round(float(score), 6), "reason": why, "title": c.title,
-           "club_id": c.club_id, "club_name": c.club_name}
+    out = {
+        "type": c.type,
+        "id": c.id,
+        "score": round(float(score), 6),
+        "reason": why,
+        "title": c.title,
+        "club_id": c.club_id,
+        "club_name": c.club_name,
+    }
     out.update(c.extra)
     return out
 
 
-async def rank(redis, user_id: int, candidates: list[Candidate], my_clubs: list[int], club_names: dict[int, str],
-               model: RankerModel | None, limit: int, now: float | None = None) -> list[dict]:
+async def rank(
+    redis,
+    user_id: int,
+    candidates: list[Candidate],
+    my_clubs: list[int],
+    club_names: dict[int, str],
+    model: RankerModel | None,
+    limit: int,
+    now: float | None = None,
+) -> list[dict]:
     """The top ``limit`` candidates with a score and a reason; by the model when there is one."""
     if not candidates:
         return []
@@ -141,7 +182,9 @@ async def rank(redis, user_id: int, candidates: list[Candidate], my_clubs: list[
     if model is None:
         scores = popularity_scores(x)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].id))[:limit]
-        return [item_out(candidates[i], scores[i], popularity_reason(candidates[i], scores[i])) for i in order]
+        return [
+            item_out(candidates[i], scores[i], popularity_reason(candidates[i], scores[i])) for i in order
+        ]
     rows = feature_matrix(x)
     scores = model.booster.predict(rows)
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].id))[:limit]

@@ -9,31 +9,45 @@ decades.
 The user embedding is the same kind of sum: the anchored weights times the (unit) embeddings of the items
 the user engaged with. Its direction is all the feed uses (cosine similarity), and decay scales every
 dimension alike, so it too is updated by additions alone. Item embeddings belong to a model version, so
-user embeddings are kept per version (``clubhub:uemb:<version>:<user_id>``): the consumer rebuilds them from
+user embeddings are kept per version (``storage.keys.user_embedding``): the consumer rebuilds them from
 the stored interactions when a version appears, then adds each new interaction's share.
 
 ``increments`` is the one definition of what an interaction adds; the consumer actor applies it to Redis
 and ``ranking.dataset`` replays the same arithmetic over stored interactions for training.
 """
+
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+from storage import keys
+
+# The keys' old names here, for importers not yet moved to ``storage.keys`` (issue 12); then they go.
+POPULARITY_KEY = keys.POPULARITY
+TRENDING_KEY = keys.TRENDING
+AFFINITY_KEY = keys.AFFINITY_PREFIX
+USER_EMB_KEY = keys.USER_EMBEDDING_PREFIX
+USER_EMB_READY_KEY = keys.USER_EMBEDDING_READY_PREFIX
+APPLIED_KEY = keys.APPLIED_PREFIX
+user_emb_key = keys.user_embedding
+user_emb_ready_key = keys.user_embedding_ready
 
 HALF_LIFE_S = 3 * 24 * 3600.0
 DECAY = math.log(2) / HALF_LIFE_S
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 # Client kinds (the contract) and server-only kinds (a message written, a live session attended).
-KIND_WEIGHT = {"impression": 0.05, "click": 1.0, "dwell": 0.0, "rsvp": 4.0, "join": 4.0,
-               "message": 0.5, "attend": 3.0}
-POPULARITY_KEY = "clubhub:pop"
-TRENDING_KEY = "clubhub:trending"  # the popularity hash mirrored as a sorted set: the top items, cheaply
-AFFINITY_KEY = "clubhub:aff:"      # + user_id -> {"club:<id>" | "<item_type>:<id>" | "hour:<b>": anchored weight}
-USER_EMB_KEY = "clubhub:uemb:"     # + version + ":" + user_id -> {"0".."d-1": anchored weighted sum}
-USER_EMB_READY_KEY = "clubhub:uemb-ready:"  # + version: every user's embedding exists in that version's space
-APPLIED_KEY = "clubhub:applied:"   # + UTC day -> interaction ids already counted (exactly-once effect)
-HOUR_BUCKETS = 6                   # 4-hour buckets of an event's start (UTC)
+KIND_WEIGHT = {
+    "impression": 0.05,
+    "click": 1.0,
+    "dwell": 0.0,
+    "rsvp": 4.0,
+    "join": 4.0,
+    "message": 0.5,
+    "attend": 3.0,
+}
+HOUR_BUCKETS = 6  # 4-hour buckets of an event's start (UTC)
 
 
 def weight(kind: str, dwell_ms: int | None) -> float:
@@ -62,17 +76,17 @@ def hour_bucket(epoch_s: float) -> int:
     return int((epoch_s % 86400) // (86400 // HOUR_BUCKETS))
 
 
-def user_emb_key(version: int, user_id: int) -> str:
-    return f"{USER_EMB_KEY}{version}:{user_id}"
-
-
-def user_emb_ready_key(version: int) -> str:
-    return f"{USER_EMB_READY_KEY}{version}"
-
-
-def increments(user_id: int, item_type: str, item_id: int, kind: str, dwell_ms: int | None, ts: float,
-               club_id: int | None, start_bucket: int | None,
-               emb: tuple[int, Sequence[float]] | None) -> list[tuple[str, str, float]]:
+def increments(
+    user_id: int,
+    item_type: str,
+    item_id: int,
+    kind: str,
+    dwell_ms: int | None,
+    ts: float,
+    club_id: int | None,
+    start_bucket: int | None,
+    emb: tuple[int, Sequence[float]] | None,
+) -> list[tuple[str, str, float]]:
     """What one interaction adds, as (hash, field, increment) triples.
 
     ``club_id`` is the item's club, ``start_bucket`` an event's start hour bucket, ``emb`` the current
@@ -81,14 +95,14 @@ def increments(user_id: int, item_type: str, item_id: int, kind: str, dwell_ms: 
     if w == 0.0:
         return []
     key = item_key(item_type, item_id)
-    aff = AFFINITY_KEY + str(user_id)
-    out = [(POPULARITY_KEY, key, w), (aff, key, w)]
+    aff = keys.affinity(user_id)
+    out = [(keys.POPULARITY, key, w), (aff, key, w)]
     if club_id is not None and item_type != "club":
         out.append((aff, f"club:{club_id}", w))
     if start_bucket is not None:
         out.append((aff, f"hour:{start_bucket}", w))
     if emb is not None:
         version, vec = emb
-        uk = user_emb_key(version, user_id)
+        uk = keys.user_embedding(version, user_id)
         out += [(uk, str(i), w * float(x)) for i, x in enumerate(vec)]
     return out

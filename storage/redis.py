@@ -1,7 +1,12 @@
 """The shared redis.asyncio client (tokens, rate limits, fan-out)."""
+
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+
+# Importers still reading these here move to ``storage.keys`` (issue 12); then these two names go.
+from .keys import ACTIVITY_MAXLEN as ACTIVITY_MAXLEN
+from .keys import ACTIVITY_STREAM as ACTIVITY_STREAM
 
 
 def connect_redis(url: str) -> aioredis.Redis:
@@ -11,9 +16,3 @@ def connect_redis(url: str) -> aioredis.Redis:
 
 async def ping_redis(client: aioredis.Redis) -> None:
     await client.ping()
-
-
-# The activity stream (Redis Streams): what members did, appended by actions and shards, read by the
-# achievements worker. Capped (approximately) so it cannot grow without bound.
-ACTIVITY_STREAM = "clubhub:activity"
-ACTIVITY_MAXLEN = 100_000
