@@ -7,6 +7,7 @@ id with a reason (one ``ID  reason…`` per line; an entry without a reason is i
 
     python .ci/audit.py [--only pip|npm]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def ignored() -> dict[str, str]:
 def probe(url: str, body: dict | None = None, key: str | None = None) -> tuple[bool, str]:
     """(reachable, why not): reachable means an HTTP 200 with a JSON body (holding a non-empty ``key``)."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json",
-                                                         "Accept": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", "Accept": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=PROBE_TIMEOUT_S) as resp:  # fixed https URLs: nosec B310
             answer = json.loads(resp.read())
@@ -69,14 +71,27 @@ def pip_audit(ignore: dict[str, str]) -> int:
     ok, why = probe(PYPI_PROBE, key="vulnerabilities")
     service = "pypi"
     if not ok:
-        ok, why_osv = probe(OSV_PROBE, {"package": {"name": "pip", "ecosystem": "PyPI"}, "version": "20.0"}, "vulns")
+        ok, why_osv = probe(
+            OSV_PROBE, {"package": {"name": "pip", "ecosystem": "PyPI"}, "version": "20.0"}, "vulns"
+        )
         service = "osv"
         why = f"{why}; {why_osv}" if not ok else ""
     if not ok:
         print(f"pip-audit: SKIPPED, no advisory database reachable: {why}")
         return 0
-    argv = [str(Path(sys.executable).parent / "pip-audit"), "-r", str(LOCK), "--require-hashes", "--disable-pip",
-            "--vulnerability-service", service, "--progress-spinner", "off", "--timeout", "30"]
+    argv = [
+        str(Path(sys.executable).parent / "pip-audit"),
+        "-r",
+        str(LOCK),
+        "--require-hashes",
+        "--disable-pip",
+        "--vulnerability-service",
+        service,
+        "--progress-spinner",
+        "off",
+        "--timeout",
+        "30",
+    ]
     for vuln_id in ignore:
         argv += ["--ignore-vuln", vuln_id]
     print(f"pip-audit: {LOCK.relative_to(ROOT)} against {service} ({len(ignore)} ignored ids)", flush=True)
@@ -87,14 +102,26 @@ def npm_audit(ignore: dict[str, str]) -> int:
     if not (WEB / "package-lock.json").exists():
         print("npm audit: SKIPPED, web/ has no package-lock.json")
         return 0
-    registry = subprocess.run(["npm", "config", "get", "registry"], cwd=WEB, capture_output=True, text=True,
-                              check=False).stdout.strip().rstrip("/") or "https://registry.npmjs.org"
+    registry = (
+        subprocess.run(
+            ["npm", "config", "get", "registry"], cwd=WEB, capture_output=True, text=True, check=False
+        )
+        .stdout.strip()
+        .rstrip("/")
+        or "https://registry.npmjs.org"
+    )
     ok, why = probe(f"{registry}/-/npm/v1/security/advisories/bulk", {})
     if not ok:
         print(f"npm audit: SKIPPED, advisory database unreachable: {why}")
         return 0
-    run = subprocess.run(["npm", "audit", "--omit=dev", "--json"], cwd=WEB, capture_output=True, text=True,
-                         check=False, env={**os.environ, "NO_UPDATE_NOTIFIER": "1"})
+    run = subprocess.run(
+        ["npm", "audit", "--omit=dev", "--json"],
+        cwd=WEB,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_UPDATE_NOTIFIER": "1"},
+    )
     try:
         report = json.loads(run.stdout)
     except ValueError:
@@ -105,10 +132,14 @@ def npm_audit(ignore: dict[str, str]) -> int:
         return 1
     found = unignored_npm_advisories(report, ignore)
     for adv in found:
-        print(f"npm audit: {adv['name']} {adv.get('range', '')}: {adv.get('severity')} {adv.get('title')} "
-              f"{adv.get('url')}")
-    print(f"npm audit: {len(found)} vulnerabilities in web/ production dependencies "
-          f"({len(ignore)} ids in the ignore list)")
+        print(
+            f"npm audit: {adv['name']} {adv.get('range', '')}: {adv.get('severity')} {adv.get('title')} "
+            f"{adv.get('url')}"
+        )
+    print(
+        f"npm audit: {len(found)} vulnerabilities in web/ production dependencies "
+        f"({len(ignore)} ids in the ignore list)"
+    )
     return 1 if found else 0
 
 
@@ -130,7 +161,9 @@ def unignored_npm_advisories(report: dict, ignore: dict[str, str]) -> list[dict]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=["pip", "npm"])
     args = parser.parse_args()
     ignore = ignored()

@@ -13,6 +13,7 @@ Prints delivered messages/s and p50/p99 end-to-end latency per step and server, 
 
     python loadtest/bench_chat.py [--quick] [--parts 2] [--step-seconds 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,9 @@ def node_deps_load() -> bool:
     """Whether node, in the peers' directory, loads both packages the peers use. A directory alone proves
     nothing: an install can be partial (a clone once lacked socket.io-client's build/cjs)."""
     check = "require('socket.io-client'); require('socket.io')"
-    return subprocess.run(["node", "-e", check], cwd=NODE_DIR, capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(["node", "-e", check], cwd=NODE_DIR, capture_output=True, check=False).returncode == 0
+    )
 
 
 def ensure_node_deps() -> None:
@@ -106,8 +109,11 @@ class PlainPython(Server):
     async def start(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "peers" / "plain_socketio.py"), str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "peers" / "plain_socketio.py"), str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         await wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling", self.proc)
 
 
@@ -117,8 +123,11 @@ class NodeSocketIO(Server):
     async def start(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(["node", str(NODE_DIR / "server.js"), str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["node", str(NODE_DIR / "server.js"), str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         await wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling", self.proc)
 
 
@@ -128,10 +137,17 @@ def load_gateway_env(data: Path, port: int) -> dict[str, str]:
     # The per-user send limit protects real rooms; a load test's senders are few and fast. Every simulated
     # member connects from 127.0.0.1: lift the per-address caps, which a real deployment keeps for clients
     # that each have an address of their own.
-    env.update(CLUBHUB_DATA_DIR=str(data), CLUBHUB_PORT=str(port), CLUBHUB_LOG_LEVEL="WARNING",
-               CLUBHUB_USER_MSG_RATE="10000", CLUBHUB_USER_MSG_BURST="10000",
-               CLUBHUB_MAX_SOCKETS_PER_IP="100000", CLUBHUB_IP_EVENT_RATE="1000000",
-               CLUBHUB_IP_EVENT_BURST="1000000", CLUBHUB_USER_JOIN_BURST="100000")
+    env.update(
+        CLUBHUB_DATA_DIR=str(data),
+        CLUBHUB_PORT=str(port),
+        CLUBHUB_LOG_LEVEL="WARNING",
+        CLUBHUB_USER_MSG_RATE="10000",
+        CLUBHUB_USER_MSG_BURST="10000",
+        CLUBHUB_MAX_SOCKETS_PER_IP="100000",
+        CLUBHUB_IP_EVENT_RATE="1000000",
+        CLUBHUB_IP_EVENT_BURST="1000000",
+        CLUBHUB_USER_JOIN_BURST="100000",
+    )
     return env
 
 
@@ -148,8 +164,13 @@ class ClubHoloHub(Server):
         self.url = f"http://127.0.0.1:{self.port}"
         env = load_gateway_env(self.data, self.port)
         self.log_path = self.keep_log
-        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "clubhub"), "run"], env=env,
-                                     stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+        with open(self.log_path, "wb") as log_file:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "clubhub"), "run"],
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         await wait_http(f"{self.url}/readyz", self.proc, timeout=180)
         await self._seed()
 
@@ -168,9 +189,12 @@ class ClubHoloHub(Server):
         await init_postgres(Services(settings).urls()["postgres"], migrate=False)
         tag = uuid.uuid4().hex[:6]
         pw = PasswordHasher().hash("clubhub-bench")
-        users = await User.bulk_create([
-            User(email=f"bench-{tag}-{i}@example.org", password_hash=pw, display_name=f"Bench {i}")
-            for i in range(2000)])
+        users = await User.bulk_create(
+            [
+                User(email=f"bench-{tag}-{i}@example.org", password_hash=pw, display_name=f"Bench {i}")
+                for i in range(2000)
+            ]
+        )
         users = await User.filter(email__startswith=f"bench-{tag}-").order_by("id")
         tokens = AccessTokens(KeyRing.from_settings(settings), 6 * 3600)
         self.tokens = [tokens.issue(u.id, uuid.uuid4().hex) for u in users]
@@ -178,16 +202,24 @@ class ClubHoloHub(Server):
         for shape, spec in SHAPES.items():
             club = await Club.create(name=f"{shape}-{tag}", created_by=users[0])
             n = spec["rooms"] * spec["members"]
-            await Membership.bulk_create([Membership(club=club, user=u, role=Role.owner if i == 0 else Role.member)
-                                          for i, u in enumerate(users[:n])])
-            self.rooms[shape] = [(await Room.create(club=club, name=f"room-{r}")).id for r in range(spec["rooms"])]
+            await Membership.bulk_create(
+                [
+                    Membership(club=club, user=u, role=Role.owner if i == 0 else Role.member)
+                    for i, u in enumerate(users[:n])
+                ]
+            )
+            self.rooms[shape] = [
+                (await Room.create(club=club, name=f"room-{r}")).id for r in range(spec["rooms"])
+            ]
         await close_postgres()
 
     async def sockets_for(self, shape: str, spec: dict) -> tuple[str, list[dict]]:
         rooms = self.rooms[shape]
         # Member i of the club sits in room i % rooms, and connects with its own token.
-        return "clubhub", [{"room": rooms[i % len(rooms)], "token": self.tokens[i]}
-                           for i in range(spec["rooms"] * spec["members"])]
+        return "clubhub", [
+            {"room": rooms[i % len(rooms)], "token": self.tokens[i]}
+            for i in range(spec["rooms"] * spec["members"])
+        ]
 
     def rss_kb(self) -> float:
         return psutil.Process(self.proc.pid).memory_info().rss / 1024
@@ -200,12 +232,26 @@ class LoadGen:
         self.procs = []
         self.tmp = tempfile.TemporaryDirectory(prefix="loadgen-")
         for part in range(parts):
-            cfg = {"url": url, "mode": mode, "sockets": sockets[part::parts], "senders": max(1, senders // parts),
-                   "part": part, "parts": parts}
+            cfg = {
+                "url": url,
+                "mode": mode,
+                "sockets": sockets[part::parts],
+                "senders": max(1, senders // parts),
+                "part": part,
+                "parts": parts,
+            }
             path = Path(self.tmp.name) / f"part{part}.json"
             path.write_text(json.dumps(cfg))
-            self.procs.append(subprocess.Popen(["node", str(NODE_DIR / "loadgen.js"), str(path)], cwd=NODE_DIR,
-                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1))
+            self.procs.append(
+                subprocess.Popen(
+                    ["node", str(NODE_DIR / "loadgen.js"), str(path)],
+                    cwd=NODE_DIR,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    bufsize=1,
+                )
+            )
 
     async def ready(self) -> None:
         for p in self.procs:
@@ -215,14 +261,27 @@ class LoadGen:
 
     async def step(self, rate: float, seconds: float) -> dict:
         for p in self.procs:
-            p.stdin.write(json.dumps({"cmd": "step", "rate": rate / len(self.procs), "seconds": seconds}) + "\n")
+            p.stdin.write(
+                json.dumps({"cmd": "step", "rate": rate / len(self.procs), "seconds": seconds}) + "\n"
+            )
             p.stdin.flush()
         parts = [json.loads(await asyncio.to_thread(p.stdout.readline)) for p in self.procs]
         samples = sorted(s for part in parts for s in part["samples"])
-        total = {k: sum(part[k] for part in parts) for k in ("sent", "acked", "refused", "delivered", "frames")}
-        pct = (lambda q: round(samples[min(len(samples) - 1, int(q * len(samples)))], 2) if samples else None)
-        return {"rate": rate, **total, "seconds": seconds, "delivered_per_s": round(total["delivered"] / seconds, 1),
-                "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+        total = {
+            k: sum(part[k] for part in parts) for k in ("sent", "acked", "refused", "delivered", "frames")
+        }
+
+        def pct(q: float) -> float | None:
+            return round(samples[min(len(samples) - 1, int(q * len(samples)))], 2) if samples else None
+
+        return {
+            "rate": rate,
+            **total,
+            "seconds": seconds,
+            "delivered_per_s": round(total["delivered"] / seconds, 1),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+        }
 
     def close(self) -> None:
         for p in self.procs:
@@ -250,14 +309,18 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
             r = await gen.step(rate, args.step_seconds)
             r["extra"] = True
             steps.append(r)
-            log(f"  {server.name:16} {shape:10} half-load {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms")
+            log(
+                f"  {server.name:16} {shape:10} half-load {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
+                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
+            )
         rate, best, flat = spec["start_rate"], 0.0, 0
         for _ in range(args.max_steps):
             r = await gen.step(rate, args.step_seconds)
             steps.append(r)
-            log(f"  {server.name:16} {shape:10} offered {rate:8.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}")
+            log(
+                f"  {server.name:16} {shape:10} offered {rate:8.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
+                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}"
+            )
             grew = r["delivered_per_s"] > best * 1.05
             best = max(best, r["delivered_per_s"])
             flat = 0 if grew else flat + 1
@@ -281,8 +344,12 @@ async def idle_sockets(server: ClubHoloHub, count: int, parts: int) -> dict:
         after = server.rss_kb()
     finally:
         gen.close()
-    return {"sockets": count, "rss_before_kb": round(before), "rss_after_kb": round(after),
-            "kb_per_socket": round((after - before) / count, 1)}
+    return {
+        "sockets": count,
+        "rss_before_kb": round(before),
+        "rss_after_kb": round(after),
+        "kb_per_socket": round((after - before) / count, 1),
+    }
 
 
 def saturation(steps: list[dict]) -> dict:
@@ -317,7 +384,9 @@ def plot(results: dict, path: Path) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--parts", type=int, default=2, help="load generator processes")
     parser.add_argument("--step-seconds", type=float, default=4.0)
     parser.add_argument("--max-steps", type=int, default=11)
@@ -329,8 +398,10 @@ async def main() -> None:
         args.step_seconds, args.max_steps, args.idle_sockets = 2.0, 3, 500
     ensure_node_deps()
     RESULTS.mkdir(exist_ok=True)
-    results: dict = {"servers": {}, "config": {"shapes": SHAPES, "parts": args.parts,
-                                               "step_seconds": args.step_seconds}}
+    results: dict = {
+        "servers": {},
+        "config": {"shapes": SHAPES, "parts": args.parts, "step_seconds": args.step_seconds},
+    }
     servers = [ClubHoloHub()] if args.only else [PlainPython(), NodeSocketIO(), ClubHoloHub()]
     for server in servers:
         log(f"== {server.name}")
@@ -360,9 +431,14 @@ async def main() -> None:
         summary[shape] = {
             "saturation_delivered_per_s": {n: s["delivered_per_s"] for n, s in sat.items()},
             "saturation_p99_ms": {n: s["p99_ms"] for n, s in sat.items()},
-            "ratio_vs_python": round(sat["clubholohub"]["delivered_per_s"] / sat["python-socketio"]["delivered_per_s"], 3),
-            "ratio_vs_node": round(sat["clubholohub"]["delivered_per_s"] / sat["node-socket.io"]["delivered_per_s"], 3),
-            "half_load_rate": half["rate"], "half_load_p99_ms": half["p99_ms"],
+            "ratio_vs_python": round(
+                sat["clubholohub"]["delivered_per_s"] / sat["python-socketio"]["delivered_per_s"], 3
+            ),
+            "ratio_vs_node": round(
+                sat["clubholohub"]["delivered_per_s"] / sat["node-socket.io"]["delivered_per_s"], 3
+            ),
+            "half_load_rate": half["rate"],
+            "half_load_p99_ms": half["p99_ms"],
         }
     results["summary"] = summary
     (RESULTS / "bench_chat.json").write_text(json.dumps(results, indent=2))
@@ -371,8 +447,10 @@ async def main() -> None:
     for shape, s in summary.items():
         for name, value in s["saturation_delivered_per_s"].items():
             log(f"{shape:11} {name:17} {value:22.1f}   {s['saturation_p99_ms'][name]}")
-        log(f"{shape:11} ClubHoloHub ÷ python-socketio = {s['ratio_vs_python']}, ÷ node = {s['ratio_vs_node']}, "
-            f"p99 at half python saturation ({s['half_load_rate']}/s) = {s['half_load_p99_ms']} ms")
+        log(
+            f"{shape:11} ClubHoloHub ÷ python-socketio = {s['ratio_vs_python']}, ÷ node = {s['ratio_vs_node']}, "
+            f"p99 at half python saturation ({s['half_load_rate']}/s) = {s['half_load_p99_ms']} ms"
+        )
     worst = min(summary.values(), key=lambda s: s["ratio_vs_python"])
     final = {
         "delivered_ratio": min(s["ratio_vs_python"] for s in summary.values()),
@@ -380,7 +458,8 @@ async def main() -> None:
         "p99_ms_half_load": max(s["half_load_p99_ms"] or 0 for s in summary.values()),
         "kb_per_socket": results.get("idle", {}).get("kb_per_socket"),
         "worst_shape": next(k for k, v in summary.items() if v is worst),
-        "results": str(RESULTS / "bench_chat.json"), "plot": str(RESULTS / "bench_chat.png"),
+        "results": str(RESULTS / "bench_chat.json"),
+        "plot": str(RESULTS / "bench_chat.png"),
     }
     print(json.dumps(final))
 

@@ -16,6 +16,7 @@ with one line of JSON (``ndcg10_vs_popularity``, ``feed_p99_ms``, …).
 The seeded world is kept in ``--data-dir`` (default ``.clubhub-bench/ranking``): a second run reuses it
 (seeding is idempotent) and trains a new model version on it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,9 +71,13 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
     from storage.stores import Stores
 
     urls = Services(settings).urls()
-    config = {"postgres_url": urls["postgres"], "mongo_url": urls["mongo"],
-              "mongo_db": database_name(urls["mongo"], settings.mongo_db), "redis_url": urls["redis"],
-              "ranker_reload_s": 1.0}
+    config = {
+        "postgres_url": urls["postgres"],
+        "mongo_url": urls["mongo"],
+        "mongo_db": database_name(urls["mongo"], settings.mongo_db),
+        "redis_url": urls["redis"],
+        "ranker_reload_s": 1.0,
+    }
     stores = await Stores.open(settings, urls)
     conn_users = [u for u in await _user_ids(stores)]
     version = await registry.latest_version(stores.mongo)
@@ -96,7 +101,9 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
         out["user_embedding_rebuild"] = stats["rebuilt"][version]
         log(f"   user embeddings rebuilt for v{version}: {stats['rebuilt'][version]}")
         for name, with_model in (("popularity_fallback", False), ("ranker", True)):
-            actor = Ranker.options(name=f"bench-ranker-{name}", num_cpus=0).remote({**config, "use_model": with_model})
+            actor = Ranker.options(name=f"bench-ranker-{name}", num_cpus=0).remote(
+                {**config, "use_model": with_model}
+            )
             await actor.start.remote()
             for u in users[:30]:  # warm-up: connections, caches, the booster's first call
                 await actor.feed.remote(u, 20)
@@ -113,7 +120,7 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
             queue = list(users)
             conc_lat: list[float] = []
 
-            async def client():
+            async def client(actor=actor, queue=queue, conc_lat=conc_lat):
                 while queue:
                     u = queue.pop()
                     s = time.perf_counter()
@@ -123,15 +130,23 @@ async def measure_feed(settings, requests: int, seed: int) -> dict:
             t1 = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(8)))
             conc_wall = time.perf_counter() - t1
-            out[name] = {"feeds_per_s_concurrency_8": round(len(users) / conc_wall, 1),
-                         "p99_ms_concurrency_8": round(percentile(conc_lat, 99), 2),"p50_ms": round(percentile(lat, 50), 2), "p90_ms": round(percentile(lat, 90), 2),
-                         "p99_ms": round(percentile(lat, 99), 2), "max_ms": round(max(lat), 2),
-                         "feeds_per_s_sequential": round(len(users) / wall, 1),
-                         "mean_candidates": round(statistics.fmean(cands), 1), "min_candidates": min(cands)}
-            log(f"   {name:<20} p50 {out[name]['p50_ms']:6.2f} ms  p99 {out[name]['p99_ms']:6.2f} ms  "
+            out[name] = {
+                "feeds_per_s_concurrency_8": round(len(users) / conc_wall, 1),
+                "p99_ms_concurrency_8": round(percentile(conc_lat, 99), 2),
+                "p50_ms": round(percentile(lat, 50), 2),
+                "p90_ms": round(percentile(lat, 90), 2),
+                "p99_ms": round(percentile(lat, 99), 2),
+                "max_ms": round(max(lat), 2),
+                "feeds_per_s_sequential": round(len(users) / wall, 1),
+                "mean_candidates": round(statistics.fmean(cands), 1),
+                "min_candidates": min(cands),
+            }
+            log(
+                f"   {name:<20} p50 {out[name]['p50_ms']:6.2f} ms  p99 {out[name]['p99_ms']:6.2f} ms  "
                 f"({out[name]['mean_candidates']:.0f} candidates on average, min {out[name]['min_candidates']}); "
                 f"8 concurrent clients: {out[name]['feeds_per_s_concurrency_8']:.0f} feeds/s, "
-                f"p99 {out[name]['p99_ms_concurrency_8']:.1f} ms")
+                f"p99 {out[name]['p99_ms_concurrency_8']:.1f} ms"
+            )
             ray.kill(actor)
         ray.kill(consumer)
     finally:
@@ -169,7 +184,9 @@ def plot(metrics: dict, path: Path) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--clubs", type=int, default=250)
     parser.add_argument("--events", type=int, default=2000)
@@ -191,9 +208,24 @@ def main() -> int:
     try:
         log(f"1. seeding {args.users} users, {args.clubs} clubs, {args.events} events into {args.data_dir}")
         t0 = time.perf_counter()
-        run_cli(["seed", "--users", str(args.users), "--clubs", str(args.clubs), "--events", str(args.events),
-                 "--days", str(args.days), "--sessions-per-day", str(args.sessions_per_day),
-                 "--seed", str(args.seed)], env)
+        run_cli(
+            [
+                "seed",
+                "--users",
+                str(args.users),
+                "--clubs",
+                str(args.clubs),
+                "--events",
+                str(args.events),
+                "--days",
+                str(args.days),
+                "--sessions-per-day",
+                str(args.sessions_per_day),
+                "--seed",
+                str(args.seed),
+            ],
+            env,
+        )
         seed_s = time.perf_counter() - t0
         log("2. training the ranker")
         t1 = time.perf_counter()
@@ -206,38 +238,70 @@ def main() -> int:
         Services(settings).down()
 
     result = {
-        "world": {"users": args.users, "clubs": args.clubs, "events": args.events, "days": args.days,
-                  "interactions": metrics["interactions"], "seed_seconds": round(seed_s, 1)},
-        "training": {k: metrics[k] for k in ("version", "train_seconds", "best_iteration", "queries_train",
-                                             "rows_train", "queries_test")} | {"wall_seconds": round(train_wall_s, 1)},
+        "world": {
+            "users": args.users,
+            "clubs": args.clubs,
+            "events": args.events,
+            "days": args.days,
+            "interactions": metrics["interactions"],
+            "seed_seconds": round(seed_s, 1),
+        },
+        "training": {
+            k: metrics[k]
+            for k in (
+                "version",
+                "train_seconds",
+                "best_iteration",
+                "queries_train",
+                "rows_train",
+                "queries_test",
+            )
+        }
+        | {"wall_seconds": round(train_wall_s, 1)},
         "ndcg10": {m: metrics[f"ndcg10_{m}"] for m in ("ranker", "popularity", "recency")},
         "recall20": {m: metrics[f"recall20_{m}"] for m in ("ranker", "popularity", "recency")},
-        "discovery_ndcg10": {m: metrics[f"discovery_ndcg10_{m}"] for m in ("ranker", "popularity", "recency")},
+        "discovery_ndcg10": {
+            m: metrics[f"discovery_ndcg10_{m}"] for m in ("ranker", "popularity", "recency")
+        },
         "ndcg_at_k": {m: metrics[f"ndcg_at_k_{m}"] for m in ("ranker", "popularity", "recency")},
         "feed_latency": latency,
     }
     summary = {
         "ndcg10_vs_popularity": round(metrics["ndcg10_ranker"] / max(metrics["ndcg10_popularity"], 1e-9), 3),
-        "discovery_ndcg10_vs_popularity": round(metrics["discovery_ndcg10_ranker"]
-                                                / max(metrics["discovery_ndcg10_popularity"], 1e-9), 3),
+        "discovery_ndcg10_vs_popularity": round(
+            metrics["discovery_ndcg10_ranker"] / max(metrics["discovery_ndcg10_popularity"], 1e-9), 3
+        ),
         "ndcg10_vs_recency": round(metrics["ndcg10_ranker"] / max(metrics["ndcg10_recency"], 1e-9), 3),
-        "recall20_vs_popularity": round(metrics["recall20_ranker"] / max(metrics["recall20_popularity"], 1e-9), 3),
-        "feed_p50_ms": latency["ranker"]["p50_ms"], "feed_p99_ms": latency["ranker"]["p99_ms"],
-        "feed_p99_vs_popularity_fallback": round(latency["ranker"]["p99_ms"]
-                                                 / max(latency["popularity_fallback"]["p99_ms"], 1e-9), 3),
-        "train_seconds": metrics["train_seconds"], "interactions": metrics["interactions"],
+        "recall20_vs_popularity": round(
+            metrics["recall20_ranker"] / max(metrics["recall20_popularity"], 1e-9), 3
+        ),
+        "feed_p50_ms": latency["ranker"]["p50_ms"],
+        "feed_p99_ms": latency["ranker"]["p99_ms"],
+        "feed_p99_vs_popularity_fallback": round(
+            latency["ranker"]["p99_ms"] / max(latency["popularity_fallback"]["p99_ms"], 1e-9), 3
+        ),
+        "train_seconds": metrics["train_seconds"],
+        "interactions": metrics["interactions"],
     }
     result["summary"] = summary
     (RESULTS / "bench_ranking.json").write_text(json.dumps(result, indent=2))
     if plot(metrics, RESULTS / "bench_ranking.png"):
         log(f"plot: {RESULTS / 'bench_ranking.png'}")
-    print(f"NDCG@10  ranker {metrics['ndcg10_ranker']:.4f}  popularity {metrics['ndcg10_popularity']:.4f}  "
-          f"recency {metrics['ndcg10_recency']:.4f}  → {summary['ndcg10_vs_popularity']}× popularity")
-    print(f"NDCG@10 over events and clubs only: ranker {metrics['discovery_ndcg10_ranker']:.4f}  popularity "
-          f"{metrics['discovery_ndcg10_popularity']:.4f} → {summary['discovery_ndcg10_vs_popularity']}×")
-    print(f"recall@20 ranker {metrics['recall20_ranker']:.4f}  popularity {metrics['recall20_popularity']:.4f}")
-    print(f"training {metrics['train_seconds']} s; feed p50 {summary['feed_p50_ms']} ms, p99 {summary['feed_p99_ms']} ms "
-          f"(popularity fallback p99 {latency['popularity_fallback']['p99_ms']} ms)")
+    print(
+        f"NDCG@10  ranker {metrics['ndcg10_ranker']:.4f}  popularity {metrics['ndcg10_popularity']:.4f}  "
+        f"recency {metrics['ndcg10_recency']:.4f}  → {summary['ndcg10_vs_popularity']}× popularity"
+    )
+    print(
+        f"NDCG@10 over events and clubs only: ranker {metrics['discovery_ndcg10_ranker']:.4f}  popularity "
+        f"{metrics['discovery_ndcg10_popularity']:.4f} → {summary['discovery_ndcg10_vs_popularity']}×"
+    )
+    print(
+        f"recall@20 ranker {metrics['recall20_ranker']:.4f}  popularity {metrics['recall20_popularity']:.4f}"
+    )
+    print(
+        f"training {metrics['train_seconds']} s; feed p50 {summary['feed_p50_ms']} ms, p99 {summary['feed_p99_ms']} ms "
+        f"(popularity fallback p99 {latency['popularity_fallback']['p99_ms']} ms)"
+    )
     print(json.dumps(summary))
     return 0
 

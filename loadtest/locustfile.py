@@ -12,6 +12,7 @@ room history, checking unread counts and searching clubs.
 `CLUBHUB_LOCUST_SEED` (default 1) and `CLUBHUB_LOCUST_PASSWORD` (default clubhub-demo) name the seeded world.
 Socket.IO calls appear in Locust's table as type `socketio`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -40,8 +41,11 @@ class Member(HttpUser):
         self.sio = None
         self.room_id = None
         index = next(_next_member)
-        resp = self.client.post("/api/v1/auth/login", json={"email": member_email(index), "password": PASSWORD},
-                                name="/auth/login")
+        resp = self.client.post(
+            "/api/v1/auth/login",
+            json={"email": member_email(index), "password": PASSWORD},
+            name="/auth/login",
+        )
         if resp.status_code != 200:
             raise RuntimeError(f"login of {member_email(index)} failed: {resp.status_code} {resp.text[:200]}")
         self.token = resp.json()["access_token"]
@@ -49,7 +53,9 @@ class Member(HttpUser):
         clubs = self.client.get("/api/v1/me/clubs", name="/me/clubs").json()["clubs"]
         if clubs:
             club = random.choice(clubs)
-            rooms = self.client.get(f"/api/v1/clubs/{club['id']}/rooms", name="/clubs/{id}/rooms").json()["rooms"]
+            rooms = self.client.get(f"/api/v1/clubs/{club['id']}/rooms", name="/clubs/{id}/rooms").json()[
+                "rooms"
+            ]
             self.room_id = rooms[0]["id"] if rooms else None
         self.sio = socketio.Client(reconnection=False)
         self.sio.connect(self.host, auth={"token": self.token}, transports=["websocket"], wait_timeout=10)
@@ -69,10 +75,16 @@ class Member(HttpUser):
             ack = self.sio.call(event, payload, timeout=10)
             if not ack or not ack.get("ok"):
                 exc = RuntimeError(f"{event}: {ack}")
-        except Exception as e:  # noqa: BLE001 - a timeout or a dropped socket is a failed request
+        except Exception as e:
             exc = e
-        events.request.fire(request_type="socketio", name=event, response_time=(time.perf_counter() - start) * 1000,
-                             response_length=0, exception=exc, context={})
+        events.request.fire(
+            request_type="socketio",
+            name=event,
+            response_time=(time.perf_counter() - start) * 1000,
+            response_length=0,
+            exception=exc,
+            context={},
+        )
         return ack
 
     @task(5)
@@ -80,18 +92,37 @@ class Member(HttpUser):
         items = self.client.get("/api/v1/feed?limit=20", name="/feed").json()["items"]
         if not items:
             return
-        batch = [{"item_type": i["type"], "item_id": i["id"], "kind": "impression",
-                  "interaction_id": uuid.uuid4().hex} for i in items[:10]]
+        batch = [
+            {
+                "item_type": i["type"],
+                "item_id": i["id"],
+                "kind": "impression",
+                "interaction_id": uuid.uuid4().hex,
+            }
+            for i in items[:10]
+        ]
         clicked = random.choice(items[:10])
-        batch.append({"item_type": clicked["type"], "item_id": clicked["id"], "kind": "click",
-                      "interaction_id": uuid.uuid4().hex})
+        batch.append(
+            {
+                "item_type": clicked["type"],
+                "item_id": clicked["id"],
+                "kind": "click",
+                "interaction_id": uuid.uuid4().hex,
+            }
+        )
         self.client.post("/api/v1/interactions", json=batch, name="/interactions")
 
     @task(3)
     def chat(self) -> None:
         if self.room_id is not None:
-            self._call("message:send", {"room_id": self.room_id, "client_id": uuid.uuid4().hex,
-                                        "text": random.choice(["hi all", "see you tonight", "who's in?"])})
+            self._call(
+                "message:send",
+                {
+                    "room_id": self.room_id,
+                    "client_id": uuid.uuid4().hex,
+                    "text": random.choice(["hi all", "see you tonight", "who's in?"]),
+                },
+            )
 
     @task(2)
     def history(self) -> None:

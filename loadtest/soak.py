@@ -22,6 +22,7 @@ is stopped by pid before it exits, also on Ctrl-C or SIGTERM.
 
     python loadtest/soak.py [--minutes 30] [--load 0.5] [--saturation SENDS_PER_S | --rate SENDS_PER_S]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_chat import RESULTS, LoadGen, ensure_node_deps, load_gateway_env, log, wait_http
+from bench_chat import RESULTS, LoadGen, ensure_node_deps, load_gateway_env, log, wait_http  # noqa: E402
 
 SHARD_TITLE = "RoomShardHost"  # actors/room_shard.py: RoomShard = ray.remote(RoomShardHost)
 
@@ -71,11 +72,15 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         env = load_gateway_env(self.data, self.port)
         env.update(self.extra_env)
-        with open(self.log_path, "wb") as out:  # noqa: ASYNC230 (once, before any load)
+        with open(self.log_path, "wb") as out:
             # Its own session: the stack's processes are told apart from the load generators'.
-            self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [str(Path(sys.executable).parent / "clubhub"), "run"], env=env, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "clubhub"), "run"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.gateway = psutil.Process(self.proc.pid)
         self.remember_tree()
         await wait_http(f"{self.url}/readyz", self.proc, timeout=240)
@@ -114,17 +119,27 @@ class Stack:
         try:
             tag, n = uuid.uuid4().hex[:6], rooms * members
             pw = PasswordHasher().hash("clubhub-soak")
-            await User.bulk_create([User(email=f"soak-{tag}-{i}@example.org", password_hash=pw,
-                                         display_name=f"Soak {i}") for i in range(n)])
+            await User.bulk_create(
+                [
+                    User(email=f"soak-{tag}-{i}@example.org", password_hash=pw, display_name=f"Soak {i}")
+                    for i in range(n)
+                ]
+            )
             users = await User.filter(email__startswith=f"soak-{tag}-").order_by("id")
             # Long enough for any run: the soak measures memory, not token expiry.
             tokens = AccessTokens(KeyRing.from_settings(settings), 24 * 3600)
             club = await Club.create(name=f"soak-{tag}", created_by=users[0])
-            await Membership.bulk_create([Membership(club=club, user=u, role=Role.owner if i == 0 else Role.member)
-                                          for i, u in enumerate(users)])
+            await Membership.bulk_create(
+                [
+                    Membership(club=club, user=u, role=Role.owner if i == 0 else Role.member)
+                    for i, u in enumerate(users)
+                ]
+            )
             room_ids = [(await Room.create(club=club, name=f"room-{r}")).id for r in range(rooms)]
-            return [{"room": room_ids[i % rooms], "token": tokens.issue(u.id, uuid.uuid4().hex)}
-                    for i, u in enumerate(users)]
+            return [
+                {"room": room_ids[i % rooms], "token": tokens.issue(u.id, uuid.uuid4().hex)}
+                for i, u in enumerate(users)
+            ]
         finally:
             await close_postgres()
 
@@ -173,8 +188,13 @@ class Stack:
 def proc_sample(p: psutil.Process) -> dict:
     with p.oneshot():
         mem = p.memory_full_info()
-        return {"pid": p.pid, "rss_mb": round(mem.rss / 2**20, 1), "uss_mb": round(mem.uss / 2**20, 1),
-                "fds": p.num_fds(), "threads": p.num_threads()}
+        return {
+            "pid": p.pid,
+            "rss_mb": round(mem.rss / 2**20, 1),
+            "uss_mb": round(mem.uss / 2**20, 1),
+            "fds": p.num_fds(),
+            "threads": p.num_threads(),
+        }
 
 
 class SoakGen(LoadGen):
@@ -182,8 +202,12 @@ class SoakGen(LoadGen):
 
     async def step(self, rate: float, seconds: float, drain_ms: int = 1500) -> dict:
         for p in self.procs:
-            p.stdin.write(json.dumps({"cmd": "step", "rate": rate / len(self.procs), "seconds": seconds,
-                                      "drain_ms": drain_ms}) + "\n")
+            p.stdin.write(
+                json.dumps(
+                    {"cmd": "step", "rate": rate / len(self.procs), "seconds": seconds, "drain_ms": drain_ms}
+                )
+                + "\n"
+            )
             p.stdin.flush()
         parts = []
         for p in self.procs:
@@ -194,10 +218,16 @@ class SoakGen(LoadGen):
         total = {k: sum(part[k] for part in parts) for k in ("sent", "acked", "refused", "delivered")}
         deliveries = [s for part in parts for s in part["samples"]]
         acks = [s for part in parts for s in part.get("ack_samples", [])]
-        return {"rate": rate, **total, "delivered_per_s": round(total["delivered"] / seconds, 1),
-                "acked_per_s": round(total["acked"] / seconds, 1),
-                "ack_p50_ms": percentile(acks, 0.50), "ack_p99_ms": percentile(acks, 0.99),
-                "delivery_p50_ms": percentile(deliveries, 0.50), "delivery_p99_ms": percentile(deliveries, 0.99)}
+        return {
+            "rate": rate,
+            **total,
+            "delivered_per_s": round(total["delivered"] / seconds, 1),
+            "acked_per_s": round(total["acked"] / seconds, 1),
+            "ack_p50_ms": percentile(acks, 0.50),
+            "ack_p99_ms": percentile(acks, 0.99),
+            "delivery_p50_ms": percentile(deliveries, 0.50),
+            "delivery_p99_ms": percentile(deliveries, 0.99),
+        }
 
 
 async def calibrate(gen: SoakGen, seconds: float) -> float:
@@ -207,8 +237,10 @@ async def calibrate(gen: SoakGen, seconds: float) -> float:
     rate, best, best_rate, flat = 50.0, 0.0, 50.0, 0
     for _ in range(14):
         r = await gen.step(rate, seconds)
-        log(f"  calibration: offered {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-            f"ack p99 {r['ack_p99_ms']} ms  acked {r['acked']}/{r['sent']}")
+        log(
+            f"  calibration: offered {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
+            f"ack p99 {r['ack_p99_ms']} ms  acked {r['acked']}/{r['sent']}"
+        )
         grew = r["delivered_per_s"] > best * 1.05
         kept_up = r["acked"] >= 0.98 * r["sent"]
         if kept_up and r["delivered_per_s"] > best:
@@ -233,8 +265,11 @@ def verdict(samples: list[dict], drain: dict, warmup_s: float, args) -> dict:
     """Compare the median of the first three samples after warm-up with the median of the last three."""
     start = next((i for i, s in enumerate(samples) if s["t"] >= warmup_s), len(samples))
     if len(samples) - start < 6:
-        return {"ok": False, "problems": [f"only {len(samples) - start} samples after warm-up: run longer"],
-                "processes": {}}
+        return {
+            "ok": False,
+            "problems": [f"only {len(samples) - start} samples after warm-up: run longer"],
+            "processes": {},
+        }
     out, problems = {}, []
     for name, points in series(samples).items():
         after = points[start:]
@@ -245,11 +280,18 @@ def verdict(samples: list[dict], drain: dict, warmup_s: float, args) -> dict:
         base, end = after[:3], after[-3:]
         rss0, rss1 = (statistics.median(p["rss_mb"] for p in w) for w in (base, end))
         fd0, fd1 = (statistics.median(p["fds"] for p in w) for w in (base, end))
-        out[name] = {"pid": first["pid"], "rss_mb_start": first["rss_mb"], "rss_mb_after_warmup": rss0,
-                     "rss_mb_end": rss1, "rss_ratio": round(rss1 / rss0, 3),
-                     "uss_mb_after_warmup": statistics.median(p["uss_mb"] for p in base),
-                     "uss_mb_end": statistics.median(p["uss_mb"] for p in end),
-                     "fds_start": first["fds"], "fds_after_warmup": fd0, "fds_end": fd1}
+        out[name] = {
+            "pid": first["pid"],
+            "rss_mb_start": first["rss_mb"],
+            "rss_mb_after_warmup": rss0,
+            "rss_mb_end": rss1,
+            "rss_ratio": round(rss1 / rss0, 3),
+            "uss_mb_after_warmup": statistics.median(p["uss_mb"] for p in base),
+            "uss_mb_end": statistics.median(p["uss_mb"] for p in end),
+            "fds_start": first["fds"],
+            "fds_after_warmup": fd0,
+            "fds_end": fd1,
+        }
         if rss1 > rss0 * (1 + args.max_rss_growth):
             problems.append(f"{name}: RSS {rss0} -> {rss1} MB (more than +{args.max_rss_growth:.0%})")
         if fd1 - fd0 > args.max_fd_growth:
@@ -258,8 +300,14 @@ def verdict(samples: list[dict], drain: dict, warmup_s: float, args) -> dict:
     sent, acked = (sum(s[k] for s in samples) + drain[k] for k in ("sent", "acked"))
     if sent and acked < 0.99 * sent:
         problems.append(f"only {acked} of {sent} sends acked")
-    return {"ok": not problems, "problems": problems, "processes": out, "sent": sent, "acked": acked,
-            "refused": sum(s["refused"] for s in samples) + drain["refused"]}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "processes": out,
+        "sent": sent,
+        "acked": acked,
+        "refused": sum(s["refused"] for s in samples) + drain["refused"],
+    }
 
 
 def plot(result: dict, path: Path) -> None:
@@ -293,8 +341,10 @@ def plot(result: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     c = result["config"]
-    fig.suptitle(f"soak: {c['rate']} sends/s ({c['load']:.0%} of {c['saturation']}/s) into {c['rooms']} rooms × "
-                 f"{c['members']} members for {c['minutes']} min (dotted: end of warm-up)")
+    fig.suptitle(
+        f"soak: {c['rate']} sends/s ({c['load']:.0%} of {c['saturation']}/s) into {c['rooms']} rooms × "
+        f"{c['members']} members for {c['minutes']} min (dotted: end of warm-up)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -312,8 +362,10 @@ async def soak(args) -> int:
         gen = SoakGen(stack.url, "clubhub", sockets, args.senders, args.parts)
         await gen.ready()
         stack.remember_tree()
-        log(f"{len(sockets)} sockets in {args.rooms} rooms; shard processes: {[p.pid for p in stack.shards()]}; "
-            f"load average {os.getloadavg()}")
+        log(
+            f"{len(sockets)} sockets in {args.rooms} rooms; shard processes: {[p.pid for p in stack.shards()]}; "
+            f"load average {os.getloadavg()}"
+        )
         if args.rate:
             saturation, rate = None, args.rate
         else:
@@ -323,19 +375,28 @@ async def soak(args) -> int:
             # (acked or timed out) and counted here, not in the soak's first sample.
             await gen.step(0.0, 1.0, drain_ms=11000)
         warmup_s = min(180.0, args.minutes * 60 * 0.2)
-        log(f"soak: {rate} sends/s for {args.minutes} min (saturation {saturation}), warm-up {warmup_s:.0f} s")
+        log(
+            f"soak: {rate} sends/s for {args.minutes} min (saturation {saturation}), warm-up {warmup_s:.0f} s"
+        )
         samples, t0 = [], time.monotonic()
         while time.monotonic() - t0 < args.minutes * 60:
             step = await gen.step(rate, args.sample_s, drain_ms=50)
             stack.remember_tree()
-            sample = {"t": round(time.monotonic() - t0, 1), **step, "loadavg_1m": os.getloadavg()[0],
-                      "gateway": proc_sample(stack.gateway),
-                      "shards": [proc_sample(p) for p in stack.shards()]}
+            sample = {
+                "t": round(time.monotonic() - t0, 1),
+                **step,
+                "loadavg_1m": os.getloadavg()[0],
+                "gateway": proc_sample(stack.gateway),
+                "shards": [proc_sample(p) for p in stack.shards()],
+            }
             samples.append(sample)
-            log(f"  {sample['t']:7.0f}s  gateway {sample['gateway']['rss_mb']:7.1f} MB {sample['gateway']['fds']:4} fds"
-                f"  shards " + " ".join(f"{s['rss_mb']:.0f}MB/{s['fds']}fd" for s in sample["shards"]) +
-                f"  delivered {step['delivered_per_s']:8.1f}/s  ack p50 {step['ack_p50_ms']} p99 {step['ack_p99_ms']} ms"
-                f"  refused {step['refused']}")
+            log(
+                f"  {sample['t']:7.0f}s  gateway {sample['gateway']['rss_mb']:7.1f} MB {sample['gateway']['fds']:4} fds"
+                f"  shards "
+                + " ".join(f"{s['rss_mb']:.0f}MB/{s['fds']}fd" for s in sample["shards"])
+                + f"  delivered {step['delivered_per_s']:8.1f}/s  ack p50 {step['ack_p50_ms']} p99 {step['ack_p99_ms']} ms"
+                f"  refused {step['refused']}"
+            )
             if stack.proc.poll() is not None:
                 raise RuntimeError(f"the gateway exited with {stack.proc.returncode}")
         # Nothing sent for a second, then past the 10-s ack timeout: the last sends' acks are counted.
@@ -344,39 +405,74 @@ async def soak(args) -> int:
         if gen is not None:
             gen.close()
         stack.stop()
-    result = {"config": {"minutes": args.minutes, "rate": rate, "saturation": saturation, "load": args.load,
-                         "rooms": args.rooms, "members": args.members, "senders": args.senders,
-                         "sample_s": args.sample_s, "warmup_s": warmup_s, "max_rss_growth": args.max_rss_growth,
-                         "max_fd_growth": args.max_fd_growth, "cpus": os.cpu_count(),
-                         "loadavg_at_start": loadavg_at_start,
-                         "loadavg_at_end": os.getloadavg()},
-              "verdict": verdict(samples, drain, warmup_s, args), "samples": samples, "drain": drain,
-              # Not part of the verdict (which is about growth), but a stop that needs SIGKILL is a finding.
-              "shutdown": stack.shutdown}
+    result = {
+        "config": {
+            "minutes": args.minutes,
+            "rate": rate,
+            "saturation": saturation,
+            "load": args.load,
+            "rooms": args.rooms,
+            "members": args.members,
+            "senders": args.senders,
+            "sample_s": args.sample_s,
+            "warmup_s": warmup_s,
+            "max_rss_growth": args.max_rss_growth,
+            "max_fd_growth": args.max_fd_growth,
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": loadavg_at_start,
+            "loadavg_at_end": os.getloadavg(),
+        },
+        "verdict": verdict(samples, drain, warmup_s, args),
+        "samples": samples,
+        "drain": drain,
+        # Not part of the verdict (which is about growth), but a stop that needs SIGKILL is a finding.
+        "shutdown": stack.shutdown,
+    }
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=1))
     plot(result, out.with_suffix(".png"))
     v = result["verdict"]
-    log(f"\n{'process':10} {'RSS MB start':>12} {'after warm-up':>13} {'end':>8} {'end/warm-up':>11}   "
-        f"{'fds start':>9} {'warm-up':>7} {'end':>5}")
+    log(
+        f"\n{'process':10} {'RSS MB start':>12} {'after warm-up':>13} {'end':>8} {'end/warm-up':>11}   "
+        f"{'fds start':>9} {'warm-up':>7} {'end':>5}"
+    )
     for name, p in v["processes"].items():
-        log(f"{name:10} {p['rss_mb_start']:12.1f} {p['rss_mb_after_warmup']:13.1f} {p['rss_mb_end']:8.1f} "
-            f"{p['rss_ratio']:11.3f}   {p['fds_start']:9} {p['fds_after_warmup']:7} {p['fds_end']:5}")
+        log(
+            f"{name:10} {p['rss_mb_start']:12.1f} {p['rss_mb_after_warmup']:13.1f} {p['rss_mb_end']:8.1f} "
+            f"{p['rss_ratio']:11.3f}   {p['fds_start']:9} {p['fds_after_warmup']:7} {p['fds_end']:5}"
+        )
     log(f"gateway stop: {stack.shutdown}")
-    log(f"sent {v.get('sent')}, acked {v.get('acked')}, refused {v.get('refused')}; "
-        f"results: {out} and {out.with_suffix('.png')}")
+    log(
+        f"sent {v.get('sent')}, acked {v.get('acked')}, refused {v.get('refused')}; "
+        f"results: {out} and {out.with_suffix('.png')}"
+    )
     for problem in v["problems"]:
         log(f"FAIL: {problem}")
-    print(json.dumps({"ok": v["ok"], "rate": rate, "saturation": saturation, "minutes": args.minutes,
-                      "processes": v["processes"], "problems": v["problems"], "results": str(out)}))
+    print(
+        json.dumps(
+            {
+                "ok": v["ok"],
+                "rate": rate,
+                "saturation": saturation,
+                "minutes": args.minutes,
+                "processes": v["processes"],
+                "problems": v["problems"],
+                "results": str(out),
+            }
+        )
+    )
     return 0 if v["ok"] else 1
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--load", type=float, default=0.5, help="fraction of the saturation send rate")
-    parser.add_argument("--saturation", type=float, help="saturation send rate (messages/s); skips calibration")
+    parser.add_argument(
+        "--saturation", type=float, help="saturation send rate (messages/s); skips calibration"
+    )
     parser.add_argument("--rate", type=float, help="send rate (messages/s); skips calibration and --load")
     parser.add_argument("--calibrate-seconds", type=float, default=3.0)
     parser.add_argument("--rooms", type=int, default=8)
@@ -385,9 +481,16 @@ def main() -> int:
     parser.add_argument("--parts", type=int, default=1, help="load generator processes")
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--max-rss-growth", type=float, default=0.20, help="allowed RSS growth after warm-up")
-    parser.add_argument("--max-fd-growth", type=int, default=10, help="allowed growth in open fds after warm-up")
-    parser.add_argument("--env", action="append", default=[], metavar="CLUBHUB_X=V",
-                        help="extra environment for the gateway (repeatable)")
+    parser.add_argument(
+        "--max-fd-growth", type=int, default=10, help="allowed growth in open fds after warm-up"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="CLUBHUB_X=V",
+        help="extra environment for the gateway (repeatable)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "soak.json"))
     args = parser.parse_args()
 
