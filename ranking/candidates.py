@@ -2,8 +2,9 @@
 
 From the user's clubs: upcoming events and rooms; from public clubs: upcoming events and clubs not yet
 joined; and the trending items (top decayed popularity) those caps left out. Excluded: past and ended
-events, clubs the user is banned from, private clubs the user is not in. ``ranking.dataset.Snapshot``
-applies the same rules to the past for training.
+events, clubs the user is banned from, private clubs the user is not in (the rule: ``storage.visibility``).
+``ranking.dataset.Snapshot`` applies the same rules to the past for training, bans aside (it does not read
+them).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tortoise.expressions import Q
-
 from storage import keys
-from storage.models import Club, ClubBan, Event, EventStatus, Membership, Room, Visibility
+from storage.models import Club, Event, EventStatus, Room
+from storage.visibility import Viewer
 
 MAX_EVENTS = 400
 MAX_ROOMS = 100
@@ -50,14 +50,8 @@ class CandidateSet:
 async def candidates_for(user_id: int, now: datetime | None = None, redis=None) -> CandidateSet:
     """Rows are read as tuples (``values_list``), not models: a feed reads ~500 of them per request."""
     now = now or datetime.now(UTC)
-    mine, banned = await asyncio.gather(
-        Membership.filter(user_id=user_id).values_list("club_id", "club__name"),
-        ClubBan.filter(user_id=user_id).values_list("club_id", flat=True),
-    )
-    banned = set(banned)
-    my_clubs = {c for c, _ in mine} - banned
-    not_banned = list(banned) or [0]
-    visible = Q(club__visibility=Visibility.public) | Q(club_id__in=list(my_clubs) or [0])
+    viewer = await Viewer.load(user_id)
+    my_clubs = viewer.member_of
     out: list[Candidate] = []
 
     def event(row) -> Candidate:
@@ -89,17 +83,16 @@ async def candidates_for(user_id: int, now: datetime | None = None, redis=None) 
 
     event_fields = ("id", "club_id", "club__name", "title", "starts_at", "created_at", "status")
     club_fields = ("id", "name", "created_at", "description")
-    upcoming = Event.filter(
-        visible, ends_at__gt=now, status__not=EventStatus.ended, club_id__not_in=not_banned
-    )
-    joinable = Club.filter(visibility=Visibility.public, id__not_in=(list(my_clubs) + list(banned)) or [0])
+    # Visibility is part of the query: hidden rows never use up a limit.
+    upcoming = Event.filter(viewer.listable(), ends_at__gt=now, status__not=EventStatus.ended)
+    joinable = Club.filter(viewer.joinable_clubs())
 
     async def rooms():
         if not my_clubs:
             return []
         # Live rooms are reached through their event.
         return (
-            await Room.filter(club_id__in=list(my_clubs))
+            await Room.filter(club_id__in=sorted(my_clubs))
             .exclude(name__startswith="live-")
             .order_by("id")
             .limit(MAX_ROOMS)
@@ -140,4 +133,4 @@ async def candidates_for(user_id: int, now: datetime | None = None, redis=None) 
             out += [
                 club(r) for r in await joinable.filter(id__in=clubs).order_by("-id").values_list(*club_fields)
             ]
-    return CandidateSet(out, sorted(my_clubs), {c: name for c, name in mine})
+    return CandidateSet(out, sorted(my_clubs), dict(viewer.member_names))

@@ -1,0 +1,180 @@
+"""Who can see a club, and so its rooms and events: the one place this rule lives.
+
+A public club is visible to everyone; a private one only to its members (a ban removes the membership, so
+a banned user is an outsider). Lists of things from many clubs (events, the feed) also leave out the
+public clubs the caller is banned from: a ban hides a club's events from lists, while the club itself,
+being public, can still be opened.
+
+One rule, offered the three ways callers query:
+- a Python predicate: ``can_see`` (and ``Viewer.can_see`` / ``Viewer.can_list`` for a loaded caller);
+- lookups that return what they found, or None when the caller cannot see it: ``visible_club``,
+  ``visible_room``, ``visible_event``, ``first_invisible_item``;
+- an ORM filter (``Viewer.listable``, ``Viewer.joinable_clubs``, ``listable_clubs``), applied in the query
+  so hidden rows never use up a ``LIMIT``;
+- SQL fragments for raw queries: ``visible_club_sql``, ``listable_club_sql``.
+
+Storage is below the refusal type: nothing here raises for an invisible thing. Callers turn a None into
+``not_found`` (the same answer as for an id that does not exist, so an outsider cannot even confirm that a
+private club exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tortoise.expressions import Q
+
+from .models import Club, ClubBan, Event, Membership, Room, Visibility
+
+_MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist (and must not reach the database driver)
+
+
+def _value(enum_or_str: Enum | str) -> str:
+    return str(enum_or_str.value) if isinstance(enum_or_str, Enum) else str(enum_or_str)
+
+
+def can_see(visibility: Visibility | str, role: str | None) -> bool:
+    """The rule itself: public, or a member (``role`` None: not a member)."""
+    return _value(visibility) == Visibility.public.value or role is not None
+
+
+def _valid_id(id_: int) -> bool:
+    return 0 < id_ <= _MAX_ID
+
+
+# -- one thing --------------------------------------------------------------------------------------
+
+
+async def role_of(club_id: int, user_id: int) -> str | None:
+    m = await Membership.get_or_none(club_id=club_id, user_id=user_id)
+    return _value(m.role) if m else None
+
+
+async def find_club(club_id: int) -> Club | None:
+    """The club whatever its visibility; only for a caller that brings its own right to it (an invite)."""
+    return await Club.get_or_none(id=club_id) if _valid_id(club_id) else None
+
+
+async def visible_club(club_id: int, user_id: int) -> tuple[Club, str | None] | None:
+    """The club and the caller's role in it (None: not a member), or None when the caller cannot see it."""
+    club = await find_club(club_id)
+    if club is None:
+        return None
+    role = await role_of(club_id, user_id)
+    return (club, role) if can_see(club.visibility, role) else None
+
+
+async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club, str | None] | None:
+    """The room, its club and the caller's role, or None when the room is missing or its club hidden."""
+    room = await Room.get_or_none(id=room_id) if _valid_id(room_id) else None
+    found = await visible_club(room.club_id, user_id) if room is not None else None
+    return (room, *found) if room is not None and found is not None else None
+
+
+async def visible_event(event_id: int, user_id: int) -> tuple[Event, Club, str | None] | None:
+    """The event, its club and the caller's role, or None when the event is missing or its club hidden."""
+    event = await Event.get_or_none(id=event_id) if _valid_id(event_id) else None
+    found = await visible_club(event.club_id, user_id) if event is not None else None
+    return (event, *found) if event is not None and found is not None else None
+
+
+async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tuple[str, int] | None:
+    """The first ``(item_type, item_id)`` (club, event or room) the caller cannot see, or None.
+
+    A batch costs at most four queries whatever its size: events' and rooms' clubs, the clubs' visibility,
+    the caller's memberships among them. A missing item is invisible.
+    """
+    event_ids = {i for t, i in items if t == "event" and _valid_id(i)}
+    room_ids = {i for t, i in items if t == "room" and _valid_id(i)}
+    club_of: dict[tuple[str, int], int] = {("club", i): i for t, i in items if t == "club" and _valid_id(i)}
+    if event_ids:
+        for eid, cid in await Event.filter(id__in=event_ids).values_list("id", "club_id"):
+            club_of[("event", eid)] = cid
+    if room_ids:
+        for rid, cid in await Room.filter(id__in=room_ids).values_list("id", "club_id"):
+            club_of[("room", rid)] = cid
+    club_ids = set(club_of.values())
+    visibility: dict[int, str] = {}
+    member_of: set[int] = set()
+    if club_ids:
+        visibility = dict(await Club.filter(id__in=club_ids).values_list("id", "visibility"))
+        member_of = set(
+            await Membership.filter(user_id=user_id, club_id__in=club_ids).values_list("club_id", flat=True)
+        )
+    for item in items:
+        cid = club_of.get(item)
+        if (
+            cid is None
+            or cid not in visibility
+            or not can_see(visibility[cid], "member" if cid in member_of else None)
+        ):
+            return item
+    return None
+
+
+# -- lists ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A caller's standing in every club at once: what list filters need, loaded in one round trip."""
+
+    user_id: int
+    member_names: dict[int, str] = field(default_factory=dict)  # club id -> name, as the memberships say
+    banned_from: frozenset[int] = frozenset()
+
+    @classmethod
+    async def load(cls, user_id: int) -> Viewer:
+        mine, banned = await asyncio.gather(
+            Membership.filter(user_id=user_id).values_list("club_id", "club__name"),
+            ClubBan.filter(user_id=user_id).values_list("club_id", flat=True),
+        )
+        return cls(user_id, {club_id: name for club_id, name in mine}, frozenset(banned))
+
+    @property
+    def member_of(self) -> frozenset[int]:
+        """The clubs the caller belongs to (a ban wins over a membership, should both exist)."""
+        return frozenset(self.member_names) - self.banned_from
+
+    def can_see(self, club_id: int, visibility: Visibility | str) -> bool:
+        return can_see(visibility, "member" if club_id in self.member_of else None)
+
+    def can_list(self, club_id: int, visibility: Visibility | str) -> bool:
+        return self.can_see(club_id, visibility) and club_id not in self.banned_from
+
+    def listable(self) -> Q:
+        """A filter for rows with a ``club`` (events, rooms): clubs the caller can see, minus those the
+        caller is banned from."""
+        visible = Q(club__visibility=Visibility.public) | Q(club_id__in=sorted(self.member_of) or [0])
+        return visible & Q(club_id__not_in=sorted(self.banned_from) or [0])
+
+    def joinable_clubs(self) -> Q:
+        """A filter on clubs: public ones the caller neither belongs to nor is banned from."""
+        return Q(visibility=Visibility.public, id__not_in=sorted(self.member_of | self.banned_from) or [0])
+
+
+async def listable_clubs(user_id: int) -> Q:
+    """``Viewer.listable`` for a caller not loaded yet."""
+    return (await Viewer.load(user_id)).listable()
+
+
+# -- raw SQL ----------------------------------------------------------------------------------------
+
+
+def visible_club_sql(club: str, user_param: str) -> str:
+    """A boolean SQL expression: the club (table alias ``club``) is visible to the user whose id is the
+    query parameter ``user_param`` (e.g. ``$2``)."""
+    return (
+        f"({club}.visibility = '{Visibility.public.value}'"
+        f" OR EXISTS (SELECT 1 FROM memberships m WHERE m.club_id = {club}.id AND m.user_id = {user_param}))"
+    )
+
+
+def listable_club_sql(club: str, user_param: str) -> str:
+    """``visible_club_sql``, minus the clubs the user is banned from (lists of many clubs' things)."""
+    return (
+        f"({visible_club_sql(club, user_param)}"
+        f" AND NOT EXISTS (SELECT 1 FROM club_bans b WHERE b.club_id = {club}.id AND b.user_id = {user_param}))"
+    )
