@@ -1,0 +1,26 @@
+// ESLint for the web client: the recommended JavaScript and typescript-eslint rules (with type
+// information, so promises left floating are caught) and the Rules of React (eslint-plugin-react-hooks).
+import js from "@eslint/js";
+import reactHooks from "eslint-plugin-react-hooks";
+import { defineConfig, globalIgnores } from "eslint/config";
+import globals from "globals";
+import tseslint from "typescript-eslint";
+
+export default defineConfig([
+  // api-types.ts is generated from the OpenAPI document (npm run gen:api).
+  globalIgnores(["dist/", "e2e/", "src/lib/api-types.ts"]),
+  {
+    files: ["src/**/*.{ts,tsx}"],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked, reactHooks.configs.flat.recommended],
+    languageOptions: {
+      ecmaVersion: 2022,
+      globals: globals.browser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
+    files: ["*.{js,ts}", "scripts/**/*.{js,mjs}"],
+    extends: [js.configs.recommended],
+    languageOptions: { ecmaVersion: 2022, globals: globals.node },
+  },
+]);
