@@ -3,6 +3,8 @@
 // The access token lives in this module (never in localStorage or a cookie readable by scripts). The refresh
 // token is the httpOnly cookie `clubhub_refresh` (Path /api/v1/auth) that only `POST /auth/refresh` sees.
 
+import type { components } from "./api-types";
+
 export const API_PREFIX = "/api/v1";
 
 const STATUS_BY_CODE: Record<string, number> = {
@@ -101,10 +103,13 @@ export function setSessionLostHandler(handler: (() => void) | null): void {
   sessionLost = handler;
 }
 
-interface TokenOut {
-  access_token: string;
-  token_type: "bearer";
-  expires_in: number;
+/** The answer of `POST /auth/login` and `POST /auth/refresh`. */
+export type TokenOut = Schema<"TokenOut">;
+
+/** Keeps the access token of a login or refresh answer. */
+export function adoptToken(out: TokenOut): string {
+  setAccessToken(out.access_token, out.expires_in);
+  return out.access_token;
 }
 
 let refreshing: Promise<string> | null = null;
@@ -126,9 +131,7 @@ async function doRefresh(): Promise<string> {
     if (err.status === 401) setAccessToken(null);
     throw err;
   }
-  const out = body as TokenOut;
-  setAccessToken(out.access_token, out.expires_in);
-  return out.access_token;
+  return adoptToken(body as TokenOut);
 }
 
 /** `POST /auth/refresh` with the httpOnly cookie: one request at a time (a refresh token rotates, and
@@ -144,6 +147,21 @@ export function refreshAccessToken(): Promise<string> {
     });
   }
   return refreshing;
+}
+
+/** What a renewal came to: `renewed` (a new token is in), `lost` (the server refused the refresh cookie:
+ * this login is over) or `failed` (the server could not be reached or answered otherwise: try later). */
+export type Renewal = "renewed" | "lost" | "failed";
+
+/** `refreshAccessToken`, its outcome classified the one way every caller needs (REST retries, the
+ * socket's handshake, the startup restore). */
+export async function renewAccessToken(): Promise<Renewal> {
+  try {
+    await refreshAccessToken();
+    return "renewed";
+  } catch (err) {
+    return err instanceof ApiError && err.status === 401 ? "lost" : "failed";
+  }
 }
 
 /** Whether a token received at `issued` and expiring at `expires` (epoch ms) is due for renewal at `now`:
@@ -199,39 +217,47 @@ export interface ApiOptions {
 
 const NO_REFRESH_PATHS = ["/auth/login", "/auth/signup", "/auth/verify", "/auth/refresh", "/auth/logout"];
 
-/** `api<T>(method, path, body?)`: a JSON request to `/api/v1{path}`. On a 401 it refreshes the access
- * token once and retries. Throws `ApiError`. */
-export async function api<T = unknown>(method: string, path: string, body?: unknown, options: ApiOptions = {}): Promise<T> {
+/** A request to `/api/v1{path}` with the access token. The one refresh-and-retry path of the client: on a
+ * 401 the token is renewed once and the request sent again; a refused renewal ends the session
+ * (`setSessionLostHandler`). Resolves with the response whatever its status; throws `ApiError` when the
+ * server cannot be reached. */
+export async function apiFetch(path: string, init: RequestInit = {}, options: ApiOptions = {}): Promise<Response> {
   const noRefresh = options.noRefresh || NO_REFRESH_PATHS.some((p) => path.startsWith(p));
   const send = async (): Promise<Response> => {
-    const headers: Record<string, string> = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+    const headers = new Headers(init.headers);
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    // Read on every try: the retry carries the renewed token.
+    if (accessToken) headers.set("Authorization", `Bearer ${accessToken}`);
     try {
-      return await fetch(API_PREFIX + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "same-origin",
-        signal: options.signal,
-      });
+      return await fetch(API_PREFIX + path, { ...init, headers, credentials: "same-origin", signal: options.signal });
     } catch (err) {
       if ((err as { name?: string })?.name === "AbortError") throw err;
       throw new ApiError(0, "network", "could not reach the server");
     }
   };
 
-  let res = await send();
-  if (res.status === 401 && !noRefresh) {
-    let renewed = false;
-    try {
-      await refreshAccessToken();
-      renewed = true;
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) sessionLost?.();
-    }
-    if (renewed) res = await send();
-  }
+  const res = await send();
+  if (res.status !== 401 || noRefresh) return res;
+  const renewal = await renewAccessToken();
+  if (renewal === "lost") sessionLost?.();
+  return renewal === "renewed" ? send() : res;
+}
+
+/** A failed response as an `ApiError` (its body's `{error: {code, message}}`, its `Retry-After`). */
+export async function responseError(res: Response): Promise<ApiError> {
+  return ApiError.fromBody(res.status, await readJson(res), retryAfterOf(res));
+}
+
+/** `api<T>(method, path, body?)`: a JSON request to `/api/v1{path}` (through `apiFetch`, so with one
+ * refresh and retry on a 401). Throws `ApiError`. */
+export async function api<T = unknown>(method: string, path: string, body?: unknown, options: ApiOptions = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await apiFetch(
+    path,
+    { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+    options,
+  );
   const data = await readJson(res);
   if (!res.ok) throw ApiError.fromBody(res.status, data, retryAfterOf(res));
   return data as T;
@@ -247,59 +273,20 @@ export function query(params: Record<string, string | number | boolean | null | 
   return s ? `?${s}` : "";
 }
 
-// -- shapes of the gateway (gateway/schemas.py) -----------------------------------------------------
+// -- shapes of the gateway ----------------------------------------------------------------------------
+// Generated from its OpenAPI document (api-types.ts: `npm run gen:api`; CI fails when it is stale).
 
-export interface Me {
-  id: number;
-  email: string;
-  display_name: string;
-  bio: string;
-  email_verified: boolean;
-  created_at: string;
-}
+/** A REST payload by the name of its schema in the OpenAPI document. */
+export type Schema<Name extends keyof components["schemas"]> = components["schemas"][Name];
 
-export interface Club {
-  id: number;
-  name: string;
-  description: string;
-  visibility: "public" | "private" | string;
-  created_at: string;
-  created_by: number;
-  my_role?: "owner" | "moderator" | "member" | null;
-  member_count?: number | null;
-}
-
-export interface ClubSearchItem extends Club {
-  score: number;
-}
-
-export interface ClubSearchOut {
-  items: ClubSearchItem[];
-  next_cursor: string | null;
-}
-
-export interface Room {
-  id: number;
-  club_id: number;
-  name: string;
-  slow_mode_s: number;
-}
-
-export interface Member {
-  user_id: number;
-  display_name: string;
-  role: "owner" | "moderator" | "member" | string;
-  joined_at: string;
-  muted_until: string | null;
-  online: boolean;
-}
-
-export interface Mail {
-  to: string;
-  subject: string;
-  body: string;
-  link: string | null;
-  sent_at: number;
-}
+export type Me = Schema<"MeOut">;
+export type User = Schema<"UserOut">;
+export type Club = Schema<"ClubOut">;
+export type ClubSearchItem = Schema<"ClubSearchItem">;
+export type ClubSearchOut = Schema<"ClubSearchOut">;
+export type Room = Schema<"RoomOut">;
+export type Member = Schema<"MemberOut">;
+export type Mail = Schema<"MailOut">;
+export type Achievement = Schema<"AchievementOut">;
 
 export { STATUS_BY_CODE };

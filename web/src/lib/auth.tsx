@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { api, refreshAccessToken, setAccessToken, setSessionLostHandler, type Me } from "./api";
+import { adoptToken, api, renewAccessToken, setAccessToken, setSessionLostHandler, type Me, type TokenOut } from "./api";
 import { sessionEndedMessage } from "./errors";
 import { closeSocket, openSocket, setSocketSessionLostHandler } from "./socket";
 
@@ -8,20 +8,15 @@ export interface AuthState {
   user: Me | null;
   /** False until the startup refresh has answered. */
   ready: boolean;
-  login(email: string, password: string): Promise<Me>;
-  logout(): Promise<void>;
-  refreshUser(): Promise<Me | null>;
+  login: (email: string, password: string) => Promise<Me>;
+  logout: () => Promise<void>;
+  refreshUser: () => Promise<Me | null>;
   /** Why the last session ended without a logout here ("You were logged out…"), for the login page;
    * null once someone logs in again. */
   notice: string | null;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
-
-interface TokenOut {
-  access_token: string;
-  expires_in: number;
-}
 
 // One startup attempt per page load, even when React runs effects twice (StrictMode): a second refresh
 // racing the first would present an already-rotated cookie, which revokes the login.
@@ -30,11 +25,8 @@ let startup: Promise<Me | null> | null = null;
 function restoreSession(): Promise<Me | null> {
   if (!startup) {
     startup = (async () => {
-      try {
-        await refreshAccessToken();
-      } catch {
-        return null;
-      }
+      // No session to restore is not a lost one: whatever the outcome, nothing to tell.
+      if ((await renewAccessToken()) !== "renewed") return null;
       try {
         return await api<Me>("GET", "/me");
       } catch {
@@ -53,7 +45,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     let live = true;
-    restoreSession().then((me) => {
+    void restoreSession().then((me) => {
       if (!live) return;
       setUser(me);
       setReady(true);
@@ -90,8 +82,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [userId]);
 
   const login = useCallback(async (email: string, password: string) => {
-    const out = await api<TokenOut>("POST", "/auth/login", { email, password });
-    setAccessToken(out.access_token, out.expires_in);
+    adoptToken(await api<TokenOut>("POST", "/auth/login", { email, password }));
     const me = await api<Me>("GET", "/me");
     startup = Promise.resolve(me);
     setNotice(null);

@@ -36,13 +36,14 @@ export interface LiveState {
   version: number;
 }
 
-export interface LiveSummary {
+// A type, not an interface: it refines the open object the OpenAPI document gives a summary.
+export type LiveSummary = {
   attendance?: number;
   peak_audience?: number;
   duration_s?: number;
   questions?: { text: string; votes: number; answered: boolean }[];
   polls?: { question: string; options: string[]; tallies: number[] }[];
-}
+};
 
 /** Open questions first, by votes (most first), then oldest first; answered ones last in the same order. */
 export function sortQuestions(questions: readonly LiveQuestion[]): LiveQuestion[] {
@@ -138,6 +139,11 @@ export class NameCache {
 
   set(id: number, name: string): void {
     this.names.set(id, name);
+  }
+
+  /** Every name known now (a copy). */
+  known(): ReadonlyMap<number, string> {
+    return new Map(this.names);
   }
 
   /** A name to show now: the cached one, else "User <id>". */

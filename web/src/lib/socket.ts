@@ -4,7 +4,7 @@
 // scheduled before expiry; `session:revoked` ends the login or renews it (socketAuth.ts).
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import { io, type Socket } from "socket.io-client";
-import { ApiError, accessTokenTimes, freshAccessToken, getAccessToken, onAccessToken, refreshAccessToken } from "./api";
+import { ApiError, accessTokenTimes, freshAccessToken, getAccessToken, onAccessToken, refreshAccessToken, renewAccessToken } from "./api";
 import { SocketAuth } from "./socketAuth";
 
 export type ConnectionState = "connected" | "reconnecting" | "offline";
@@ -130,19 +130,13 @@ export function openSocket(): Socket {
     if (err.message === "unauthorized") {
       // Refused with a token that was just renewed, several times: the login is over. (A renewal that
       // cannot reach the server says nothing about the login: try again later.)
-      refreshAccessToken().then(
-        () => {
-          if (socket !== s) return;
-          refusals += 1;
-          if (refusals > 3) sessionLost?.();
-          else scheduleReconnect(s, 0);
-        },
-        (e: unknown) => {
-          if (socket !== s) return;
-          if (e instanceof ApiError && e.status === 401) sessionLost?.();
-          else scheduleReconnect(s, 2000);
-        },
-      );
+      void renewAccessToken().then((renewal) => {
+        if (socket !== s) return;
+        if (renewal === "lost") sessionLost?.();
+        else if (renewal === "failed") scheduleReconnect(s, 2000);
+        else if (++refusals > 3) sessionLost?.();
+        else scheduleReconnect(s, 0);
+      });
     } else if (!s.active) {
       scheduleReconnect(s, 2000);
     }
@@ -218,7 +212,7 @@ export function useSocket(): Socket | null {
 
 /** "connected" | "reconnecting" | "offline" (the browser has no network). */
 export function useConnection(): ConnectionState {
-  return useSyncExternalStore(onConnectionState, connectionState, () => "offline" as ConnectionState);
+  return useSyncExternalStore(onConnectionState, connectionState, (): ConnectionState => "offline");
 }
 
 /** Subscribes `handler` to a server event on the current socket (re-subscribing on a new socket). */

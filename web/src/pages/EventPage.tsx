@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
-import { API_PREFIX, ApiError, api, getAccessToken, refreshAccessToken } from "../lib/api";
+import { SummaryView } from "../components/live/Summary";
+import { AlertText, BackLink, Badge, Button, ErrorAlert, LoadError, Loading, PageTitle, buttonClass } from "../components/ui";
+import { api } from "../lib/api";
 import { useAuth } from "../lib/auth";
-import type { ClubEvent, MyRsvp } from "../lib/events";
-import { errorMessage } from "../lib/errors";
-import { formatDuration, pollResults, resultLabel, votesLabel, type LiveSummary } from "../lib/live";
+import { fetchEvent, fetchIcs, type ClubEvent, type LiveEnd, type MyRsvp } from "../lib/events";
 
 function formatWhen(iso: string): string {
   const d = new Date(iso);
@@ -20,114 +20,31 @@ function rsvpText(rsvp: MyRsvp): string {
   return rsvp.status;
 }
 
-/** GET the `.ics` with the bearer token (a plain link cannot send it); one refresh and retry on a 401. */
-async function fetchIcs(eventId: number): Promise<Blob> {
-  const get = () => {
-    const token = getAccessToken();
-    return fetch(`${API_PREFIX}/events/${eventId}.ics`, {
-      headers: token ? { Authorization: `Bearer ${token}`, Accept: "text/calendar" } : { Accept: "text/calendar" },
-      credentials: "same-origin",
-    });
-  };
-  let res: Response;
-  try {
-    res = await get();
-    if (res.status === 401) {
-      await refreshAccessToken();
-      res = await get();
-    }
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    throw new ApiError(0, "network", "could not reach the server");
-  }
-  if (!res.ok) {
-    let body: unknown;
-    try {
-      body = await res.json();
-    } catch {
-      body = undefined;
-    }
-    throw ApiError.fromBody(res.status, body);
-  }
-  return res.blob();
-}
-
-export function SummaryView({ summary }: { summary: LiveSummary }) {
-  return (
-    <section aria-label="Session summary" className="rounded-lg border border-slate-200 bg-white p-4">
-      <h2 className="text-lg font-semibold">Live session summary</h2>
-      <dl className="mt-2 grid grid-cols-2 gap-x-4 gap-y-1 text-sm sm:grid-cols-3">
-        <div>
-          <dt className="text-slate-600">Attendance</dt>
-          <dd className="font-medium">{summary.attendance ?? 0}</dd>
-        </div>
-        <div>
-          <dt className="text-slate-600">Peak audience</dt>
-          <dd className="font-medium">{summary.peak_audience ?? 0}</dd>
-        </div>
-        {summary.duration_s != null && (
-          <div>
-            <dt className="text-slate-600">Duration</dt>
-            <dd className="font-medium">{formatDuration(summary.duration_s)}</dd>
-          </div>
-        )}
-      </dl>
-      {summary.questions && summary.questions.length > 0 && (
-        <>
-          <h3 className="mt-4 font-medium">Questions</h3>
-          <ol className="mt-1 list-decimal space-y-1 pl-6 text-sm">
-            {summary.questions.map((q, i) => (
-              <li key={i}>
-                {q.text} <span className="text-slate-600">— {votesLabel(q.votes)}{q.answered ? ", answered" : ""}</span>
-              </li>
-            ))}
-          </ol>
-        </>
-      )}
-      {summary.polls && summary.polls.length > 0 && (
-        <>
-          <h3 className="mt-4 font-medium">Polls</h3>
-          <ul className="mt-1 space-y-3 text-sm">
-            {summary.polls.map((p, i) => {
-              const r = pollResults(p);
-              return (
-                <li key={i}>
-                  <p className="font-medium">{p.question}</p>
-                  <ul className="mt-1 space-y-1">
-                    {r.options.map((o) => (
-                      <li key={o.index} className="flex justify-between gap-4">
-                        <span>{o.option}</span>
-                        <span className="text-slate-700">{resultLabel(o)}</span>
-                      </li>
-                    ))}
-                  </ul>
-                </li>
-              );
-            })}
-          </ul>
-        </>
-      )}
-    </section>
-  );
-}
-
-const buttonClass =
-  "rounded px-4 py-2 font-medium focus:outline-none focus:ring-2 focus:ring-indigo-500 focus:ring-offset-2 disabled:opacity-50";
-
 export default function EventPage() {
   const { eventId } = useParams();
   const id = Number(eventId);
+  if (!Number.isInteger(id) || id <= 0) {
+    return (
+      <div className="mx-auto max-w-3xl p-4">
+        <AlertText>This event address is not valid.</AlertText>
+      </div>
+    );
+  }
+  // Another event: every piece of state starts afresh.
+  return <EventView key={id} id={id} />;
+}
+
+function EventView({ id }: { id: number }) {
   const { user } = useAuth();
   const [event, setEvent] = useState<ClubEvent | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
-  const valid = Number.isInteger(id) && id > 0;
 
   const load = useCallback(async () => {
     try {
-      const ev = await api<ClubEvent>("GET", `/events/${id}`);
+      const ev = await fetchEvent(id);
       setEvent(ev);
       setLoadError(null);
     } catch (err) {
@@ -136,27 +53,29 @@ export default function EventPage() {
   }, [id]);
 
   useEffect(() => {
-    if (!valid) return;
-    setEvent(null);
-    setLoadError(null);
-    setError(null);
-    setNotice(null);
-    void load();
-  }, [valid, load]);
+    let active = true;
+    fetchEvent(id).then(
+      (ev) => active && setEvent(ev),
+      (err: unknown) => active && setLoadError(err),
+    );
+    return () => {
+      active = false;
+    };
+  }, [id]);
 
   // Follow the event while the page is open (the host may start or end its live session meanwhile).
   const status = event?.status;
   useEffect(() => {
-    if (!valid || status === undefined || status === "ended") return;
+    if (status === undefined || status === "ended") return;
     const timer = setInterval(() => {
       if (typeof document !== "undefined" && document.visibilityState === "hidden") return;
-      api<ClubEvent>("GET", `/events/${id}`).then(
+      fetchEvent(id).then(
         (ev) => setEvent((cur) => (cur && cur.id === ev.id ? ev : cur)),
         () => undefined,
       );
     }, 10_000);
     return () => clearInterval(timer);
-  }, [valid, id, status]);
+  }, [id, status]);
 
   async function act(fn: () => Promise<void>) {
     setBusy(true);
@@ -208,31 +127,18 @@ export default function EventPage() {
 
   const endLive = () =>
     act(async () => {
-      const out = await api<{ event_id: number; summary: LiveSummary }>("POST", `/events/${id}/live/end`);
+      const out = await api<LiveEnd>("POST", `/events/${id}/live/end`);
       setEvent((e) => (e ? { ...e, status: "ended", summary: out.summary } : e));
       await load();
     });
-
-  if (!valid) {
-    return (
-      <div className="mx-auto max-w-3xl p-4">
-        <p role="alert">This event address is not valid.</p>
-      </div>
-    );
-  }
 
   if (!event) {
     return (
       <div className="mx-auto max-w-3xl p-4">
         {loadError != null ? (
-          <div role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-red-800">
-            {errorMessage(loadError)}{" "}
-            <button type="button" onClick={() => void load()} className="underline">
-              Try again
-            </button>
-          </div>
+          <LoadError error={loadError} retry={() => void load()} />
         ) : (
-          <p className="text-slate-600">Loading the event…</p>
+          <Loading label="Loading the event…" className="" />
         )}
       </div>
     );
@@ -246,14 +152,20 @@ export default function EventPage() {
   return (
     <div className="mx-auto max-w-3xl space-y-6 p-4">
       <div>
-        <Link to={`/clubs/${event.club_id}/events`} className="text-sm text-indigo-700 hover:underline">
-          ← All events of the club
-        </Link>
-        <h1 className="mt-1 flex flex-wrap items-center gap-3 text-2xl font-semibold">
+        <BackLink to={`/clubs/${event.club_id}/events`}>All events of the club</BackLink>
+        <PageTitle className="mt-1 flex flex-wrap items-center gap-3">
           <span>{event.title}</span>
-          {live && <span className="rounded bg-red-600 px-2 py-0.5 text-sm font-semibold text-white">Live now</span>}
-          {ended && <span className="rounded bg-slate-200 px-2 py-0.5 text-sm text-slate-700">Ended</span>}
-        </h1>
+          {live && (
+            <Badge tone="live" className="text-sm">
+              Live now
+            </Badge>
+          )}
+          {ended && (
+            <Badge tone="muted" className="text-sm">
+              Ended
+            </Badge>
+          )}
+        </PageTitle>
         <p className="mt-1 text-slate-700">
           <time dateTime={event.starts_at}>{formatWhen(event.starts_at)}</time> –{" "}
           <time dateTime={event.ends_at}>{formatWhen(event.ends_at)}</time>
@@ -268,59 +180,56 @@ export default function EventPage() {
             </>
           )}
           {typeof event.going !== "number" && event.capacity != null && <>Capacity: {event.capacity}</>}
-          {isHost && <span className="ml-2 rounded bg-indigo-100 px-2 py-0.5 text-indigo-800">You host this event</span>}
+          {isHost && (
+            <Badge tone="info" className="ml-2 text-sm">
+              You host this event
+            </Badge>
+          )}
         </p>
       </div>
 
       <div className="flex flex-wrap items-center gap-3">
         {!ended &&
           (mine ? (
-            <button type="button" onClick={cancel} disabled={busy} className={`${buttonClass} border border-slate-300 hover:bg-slate-100`}>
+            <Button variant="secondary" onClick={() => void cancel()} disabled={busy}>
               Cancel RSVP
-            </button>
+            </Button>
           ) : (
-            <button type="button" onClick={rsvp} disabled={busy} className={`${buttonClass} bg-indigo-600 text-white hover:bg-indigo-700`}>
+            <Button onClick={() => void rsvp()} disabled={busy}>
               RSVP
-            </button>
+            </Button>
           ))}
         {mine && (
           <p role="status" className="rounded bg-green-50 px-3 py-1 font-medium text-green-800">
             {rsvpText(mine)}
           </p>
         )}
-        <button type="button" onClick={addToCalendar} disabled={busy} className={`${buttonClass} border border-slate-300 hover:bg-slate-100`}>
+        <Button variant="secondary" onClick={() => void addToCalendar()} disabled={busy}>
           Add to calendar
-        </button>
+        </Button>
       </div>
 
       {(isHost || live) && (
         <div className="flex flex-wrap items-center gap-3 rounded-lg border border-slate-200 bg-white p-4">
           {live && (
-            <Link
-              to={`/events/${event.id}/live`}
-              className={`${buttonClass} bg-red-600 text-white hover:bg-red-700`}
-            >
+            <Link to={`/events/${event.id}/live`} className={buttonClass("critical")}>
               Join live session
             </Link>
           )}
           {isHost && !live && !ended && (
-            <button type="button" onClick={startLive} disabled={busy} className={`${buttonClass} bg-indigo-600 text-white hover:bg-indigo-700`}>
+            <Button onClick={() => void startLive()} disabled={busy}>
               Start live session
-            </button>
+            </Button>
           )}
           {isHost && live && (
-            <button type="button" onClick={endLive} disabled={busy} className={`${buttonClass} border border-red-300 text-red-700 hover:bg-red-50`}>
+            <Button variant="danger" className="border border-red-300" onClick={() => void endLive()} disabled={busy}>
               End live session
-            </button>
+            </Button>
           )}
         </div>
       )}
 
-      {error != null && (
-        <p role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-red-800">
-          {errorMessage(error)}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {notice && <p className="text-sm text-slate-700">{notice}</p>}
 
       {event.summary && <SummaryView summary={event.summary} />}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiError } from "./api";
+import type { ClubEvent } from "./events";
+import type { LiveState } from "./live";
+import { initialLive, livePhase, liveReducer, type LiveAction, type LiveModel } from "./liveSession";
+
+function live(overrides: Partial<LiveState> = {}): LiveState {
+  return {
+    event_id: 7,
+    room_id: 3,
+    status: "live",
+    host_id: 1,
+    speakers: [2],
+    audience_count: 2,
+    present: 3,
+    hands: [4],
+    questions: [],
+    polls: [],
+    pinned: null,
+    version: 5,
+    ...overrides,
+  };
+}
+
+function event(overrides: Partial<ClubEvent> = {}): ClubEvent {
+  return {
+    id: 7,
+    club_id: 1,
+    host_id: 1,
+    title: "Ask Ann Anything",
+    description: "",
+    starts_at: "2026-12-01T18:00:00Z",
+    ends_at: "2026-12-01T19:00:00Z",
+    capacity: null,
+    status: "live",
+    room_id: 3,
+    summary: null,
+    ...overrides,
+  };
+}
+
+function run(...actions: LiveAction[]): LiveModel {
+  return actions.reduce(liveReducer, initialLive);
+}
+
+describe("liveReducer", () => {
+  it("a joined state clears the last join error", () => {
+    const m = run({ type: "joinFailed", error: new ApiError(404, "not_found", "") }, { type: "state", state: live() });
+    expect(m.joinError).toBeNull();
+    expect(m.state?.version).toBe(5);
+  });
+
+  it("live:removed drops the session, its errors and offers nothing more", () => {
+    const m = run(
+      { type: "state", state: live() },
+      { type: "actFailed", error: { error: new Error("x"), message: "x" } },
+      { type: "removed", reason: "banned" },
+    );
+    expect(m).toMatchObject({ state: null, joinError: null, error: null, removed: "banned" });
+    expect(livePhase(m, 4)).toEqual({ kind: "removed", reason: "banned" });
+  });
+
+  it("an action clears the last refusal, and keeps the model when there is none", () => {
+    const failed = run({ type: "actFailed", error: { error: new Error("x"), message: "x" } });
+    expect(liveReducer(failed, { type: "actStarted" }).error).toBeNull();
+    expect(liveReducer(initialLive, { type: "actStarted" })).toBe(initialLive);
+  });
+
+  it("votes and upvotes accumulate without touching the previous sets", () => {
+    const one = run({ type: "voted", pollId: 1 });
+    const two = liveReducer(one, { type: "voted", pollId: 2 });
+    expect([...two.voted]).toEqual([1, 2]);
+    expect([...one.voted]).toEqual([1]);
+    expect([...run({ type: "upvoted", questionId: 9 }).upvoted]).toEqual([9]);
+  });
+
+  it("the host's end marks the state ended and keeps the summary it answered with", () => {
+    const m = run({ type: "state", state: live() }, { type: "ended", summary: { attendance: 3 } });
+    expect(m.state?.status).toBe("ended");
+    expect(livePhase(m, 1)).toEqual({ kind: "ended", summary: { attendance: 3 } });
+  });
+
+  it("names replace the known ones", () => {
+    const names = new Map([[1, "Ann"]]);
+    expect(run({ type: "names", names }).names.get(1)).toBe("Ann");
+  });
+});
+
+describe("livePhase", () => {
+  it("waits for the join, saying when the session has not started", () => {
+    expect(livePhase(initialLive, 1)).toEqual({ kind: "waiting", joinError: null, notStarted: false });
+    const notFound = new ApiError(404, "not_found", "no live session");
+    expect(livePhase(run({ type: "joinFailed", error: notFound }), 1)).toMatchObject({ kind: "waiting", notStarted: true });
+  });
+
+  it("an event that ended before we came shows its summary without a state", () => {
+    const m = run({ type: "event", event: event({ status: "ended", summary: { attendance: 9 } }) });
+    expect(livePhase(m, 1)).toEqual({ kind: "ended", summary: { attendance: 9 } });
+  });
+
+  it("an ended state without a summary yet shows the end while it loads", () => {
+    expect(livePhase(run({ type: "state", state: live({ status: "ended" }) }), 1)).toEqual({ kind: "ended", summary: null });
+  });
+
+  it("gives the viewer's role and hand", () => {
+    const m = run({ type: "state", state: live() });
+    expect(livePhase(m, 1)).toMatchObject({ kind: "live", role: "host", handRaised: false });
+    expect(livePhase(m, 2)).toMatchObject({ role: "speaker" });
+    expect(livePhase(m, 4)).toMatchObject({ role: "audience", handRaised: true });
+    expect(livePhase(m, null)).toMatchObject({ role: "audience", handRaised: false });
+  });
+});
