@@ -1,4 +1,5 @@
 """The gateway: one aiohttp application with python-socketio attached."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,80 +9,85 @@ import time
 import socketio
 from aiohttp import web
 
+from actors.client import ActorClient
+from gateway.actions.accounts import Accounts
+from gateway.actions.achievements import AchievementWorker
+from gateway.actions.chat import Chat
+from gateway.actions.clubs import Clubs
+from gateway.actions.events import Events
+from gateway.actions.interactions import Interactions
+from gateway.actions.live import Live
+from gateway.core.backends import Backends
+from gateway.core.metrics import GatewayMetrics
+from gateway.core.tokens import TokenError
+from gateway.http import accounts as http_accounts
+from gateway.http import chat as http_chat
+from gateway.http import clubs as http_clubs
+from gateway.http import events as http_events
+from gateway.http import health, security, webapp
+from gateway.http.api import Api
+from gateway.http.auth import authenticate, client_ip
+from gateway.http.errors import error_middleware
+from gateway.http.keys import (
+    ACCOUNTS,
+    ACTORS,
+    BACKENDS,
+    CHAT,
+    CLUBS,
+    EVENTS,
+    INTERACTIONS,
+    LIVE,
+    METRICS,
+    METRICS_LISTENER,
+    SETTINGS,
+)
+from gateway.http.metrics import MetricsListener, metrics_handler, metrics_middleware
+from gateway.socket.admission import SocketAdmission
+from gateway.socket.delivery import RoomDelivery
+from gateway.socket.server import Realtime
+from gateway.socket.websocket import refuse_malformed_packets, use_fast_poll, use_uncompressed_websockets
 from storage.services import redact
 from storage.settings import Settings
 
-from . import health, rest_accounts, rest_chat, rest_clubs, rest_events
-from .accounts import Accounts
-from .achievements import AchievementWorker
-from .chat import Chat
-from .delivery import RoomDelivery
-from .realtime import Realtime
-from .clubs import Clubs
-from .rest_chat import CHAT
-from .events import Events
-from .rest_clubs import CLUBS
-from .live import Live
-from .rest_events import EVENTS, LIVE
-from .api import Api
-from .backends import BACKENDS, Backends
-from . import security, webapp
-from .errors import ApiError, error_middleware
-from .metrics import METRICS, METRICS_LISTENER, GatewayMetrics, MetricsListener
-from .limits import SocketAdmission
-from .rest_accounts import ACCOUNTS, client_ip
-from .tokens import AccessClaims, TokenError
-from .websocket import refuse_malformed_packets, use_fast_poll, use_uncompressed_websockets
-
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 API = web.AppKey("api", Api)
-
-
-def build_api(settings: Settings) -> Api:
-    api = Api().include(health.api).include(rest_accounts.api).include(rest_chat.api).include(rest_clubs.api).include(rest_events.api)
-    if settings.env == "dev":
-        api.include(rest_accounts.dev_api)
-    return api
-
-
-async def authenticate(request: web.Request, required: bool = True) -> AccessClaims | None:
-    """The bearer's claims; without a valid bearer: 401 when required, else None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        if required:
-            raise ApiError("unauthorized", "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        return None
-    try:
-        return await request.app[ACCOUNTS].authenticate(token.strip())
-    except TokenError as exc:
-        if required:
-            raise ApiError("unauthorized", str(exc),
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
-        return None
-
-
 REALTIME = web.AppKey("realtime", Realtime)
 DELIVERY = web.AppKey("delivery", RoomDelivery)
 
 
+def build_api(settings: Settings) -> Api:
+    api = Api()
+    for module in (health, http_accounts, http_chat, http_clubs, http_events):
+        api.include(module.api)
+    if settings.env == "dev":
+        api.include(http_accounts.dev_api)
+    return api
+
+
 def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics) -> socketio.AsyncServer:
     delivery = RoomDelivery(settings.socketio_channel, metrics, settings.max_socket_queue)
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=delivery,
-                               cors_allowed_origins=security.socket_origin_allowed(settings),
-                               logger=False, engineio_logger=False,
-                               max_http_buffer_size=settings.max_socket_frame_bytes)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=delivery,
+        cors_allowed_origins=security.socket_origin_allowed(settings),
+        logger=False,
+        engineio_logger=False,
+        max_http_buffer_size=settings.max_socket_frame_bytes,
+    )
     use_uncompressed_websockets(sio.eio)
     refuse_malformed_packets(sio)
     use_fast_poll()
     app[DELIVERY] = delivery
     realtime = app[REALTIME] = Realtime(sio, delivery, metrics, settings)
-    admission = SocketAdmission(sio, settings.max_sockets_per_ip, settings.max_sockets_per_user,
-                                settings.socket_connect_timeout_s,
-                                lambda environ: client_ip(environ["aiohttp.request"]))
+    admission = SocketAdmission(
+        sio,
+        settings.max_sockets_per_ip,
+        settings.max_sockets_per_user,
+        settings.socket_connect_timeout_s,
+        lambda environ: client_ip(environ["aiohttp.request"]),
+    )
     admission.install()
 
     @sio.event
@@ -121,7 +127,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         client_max_size=settings.max_body_bytes,
         # Metrics outermost so the status recorded is the one the error middleware produced;
         # CORS before any handler so a foreign origin's unsafe request never runs one.
-        middlewares=[metrics.middleware(), security.cors_middleware(settings), error_middleware],
+        middlewares=[metrics_middleware(metrics), security.cors_middleware(settings), error_middleware],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -132,8 +138,14 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
 
     api = build_api(settings)
     if settings.metrics_on_main_port:  # prod: only on the metrics listener (added below)
-        api.route("GET", "/metrics", summary="Prometheus metrics", auth=False, tags=("operations",),
-                  content_type="text/plain")(metrics.handle)
+        api.route(
+            "GET",
+            "/metrics",
+            summary="Prometheus metrics",
+            auth=False,
+            tags=("operations",),
+            content_type="text/plain",
+        )(metrics_handler(metrics))
     api.register(app, authenticate)
     app[API] = api
     webapp.register(app, settings.web_dist)  # last: its fallback answers every other GET
@@ -142,31 +154,39 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         backends = app[BACKENDS]
         await backends.start()
         redis = backends.stores.redis
-        app[ACCOUNTS] = Accounts(settings, redis)
+        accounts = app[ACCOUNTS] = Accounts(settings, redis)
         urls = backends.services.urls()
         # The pubsub listener connects on the first socket; the URL is known only now.
         app[DELIVERY].redis_url = urls["redis"]
-        chat = app[CHAT] = Chat(settings, urls, redis, metrics)
-        await chat.start()
-        app[REALTIME].chat = chat
-        app[CLUBS] = Clubs(chat, backends.stores.mongo, app[SIO])
-        app[EVENTS] = Events(settings.base_url, chat)
-        app[LIVE] = app[REALTIME].live = Live(chat)
+        actors = app[ACTORS] = ActorClient(settings, urls, redis, metrics)
+        await actors.start()
+        interactions = app[INTERACTIONS] = Interactions(redis)
+        chat = app[CHAT] = Chat(settings, actors, redis)
+        app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
+        app[EVENTS] = Events(settings.base_url, interactions)
+        live = app[LIVE] = Live(actors, chat, interactions, redis)
+        realtime = app[REALTIME]
+        realtime.chat, realtime.live, realtime.interactions = chat, live, interactions
         # A revoked login (logout, a reused refresh token) closes its sockets on every gateway.
-        app[REALTIME].accounts = app[ACCOUNTS]
-        app[ACCOUNTS].refresh_tokens.on_revoke = app[REALTIME].revoke_family
-        app[REALTIME].start()
-        achievements = AchievementWorker(redis, app[SIO], chat.gateway_id)
+        realtime.accounts = accounts
+        accounts.refresh_tokens.on_revoke = realtime.revoke_family
+        realtime.start()
+        achievements = AchievementWorker(redis, app[SIO].emit, actors.gateway_id)
         await achievements.start()
-        metrics.shard_stats = chat.shard_stats
-        log.info("backends ready", extra={"urls": {name: redact(url) for name, url in urls.items()},
-                                          "gateway_id": chat.gateway_id})
+        metrics.shard_stats = actors.shard_stats
+        log.info(
+            "backends ready",
+            extra={
+                "urls": {name: redact(url) for name, url in urls.items()},
+                "gateway_id": actors.gateway_id,
+            },
+        )
         try:
             yield
         finally:
-            await app[REALTIME].stop()
+            await realtime.stop()
             await achievements.stop()
-            await chat.stop()
+            await actors.stop()
             await backends.stop()
 
     async def close_sockets(app: web.Application):
@@ -190,8 +210,9 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     security.install(app, settings)
     if settings.metrics_listener is not None:
         host, port = settings.metrics_listener
-        listener = app[METRICS_LISTENER] = MetricsListener(metrics, host, port,
-                                                           lambda a: security.install(a, settings))
+        listener = app[METRICS_LISTENER] = MetricsListener(
+            metrics, host, port, lambda a: security.install(a, settings)
+        )
 
         async def metrics_listener_ctx(app: web.Application):
             await listener.start()

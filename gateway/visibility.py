@@ -6,16 +6,16 @@ events answers ``not_found`` exactly as for an id that does not exist (same code
 outsider cannot even confirm that a private club exists. Members who lack a role still get ``forbidden``
 from ``permissions.require``: they know the club.
 
-Every function raises ``ApiError("not_found")`` or returns what it looked up, so callers need no second
+Every function raises ``DomainError("not_found")`` or returns what it looked up, so callers need no second
 query for the club or the caller's role.
 """
+
 from __future__ import annotations
 
 from tortoise.expressions import Q
 
+from actors.domain.errors import DomainError
 from storage.models import Club, ClubBan, Event, Membership, Room, Visibility
-
-from .errors import ApiError
 
 _MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist (and must not reach the database driver)
 
@@ -40,29 +40,29 @@ async def visible_club(club_id: int, user_id: int) -> tuple[Club, str | None]:
     club = await find_club(club_id)
     role = await role_of(club_id, user_id) if club is not None else None
     if club is None or not can_see(club.visibility, role):
-        raise ApiError("not_found", f"no such club: {club_id}")
+        raise DomainError("not_found", f"no such club: {club_id}")
     return club, role
 
 
 async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club, str | None]:
     room = await Room.get_or_none(id=room_id) if 0 < room_id <= _MAX_ID else None
     if room is None:
-        raise ApiError("not_found", f"no such room: {room_id}")
+        raise DomainError("not_found", f"no such room: {room_id}")
     try:
         club, role = await visible_club(room.club_id, user_id)
-    except ApiError:
-        raise ApiError("not_found", f"no such room: {room_id}") from None
+    except DomainError:
+        raise DomainError("not_found", f"no such room: {room_id}") from None
     return room, club, role
 
 
 async def visible_event(event_id: int, user_id: int) -> tuple[Event, Club, str | None]:
     event = await Event.get_or_none(id=event_id) if 0 < event_id <= _MAX_ID else None
     if event is None:
-        raise ApiError("not_found", f"no such event: {event_id}")
+        raise DomainError("not_found", f"no such event: {event_id}")
     try:
         club, role = await visible_club(event.club_id, user_id)
-    except ApiError:
-        raise ApiError("not_found", f"no such event: {event_id}") from None
+    except DomainError:
+        raise DomainError("not_found", f"no such event: {event_id}") from None
     return event, club, role
 
 
@@ -83,7 +83,9 @@ async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tu
     """
     event_ids = {i for t, i in items if t == "event" and 0 < i <= _MAX_ID}
     room_ids = {i for t, i in items if t == "room" and 0 < i <= _MAX_ID}
-    club_of: dict[tuple[str, int], int] = {("club", i): i for t, i in items if t == "club" and 0 < i <= _MAX_ID}
+    club_of: dict[tuple[str, int], int] = {
+        ("club", i): i for t, i in items if t == "club" and 0 < i <= _MAX_ID
+    }
     if event_ids:
         for eid, cid in await Event.filter(id__in=event_ids).values_list("id", "club_id"):
             club_of[("event", eid)] = cid
@@ -92,8 +94,11 @@ async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tu
             club_of[("room", rid)] = cid
     club_ids = set(club_of.values())
     visibility = dict(await Club.filter(id__in=club_ids).values_list("id", "visibility")) if club_ids else {}
-    member_of = set(await Membership.filter(user_id=user_id, club_id__in=club_ids).values_list(
-        "club_id", flat=True)) if club_ids else set()
+    member_of = (
+        set(await Membership.filter(user_id=user_id, club_id__in=club_ids).values_list("club_id", flat=True))
+        if club_ids
+        else set()
+    )
     for item in items:
         cid = club_of.get(item)
         if cid not in visibility or not can_see(visibility[cid], "member" if cid in member_of else None):

@@ -3,6 +3,7 @@
 One function per action, called by the REST handlers (and, for authentication, by Socket.IO
 connect): the transports stay thin, the rules live here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from argon2 import PasswordHasher
@@ -18,17 +19,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
+from actors.domain.errors import DomainError
+from gateway.core.mail import Mail, Mailer
+from gateway.core.ratelimit import Backoff, FailureBackoff, RateLimiter
+from gateway.core.tokens import AccessClaims, AccessTokens, KeyRing, RefreshTokens, TokenError
+from storage import keys
 from storage.models import User
 from storage.settings import Settings
 
-from .errors import ApiError
-from .mail import Mail, Mailer
-from .ratelimit import Backoff, FailureBackoff, RateLimiter
-from .tokens import AccessClaims, AccessTokens, KeyRing, RefreshTokens, TokenError
-
 log = logging.getLogger(__name__)
 
-VERIFY_PREFIX = "clubhub:verify:"
 LOGIN_FAILED = "invalid email or password"
 
 # Wrong passwords are counted per (account, address), not per account: failures from elsewhere never lock
@@ -87,7 +87,7 @@ class Accounts:
         belongs to no one, after the same argon2 hash and one mail), and its owner is told by mail: the
         answer never tells whether an address has an account."""
         email = normalize_email(email)
-        await self._limit("signup", [f"signup:ip:{ip}", f"signup:acct:{_digest(email)}"])
+        await self._limit("signup", [keys.signup_by_address(ip), keys.signup_by_account(_digest(email))])
         password_hash = await self._hash(password)  # in both cases: the same work, so the same time
         existing = await User.get_or_none(email=email)
         if existing is None:
@@ -109,9 +109,11 @@ class Accounts:
 
     def _signup_attempt_mail(self, user: User) -> Mail:
         login = f"{self.settings.base_url}/login"
-        body = (f"Hello {user.display_name},\n\nsomeone tried to sign up for ClubHoloHub with this email address, "
-                f"which already has an account.\n\nIf it was you, log in at {login} (or reset your password "
-                f"there if you forgot it). If it was not you, you can ignore this mail: nothing was changed.\n")
+        body = (
+            f"Hello {user.display_name},\n\nsomeone tried to sign up for ClubHoloHub with this email address, "
+            f"which already has an account.\n\nIf it was you, log in at {login} (or reset your password "
+            f"there if you forgot it). If it was not you, you can ignore this mail: nothing was changed.\n"
+        )
         return Mail(to=user.email, subject="Someone tried to sign up with your email", body=body)
 
     async def _mail_or_unavailable(self, mail: Mail) -> None:
@@ -123,23 +125,27 @@ class Accounts:
 
     async def send_verification(self, user: User) -> None:
         token = secrets.token_urlsafe(32)
-        await self.redis.set(VERIFY_PREFIX + _digest(token), user.id, ex=self.settings.verify_token_ttl_s)
+        await self.redis.set(keys.verify_token(_digest(token)), user.id, ex=self.settings.verify_token_ttl_s)
         link = f"{self.settings.base_url}/verify?token={token}"
         hours = self.settings.verify_token_ttl_s // 3600
-        body = (f"Hello {user.display_name},\n\nconfirm your email address for ClubHoloHub by opening\n\n"
-                f"{link}\n\nor by entering this code: {token}\n\nThe link works once and expires in {hours} hours.\n")
-        await self.mailer.send(Mail(to=user.email, subject="Confirm your ClubHoloHub email", body=body, link=link))
+        body = (
+            f"Hello {user.display_name},\n\nconfirm your email address for ClubHoloHub by opening\n\n"
+            f"{link}\n\nor by entering this code: {token}\n\nThe link works once and expires in {hours} hours.\n"
+        )
+        await self.mailer.send(
+            Mail(to=user.email, subject="Confirm your ClubHoloHub email", body=body, link=link)
+        )
 
     async def verify(self, token: str) -> User:
         # GETDEL: the token is consumed by its first use, even by two requests racing.
-        user_id = await self.redis.getdel(VERIFY_PREFIX + _digest(token))
+        user_id = await self.redis.getdel(keys.verify_token(_digest(token)))
         if user_id is None:
-            raise ApiError("not_found", "verification token is unknown, used or expired")
+            raise DomainError("not_found", "verification token is unknown, used or expired")
         user = await User.get_or_none(id=int(user_id))
         if user is None:
-            raise ApiError("not_found", "verification token is unknown, used or expired")
+            raise DomainError("not_found", "verification token is unknown, used or expired")
         if user.email_verified_at is None:
-            user.email_verified_at = datetime.now(timezone.utc)
+            user.email_verified_at = datetime.now(UTC)
             await user.save(update_fields=["email_verified_at", "updated_at"])
         return user
 
@@ -147,19 +153,20 @@ class Accounts:
         """Attempts are limited per address (a window); failures back off per (account, address) and per
         address. An unknown email fails exactly like a wrong password, backoff included."""
         email = normalize_email(email)
-        await self._limit("login", [f"login:ip:{ip}"])
-        pair, address = f"login:{_digest(email)}:{ip}", f"login:ip:{ip}"
+        await self._limit("login", [keys.login_by_address(ip)])
+        pair, address = keys.login_by_account_and_address(_digest(email), ip), keys.login_by_address(ip)
         await self.backoff.check([pair, address], "failed logins")
         user = await User.get_or_none(email=email)
         ok = await self._verify(user.password_hash if user else self._dummy_hash, password)
         if not (user and ok):
             await self.backoff.failed(pair, LOGIN_PAIR_BACKOFF)
             await self.backoff.failed(address, LOGIN_ADDRESS_BACKOFF)
-            raise ApiError("unauthorized", LOGIN_FAILED)
+            raise DomainError("unauthorized", LOGIN_FAILED)
         await self.backoff.succeeded(pair)
         if user.email_verified_at is None:
-            raise ApiError("email_unverified", "confirm your email address first: open the link we mailed you",
-                           status=403)
+            raise DomainError(
+                "email_unverified", "confirm your email address first: open the link we mailed you"
+            )
         family = await self.refresh_tokens.start_family(user.id)
         return Login(self.access.issue(user.id, family.family), self.access.ttl_s, family.token)
 
@@ -167,7 +174,7 @@ class Accounts:
         try:
             rotated = await self.refresh_tokens.rotate(refresh_token or "")
         except TokenError as exc:
-            raise ApiError("unauthorized", str(exc)) from None
+            raise DomainError("unauthorized", str(exc)) from None
         return Login(self.access.issue(rotated.user_id, rotated.family), self.access.ttl_s, rotated.token)
 
     async def logout(self, refresh_token: str | None, claims: AccessClaims | None) -> None:
@@ -202,7 +209,7 @@ class Accounts:
     async def current_user(self, user_id: int) -> User:
         user = await User.get_or_none(id=user_id)
         if user is None:  # deleted after the token was issued
-            raise ApiError("unauthorized", "account no longer exists")
+            raise DomainError("unauthorized", "account no longer exists")
         return user
 
 
@@ -210,13 +217,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _mail_unavailable() -> ApiError:
-    return ApiError("unavailable", "could not send the verification mail; please try again")
+def _mail_unavailable() -> DomainError:
+    return DomainError("unavailable", "could not send the verification mail; please try again")
 
 
 async def _unused_user_id() -> int:
     """A value from the users' id sequence, used by no one: what a new signup would have been given, so the
     answer to a signup with a taken email looks like any other."""
     rows = await connections.get("default").execute_query_dict(
-        "SELECT nextval(pg_get_serial_sequence('users', 'id')) AS id")
+        "SELECT nextval(pg_get_serial_sequence('users', 'id')) AS id"
+    )
     return int(rows[0]["id"])

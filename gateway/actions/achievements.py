@@ -6,6 +6,7 @@ so each entry is handled by one of them: it counts the user's activity in Redis,
 awards what was newly earned — once, by the unique (user, achievement) row — announcing it to the
 user's sockets on every gateway as ``achievement``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,16 +16,14 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
+from storage import keys
 from storage.models import Achievement, UserAchievement
-from storage.redis import ACTIVITY_STREAM
 from storage.streams import consume, ensure_group
 
 log = logging.getLogger(__name__)
 
-GROUP = "achievements"
 CLAIM_EVERY_S = 30.0
 CLAIM_IDLE_MS = 60_000
-COUNTS_KEY = "clubhub:activity_counts:"
 
 
 @dataclass(frozen=True)
@@ -50,18 +49,32 @@ def earned(counts: dict[str, int]) -> set[str]:
     return {r.code for r in RULES if counts.get(r.kind, 0) >= r.count}
 
 
+async def record_activity(redis, user_id: int, kind: str, ref: int) -> None:
+    """Append to the activity stream (Redis Streams) that achievements are awarded from."""
+    await redis.xadd(
+        keys.ACTIVITY_STREAM,
+        {"user_id": user_id, "kind": kind, "ref": ref},
+        maxlen=keys.ACTIVITY_MAXLEN,
+        approximate=True,
+    )
+
+
 class AchievementWorker:
-    def __init__(self, redis, sio, consumer: str) -> None:
+    """``emit``: ``async (event, data, room=...)``, the Socket.IO server's emit (through the Redis manager)."""
+
+    def __init__(self, redis, emit, consumer: str) -> None:
         self.redis = redis
-        self.sio = sio
+        self.emit = emit
         self.consumer = consumer
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
         for r in RULES:
-            await Achievement.update_or_create(code=r.code, defaults={"title": r.title, "description": r.description})
+            await Achievement.update_or_create(
+                code=r.code, defaults={"title": r.title, "description": r.description}
+            )
         # "$": entries from now on; the group keeps its position across gateway restarts.
-        await ensure_group(self.redis, ACTIVITY_STREAM, GROUP, "$")
+        await ensure_group(self.redis, keys.ACTIVITY_STREAM, keys.ACTIVITY_GROUP, "$")
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -70,8 +83,15 @@ class AchievementWorker:
 
     async def _run(self) -> None:
         # Entries a dead gateway took and never acknowledged are claimed after a minute.
-        await consume(self.redis, ACTIVITY_STREAM, GROUP, self.consumer, self.process,
-                      claim_idle_ms=CLAIM_IDLE_MS, claim_every_s=CLAIM_EVERY_S)
+        await consume(
+            self.redis,
+            keys.ACTIVITY_STREAM,
+            keys.ACTIVITY_GROUP,
+            self.consumer,
+            self.process,
+            claim_idle_ms=CLAIM_IDLE_MS,
+            claim_every_s=CLAIM_EVERY_S,
+        )
 
     async def process(self, entries) -> None:
         per_user: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -81,9 +101,9 @@ class AchievementWorker:
         for user_id, kinds in per_user.items():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for kind, n in kinds.items():
-                    pipe.hincrby(COUNTS_KEY + str(user_id), kind, n)
+                    pipe.hincrby(keys.activity_counts(user_id), kind, n)
                 await pipe.execute()
-            raw = await self.redis.hgetall(COUNTS_KEY + str(user_id))
+            raw = await self.redis.hgetall(keys.activity_counts(user_id))
             counts = {k.decode(): int(v) for k, v in raw.items()}
             have = set(await UserAchievement.filter(user_id=user_id).values_list("achievement_id", flat=True))
             for code in sorted(earned(counts) - have):
@@ -95,11 +115,28 @@ class AchievementWorker:
         except IntegrityError:
             return  # awarded already (another gateway, a replayed entry): once each
         rule = next(r for r in RULES if r.code == code)
-        await self.sio.emit("achievement", {"code": code, "title": rule.title, "description": rule.description,
-                                            "awarded_at": ua.awarded_at.isoformat()}, room=f"user:{user_id}")
+        await self.emit(
+            "achievement",
+            {
+                "code": code,
+                "title": rule.title,
+                "description": rule.description,
+                "awarded_at": ua.awarded_at.isoformat(),
+            },
+            room=f"user:{user_id}",
+        )
 
 
 async def user_achievements(user_id: int) -> list[dict]:
-    rows = await UserAchievement.filter(user_id=user_id).order_by("awarded_at").prefetch_related("achievement")
-    return [{"code": r.achievement_id, "title": r.achievement.title, "description": r.achievement.description,
-             "awarded_at": r.awarded_at.isoformat()} for r in rows]
+    rows = (
+        await UserAchievement.filter(user_id=user_id).order_by("awarded_at").prefetch_related("achievement")
+    )
+    return [
+        {
+            "code": r.achievement_id,
+            "title": r.achievement.title,
+            "description": r.achievement.description,
+            "awarded_at": r.awarded_at.isoformat(),
+        }
+        for r in rows
+    ]

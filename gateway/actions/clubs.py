@@ -4,12 +4,13 @@ moderation (timeouts, bans) and the audit log. One function per action; REST cal
 Membership changes reach live state at once: every room shard refreshes the member, and the
 member's sockets on every gateway leave the club's rooms when they are banned or leave.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -17,25 +18,31 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from actors.client import ActorClient
+from actors.domain.errors import DomainError
+from actors.domain.roles import can, can_act_on, require
+from gateway.core.broadcast import KICK_EVENT
+from gateway.visibility import find_club, role_of, visible_club, visible_room
 from storage import mongo as mongo_store
 from storage.models import Club, ClubBan, ClubInvite, Membership, Role, Room, User, Visibility
 
-from .chat import Chat
-from .delivery import KICK_EVENT
-from .errors import ApiError
-from .permissions import can, can_act_on, require
-from .visibility import find_club, role_of, visible_club, visible_room
-
+from .achievements import record_activity
+from .interactions import Interactions
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def club_out(club: Club, role: str | None = None, member_count: int | None = None) -> dict:
-    out = {"id": club.id, "name": club.name, "description": club.description,
-           "visibility": club.visibility.value if hasattr(club.visibility, "value") else club.visibility,
-           "created_at": club.created_at.isoformat(), "created_by": club.created_by_id}
+    out = {
+        "id": club.id,
+        "name": club.name,
+        "description": club.description,
+        "visibility": club.visibility.value if hasattr(club.visibility, "value") else club.visibility,
+        "created_at": club.created_at.isoformat(),
+        "created_by": club.created_by_id,
+    }
     if role is not None or member_count is not None:
         out["my_role"] = role
         out["member_count"] = member_count
@@ -57,28 +64,33 @@ def _decode_cursor(cursor: str) -> tuple[float, int]:
             raise ValueError("cursor out of range")
         return float(rank), int(club_id)
     except (ValueError, TypeError, RecursionError):
-        raise ApiError("invalid", "cursor is not one this API gave out") from None
+        raise DomainError("invalid", "cursor is not one this API gave out") from None
 
 
 class Clubs:
-    def __init__(self, chat: Chat, mongo_db, sio) -> None:
-        self.chat = chat
+    """``emit``: ``async (event, data, room=...)``, the Socket.IO server's emit (reaches every gateway)."""
+
+    def __init__(self, actors: ActorClient, interactions: Interactions, redis, mongo_db, emit) -> None:
+        self.actors = actors
+        self.interactions = interactions
+        self.redis = redis
         self.audit_log = mongo_db[mongo_store.AUDIT_LOG]
-        self.sio = sio
+        self.emit = emit
 
     # -- lookups -----------------------------------------------------------------------------
     async def club(self, club_id: int) -> Club:
         """The club whatever its visibility (joining with an invite needs it); others use ``visible_club``."""
         club = await find_club(club_id)
         if club is None:
-            raise ApiError("not_found", f"no such club: {club_id}")
+            raise DomainError("not_found", f"no such club: {club_id}")
         return club
 
     # -- clubs ---------------------------------------------------------------------------------
     async def create(self, user_id: int, name: str, description: str, visibility: str) -> dict:
         async with in_transaction():
-            club = await Club.create(name=name, description=description, visibility=Visibility(visibility),
-                                     created_by_id=user_id)
+            club = await Club.create(
+                name=name, description=description, visibility=Visibility(visibility), created_by_id=user_id
+            )
             await Membership.create(club=club, user_id=user_id, role=Role.owner)
             await Room.create(club=club, name="general")
         await self._activity(user_id, "club_founded", club.id)
@@ -112,9 +124,18 @@ class Clubs:
         rows = await conn.execute_query_dict(sql, [q.strip(), user_id, after_rank, after_id, limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [{"id": r["id"], "name": r["name"], "description": r["description"], "visibility": r["visibility"],
-                  "created_at": r["created_at"].isoformat(), "created_by": r["created_by_id"],
-                  "score": round(float(r["rank"]), 6)} for r in rows]
+        items = [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "description": r["description"],
+                "visibility": r["visibility"],
+                "created_at": r["created_at"].isoformat(),
+                "created_by": r["created_by_id"],
+                "score": round(float(r["rank"]), 6),
+            }
+            for r in rows
+        ]
         next_cursor = _encode_cursor(float(rows[-1]["rank"]), rows[-1]["id"]) if more and rows else None
         return {"items": items, "next_cursor": next_cursor}
 
@@ -127,17 +148,21 @@ class Clubs:
                 # Without a valid invite (or when banned) an outsider learns nothing: the answer is that of
                 # a club that does not exist.
                 invite = await ClubInvite.get_or_none(club_id=club_id, code=invite_code or "")
-                if banned or invite is None or invite.revoked_at is not None or (
-                        invite.expires_at is not None and invite.expires_at <= now()):
-                    raise ApiError("not_found", f"no such club: {club_id}")
+                if (
+                    banned
+                    or invite is None
+                    or invite.revoked_at is not None
+                    or (invite.expires_at is not None and invite.expires_at <= now())
+                ):
+                    raise DomainError("not_found", f"no such club: {club_id}")
             elif banned:
-                raise ApiError("forbidden", "you are banned from this club")
+                raise DomainError("forbidden", "you are banned from this club")
             try:
                 await Membership.create(club_id=club_id, user_id=user_id, role=Role.member)
             except IntegrityError:
                 pass  # joined twice at once: the first one counts
-            await self.chat.member_changed(club_id, user_id)
-            await self.chat.signal(user_id, "club", club_id, "join")
+            await self.actors.member_changed(club_id, user_id)
+            await self.interactions.signal(user_id, "club", club_id, "join")
             role = "member"
         return club_out(club, role, await Membership.filter(club_id=club_id).count())
 
@@ -145,7 +170,7 @@ class Clubs:
         """Join with nothing but an invite code (codes are unique across clubs)."""
         invite = await ClubInvite.get_or_none(code=invite_code)
         if invite is None:
-            raise ApiError("not_found", "no such invite code")
+            raise DomainError("not_found", "no such invite code")
         return await self.join(invite.club_id, user_id, invite_code)
 
     async def mine(self, user_id: int) -> list[dict]:
@@ -156,9 +181,9 @@ class Clubs:
     async def leave(self, club_id: int, user_id: int) -> None:
         _, role = await visible_club(club_id, user_id)
         if role is None:
-            raise ApiError("not_found", "you are not a member of this club")
+            raise DomainError("not_found", "you are not a member of this club")
         if role == "owner":
-            raise ApiError("conflict", "the owner must hand over ownership before leaving")
+            raise DomainError("conflict", "the owner must hand over ownership before leaving")
         await Membership.filter(club_id=club_id, user_id=user_id).delete()
         await self._removed(club_id, user_id, "left the club")
 
@@ -166,47 +191,63 @@ class Clubs:
         _, role = await visible_club(club_id, user_id)
         # Timeouts are moderation business: only those who may time members out see them (null for others).
         show_timeouts = can(role, "timeout")
-        rows = await Membership.filter(club_id=club_id).order_by("joined_at", "id").values(
-            "user_id", "role", "joined_at", "muted_until", "user__display_name")
-        online = set(await self.chat.online_users([r["user_id"] for r in rows]))
-        return [{"user_id": r["user_id"], "display_name": r["user__display_name"], "role": _role(r["role"]),
-                 "joined_at": r["joined_at"].isoformat(),
-                 "muted_until": r["muted_until"].isoformat() if show_timeouts and r["muted_until"] else None,
-                 "online": r["user_id"] in online} for r in rows]
+        rows = (
+            await Membership.filter(club_id=club_id)
+            .order_by("joined_at", "id")
+            .values("user_id", "role", "joined_at", "muted_until", "user__display_name")
+        )
+        online = set(await self.actors.online_users([r["user_id"] for r in rows]))
+        return [
+            {
+                "user_id": r["user_id"],
+                "display_name": r["user__display_name"],
+                "role": _role(r["role"]),
+                "joined_at": r["joined_at"].isoformat(),
+                "muted_until": r["muted_until"].isoformat() if show_timeouts and r["muted_until"] else None,
+                "online": r["user_id"] in online,
+            }
+            for r in rows
+        ]
 
     async def set_role(self, club_id: int, actor_id: int, target_id: int, role: str) -> dict:
         _, actor_role = await visible_club(club_id, actor_id)
         require(actor_role, "set_role")
         target = await Membership.get_or_none(club_id=club_id, user_id=target_id)
         if target is None:
-            raise ApiError("not_found", "that user is not a member of this club")
+            raise DomainError("not_found", "that user is not a member of this club")
         if target_id == actor_id:
-            raise ApiError("invalid", "choose another member: the owner's role changes by handing ownership over")
+            raise DomainError(
+                "invalid", "choose another member: the owner's role changes by handing ownership over"
+            )
         async with in_transaction():
             if role == "owner":  # hand-over: the previous owner stays on as a moderator
                 await Membership.filter(club_id=club_id, user_id=actor_id).update(role=Role.moderator)
             await Membership.filter(club_id=club_id, user_id=target_id).update(role=Role(role))
         await self.audit(club_id, actor_id, "set_role", target_id, details={"role": role})
         for uid in (actor_id, target_id):
-            await self.chat.member_changed(club_id, uid)
+            await self.actors.member_changed(club_id, uid)
         return {"user_id": target_id, "role": role}
 
     async def _moderate(self, club_id: int, actor_id: int, target_id: int, action: str) -> Membership | None:
         _, actor_role = await visible_club(club_id, actor_id)
         require(actor_role, action)
+        assert actor_role is not None  # require refuses an outsider
         target = await Membership.get_or_none(club_id=club_id, user_id=target_id)
-        if not can_act_on(actor_role, target.role.value if target else None):
-            raise ApiError("forbidden", f"a {actor_role} cannot {action} a {target.role.value}")
+        target_role = target.role.value if target else None
+        if not can_act_on(actor_role, target_role):
+            raise DomainError("forbidden", f"a {actor_role} cannot {action} a {target_role}")
         return target
 
     async def ban(self, club_id: int, actor_id: int, target_id: int, reason: str) -> dict:
         await self._moderate(club_id, actor_id, target_id, "ban")
         if not await User.exists(id=target_id):
-            raise ApiError("not_found", f"no such user: {target_id}")
+            raise DomainError("not_found", f"no such user: {target_id}")
         async with in_transaction():
             await Membership.filter(club_id=club_id, user_id=target_id).delete()
             try:
-                await ClubBan.create(club_id=club_id, user_id=target_id, reason=reason, created_by_id=actor_id)
+                await ClubBan.create(
+                    club_id=club_id, user_id=target_id, reason=reason, created_by_id=actor_id
+                )
             except IntegrityError:
                 pass  # already banned
         await self.audit(club_id, actor_id, "ban", target_id, reason)
@@ -216,26 +257,29 @@ class Clubs:
     async def timeout(self, club_id: int, actor_id: int, target_id: int, minutes: int, reason: str) -> dict:
         target = await self._moderate(club_id, actor_id, target_id, "timeout")
         if target is None:
-            raise ApiError("not_found", "that user is not a member of this club")
+            raise DomainError("not_found", "that user is not a member of this club")
         until = now() + timedelta(minutes=minutes) if minutes else None
         await Membership.filter(id=target.id).update(muted_until=until)
         await self.audit(club_id, actor_id, "timeout", target_id, reason, {"minutes": minutes})
-        await self.chat.member_changed(club_id, target_id)
+        await self.actors.member_changed(club_id, target_id)
         return {"user_id": target_id, "muted_until": until.isoformat() if until else None}
 
     async def create_invite(self, club_id: int, actor_id: int, expires_in_s: int | None) -> dict:
         require((await visible_club(club_id, actor_id))[1], "create_invite")
         expires = now() + timedelta(seconds=expires_in_s) if expires_in_s else None
-        invite = await ClubInvite.create(club_id=club_id, code=secrets.token_urlsafe(12), created_by_id=actor_id,
-                                         expires_at=expires)
+        invite = await ClubInvite.create(
+            club_id=club_id, code=secrets.token_urlsafe(12), created_by_id=actor_id, expires_at=expires
+        )
         await self.audit(club_id, actor_id, "create_invite", None, details={"expires_at": str(expires)})
         return {"code": invite.code, "expires_at": expires.isoformat() if expires else None}
 
     async def revoke_invite(self, club_id: int, actor_id: int, code: str) -> None:
         require((await visible_club(club_id, actor_id))[1], "revoke_invite")
-        updated = await ClubInvite.filter(club_id=club_id, code=code, revoked_at=None).update(revoked_at=now())
+        updated = await ClubInvite.filter(club_id=club_id, code=code, revoked_at=None).update(
+            revoked_at=now()
+        )
         if not updated:
-            raise ApiError("not_found", "no such active invite")
+            raise DomainError("not_found", "no such active invite")
         await self.audit(club_id, actor_id, "revoke_invite", None)
 
     # -- rooms ---------------------------------------------------------------------------------
@@ -248,7 +292,7 @@ class Clubs:
         try:
             room = await Room.create(club_id=club_id, name=name, slow_mode_s=slow_mode_s)
         except IntegrityError:
-            raise ApiError("conflict", f"the club already has a room named {name!r}") from None
+            raise DomainError("conflict", f"the club already has a room named {name!r}") from None
         await self.audit(club_id, actor_id, "create_room", None, details={"room_id": room.id, "name": name})
         return room_out(room)
 
@@ -257,16 +301,35 @@ class Clubs:
         require(role, "set_slow_mode")
         room.slow_mode_s = slow_mode_s
         await room.save(update_fields=["slow_mode_s"])
-        await self.audit(room.club_id, actor_id, "set_slow_mode", None,
-                         details={"room_id": room_id, "slow_mode_s": slow_mode_s})
-        await self.chat.room_changed(room_id)
+        await self.audit(
+            room.club_id,
+            actor_id,
+            "set_slow_mode",
+            None,
+            details={"room_id": room_id, "slow_mode_s": slow_mode_s},
+        )
+        await self.actors.room_changed(room_id)
         return room_out(room)
 
     # -- audit log -----------------------------------------------------------------------------
-    async def audit(self, club_id: int, actor_id: int, action: str, target_user_id: int | None,
-                    reason: str = "", details: dict | None = None) -> None:
-        entry = {"club_id": club_id, "actor_id": actor_id, "action": action, "target_user_id": target_user_id,
-                 "reason": reason, "details": details or {}, "ts": now()}
+    async def audit(
+        self,
+        club_id: int,
+        actor_id: int,
+        action: str,
+        target_user_id: int | None,
+        reason: str = "",
+        details: dict | None = None,
+    ) -> None:
+        entry = {
+            "club_id": club_id,
+            "actor_id": actor_id,
+            "action": action,
+            "target_user_id": target_user_id,
+            "reason": reason,
+            "details": details or {},
+            "ts": now(),
+        }
         # A fixed _id makes the retry idempotent: a duplicate key means the first attempt landed.
         entry["_id"] = ObjectId()
         try:
@@ -276,23 +339,32 @@ class Clubs:
 
     async def audit_entries(self, club_id: int, actor_id: int, limit: int) -> list[dict]:
         require((await visible_club(club_id, actor_id))[1], "view_audit")
+
         async def read():
             cursor = self.audit_log.find({"club_id": club_id}).sort("ts", -1).limit(limit)
             return [d async for d in cursor]
 
-        return [{"actor_id": d["actor_id"], "action": d["action"], "target_user_id": d.get("target_user_id"),
-                 "reason": d.get("reason", ""), "details": d.get("details", {}), "ts": d["ts"].isoformat()}
-                for d in await mongo_store.retry_once(read)]
+        return [
+            {
+                "actor_id": d["actor_id"],
+                "action": d["action"],
+                "target_user_id": d.get("target_user_id"),
+                "reason": d.get("reason", ""),
+                "details": d.get("details", {}),
+                "ts": d["ts"].isoformat(),
+            }
+            for d in await mongo_store.retry_once(read)
+        ]
 
     # -- live effects --------------------------------------------------------------------------
     async def _removed(self, club_id: int, user_id: int, reason: str) -> None:
         """The user's sockets leave the club's rooms on every gateway, and the shards forget them."""
-        await self.chat.member_changed(club_id, user_id)
+        await self.actors.member_changed(club_id, user_id)
         room_ids = await Room.filter(club_id=club_id).values_list("id", flat=True)
-        await self.sio.emit(KICK_EVENT, {"room_ids": list(room_ids), "reason": reason}, room=f"user:{user_id}")
+        await self.emit(KICK_EVENT, {"room_ids": list(room_ids), "reason": reason}, room=f"user:{user_id}")
 
     async def _activity(self, user_id: int, kind: str, ref: int) -> None:
-        await self.chat.activity(user_id, kind, ref)
+        await record_activity(self.redis, user_id, kind, ref)
 
 
 def _role(value) -> str:

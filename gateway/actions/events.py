@@ -4,30 +4,44 @@ RSVPs of one event are serialised by a row lock on the event (``SELECT … FOR U
 concurrent RSVPs never book more than the capacity, and a cancellation promotes the longest-waiting
 RSVP in the same transaction.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from actors.domain.errors import DomainError
+from actors.domain.roles import require
+from gateway.visibility import listable_clubs, visible_club, visible_event
 from storage.models import Event, EventStatus, Rsvp, RsvpStatus
 
-from .errors import ApiError
-from .permissions import require
-from .visibility import listable_clubs, visible_club, visible_event
+from .interactions import Interactions
 
 LIST_LIMIT = 200
 
 
-def event_out(event: Event, going: int | None = None, waitlisted: int | None = None, my_rsvp: dict | None = None,
-              summary: bool = True) -> dict:
+def event_out(
+    event: Event,
+    going: int | None = None,
+    waitlisted: int | None = None,
+    my_rsvp: dict | None = None,
+    summary: bool = True,
+) -> dict:
     """An event as the API shows it. Lists leave the live summary out (``summary=False``): it can weigh
     hundreds of kilobytes (questions, polls), and only ``GET /events/{id}`` needs it."""
-    out = {"id": event.id, "club_id": event.club_id, "host_id": event.host_id, "title": event.title,
-           "description": event.description, "starts_at": event.starts_at.isoformat(),
-           "ends_at": event.ends_at.isoformat(), "capacity": event.capacity,
-           "status": event.status.value if hasattr(event.status, "value") else event.status,
-           "room_id": event.room_id}
+    out = {
+        "id": event.id,
+        "club_id": event.club_id,
+        "host_id": event.host_id,
+        "title": event.title,
+        "description": event.description,
+        "starts_at": event.starts_at.isoformat(),
+        "ends_at": event.ends_at.isoformat(),
+        "capacity": event.capacity,
+        "status": event.status.value if hasattr(event.status, "value") else event.status,
+        "room_id": event.room_id,
+    }
     if summary:
         out["summary"] = event.summary
     if going is not None:
@@ -36,22 +50,37 @@ def event_out(event: Event, going: int | None = None, waitlisted: int | None = N
 
 
 class Events:
-    def __init__(self, base_url: str, chat=None) -> None:
+    def __init__(self, base_url: str, interactions: Interactions | None = None) -> None:
         self.base_url = base_url  # links in calendar files
-        self.chat = chat          # for the RSVP signal to the feed pipeline
+        self.interactions = interactions  # for the RSVP signal to the feed pipeline
 
     async def event(self, event_id: int, user_id: int) -> tuple[Event, str | None]:
         event, _, role = await visible_event(event_id, user_id)
         return event, role
 
-    async def create(self, club_id: int, user_id: int, title: str, description: str, starts_at: datetime,
-                     ends_at: datetime, capacity: int | None) -> dict:
+    async def create(
+        self,
+        club_id: int,
+        user_id: int,
+        title: str,
+        description: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        capacity: int | None,
+    ) -> dict:
         _, role = await visible_club(club_id, user_id)
         require(role, "create_event")
         if ends_at <= starts_at:
-            raise ApiError("invalid", "ends_at must be after starts_at")
-        event = await Event.create(club_id=club_id, host_id=user_id, title=title, description=description,
-                                   starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+            raise DomainError("invalid", "ends_at must be after starts_at")
+        event = await Event.create(
+            club_id=club_id,
+            host_id=user_id,
+            title=title,
+            description=description,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+        )
         return event_out(event, 0, 0, None)
 
     async def get(self, event_id: int, user_id: int) -> dict:
@@ -69,8 +98,12 @@ class Events:
             return None
         out = {"status": mine.status.value}
         if mine.status == RsvpStatus.waitlisted:
-            ahead = await Rsvp.filter(event_id=event_id, status=RsvpStatus.waitlisted).using_db(conn).filter(
-                updated_at__lt=mine.updated_at).count()
+            ahead = (
+                await Rsvp.filter(event_id=event_id, status=RsvpStatus.waitlisted)
+                .using_db(conn)
+                .filter(updated_at__lt=mine.updated_at)
+                .count()
+            )
             out["waitlist_position"] = ahead + 1
         return out
 
@@ -82,30 +115,35 @@ class Events:
             await visible_club(club_id, user_id)  # a private club of others answers like a missing one
             qs = qs.filter(club_id=club_id)
         if upcoming:
-            qs = qs.filter(ends_at__gte=datetime.now(timezone.utc))
+            qs = qs.filter(ends_at__gte=datetime.now(UTC))
         events = await qs.order_by("starts_at", "id").limit(LIST_LIMIT)
         return [event_out(e, summary=False) for e in events]
 
     async def rsvp(self, event_id: int, user_id: int) -> dict:
         event, role = await self.event(event_id, user_id)
         if role is None:
-            raise ApiError("forbidden", "join the club to RSVP")
+            raise DomainError("forbidden", "join the club to RSVP")
         if event.status == EventStatus.ended:
-            raise ApiError("conflict", "this event has ended")
+            raise DomainError("conflict", "this event has ended")
         async with in_transaction() as conn:
             await Event.filter(id=event_id).using_db(conn).select_for_update().first()
             mine = await Rsvp.filter(event_id=event_id, user_id=user_id).using_db(conn).first()
             if mine is None or mine.status == RsvpStatus.cancelled:
                 going = await Rsvp.filter(event_id=event_id, status=RsvpStatus.going).using_db(conn).count()
-                status = RsvpStatus.going if event.capacity is None or going < event.capacity else RsvpStatus.waitlisted
+                status = (
+                    RsvpStatus.going
+                    if event.capacity is None or going < event.capacity
+                    else RsvpStatus.waitlisted
+                )
                 if mine is None:
                     await Rsvp.create(event_id=event_id, user_id=user_id, status=status, using_db=conn)
                 else:
                     mine.status = status
                     await mine.save(using_db=conn, update_fields=["status", "updated_at"])
             result = await self._my_rsvp(event_id, user_id, conn)
-        if self.chat is not None:
-            await self.chat.signal(user_id, "event", event_id, "rsvp")
+        assert result is not None  # just written, and not cancelled
+        if self.interactions is not None:
+            await self.interactions.signal(user_id, "event", event_id, "rsvp")
         return result
 
     async def cancel(self, event_id: int, user_id: int) -> None:
@@ -113,14 +151,18 @@ class Events:
         async with in_transaction() as conn:
             event = await Event.filter(id=event_id).using_db(conn).select_for_update().first()
             mine = await Rsvp.filter(event_id=event_id, user_id=user_id).using_db(conn).first()
-            if mine is None or mine.status == RsvpStatus.cancelled:
-                raise ApiError("not_found", "you have no RSVP for this event")
+            if event is None or mine is None or mine.status == RsvpStatus.cancelled:
+                raise DomainError("not_found", "you have no RSVP for this event")
             freed = mine.status == RsvpStatus.going
             mine.status = RsvpStatus.cancelled
             await mine.save(using_db=conn, update_fields=["status", "updated_at"])
             if freed and event.capacity is not None:
-                nxt = await Rsvp.filter(event_id=event_id, status=RsvpStatus.waitlisted).using_db(conn).order_by(
-                    "updated_at", "id").first()
+                nxt = (
+                    await Rsvp.filter(event_id=event_id, status=RsvpStatus.waitlisted)
+                    .using_db(conn)
+                    .order_by("updated_at", "id")
+                    .first()
+                )
                 if nxt is not None:
                     nxt.status = RsvpStatus.going
                     await nxt.save(using_db=conn, update_fields=["status", "updated_at"])
@@ -131,7 +173,13 @@ class Events:
 
 
 def _ics_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
 
 
 def _fold(line: str) -> str:
@@ -149,9 +197,12 @@ def _fold(line: str) -> str:
 
 def to_ics(event: Event, base_url: str) -> str:
     fmt = "%Y%m%dT%H%M%SZ"
-    utc = timezone.utc
+    utc = UTC
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//ClubHoloHub//Events//EN", "CALSCALE:GREGORIAN",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//ClubHoloHub//Events//EN",
+        "CALSCALE:GREGORIAN",
         "BEGIN:VEVENT",
         f"UID:event-{event.id}@clubholohub",
         f"DTSTAMP:{datetime.now(utc).strftime(fmt)}",
@@ -160,6 +211,7 @@ def to_ics(event: Event, base_url: str) -> str:
         f"SUMMARY:{_ics_escape(event.title)}",
         f"DESCRIPTION:{_ics_escape(event.description)}",
         f"URL:{base_url}/events/{event.id}",
-        "END:VEVENT", "END:VCALENDAR",
+        "END:VEVENT",
+        "END:VCALENDAR",
     ]
     return "\r\n".join(_fold(line) for line in lines) + "\r\n"

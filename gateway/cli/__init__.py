@@ -1,9 +1,9 @@
 """The ``clubhub`` command line."""
+
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import json
 import logging
 import signal
@@ -12,10 +12,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gateway.core.logs import setup_logging
 from storage.services import ServiceError, Services, redact
 from storage.settings import Settings, SettingsError, is_loopback
-
-from .logs import setup_logging
 
 log = logging.getLogger("clubhub")
 
@@ -27,7 +26,9 @@ def _settings() -> Settings:
         raise SystemExit(f"clubhub: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise SystemExit(f"clubhub: invalid setting CLUBHUB_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+        raise SystemExit(
+            f"clubhub: invalid setting CLUBHUB_{str(first['loc'][0]).upper()}: {first['msg']}"
+        ) from None
 
 
 def cmd_services(args: argparse.Namespace) -> int:
@@ -57,8 +58,10 @@ def check_environment(settings: Settings) -> str | None:
     """Why this configuration must not serve, or None. ``dev`` (the default) has the dev mailbox and
     generated secrets, so it may only listen where no other machine can reach it."""
     if settings.env == "dev" and not is_loopback(settings.host):
-        return (f"CLUBHUB_ENV=dev serves only on loopback, not on {settings.host} "
-                "(set CLUBHUB_ENV=prod with CLUBHUB_SECRET_KEY and CLUBHUB_SMTP_URL to serve other machines)")
+        return (
+            f"CLUBHUB_ENV=dev serves only on loopback, not on {settings.host} "
+            "(set CLUBHUB_ENV=prod with CLUBHUB_SECRET_KEY and CLUBHUB_SMTP_URL to serve other machines)"
+        )
     return check_production(settings)
 
 
@@ -98,8 +101,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"clubhub: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"clubhub: gateway cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"clubhub: gateway cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -108,11 +113,16 @@ async def serve(settings: Settings) -> None:
     """Start backends, serve until SIGINT/SIGTERM, then close sockets and stop what we started."""
     from aiohttp import web
 
-    from .app import create_app, runner_options
+    from gateway.app import create_app, runner_options
 
     loop = asyncio.get_running_loop()
-    runner = web.AppRunner(create_app(settings), handle_signals=False, access_log=None, shutdown_timeout=5.0,
-                           **runner_options(settings))
+    runner = web.AppRunner(
+        create_app(settings),
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=5.0,
+        **runner_options(settings),
+    )
     # Backends (services, Ray, stores) start here. Ray installs a SIGTERM handler of its own that
     # kills the process outright, so ours are installed after it, replacing it.
     await runner.setup()
@@ -138,8 +148,12 @@ async def _with_stores(settings: Settings, work):
     services.up()
     urls = services.urls()
     stores = await Stores.open(settings, urls)
-    config = {"postgres_url": urls["postgres"], "mongo_url": urls["mongo"],
-              "mongo_db": database_name(urls["mongo"], settings.mongo_db), "redis_url": urls["redis"]}
+    config = {
+        "postgres_url": urls["postgres"],
+        "mongo_url": urls["mongo"],
+        "mongo_db": database_name(urls["mongo"], settings.mongo_db),
+        "redis_url": urls["redis"],
+    }
     try:
         return await work(stores, config)
     finally:
@@ -153,8 +167,17 @@ def cmd_seed(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
 
     async def work(stores, config):
-        return await seed(stores, config, args.users, args.clubs, args.events, seed=args.seed,
-                          password=args.password, days=args.days, sessions_per_day=args.sessions_per_day)
+        return await seed(
+            stores,
+            config,
+            args.users,
+            args.clubs,
+            args.events,
+            seed=args.seed,
+            password=args.password,
+            days=args.days,
+            sessions_per_day=args.sessions_per_day,
+        )
 
     try:
         result = asyncio.run(_with_stores(settings, work))
@@ -162,14 +185,14 @@ def cmd_seed(args: argparse.Namespace) -> int:
         print(f"clubhub: {exc}", file=sys.stderr)
         return 1
     if result.get("seeded"):
-        print(f"seeded {result['users']} users, {result['clubs']} clubs, {result['events']} events and "
-              f"{result['interactions']} interactions in {result['seconds']} s; every password is {args.password!r}")
+        print(
+            f"seeded {result['users']} users, {result['clubs']} clubs, {result['events']} events and "
+            f"{result['interactions']} interactions in {result['seconds']} s; every password is {args.password!r}"
+        )
     return 0
 
 
 def cmd_train_ranker(args: argparse.Namespace) -> int:
-    import json
-
     from ranking.train import NotEnoughData, train
 
     settings = _settings()
@@ -191,11 +214,16 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
         print(f"clubhub: {exc}", file=sys.stderr)
         return 1
     except NotEnoughData as exc:
-        print(f"clubhub: cannot train the ranker yet: {exc} (try `clubhub seed` for a demo world)", file=sys.stderr)
+        print(
+            f"clubhub: cannot train the ranker yet: {exc} (try `clubhub seed` for a demo world)",
+            file=sys.stderr,
+        )
         return 1
     print(report.table())
-    print(f"saved ranker model v{report.version}; running gateways serve it once their interaction consumer has "
-          f"rebuilt users' embeddings for it (checked every {settings.ranker_reload_s:g} s)")
+    print(
+        f"saved ranker model v{report.version}; running gateways serve it once their interaction consumer has "
+        f"rebuilt users' embeddings for it (checked every {settings.ranker_reload_s:g} s)"
+    )
     if args.json:
         print(json.dumps({"version": report.version, **report.metrics()}))
     return 0
@@ -229,8 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     services.add_argument("action", choices=["up", "down", "status"])
     services.set_defaults(func=cmd_services)
 
-    seed = sub.add_parser("seed", help="a reproducible demo world: users with latent tastes, clubs, events, "
-                                       "messages and interactions")
+    seed = sub.add_parser(
+        "seed",
+        help="a reproducible demo world: users with latent tastes, clubs, events, messages and interactions",
+    )
     seed.add_argument("--users", type=int, default=500)
     seed.add_argument("--clubs", type=int, default=40)
     seed.add_argument("--events", type=int, default=200)
@@ -240,14 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--sessions-per-day", type=float, default=0.6, help="mean app visits per user and day")
     seed.set_defaults(func=cmd_seed)
 
-    trainer = sub.add_parser("train-ranker", help="train the feed ranker on the stored interactions, print its "
-                                                  "evaluation, save a new model version")
+    trainer = sub.add_parser(
+        "train-ranker",
+        help="train the feed ranker on the stored interactions, print its "
+        "evaluation, save a new model version",
+    )
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--max-queries", type=int, default=4000, help="users sampled per time window")
     trainer.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
     trainer.set_defaults(func=cmd_train_ranker)
 
-    openapi = sub.add_parser("openapi", help="print the OpenAPI document (the web client's types are generated from it)")
+    openapi = sub.add_parser(
+        "openapi", help="print the OpenAPI document (the web client's types are generated from it)"
+    )
     openapi.add_argument("--out", default=None, help="write it to this file instead of stdout")
     openapi.set_defaults(func=cmd_openapi)
     return parser

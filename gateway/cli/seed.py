@@ -6,39 +6,62 @@ interaction stream with their ids and times, and processed by the same consumer 
 (in this process, in the same consumer group), in chunks so the stream never outgrows its trim length.
 Interaction ids derive from the seed, so seeding twice stores and counts nothing twice.
 """
+
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from bson import ObjectId
 
 from actors.interactions import InteractionConsumerHost
 from actors.interactions import append as append_interactions
-from actors.room_shard import ROOM_LAST_SEQ_KEY
 from ranking.world import World, build, user_email
+from storage import keys
 from storage import mongo as mongo_store
-from storage.models import (Club, Event, EventStatus, Membership, Role, Room, Rsvp, RsvpStatus, User,
-                            Visibility)
+from storage.models import (
+    Club,
+    Event,
+    EventStatus,
+    Membership,
+    Role,
+    Room,
+    Rsvp,
+    RsvpStatus,
+    User,
+    Visibility,
+)
 
 CHUNK = 20_000
 
 
 def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
-async def seed(stores, config: dict, users: int, clubs: int, events: int, seed: int = 1, password: str = "clubhub-demo",
-               days: int = 30, sessions_per_day: float = 0.6, progress=print) -> dict:
+async def seed(
+    stores,
+    config: dict,
+    users: int,
+    clubs: int,
+    events: int,
+    seed: int = 1,
+    password: str = "clubhub-demo",
+    days: int = 30,
+    sessions_per_day: float = 0.6,
+    progress=print,
+) -> dict:
     t0 = time.perf_counter()
     if await User.filter(email=user_email(0, seed)).exists():
         progress("this world (same seed) is already seeded: nothing to do")
         return {"seeded": False}
     world = build(users, clubs, events, seed=seed, days=days, sessions_per_day=sessions_per_day)
-    progress(f"world built: {len(world.users)} users, {len(world.clubs)} clubs, {len(world.events)} events, "
-             f"{len(world.interactions)} interactions ({time.perf_counter() - t0:.1f} s)")
+    progress(
+        f"world built: {len(world.users)} users, {len(world.clubs)} clubs, {len(world.events)} events, "
+        f"{len(world.interactions)} interactions ({time.perf_counter() - t0:.1f} s)"
+    )
     ids = await _write_rows(world, password)
     progress(f"rows written to PostgreSQL ({time.perf_counter() - t0:.1f} s)")
     await _write_messages(stores, world, ids)
@@ -46,8 +69,14 @@ async def seed(stores, config: dict, users: int, clubs: int, events: int, seed: 
     n = await _stream_interactions(stores.redis, config, world, ids, seed, progress)
     rate = n / max(time.perf_counter() - t1, 1e-9)
     progress(f"{n} interactions through the pipeline ({rate:,.0f}/s)")
-    return {"seeded": True, "users": len(world.users), "clubs": len(world.clubs), "events": len(world.events),
-            "interactions": n, "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "seeded": True,
+        "users": len(world.users),
+        "clubs": len(world.clubs),
+        "events": len(world.events),
+        "interactions": n,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 async def _write_rows(world: World, password: str) -> dict[str, list[int]]:
@@ -55,14 +84,29 @@ async def _write_rows(world: World, password: str) -> dict[str, list[int]]:
     # take minutes.
     pw_hash = PasswordHasher().hash(password)
     now = _dt(world.now)
-    await User.bulk_create([User(email=u["email"], password_hash=pw_hash, display_name=u["name"],
-                                 email_verified_at=_dt(world.start)) for u in world.users], batch_size=1000)
+    await User.bulk_create(
+        [
+            User(
+                email=u["email"],
+                password_hash=pw_hash,
+                display_name=u["name"],
+                email_verified_at=_dt(world.start),
+            )
+            for u in world.users
+        ],
+        batch_size=1000,
+    )
     by_email = dict(await User.filter(email__in=[u["email"] for u in world.users]).values_list("email", "id"))
     user_ids = [by_email[u["email"]] for u in world.users]
     club_ids = []
     for c in world.clubs:
-        club = await Club.create(name=c["name"], description=c["description"], visibility=Visibility.public,
-                                 created_by_id=user_ids[c["owner"]], created_at=_dt(c["created_at"]))
+        club = await Club.create(
+            name=c["name"],
+            description=c["description"],
+            visibility=Visibility.public,
+            created_by_id=user_ids[c["owner"]],
+            created_at=_dt(c["created_at"]),
+        )
         club_ids.append(club.id)
     room_ids = []
     for r in world.rooms:
@@ -71,18 +115,37 @@ async def _write_rows(world: World, password: str) -> dict[str, list[int]]:
     event_ids = []
     for e in world.events:
         ends = _dt(e["ends_at"])
-        event = await Event.create(club_id=club_ids[e["club"]], host_id=user_ids[e["host"]], title=e["title"],
-                                   description=f"Hosted by {world.users[e['host']]['name']}.",
-                                   starts_at=_dt(e["starts_at"]), ends_at=ends, created_at=_dt(e["created_at"]),
-                                   status=EventStatus.ended if ends < now else EventStatus.scheduled)
+        event = await Event.create(
+            club_id=club_ids[e["club"]],
+            host_id=user_ids[e["host"]],
+            title=e["title"],
+            description=f"Hosted by {world.users[e['host']]['name']}.",
+            starts_at=_dt(e["starts_at"]),
+            ends_at=ends,
+            created_at=_dt(e["created_at"]),
+            status=EventStatus.ended if ends < now else EventStatus.scheduled,
+        )
         event_ids.append(event.id)
     owners = {(c["owner"], i) for i, c in enumerate(world.clubs)}
-    await Membership.bulk_create([
-        Membership(user_id=user_ids[u], club_id=club_ids[c], joined_at=_dt(ts),
-                   role=Role.owner if (u, c) in owners else Role.member) for u, c, ts in world.memberships],
-        batch_size=2000)
-    await Rsvp.bulk_create([Rsvp(user_id=user_ids[u], event_id=event_ids[e], status=RsvpStatus.going,
-                                 created_at=_dt(ts)) for u, e, ts in world.rsvps], batch_size=2000)
+    await Membership.bulk_create(
+        [
+            Membership(
+                user_id=user_ids[u],
+                club_id=club_ids[c],
+                joined_at=_dt(ts),
+                role=Role.owner if (u, c) in owners else Role.member,
+            )
+            for u, c, ts in world.memberships
+        ],
+        batch_size=2000,
+    )
+    await Rsvp.bulk_create(
+        [
+            Rsvp(user_id=user_ids[u], event_id=event_ids[e], status=RsvpStatus.going, created_at=_dt(ts))
+            for u, e, ts in world.rsvps
+        ],
+        batch_size=2000,
+    )
     return {"user": user_ids, "club": club_ids, "room": room_ids, "event": event_ids}
 
 
@@ -92,13 +155,23 @@ async def _write_messages(stores, world: World, ids: dict) -> None:
     for r, u, text, ts in world.messages:
         room_id = ids["room"][r]
         seq[room_id] = seq.get(room_id, 0) + 1
-        docs.append({"_id": ObjectId(), "room_id": room_id, "seq": seq[room_id], "rev": seq[room_id],
-                     "author": {"id": ids["user"][u], "display_name": world.users[u]["name"]}, "text": text,
-                     "ts": int(ts * 1000), "reactions": {}, "client_id": f"seed-{uuid.uuid4().hex}"})
+        docs.append(
+            {
+                "_id": ObjectId(),
+                "room_id": room_id,
+                "seq": seq[room_id],
+                "rev": seq[room_id],
+                "author": {"id": ids["user"][u], "display_name": world.users[u]["name"]},
+                "text": text,
+                "ts": int(ts * 1000),
+                "reactions": {},
+                "client_id": f"seed-{uuid.uuid4().hex}",
+            }
+        )
     for lo in range(0, len(docs), 5000):
-        await stores.mongo[mongo_store.MESSAGES].insert_many(docs[lo:lo + 5000], ordered=False)
+        await stores.mongo[mongo_store.MESSAGES].insert_many(docs[lo : lo + 5000], ordered=False)
     if seq:
-        await stores.redis.hset(ROOM_LAST_SEQ_KEY, mapping={str(k): v for k, v in seq.items()})
+        await stores.redis.hset(keys.ROOM_LAST_SEQ, mapping={str(k): v for k, v in seq.items()})
 
 
 async def _stream_interactions(redis, config: dict, world: World, ids: dict, seed: int, progress) -> int:
@@ -108,11 +181,23 @@ async def _stream_interactions(redis, config: dict, world: World, ids: dict, see
     ns = uuid.uuid5(uuid.NAMESPACE_URL, f"clubhub-seed-{seed}")
     total = len(world.interactions)
     for lo in range(0, total, CHUNK):
-        chunk = world.interactions[lo:lo + CHUNK]
-        await append_interactions(redis, [
-            {"id": uuid.uuid5(ns, str(lo + k)).hex, "user_id": ids["user"][u], "item_type": t,
-             "item_id": ids[t][ref], "kind": kind, "ts": repr(ts), "source": "seed", "dwell_ms": dwell}
-            for k, (u, t, ref, kind, dwell, ts) in enumerate(chunk)])
+        chunk = world.interactions[lo : lo + CHUNK]
+        await append_interactions(
+            redis,
+            [
+                {
+                    "id": uuid.uuid5(ns, str(lo + k)).hex,
+                    "user_id": ids["user"][u],
+                    "item_type": t,
+                    "item_id": ids[t][ref],
+                    "kind": kind,
+                    "ts": repr(ts),
+                    "source": "seed",
+                    "dwell_ms": dwell,
+                }
+                for k, (u, t, ref, kind, dwell, ts) in enumerate(chunk)
+            ],
+        )
         await consumer.drain()
         if (lo // CHUNK) % 10 == 9:
             progress(f"  {lo + len(chunk)}/{total} interactions")

@@ -1,13 +1,12 @@
 """What a gateway stands on: the backing services (started here when embedded and not yet up),
 Ray, and the store connections. Started in order, stopped in reverse, and only what this process
 started is stopped."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-
-from aiohttp import web
 
 from actors import runtime
 from storage.services import Services
@@ -18,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class Backends:
-    def __init__(self, settings: Settings, *, postgres_db: str | None = None, mongo_db: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, postgres_db: str | None = None, mongo_db: str | None = None
+    ) -> None:
         self.settings = settings
         self.services = Services(settings)
         self.postgres_db = postgres_db
@@ -35,8 +36,9 @@ class Backends:
             # ray.init registers signal handlers and expects the main thread: run it inline.
             self.started_ray = runtime.start_ray(self.settings)
             self._probe = runtime.health_probe()
-            self.stores = await Stores.open(self.settings, self.services.urls(),
-                                            postgres_db=self.postgres_db, mongo_db=self.mongo_db)
+            self.stores = await Stores.open(
+                self.settings, self.services.urls(), postgres_db=self.postgres_db, mongo_db=self.mongo_db
+            )
         except BaseException:
             await self.stop()
             raise
@@ -51,8 +53,11 @@ class Backends:
         failures, ray_result = await asyncio.gather(stores_check, ray_check, return_exceptions=True)
         report = {name: failures.get(name, "ok") for name in ("postgres", "mongo", "redis")}
         if isinstance(ray_result, BaseException):
-            report["ray"] = "timed out" if isinstance(ray_result, TimeoutError) else \
-                f"{type(ray_result).__name__}: {str(ray_result)[:200]}"
+            report["ray"] = (
+                "timed out"
+                if isinstance(ray_result, TimeoutError)
+                else f"{type(ray_result).__name__}: {str(ray_result)[:200]}"
+            )
         else:
             report["ray"] = "ok"
         return report
@@ -75,9 +80,8 @@ class Backends:
             began = time.monotonic()
             loop = asyncio.get_running_loop()
             stopped = await loop.run_in_executor(None, self.services.down, self.started_services)
-            log.info("stopped embedded services",
-                     extra={"services": stopped, "seconds": round(time.monotonic() - began, 2)})
+            log.info(
+                "stopped embedded services",
+                extra={"services": stopped, "seconds": round(time.monotonic() - began, 2)},
+            )
             self.started_services = []
-
-
-BACKENDS = web.AppKey("backends", Backends)

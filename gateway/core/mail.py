@@ -5,6 +5,7 @@ through ``GET /api/v1/dev/mailbox`` — a route that exists only when ``CLUBHUB_
 loopback clients. A mail holds a verification link (a credential): it is never logged, and it leaves
 Redis when the link expires.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 import redis.asyncio as aioredis
 
+from storage import keys
 from storage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ class Mailer:
         if self.settings.smtp_url:
             await self._send_smtp(mail)
         else:
-            key = _mailbox_key(mail.to)
+            key = keys.dev_mailbox(mail.to)
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.lpush(key, json.dumps(asdict(mail)))
                 pipe.ltrim(key, 0, DEV_MAILBOX_KEEP - 1)
@@ -61,7 +63,7 @@ class Mailer:
         message.set_content(mail.body)
         await aiosmtplib.send(
             message,
-            hostname=url.hostname or "127.0.0.1",
+            hostname=str(url.hostname or "127.0.0.1"),
             port=url.port or (465 if url.scheme == "smtps" else 25),
             username=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
@@ -72,8 +74,5 @@ class Mailer:
         log.info("mail sent", extra={"to": mail.to, "subject": mail.subject})
 
     async def dev_mailbox(self, email: str) -> list[dict]:
-        return [json.loads(raw) for raw in await self.redis.lrange(_mailbox_key(email), 0, -1)]
-
-
-def _mailbox_key(email: str) -> str:
-    return f"clubhub:devmail:{email.strip().lower()}"
+        raws: list = await self.redis.lrange(keys.dev_mailbox(email), 0, -1)  # type: ignore[misc]
+        return [json.loads(raw) for raw in raws]

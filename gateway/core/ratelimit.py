@@ -1,11 +1,22 @@
-"""Rate limits in Redis, shared by every gateway process: fixed windows, and failure backoff."""
+"""Rate limits: in Redis, shared by every gateway process (fixed windows, failure backoff), and per
+gateway in memory (token buckets per user or client address).
+
+A token bucket per user that was never dropped grows with every user the gateway has ever seen; past
+``max_users`` the least recently used bucket goes (it restarts full, which only helps a user who was idle
+longer than every other one of the ``max_users``).
+"""
+
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from .errors import ApiError
+from actors.domain.errors import DomainError
+from actors.domain.session import TokenBucket
+from storage import keys
 
 # POST /interactions batches per user and minute (the web client sends one every 5 s).
 INTERACTIONS_PER_MINUTE = 60
@@ -33,9 +44,9 @@ return math.floor(lock)
 """
 
 
-def refuse(what: str, wait: int) -> ApiError:
-    """The contract's 429 with ``Retry-After``."""
-    return ApiError("rate_limited", f"too many {what}; retry in {wait}s", headers={"Retry-After": str(wait)})
+def refuse(what: str, wait: int) -> DomainError:
+    """The contract's ``rate_limited``; over HTTP ``retry_after`` becomes the ``Retry-After`` header."""
+    return DomainError("rate_limited", f"too many {what}; retry in {wait}s", retry_after=wait)
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, redis: aioredis.Redis, prefix: str = "clubhub:rl:") -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str = keys.RATE_LIMIT_PREFIX) -> None:
         self.redis = redis
         self.prefix = prefix
         self._hit = redis.register_script(_HIT)
@@ -67,10 +78,11 @@ class RateLimiter:
 @dataclass(frozen=True)
 class Backoff:
     """Failures allowed for free, then a lock that doubles with each further failure."""
-    free: int          # failures before the first lock
+
+    free: int  # failures before the first lock
     first_lock_s: int  # the first lock; each further failure doubles it
-    max_lock_s: int    # the cap
-    forget_s: int      # the count starts over this long after the last failure
+    max_lock_s: int  # the cap
+    forget_s: int  # the count starts over this long after the last failure
 
 
 class FailureBackoff:
@@ -78,7 +90,7 @@ class FailureBackoff:
     nothing to whoever does not fail, so an attacker's failures under one key never lock out another key.
     While a key is locked every attempt under it is refused (a right guess too: that is the point)."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = "clubhub:fail:") -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str = keys.FAILURE_PREFIX) -> None:
         self.redis = redis
         self.prefix = prefix
         self._fail = redis.register_script(_FAIL)
@@ -95,8 +107,44 @@ class FailureBackoff:
 
     async def failed(self, key: str, policy: Backoff) -> int:
         """Count one failure under ``key``; the lock it set, in seconds (0: none yet)."""
-        return int(await self._fail(keys=[self.prefix + key, self.prefix + "lock:" + key],
-                                    args=[policy.forget_s, policy.free, policy.first_lock_s, policy.max_lock_s]))
+        return int(
+            await self._fail(
+                keys=[self.prefix + key, self.prefix + "lock:" + key],
+                args=[policy.forget_s, policy.free, policy.first_lock_s, policy.max_lock_s],
+            )
+        )
 
     async def succeeded(self, key: str) -> None:
         await self.redis.delete(self.prefix + key)
+
+
+class UserBuckets:
+    """Token buckets by key: a user id, or a client address."""
+
+    def __init__(self, rate: float, burst: float, max_users: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_users = max_users
+        self._buckets: OrderedDict[int | str, TokenBucket] = OrderedDict()
+
+    def wait(self, user_id: int | str, now: float | None = None) -> float:
+        """0.0 when the user may act now (a token is taken), else the seconds until they may."""
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = self._buckets[user_id] = TokenBucket(self.rate, self.burst)
+            if len(self._buckets) > self.max_users:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(user_id)
+        return bucket.take(time.monotonic() if now is None else now)
+
+    def take(self, user_id: int | str, what: str) -> None:
+        """Take a token, or refuse with ``rate_limited`` naming ``what`` ("messages") and the wait."""
+        wait = self.wait(user_id)
+        if wait > 0:
+            raise DomainError(
+                "rate_limited", f"too many {what}: wait {max(wait, 0.1):.1f}s", retry_after=wait
+            )
+
+    def __len__(self) -> int:
+        return len(self._buckets)

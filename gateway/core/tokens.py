@@ -5,11 +5,12 @@ key, the last name in sort order signs and every one verifies, so a new key can 
 one dropped 15 minutes later) without logging anybody out. With neither, a key is generated once into
 ``<data_dir>/jwt-keys``.
 
-Refresh tokens are opaque; Redis keeps their SHA-256 under ``clubhub:rt:<hash>`` with the login
+Refresh tokens are opaque; Redis keeps their SHA-256 under ``storage.keys.refresh_token`` with the login
 *family* they belong to. Each refresh marks the presented token used and issues the next one of the
 family; presenting a used token again is a replay (a stolen token, or a stolen previous one) and
 revokes the whole family, including its access tokens, which carry the family id in ``fam``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,10 +24,10 @@ from pathlib import Path
 import jwt
 import redis.asyncio as aioredis
 
+from storage import keys
 from storage.settings import Settings
 
 ALGORITHM = "HS256"
-PREFIX = "clubhub:"
 
 
 class TokenError(Exception):
@@ -39,7 +40,7 @@ class KeyRing:
     active_kid: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "KeyRing":
+    def from_settings(cls, settings: Settings) -> KeyRing:
         if settings.secret_key is not None:
             secret = settings.secret_key.get_secret_value().encode()
             kid = "k-" + hashlib.sha256(secret).hexdigest()[:12]
@@ -80,10 +81,20 @@ class AccessTokens:
 
     def issue(self, user_id: int, family: str, now: float | None = None) -> str:
         iat = int(now if now is not None else time.time())
-        claims = {"sub": str(user_id), "iat": iat, "exp": iat + self.ttl_s, "jti": uuid.uuid4().hex,
-                  "fam": family, "typ": "access"}
-        return jwt.encode(claims, self.ring.keys[self.ring.active_kid], algorithm=ALGORITHM,
-                          headers={"kid": self.ring.active_kid})
+        claims = {
+            "sub": str(user_id),
+            "iat": iat,
+            "exp": iat + self.ttl_s,
+            "jti": uuid.uuid4().hex,
+            "fam": family,
+            "typ": "access",
+        }
+        return jwt.encode(
+            claims,
+            self.ring.keys[self.ring.active_kid],
+            algorithm=ALGORITHM,
+            headers={"kid": self.ring.active_kid},
+        )
 
     def decode(self, token: str) -> AccessClaims:
         """Verify signature (by ``kid``), expiry and shape; revocation is checked by the caller."""
@@ -97,8 +108,9 @@ class AccessTokens:
         if key is None:
             raise TokenError("unknown signing key")
         try:
-            claims = jwt.decode(token, key, algorithms=[ALGORITHM],
-                                options={"require": ["sub", "exp", "iat", "jti", "fam"]})
+            claims = jwt.decode(
+                token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat", "jti", "fam"]}
+            )
         except jwt.ExpiredSignatureError:
             raise TokenError("token expired") from None
         except jwt.PyJWTError:
@@ -113,12 +125,12 @@ def _digest(token: str) -> str:
 
 
 # Atomically claim a refresh token: returns its record, or a marker saying why it cannot be used.
-# KEYS[1] = token key; ARGV[1] = now. Marks it used so a second presentation is seen as a replay.
+# KEYS[1] = token key; ARGV[1] = now; ARGV[2] = the revoked-family key prefix. Marks it used so a second presentation is seen as a replay.
 _CLAIM = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'missing', ''} end
 local rec = cjson.decode(raw)
-if redis.call('EXISTS', 'clubhub:rtfam:revoked:' .. rec['family']) == 1 then return {'revoked', raw} end
+if redis.call('EXISTS', ARGV[2] .. rec['family']) == 1 then return {'revoked', raw} end
 if rec['used'] then return {'replayed', raw} end
 rec['used'] = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], cjson.encode(rec), 'KEEPTTL')
@@ -148,14 +160,17 @@ class RefreshTokens:
     async def _issue(self, user_id: int, family: str) -> str:
         token = secrets.token_urlsafe(32)
         record = json.dumps({"user_id": user_id, "family": family, "used": False})
-        await self.redis.set(f"{PREFIX}rt:{_digest(token)}", record, ex=self.ttl_s)
+        await self.redis.set(keys.refresh_token(_digest(token)), record, ex=self.ttl_s)
         return token
 
     async def rotate(self, token: str) -> RefreshResult:
         """Exchange a refresh token for the next one of its family; a replay revokes the family."""
         if not token:
             raise TokenError("missing refresh token")
-        state, raw = await self._claim(keys=[f"{PREFIX}rt:{_digest(token)}"], args=[int(time.time())])
+        state, raw = await self._claim(
+            keys=[keys.refresh_token(_digest(token))],
+            args=[int(time.time()), keys.REFRESH_FAMILY_REVOKED_PREFIX],
+        )
         state = state.decode() if isinstance(state, bytes) else state
         if state == "missing":
             raise TokenError("unknown or expired refresh token")
@@ -165,21 +180,23 @@ class RefreshTokens:
         if state == "replayed":
             await self.revoke_family(record["family"], reason="revoked")
             raise TokenError("refresh token reused: every token of this login is revoked")
-        return RefreshResult(record["user_id"], record["family"], await self._issue(record["user_id"], record["family"]))
+        return RefreshResult(
+            record["user_id"], record["family"], await self._issue(record["user_id"], record["family"])
+        )
 
     async def family_of(self, token: str) -> str | None:
-        raw = await self.redis.get(f"{PREFIX}rt:{_digest(token)}")
+        raw = await self.redis.get(keys.refresh_token(_digest(token)))
         return json.loads(raw)["family"] if raw else None
 
     async def revoke_family(self, family: str, reason: str = "revoked") -> None:
         """Revoke every token of a login; ``reason`` is ``logout`` or ``revoked`` (a reused refresh token)."""
         # Outlives every token of the family: refresh tokens last ttl_s, access tokens less.
-        await self.redis.set(f"{PREFIX}rtfam:revoked:{family}", 1, ex=self.ttl_s)
+        await self.redis.set(keys.refresh_family_revoked(family), 1, ex=self.ttl_s)
         if self.on_revoke is not None:
             await self.on_revoke(family, reason)
 
     async def is_revoked(self, family: str) -> bool:
-        return bool(await self.redis.exists(f"{PREFIX}rtfam:revoked:{family}"))
+        return bool(await self.redis.exists(keys.refresh_family_revoked(family)))
 
     async def revoked_among(self, families: list[str]) -> set[str]:
         """Which of these logins are revoked: one round trip for all of them."""
@@ -187,6 +204,6 @@ class RefreshTokens:
             return set()
         async with self.redis.pipeline(transaction=False) as pipe:
             for family in families:
-                pipe.exists(f"{PREFIX}rtfam:revoked:{family}")
+                pipe.exists(keys.refresh_family_revoked(family))
             found = await pipe.execute()
-        return {f for f, hit in zip(families, found) if hit}
+        return {f for f, hit in zip(families, found, strict=True) if hit}

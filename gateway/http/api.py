@@ -5,19 +5,23 @@ request (malformed JSON, wrong types and missing fields become 422 ``invalid`` w
 error body), authenticates the bearer when asked, and serializes the result. The OpenAPI document
 at ``/api/v1/openapi.json`` is generated from the same declarations, so it cannot drift.
 """
+
 from __future__ import annotations
 
 import inspect
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, RootModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from .errors import STATUS_BY_CODE, ApiError, client_error
+from actors.domain.errors import CODES, DomainError
+from gateway.core.logs import client_error
+from gateway.schemas.common import describe_validation_error, storable
 
 PREFIX = "/api/v1"
 PATH_ID_MAX = 10**18 - 1  # the largest path id ``path_id`` accepts (18 digits, below bigint's 2**63)
@@ -49,32 +53,50 @@ class Operation:
     extra: dict = field(default_factory=dict)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
 class Api:
     def __init__(self) -> None:
         self.operations: list[Operation] = []
 
-    def route(self, method: str, path: str, *, summary: str, body=None, query=None, response=None,
-              status: int = 200, auth: bool = True, tags: tuple[str, ...] = (), errors: tuple[str, ...] = (),
-              content_type: str = "application/json"):
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        body=None,
+        query=None,
+        response=None,
+        status: int = 200,
+        auth: bool = True,
+        tags: tuple[str, ...] = (),
+        errors: tuple[str, ...] = (),
+        content_type: str = "application/json",
+    ):
         """Declare an operation; ``path`` without a leading ``/api`` gets the ``/api/v1`` prefix."""
         full = path if path.startswith(("/healthz", "/readyz", "/metrics")) else PREFIX + path
 
         def decorate(fn):
-            self.operations.append(Operation(method.upper(), full, fn, summary, body, query, response, status,
-                                             auth, tags, errors, content_type))
+            self.operations.append(
+                Operation(
+                    method.upper(),
+                    full,
+                    fn,
+                    summary,
+                    body,
+                    query,
+                    response,
+                    status,
+                    auth,
+                    tags,
+                    errors,
+                    content_type,
+                )
+            )
             return fn
 
         return decorate
 
-    def include(self, other: "Api") -> "Api":
+    def include(self, other: Api) -> Api:
         self.operations.extend(other.operations)
         return self
 
@@ -90,30 +112,51 @@ class Api:
         models: set[type[BaseModel]] = {ErrorBody}
         for op in self.operations:
             models.update(m for m in (op.body, op.response) if m is not None)
-        _, schema = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
-                                       ref_template="#/components/schemas/{model}")
+        _, schema = models_json_schema(
+            [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+            ref_template="#/components/schemas/{model}",
+        )
         paths: dict[str, dict] = {}
         for op in self.operations:
-            item: dict[str, Any] = {"summary": op.summary, "operationId": op.handler.__name__,
-                                    "tags": list(op.tags), "responses": {}}
+            item: dict[str, Any] = {
+                "summary": op.summary,
+                "operationId": op.handler.__name__,
+                "tags": list(op.tags),
+                "responses": {},
+            }
             if op.auth:
                 item["security"] = [{"bearer": []}]
             if op.query is not None:
                 item["parameters"] = [
-                    {"name": name, "in": "query", "required": f.is_required(),
-                     "schema": op.query.model_json_schema()["properties"][name]}
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": f.is_required(),
+                        "schema": op.query.model_json_schema()["properties"][name],
+                    }
                     for name, f in op.query.model_fields.items()
                 ]
             for name in _path_params(op.path):
                 item.setdefault("parameters", []).append(
-                    {"name": name, "in": "path", "required": True,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": PATH_ID_MAX}})
+                    {
+                        "name": name,
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": PATH_ID_MAX},
+                    }
+                )
             if op.body is not None:
-                item["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+                item["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
+                    },
+                }
             ok: dict[str, Any] = {"description": "success"}
             if op.response is not None:
-                ok["content"] = {op.content_type: {"schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}}}
+                ok["content"] = {
+                    op.content_type: {"schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}}
+                }
             elif op.content_type != "application/json":
                 ok["content"] = {op.content_type: {"schema": {"type": "string"}}}
             item["responses"][str(op.status)] = ok
@@ -123,9 +166,10 @@ class Api:
             if op.auth:
                 codes.add("unauthorized")
             for code in sorted(codes):
-                item["responses"][str(STATUS_BY_CODE[code])] = {
+                item["responses"][str(CODES[code])] = {
                     "description": code,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
             if op.query is not None:
                 # aiohttp's HTTP parser refuses a request line over 8 KB before any handler runs.
                 item["responses"]["400"] = {"description": "request line too long for the HTTP server"}
@@ -146,44 +190,13 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"\{(\w+)\}", path)
 
 
-def storable(data: Any) -> Any:
-    """``data`` when every string in it can be stored, else ``invalid``: JSON escapes can make lone
-    surrogates (``"\\ud800"``, which no UTF-8 encoder takes) and NUL characters (which PostgreSQL text
-    refuses); caught here once, before they reach a driver deep in some action as a 500."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            texts = (item,)
-        elif isinstance(item, dict):
-            texts = item.keys()
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-            continue
-        else:
-            continue
-        for text in texts:
-            if "\x00" in text or not _encodable(text):
-                raise ApiError("invalid", "strings must be valid Unicode without NUL characters")
-    return data
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def path_id(name: str, raw: str) -> int:
     """A path id as the database can hold it, else ``not_found`` like any id that does not exist.
 
     ASCII digits only: ``'²'.isdigit()`` is true but ``int('²')`` fails; 18 digits stay below 2**63.
     """
     if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(PATH_ID_MAX)):
-        raise ApiError("not_found", f"no such {name.removesuffix('_id')}: {raw[:40]}")
+        raise DomainError("not_found", f"no such {name.removesuffix('_id')}: {raw[:40]}")
     return int(raw)
 
 
@@ -202,25 +215,29 @@ def _wrap(op: Operation, authenticate):
             try:
                 kwargs["query"] = op.query.model_validate(storable(dict(request.query)))
             except ValidationError as exc:
-                raise ApiError("invalid", describe_validation_error(exc)) from None
+                raise DomainError("invalid", describe_validation_error(exc)) from None
         if op.body is not None:
             raw = await request.read()  # beyond client_max_size this raises 413, mapped to too_large
             try:
                 # An empty body is an empty object: POST /clubs/{id}/join needs nothing for a public club.
-                data = json.loads(raw) if raw.strip() else ({} if not issubclass(op.body, RootModel) else None)
+                data = (
+                    json.loads(raw) if raw.strip() else ({} if not issubclass(op.body, RootModel) else None)
+                )
             except (ValueError, UnicodeDecodeError):
-                raise ApiError("invalid", "request body is not valid JSON") from None
+                raise DomainError("invalid", "request body is not valid JSON") from None
             except RecursionError:  # "[" * 1000: the parser gives up before the nesting ends
                 client_error("deep_json", "request body nested too deeply", path=request.path)
-                raise ApiError("invalid", "request body is nested too deeply") from None
+                raise DomainError("invalid", "request body is nested too deeply") from None
             storable(data)
             expects_list = issubclass(op.body, RootModel)
             if not isinstance(data, list if expects_list else dict):
-                raise ApiError("invalid", f"request body must be a JSON {'array' if expects_list else 'object'}")
+                raise DomainError(
+                    "invalid", f"request body must be a JSON {'array' if expects_list else 'object'}"
+                )
             try:
                 kwargs["body"] = op.body.model_validate(data)
             except ValidationError as exc:
-                raise ApiError("invalid", describe_validation_error(exc)) from None
+                raise DomainError("invalid", describe_validation_error(exc)) from None
         result = await op.handler(request, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result

@@ -1,68 +1,125 @@
 """REST transport for events and RSVPs."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
-from .api import Api
-from .events import Events
-from .live import Live
-from .schemas import EventIn, EventOut, EventsOut, EventsQuery, LiveEndOut, LiveStartOut, RsvpOut
-from .tokens import AccessClaims
-from .visibility import visible_event
+from gateway.core.tokens import AccessClaims
+from gateway.schemas.events import EventIn, EventOut, EventsOut, EventsQuery, RsvpOut
+from gateway.schemas.live import LiveEndOut, LiveStartOut
+from gateway.visibility import visible_event
 
-EVENTS = web.AppKey("events", Events)
-LIVE = web.AppKey("live", Live)
+from .api import Api
+from .keys import EVENTS, LIVE
+
 api = Api()
 
 
-@api.route("POST", "/clubs/{club_id}/events", summary="Create an event (moderator); the creator hosts it",
-           body=EventIn, response=EventOut, status=201, tags=("events",), errors=("forbidden", "not_found"))
+@api.route(
+    "POST",
+    "/clubs/{club_id}/events",
+    summary="Create an event (moderator); the creator hosts it",
+    body=EventIn,
+    response=EventOut,
+    status=201,
+    tags=("events",),
+    errors=("forbidden", "not_found"),
+)
 async def create_event(request: web.Request, claims: AccessClaims, club_id: int, body: EventIn) -> dict:
-    return await request.app[EVENTS].create(club_id, claims.user_id, body.title, body.description, body.starts_at,
-                                            body.ends_at, body.capacity)
+    return await request.app[EVENTS].create(
+        club_id, claims.user_id, body.title, body.description, body.starts_at, body.ends_at, body.capacity
+    )
 
 
-@api.route("GET", "/events", summary="Events of a club, or of every club the caller can see; upcoming by default",
-           query=EventsQuery, response=EventsOut, tags=("events",), errors=("not_found",))
+@api.route(
+    "GET",
+    "/events",
+    summary="Events of a club, or of every club the caller can see; upcoming by default",
+    query=EventsQuery,
+    response=EventsOut,
+    tags=("events",),
+    errors=("not_found",),
+)
 async def list_events(request: web.Request, claims: AccessClaims, query: EventsQuery) -> dict:
     return {"events": await request.app[EVENTS].list(claims.user_id, query.club_id, query.upcoming)}
 
 
-@api.route("GET", "/events/{event_id}.ics", summary="The event as an iCalendar file", auth=True, tags=("events",),
-           content_type="text/calendar", errors=("not_found",))
+@api.route(
+    "GET",
+    "/events/{event_id}.ics",
+    summary="The event as an iCalendar file",
+    auth=True,
+    tags=("events",),
+    content_type="text/calendar",
+    errors=("not_found",),
+)
 async def event_ics(request: web.Request, claims: AccessClaims, event_id: int) -> web.Response:
     text = await request.app[EVENTS].ics(event_id, claims.user_id)
-    return web.Response(text=text, content_type="text/calendar", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="event-{event_id}.ics"'})
+    return web.Response(
+        text=text,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="event-{event_id}.ics"'},
+    )
 
 
-@api.route("GET", "/events/{event_id}", summary="An event with RSVP counts, the caller's RSVP and its summary",
-           response=EventOut, tags=("events",), errors=("not_found",))
+@api.route(
+    "GET",
+    "/events/{event_id}",
+    summary="An event with RSVP counts, the caller's RSVP and its summary",
+    response=EventOut,
+    tags=("events",),
+    errors=("not_found",),
+)
 async def get_event(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
     return await request.app[EVENTS].get(event_id, claims.user_id)
 
 
-@api.route("POST", "/events/{event_id}/rsvp", summary="RSVP: going while there is room, else waitlisted",
-           response=RsvpOut, tags=("events",), errors=("forbidden", "not_found", "conflict"))
+@api.route(
+    "POST",
+    "/events/{event_id}/rsvp",
+    summary="RSVP: going while there is room, else waitlisted",
+    response=RsvpOut,
+    tags=("events",),
+    errors=("forbidden", "not_found", "conflict"),
+)
 async def rsvp(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
     return await request.app[EVENTS].rsvp(event_id, claims.user_id)
 
 
-@api.route("DELETE", "/events/{event_id}/rsvp", summary="Cancel an RSVP; the first on the waitlist moves up",
-           status=204, tags=("events",), errors=("not_found",))
+@api.route(
+    "DELETE",
+    "/events/{event_id}/rsvp",
+    summary="Cancel an RSVP; the first on the waitlist moves up",
+    status=204,
+    tags=("events",),
+    errors=("not_found",),
+)
 async def cancel_rsvp(request: web.Request, claims: AccessClaims, event_id: int) -> None:
     await request.app[EVENTS].cancel(event_id, claims.user_id)
 
 
-@api.route("POST", "/events/{event_id}/live/start", summary="Start the event's live session (host only)",
-           response=LiveStartOut, tags=("live",), errors=("forbidden", "not_found", "conflict", "unavailable"))
+@api.route(
+    "POST",
+    "/events/{event_id}/live/start",
+    summary="Start the event's live session (host only)",
+    response=LiveStartOut,
+    tags=("live",),
+    errors=("forbidden", "not_found", "conflict", "unavailable"),
+)
 async def live_start(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
     await visible_event(event_id, claims.user_id)  # an outsider gets not_found, not "only the host"
     return await request.app[LIVE].start(event_id, claims.user_id)
 
 
-@api.route("POST", "/events/{event_id}/live/end", summary="End the live session and store its summary (host only)",
-           response=LiveEndOut, tags=("live",), errors=("forbidden", "not_found", "conflict", "unavailable"))
+@api.route(
+    "POST",
+    "/events/{event_id}/live/end",
+    summary="End the live session and store its summary (host only)",
+    response=LiveEndOut,
+    tags=("live",),
+    errors=("forbidden", "not_found", "conflict", "unavailable"),
+)
 async def live_end(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
     await visible_event(event_id, claims.user_id)
     return await request.app[LIVE].end(event_id, claims.user_id)

@@ -5,6 +5,7 @@ and by Socket.IO (``socket_origin_allowed``, given to python-socketio as ``cors_
 the gateway's own origin, plus the origins of ``CLUBHUB_CORS_ORIGINS`` (default: the public URL's
 origin). Never ``*``: credentials (the refresh cookie) travel with these requests.
 """
+
 from __future__ import annotations
 
 from aiohttp import hdrs, web
@@ -15,9 +16,11 @@ from .errors import error_response
 
 # The built web client (web/dist) loads only same-origin scripts and styles, so no 'unsafe-inline'.
 # connect-src names ws:/wss: of the same host explicitly: older browsers do not let 'self' cover them.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "media-src 'self' blob:; font-src 'self' data:; connect-src {connect}; object-src 'none'; "
-       "base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; font-src 'self' data:; connect-src {connect}; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+)
 STATIC_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -91,11 +94,14 @@ def cors_middleware(settings: Settings):
         if preflight:
             if not allowed:
                 return error_response("forbidden", "origin not allowed")
-            return web.Response(status=204, headers={
-                hdrs.ACCESS_CONTROL_ALLOW_METHODS: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
-                hdrs.ACCESS_CONTROL_ALLOW_HEADERS: "Authorization, Content-Type",
-                hdrs.ACCESS_CONTROL_MAX_AGE: str(PREFLIGHT_MAX_AGE_S),
-            })
+            return web.Response(
+                status=204,
+                headers={
+                    hdrs.ACCESS_CONTROL_ALLOW_METHODS: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+                    hdrs.ACCESS_CONTROL_ALLOW_HEADERS: "Authorization, Content-Type",
+                    hdrs.ACCESS_CONTROL_MAX_AGE: str(PREFLIGHT_MAX_AGE_S),
+                },
+            )
         if not allowed and request.method not in SAFE_METHODS:
             # A form post or a text/plain fetch from another site is not preflighted: refuse it here.
             return error_response("forbidden", "origin not allowed")

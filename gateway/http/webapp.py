@@ -4,6 +4,7 @@ Hashed build files under ``/assets/`` never change under a name, so they are cac
 else that is not the API, Socket.IO or an operations route answers ``index.html`` (the SPA's router takes the
 path from there) and is revalidated on every load, so a new build reaches browsers at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,11 +12,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .errors import ApiError
+from actors.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+DEFAULT_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 RESERVED = ("/api/", "/socket.io", "/healthz", "/readyz", "/metrics")
 
@@ -37,12 +38,12 @@ def register(app: web.Application, dist: Path | None) -> bool:
     async def asset(request: web.Request) -> web.StreamResponse:
         path = file_in(dist / "assets", request.match_info["name"])
         if path is None:
-            raise ApiError("not_found", "no such file")
+            raise DomainError("not_found", "no such file")
         return web.FileResponse(path, headers={"Cache-Control": IMMUTABLE})
 
     async def page(request: web.Request) -> web.StreamResponse:
         if request.path.startswith(RESERVED):
-            raise ApiError("not_found", f"no route {request.method} {request.path}")
+            raise DomainError("not_found", f"no route {request.method} {request.path}")
         top = request.match_info["tail"]
         path = file_in(dist, top) if top and "/" not in top else None  # favicon.svg, robots.txt …
         if path is not None and path != index:

@@ -1,40 +1,8 @@
-"""Limits one gateway applies per user and per client: token buckets and socket admission.
+"""Socket admission: what one client can hold open on a gateway."""
 
-A token bucket per user that was never dropped grows with every user the gateway has ever seen; past
-``max_users`` the least recently used bucket goes (it restarts full, which only helps a user who was idle
-longer than every other one of the ``max_users``).
-"""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-
-from actors.session import TokenBucket
-
-
-class UserBuckets:
-    """Token buckets by key: a user id, or a client address."""
-
-    def __init__(self, rate: float, burst: float, max_users: int = 100_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.max_users = max_users
-        self._buckets: OrderedDict[int | str, TokenBucket] = OrderedDict()
-
-    def wait(self, user_id: int | str, now: float | None = None) -> float:
-        """0.0 when the user may act now (a token is taken), else the seconds until they may."""
-        bucket = self._buckets.get(user_id)
-        if bucket is None:
-            bucket = self._buckets[user_id] = TokenBucket(self.rate, self.burst)
-            if len(self._buckets) > self.max_users:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(user_id)
-        return bucket.take(time.monotonic() if now is None else now)
-
-    def __len__(self) -> int:
-        return len(self._buckets)
 
 
 class SocketAdmission:

@@ -18,6 +18,7 @@ Redis pubsub protocol. This manager receives it like any other emit, but deliver
   goes through engine.io's queue as usual. This skips one task wake-up, one encode and one frame
   build per member per message, which is most of the cost of a big room.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,12 +31,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from socketio import packet as sio_packet
 
-from actors.room_shard import ROOM_LAST_SEQ_KEY, ROOMS_EVENT
-
-KICK_EVENT = "clubhub:kick"  # a user's sockets leave rooms (ban, leave): delivered to every gateway
-REVOKE_EVENT = "clubhub:revoke"  # a login was revoked: its sockets on every gateway are closed
-
-from .websocket import text_frame
+from actors.room_shard import ROOMS_EVENT
+from gateway.core.broadcast import KICK_EVENT, REVOKE_EVENT
+from storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +50,7 @@ async def _close_quietly(pubsub) -> None:
 
 class _Hold:
     """A socket joining a room: live messages wait here until the join is answered."""
+
     __slots__ = ("messages",)
 
     def __init__(self) -> None:
@@ -62,8 +61,9 @@ class RoomDelivery(socketio.AsyncRedisManager):
     def __init__(self, channel: str, metrics=None, max_queue: int = 2000) -> None:
         # The real URL is set before first use. No retries inside redis-py: its pubsub would reconnect and
         # resubscribe silently, and what was published meanwhile would be lost without a trace.
-        super().__init__(url="redis://127.0.0.1:1/0", channel=channel,
-                         redis_options={"retry": Retry(NoBackoff(), 0)})
+        super().__init__(
+            url="redis://127.0.0.1:1/0", channel=channel, redis_options={"retry": Retry(NoBackoff(), 0)}
+        )
         self.metrics = metrics
         self.max_queue = max_queue
         self.floors: dict[str, dict[int, int | _Hold]] = {}
@@ -94,8 +94,10 @@ class RoomDelivery(socketio.AsyncRedisManager):
                     yield message
             except Exception as exc:
                 lost = True
-                log.warning("pubsub listener lost Redis; resubscribing", extra={"error": str(exc),
-                                                                                "retry_s": retry_sleep})
+                log.warning(
+                    "pubsub listener lost Redis; resubscribing",
+                    extra={"error": str(exc), "retry_s": retry_sleep},
+                )
                 await asyncio.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, LISTEN_RETRY_MAX_S)
 
@@ -103,10 +105,14 @@ class RoomDelivery(socketio.AsyncRedisManager):
         """After the listener was down: a socket behind its room's last published seq (the shards
         record it with every publish) missed messages, and resumes with ``since_seq`` (``_resync``).
         Without this a quiet room would wait for its next message to reveal the gap."""
-        rooms = sorted({r for floors in self.floors.values() for r, f in floors.items() if isinstance(f, int)})
+        rooms = sorted(
+            {r for floors in self.floors.values() for r, f in floors.items() if isinstance(f, int)}
+        )
         if not rooms:
             return
-        last = dict(zip(rooms, await self.redis.hmget(ROOM_LAST_SEQ_KEY, [str(r) for r in rooms])))
+        last = dict(
+            zip(rooms, await self.redis.hmget(keys.ROOM_LAST_SEQ, [str(r) for r in rooms]), strict=True)
+        )
         for sid, floors in list(self.floors.items()):
             behind = [(r, f) for r, f in floors.items() if isinstance(f, int) and int(last.get(r) or 0) > f]
             if behind:
@@ -227,16 +233,24 @@ class RoomDelivery(socketio.AsyncRedisManager):
         frame = text_frame(packets[0].encode()) if len(packets) == 1 and isinstance(encoded[0], str) else None
         return packets, frame
 
-    def _put(self, sid: str, eio_sid: str, packets: list[eio_packet.Packet], frame: bytes | None = None) -> None:
+    def _put(
+        self, sid: str, eio_sid: str, packets: list[eio_packet.Packet], frame: bytes | None = None
+    ) -> None:
         # Synchronously, with no task per recipient: nothing can interleave between two deliveries
         # to the same socket, which keeps them in seq order.
         sock = self.server.eio.sockets.get(eio_sid)
         if sock is None or sock.closed or sock.closing:
             return
         transport = getattr(sock, "direct_transport", None)
-        if (frame is not None and transport is not None and sock.upgraded and sock.queue.empty()
-                and not getattr(sock, "in_flight", 0) and not transport.is_closing()
-                and transport.get_write_buffer_size() == 0):
+        if (
+            frame is not None
+            and transport is not None
+            and sock.upgraded
+            and sock.queue.empty()
+            and not getattr(sock, "in_flight", 0)
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() == 0
+        ):
             # Nothing queued, nothing taken but unwritten, nothing buffered: every earlier packet of
             # this socket is already on the wire, so writing here cannot overtake one.
             transport.write(frame)
@@ -251,3 +265,17 @@ class RoomDelivery(socketio.AsyncRedisManager):
             return
         for p in packets:
             sock.queue.put_nowait(p)
+
+
+def text_frame(payload: str) -> bytes:
+    """One unmasked, uncompressed WebSocket text frame (RFC 6455 §5.2), as a server sends it: the
+    same bytes serve every socket, so a room's packet is framed once, not once per member."""
+    data = payload.encode()
+    n = len(data)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + data

@@ -1,6 +1,7 @@
 """Socket.IO transport for chat and live sessions: each event validates its payload and calls an action.
 
-Every client→server event is acknowledged with ``{ok: true, ...}`` or ``{ok: false, error}``.
+Every client→server event is acknowledged with ``{ok: true, ...}`` or ``{ok: false, error}``, built here and
+nowhere else: an action answers its success body or raises ``DomainError``, which becomes the refusal ack.
 
 A socket lives no longer than the login behind it: it sits in the Socket.IO room ``family:<login>``, so a
 logout or a reused refresh token (``RefreshTokens.revoke_family``) reaches it on every gateway through the
@@ -8,6 +9,7 @@ Redis manager; and it is closed when its access token expires unless the client 
 fresh one. Every few seconds the gateway also asks Redis which of its sockets' logins are revoked, so a
 revocation published while the pubsub link was down still closes them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,21 +19,54 @@ import time
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from actors.room import RoomError, validate_text
+from actors.domain.errors import DomainError
+from gateway.actions.accounts import Accounts
+from gateway.actions.chat import Chat
+from gateway.actions.interactions import Interactions
+from gateway.actions.live import Live
+from gateway.core.broadcast import REVOKE_EVENT
+from gateway.core.ratelimit import UserBuckets
+from gateway.core.tokens import AccessClaims, TokenError
+from gateway.schemas.accounts import AuthRefreshIn
+from gateway.schemas.chat import (
+    MessageDeleteIn,
+    MessageEditIn,
+    MessageHistoryIn,
+    MessageSendIn,
+    ReactionIn,
+    ReadIn,
+    RoomIn,
+    RoomJoinIn,
+)
+from gateway.schemas.common import describe_validation_error
+from gateway.schemas.live import (
+    LiveAskIn,
+    LiveHandIn,
+    LiveJoinIn,
+    LivePinIn,
+    LivePollIn,
+    LivePollRefIn,
+    LivePromoteIn,
+    LiveQuestionIn,
+    LiveVoteIn,
+)
 
-from .api import describe_validation_error
-from .chat import Chat, error
-from .delivery import REVOKE_EVENT, RoomDelivery
-from .limits import UserBuckets
-from .schemas import (AuthRefreshIn, LiveAskIn, LiveHandIn, LiveJoinIn, LivePinIn, LivePollIn, LivePollRefIn,
-                      LivePromoteIn, LiveQuestionIn, LiveVoteIn, MessageDeleteIn, MessageEditIn, MessageHistoryIn,
-                      MessageSendIn, ReactionIn, ReadIn, RoomIn, RoomJoinIn)
-from .tokens import AccessClaims, TokenError
+from .delivery import RoomDelivery
 
 log = logging.getLogger(__name__)
 
 REVOCATION_CHECK_S = 5.0
 CLOSE_TIMEOUT_S = 5.0
+
+
+def ack(result: dict | None = None) -> dict:
+    """The ack of an event that succeeded: ``{ok: true}`` and the action's answer."""
+    return {"ok": True, **(result or {})}
+
+
+def refusal(exc: DomainError) -> dict:
+    """The ack of a refused event: ``{ok: false, error: {code, message}}``."""
+    return {"ok": False, "error": exc.as_dict()}
 
 
 class Realtime:
@@ -41,17 +76,19 @@ class Realtime:
         self.sio = sio
         self.delivery = delivery
         self.metrics = metrics
+        # The actions, set once the backends are up.
         self.chat: Chat | None = None
-        self.live = None  # gateway.live.Live, set once the backends are up
-        self.accounts = None  # gateway.accounts.Accounts, set once the backends are up
+        self.live: Live | None = None
+        self.accounts: Accounts | None = None
+        self.interactions: Interactions | None = None
         self.actions = UserBuckets(settings.user_action_rate, settings.user_action_burst)
         self.joins = UserBuckets(settings.user_join_rate, settings.user_join_burst)
         self.addresses = UserBuckets(settings.ip_event_rate, settings.ip_event_burst)
-        self.address_of: dict[str, str] = {}      # sid -> client address
-        self.in_live: dict[str, set[int]] = {}   # sid -> event ids
-        self.users: dict[str, int] = {}          # sid -> user_id
-        self.joined: dict[str, set[int]] = {}    # sid -> room ids
-        self.families: dict[str, str] = {}       # sid -> login family of its token
+        self.address_of: dict[str, str] = {}  # sid -> client address
+        self.in_live: dict[str, set[int]] = {}  # sid -> event ids
+        self.users: dict[str, int] = {}  # sid -> user_id
+        self.joined: dict[str, set[int]] = {}  # sid -> room ids
+        self.families: dict[str, str] = {}  # sid -> login family of its token
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
         self._checker: asyncio.Task | None = None
@@ -61,14 +98,16 @@ class Realtime:
         seen = self._room_visible
         for event, model, method in (
             ("auth:refresh", AuthRefreshIn, self.auth_refresh),
-            ("room:join", RoomJoinIn, joins(self.room_join)), ("room:leave", RoomIn, self.room_leave),
+            ("room:join", RoomJoinIn, joins(self.room_join)),
+            ("room:leave", RoomIn, self.room_leave),
             ("message:send", MessageSendIn, seen(self.message_send)),
             ("message:history", MessageHistoryIn, seen(self.message_history)),
             ("message:edit", MessageEditIn, limited(seen(self.message_edit))),
             ("message:delete", MessageDeleteIn, limited(seen(self.message_delete))),
             ("reaction:add", ReactionIn, limited(seen(self.reaction_add))),
             ("reaction:remove", ReactionIn, limited(seen(self.reaction_remove))),
-            ("typing", RoomIn, seen(self.typing)), ("read", ReadIn, seen(self.read)),
+            ("typing", RoomIn, seen(self.typing)),
+            ("read", ReadIn, seen(self.read)),
             ("live:join", LiveJoinIn, joins(self.live_join)),
             ("live:hand", LiveHandIn, limited(self.live_action("hand"))),
             ("live:promote", LivePromoteIn, limited(self.live_action("promote"))),
@@ -84,42 +123,46 @@ class Realtime:
 
     def _handler(self, event: str, model: type[BaseModel], method):
         async def handle(sid, data=None):
-            user_id = self.users.get(sid)
-            if user_id is None or self.chat is None:
-                result = error("unauthorized", "not connected")
-            elif (wait := self.addresses.wait(self.address_of.get(sid, ""))) > 0:
-                result = error("rate_limited", f"too many events from your address: wait {max(wait, 0.1):.1f}s")
-            elif not isinstance(data, dict):
-                result = error("invalid", f"{event} takes a JSON object")
-            else:
-                try:
-                    payload = model.model_validate(data)
-                except ValidationError as exc:
-                    result = error("invalid", describe_validation_error(exc))
-                else:
-                    try:
-                        result = await method(sid, user_id, payload)
-                    except RoomError as exc:
-                        result = {"ok": False, "error": exc.as_dict()}
-                    except Exception:
-                        log.exception("socket event failed", extra={"event": event})
-                        result = error("internal", "internal error")
-            outcome = "ok" if result.get("ok") else result["error"]["code"]
+            try:
+                result = ack(await self._dispatch(event, model, method, sid, data))
+            except DomainError as exc:
+                result = refusal(exc)
+            except Exception:
+                log.exception("socket event failed", extra={"event": event})
+                result = refusal(DomainError("internal", "internal error"))
+            outcome = "ok" if result["ok"] else result["error"]["code"]
             self.metrics.chat_ops.labels(event, outcome).inc()
             return result
 
         handle.__name__ = event.replace(":", "_")
         return handle
 
+    async def _dispatch(self, event: str, model: type[BaseModel], method, sid: str, data) -> dict | None:
+        user_id = self.users.get(sid)
+        if user_id is None or self.chat is None:
+            raise DomainError("unauthorized", "not connected")
+        if (wait := self.addresses.wait(self.address_of.get(sid, ""))) > 0:
+            raise DomainError(
+                "rate_limited",
+                f"too many events from your address: wait {max(wait, 0.1):.1f}s",
+                retry_after=wait,
+            )
+        if not isinstance(data, dict):
+            raise DomainError("invalid", f"{event} takes a JSON object")
+        try:
+            payload = model.model_validate(data)
+        except ValidationError as exc:
+            raise DomainError("invalid", describe_validation_error(exc)) from None
+        return await method(sid, user_id, payload)
+
     @staticmethod
     def _limited(buckets: UserBuckets, what: str):
         """Wrap an event so each call takes a token of the user's bucket (edits, deletes, reactions and live
         actions share one; joins have their own; sends are limited by the chat action itself)."""
+
         def wrap(method):
-            async def limited(sid: str, user_id: int, payload) -> dict:
-                wait = buckets.wait(user_id)
-                if wait > 0:
-                    return error("rate_limited", f"too many {what}: wait {max(wait, 0.1):.1f}s")
+            async def limited(sid: str, user_id: int, payload) -> dict | None:
+                buckets.take(user_id, what)
                 return await method(sid, user_id, payload)
 
             return limited
@@ -131,11 +174,10 @@ class Realtime:
         visibility, so a private club's outsider gets ``not_found`` (as over REST) rather than a refusal
         that confirms the room exists. Sockets in the room (the hot path) skip the check: the shard still
         checks membership on every operation."""
-        async def visible(sid: str, user_id: int, payload) -> dict:
+
+        async def visible(sid: str, user_id: int, payload) -> dict | None:
             if payload.room_id not in self.joined.get(sid, ()):
-                refusal = await self.chat.room_access(user_id, payload.room_id)
-                if refusal is not None:
-                    return refusal
+                await self.chat.room_access(user_id, payload.room_id)
             return await method(sid, user_id, payload)
 
         return visible
@@ -155,12 +197,18 @@ class Realtime:
             self.joined[sid].discard(room_id)
             await self.sio.leave_room(sid, f"room:{room_id}")
             self.delivery.forget(sid, room_id)
-            await self.sio.emit("room:removed", {"room_id": room_id, "reason": reason}, to=sid, ignore_queue=True)
-        live_left = [e for e in self.in_live.get(sid, ()) if self.live is not None and self.live.room_of.get(e) in gone]
+            await self.sio.emit(
+                "room:removed", {"room_id": room_id, "reason": reason}, to=sid, ignore_queue=True
+            )
+        live_left = [
+            e for e in self.in_live.get(sid, ()) if self.live is not None and self.live.room_of.get(e) in gone
+        ]
         for event_id in live_left:
             self.in_live[sid].discard(event_id)
             await self.sio.leave_room(sid, f"live:{event_id}")
-            await self.sio.emit("live:removed", {"event_id": event_id, "reason": reason}, to=sid, ignore_queue=True)
+            await self.sio.emit(
+                "live:removed", {"event_id": event_id, "reason": reason}, to=sid, ignore_queue=True
+            )
         if user_id is not None and self.chat is not None:
             if left:
                 await self.chat.leave(user_id, sid, left)
@@ -172,13 +220,19 @@ class Realtime:
         await self.sio.emit(REVOKE_EVENT, {"family": family, "reason": reason}, room=f"family:{family}")
 
     async def revoke_local(self, sid: str, reason: str) -> None:
-        messages = {"logout": "you logged out", "revoked": "this login was revoked; log in again",
-                    "expired": "your access token expired; refresh it and reconnect"}
+        messages = {
+            "logout": "you logged out",
+            "revoked": "this login was revoked; log in again",
+            "expired": "your access token expired; refresh it and reconnect",
+        }
         if sid not in self.users:
             return
-        await self.sio.emit("session:revoked", {"reason": reason, "code": "unauthorized",
-                                                "message": messages.get(reason, "session ended")},
-                            to=sid, ignore_queue=True)
+        await self.sio.emit(
+            "session:revoked",
+            {"reason": reason, "code": "unauthorized", "message": messages.get(reason, "session ended")},
+            to=sid,
+            ignore_queue=True,
+        )
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         try:
             # Waits until what is queued (session:revoked first) is sent; a client that stopped reading
@@ -202,7 +256,9 @@ class Realtime:
             if self.accounts is None or not self.families:
                 continue
             try:
-                revoked = await self.accounts.refresh_tokens.revoked_among(sorted(set(self.families.values())))
+                revoked = await self.accounts.refresh_tokens.revoked_among(
+                    sorted(set(self.families.values()))
+                )
             except Exception as exc:
                 log.warning("revocation check failed: %s", exc)
                 continue
@@ -260,9 +316,9 @@ class Realtime:
         try:
             claims = await self.accounts.authenticate(p.token)
         except TokenError as exc:
-            return error("unauthorized", str(exc))
+            raise DomainError("unauthorized", str(exc)) from None
         if claims.user_id != user_id:
-            return error("unauthorized", "that token belongs to another user")
+            raise DomainError("unauthorized", "that token belongs to another user")
         old = self.families.get(sid)
         if old != claims.family:
             if old is not None:
@@ -270,29 +326,28 @@ class Realtime:
             self.families[sid] = claims.family
             await self.sio.enter_room(sid, f"family:{claims.family}")
         self._schedule_expiry(sid, claims.expires_at)
-        return {"ok": True, "expires_at": claims.expires_at}
+        return {"expires_at": claims.expires_at}
 
     async def room_join(self, sid: str, user_id: int, p: RoomJoinIn) -> dict:
         # Nobody enters a room's broadcasts (presence, typing, edits) before the membership check.
-        refusal = await self.chat.room_access(user_id, p.room_id)
-        if refusal is not None:
-            return refusal
+        await self.chat.room_access(user_id, p.room_id)
         # Hold live delivery to this socket until the join is answered: no loss, no duplicate.
         self.delivery.hold(sid, p.room_id)
         await self.sio.enter_room(sid, f"room:{p.room_id}")
-        result = await self.chat.join(user_id, p.room_id, sid, p.since_seq, p.since_rev)
-        if not result.get("ok"):
+        try:
+            result = await self.chat.join(user_id, p.room_id, sid, p.since_seq, p.since_rev)
+        except DomainError:
             if p.room_id not in self.joined.get(sid, ()):
                 await self.sio.leave_room(sid, f"room:{p.room_id}")
                 self.delivery.forget(sid, p.room_id)
             else:
                 self.delivery.release(sid, p.room_id, 0)
-            return result
+            raise
         if sid not in self.users:  # disconnected while the shard answered: forget it there too
             await self.chat.leave(user_id, sid, [p.room_id])
             return result
         self.joined[sid].add(p.room_id)
-        await self.chat.signal(user_id, "room", p.room_id, "join")
+        await self.interactions.signal(user_id, "room", p.room_id, "join")
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         # Released after this handler returns, i.e. after the ack is queued: held messages follow it.
         asyncio.get_running_loop().call_soon(self._release, sid, eio_sid, p.room_id, result["last_seq"])
@@ -302,27 +357,23 @@ class Realtime:
         later = self.delivery.release(sid, room_id, floor)
         self.delivery.send_messages(sid, eio_sid, room_id, later)
 
-    async def room_leave(self, sid: str, user_id: int, p: RoomIn) -> dict:
+    async def room_leave(self, sid: str, user_id: int, p: RoomIn) -> None:
         if p.room_id in self.joined.get(sid, ()):
             self.joined[sid].discard(p.room_id)
             await self.sio.leave_room(sid, f"room:{p.room_id}")
             self.delivery.forget(sid, p.room_id)
             await self.chat.leave(user_id, sid, [p.room_id])
-        return {"ok": True}
 
     async def message_send(self, sid: str, user_id: int, p: MessageSendIn) -> dict:
         started = time.perf_counter()
-        validate_text(p.text)  # refused here, before any Ray call
         result = await self.chat.send(user_id, p.room_id, p.client_id, p.text, p.reply_to_seq)
-        if result.get("ok"):
-            self.metrics.ack_latency.observe(time.perf_counter() - started)
+        self.metrics.ack_latency.observe(time.perf_counter() - started)
         return result
 
     async def message_history(self, sid: str, user_id: int, p: MessageHistoryIn) -> dict:
         return await self.chat.history(user_id, p.room_id, p.before_seq, None, p.limit)
 
     async def message_edit(self, sid: str, user_id: int, p: MessageEditIn) -> dict:
-        validate_text(p.text)
         return await self.chat.edit(user_id, p.room_id, p.seq, p.text)
 
     async def message_delete(self, sid: str, user_id: int, p: MessageDeleteIn) -> dict:
@@ -334,20 +385,18 @@ class Realtime:
     async def reaction_remove(self, sid: str, user_id: int, p: ReactionIn) -> dict:
         return await self.chat.react(user_id, p.room_id, p.seq, p.emoji, add=False)
 
-    async def typing(self, sid: str, user_id: int, p: RoomIn) -> dict:
+    async def typing(self, sid: str, user_id: int, p: RoomIn) -> None:
         if p.room_id not in self.joined.get(sid, ()):
-            return error("forbidden", "join the room first")
+            raise DomainError("forbidden", "join the room first")
         if self.chat.typing_allowed(user_id, p.room_id):
-            await self.sio.emit("typing", {"room_id": p.room_id, "user_id": user_id}, room=f"room:{p.room_id}",
-                                skip_sid=sid)
-        return {"ok": True}
+            await self.sio.emit(
+                "typing", {"room_id": p.room_id, "user_id": user_id}, room=f"room:{p.room_id}", skip_sid=sid
+            )
 
     async def live_join(self, sid: str, user_id: int, p: LiveJoinIn) -> dict:
         # The shard checks membership first; the socket hears the session's updates only after that.
         # An update published between the two shows the client a gap in `version`: it re-joins.
         result = await self.live.join(p.event_id, user_id, sid)
-        if not result.get("ok"):
-            return result
         if sid not in self.users:  # disconnected while the shard answered: forget it there too
             await self.live.leave(user_id, sid, [p.event_id])
             return result
@@ -364,5 +413,5 @@ class Realtime:
 
     async def read(self, sid: str, user_id: int, p: ReadIn) -> dict:
         if p.room_id not in self.joined.get(sid, ()):
-            return error("forbidden", "join the room first")
+            raise DomainError("forbidden", "join the room first")
         return await self.chat.read(user_id, p.room_id, p.seq, sid)

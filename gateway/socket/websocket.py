@@ -6,9 +6,10 @@ fan-out frame is deflated once per socket. Chat frames are small; neither is wor
 
 A frame engine.io or Socket.IO cannot decode (``4\x00garbage``, ``42`` + ``[`` × 5000, a bad binary
 attachment, an undecodable polling body) is the client's fault: the socket is dropped and one
-rate-limited line is logged (``errors.client_error``), where the libraries would log a traceback or
+rate-limited line is logged (``gateway.core.logs.client_error``), where the libraries would log a traceback or
 answer 500. Every other socket and the gateway carry on.
 """
+
 import asyncio
 import base64
 import binascii
@@ -24,8 +25,11 @@ from engineio import payload as engineio_payload
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as socketio_packet
 
-from .api import storable
-from .errors import ApiError, client_error, error_body
+from actors.domain.errors import DomainError
+from gateway.core.logs import client_error
+from gateway.schemas.common import storable
+
+from .server import refusal
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +155,9 @@ def refuse_malformed_packets(sio) -> None:
             await handle_message(eio_sid, data)
         except MALFORMED as exc:
             sample = data[:40] if isinstance(data, (str, bytes)) else type(data).__name__
-            client_error("malformed_packet", f"Socket.IO packet refused, socket closed: {exc}"[:200],
-                         frame=sample)
+            client_error(
+                "malformed_packet", f"Socket.IO packet refused, socket closed: {exc}"[:200], frame=sample
+            )
             sio._binary_packet.pop(eio_sid, None)
             socket = eio.sockets.get(eio_sid)
             if socket is not None:
@@ -166,21 +171,25 @@ def refuse_malformed_packets(sio) -> None:
         # Checked before Socket.IO looks the name up (a list as a name is unhashable) and calls the
         # handler with every argument (a handler takes one payload): both would fail in a task of
         # their own, with a traceback and no answer.
-        if not (isinstance(data, list) and data and isinstance(data[0], str)) or data[0] in sio.reserved_events:
+        if (
+            not (isinstance(data, list) and data and isinstance(data[0], str))
+            or data[0] in sio.reserved_events
+        ):
             raise ValueError("an event is a list that starts with the name of a client event")
         problem = f"{data[0]} takes one payload" if len(data) > 2 else None
         if problem is None:
             try:
                 storable(data[1:])  # the REST rule: no lone surrogates, no NUL (see api.storable)
-            except ApiError as exc:
+            except DomainError as exc:
                 problem = exc.message
         if problem is not None:
             namespace = namespace or "/"
             sid = sio.manager.sid_from_eio_sid(eio_sid, namespace)
             if id is not None and sid is not None and sio.manager.is_connected(sid, namespace):
-                body = {"ok": False, **error_body("invalid", problem)}
-                await sio._send_packet(eio_sid, sio.packet_class(socketio_packet.ACK, namespace=namespace,
-                                                                 data=[body], id=id))
+                body = refusal(DomainError("invalid", problem))
+                await sio._send_packet(
+                    eio_sid, sio.packet_class(socketio_packet.ACK, namespace=namespace, data=[body], id=id)
+                )
             return
         await handle_event(eio_sid, namespace, id, data)
 
@@ -218,17 +227,3 @@ async def _poll(self):
 
 def use_fast_poll() -> None:
     engineio_async_socket.AsyncSocket.poll = _poll
-
-
-def text_frame(payload: str) -> bytes:
-    """One unmasked, uncompressed WebSocket text frame (RFC 6455 §5.2), as a server sends it: the
-    same bytes serve every socket, so a room's packet is framed once, not once per member."""
-    data = payload.encode()
-    n = len(data)
-    if n < 126:
-        header = bytes((0x81, n))
-    elif n < 65536:
-        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
-    else:
-        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
-    return header + data

@@ -13,7 +13,7 @@ from support.mail import Inbox
 from support.members import client_session, make_member
 from support.wait import wait_for
 
-from gateway import webapp
+from gateway.http import webapp
 
 SHOTS = Path(__file__).resolve().parents[2] / "web" / "e2e" / "screenshots"
 PASSWORD = "correct horse battery"
@@ -426,7 +426,7 @@ async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dr
 
     from support.members import Api
 
-    from gateway.rest_accounts import ACCOUNTS
+    from gateway.http.keys import ACCOUNTS
 
     access = gateway.app[ACCOUNTS].access
     ttl = access.ttl_s

@@ -5,7 +5,7 @@ from support.chat import ChatClient, make_club_room
 from support.members import client_session, make_member
 from support.wait import wait_for
 
-from gateway.achievements import RULES, earned
+from gateway.actions.achievements import RULES, earned
 
 
 def test_rules():

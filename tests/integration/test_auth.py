@@ -10,7 +10,8 @@ import socketio
 from support.mail import Inbox
 from support.members import client_session, loopback_source, make_member, unique_email
 
-from gateway.rest_accounts import ACCOUNTS, REFRESH_COOKIE
+from gateway.http.accounts import REFRESH_COOKIE
+from gateway.http.keys import ACCOUNTS
 from storage.models import User
 
 PASSWORD = "correct horse battery"

@@ -294,9 +294,9 @@ async def restore(world: World, route: str, column: str, actor: str | None, stat
 
 
 def world_chat(world: World):
-    from gateway.rest_chat import CHAT
+    from gateway.http.keys import ACTORS
 
-    return world.app[CHAT]
+    return world.app[ACTORS]
 
 
 def expected_rows(table: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -285,9 +285,9 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
 
 
 def _chat_key():
-    from gateway.rest_chat import CHAT
+    from gateway.http.keys import ACTORS
 
-    return CHAT
+    return ACTORS
 
 
 def _stored(services, settings, room_id: int) -> list[dict]:

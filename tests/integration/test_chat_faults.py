@@ -131,7 +131,7 @@ async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
         await b.join(room.id)
         for i in range(5):
             assert (await a.send(room.id, f"before {i}"))["ok"]
-        chat = gateway.app[__import__("gateway.rest_chat", fromlist=["CHAT"]).CHAT]
+        chat = gateway.app[__import__("gateway.http.keys", fromlist=["ACTORS"]).ACTORS]
         shard = chat.room_shard(room.id)
         ray.kill(shard, no_restart=False)
         acks = [await a.send(room.id, f"after {i}", client_id=f"after-{i}") for i in range(5)]

@@ -8,7 +8,7 @@ from support.chat import ChatClient
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 
-from gateway.permissions import ACTIONS, can, can_act_on
+from actors.domain.roles import ACTIONS, can, can_act_on
 
 
 @pytest.fixture

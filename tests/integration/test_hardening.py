@@ -23,9 +23,9 @@ from support.members import make_member
 from support.secret_audit import remember
 
 from actors import runtime
-from gateway import security
-from gateway.mail import Mail, Mailer
-from gateway.metrics import METRICS_LISTENER
+from gateway.core.mail import Mail, Mailer
+from gateway.http import security
+from gateway.http.keys import METRICS_LISTENER
 from storage.services import Services, free_port
 from storage.settings import Settings, SettingsError
 

@@ -9,7 +9,7 @@ from support.chat import ChatClient
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 
-from gateway.rest_chat import CHAT
+from gateway.http.keys import ACTORS
 from ranking import signals
 from storage import mongo
 
@@ -84,7 +84,7 @@ async def test_interactions_are_stored_once_and_feed_signals(gateway, member, ht
 async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http):
     api = Api(http, member)
     _, club = await api.call("POST", "/clubs", {"name": "Restart", "description": "pipeline"}, expect=201)
-    chat = gateway.app[CHAT]
+    chat = gateway.app[ACTORS]
     redis = gateway.backends.stores.redis
     key = f"club:{club['id']}"
     first = ids(20)

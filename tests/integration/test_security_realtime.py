@@ -247,7 +247,7 @@ async def test_H3_refresh_token_reuse_closes_sockets(gateway, second_gateway, sm
 
 def _token_expiring_in(gateway, user_id: int, seconds: float, family: str | None = None) -> str:
     """An access token of the gateway's key ring that expires ``seconds`` from now."""
-    from gateway.rest_accounts import ACCOUNTS
+    from gateway.http.keys import ACCOUNTS
 
     access = gateway.app[ACCOUNTS].access
     return access.issue(user_id, family or uuid.uuid4().hex, now=time.time() + seconds - access.ttl_s)

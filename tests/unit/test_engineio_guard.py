@@ -32,7 +32,7 @@ import socketio.packet
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from gateway import websocket
+from gateway.socket import websocket
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,13 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # ignored) as they were in python-engineio 4.15.1 when the copies were written. A new fingerprint means
 # the library changed the code the copy replaces: port the change into the copy, then record the new one.
 COPIED = {
-    ("engineio.async_socket", "AsyncSocket.poll"): ("gateway.websocket._poll", "e65ca9f757c5"),
+    ("engineio.async_socket", "AsyncSocket.poll"): ("gateway.socket.websocket._poll", "e65ca9f757c5"),
     ("engineio.async_socket", "AsyncSocket.handle_post_request"): (
-        "gateway.websocket._handle_post_request",
+        "gateway.socket.websocket._handle_post_request",
         "f922c1c16154",
     ),
     ("engineio.async_drivers.aiohttp", "WebSocket.__call__"): (
-        "gateway.websocket.UncompressedWebSocket.__call__",
+        "gateway.socket.websocket.UncompressedWebSocket.__call__",
         "a969eeea92fe",
     ),
 }

@@ -5,8 +5,9 @@ import logging
 import pytest
 from pydantic import ValidationError
 
-from gateway.errors import ApiError, error_body
-from gateway.logs import JsonFormatter
+from actors.domain.errors import DomainError
+from gateway.core.logs import JsonFormatter
+from gateway.http.errors import error_body, refusal_response
 from storage.mongo import database_name
 from storage.postgres import connect_kwargs, tortoise_config
 from storage.services import ServiceError, redact
@@ -57,8 +58,9 @@ def test_service_error_is_one_line_naming_the_service():
 
 
 def test_error_body_and_status():
-    err = ApiError("rate_limited", "slow down", headers={"Retry-After": "3"})
-    assert err.status == 429 and err.body() == error_body("rate_limited", "slow down")
+    resp = refusal_response(DomainError("rate_limited", "slow down", retry_after=3))
+    assert resp.status == 429 and resp.headers["Retry-After"] == "3"
+    assert json.loads(resp.text) == error_body("rate_limited", "slow down")
     assert error_body("invalid", "x") == {"error": {"code": "invalid", "message": "x"}}
 
 
@@ -70,7 +72,7 @@ def test_json_log_lines_carry_extra_fields():
 
 
 def test_key_ring_rotation_keeps_old_tokens_valid(tmp_path):
-    from gateway.tokens import AccessTokens, KeyRing, TokenError
+    from gateway.core.tokens import AccessTokens, KeyRing, TokenError
 
     keys = tmp_path / "keys"
     keys.mkdir()
@@ -89,7 +91,7 @@ def test_key_ring_rotation_keeps_old_tokens_valid(tmp_path):
 
 
 def test_generated_key_is_made_once(tmp_path):
-    from gateway.tokens import KeyRing
+    from gateway.core.tokens import KeyRing
 
     first = KeyRing.from_settings(Settings(data_dir=tmp_path))
     second = KeyRing.from_settings(Settings(data_dir=tmp_path))
@@ -117,7 +119,7 @@ def test_dev_mailbox_route_exists_only_in_dev():
 
 
 def test_payload_schemas_normalise_and_refuse():
-    from gateway.schemas import MePatch, SignupIn
+    from gateway.schemas.accounts import MePatch, SignupIn
 
     ok = SignupIn(email="Ada@Example.ORG", password="x" * 10, display_name="  Ada  ")
     assert ok.display_name == "Ada"

@@ -4,8 +4,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from gateway import webapp
-from gateway.errors import error_middleware
+from gateway.http import webapp
+from gateway.http.errors import error_middleware
 
 
 async def test_spa_fallback_and_cache_headers(tmp_path):

@@ -1,0 +1,320 @@
+"""The gateway's way to the actors: one handle per shard, ranker and consumer, and the calls over Ray.
+
+Every call answers the actor's success (a dict without the legacy ``"ok": True``) or raises
+``DomainError``: an actor's refusal (a returned ``DomainError``, or the legacy ``{"ok": False, "error"}``)
+as it is, and a call Ray could not complete as ``unavailable``.
+
+Hot path: ``apply`` goes through a per-shard ``ShardBatcher`` that coalesces whatever arrives within
+``flush_ms`` (or ``max_items``) into one Ray call; there is no Ray call per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable
+from typing import Any
+
+import ray
+
+from storage import keys
+from storage.settings import Settings
+
+from .domain.errors import DomainError
+from .hashing import jump_hash
+from .interactions import InteractionConsumer
+from .ranker import Ranker
+from .room_shard import RoomShard
+from .runtime import NAMESPACE
+from .session_shard import SessionShard
+
+log = logging.getLogger(__name__)
+
+CHAT_UNAVAILABLE = "chat service unavailable; retry"
+LIVE_UNAVAILABLE = "live sessions are unavailable; retry"
+FEED_UNAVAILABLE = "the feed ranker is not answering, try again"
+
+
+def unwrap(result: Any) -> Any:
+    """An actor's answer as a success value, or its refusal raised (both the current and legacy forms)."""
+    if isinstance(result, DomainError):
+        raise result
+    if isinstance(result, dict) and "ok" in result:
+        if result["ok"] is False:
+            err = result["error"]
+            raise DomainError(err["code"], err["message"])
+        return {k: v for k, v in result.items() if k != "ok"}
+    return result
+
+
+async def call(remote: Awaitable, unavailable: str = CHAT_UNAVAILABLE) -> Any:
+    """Await one actor call: its success, or ``DomainError`` (refused, or ``unavailable``)."""
+    try:
+        result = await remote
+    except ray.exceptions.RayError as exc:
+        log.warning("actor call failed: %s", exc)
+        raise DomainError("unavailable", unavailable) from None
+    return unwrap(result)
+
+
+class ShardBatcher:
+    """Coalesces operations bound for one shard into one Ray call (flush at ~2 ms or ~256)."""
+
+    def __init__(self, handle, flush_ms: float, max_items: int, observe_batch=None) -> None:
+        self.handle = handle
+        self.flush_s = flush_ms / 1000.0
+        self.max_items = max_items
+        self.observe_batch = observe_batch  # (size) -> None, e.g. a histogram's observe
+        self.items: list[tuple[dict, asyncio.Future]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        # Calls in flight, referenced until done: the loop keeps only weak references to tasks, and a
+        # collected one would leave its senders waiting for ever.
+        self._sending: set[asyncio.Task] = set()
+
+    async def submit(self, op: dict) -> Any:
+        """The shard's answer to ``op``: its success, or ``DomainError``."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self.items.append((op, fut))
+        if len(self.items) >= self.max_items:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.flush_s, self._flush)
+        return unwrap(await fut)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        items, self.items = self.items, []
+        if items:
+            task = asyncio.ensure_future(self._send(items))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, items) -> None:
+        if self.observe_batch is not None:
+            self.observe_batch(len(items))
+        try:
+            results = await self.handle.apply.remote([op for op, _ in items])
+        except Exception as exc:  # actor died mid-call (and retries ran out), cluster gone…
+            log.warning("room shard call failed: %s", exc)
+            results = [DomainError("unavailable", CHAT_UNAVAILABLE)] * len(items)
+        for (_, fut), result in zip(items, results, strict=False):
+            if not fut.done():
+                fut.set_result(result)
+
+
+def actor_config(settings: Settings, urls: dict) -> dict:
+    """What every actor is started with."""
+    from storage.mongo import database_name
+
+    return {
+        "postgres_url": urls["postgres"],
+        "mongo_url": urls["mongo"],
+        "mongo_db": database_name(urls["mongo"], settings.mongo_db),
+        "redis_url": urls["redis"],
+        "channel": settings.socketio_channel,
+        "room_idle_s": settings.room_idle_s,
+        "housekeeping_s": settings.housekeeping_s,
+        "presence_fanout_limit": settings.presence_fanout_limit,
+        "ranker_reload_s": settings.ranker_reload_s,
+    }
+
+
+class ActorClient:
+    """One gateway's handles on the actors (created or found by name), and its heartbeat."""
+
+    def __init__(self, settings: Settings, urls: dict, redis, metrics=None) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.gateway_id = uuid.uuid4().hex[:12]
+        detached = (
+            settings.detached_actors if settings.detached_actors is not None else bool(settings.ray_address)
+        )
+        config = actor_config(settings, urls)
+        options = dict(
+            namespace=NAMESPACE,
+            get_if_exists=True,
+            max_restarts=-1,
+            max_task_retries=-1,
+            max_concurrency=10_000,
+            num_cpus=0,
+            lifetime="detached" if detached else None,
+        )
+        # Actor handles: Ray's stubs do not type their methods' .remote.
+        self.room_shards: list[Any] = [
+            RoomShard.options(name=f"clubhub-room-shard-{i}", **options).remote(i, config)
+            for i in range(settings.room_shards)
+        ]
+        self.session_shards: list[Any] = [
+            SessionShard.options(name=f"clubhub-session-shard-{i}", **options).remote(i, config)
+            for i in range(settings.session_shards)
+        ]
+        observe = metrics.gateway_batch.observe if metrics is not None else None
+        self.batchers = [
+            ShardBatcher(h, settings.batch_flush_ms, settings.batch_max_items, observe)
+            for h in self.room_shards
+        ]
+        self.consumer: Any = InteractionConsumer.options(
+            name="clubhub-interaction-consumer", **options
+        ).remote(config)
+        # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
+        self.rankers: list[Any] = [
+            Ranker.options(name=f"clubhub-ranker-{i}", **options).remote(config)
+            for i in range(settings.rankers)
+        ]
+        self._heartbeat: asyncio.Task | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._beat()
+        await asyncio.gather(*(h.ping.remote() for h in self.room_shards + self.session_shards))
+        await asyncio.gather(self.consumer.start.remote(), *(r.start.remote() for r in self.rankers))
+        self._heartbeat = asyncio.create_task(self._heartbeats())
+
+    async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        try:
+            await self.redis.delete(keys.gateway_heartbeat(self.gateway_id))
+        except Exception:  # nosec B110: the key expires on its own; shutting down goes on
+            pass
+
+    async def _beat(self) -> None:
+        # Shards forget the sockets of a gateway whose key expired (it died without saying so).
+        ttl = max(3, int(self.settings.housekeeping_s * 3))
+        await self.redis.set(keys.gateway_heartbeat(self.gateway_id), 1, ex=ttl)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, self.settings.housekeeping_s))
+            try:
+                await self._beat()
+                # Idempotent; restarts the actors' loops after Ray restarted them.
+                await asyncio.gather(self.consumer.start.remote(), *(r.start.remote() for r in self.rankers))
+            except Exception as exc:
+                log.warning("gateway heartbeat failed: %s", exc)
+
+    # -- placement ---------------------------------------------------------------------------
+    def ranker(self, user_id: int):
+        return self.rankers[jump_hash(user_id, len(self.rankers))]
+
+    def room_shard(self, room_id: int):
+        return self.room_shards[jump_hash(room_id, len(self.room_shards))]
+
+    def session_shard(self, user_id: int):
+        return self.session_shards[jump_hash(user_id, len(self.session_shards))]
+
+    def socket_key(self, sid: str) -> str:
+        return f"{self.gateway_id}/{sid}"
+
+    async def shard_stats(self) -> list[dict]:
+        async def one(kind, handle):
+            try:
+                return {"kind": kind, **(await asyncio.wait_for(handle.stats.remote(), 2.0))}
+            except Exception:
+                return None
+
+        stats = await asyncio.gather(
+            *[one("room", h) for h in self.room_shards], *[one("session", h) for h in self.session_shards]
+        )
+        return [s for s in stats if s]
+
+    # -- rooms -------------------------------------------------------------------------------
+    async def apply(self, room_id: int, op: dict) -> dict:
+        """A send, edit, delete or reaction, batched with others bound for the same shard."""
+        return await self.batchers[jump_hash(room_id, len(self.room_shards))].submit(op)
+
+    async def join(
+        self, user_id: int, room_id: int, sid: str, since_seq: int | None, since_rev: int | None
+    ) -> dict:
+        handle = self.room_shard(room_id)
+        return await call(handle.join.remote(room_id, user_id, self.socket_key(sid), since_seq, since_rev))
+
+    async def leave(self, user_id: int, sid: str, room_ids: list[int]) -> None:
+        by_shard: dict[int, list] = {}
+        for room_id in room_ids:
+            by_shard.setdefault(jump_hash(room_id, len(self.room_shards)), []).append(
+                (room_id, user_id, self.socket_key(sid))
+            )
+        calls = [self.room_shards[i].leave.remote(items) for i, items in by_shard.items()]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                log.warning("room leave failed: %s", r)
+
+    async def history(
+        self, user_id: int, room_id: int, before_seq: int | None, after_seq: int | None, limit: int
+    ) -> dict:
+        handle = self.room_shard(room_id)
+        return await call(handle.history.remote(room_id, user_id, before_seq, after_seq, limit))
+
+    async def member_changed(self, club_id: int, user_id: int) -> None:
+        """A club's rooms may live on any shard: every shard refreshes the member."""
+        await asyncio.gather(*(h.member_changed.remote(club_id, user_id) for h in self.room_shards))
+
+    async def room_changed(self, room_id: int) -> None:
+        await self.room_shard(room_id).room_changed.remote(room_id)
+
+    # -- sessions ----------------------------------------------------------------------------
+    async def connected(self, user_id: int, sid: str) -> None:
+        await self.session_shard(user_id).connect.remote(user_id, self.socket_key(sid))
+
+    async def disconnected(self, user_id: int, sid: str) -> None:
+        try:
+            await self.session_shard(user_id).disconnect.remote(user_id, self.socket_key(sid))
+        except ray.exceptions.RayError as exc:
+            log.warning("session disconnect failed: %s", exc)
+
+    async def read(self, user_id: int, room_id: int, seq: int, sid: str) -> dict:
+        return await call(self.session_shard(user_id).read.remote(user_id, room_id, seq, sid))
+
+    async def online_users(self, user_ids: list[int]) -> list[int]:
+        by_shard: dict[int, list[int]] = {}
+        for u in user_ids:
+            by_shard.setdefault(jump_hash(u, len(self.session_shards)), []).append(u)
+        try:
+            parts = await asyncio.gather(
+                *(self.session_shards[i].online.remote(us) for i, us in by_shard.items())
+            )
+        except ray.exceptions.RayError:
+            return []
+        return [u for part in parts for u in part]
+
+    # -- live sessions (hosted by the shard of the event's live room) ---------------------------
+    async def live_start(self, event_id: int, room_id: int, host_id: int) -> dict:
+        return await call(
+            self.room_shard(room_id).live_start.remote(event_id, room_id, host_id), LIVE_UNAVAILABLE
+        )
+
+    async def live_state(self, room_id: int, event_id: int) -> dict | None:
+        return await call(self.room_shard(room_id).live_state.remote(event_id), LIVE_UNAVAILABLE)
+
+    async def live_join(self, room_id: int, event_id: int, user_id: int, sid: str) -> dict:
+        handle = self.room_shard(room_id)
+        return await call(handle.live_join.remote(event_id, user_id, self.socket_key(sid)))
+
+    async def live_act(
+        self,
+        room_id: int,
+        event_id: int,
+        user_id: int,
+        action: str,
+        args: dict,
+        unavailable: str = CHAT_UNAVAILABLE,
+    ) -> dict:
+        return await call(
+            self.room_shard(room_id).live_act.remote(event_id, user_id, action, args), unavailable
+        )
+
+    async def live_leave(self, room_id: int, event_id: int, user_id: int, sid: str) -> None:
+        try:
+            await self.room_shard(room_id).live_leave.remote([(event_id, user_id, self.socket_key(sid))])
+        except ray.exceptions.RayError:
+            pass  # the shard that forgot the session forgot its sockets too
+
+    # -- feed --------------------------------------------------------------------------------
+    async def feed(self, user_id: int, limit: int) -> dict:
+        return await call(self.ranker(user_id).feed.remote(user_id, limit), FEED_UNAVAILABLE)

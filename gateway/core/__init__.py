@@ -1,0 +1,1 @@
+"""Process-wide services used by actions and transports: tokens, rate limits, mail, backends, metrics, logs."""

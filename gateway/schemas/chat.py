@@ -1,0 +1,82 @@
+"""Chat: the room and message payloads of Socket.IO, and the REST history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .common import Count, Id, Input, SocketPayload
+
+RoomId = Id
+Seq = Id  # seqs start at 1
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^\S+$")]
+
+
+class RoomJoinIn(SocketPayload):
+    room_id: RoomId
+    since_seq: Count | None = None
+    since_rev: Count | None = None
+
+
+class RoomIn(SocketPayload):
+    room_id: RoomId
+
+
+class MessageSendIn(SocketPayload):
+    room_id: RoomId
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # Length is checked by the room rules (empty: invalid, over 4,000: too_large), not here.
+    text: str
+    reply_to_seq: Seq | None = None
+
+
+class MessageHistoryIn(SocketPayload):
+    room_id: RoomId
+    before_seq: Seq | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class MessageEditIn(SocketPayload):
+    room_id: RoomId
+    seq: Seq
+    text: str
+
+
+class MessageDeleteIn(SocketPayload):
+    room_id: RoomId
+    seq: Seq
+    text: str | None = None  # the contract shares one payload shape with edit; ignored here
+
+
+class ReactionIn(SocketPayload):
+    room_id: RoomId
+    seq: Seq
+    emoji: Emoji
+
+
+class ReadIn(SocketPayload):
+    room_id: RoomId
+    seq: Count
+
+
+class HistoryQuery(Input):
+    before_seq: Seq | None = None
+    after_seq: Count | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    room_id: int
+    seq: int
+    rev: int
+    message_id: str
+    author: dict
+    text: str
+    ts: int
+    reactions: dict
+
+
+class MessagesOut(BaseModel):
+    messages: list[MessageOut]

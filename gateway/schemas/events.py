@@ -1,0 +1,63 @@
+"""Events and RSVPs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .common import Id, Input, one_line, printable
+
+
+class EventIn(Input):
+    title: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(printable),
+        AfterValidator(one_line),
+    ]
+    description: Annotated[str, StringConstraints(max_length=5000), AfterValidator(printable)] = ""
+    starts_at: datetime
+    ends_at: datetime
+    capacity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _aware(self):
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("starts_at and ends_at need a time zone (e.g. 2026-12-01T18:00:00Z)")
+        return self
+
+
+class EventListItem(BaseModel):
+    """An event in ``GET /events``: no live summary (it can be large; ``GET /events/{id}`` carries it)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    club_id: int
+    host_id: int
+    title: str
+    description: str
+    starts_at: str
+    ends_at: str
+    capacity: int | None
+    status: str
+    room_id: int | None
+
+
+class EventOut(EventListItem):
+    summary: dict | None
+
+
+class EventsQuery(Input):
+    club_id: Id | None = None
+    upcoming: bool = True
+
+
+class EventsOut(BaseModel):
+    events: list[EventListItem]
+
+
+class RsvpOut(BaseModel):
+    status: str
+    waitlist_position: int | None = None

@@ -1,0 +1,53 @@
+"""The feed and the interactions it learns from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
+
+from .common import Input
+
+
+class InteractionIn(Input):
+    item_type: Literal["event", "club", "room"]
+    item_id: Annotated[int, Field(ge=1, le=2**62)]
+    # What a client may report; rsvp, join, attend and message are recorded by the server itself
+    # (``Chat.signal``) from the actions, so a client cannot forge them.
+    kind: Literal["impression", "click", "dwell"]
+    dwell_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] | None = None
+    # Client-made id: a batch re-sent after a network error is not counted twice. Unique per user only: it is
+    # stored as ``u<user_id>:<id>``, so it can never collide with another user's or the server's ids.
+    interaction_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _dwell(self):
+        if self.kind == "dwell" and self.dwell_ms is None:
+            raise ValueError("a dwell interaction needs dwell_ms")
+        return self
+
+
+class InteractionsIn(RootModel[Annotated[list[InteractionIn], Field(min_length=1, max_length=200)]]):
+    pass
+
+
+class AcceptedOut(BaseModel):
+    accepted: int
+
+
+class FeedQuery(Input):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class FeedItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["event", "club", "room"]
+    id: int
+    score: float
+    reason: str
+
+
+class FeedOut(BaseModel):
+    items: list[FeedItem]
+    model: int | None  # the ranker model version, None while the popularity fallback serves
+    candidates: int  # how many candidates were ranked
