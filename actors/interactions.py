@@ -1,6 +1,6 @@
 """``InteractionConsumer``: a Ray actor turning the interaction stream into stored facts and signals.
 
-Reads ``clubhub:interactions`` in a consumer group (at-least-once), writes each interaction to MongoDB
+Reads ``storage.keys.INTERACTIONS_STREAM`` in a consumer group (at-least-once), writes each interaction to MongoDB
 with its id as ``_id`` (a redelivered one is a duplicate key, not a second document), and applies its
 signal increments through one Lua script per batch that first records the id in a per-day set — an id
 seen before adds nothing. So a consumer killed at any point and restarted (it re-reads its unacknowledged
@@ -11,47 +11,49 @@ When a new ranker model appears, the consumer rebuilds every user's embedding in
 space from the stored interactions, between two batches (so the rebuild and the online additions that
 follow cover every interaction once), then marks the version ready for the ranker actors.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import ray
 from pymongo.errors import BulkWriteError
 
 from ranking import registry, signals
+from storage import keys
 from storage.mongo import retry_once
 from storage.streams import consume, ensure_group
 
+from .config import ActorConfig
+from .fanout import Interaction, append_interactions
+from .hosting import OpenOnce, TaskSet
+
 log = logging.getLogger(__name__)
 
-STREAM = "clubhub:interactions"
-GROUP = "interaction-consumer"
 CONSUMER = "consumer-0"  # one named actor: its identity survives its restarts
-MAXLEN = 1_000_000       # approximate trim of the stream; the consumer keeps far behind this
 
+# Old names the gateway, the seeding and the tests import from here; they stay until those import
+# ``actors.fanout.append_interactions`` and ``storage.keys``.
+append = append_interactions
+STREAM = keys.INTERACTIONS_STREAM
+GROUP = keys.INTERACTIONS_GROUP
+MAXLEN = keys.INTERACTIONS_MAXLEN
 
-async def append(redis, entries: list[dict]) -> None:
-    """Add interactions to the stream, one pipeline; each entry has id, user_id, item_type, item_id, kind,
-    ts, source and optionally dwell_ms."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for fields in entries:
-            if fields.get("dwell_ms") is None:
-                fields = {k: v for k, v in fields.items() if k != "dwell_ms"}
-            pipe.xadd(STREAM, fields, maxlen=MAXLEN, approximate=True)
-        await pipe.execute()
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).
 _APPLY = f"""
-local POPULARITY, TRENDING = '{signals.POPULARITY_KEY}', '{signals.TRENDING_KEY}'
+local POPULARITY, TRENDING = '{keys.POPULARITY}', '{keys.TRENDING}'
 local a = 1
 local applied = 0
 for i = 1, #KEYS do
   local id = ARGV[a]; local n = tonumber(ARGV[a + 1]); a = a + 2
   local fresh = redis.call('SADD', KEYS[i], id) == 1
   if fresh then
-    redis.call('EXPIRE', KEYS[i], 8 * 86400)
+    redis.call('EXPIRE', KEYS[i], {keys.APPLIED_TTL_S})
     applied = applied + 1
   end
   for j = 1, n do
@@ -67,9 +69,9 @@ return applied
 
 
 class InteractionConsumerHost:
-    def __init__(self, config: dict) -> None:
-        self.config = config
-        self._task: asyncio.Task | None = None
+    def __init__(self, config: ActorConfig | Mapping[str, Any]) -> None:
+        self.config = ActorConfig.of(config)
+        self.tasks = TaskSet()
         self.meta: dict[str, tuple[int | None, int | None]] = {}  # item key -> (club_id, start bucket)
         self.embeddings: registry.Embeddings | None = None
         self.rebuilt: dict[int, dict] = {}  # model version -> {"users", "interactions", "seconds"}
@@ -78,35 +80,60 @@ class InteractionConsumerHost:
         self._lock = asyncio.Lock()
         self.processed = 0
         self.applied = 0
+        self._opened = OpenOnce(self._open)
+        self._started = OpenOnce(self._start)
 
     async def start(self) -> str:
-        if self._task is None:
-            await self.open()
-            self._task = asyncio.create_task(self._run())
-            self._watch = asyncio.create_task(self._watch_models())
+        """Idempotent; concurrent callers (the gateways' heartbeats after a restart) start one consumer."""
+        await self._started()
         return "running"
 
+    async def _start(self) -> None:
+        await self.open()
+        self.tasks.spawn(self._run())
+        self.tasks.spawn(self._watch_models())
+
     async def open(self) -> None:
+        """Connect to the stores (``clubhub seed`` opens without starting the loops)."""
+        await self._opened()
+
+    async def _open(self) -> None:
         from storage import mongo as mongo_store
         from storage.postgres import init_tortoise, tortoise_config
         from storage.redis import connect_redis
 
-        await init_tortoise(tortoise_config(self.config["postgres_url"]))
-        self.redis = connect_redis(self.config["redis_url"])
-        client = mongo_store.connect_mongo(self.config["mongo_url"])
-        self.db = client[self.config["mongo_db"]]
+        await init_tortoise(tortoise_config(self.config.postgres_url))
+        self.redis = connect_redis(self.config.redis_url)
+        client = mongo_store.connect_mongo(self.config.mongo_url)
+        self.db = client[self.config.mongo_db]
         self.interactions = self.db[mongo_store.INTERACTIONS]
         self.apply_script = self.redis.register_script(_APPLY)
-        await ensure_group(self.redis, STREAM, GROUP, "0")
+        await ensure_group(self.redis, keys.INTERACTIONS_STREAM, keys.INTERACTIONS_GROUP, "0")
 
     async def _run(self) -> None:
-        await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=500, block_ms=500)
+        await consume(
+            self.redis,
+            keys.INTERACTIONS_STREAM,
+            keys.INTERACTIONS_GROUP,
+            CONSUMER,
+            self.process,
+            count=500,
+            block_ms=500,
+        )
 
     async def drain(self) -> int:
         """Process everything in the stream now and return (``clubhub seed`` runs the consumer in-process
         this way: the same group, the same code, the same exactly-once effect)."""
-        return await consume(self.redis, STREAM, GROUP, CONSUMER, self.process, count=2000, block_ms=1,
-                             until_idle=True)
+        return await consume(
+            self.redis,
+            keys.INTERACTIONS_STREAM,
+            keys.INTERACTIONS_GROUP,
+            CONSUMER,
+            self.process,
+            count=2000,
+            block_ms=1,
+            until_idle=True,
+        )
 
     async def _meta(self, item_type: str, item_id: int) -> tuple[int | None, int | None]:
         key = signals.item_key(item_type, item_id)
@@ -121,8 +148,8 @@ class InteractionConsumerHost:
                 if row:
                     club, bucket = row[0][0], signals.hour_bucket(row[0][1].timestamp())
             else:
-                row = await Room.filter(id=item_id).values_list("club_id", flat=True)
-                club = row[0] if row else None
+                rooms = await Room.filter(id=item_id).values("club_id")
+                club = rooms[0]["club_id"] if rooms else None
             self.meta[key] = (club, bucket)
         return self.meta[key]
 
@@ -132,7 +159,7 @@ class InteractionConsumerHost:
                 await self.switch_model()
             except Exception as exc:  # the registry or a store hiccuped: the current version stays
                 log.warning("model switch failed: %s", exc)
-            await asyncio.sleep(float(self.config.get("ranker_reload_s", 2.0)))
+            await asyncio.sleep(float(self.config.ranker_reload_s))
 
     async def switch_model(self) -> int | None:
         """Move to the newest model's item embeddings: rebuild every user's embedding in its space from the
@@ -147,10 +174,14 @@ class InteractionConsumerHost:
             if emb is None:
                 return None
             users, n = await self._rebuild_user_vectors(emb)
-            await self.redis.set(signals.user_emb_ready_key(latest), 1)
+            await self.redis.set(keys.user_embedding_ready(latest), 1)
             await drop_user_vectors(self.redis, keep_from=latest - 1)
             self.embeddings = emb
-            self.rebuilt[latest] = {"users": users, "interactions": n, "seconds": round(time.perf_counter() - t0, 2)}
+            self.rebuilt[latest] = {
+                "users": users,
+                "interactions": n,
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
             log.info("user embeddings rebuilt", extra={"version": latest, **self.rebuilt[latest]})
         return latest
 
@@ -173,8 +204,8 @@ class InteractionConsumerHost:
         items = list(sums.items())
         for lo in range(0, len(items), 500):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for user_id, vec in items[lo:lo + 500]:
-                    key = signals.user_emb_key(emb.version, user_id)
+                for user_id, vec in items[lo : lo + 500]:
+                    key = keys.user_embedding(emb.version, user_id)
                     pipe.delete(key)
                     pipe.hset(key, mapping={str(i): repr(float(x)) for i, x in enumerate(vec)})
                 await pipe.execute()
@@ -186,20 +217,34 @@ class InteractionConsumerHost:
 
     async def _process(self, entries) -> None:
         emb = self.embeddings
-        docs, keys, argv = [], [], []
-        for _, f in entries:
-            d = {k.decode(): v.decode() for k, v in f.items()}
-            item_type, item_id, user_id, ts = d["item_type"], int(d["item_id"]), int(d["user_id"]), float(d["ts"])
-            dwell = int(d["dwell_ms"]) if d.get("dwell_ms") else None
-            docs.append({"_id": d["id"], "user_id": user_id, "item_type": item_type, "item_id": item_id,
-                         "kind": d["kind"], "dwell_ms": dwell, "ts": ts, "source": d.get("source", "client")})
-            club, bucket = await self._meta(item_type, item_id)
-            vec = emb.get(signals.item_key(item_type, item_id)) if emb else None
-            incs = signals.increments(user_id, item_type, item_id, d["kind"], dwell, ts, club, bucket,
-                                      (emb.version, vec) if vec is not None else None)
-            day = time.strftime("%Y%m%d", time.gmtime(ts))
-            keys.append(signals.APPLIED_KEY + day)
-            argv += [d["id"], len(incs)]
+        docs: list[dict] = []
+        applied_keys: list[str] = []
+        argv: list[Any] = []
+        for _, fields in entries:
+            i = Interaction.parse(fields)
+            docs.append(
+                {
+                    "_id": i.id,
+                    "user_id": i.user_id,
+                    "item_type": i.item_type,
+                    "item_id": i.item_id,
+                    "kind": i.kind,
+                    "dwell_ms": i.dwell_ms,
+                    "ts": i.ts,
+                    "source": i.source,
+                }
+            )
+            club, bucket = await self._meta(i.item_type, i.item_id)
+            vec = emb.get(signals.item_key(i.item_type, i.item_id)) if emb else None
+            # The item's unit vector (numpy): indexed like the sequence ``increments`` takes.
+            embedding = (
+                (emb.version, cast(Sequence[float], vec)) if emb is not None and vec is not None else None
+            )
+            incs = signals.increments(
+                i.user_id, i.item_type, i.item_id, i.kind, i.dwell_ms, i.ts, club, bucket, embedding
+            )
+            applied_keys.append(keys.applied(time.strftime("%Y%m%d", time.gmtime(i.ts))))
+            argv += [i.id, len(incs)]
             for h, field, inc in incs:
                 argv += [h, field, repr(inc)]
         try:
@@ -207,26 +252,31 @@ class InteractionConsumerHost:
         except BulkWriteError as exc:  # duplicates of a redelivery are expected; anything else is not
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
-        self.applied += int(await self.apply_script(keys=keys, args=argv))
+        self.applied += int(await self.apply_script(keys=applied_keys, args=argv))
         self.processed += len(entries)
 
     async def stats(self) -> dict:
-        return {"processed": self.processed, "applied": self.applied,
-                "model": self.embeddings.version if self.embeddings else None, "rebuilt": self.rebuilt}
+        return {
+            "processed": self.processed,
+            "applied": self.applied,
+            "model": self.embeddings.version if self.embeddings else None,
+            "rebuilt": self.rebuilt,
+        }
 
     async def ping(self) -> str:
         return "pong"
 
 
-InteractionConsumer = ray.remote(InteractionConsumerHost)
+# Typed as Any: Ray's stubs type a handle's methods as the plain methods, without ``.remote``.
+InteractionConsumer: Any = ray.remote(InteractionConsumerHost)
 
 
 async def drop_user_vectors(redis, keep_from: int) -> int:
     """Delete user embeddings (and readiness marks) of model versions older than ``keep_from``."""
     dropped = 0
-    for prefix in (signals.USER_EMB_KEY, signals.USER_EMB_READY_KEY):
+    for prefix in (keys.USER_EMBEDDING_PREFIX, keys.USER_EMBEDDING_READY_PREFIX):
         async for key in redis.scan_iter(match=prefix + "*", count=1000):
-            version = int(key.decode()[len(prefix):].split(":")[0])
+            version = int(key.decode()[len(prefix) :].split(":")[0])
             if version < keep_from:
                 dropped += await redis.unlink(key)
     return dropped

@@ -5,39 +5,40 @@ and one batched LightGBM prediction — so the gateway spends one Ray round trip
 the model registry and hot-reloads a new version: the booster is parsed off the event loop and swapped in
 with one assignment, so requests in flight finish on the model they started with and none is dropped.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import ray
 
-from ranking import registry, signals
+from ranking import registry
 from ranking.candidates import candidates_for
 from ranking.serve import rank
+from storage import keys
+
+from .config import ActorConfig
+from .hosting import OpenOnce, TaskSet
 
 log = logging.getLogger(__name__)
 
 
 class RankerHost:
-    def __init__(self, config: dict) -> None:
-        self.config = config
+    def __init__(self, config: ActorConfig | Mapping[str, Any]) -> None:
+        self.config = ActorConfig.of(config)
         self.model: registry.RankerModel | None = None
         self.served = 0
         self.reloads = 0
-        self._opening: asyncio.Future | None = None
-        self._watch: asyncio.Task | None = None
+        self.tasks = TaskSet()
+        self._open_once = OpenOnce(self._open)
 
     async def start(self) -> str:
         """Idempotent; concurrent callers (a restarted actor's first requests) all wait for one opening."""
-        if self._opening is None:
-            self._opening = asyncio.ensure_future(self._open())
-        try:
-            await asyncio.shield(self._opening)
-        except Exception:
-            self._opening = None  # the next call tries again
-            raise
+        await self._open_once()
         return "running"
 
     async def _open(self) -> None:
@@ -45,18 +46,21 @@ class RankerHost:
         from storage.postgres import init_tortoise, tortoise_config
         from storage.redis import connect_redis
 
-        await init_tortoise(tortoise_config(self.config["postgres_url"]))
-        self.redis = connect_redis(self.config["redis_url"])
-        self.db = mongo_store.connect_mongo(self.config["mongo_url"])[self.config["mongo_db"]]
-        if self.config.get("use_model", True):  # False: the popularity fallback alone (a benchmark baseline)
+        await init_tortoise(tortoise_config(self.config.postgres_url))
+        self.redis = connect_redis(self.config.redis_url)
+        self.db = mongo_store.connect_mongo(self.config.mongo_url)[self.config.mongo_db]
+        if self.config.use_model:  # False: the popularity fallback alone (a benchmark baseline)
             await self.reload()
-            self._watch = asyncio.create_task(self._watch_registry())
+            self.tasks.spawn(self._watch_registry())
 
     async def reload(self) -> int | None:
         """Load the newest model version if it is newer than the one serving; returns the serving version."""
         latest = await registry.latest_version(self.db)
-        if latest is not None and (self.model is None or latest > self.model.version) \
-                and await self.redis.exists(signals.user_emb_ready_key(latest)):
+        if (
+            latest is not None
+            and (self.model is None or latest > self.model.version)
+            and await self.redis.exists(keys.user_embedding_ready(latest))
+        ):
             # Only once the interaction consumer has every user's embedding in the new version's space.
             model = await registry.load(self.db, latest)
             if model is not None:
@@ -66,7 +70,7 @@ class RankerHost:
         return self.model.version if self.model else None
 
     async def _watch_registry(self) -> None:
-        interval = float(self.config.get("ranker_reload_s", 2.0))
+        interval = float(self.config.ranker_reload_s)
         while True:
             await asyncio.sleep(interval)
             try:
@@ -75,20 +79,27 @@ class RankerHost:
                 log.warning("model reload failed: %s", exc)
 
     async def feed(self, user_id: int, limit: int, now: float | None = None) -> dict:
-        await self.start()  # after a restart by Ray: serve at once rather than wait for the gateway's heartbeat
+        await (
+            self.start()
+        )  # after a restart by Ray: serve at once rather than wait for the gateway's heartbeat
         model = self.model
         cs = await candidates_for(user_id, redis=self.redis)
-        items = await rank(self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit,
-                           now or time.time())
+        items = await rank(
+            self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit, now or time.time()
+        )
         self.served += 1
         return {"items": items, "model": model.version if model else None, "candidates": len(cs.candidates)}
 
     async def stats(self) -> dict:
-        return {"served": self.served, "reloads": self.reloads,
-                "version": self.model.version if self.model else None}
+        return {
+            "served": self.served,
+            "reloads": self.reloads,
+            "version": self.model.version if self.model else None,
+        }
 
     async def ping(self) -> str:
         return "pong"
 
 
-Ranker = ray.remote(RankerHost)
+# Typed as Any: Ray's stubs type a handle's methods as the plain methods, without ``.remote``.
+Ranker: Any = ray.remote(RankerHost)

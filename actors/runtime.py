@@ -13,12 +13,14 @@ Ray's control plane runs whatever code a client sends it, so (M5):
   agents, the autoscaler's metrics) binds the node IP, and Ray turns a node IP of 127.0.0.1 into the
   machine's first routable address unless told this is a single-machine instance.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -50,8 +52,10 @@ def require_token_auth(settings: Settings, *, local: bool) -> None:
     """Set this process (and its children) up for Ray token auth before ``ray.init``."""
     mode = os.environ.get("RAY_AUTH_MODE", "token").strip().lower()
     if mode != "token":
-        raise RayConfigError(f"RAY_AUTH_MODE={mode}: ClubHoloHub runs Ray only with token authentication "
-                             "(unset it or set RAY_AUTH_MODE=token)")
+        raise RayConfigError(
+            f"RAY_AUTH_MODE={mode}: ClubHoloHub runs Ray only with token authentication "
+            "(unset it or set RAY_AUTH_MODE=token)"
+        )
     os.environ["RAY_AUTH_MODE"] = "token"
     if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return
@@ -64,7 +68,7 @@ def require_token_auth(settings: Settings, *, local: bool) -> None:
     if path.exists():
         os.environ["RAY_AUTH_TOKEN_PATH"] = str(path)
     # Ray reads RAY_AUTH_MODE into its config once; make this process see the value set above.
-    from ray._raylet import Config
+    from ray._raylet import Config  # type: ignore[attr-defined]  # compiled module, no stub for Config
 
     Config.initialize("")
 
@@ -89,8 +93,13 @@ def start_ray(settings: Settings) -> bool:
     """Connect to or start Ray; True when this process started a local instance (and must stop it)."""
     if ray.is_initialized():
         return False
-    common = dict(namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=True,
-                  configure_logging=False, ignore_reinit_error=True)
+    common: dict[str, Any] = dict(
+        namespace=NAMESPACE,
+        logging_level=logging.WARNING,
+        log_to_driver=True,
+        configure_logging=False,
+        ignore_reinit_error=True,
+    )
     require_token_auth(settings, local=not settings.ray_address)
     if settings.ray_address:
         if _loopback_address(settings.ray_address):

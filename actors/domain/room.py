@@ -158,7 +158,9 @@ class Room:
             return self.recent[index]
         return next((m for m in self.recent if m["seq"] == seq), None)
 
-    def plan_edit(self, user_id: int, message: dict, text: str, now: float, next_rev: int) -> PlannedUpdate:
+    def plan_edit(
+        self, user_id: int, message: dict, text: str | None, now: float, next_rev: int
+    ) -> PlannedUpdate:
         self.speaker(user_id, now)
         if message.get("deleted"):
             raise DomainError("not_found", f"message {message['seq']} was deleted")
@@ -261,6 +263,9 @@ class Room:
                     del self.online[user_id]
                     gone.append(user_id)
         return gone
+
+    def socket_keys(self) -> list[str]:
+        return [key for sockets in self.online.values() for key in sockets]
 
     def online_users(self) -> list[int]:
         return sorted(self.online)

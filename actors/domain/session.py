@@ -63,6 +63,9 @@ class Session:
         self.sockets = {s for s in self.sockets if not s.startswith(gateway_id + "/")}
         return before and not self.online
 
+    def socket_keys(self) -> set[str]:
+        return self.sockets
+
     def mark_read(self, room_id: int, seq: int) -> bool:
         """Move the read marker forward; False when it is not ahead of what was read already."""
         if seq <= self.read_seq.get(room_id, 0):

@@ -1,0 +1,71 @@
+"""``ActorConfig``: what every actor needs to reach the stores and pace itself, typed and frozen.
+
+The gateway builds one from its settings and the running services' URLs and hands the same object to
+every actor it creates; Ray pickles it into each actor process. Frozen, so no actor can change what the
+others were given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from storage.settings import Settings
+
+
+@dataclass(frozen=True)
+class ActorConfig:
+    postgres_url: str
+    mongo_url: str
+    mongo_db: str
+    redis_url: str
+    channel: str = "clubhub"  # python-socketio's Redis pubsub channel, shared with every gateway
+    room_idle_s: float = 300.0
+    session_idle_s: float = 600.0
+    housekeeping_s: float = 5.0
+    presence_fanout_limit: int = 250
+    ranker_reload_s: float = 2.0
+    mongo_timeout_ms: int = 2000
+    use_model: bool = True  # False: the ranker serves the popularity fallback alone (a benchmark baseline)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, urls: Mapping[str, str | None] | None = None) -> ActorConfig:
+        """``urls``: the services' URLs (``Services(settings).urls()``); embedded services only know theirs
+        once started, so the settings' own URLs are the fallback."""
+        from storage.mongo import database_name
+
+        urls = urls or {}
+        postgres = urls.get("postgres") or settings.postgres_url
+        mongo = urls.get("mongo") or settings.mongo_url
+        redis = urls.get("redis") or settings.redis_url
+        if not (postgres and mongo and redis):
+            raise ValueError("actor config needs the postgres, mongo and redis URLs")
+        return cls(
+            postgres_url=postgres,
+            mongo_url=mongo,
+            mongo_db=database_name(mongo, settings.mongo_db),
+            redis_url=redis,
+            channel=settings.socketio_channel,
+            room_idle_s=settings.room_idle_s,
+            housekeeping_s=settings.housekeeping_s,
+            presence_fanout_limit=settings.presence_fanout_limit,
+            ranker_reload_s=settings.ranker_reload_s,
+        )
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> ActorConfig:
+        """The dict the gateway, the seeding and the benchmarks passed before; unknown keys are refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(config) - names
+        if unknown:
+            raise ValueError(f"unknown actor config keys: {sorted(unknown)}")
+        return cls(**config)
+
+    @classmethod
+    def of(cls, config: ActorConfig | Mapping[str, Any]) -> ActorConfig:
+        return config if isinstance(config, ActorConfig) else cls.from_dict(config)
+
+    def replace(self, **changes: Any) -> ActorConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,71 @@
+"""Club members as rooms see them, read from PostgreSQL: a whole club on activation, one member on a
+change, and members who joined after activation in one query per write batch (with a short negative
+cache, so a stranger's sends cannot make every batch query again)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from .domain.room import Member, Room
+
+NEGATIVE_MEMBER_TTL_S = 5.0
+
+
+def member_of(row: dict) -> Member:
+    muted = row.get("muted_until")
+    role = row["role"]
+    return Member(
+        row["user_id"],
+        row.get("user__display_name") or f"user {row['user_id']}",
+        str(role.value if hasattr(role, "value") else role),
+        muted.timestamp() if muted else None,
+    )
+
+
+class MemberDirectory:
+    def __init__(self) -> None:
+        self._not_member: dict[tuple[int, int], float] = {}  # (club, user) -> monotonic time to ask again
+
+    async def club(self, club_id: int) -> dict[int, Member]:
+        from storage.models import Membership
+
+        rows = await Membership.filter(club_id=club_id).values(
+            "user_id", "role", "muted_until", "user__display_name"
+        )
+        return {r["user_id"]: member_of(r) for r in rows}
+
+    async def lookup(self, wanted: set[tuple[int, int]], rooms: Iterable[Room]) -> None:
+        """Members that joined after their rooms were activated: one query, added to every active room
+        of their club."""
+        from storage.models import Membership
+
+        now = time.monotonic()
+        wanted = {k for k in wanted if self._not_member.get(k, 0) < now}
+        if not wanted:
+            return
+        clubs = {c for c, _ in wanted}
+        users = {u for _, u in wanted}
+        rows = await Membership.filter(club_id__in=clubs, user_id__in=users).values(
+            "club_id", "user_id", "role", "muted_until", "user__display_name"
+        )
+        found = {(r["club_id"], r["user_id"]): r for r in rows}
+        rooms = list(rooms)
+        for key in wanted:
+            r = found.get(key)
+            if r is None:
+                self._not_member[key] = now + NEGATIVE_MEMBER_TTL_S
+                continue
+            for room in rooms:
+                if room.club_id == key[0]:
+                    room.members[key[1]] = member_of(r)
+
+    async def refresh(self, club_id: int, user_id: int) -> Member | None:
+        """The member as stored now (None: no longer a member)."""
+        from storage.models import Membership
+
+        self._not_member.pop((club_id, user_id), None)
+        row = await Membership.filter(club_id=club_id, user_id=user_id).values(
+            "user_id", "role", "muted_until", "user__display_name"
+        )
+        return member_of(row[0]) if row else None
