@@ -3,7 +3,7 @@ import { Link, Navigate, useParams } from "react-router-dom";
 import { api, type Club, type Member, type Room } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { hub, useRoomSession, useUnread, type RoomSession, type RoomState } from "../lib/rooms";
-import { ChatRoom } from "../components/ChatRoom";
+import { ChatRoom } from "../components/chat/ChatRoom";
 import { removedMessage } from "../lib/errors";
 import { Button, ErrorAlert, Field, Loading, inputClass, linkClass } from "../components/ui";
 
