@@ -161,13 +161,13 @@ async def test_H2_live_flood_is_capped_and_sent_as_deltas(gateway, smtp):
 
 
 def test_H2_session_question_cap():
-    from actors.live_session import MAX_QUESTIONS, LiveSession
-    from actors.room import RoomError
+    from actors.domain.errors import DomainError
+    from actors.domain.live_session import MAX_QUESTIONS, LiveSession
 
     s = LiveSession(event_id=1, room_id=1, host_id=1)
     for i in range(MAX_QUESTIONS):
         s.ask(1000 + i, "q")  # one question each: under the per-member cap
-    with pytest.raises(RoomError) as exc:
+    with pytest.raises(DomainError) as exc:
         s.ask(5000, "one too many")
     assert exc.value.code == "conflict"
     version, changes = s.take_changes()

@@ -1,9 +1,10 @@
 """Unit tests of the domain classes, without Ray or services."""
 import pytest
 
+from actors.domain.errors import DomainError
+from actors.domain.room import MAX_TEXT, REPLAY_LIMIT, RING_SIZE, Member, Room
+from actors.domain.session import Session, TokenBucket
 from actors.hashing import jump_hash
-from actors.room import MAX_TEXT, REPLAY_LIMIT, RING_SIZE, Member, Room, RoomError
-from actors.session import Session, TokenBucket
 
 
 def room(**kw) -> Room:
@@ -33,7 +34,7 @@ def test_seq_and_rev_advance_only_on_commit():
     (99, "hi", "forbidden"), (2, "", "invalid"), (2, "   \n", "invalid"), (2, "x" * (MAX_TEXT + 1), "too_large"),
 ])
 def test_send_refusals(user, text, code):
-    with pytest.raises(RoomError) as err:
+    with pytest.raises(DomainError) as err:
         room().plan_send(user, "c", text, None, 0.0, 1, 1, "m")
     assert err.value.code == code
 
@@ -42,21 +43,21 @@ def test_reply_must_point_to_an_earlier_message():
     r = room()
     send(r)
     assert send(r, reply_to_seq=1).message["reply_to_seq"] == 1
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         r.plan_send(2, "x", "t", 9, 0.0, r.last_seq + 1, r.rev + 1, "m")
 
 
 def test_slow_mode_and_timeout():
     r = room(slow_mode_s=10)
     send(r, user=2, now=1000.0)
-    with pytest.raises(RoomError) as err:
+    with pytest.raises(DomainError) as err:
         r.plan_send(2, "b", "again", None, 1004.0, 2, 2, "m2")
     assert err.value.code == "rate_limited" and "6.0s" in err.value.message
     send(r, user=2, now=1010.5)  # waited long enough
     send(r, user=3, now=1010.6)  # moderators are exempt
     send(r, user=3, now=1010.7)
     r.members[2].muted_until = 2000.0
-    with pytest.raises(RoomError) as err:
+    with pytest.raises(DomainError) as err:
         r.plan_send(2, "c", "muted", None, 1500.0, 9, 9, "m")
     assert err.value.code == "forbidden" and "500s" in err.value.message
 
@@ -64,12 +65,12 @@ def test_slow_mode_and_timeout():
 def test_edit_delete_and_reaction_rules():
     r = room()
     msg = send(r, user=2).message
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         r.plan_edit(1, msg, "not yours", 0.0, 2)
     edit = r.plan_edit(2, msg, "better", 5.0, 2)
     r.commit_update(edit)
     assert r.cached(1)["text"] == "better" and r.cached(1)["edited_at"] == 5000 and r.rev == 2
-    with pytest.raises(RoomError) as err:
+    with pytest.raises(DomainError) as err:
         r.plan_delete(4, r.cached(1), 3)  # a plain member, not the author
     assert err.value.code == "forbidden"
     react = r.plan_reaction(1, r.cached(1), "🎉", True, 3)
@@ -80,7 +81,7 @@ def test_edit_delete_and_reaction_rules():
     r.commit_update(delete)
     gone = r.cached(1)
     assert gone["deleted"] and gone["text"] == "" and gone["reactions"] == {}
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         r.plan_edit(2, gone, "resurrect", 0.0, 5)
 
 
@@ -103,7 +104,7 @@ def test_room_presence_counts_sockets_not_users():
     assert r.online_users() == [2]
     assert r.join(1, "gw2/c") is True
     assert sorted(r.drop_gateway("gw2")) == [1, 2]
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         r.join(99, "gw1/z")
 
 
@@ -134,7 +135,7 @@ def test_jump_hash_is_stable_and_moves_little():
 
 
 def test_live_session_state_machine():
-    from actors.live_session import LiveSession
+    from actors.domain.live_session import LiveSession
 
     s = LiveSession(event_id=1, room_id=2, host_id=10)
     for u in (10, 11, 12, 13):
@@ -142,7 +143,7 @@ def test_live_session_state_machine():
     s.hand(12, True)
     s.hand(11, True)
     assert s.state()["hands"] == [12, 11]
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         s.promote(11, 12, "speaker")  # not the host
     s.promote(10, 12, "speaker")
     assert s.state()["speakers"] == [12] and s.state()["hands"] == [11] and s.audience_count() == 2
@@ -154,16 +155,16 @@ def test_live_session_state_machine():
     assert [x["question_id"] for x in s.state()["questions"]] == [q2, q]
     p = s.poll(10, "A or B?", ["A", "B"])
     s.vote(11, p, "B")
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         s.vote(11, p, 0)
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         s.vote(12, p, 7)
     s.close_poll(10, p)
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         s.vote(13, p, 0)
     s.leave(13, "gw/13")
     summary = s.end(10)
     assert summary["attendance"] == 4 and summary["peak_audience"] == 3
     assert summary["polls"][0]["tallies"] == [0, 1]
-    with pytest.raises(RoomError):
+    with pytest.raises(DomainError):
         s.hand(11, True)
