@@ -5,6 +5,7 @@ time. ``Snapshot`` is what the online pipeline would have held at a cutoff ``t``
 ``signals.increments`` adds one interaction at a time, here summed in bulk — and ``Snapshot.inputs`` turns
 it into ``features.Inputs`` for one user's candidates, the same structure serving builds from Redis.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,13 +33,13 @@ class Items:
     type_code: np.ndarray
     item_id: np.ndarray
     club_id: np.ndarray
-    club_item: np.ndarray     # index of the item's club (as an item)
+    club_item: np.ndarray  # index of the item's club (as an item)
     created_at: np.ndarray
-    starts_at: np.ndarray     # nan except events
+    starts_at: np.ndarray  # nan except events
     ends_at: np.ndarray
     start_bucket: np.ndarray  # -1 except events
-    public: np.ndarray        # the item's club is public
-    listed: np.ndarray        # may appear in a feed at all (live rooms are reached through their event)
+    public: np.ndarray  # the item's club is public
+    listed: np.ndarray  # may appear in a feed at all (live rooms are reached through their event)
     club_names: dict[int, str]
 
     @property
@@ -48,9 +49,9 @@ class Items:
 
 @dataclass
 class Log:
-    user: np.ndarray   # user ids
-    item: np.ndarray   # item indexes
-    kind: np.ndarray   # index into KINDS
+    user: np.ndarray  # user ids
+    item: np.ndarray  # item indexes
+    kind: np.ndarray  # index into KINDS
     weight: np.ndarray
     ts: np.ndarray
 
@@ -67,19 +68,32 @@ async def load_items() -> Items:
     events = await Event.all().values_list("id", "club_id", "created_at", "starts_at", "ends_at")
     public = {c[0]: c[2] == Visibility.public or c[2] == "public" for c in clubs}
     rows = [("club", c[0], c[0], c[3].timestamp(), math.nan, math.inf, True) for c in clubs]
-    rows += [("room", r[0], r[1], r[3].timestamp(), math.nan, math.inf, not r[2].startswith("live-")) for r in rooms]
-    rows += [("event", e[0], e[1], e[2].timestamp(), e[3].timestamp(), e[4].timestamp(), True) for e in events]
+    rows += [
+        ("room", r[0], r[1], r[3].timestamp(), math.nan, math.inf, not r[2].startswith("live-"))
+        for r in rooms
+    ]
+    rows += [
+        ("event", e[0], e[1], e[2].timestamp(), e[3].timestamp(), e[4].timestamp(), True) for e in events
+    ]
     keys = [signals.item_key(t, i) for t, i, *_ in rows]
     index = {k: j for j, k in enumerate(keys)}
     club_id = np.array([r[2] for r in rows], dtype=np.int64)
     starts = np.array([r[4] for r in rows])
     return Items(
-        keys=keys, index=index, type_code=np.array([TYPES.index(r[0]) for r in rows], dtype=np.int64),
-        item_id=np.array([r[1] for r in rows], dtype=np.int64), club_id=club_id,
+        keys=keys,
+        index=index,
+        type_code=np.array([TYPES.index(r[0]) for r in rows], dtype=np.int64),
+        item_id=np.array([r[1] for r in rows], dtype=np.int64),
+        club_id=club_id,
         club_item=np.array([index.get(f"club:{c}", -1) for c in club_id], dtype=np.int64),
-        created_at=np.array([r[3] for r in rows]), starts_at=starts, ends_at=np.array([r[5] for r in rows]),
-        start_bucket=np.array([signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts], dtype=np.int64),
-        public=np.array([public.get(c, False) for c in club_id]), listed=np.array([r[6] for r in rows]),
+        created_at=np.array([r[3] for r in rows]),
+        starts_at=starts,
+        ends_at=np.array([r[5] for r in rows]),
+        start_bucket=np.array(
+            [signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts], dtype=np.int64
+        ),
+        public=np.array([public.get(c, False) for c in club_id]),
+        listed=np.array([r[6] for r in rows]),
         club_names={c[0]: c[1] for c in clubs},
     )
 
@@ -101,12 +115,18 @@ async def load_log(db, items: Items) -> Log:
         weights.append(signals.weight(d["kind"], d.get("dwell_ms")))
         ts.append(d["ts"])
     order = np.argsort(np.array(ts), kind="stable")
-    return Log(np.array(users, dtype=np.int64)[order], np.array(idx, dtype=np.int64)[order],
-               np.array(kinds, dtype=np.int64)[order], np.array(weights)[order], np.array(ts)[order])
+    return Log(
+        np.array(users, dtype=np.int64)[order],
+        np.array(idx, dtype=np.int64)[order],
+        np.array(kinds, dtype=np.int64)[order],
+        np.array(weights)[order],
+        np.array(ts)[order],
+    )
 
 
-def item_embeddings(items: Items, log: Log, until: float, dim: int = EMB_DIM,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def item_embeddings(
+    items: Items, log: Log, until: float, dim: int = EMB_DIM, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Item vectors from co-engagement: a truncated SVD of the user×item matrix of engagement (impressions
     left out: being shown something says nothing about liking it) up to ``until``. Returns (unit vectors
     with zero rows for items nobody engaged with, mask of items that have one)."""
@@ -121,7 +141,7 @@ def item_embeddings(items: Items, log: Log, until: float, dim: int = EMB_DIM,
     if k >= 1 and mat.nnz:
         rng = np.random.default_rng(seed)
         _, s, vt = svds(mat.astype(np.float64), k=k, v0=rng.standard_normal(min(mat.shape)))
-        vecs[:, :k] = (vt.T * np.sqrt(s))
+        vecs[:, :k] = vt.T * np.sqrt(s)
     norms = np.linalg.norm(vecs, axis=1)
     has = norms > 1e-9
     vecs[has] /= norms[has, None]
@@ -216,13 +236,21 @@ class Snapshot:
             user_vec = np.asarray(self.user_vec[r]).ravel()
         vecs = self.item_vecs
         return Inputs(
-            now=self.t, type_code=it.type_code[cand], item_pop=self.pop[cand],
+            now=self.t,
+            type_code=it.type_code[cand],
+            item_pop=self.pop[cand],
             club_pop=np.where(club_items >= 0, self.pop[safe], 0.0),
             # The "club:<id>" affinity field is a club item's own field too (see signals.increments).
-            user_item_aff=np.where(is_club, club_aff, ai[cand]), user_club_aff=club_aff,
-            hour_weights=hours, start_bucket=it.start_bucket[cand], starts_at=it.starts_at[cand],
-            created_at=it.created_at[cand], member=member, co_going=self.co_going(user_id, cand),
-            user_vec=user_vec, item_vecs=vecs[cand] if vecs is not None else None,
+            user_item_aff=np.where(is_club, club_aff, ai[cand]),
+            user_club_aff=club_aff,
+            hour_weights=hours,
+            start_bucket=it.start_bucket[cand],
+            starts_at=it.starts_at[cand],
+            created_at=it.created_at[cand],
+            member=member,
+            co_going=self.co_going(user_id, cand),
+            user_vec=user_vec,
+            item_vecs=vecs[cand] if vecs is not None else None,
             club_vecs=np.where((club_items >= 0)[:, None], vecs[safe], 0.0) if vecs is not None else None,
         )
 
@@ -232,8 +260,10 @@ def labels(log: Log, items: Items, start: float, end: float) -> dict[int, dict[i
     m = (log.ts >= start) & (log.ts < end)
     out: dict[int, dict[int, int]] = {}
     grades = np.array([GRADE[k] for k in KINDS])[log.kind[m]]
-    grades = np.where(items.type_code[log.item[m]] == TYPES.index("room"), np.minimum(grades, ROOM_GRADE_CAP), grades)
-    for u, j, g in zip(log.user[m].tolist(), log.item[m].tolist(), grades.tolist()):
+    grades = np.where(
+        items.type_code[log.item[m]] == TYPES.index("room"), np.minimum(grades, ROOM_GRADE_CAP), grades
+    )
+    for u, j, g in zip(log.user[m].tolist(), log.item[m].tolist(), grades.tolist(), strict=True):
         if g:
             d = out.setdefault(u, {})
             if g > d.get(j, 0):

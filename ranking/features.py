@@ -6,6 +6,7 @@ logs, cosine similarity, time to start) happens here, once. Training gathers the
 interactions up to a cutoff (``ranking.dataset``); serving reads them from Redis and PostgreSQL
 (``ranking.serve``). ``tests/test_ranking.py`` checks both give the same matrix for the same moment.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,18 +17,20 @@ from .signals import HOUR_BUCKETS, decay_factor
 
 TYPES = ("event", "room", "club")
 FEATURES = [
-    "is_event", "is_room", "is_club",
-    "emb_sim",                 # cosine(user embedding, item embedding)
-    "club_emb_sim",            # cosine(user embedding, the item's club's embedding)
-    "log_item_popularity",     # decayed popularity of the item
-    "log_club_popularity",     # decayed popularity of the item's club
+    "is_event",
+    "is_room",
+    "is_club",
+    "emb_sim",  # cosine(user embedding, item embedding)
+    "club_emb_sim",  # cosine(user embedding, the item's club's embedding)
+    "log_item_popularity",  # decayed popularity of the item
+    "log_club_popularity",  # decayed popularity of the item's club
     "log_user_item_affinity",  # the user's own decayed engagement with the item
     "log_user_club_affinity",  # ... with the item's club (its events and rooms included)
-    "hour_share",              # share of the user's event engagement in this event's start-hour bucket
-    "hours_to_start",          # events: hours until start (clipped to 30 days); others -1
+    "hour_share",  # share of the user's event engagement in this event's start-hour bucket
+    "hours_to_start",  # events: hours until start (clipped to 30 days); others -1
     "item_age_days",
-    "member",                  # the user belongs to the item's club
-    "co_members_going",        # people sharing a club with the user who are going to the event
+    "member",  # the user belongs to the item's club
+    "co_members_going",  # people sharing a club with the user who are going to the event
     "log_user_event_activity",  # how much the user engages with events at all (scales the above)
 ]
 
@@ -35,18 +38,19 @@ FEATURES = [
 @dataclass
 class Inputs:
     """Raw inputs for one user and n candidates (arrays of length n unless noted)."""
+
     now: float
-    type_code: np.ndarray        # index into TYPES
-    item_pop: np.ndarray         # anchored sums
+    type_code: np.ndarray  # index into TYPES
+    item_pop: np.ndarray  # anchored sums
     club_pop: np.ndarray
     user_item_aff: np.ndarray
     user_club_aff: np.ndarray
-    hour_weights: np.ndarray     # (HOUR_BUCKETS,) anchored sums of the user's event engagement by start hour
-    start_bucket: np.ndarray     # event start hour bucket, -1 for other items
-    starts_at: np.ndarray        # epoch seconds, nan for other items
-    created_at: np.ndarray       # epoch seconds
-    member: np.ndarray           # bool
-    co_going: np.ndarray         # int
+    hour_weights: np.ndarray  # (HOUR_BUCKETS,) anchored sums of the user's event engagement by start hour
+    start_bucket: np.ndarray  # event start hour bucket, -1 for other items
+    starts_at: np.ndarray  # epoch seconds, nan for other items
+    created_at: np.ndarray  # epoch seconds
+    member: np.ndarray  # bool
+    co_going: np.ndarray  # int
     user_vec: np.ndarray | None  # (d,) anchored sum, None without a model or engagement
     item_vecs: np.ndarray | None  # (n, d) unit vectors, zero rows for items without an embedding
     club_vecs: np.ndarray | None
@@ -92,11 +96,18 @@ def feature_matrix(x: Inputs) -> np.ndarray:
 
 
 # -- human reasons ------------------------------------------------------------------------------------
-def reason(item_type: str, club_name: str, member: bool, row: np.ndarray, contributions: np.ndarray | None,
-           co_club: str | None, start_bucket: int) -> str:
+def reason(
+    item_type: str,
+    club_name: str,
+    member: bool,
+    row: np.ndarray,
+    contributions: np.ndarray | None,
+    co_club: str | None,
+    start_bucket: int,
+) -> str:
     """The sentence a person sees: the feature that lifted this item most (``contributions``, per feature:
     see ``ranking.serve.attributions``), said in words."""
-    order = np.argsort(-contributions[:len(FEATURES)]) if contributions is not None else range(len(FEATURES))
+    order = np.argsort(-contributions[: len(FEATURES)]) if contributions is not None else range(len(FEATURES))
     for i in order:
         if contributions is not None and contributions[i] <= 0:
             break
@@ -106,15 +117,26 @@ def reason(item_type: str, club_name: str, member: bool, row: np.ndarray, contri
     return _fallback(item_type, club_name, member)
 
 
-def _say(name: str, item_type: str, club: str, member: bool, row: np.ndarray, co_club: str | None,
-         start_bucket: int) -> str | None:
+def _say(
+    name: str,
+    item_type: str,
+    club: str,
+    member: bool,
+    row: np.ndarray,
+    co_club: str | None,
+    start_bucket: int,
+) -> str | None:
     value = row[FEATURES.index(name)]
     if name == "co_members_going" and value >= 1:
         n = int(value)
         where = co_club or "your clubs"
         return f"{n} member{'s' if n != 1 else ''} of {where} {'are' if n != 1 else 'is'} going"
     if name in ("emb_sim", "club_emb_sim") and value > 0.3:
-        return f"Similar to what you enjoy — {club}" if item_type == "club" else f"Similar to what you enjoy in {club}"
+        return (
+            f"Similar to what you enjoy — {club}"
+            if item_type == "club"
+            else f"Similar to what you enjoy in {club}"
+        )
     if name == "log_user_club_affinity" and value > 0:
         return f"Because you're active in {club}"
     if name == "log_user_item_affinity" and value > 0:

@@ -4,9 +4,10 @@ candidates, next to the one training builds by replaying the stored interactions
 Used by the tests (and handy after a change to ``signals`` or ``features``): any difference means the model
 is served features it was not trained on.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -34,7 +35,7 @@ async def compare(redis, mongo_db, user_ids: list[int], now: float) -> dict:
     rows = 0
     candidate_mismatches = 0
     for u in user_ids:
-        cs = await candidates_for(u, datetime.fromtimestamp(now, timezone.utc), redis)
+        cs = await candidates_for(u, datetime.fromtimestamp(now, UTC), redis)
         if not cs.candidates:
             continue
         served, _ = await serving_inputs(redis, u, cs.candidates, cs.my_clubs, model, now)
@@ -46,8 +47,13 @@ async def compare(redis, mongo_db, user_ids: list[int], now: float) -> dict:
         rows += len(idx)
         if set(idx.tolist()) != set(snap.candidates(u).tolist()):
             candidate_mismatches += 1
-    return {"model": version, "rows": rows, "users": len(user_ids), "candidate_mismatches": candidate_mismatches,
-            "max_rel_diff": dict(zip(FEATURES, worst.round(9).tolist()))}
+    return {
+        "model": version,
+        "rows": rows,
+        "users": len(user_ids),
+        "candidate_mismatches": candidate_mismatches,
+        "max_rel_diff": dict(zip(FEATURES, worst.round(9).tolist(), strict=True)),
+    }
 
 
 def run_compare(config: dict, user_ids: list[int], now: float) -> dict:

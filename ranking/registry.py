@@ -2,13 +2,18 @@
 feature list, its evaluation, and the item embeddings it was trained with — one document per version, so
 every process of a cluster (ranker actors, the interaction consumer) finds the same model by asking the
 database for the highest version."""
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pymongo import DESCENDING
+
+if TYPE_CHECKING:  # imported where a model is loaded: LightGBM is heavy and only the rankers need it
+    import lightgbm as lgb
 
 MODELS = "ranker_models"
 
@@ -16,8 +21,8 @@ MODELS = "ranker_models"
 @dataclass
 class Embeddings:
     version: int
-    index: dict[str, int]     # item key -> row
-    vectors: np.ndarray       # (n_items, d) unit rows, float64
+    index: dict[str, int]  # item key -> row
+    vectors: np.ndarray  # (n_items, d) unit rows, float64
 
     def rows(self, keys: list[str]) -> np.ndarray:
         out = np.zeros((len(keys), self.vectors.shape[1]))
@@ -35,7 +40,7 @@ class Embeddings:
 @dataclass
 class RankerModel:
     version: int
-    booster: object           # lightgbm.Booster
+    booster: lgb.Booster
     features: list[str]
     metrics: dict
     embeddings: Embeddings
@@ -55,13 +60,29 @@ async def next_version(db) -> int:
     return (await latest_version(db) or 0) + 1
 
 
-async def save(db, version: int, booster_text: str, features: list[str], metrics: dict, params: dict,
-               item_keys: list[str], item_emb: np.ndarray) -> None:
-    await db[MODELS].insert_one({
-        "_id": version, "created_at": time.time(), "features": features, "metrics": metrics, "params": params,
-        "model": booster_text, "item_keys": item_keys, "dim": int(item_emb.shape[1]),
-        "item_emb": np.ascontiguousarray(item_emb, dtype=np.float32).tobytes(),
-    })
+async def save(
+    db,
+    version: int,
+    booster_text: str,
+    features: list[str],
+    metrics: dict,
+    params: dict,
+    item_keys: list[str],
+    item_emb: np.ndarray,
+) -> None:
+    await db[MODELS].insert_one(
+        {
+            "_id": version,
+            "created_at": time.time(),
+            "features": features,
+            "metrics": metrics,
+            "params": params,
+            "model": booster_text,
+            "item_keys": item_keys,
+            "dim": int(item_emb.shape[1]),
+            "item_emb": np.ascontiguousarray(item_emb, dtype=np.float32).tobytes(),
+        }
+    )
 
 
 async def load_embeddings(db, version: int) -> Embeddings | None:
@@ -79,10 +100,13 @@ async def load(db, version: int) -> RankerModel | None:
         return None
     # Parsing a large booster takes a while: off the event loop, so requests keep being served.
     booster = await asyncio.to_thread(lambda: lgb.Booster(model_str=doc["model"]))
-    return RankerModel(int(doc["_id"]), booster, list(doc["features"]), dict(doc.get("metrics") or {}),
-                       _embeddings(doc))
+    return RankerModel(
+        int(doc["_id"]), booster, list(doc["features"]), dict(doc.get("metrics") or {}), _embeddings(doc)
+    )
 
 
 async def describe(db) -> list[dict]:
-    cursor = db[MODELS].find({}, projection={"features": 1, "metrics": 1, "created_at": 1}).sort("_id", DESCENDING)
+    cursor = (
+        db[MODELS].find({}, projection={"features": 1, "metrics": 1, "created_at": 1}).sort("_id", DESCENDING)
+    )
     return [d async for d in cursor]

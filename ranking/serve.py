@@ -186,13 +186,14 @@ async def rank(
             item_out(candidates[i], scores[i], popularity_reason(candidates[i], scores[i])) for i in order
         ]
     rows = feature_matrix(x)
-    scores = model.booster.predict(rows)
+    scores = np.asarray(model.booster.predict(rows))
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].id))[:limit]
     contributions = attributions(model.booster, rows, order, scores)
     out = []
     for j, i in enumerate(order):
         c = candidates[i]
-        co = club_names.get(co_club.get(c.id)) if c.type == "event" else None
+        co_id = co_club.get(c.id) if c.type == "event" else None
+        co = club_names.get(co_id) if co_id is not None else None
         why = reason(c.type, c.club_name, c.member, rows[i], contributions[j], co, int(x.start_bucket[i]))
         out.append(item_out(c, scores[i], why))
     return out

@@ -7,11 +7,13 @@ cut one window earlier; training queries at the three cutoffs before that, each 
 that follows it. Every cutoff gets its own item embeddings and signals from the
 interactions before it only, so no query sees its own future.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +24,17 @@ from .features import FEATURES, feature_matrix
 log = logging.getLogger(__name__)
 
 KS = list(range(1, 21))
-PARAMS = dict(objective="lambdarank", n_estimators=400, learning_rate=0.05, num_leaves=31, min_child_samples=20,
-              subsample=0.8, subsample_freq=1, colsample_bytree=0.9, verbose=-1)
+PARAMS: dict[str, Any] = dict(
+    objective="lambdarank",
+    n_estimators=400,
+    learning_rate=0.05,
+    num_leaves=31,
+    min_child_samples=20,
+    subsample=0.8,
+    subsample_freq=1,
+    colsample_bytree=0.9,
+    verbose=-1,
+)
 NEGATIVES_PER_QUERY = 100
 
 
@@ -36,8 +47,8 @@ class QuerySet:
     x: np.ndarray
     y: np.ndarray
     groups: list[int]
-    popularity: np.ndarray      # the popularity baseline's score per row
-    recency: np.ndarray         # the recency baseline's score per row
+    popularity: np.ndarray  # the popularity baseline's score per row
+    recency: np.ndarray  # the recency baseline's score per row
     users: int = 0
 
 
@@ -50,7 +61,7 @@ class Report:
     interactions: int
     train_seconds: float
     best_iteration: int
-    ndcg: dict = field(default_factory=dict)     # method -> [NDCG@1..20]
+    ndcg: dict = field(default_factory=dict)  # method -> [NDCG@1..20]
     recall20: dict = field(default_factory=dict)
     # The same, over events and clubs only: discovery, without the rooms of one's own clubs (which a
     # user's own history predicts easily and popularity cannot).
@@ -58,9 +69,14 @@ class Report:
     discovery_queries: int = 0
 
     def metrics(self) -> dict:
-        out = {"interactions": self.interactions, "queries_train": self.queries_train,
-               "queries_test": self.queries_test, "rows_train": self.rows_train,
-               "train_seconds": round(self.train_seconds, 2), "best_iteration": self.best_iteration}
+        out: dict[str, Any] = {
+            "interactions": self.interactions,
+            "queries_train": self.queries_train,
+            "queries_test": self.queries_test,
+            "rows_train": self.rows_train,
+            "train_seconds": round(self.train_seconds, 2),
+            "best_iteration": self.best_iteration,
+        }
         for m, v in self.ndcg.items():
             out[f"ndcg10_{m}"] = round(v[9], 4)
             out[f"ndcg_at_k_{m}"] = [round(x, 4) for x in v]
@@ -72,18 +88,30 @@ class Report:
         return out
 
     def table(self) -> str:
-        lines = [f"model v{self.version}: {self.queries_train} training queries ({self.rows_train} rows), "
-                 f"{self.queries_test} held-out queries, {self.interactions} interactions, "
-                 f"trained in {self.train_seconds:.1f} s (best iteration {self.best_iteration})",
-                          f"{'method':<12}{'NDCG@10':>10}{'recall@20':>12}{'NDCG@10 events+clubs':>22}"]
+        lines = [
+            f"model v{self.version}: {self.queries_train} training queries ({self.rows_train} rows), "
+            f"{self.queries_test} held-out queries, {self.interactions} interactions, "
+            f"trained in {self.train_seconds:.1f} s (best iteration {self.best_iteration})",
+            f"{'method':<12}{'NDCG@10':>10}{'recall@20':>12}{'NDCG@10 events+clubs':>22}",
+        ]
         for m in self.ndcg:
-            lines.append(f"{m:<12}{self.ndcg[m][9]:>10.4f}{self.recall20[m]:>12.4f}"
-                         f"{self.discovery_ndcg10.get(m, float('nan')):>22.4f}")
+            lines.append(
+                f"{m:<12}{self.ndcg[m][9]:>10.4f}{self.recall20[m]:>12.4f}"
+                f"{self.discovery_ndcg10.get(m, float('nan')):>22.4f}"
+            )
         return "\n".join(lines)
 
 
-def build_queries(items: Items, lg: Log, cutoff: float, end: float, vecs: np.ndarray, rng: np.random.Generator,
-                  negatives: int | None, max_queries: int | None) -> QuerySet:
+def build_queries(
+    items: Items,
+    lg: Log,
+    cutoff: float,
+    end: float,
+    vecs: np.ndarray,
+    rng: np.random.Generator,
+    negatives: int | None,
+    max_queries: int | None,
+) -> QuerySet:
     snap = Snapshot(items, lg, cutoff, vecs)
     truth = labels(lg, items, cutoff, end)
     users = sorted(truth)
@@ -109,8 +137,9 @@ def build_queries(items: Items, lg: Log, cutoff: float, end: float, vecs: np.nda
         recs.append(items.created_at[cand])
     if not groups:
         return QuerySet(np.zeros((0, len(FEATURES))), np.zeros(0), [], np.zeros(0), np.zeros(0))
-    return QuerySet(np.vstack(xs), np.concatenate(ys), groups, np.concatenate(pops), np.concatenate(recs),
-                    len(groups))
+    return QuerySet(
+        np.vstack(xs), np.concatenate(ys), groups, np.concatenate(pops), np.concatenate(recs), len(groups)
+    )
 
 
 def _without_rooms(q: QuerySet) -> tuple[np.ndarray, list[int]]:
@@ -119,7 +148,7 @@ def _without_rooms(q: QuerySet) -> tuple[np.ndarray, list[int]]:
     groups, start = [], 0
     not_room = q.x[:, FEATURES.index("is_room")] == 0
     for g in q.groups:
-        rows = np.arange(start, start + g)[not_room[start:start + g]]
+        rows = np.arange(start, start + g)[not_room[start : start + g]]
         start += g
         if len(rows) >= 2 and q.y[rows].any():
             keep[rows] = True
@@ -133,14 +162,14 @@ def ndcg_at(scores: np.ndarray, y: np.ndarray, groups: list[int], ks: list[int])
     start = 0
     disc = 1.0 / np.log2(np.arange(2, max(ks) + 2))
     for g in groups:
-        s, r = scores[start:start + g], y[start:start + g]
+        s, r = scores[start : start + g], y[start : start + g]
         start += g
         ranked = r[np.argsort(-s, kind="stable")]
         ideal = np.sort(r)[::-1]
-        gains, igains = (2.0 ** ranked - 1), (2.0 ** ideal - 1)
+        gains, igains = (2.0**ranked - 1), (2.0**ideal - 1)
         for i, k in enumerate(ks):
-            idcg = float(igains[:k] @ disc[:min(k, g)]) if g >= k else float(igains @ disc[:g])
-            dcg = float(gains[:k] @ disc[:min(k, g)]) if g >= k else float(gains @ disc[:g])
+            idcg = float(igains[:k] @ disc[: min(k, g)]) if g >= k else float(igains @ disc[:g])
+            dcg = float(gains[:k] @ disc[: min(k, g)]) if g >= k else float(gains @ disc[:g])
             out[i] += dcg / idcg if idcg > 0 else 0.0
     return (out / max(len(groups), 1)).tolist()
 
@@ -148,15 +177,16 @@ def ndcg_at(scores: np.ndarray, y: np.ndarray, groups: list[int], ks: list[int])
 def recall_at(scores: np.ndarray, y: np.ndarray, groups: list[int], k: int = 20) -> float:
     total, start = 0.0, 0
     for g in groups:
-        s, r = scores[start:start + g], y[start:start + g]
+        s, r = scores[start : start + g], y[start : start + g]
         start += g
         top = np.argsort(-s, kind="stable")[:k]
         total += float((r[top] > 0).sum()) / max(int((r > 0).sum()), 1)
     return total / max(len(groups), 1)
 
 
-async def train(mongo_db, now: float | None = None, seed: int = 0, max_queries: int | None = 4000,
-                progress=print) -> Report:
+async def train(
+    mongo_db, now: float | None = None, seed: int = 0, max_queries: int | None = 4000, progress=print
+) -> Report:
     import lightgbm as lgb
 
     t0 = time.perf_counter()
@@ -176,25 +206,47 @@ async def train(mongo_db, now: float | None = None, seed: int = 0, max_queries: 
 
     t1 = time.perf_counter()
     parts = [at(cuts[i], cuts[i + 1], NEGATIVES_PER_QUERY, max_queries) for i in range(3)]
-    tr = QuerySet(np.vstack([p.x for p in parts]), np.concatenate([p.y for p in parts]),
-                  [g for p in parts for g in p.groups], np.zeros(0), np.zeros(0), sum(p.users for p in parts))
+    tr = QuerySet(
+        np.vstack([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        [g for p in parts for g in p.groups],
+        np.zeros(0),
+        np.zeros(0),
+        sum(p.users for p in parts),
+    )
     va = at(valid_cut, test_cut, None, max_queries)  # judged like the test: every candidate
     te = at(test_cut, end, None, max_queries)
     if not tr.groups or not va.groups or not te.groups:
-        raise NotEnoughData("the log has too few users with engagement in some time window to train and evaluate")
-    progress(f"built {len(tr.groups)} training, {len(va.groups)} validation and {len(te.groups)} test queries "
-             f"in {time.perf_counter() - t1:.1f} s")
+        raise NotEnoughData(
+            "the log has too few users with engagement in some time window to train and evaluate"
+        )
+    progress(
+        f"built {len(tr.groups)} training, {len(va.groups)} validation and {len(te.groups)} test queries "
+        f"in {time.perf_counter() - t1:.1f} s"
+    )
 
     t2 = time.perf_counter()
     model = lgb.LGBMRanker(random_state=seed, n_jobs=0, **PARAMS)
-    model.fit(tr.x, tr.y, group=tr.groups, eval_X=(va.x,), eval_y=(va.y,), eval_group=[va.groups], eval_at=[10],
-              feature_name=FEATURES, callbacks=[lgb.early_stopping(50, first_metric_only=True, verbose=False)])
+    model.fit(
+        tr.x,
+        tr.y,
+        group=tr.groups,
+        eval_X=(va.x,),
+        eval_y=(va.y,),
+        eval_group=[va.groups],
+        eval_at=[10],
+        feature_name=FEATURES,
+        callbacks=[lgb.early_stopping(50, first_metric_only=True, verbose=False)],
+    )
     train_seconds = time.perf_counter() - t2
     booster = model.booster_
     best = int(model.best_iteration_ or booster.current_iteration())
 
-    scores = {"ranker": booster.predict(te.x, num_iteration=best), "popularity": te.popularity,
-              "recency": te.recency}
+    scores: dict[str, np.ndarray] = {
+        "ranker": np.asarray(booster.predict(te.x, num_iteration=best)),
+        "popularity": te.popularity,
+        "recency": te.recency,
+    }
     version = await registry.next_version(mongo_db)
     report = Report(version, len(tr.y), len(tr.groups), len(te.groups), len(lg.ts), train_seconds, best)
     for m, s in scores.items():
@@ -210,7 +262,14 @@ async def train(mongo_db, now: float | None = None, seed: int = 0, max_queries: 
     vecs, has = item_embeddings(items, lg, end, seed=seed)
     keys = [items.keys[j] for j in np.flatnonzero(has)]
     metrics = report.metrics()
-    await registry.save(mongo_db, version, booster.model_to_string(num_iteration=best), FEATURES, metrics,
-                        {k: v for k, v in PARAMS.items()}, keys, vecs[has])
+    await registry.save(
+        mongo_db,
+        version,
+        booster.model_to_string(num_iteration=best),
+        FEATURES,
+        metrics,
+        {k: v for k, v in PARAMS.items()},
+        keys,
+        vecs[has],
+    )
     return report
-

@@ -2,7 +2,10 @@
 achievements. Messages, interactions and the audit log live in MongoDB (``storage.mongo``).
 
 Schema changes go through aerich migrations in ``storage/migrations``; never edit a released one.
+Each foreign key is annotated with its relation and its ``<name>_id`` column (Tortoise sets both at run
+time; the annotations tell the type checker, and change no schema).
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -11,24 +14,24 @@ from tortoise import fields
 from tortoise.models import Model
 
 
-class Role(str, Enum):
+class Role(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
     owner = "owner"
     moderator = "moderator"
     member = "member"
 
 
-class Visibility(str, Enum):
+class Visibility(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
     public = "public"
     private = "private"
 
 
-class RsvpStatus(str, Enum):
+class RsvpStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
     going = "going"
     waitlisted = "waitlisted"
     cancelled = "cancelled"
 
 
-class EventStatus(str, Enum):
+class EventStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
     scheduled = "scheduled"
     live = "live"
     ended = "ended"
@@ -54,7 +57,10 @@ class Club(Model):
     name = fields.CharField(max_length=100)
     description = fields.TextField(default="")
     visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.public)
-    created_by = fields.ForeignKeyField("models.User", related_name="clubs_created", on_delete=fields.RESTRICT)
+    created_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="clubs_created", on_delete=fields.RESTRICT
+    )
+    created_by_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -63,8 +69,14 @@ class Club(Model):
 
 class Membership(Model):
     id = fields.BigIntField(primary_key=True)
-    club = fields.ForeignKeyField("models.Club", related_name="memberships", on_delete=fields.CASCADE)
-    user = fields.ForeignKeyField("models.User", related_name="memberships", on_delete=fields.CASCADE)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="memberships", on_delete=fields.CASCADE
+    )
+    club_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    user_id: int
     role = fields.CharEnumField(Role, max_length=16, default=Role.member)
     # A moderator's timeout: the member may read but not write until then.
     muted_until = fields.DatetimeField(null=True)
@@ -77,7 +89,10 @@ class Membership(Model):
 
 class Room(Model):
     id = fields.BigIntField(primary_key=True)
-    club = fields.ForeignKeyField("models.Club", related_name="rooms", on_delete=fields.CASCADE)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="rooms", on_delete=fields.CASCADE
+    )
+    club_id: int
     name = fields.CharField(max_length=100)
     # Minimum seconds between two messages of one member; 0 is off.
     slow_mode_s = fields.IntField(default=0)
@@ -90,8 +105,14 @@ class Room(Model):
 
 class Event(Model):
     id = fields.BigIntField(primary_key=True)
-    club = fields.ForeignKeyField("models.Club", related_name="events", on_delete=fields.CASCADE)
-    host = fields.ForeignKeyField("models.User", related_name="events_hosted", on_delete=fields.RESTRICT)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="events", on_delete=fields.CASCADE
+    )
+    club_id: int
+    host: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="events_hosted", on_delete=fields.RESTRICT
+    )
+    host_id: int
     title = fields.CharField(max_length=200)
     description = fields.TextField(default="")
     starts_at = fields.DatetimeField(db_index=True)
@@ -99,8 +120,11 @@ class Event(Model):
     capacity = fields.IntField(null=True)
     status = fields.CharEnumField(EventStatus, max_length=16, default=EventStatus.scheduled)
     # The live room opened when the host starts the live session.
-    room = fields.ForeignKeyField("models.Room", related_name="events", null=True, on_delete=fields.SET_NULL)
-    summary = fields.JSONField(null=True)
+    room: fields.ForeignKeyNullableRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    room_id: int | None
+    summary: fields.JSONField[dict | None] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -109,8 +133,14 @@ class Event(Model):
 
 class Rsvp(Model):
     id = fields.BigIntField(primary_key=True)
-    event = fields.ForeignKeyField("models.Event", related_name="rsvps", on_delete=fields.CASCADE)
-    user = fields.ForeignKeyField("models.User", related_name="rsvps", on_delete=fields.CASCADE)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="rsvps", on_delete=fields.CASCADE
+    )
+    event_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="rsvps", on_delete=fields.CASCADE
+    )
+    user_id: int
     status = fields.CharEnumField(RsvpStatus, max_length=16)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -131,8 +161,14 @@ class Achievement(Model):
 
 class UserAchievement(Model):
     id = fields.BigIntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="achievements", on_delete=fields.CASCADE)
-    achievement = fields.ForeignKeyField("models.Achievement", related_name="awards", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="achievements", on_delete=fields.CASCADE
+    )
+    user_id: int
+    achievement: fields.ForeignKeyRelation[Achievement] = fields.ForeignKeyField(
+        "models.Achievement", related_name="awards", on_delete=fields.CASCADE
+    )
+    achievement_id: str
     awarded_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -142,10 +178,17 @@ class UserAchievement(Model):
 
 class ClubInvite(Model):
     """An invite code to a (usually private) club; it may expire and can be revoked."""
+
     id = fields.BigIntField(primary_key=True)
-    club = fields.ForeignKeyField("models.Club", related_name="invites", on_delete=fields.CASCADE)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="invites", on_delete=fields.CASCADE
+    )
+    club_id: int
     code = fields.CharField(max_length=32, unique=True)
-    created_by = fields.ForeignKeyField("models.User", related_name="invites_created", on_delete=fields.CASCADE)
+    created_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="invites_created", on_delete=fields.CASCADE
+    )
+    created_by_id: int
     expires_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -156,10 +199,19 @@ class ClubInvite(Model):
 
 class ClubBan(Model):
     id = fields.BigIntField(primary_key=True)
-    club = fields.ForeignKeyField("models.Club", related_name="bans", on_delete=fields.CASCADE)
-    user = fields.ForeignKeyField("models.User", related_name="bans", on_delete=fields.CASCADE)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="bans", on_delete=fields.CASCADE
+    )
+    club_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="bans", on_delete=fields.CASCADE
+    )
+    user_id: int
     reason = fields.CharField(max_length=500, default="")
-    created_by = fields.ForeignKeyField("models.User", related_name="bans_issued", on_delete=fields.CASCADE)
+    created_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="bans_issued", on_delete=fields.CASCADE
+    )
+    created_by_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

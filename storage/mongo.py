@@ -1,11 +1,12 @@
 """MongoDB through PyMongo's async API: messages, interactions and the audit log."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
-from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 MESSAGES = "messages"
 INTERACTIONS = "interactions"
@@ -37,8 +38,13 @@ def database_name(url: str, default: str) -> str:
 def connect_mongo(url: str, timeout_ms: int = 5000, socket_timeout_ms: int | None = None) -> AsyncMongoClient:
     # tz_aware: datetimes come back as aware UTC, like everything else in the project. The short
     # timeouts turn an unavailable server into a prompt `unavailable` instead of a 30 s hang.
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
-                            socketTimeoutMS=socket_timeout_ms or max(timeout_ms * 2, 10000))
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=socket_timeout_ms or max(timeout_ms * 2, 10000),
+    )
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:

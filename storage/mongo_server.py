@@ -4,12 +4,14 @@ The server logs every command at INFO; on the message hot path that formatting a
 more CPU than the insert itself. Installing a WARNING-level root handler first makes the server's
 own ``logging.basicConfig`` a no-op, so only warnings and errors reach the log.
 """
+
 import logging
 import sys
 
 from nx_27017.nx_27017 import main
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     sys.exit(main())

@@ -1,4 +1,5 @@
 """PostgreSQL through Tortoise ORM (asyncpg): connection config, migrations (aerich), lifecycle."""
+
 from __future__ import annotations
 
 import asyncio

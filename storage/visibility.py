@@ -100,9 +100,8 @@ async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tu
     member_of: set[int] = set()
     if club_ids:
         visibility = dict(await Club.filter(id__in=club_ids).values_list("id", "visibility"))
-        member_of = set(
-            await Membership.filter(user_id=user_id, club_id__in=club_ids).values_list("club_id", flat=True)
-        )
+        mine = await Membership.filter(user_id=user_id, club_id__in=club_ids).values_list("club_id")
+        member_of = {cid for (cid,) in mine}
     for item in items:
         cid = club_of.get(item)
         if (
@@ -129,9 +128,9 @@ class Viewer:
     async def load(cls, user_id: int) -> Viewer:
         mine, banned = await asyncio.gather(
             Membership.filter(user_id=user_id).values_list("club_id", "club__name"),
-            ClubBan.filter(user_id=user_id).values_list("club_id", flat=True),
+            ClubBan.filter(user_id=user_id).values_list("club_id"),
         )
-        return cls(user_id, {club_id: name for club_id, name in mine}, frozenset(banned))
+        return cls(user_id, {club_id: name for club_id, name in mine}, frozenset(cid for (cid,) in banned))
 
     @property
     def member_of(self) -> frozenset[int]:
