@@ -34,7 +34,7 @@ function TopBar() {
       await logout();
     } finally {
       setBusy(false);
-      navigate("/login", { replace: true });
+      void navigate("/login", { replace: true });
     }
   }
 

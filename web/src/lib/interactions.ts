@@ -237,12 +237,8 @@ export class InteractionLogger {
       this.inFlight = 0;
       this.sending = null;
     };
-    let request: Promise<unknown>;
-    try {
-      request = this.opts.send(batch);
-    } catch (err) {
-      request = Promise.reject(err);
-    }
+    // A send that throws at once fails like one that rejects.
+    const request = new Promise<unknown>((resolve) => resolve(this.opts.send(batch)));
     this.sending = request.then(
       () => {
         finish(true);

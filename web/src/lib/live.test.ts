@@ -110,10 +110,9 @@ describe("formatDuration", () => {
 describe("NameCache", () => {
   it("fetches each name once, shares concurrent fetches, retries failures", async () => {
     let fail = true;
-    const fetchName = vi.fn(async (id: number) => {
-      if (id === 3 && fail) throw new Error("down");
-      return `Name ${id}`;
-    });
+    const fetchName = vi.fn((id: number) =>
+      id === 3 && fail ? Promise.reject(new Error("down")) : Promise.resolve(`Name ${id}`),
+    );
     const cache = new NameCache(fetchName);
     expect(cache.label(1)).toBe("User 1");
     await Promise.all([cache.load([1, 2, 1]), cache.load([2, 3])]);

@@ -11,13 +11,13 @@ async function settle(): Promise<void> {
 
 function setup(overrides: Partial<SocketAuthDeps> = {}) {
   let connected = true;
-  let auth: SocketAuth;
   let n = 0;
   const deps = {
     // A refresh hands a new 15-minute token to the controller, as api.ts's listener does.
-    refresh: vi.fn(async () => {
+    refresh: vi.fn(() => {
       const now = Date.now();
       auth.tokenChanged(`token-${++n}`, now, now + 15 * MIN);
+      return Promise.resolve();
     }),
     sendRefresh: vi.fn((_token: string) => Promise.resolve({ ok: true })),
     connected: vi.fn(() => connected),
@@ -25,7 +25,7 @@ function setup(overrides: Partial<SocketAuthDeps> = {}) {
     sessionLost: vi.fn(),
     ...overrides,
   };
-  auth = new SocketAuth(deps);
+  const auth = new SocketAuth(deps);
   return { auth, deps, setConnected: (c: boolean) => (connected = c) };
 }
 

@@ -49,15 +49,15 @@ function fakeServer(startSeq = 0) {
     setOnline(v: boolean) {
       online = v;
     },
-    send: vi.fn(async (p: { client_id: string }) => {
+    send: vi.fn((p: { client_id: string }): Promise<SendAck> => {
       calls.push(p.client_id);
-      if (!online) throw new NetworkError("offline");
+      if (!online) return Promise.reject(new NetworkError("offline"));
       const known = byClientId.get(p.client_id);
-      if (known) return known;
+      if (known) return Promise.resolve(known);
       seq += 1;
       const ack = { seq, rev: seq, message_id: `m${seq}`, ts: 1_700_000_000_000 + seq };
       byClientId.set(p.client_id, ack);
-      return ack;
+      return Promise.resolve(ack);
     }),
   };
 }
@@ -406,9 +406,10 @@ describe("offline queue", () => {
         if (limited-- > 0) throw Object.assign(new Error("too many messages: wait 0.2s"), { code: "rate_limited", status: 429, retryAfter: 0.2 });
         return server.send(m);
       },
-      async (ms) => {
+      (ms) => {
         waits.push(ms);
         expect(s.pending[0].status).toBe("sending"); // still shown as sending while it waits
+        return Promise.resolve();
       },
     );
     expect(waits).toEqual([200, 200]);
@@ -421,10 +422,11 @@ describe("offline queue", () => {
     const s = new MessageStore(ROOM);
     s.applyJoin(join());
     s.enqueue("slow", alice);
-    const sleep = vi.fn(async () => undefined);
-    await s.flush(async () => {
-      throw Object.assign(new Error("slow mode"), { code: "rate_limited", status: 429, retryAfter: 300 });
-    }, sleep);
+    const sleep = vi.fn(() => Promise.resolve());
+    await s.flush(
+      () => Promise.reject(Object.assign(new Error("slow mode"), { code: "rate_limited", status: 429, retryAfter: 300 })),
+      sleep,
+    );
     expect(sleep).not.toHaveBeenCalled();
     expect(s.pending[0].status).toBe("failed");
   });
