@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable, 
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-log = logging.getLogger(__name__)
+from storage import keys
 
-GATEWAY_KEY = "clubhub:gw:"  # + gateway id; each live gateway refreshes it (a heartbeat with a TTL)
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -194,4 +194,5 @@ async def every(seconds: float, sweep: Callable[[], Awaitable[object]], what: st
 async def dead_gateways(redis: Any, socket_keys: Iterable[str]) -> list[str]:
     """Gateways (from ``<gateway_id>/<sid>`` socket keys) whose heartbeat key has expired."""
     gateways = {key.split("/", 1)[0] for key in socket_keys}
-    return [gw for gw in gateways if not await redis.exists(GATEWAY_KEY + gw)]
+    # Each live gateway refreshes its heartbeat key (a TTL of a few housekeeping periods).
+    return [gw for gw in gateways if not await redis.exists(keys.gateway_heartbeat(gw))]

@@ -1,5 +1,5 @@
-"""Moved to ``actors.hosting``; this re-export stays until the gateway imports the new path."""
+"""Moved to ``actors.hosting``; this re-export stays until nothing imports the old path."""
 
-from actors.hosting import GATEWAY_KEY, dead_gateways, every
+from actors.hosting import dead_gateways, every
 
-__all__ = ["GATEWAY_KEY", "dead_gateways", "every"]
+__all__ = ["dead_gateways", "every"]

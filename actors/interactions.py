@@ -36,12 +36,8 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "consumer-0"  # one named actor: its identity survives its restarts
 
-# Old names the gateway, the seeding and the tests import from here; they stay until those import
-# ``actors.fanout.append_interactions`` and ``storage.keys``.
+# The name the gateway's interaction action and the seeding import; the stream's schema lives in the fan-out.
 append = append_interactions
-STREAM = keys.INTERACTIONS_STREAM
-GROUP = keys.INTERACTIONS_GROUP
-MAXLEN = keys.INTERACTIONS_MAXLEN
 
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).

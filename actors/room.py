@@ -10,7 +10,6 @@ from actors.domain.room import (
     PlannedSend,
     PlannedUpdate,
     Room,
-    RoomError,
     validate_text,
 )
 
@@ -24,6 +23,5 @@ __all__ = [
     "PlannedSend",
     "PlannedUpdate",
     "Room",
-    "RoomError",
     "validate_text",
 ]

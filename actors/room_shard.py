@@ -19,21 +19,15 @@ from typing import Any
 import ray
 from pymongo.errors import PyMongoError
 
-from storage import keys
-
 from .config import ActorConfig
 from .domain.errors import DomainError
 from .domain.room import REPLAY_LIMIT, Member, Room
-from .fanout import ROOMS_EVENT, Fanout, MessageFanout, pubsub_message
+from .fanout import Fanout, MessageFanout
 from .hosting import Activations, OpenOnce, TaskSet, every
 from .live_host import LiveHost
 from .members import MemberDirectory
 from .messages import MessageStore
 from .writer import GroupCommitWriter, Result
-
-# Old names the gateway imported from here; they stay until it imports ``storage.keys`` and ``actors.fanout``.
-ROOM_LAST_SEQ_KEY = keys.ROOM_LAST_SEQ
-__all__ = ["ROOMS_EVENT", "ROOM_LAST_SEQ_KEY", "RoomShard", "RoomShardHost", "pubsub_message"]
 
 log = logging.getLogger(__name__)
 

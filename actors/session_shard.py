@@ -19,9 +19,6 @@ from .domain.session import Session
 from .fanout import Fanout
 from .hosting import Activations, OpenOnce, TaskSet, every
 
-# The old name the gateway imported from here; it stays until the gateway reads ``storage.keys.read_marks``.
-READ_KEY = keys.READ_MARKS_PREFIX
-
 
 class SessionShardHost:
     def __init__(self, index: int, config: ActorConfig | Mapping[str, Any]) -> None:

@@ -23,9 +23,6 @@ MAX_REACTIONS_PER_MESSAGE = 20
 # Recent client_ids remembered per room; older duplicates are still caught by the unique index.
 CLIENT_ID_MEMORY = 5000
 
-# The old name of the refusal type, kept while the gateway still imports it (issue 12 removes it).
-RoomError = DomainError
-
 
 @dataclass
 class Member:
