@@ -78,7 +78,8 @@ UNLABELLED_JS = """() => [...document.querySelectorAll('button, input, select, t
 
 async def shot(page: Page, name: str) -> None:
     """A screenshot of a main screen, and a check that every visible control there has a name a screen
-    reader can say."""
+    reader can say. Taken once the screen's data is in: no "Loading…" placeholder is left on it."""
+    await expect(page.get_by_text(re.compile(r"^Loading\b"))).to_have_count(0, timeout=20_000)
     assert await page.evaluate(UNLABELLED_JS) == [], f"unlabelled controls on {name}"
     await page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
@@ -232,6 +233,8 @@ async def test_a_host_runs_a_live_session_with_two_audience_members(browser, gat
         await ann.get_by_role("button", name="Create event").click()
         await ann.get_by_role("list", name="Events").get_by_role("link", name="Ask Ann Anything").click()
         event_url = ann.url
+        await expect(ann.get_by_role("heading", name="Ask Ann Anything")).to_be_visible()
+        await expect(ann.get_by_role("button", name="Start live session")).to_be_visible()
         await shot(ann, "06-event")
         await ann.get_by_role("button", name="Start live session").click()
         await ann.get_by_role("link", name="Join live session").click()

@@ -47,7 +47,7 @@ async def test_resent_client_id_returns_the_first_ack_and_is_stored_once(gateway
     assert first["ok"] and again["ok"] and again["seq"] == first["seq"] and again["message_id"] == first["message_id"]
     assert both[0]["seq"] == both[1]["seq"]
     await b.wait_seqs(room_id, 2)
-    await asyncio.sleep(0.3)  # nothing more may arrive; a later send proves the stream is live
+    # The barrier: a later send arrives after any duplicate would have, so [1, 2, 3] proves there was none.
     await a.send(room_id, "after")
     assert await b.wait_seqs(room_id, 3) == [1, 2, 3]
     assert await gateway.backends.stores.mongo[mongo.MESSAGES].count_documents({"room_id": room_id}) == 3
@@ -148,7 +148,7 @@ async def test_edit_delete_and_reaction_rules(gateway, smtp, trio):
 
 
 async def test_typing_presence_read_and_unread(gateway, trio, http):
-    room_id, (ada, bob, _), (a, b, _c) = trio
+    room_id, (ada, bob, cyd), (a, b, c) = trio
     await a.join(room_id)
     b2 = await ChatClient(gateway.url, bob.token).connect()  # Bob's second tab
     try:
@@ -167,8 +167,17 @@ async def test_typing_presence_read_and_unread(gateway, trio, http):
             return b.typing and b2.typing
 
         await wait_for(typing_seen)
-        await asyncio.sleep(0.2)
-        assert b.typing == [{"room_id": room_id, "user_id": ada.user_id}] and a.typing == []
+        # The barrier: Cyd's typing leaves the same gateway by the same path after Ada's throttled one
+        # would have, so once it is seen, a second notice from Ada would be seen too.
+        await c.join(room_id)
+        assert (await c.call("typing", {"room_id": room_id}))["ok"]
+
+        async def marker_seen():
+            return {"room_id": room_id, "user_id": cyd.user_id} in b.typing
+
+        await wait_for(marker_seen)
+        assert b.typing == [{"room_id": room_id, "user_id": ada.user_id}, {"room_id": room_id, "user_id": cyd.user_id}]
+        assert {"room_id": room_id, "user_id": ada.user_id} not in a.typing
 
         for i in range(4):
             assert (await a.send(room_id, f"r{i}"))["ok"]
@@ -222,9 +231,11 @@ async def test_refusals_reach_nobody_and_store_nothing(gateway, smtp, trio):
             assert (await a.call("message:send", bad))["error"]["code"] == "invalid", bad
         assert (await a.call("message:send", ["not", "an", "object"]))["error"]["code"] == "invalid"
         assert (await a.call("message:send", None))["error"]["code"] == "invalid"
-        await asyncio.sleep(0.3)
-        assert b.seqs(room_id) == [1]
-        assert await gateway.backends.stores.mongo[mongo.MESSAGES].count_documents({"room_id": room_id}) == 1
+        # The barrier: a message sent after the refusals gets seq 2 and arrives in order, so none of them
+        # took a seq or reached anyone.
+        assert (await a.send(room_id, "marker"))["seq"] == 2
+        assert await b.wait_seqs(room_id, 2) == [1, 2]
+        assert await gateway.backends.stores.mongo[mongo.MESSAGES].count_documents({"room_id": room_id}) == 2
     finally:
         await o.close()
 

@@ -167,9 +167,15 @@ async def test_timeout_and_ban_act_on_live_sockets_and_are_audited(gateway, peop
 
         await wait_for(kicked)
         assert (await m.send(room_id, "after the ban"))["ok"]
-        await asyncio.sleep(0.3)
-        assert "after the ban" not in [msg["text"] for msg in x.messages[room_id]]
+
+        async def fanned_out():
+            return "after the ban" in [msg["text"] for msg in m.messages[room_id]]
+
+        # The barrier: once the moderator's socket has the message, the gateway has emitted it to every
+        # socket in the room; an ack to the banned member's socket is queued behind anything sent to it.
+        await wait_for(fanned_out)
         assert (await x.call("room:join", {"room_id": room_id}))["error"]["code"] == "forbidden"
+        assert "after the ban" not in [msg["text"] for msg in x.messages[room_id]]
         assert (await mem.call("POST", f"/clubs/{cid}/join"))[0] == 403
 
         _, audit = await owner.call("GET", f"/clubs/{cid}/audit", expect=200)
