@@ -21,6 +21,7 @@ import ray
 from storage import keys
 from storage.settings import Settings
 
+from .config import ActorConfig
 from .domain.errors import DomainError
 from .hashing import jump_hash
 from .interactions import InteractionConsumer
@@ -106,23 +107,6 @@ class ShardBatcher:
                 fut.set_result(result)
 
 
-def actor_config(settings: Settings, urls: dict) -> dict:
-    """What every actor is started with."""
-    from storage.mongo import database_name
-
-    return {
-        "postgres_url": urls["postgres"],
-        "mongo_url": urls["mongo"],
-        "mongo_db": database_name(urls["mongo"], settings.mongo_db),
-        "redis_url": urls["redis"],
-        "channel": settings.socketio_channel,
-        "room_idle_s": settings.room_idle_s,
-        "housekeeping_s": settings.housekeeping_s,
-        "presence_fanout_limit": settings.presence_fanout_limit,
-        "ranker_reload_s": settings.ranker_reload_s,
-    }
-
-
 class ActorClient:
     """One gateway's handles on the actors (created or found by name), and its heartbeat."""
 
@@ -133,7 +117,7 @@ class ActorClient:
         detached = (
             settings.detached_actors if settings.detached_actors is not None else bool(settings.ray_address)
         )
-        config = actor_config(settings, urls)
+        config = ActorConfig.from_settings(settings, urls)
         options = dict(
             namespace=NAMESPACE,
             get_if_exists=True,

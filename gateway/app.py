@@ -117,7 +117,7 @@ def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics
 def runner_options(settings: Settings) -> dict:
     """``web.AppRunner`` options every gateway runs with. aiohttp closes a connection that has not sent a
     whole request within ``keepalive_timeout`` of connecting (or of its last response); its default is an
-    hour, which let slow-header clients hold connections open: this is the header deadline."""
+    hour, which let slow-header clients hold connections open: this is the header timeout."""
     return {"keepalive_timeout": settings.header_timeout_s}
 
 

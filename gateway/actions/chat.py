@@ -11,9 +11,10 @@ from actors.client import ActorClient
 from actors.domain.errors import DomainError
 from actors.domain.room import validate_text
 from gateway.core.ratelimit import UserBuckets
-from gateway.visibility import visible_room
 from storage import keys
 from storage.settings import Settings
+
+from .lookup import visible_room
 
 
 class Chat:

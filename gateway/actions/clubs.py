@@ -22,12 +22,31 @@ from actors.client import ActorClient
 from actors.domain.errors import DomainError
 from actors.domain.roles import can, can_act_on, require
 from gateway.core.broadcast import KICK_EVENT
-from gateway.visibility import find_club, role_of, visible_club, visible_room
 from storage import mongo as mongo_store
+from storage import visibility
 from storage.models import Club, ClubBan, ClubInvite, Membership, Role, Room, User, Visibility
+from storage.visibility import find_club, role_of
 
 from .achievements import record_activity
 from .interactions import Interactions
+from .lookup import visible_club, visible_room
+
+# Ranked full-text search over clubs the caller can see ({visible}: the visibility rule), with a keyset cursor.
+SEARCH_SQL = """
+            SELECT * FROM (
+                SELECT c.id, c.name, c.description, c.visibility, c.created_at, c.created_by_id,
+                       CASE WHEN $1 = '' THEN 0::float4
+                            ELSE ts_rank(to_tsvector('english', c.name || ' ' || c.description),
+                                         plainto_tsquery('english', $1)) END AS rank
+                FROM clubs c
+                WHERE ($1 = '' OR to_tsvector('english', c.name || ' ' || c.description)
+                                  @@ plainto_tsquery('english', $1))
+                  AND {visible}
+            ) ranked
+            WHERE $3::float4 IS NULL OR ranked.rank < $3::float4 OR (ranked.rank = $3::float4 AND ranked.id < $4)
+            ORDER BY ranked.rank DESC, ranked.id DESC
+            LIMIT $5
+"""
 
 
 def now() -> datetime:
@@ -105,22 +124,9 @@ class Clubs:
         and the caller's own private ones, newest first when there is no query; keyset cursor."""
         after_rank, after_id = _decode_cursor(cursor) if cursor else (None, None)
         conn = connections.get("default")
-        sql = """
-            SELECT * FROM (
-                SELECT c.id, c.name, c.description, c.visibility, c.created_at, c.created_by_id,
-                       CASE WHEN $1 = '' THEN 0::float4
-                            ELSE ts_rank(to_tsvector('english', c.name || ' ' || c.description),
-                                         plainto_tsquery('english', $1)) END AS rank
-                FROM clubs c
-                WHERE ($1 = '' OR to_tsvector('english', c.name || ' ' || c.description)
-                                  @@ plainto_tsquery('english', $1))
-                  AND (c.visibility = 'public'
-                       OR EXISTS (SELECT 1 FROM memberships m WHERE m.club_id = c.id AND m.user_id = $2))
-            ) ranked
-            WHERE $3::float4 IS NULL OR ranked.rank < $3::float4 OR (ranked.rank = $3::float4 AND ranked.id < $4)
-            ORDER BY ranked.rank DESC, ranked.id DESC
-            LIMIT $5
-        """
+        # The visibility rule is a fixed SQL fragment from storage.visibility, never user input; every value
+        # ($1 to $5) is a bound parameter.
+        sql = SEARCH_SQL.format(visible=visibility.visible_club_sql("c", "$2"))
         rows = await conn.execute_query_dict(sql, [q.strip(), user_id, after_rank, after_id, limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]

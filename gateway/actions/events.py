@@ -13,10 +13,11 @@ from tortoise.transactions import in_transaction
 
 from actors.domain.errors import DomainError
 from actors.domain.roles import require
-from gateway.visibility import listable_clubs, visible_club, visible_event
 from storage.models import Event, EventStatus, Rsvp, RsvpStatus
+from storage.visibility import listable_clubs
 
 from .interactions import Interactions
+from .lookup import visible_club, visible_event
 
 LIST_LIMIT = 200
 

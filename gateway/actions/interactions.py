@@ -10,8 +10,8 @@ import uuid
 from actors.domain.errors import DomainError
 from actors.interactions import append as append_interactions
 from gateway.core.ratelimit import INTERACTIONS_PER_MINUTE, RateLimiter
-from gateway.visibility import first_invisible_item
 from storage import keys
+from storage.visibility import first_invisible_item
 
 log = logging.getLogger(__name__)
 

@@ -140,20 +140,16 @@ async def serve(settings: Settings) -> None:
 
 
 async def _with_stores(settings: Settings, work):
-    """Start the embedded services if needed, open the stores, run ``work(stores, config)``, close."""
-    from storage.mongo import database_name
+    """Start the embedded services if needed, open the stores, run ``work(stores, config)``, close
+    (``config``: the ``ActorConfig`` an actor would get, for code that runs actor bodies in this process)."""
+    from actors.config import ActorConfig
     from storage.stores import Stores
 
     services = Services(settings)
     services.up()
     urls = services.urls()
     stores = await Stores.open(settings, urls)
-    config = {
-        "postgres_url": urls["postgres"],
-        "mongo_url": urls["mongo"],
-        "mongo_db": database_name(urls["mongo"], settings.mongo_db),
-        "redis_url": urls["redis"],
-    }
+    config = ActorConfig.from_settings(settings, urls)
     try:
         return await work(stores, config)
     finally:
@@ -202,9 +198,9 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
         from storage.mongo import connect_mongo
 
         # Reading the whole log is one long scan: a client whose socket waits minutes, not seconds.
-        client = connect_mongo(config["mongo_url"], socket_timeout_ms=600_000)
+        client = connect_mongo(config.mongo_url, socket_timeout_ms=600_000)
         try:
-            return await train(client[config["mongo_db"]], seed=args.seed, max_queries=args.max_queries)
+            return await train(client[config.mongo_db], seed=args.seed, max_queries=args.max_queries)
         finally:
             await client.close()
 

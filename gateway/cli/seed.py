@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from bson import ObjectId
 
+from actors.config import ActorConfig
 from actors.interactions import InteractionConsumerHost
 from actors.interactions import append as append_interactions
 from ranking.world import World, build, user_email
@@ -43,7 +44,7 @@ def _dt(ts: float) -> datetime:
 
 async def seed(
     stores,
-    config: dict,
+    config: ActorConfig,
     users: int,
     clubs: int,
     events: int,
@@ -174,7 +175,9 @@ async def _write_messages(stores, world: World, ids: dict) -> None:
         await stores.redis.hset(keys.ROOM_LAST_SEQ, mapping={str(k): v for k, v in seq.items()})
 
 
-async def _stream_interactions(redis, config: dict, world: World, ids: dict, seed: int, progress) -> int:
+async def _stream_interactions(
+    redis, config: ActorConfig, world: World, ids: dict, seed: int, progress
+) -> int:
     consumer = InteractionConsumerHost(config)
     await consumer.open()
     await consumer.switch_model()  # a model already there: seeded users get embeddings in its space too

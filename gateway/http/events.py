@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.actions.lookup import visible_event
 from gateway.core.tokens import AccessClaims
 from gateway.schemas.events import EventIn, EventOut, EventsOut, EventsQuery, RsvpOut
 from gateway.schemas.live import LiveEndOut, LiveStartOut
-from gateway.visibility import visible_event
 
 from .api import Api
 from .keys import EVENTS, LIVE

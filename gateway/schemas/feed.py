@@ -13,7 +13,7 @@ class InteractionIn(Input):
     item_type: Literal["event", "club", "room"]
     item_id: Annotated[int, Field(ge=1, le=2**62)]
     # What a client may report; rsvp, join, attend and message are recorded by the server itself
-    # (``Chat.signal``) from the actions, so a client cannot forge them.
+    # (``Interactions.signal``) from the actions, so a client cannot forge them.
     kind: Literal["impression", "click", "dwell"]
     dwell_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] | None = None
     # Client-made id: a batch re-sent after a network error is not counted twice. Unique per user only: it is

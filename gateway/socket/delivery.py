@@ -31,7 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from socketio import packet as sio_packet
 
-from actors.room_shard import ROOMS_EVENT
+from actors.fanout import ROOMS_EVENT
 from gateway.core.broadcast import KICK_EVENT, REVOKE_EVENT
 from storage import keys
 

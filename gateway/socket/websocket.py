@@ -179,7 +179,7 @@ def refuse_malformed_packets(sio) -> None:
         problem = f"{data[0]} takes one payload" if len(data) > 2 else None
         if problem is None:
             try:
-                storable(data[1:])  # the REST rule: no lone surrogates, no NUL (see api.storable)
+                storable(data[1:])  # the REST rule: no lone surrogates, no NUL (see schemas.common.storable)
             except DomainError as exc:
                 problem = exc.message
         if problem is not None:

@@ -1,0 +1,30 @@
+"""The visibility rule's lookups as actions refuse: what the caller cannot see is ``not_found``, with the same
+code and message as an id that does not exist (``storage.visibility`` holds the rule and answers None)."""
+
+from __future__ import annotations
+
+from actors.domain.errors import DomainError
+from storage import visibility
+from storage.models import Club, Event, Room
+
+
+async def visible_club(club_id: int, user_id: int) -> tuple[Club, str | None]:
+    """The club and the caller's role in it (None: not a member), or ``not_found``."""
+    found = await visibility.visible_club(club_id, user_id)
+    if found is None:
+        raise DomainError("not_found", f"no such club: {club_id}")
+    return found
+
+
+async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club, str | None]:
+    found = await visibility.visible_room(room_id, user_id)
+    if found is None:
+        raise DomainError("not_found", f"no such room: {room_id}")
+    return found
+
+
+async def visible_event(event_id: int, user_id: int) -> tuple[Event, Club, str | None]:
+    found = await visibility.visible_event(event_id, user_id)
+    if found is None:
+        raise DomainError("not_found", f"no such event: {event_id}")
+    return found
