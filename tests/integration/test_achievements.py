@@ -1,5 +1,4 @@
 """Achievements are awarded from the activity stream, once each, and announced on the user's sockets."""
-import asyncio
 
 from support.chat import ChatClient, make_club_room
 from support.members import client_session, make_member
@@ -41,8 +40,10 @@ async def test_first_message_and_founding_are_awarded_once_and_announced(gateway
             async def founded():
                 return any(x["code"] == "founded_club" for x in announced)
 
+            # The barrier: the worker reads its stream in order and announces one entry after the other,
+            # so once the founding (recorded after the three messages) is announced, a second
+            # "first_message" would have been announced before it.
             await wait_for(founded)
-            await asyncio.sleep(0.5)
             resp = await http.get(f"/api/v1/users/{ada.user_id}/achievements", headers={
                 "Authorization": f"Bearer {bob.token}"})
             codes = [x["code"] for x in (await resp.json())["achievements"]]

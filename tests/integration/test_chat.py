@@ -197,8 +197,24 @@ async def test_typing_presence_read_and_unread(gateway, trio, http):
         assert (await (await http.get("/api/v1/me/unread", headers=auth)).json())[str(room_id)] == 1
 
         # Bob closes one tab: still online. Closes the other: offline for the room.
+        from gateway.app import REALTIME
+
+        b_sid = b.sio.get_sid()
         await b.close()
-        await asyncio.sleep(0.3)
+
+        async def gateway_saw_it():
+            return b_sid not in gateway.app[REALTIME].users
+
+        # The barrier: once the gateway has dropped the socket it has asked the room's shard to forget it
+        # (a presence change, if any, is published then); a message Bob's other tab sends afterwards goes to
+        # the same shard after that and reaches Ada after any presence it caused.
+        await wait_for(gateway_saw_it)
+        assert (await b2.send(room_id, "still here"))["ok"]
+
+        async def marker_arrived():
+            return "still here" in [m["text"] for m in a.messages[room_id]]
+
+        await wait_for(marker_arrived)
         assert {"room_id": room_id, "user_id": bob.user_id, "status": "offline"} not in a.presence
         await b2.close()
 
