@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from .errors import DomainError
-from .roles import can, is_moderator
+from .roles import ACTIONS, can, is_moderator
 
 RING_SIZE = 500
 REPLAY_LIMIT = 500
@@ -70,14 +70,17 @@ class Room:
 
     # -- membership ------------------------------------------------------------------------
     def member(self, user_id: int) -> Member:
+        """A member allowed to read the room (join, history, live sessions)."""
         m = self.members.get(user_id)
-        if m is None:
+        if m is None or not can(m.role, "read"):
             raise DomainError("forbidden", f"you are not a member of the club of room {self.room_id}")
         return m
 
     def speaker(self, user_id: int, now: float) -> Member:
         """A member allowed to add to the room now: sends, edits and reactions all refuse a timed-out one."""
         member = self.member(user_id)
+        if not can(member.role, "send"):
+            raise DomainError("forbidden", f"sending needs the {ACTIONS['send']} role")
         if member.muted_until and member.muted_until > now:
             wait = int(member.muted_until - now + 0.999)
             raise DomainError("forbidden", f"you are timed out in this club for {wait}s more")
