@@ -23,16 +23,6 @@ from collections.abc import Sequence
 
 from storage import keys
 
-# The keys' old names here, for importers not yet moved to ``storage.keys`` (issue 12); then they go.
-POPULARITY_KEY = keys.POPULARITY
-TRENDING_KEY = keys.TRENDING
-AFFINITY_KEY = keys.AFFINITY_PREFIX
-USER_EMB_KEY = keys.USER_EMBEDDING_PREFIX
-USER_EMB_READY_KEY = keys.USER_EMBEDDING_READY_PREFIX
-APPLIED_KEY = keys.APPLIED_PREFIX
-user_emb_key = keys.user_embedding
-user_emb_ready_key = keys.user_embedding_ready
-
 HALF_LIFE_S = 3 * 24 * 3600.0
 DECAY = math.log(2) / HALF_LIFE_S
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -7,10 +7,6 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-# Importers still reading these here move to ``storage.keys`` (issue 12); then these two names go.
-from .keys import ACTIVITY_MAXLEN as ACTIVITY_MAXLEN
-from .keys import ACTIVITY_STREAM as ACTIVITY_STREAM
-
 
 def connect_redis(url: str) -> aioredis.Redis:
     # One pooled client per process; health_check_interval notices a restarted server before use.

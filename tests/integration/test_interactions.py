@@ -11,7 +11,7 @@ from support.wait import wait_for
 
 from gateway.http.keys import ACTORS
 from ranking import signals
-from storage import mongo
+from storage import keys, mongo
 
 
 def ids(n):
@@ -19,7 +19,7 @@ def ids(n):
 
 
 async def popularity(redis, key):
-    raw = await redis.hget(signals.POPULARITY_KEY, key)
+    raw = await redis.hget(keys.POPULARITY, key)
     return float(raw) if raw else 0.0
 
 
@@ -64,7 +64,7 @@ async def test_interactions_are_stored_once_and_feed_signals(gateway, member, ht
     room_pop = await popularity(redis, f"room:{room_id}")
     # click (1) + 60 s dwell (2), anchored: decayed to now it is ~3.
     assert signals.decayed(room_pop, __import__("time").time()) == pytest.approx(3.0, rel=0.01)
-    affinity = await redis.hgetall(signals.AFFINITY_KEY + str(member.user_id))
+    affinity = await redis.hgetall(keys.affinity(member.user_id))
     assert f"club:{club['id']}".encode() in affinity and f"room:{room_id}".encode() in affinity
 
     # The same batch again (a client retry): nothing stored or counted twice.

@@ -23,6 +23,7 @@ from actors.runtime import NAMESPACE
 from ranking import registry, signals
 from ranking.features import FEATURES
 from ranking.parity import run_compare
+from storage import keys
 from storage.mongo import connect_mongo
 from storage.postgres import connect_kwargs, drop_database
 from storage.redis import connect_redis
@@ -97,7 +98,7 @@ async def embeddings_ready(world, version=None):
     version = version or await registry.latest_version(world.mongo)
 
     async def ready():
-        return await world.redis.exists(signals.user_emb_ready_key(version))
+        return await world.redis.exists(keys.user_embedding_ready(version))
 
     await wait_for(ready, timeout=60)
     return version
@@ -166,7 +167,7 @@ async def test_user_embedding_follows_engagement_online(world, consumer):
     emb = await registry.load_embeddings(world.mongo, version)
     item = next(k for k in emb.index if k.startswith("event:"))
     user = (await world.user_ids(1))[0]
-    key = signals.user_emb_key(version, user)
+    key = keys.user_embedding(version, user)
 
     async def vector():
         raw = await world.redis.hgetall(key)

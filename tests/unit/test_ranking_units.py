@@ -9,6 +9,7 @@ from ranking import signals
 from ranking.features import FEATURES, HOUR_BUCKETS, Inputs, feature_matrix, reason
 from ranking.train import ndcg_at, recall_at
 from ranking.world import build
+from storage import keys
 
 
 def test_increments_are_additive_and_decay_at_read_time():
@@ -16,13 +17,13 @@ def test_increments_are_additive_and_decay_at_read_time():
     incs = signals.increments(7, "event", 3, "click", None, t, club_id=2, start_bucket=4, emb=(5, [0.6, 0.8]))
     by = {(h, f): v for h, f, v in incs}
     w = signals.anchored(1.0, t)
-    assert by[(signals.POPULARITY_KEY, "event:3")] == w
-    assert by[(signals.AFFINITY_KEY + "7", "club:2")] == w and by[(signals.AFFINITY_KEY + "7", "hour:4")] == w
-    assert by[(signals.user_emb_key(5, 7), "1")] == pytest.approx(0.8 * w)
+    assert by[(keys.POPULARITY, "event:3")] == w
+    assert by[(keys.affinity(7), "club:2")] == w and by[(keys.affinity(7), "hour:4")] == w
+    assert by[(keys.user_embedding(5, 7), "1")] == pytest.approx(0.8 * w)
     # One half-life later the same click is worth half.
     assert signals.decayed(w, t + signals.HALF_LIFE_S) == pytest.approx(0.5)
     assert signals.increments(7, "club", 2, "click", None, t, 2, None, None) == [
-        (signals.POPULARITY_KEY, "club:2", w), (signals.AFFINITY_KEY + "7", "club:2", w)]
+        (keys.POPULARITY, "club:2", w), (keys.affinity(7), "club:2", w)]
     assert signals.increments(7, "event", 3, "dwell", 0, t, 2, None, None) == []
 
 
