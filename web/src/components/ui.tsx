@@ -87,10 +87,20 @@ export function StatusText({ children, className = "" }: { children: ReactNode; 
   );
 }
 
-/** The heading of a screen. */
-export function PageTitle({ children, id, className = "" }: { children: ReactNode; id?: string; className?: string }) {
+/** The heading of a screen (`small` on the narrow cards of signing up and in). */
+export function PageTitle({
+  children,
+  id,
+  small = false,
+  className = "",
+}: {
+  children: ReactNode;
+  id?: string;
+  small?: boolean;
+  className?: string;
+}) {
   return (
-    <h1 id={id} className={`text-2xl font-semibold ${className}`}>
+    <h1 id={id} className={`${small ? "text-xl" : "text-2xl"} font-semibold ${className}`}>
       {children}
     </h1>
   );

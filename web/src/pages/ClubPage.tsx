@@ -1,23 +1,25 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from "react";
 import { Link, Navigate, useParams } from "react-router-dom";
-import { api, type Club, type Member, type Room } from "../lib/api";
+import { api, type Club, type Member, type Room, type Schema } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { hub, useRoomSession, useUnread, type RoomSession, type RoomState } from "../lib/rooms";
 import { ChatRoom } from "../components/chat/ChatRoom";
 import { removedMessage } from "../lib/errors";
-import { Button, ErrorAlert, Field, Loading, inputClass, linkClass } from "../components/ui";
+import { AlertText, Button, ErrorAlert, Field, Loading, PageTitle, inputClass, linkClass } from "../components/ui";
+
+type RoomsOut = Schema<"RoomsOut">;
+type MembersOut = Schema<"MembersOut">;
 
 /** Holds (joins) every room of the club while the club is on screen: their messages count as unread and
  * their presence shows in the member list. */
 function useClubSessions(roomIds: readonly number[]): RoomSession[] {
   const key = roomIds.join(",");
-  const [sessions, setSessions] = useState<RoomSession[]>([]);
+  // The hub keeps a room's session for the whole login, so it can be named before it is held.
+  const sessions = useMemo(() => (key ? key.split(",").map((id) => hub.session(Number(id))) : []), [key]);
   useEffect(() => {
-    const ids = key ? key.split(",").map(Number) : [];
-    const held = ids.map((id) => hub.acquire(id));
-    setSessions(held);
+    const held = sessions.map((s) => hub.acquire(s.roomId));
     return () => held.forEach((s) => hub.release(s));
-  }, [key]);
+  }, [sessions]);
   return sessions;
 }
 
@@ -55,7 +57,7 @@ function useOnline(states: readonly RoomState[], members: readonly Member[] | nu
   }, [states, members]);
 }
 
-function ModeratorTools({ club, onRoomCreated }: { club: Club; onRoomCreated(room: Room): void }) {
+function ModeratorTools({ club, onRoomCreated }: { club: Club; onRoomCreated: (room: Room) => void }) {
   const [invite, setInvite] = useState<string | null>(null);
   const [inviteError, setInviteError] = useState<unknown>(null);
   const [roomName, setRoomName] = useState("");
@@ -64,7 +66,7 @@ function ModeratorTools({ club, onRoomCreated }: { club: Club; onRoomCreated(roo
   async function createInvite() {
     setInviteError(null);
     try {
-      const out = await api<{ code: string }>("POST", `/clubs/${club.id}/invites`, {});
+      const out = await api<Schema<"InviteOut">>("POST", `/clubs/${club.id}/invites`, {});
       setInvite(out.code);
     } catch (err) {
       setInviteError(err);
@@ -98,7 +100,7 @@ function ModeratorTools({ club, onRoomCreated }: { club: Club; onRoomCreated(roo
           )}
           <ErrorAlert error={inviteError} className="mt-1" />
         </div>
-        <form onSubmit={createRoom} className="space-y-2">
+        <form onSubmit={(e) => void createRoom(e)} className="space-y-2">
           <Field label="Room name" id="new-room-name">
             <input
               id="new-room-name"
@@ -122,6 +124,12 @@ export default function ClubPage() {
   const params = useParams();
   const clubId = Number(params.clubId);
   const roomParam = params.roomId ? Number(params.roomId) : null;
+  if (!Number.isFinite(clubId)) return <Navigate to="/clubs" replace />;
+  // Another club: every piece of state starts afresh.
+  return <ClubView key={clubId} clubId={clubId} roomParam={roomParam} />;
+}
+
+function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | null }) {
   const { user } = useAuth();
 
   const [club, setClub] = useState<Club | null>(null);
@@ -131,20 +139,18 @@ export default function ClubPage() {
   const [joinError, setJoinError] = useState<unknown>(null);
   const [reloadKey, setReloadKey] = useState(0);
 
-  const loadMembers = useCallback(async () => {
-    try {
-      const out = await api<{ members: Member[] }>("GET", `/clubs/${clubId}/members`);
-      setMembers(out.members);
-    } catch {
-      // the list keeps what it had
-    }
-  }, [clubId]);
+  const loadMembers = useCallback(
+    () =>
+      api<MembersOut>("GET", `/clubs/${clubId}/members`).then(
+        (out) => setMembers(out.members),
+        () => undefined, // the list keeps what it had
+      ),
+    [clubId],
+  );
 
   useEffect(() => {
-    if (!Number.isFinite(clubId)) return;
     let live = true;
-    setLoadError(null);
-    (async () => {
+    void (async () => {
       try {
         const c = await api<Club>("GET", `/clubs/${clubId}`);
         if (!live) return;
@@ -155,12 +161,13 @@ export default function ClubPage() {
           return;
         }
         const [r, m] = await Promise.all([
-          api<{ rooms: Room[] }>("GET", `/clubs/${clubId}/rooms`),
-          api<{ members: Member[] }>("GET", `/clubs/${clubId}/members`),
+          api<RoomsOut>("GET", `/clubs/${clubId}/rooms`),
+          api<MembersOut>("GET", `/clubs/${clubId}/members`),
         ]);
         if (!live) return;
         setRooms(r.rooms);
         setMembers(m.members);
+        setLoadError(null);
       } catch (err) {
         if (live) setLoadError(err);
       }
@@ -169,13 +176,6 @@ export default function ClubPage() {
       live = false;
     };
   }, [clubId, reloadKey, user]);
-
-  // Reset when another club is opened.
-  useEffect(() => {
-    setClub(null);
-    setRooms(null);
-    setMembers(null);
-  }, [clubId]);
 
   const isMember = !!club?.my_role;
   const roomIds = useMemo(() => (isMember && rooms ? rooms.map((r) => r.id) : []), [isMember, rooms]);
@@ -245,6 +245,7 @@ export default function ClubPage() {
 
   async function joinClub() {
     setJoinError(null);
+    setLoadError(null);
     try {
       await api<Club>("POST", `/clubs/${clubId}/join`, {});
       setReloadKey((k) => k + 1);
@@ -253,7 +254,6 @@ export default function ClubPage() {
     }
   }
 
-  if (!Number.isFinite(clubId)) return <Navigate to="/clubs" replace />;
   if (loadError && !club) {
     return (
       <div className="mx-auto max-w-xl p-6">
@@ -271,10 +271,8 @@ export default function ClubPage() {
   if (removed !== null) {
     return (
       <div className="mx-auto max-w-xl space-y-4 p-6">
-        <h1 className="text-2xl font-semibold">{club.name}</h1>
-        <div role="alert" className="rounded border border-red-300 bg-red-50 px-3 py-2 text-red-800">
-          {removedMessage(removed)}
-        </div>
+        <PageTitle>{club.name}</PageTitle>
+        <AlertText>{removedMessage(removed)}</AlertText>
         <p>
           <Link to="/clubs" className={linkClass}>
             Go to the club directory
@@ -287,7 +285,7 @@ export default function ClubPage() {
   if (!isMember) {
     return (
       <div className="mx-auto max-w-xl space-y-4 p-6">
-        <h1 className="text-2xl font-semibold">{club.name}</h1>
+        <PageTitle>{club.name}</PageTitle>
         {club.description && <p className="text-slate-700">{club.description}</p>}
         <p className="text-slate-600">Join the club to see its rooms and members.</p>
         <ErrorAlert error={joinError} />

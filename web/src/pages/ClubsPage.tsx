@@ -3,7 +3,7 @@ import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, query, type Club, type ClubSearchItem, type ClubSearchOut } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { acceptInvite, loadMyClubs, parseInvite } from "../lib/clubs";
-import { Button, Card, ErrorAlert, Field, inputClass, linkClass } from "../components/ui";
+import { Button, Card, ErrorAlert, Field, PageTitle, inputClass, linkClass } from "../components/ui";
 
 const SEARCH_DEBOUNCE_MS = 300;
 
@@ -79,7 +79,7 @@ export default function ClubsPage() {
     setJoinError(null);
     try {
       const club = await api<Club>("POST", `/clubs/${clubId}/join`, inviteCode ? { invite_code: inviteCode } : {});
-      navigate(`/clubs/${club.id}`);
+      void navigate(`/clubs/${club.id}`);
     } catch (err) {
       setJoinError(err);
       setJoining(null);
@@ -98,7 +98,7 @@ export default function ClubsPage() {
     }
     try {
       const club = await acceptInvite(code);
-      navigate(`/clubs/${club.id}`);
+      void navigate(`/clubs/${club.id}`);
     } catch (err) {
       setInviteError(err);
     }
@@ -116,7 +116,7 @@ export default function ClubsPage() {
     setCreateError(null);
     try {
       const club = await api<Club>("POST", "/clubs", { name: name.trim(), description: description.trim(), visibility });
-      navigate(`/clubs/${club.id}`);
+      void navigate(`/clubs/${club.id}`);
     } catch (err) {
       setCreateError(err);
       setCreating(false);
@@ -126,11 +126,8 @@ export default function ClubsPage() {
   return (
     <div className="mx-auto grid max-w-6xl gap-6 p-4 md:grid-cols-[1fr_20rem]">
       <div className="space-y-4">
-        <h1 className="text-2xl font-semibold">Clubs</h1>
-        <div className="space-y-1">
-          <label htmlFor="club-search" className="block text-sm font-medium text-slate-700">
-            Search clubs
-          </label>
+        <PageTitle>Clubs</PageTitle>
+        <Field label="Search clubs" id="club-search">
           <input
             id="club-search"
             type="search"
@@ -139,7 +136,7 @@ export default function ClubsPage() {
             placeholder="chess, hiking, book club…"
             className={inputClass}
           />
-        </div>
+        </Field>
         <ErrorAlert error={searchError} />
         <ErrorAlert error={joinError} />
         {results === null && searching && <p className="text-slate-500">Searching…</p>}
@@ -209,7 +206,7 @@ export default function ClubsPage() {
 
         <Card>
           <h2 className="mb-2 font-semibold">Join a private club</h2>
-          <form onSubmit={joinWithCode} className="space-y-3">
+          <form onSubmit={(e) => void joinWithCode(e)} className="space-y-3">
             <Field label="Invite code" id="invite-code" hint="As you got it">
               <input
                 id="invite-code"
@@ -228,7 +225,7 @@ export default function ClubsPage() {
 
         <Card>
           <h2 className="mb-2 font-semibold">Start a club</h2>
-          <form onSubmit={create} className="space-y-3">
+          <form onSubmit={(e) => void create(e)} className="space-y-3">
             <Field label="Club name" id="club-name">
               <input
                 id="club-name"

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, query, type Mail } from "../lib/api";
-import { Button, Card, ErrorAlert, Field, inputClass, linkClass } from "../components/ui";
+import { api, query, type Mail, type Schema } from "../lib/api";
+import { Button, Card, ErrorAlert, Field, PageTitle, inputClass, linkClass } from "../components/ui";
 
 /** The path (and query) of a mail's link, so it opens inside this app whatever host the mail names. */
 function localPath(link: string): string {
@@ -13,32 +13,43 @@ function localPath(link: string): string {
   }
 }
 
+/** The mail kept for `email`, newest first. */
+async function fetchMail(email: string): Promise<Mail[]> {
+  const out = await api<Schema<"MailboxOut">>("GET", `/dev/mailbox${query({ email })}`);
+  return [...out.messages].sort((a, b) => b.sent_at - a.sent_at);
+}
+
 export default function DevMailboxPage() {
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
   const email = params.get("email") ?? "";
+  // Another address: its own box from the start.
+  return <Mailbox key={email} email={email} />;
+}
+
+function Mailbox({ email }: { email: string }) {
+  const [, setParams] = useSearchParams();
   const [draft, setDraft] = useState(email);
   const [mails, setMails] = useState<Mail[] | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(false);
+  // The first look starts with the screen.
+  const [loading, setLoading] = useState(email !== "");
 
-  const load = useCallback(async () => {
-    if (!email) return;
-    setLoading(true);
-    try {
-      const out = await api<{ messages: Mail[] }>("GET", `/dev/mailbox${query({ email })}`);
-      setMails([...out.messages].sort((a, b) => b.sent_at - a.sent_at));
-      setError(null);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setLoading(false);
-    }
-  }, [email]);
+  const load = useCallback(
+    () =>
+      fetchMail(email)
+        .then(
+          (list) => {
+            setMails(list);
+            setError(null);
+          },
+          (err: unknown) => setError(err),
+        )
+        .finally(() => setLoading(false)),
+    [email],
+  );
 
   useEffect(() => {
-    setDraft(email);
-    setMails(null);
-    void load();
+    if (email) void load();
   }, [email, load]);
 
   // A mail may take a moment: look again every 2 s for a while until one is there.
@@ -47,8 +58,12 @@ export default function DevMailboxPage() {
     let tries = 0;
     const timer = setInterval(() => {
       tries += 1;
-      if (tries > 15) clearInterval(timer);
-      else void load();
+      if (tries > 15) {
+        clearInterval(timer);
+        return;
+      }
+      setLoading(true);
+      void load();
     }, 2000);
     return () => clearInterval(timer);
   }, [email, mails, load]);
@@ -60,10 +75,8 @@ export default function DevMailboxPage() {
 
   return (
     <div className="mx-auto max-w-2xl space-y-4 p-6">
-      <h1 className="text-xl font-semibold">Dev mailbox</h1>
-      <p className="text-sm text-slate-600">
-        In development, mail is kept here instead of being sent.
-      </p>
+      <PageTitle small>Dev mailbox</PageTitle>
+      <p className="text-sm text-slate-600">In development, mail is kept here instead of being sent.</p>
       <form onSubmit={submit} className="flex items-end gap-2">
         <div className="flex-1">
           <Field label="Email" id="mailbox-email">

@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 
-import { api } from "../lib/api";
+import { AlertText, BackLink, Badge, Button, Field, LoadError, PageTitle, StatusText, inputClass, linkClass } from "../components/ui";
+import { api, type Club, type Schema } from "../lib/api";
 import { errorMessage } from "../lib/errors";
-import type { ClubEvent } from "../lib/events";
+import { fetchEvent, type EventListItem } from "../lib/events";
 
-type EventItem = ClubEvent;
+type EventItem = EventListItem;
 
 function formatRange(startIso: string, endIso: string): string {
   const start = new Date(startIso);
@@ -27,12 +28,21 @@ function localToIso(value: string): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-const inputClass =
-  "mt-1 w-full rounded border border-slate-300 px-3 py-2 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500";
-
 export default function EventsPage() {
   const { clubId } = useParams();
   const club = Number(clubId);
+  if (!Number.isInteger(club) || club < 1) {
+    return (
+      <div className="mx-auto max-w-3xl p-4">
+        <AlertText>This club address is not valid.</AlertText>
+      </div>
+    );
+  }
+  // Another club: every piece of state starts afresh.
+  return <ClubEvents key={club} club={club} />;
+}
+
+function ClubEvents({ club }: { club: number }) {
   const [events, setEvents] = useState<EventItem[] | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [clubName, setClubName] = useState<string | null>(null);
@@ -46,32 +56,31 @@ export default function EventsPage() {
   const [formError, setFormError] = useState<string | null>(null);
   const [created, setCreated] = useState<EventItem | null>(null);
 
-  const load = useCallback(async () => {
-    setLoadError(null);
-    try {
-      const res = await api<{ events: EventItem[] }>("GET", `/events?club_id=${club}&upcoming=true`);
-      setEvents(res.events);
-      // The list carries no RSVP counts: fetch them per event (the first 50), without holding up the list.
-      const counted = await Promise.all(
-        res.events.slice(0, 50).map((e) => api<EventItem>("GET", `/events/${e.id}`).catch(() => null)),
-      );
-      const byId = new Map(counted.filter((e): e is EventItem => e !== null).map((e) => [e.id, e]));
-      setEvents((cur) =>
-        cur?.map((e) => {
-          const c = byId.get(e.id);
-          return c ? { ...e, going: c.going, waitlisted: c.waitlisted, status: c.status } : e;
-        }) ?? cur,
-      );
-    } catch (err) {
-      setLoadError(err);
-    }
-  }, [club]);
+  const load = useCallback(
+    () =>
+      api<Schema<"EventsOut">>("GET", `/events?club_id=${club}&upcoming=true`).then(
+        async (res) => {
+          const listed: EventItem[] = res.events;
+          setEvents(listed);
+          // The list carries no RSVP counts: fetch them per event (the first 50), without holding up the list.
+          const counted = await Promise.all(listed.slice(0, 50).map((e) => fetchEvent(e.id).catch(() => null)));
+          const byId = new Map(counted.filter((e) => e !== null).map((e) => [e.id, e]));
+          setEvents(
+            (cur) =>
+              cur?.map((e) => {
+                const c = byId.get(e.id);
+                return c ? { ...e, going: c.going, waitlisted: c.waitlisted, status: c.status } : e;
+              }) ?? cur,
+          );
+        },
+        (err: unknown) => setLoadError(err),
+      ),
+    [club],
+  );
 
   useEffect(() => {
-    if (!Number.isInteger(club) || club < 1) return;
-    setEvents(null);
     void load();
-    api<{ name: string }>("GET", `/clubs/${club}`)
+    api<Club>("GET", `/clubs/${club}`)
       .then((c) => setClubName(c.name))
       .catch(() => setClubName(null));
   }, [club, load]);
@@ -94,7 +103,7 @@ export default function EventsPage() {
     try {
       const body: Record<string, unknown> = { title: title.trim(), description, starts_at: starts, ends_at: ends };
       if (cap !== undefined) body.capacity = cap;
-      const ev = await api<EventItem>("POST", `/clubs/${club}/events`, body);
+      const ev = await api<Schema<"EventOut">>("POST", `/clubs/${club}/events`, body);
       setCreated(ev);
       setEvents((cur) =>
         [...(cur ?? []).filter((x) => x.id !== ev.id), ev].sort(
@@ -113,21 +122,11 @@ export default function EventsPage() {
     }
   }
 
-  if (!Number.isInteger(club) || club < 1) {
-    return (
-      <div className="mx-auto max-w-3xl p-4">
-        <p role="alert">This club address is not valid.</p>
-      </div>
-    );
-  }
-
   return (
     <div className="mx-auto max-w-3xl space-y-6 p-4">
       <div>
-        <Link to={`/clubs/${club}`} className="text-sm text-indigo-700 hover:underline">
-          ← Back to {clubName ?? "the club"}
-        </Link>
-        <h1 className="mt-1 text-2xl font-semibold">Upcoming events{clubName ? ` of ${clubName}` : ""}</h1>
+        <BackLink to={`/clubs/${club}`}>Back to {clubName ?? "the club"}</BackLink>
+        <PageTitle className="mt-1">Upcoming events{clubName ? ` of ${clubName}` : ""}</PageTitle>
       </div>
 
       <section aria-labelledby="events-list-heading">
@@ -135,12 +134,14 @@ export default function EventsPage() {
           Upcoming
         </h2>
         {loadError != null && (
-          <p role="alert" className="mb-3 rounded border border-red-300 bg-red-50 p-3 text-red-800">
-            {errorMessage(loadError)}{" "}
-            <button type="button" onClick={() => void load()} className="underline">
-              Try again
-            </button>
-          </p>
+          <LoadError
+            error={loadError}
+            className="mb-3"
+            retry={() => {
+              setLoadError(null);
+              void load();
+            }}
+          />
         )}
         {events === null && loadError == null && <p className="text-slate-600">Loading events…</p>}
         {events !== null && events.length === 0 && <p className="text-slate-600">No upcoming events.</p>}
@@ -149,7 +150,7 @@ export default function EventsPage() {
             {events.map((ev) => (
               <li key={ev.id} className="flex flex-wrap items-baseline justify-between gap-2 p-4">
                 <div>
-                  <Link to={`/events/${ev.id}`} className="text-lg font-medium text-indigo-700 hover:underline">
+                  <Link to={`/events/${ev.id}`} className={`text-lg font-medium ${linkClass}`}>
                     {ev.title}
                   </Link>
                   <p className="text-sm text-slate-600">
@@ -157,9 +158,7 @@ export default function EventsPage() {
                   </p>
                 </div>
                 <div className="flex items-center gap-2 text-sm text-slate-700">
-                  {ev.status === "live" && (
-                    <span className="rounded bg-red-600 px-2 py-0.5 text-xs font-semibold text-white">Live now</span>
-                  )}
+                  {ev.status === "live" && <Badge tone="live">Live now</Badge>}
                   {typeof ev.going === "number" && (
                     <span>
                       {ev.going} going{ev.capacity != null ? ` of ${ev.capacity}` : ""}
@@ -178,50 +177,54 @@ export default function EventsPage() {
         <h2 id="create-event-heading" className="text-lg font-semibold">
           New event
         </h2>
-        <form onSubmit={onCreate} className="mt-3 grid gap-3 sm:grid-cols-2" noValidate>
-          <label className="block sm:col-span-2">
-            <span className="text-sm font-medium">Title</span>
+        <form onSubmit={(e) => void onCreate(e)} className="mt-3 grid gap-3 sm:grid-cols-2" noValidate>
+          <div className="sm:col-span-2">
+            <Field label="Title" id="event-title">
+              <input
+                id="event-title"
+                className={inputClass}
+                value={title}
+                onChange={(e) => setTitle(e.target.value)}
+                maxLength={200}
+                required
+              />
+            </Field>
+          </div>
+          <div className="sm:col-span-2">
+            <Field label="Description" id="event-description">
+              <textarea
+                id="event-description"
+                className={inputClass}
+                value={description}
+                onChange={(e) => setDescription(e.target.value)}
+                maxLength={5000}
+                rows={3}
+              />
+            </Field>
+          </div>
+          <Field label="Starts at" id="event-starts">
             <input
-              className={inputClass}
-              value={title}
-              onChange={(e) => setTitle(e.target.value)}
-              maxLength={200}
-              required
-            />
-          </label>
-          <label className="block sm:col-span-2">
-            <span className="text-sm font-medium">Description</span>
-            <textarea
-              className={inputClass}
-              value={description}
-              onChange={(e) => setDescription(e.target.value)}
-              maxLength={5000}
-              rows={3}
-            />
-          </label>
-          <label className="block">
-            <span className="text-sm font-medium">Starts at</span>
-            <input
+              id="event-starts"
               type="datetime-local"
               className={inputClass}
               value={startsAt}
               onChange={(e) => setStartsAt(e.target.value)}
               required
             />
-          </label>
-          <label className="block">
-            <span className="text-sm font-medium">Ends at</span>
+          </Field>
+          <Field label="Ends at" id="event-ends">
             <input
+              id="event-ends"
               type="datetime-local"
               className={inputClass}
               value={endsAt}
               onChange={(e) => setEndsAt(e.target.value)}
               required
             />
-          </label>
-          <label className="block">
-            <span className="text-sm font-medium">Capacity</span>
+          </Field>
+          <Field label="Capacity" id="event-capacity">
             <input
+              id="event-capacity"
               type="number"
               inputMode="numeric"
               min={1}
@@ -231,27 +234,15 @@ export default function EventsPage() {
               onChange={(e) => setCapacity(e.target.value)}
               placeholder="No limit"
             />
-          </label>
+          </Field>
           <div className="flex items-end">
-            <button
-              type="submit"
-              disabled={creating}
-              className="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-500 focus:ring-offset-2 disabled:opacity-50"
-            >
+            <Button type="submit" disabled={creating}>
               Create event
-            </button>
+            </Button>
           </div>
         </form>
-        {formError && (
-          <p role="alert" className="mt-3 rounded border border-red-300 bg-red-50 p-3 text-red-800">
-            {formError}
-          </p>
-        )}
-        {created && (
-          <p role="status" className="mt-3 text-green-800">
-            Event created.
-          </p>
-        )}
+        {formError && <AlertText className="mt-3">{formError}</AlertText>}
+        {created && <StatusText className="mt-3">Event created.</StatusText>}
       </section>
     </div>
   );

@@ -1,28 +1,21 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link } from "react-router-dom";
 
-import { api } from "../lib/api";
-import { errorMessage } from "../lib/errors";
+import { Badge, Button, ErrorAlert, PageTitle, linkClass } from "../components/ui";
+import { api, type Schema } from "../lib/api";
 import { closeOpenedItem, itemKey, itemPath, logClick, logImpression, type ItemType } from "../lib/interactions";
 
-interface FeedItem {
-  type: ItemType;
-  id: number;
-  score: number;
-  reason: string;
+/** A feed item: its schema's fields and what the item's kind adds (a title, its club, a start time). */
+type FeedItem = Schema<"FeedItem"> & {
   title?: string;
   club_id?: number;
   club_name?: string;
   starts_at?: string;
   status?: string;
   description?: string;
-}
+};
 
-interface FeedResponse {
-  items: FeedItem[];
-  model?: number | null;
-  candidates?: number;
-}
+type FeedResponse = Schema<"FeedOut"> & { items: FeedItem[] };
 
 const TYPE_LABEL: Record<ItemType, string> = { event: "Event", club: "Club", room: "Room" };
 
@@ -42,18 +35,22 @@ export default function FeedPage() {
   const observer = useRef<IntersectionObserver | null>(null);
   const byElement = useRef(new Map<Element, FeedItem>());
 
-  const load = useCallback(async () => {
+  const load = useCallback(
+    () =>
+      api<FeedResponse>("GET", "/feed?limit=30")
+        .then(
+          (res) => setItems(res.items ?? []),
+          (err: unknown) => setError(err),
+        )
+        .finally(() => setLoading(false)),
+    [],
+  );
+
+  function reload() {
     setLoading(true);
     setError(null);
-    try {
-      const res = await api<FeedResponse>("GET", "/feed?limit=30");
-      setItems(res.items ?? []);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setLoading(false);
-    }
-  }, []);
+    void load();
+  }
 
   useEffect(() => {
     // Back on the feed: the item opened from it has been left.
@@ -111,29 +108,24 @@ export default function FeedPage() {
   return (
     <div className="mx-auto max-w-3xl p-4">
       <div className="mb-4 flex items-center justify-between gap-2">
-        <h1 className="text-2xl font-semibold">For you</h1>
-        <button
-          type="button"
-          onClick={() => void load()}
-          disabled={loading}
-          className="rounded border border-slate-300 px-3 py-1 text-sm hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-indigo-500 disabled:opacity-50"
-        >
+        <PageTitle>For you</PageTitle>
+        <Button variant="secondary" onClick={reload} disabled={loading}>
           Reload
-        </button>
+        </Button>
       </div>
 
-      {error != null && (
-        <p role="alert" className="mb-4 rounded border border-red-300 bg-red-50 p-3 text-red-800">
-          {errorMessage(error)}
-        </p>
-      )}
+      <ErrorAlert error={error} className="mb-4" />
 
       {items === null && loading && <p className="text-slate-600">Loading your feed…</p>}
       {items === null && !loading && error != null && <p className="text-slate-600">The feed could not be loaded.</p>}
 
       {items !== null && items.length === 0 && (
         <p className="text-slate-600">
-          Nothing here yet. <Link to="/clubs" className="text-indigo-700 underline">Find a club to join</Link> and
+          Nothing here yet.{" "}
+          <Link to="/clubs" className={linkClass}>
+            Find a club to join
+          </Link>{" "}
+          and
           its events and rooms will show up here.
         </p>
       )}
@@ -155,15 +147,13 @@ export default function FeedPage() {
                   </span>
                   {item.club_name && item.type !== "club" && <span>{item.club_name}</span>}
                   {when && <span>· {when}</span>}
-                  {item.status === "live" && (
-                    <span className="rounded bg-red-600 px-2 py-0.5 font-semibold text-white">Live now</span>
-                  )}
+                  {item.status === "live" && <Badge tone="live">Live now</Badge>}
                 </div>
                 <h2 className="mt-1 text-lg font-medium">
                   <Link
                     to={itemPath(item)}
                     onClick={() => logClick(item)}
-                    className="text-indigo-700 hover:underline focus:outline-none focus:ring-2 focus:ring-indigo-500"
+                    className={linkClass}
                   >
                     {title}
                   </Link>

@@ -3,7 +3,7 @@ import { Link, useLocation, useNavigate } from "react-router-dom";
 import { ApiError } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { returnPath } from "../lib/returnPath";
-import { Button, Card, ErrorAlert, Field, inputClass, linkClass } from "../components/ui";
+import { Button, Card, ErrorAlert, Field, PageTitle, inputClass, linkClass } from "../components/ui";
 
 export default function LoginPage() {
   const { login, notice } = useAuth();
@@ -23,7 +23,7 @@ export default function LoginPage() {
     setError(null);
     try {
       await login(email.trim(), password);
-      navigate(target, { replace: true });
+      void navigate(target, { replace: true });
     } catch (err) {
       setError(err);
       setBusy(false);
@@ -35,13 +35,15 @@ export default function LoginPage() {
   return (
     <div className="mx-auto max-w-md p-6">
       <Card>
-        <h1 className="mb-4 text-xl font-semibold">Welcome back</h1>
+        <PageTitle small className="mb-4">
+          Welcome back
+        </PageTitle>
         {notice && (
           <p role="status" className="mb-4 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900">
             {notice}
           </p>
         )}
-        <form onSubmit={submit} className="space-y-4" noValidate>
+        <form onSubmit={(e) => void submit(e)} className="space-y-4" noValidate>
           <Field label="Email" id="login-email">
             <input
               id="login-email"

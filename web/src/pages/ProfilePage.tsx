@@ -1,24 +1,13 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useParams } from "react-router-dom";
 
-import { api } from "../lib/api";
+import { AlertText, Button, ErrorAlert, Field, LoadError, Loading, PageTitle, StatusText, inputClass } from "../components/ui";
+import { api, type Achievement, type Schema, type User } from "../lib/api";
 import { useAuth } from "../lib/auth";
-import { errorMessage } from "../lib/errors";
 import { useSocket } from "../lib/socket";
 
-interface Profile {
-  id: number;
-  display_name: string;
-  bio: string;
-  created_at?: string;
-}
-
-interface Achievement {
-  code: string;
-  title: string;
-  description: string;
-  awarded_at: string;
-}
+/** One's own profile (`GET /me`) or another member's (`GET /users/{id}`): the fields both have. */
+type Profile = User;
 
 function formatDate(iso: string | undefined): string {
   if (!iso) return "";
@@ -26,16 +15,25 @@ function formatDate(iso: string | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
 
-const input =
-  "mt-1 w-full rounded border border-slate-300 px-3 py-2 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500";
-
 export default function ProfilePage() {
   const { userId } = useParams();
-  const { user, refreshUser } = useAuth();
-  const socket = useSocket();
+  const { user } = useAuth();
   const requested = userId !== undefined ? Number(userId) : user?.id;
-  const valid = requested !== undefined && Number.isInteger(requested) && requested > 0;
-  const own = valid && user != null && requested === user.id;
+  if (requested === undefined || !Number.isInteger(requested) || requested <= 0) {
+    return (
+      <div className="mx-auto max-w-2xl p-4">
+        {userId !== undefined ? <AlertText>This profile address is not valid.</AlertText> : <Loading className="" />}
+      </div>
+    );
+  }
+  const own = user != null && requested === user.id;
+  // Another person (or oneself after all): every piece of state starts afresh.
+  return <ProfileView key={`${requested}-${own}`} requested={requested} own={own} />;
+}
+
+function ProfileView({ requested, own }: { requested: number; own: boolean }) {
+  const { refreshUser } = useAuth();
+  const socket = useSocket();
 
   const [profile, setProfile] = useState<Profile | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -48,37 +46,34 @@ export default function ProfilePage() {
   const [saveError, setSaveError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
 
-  const loadProfile = useCallback(async () => {
-    if (!valid) return;
-    setLoadError(null);
-    try {
-      const p = own ? await api<Profile>("GET", "/me") : await api<Profile>("GET", `/users/${requested}`);
-      setProfile(p);
-      if (own) {
-        setDisplayName(p.display_name);
-        setBio(p.bio ?? "");
-      }
-    } catch (err) {
-      setLoadError(err);
-    }
-  }, [valid, own, requested]);
+  const loadProfile = useCallback(
+    () =>
+      api<Profile>("GET", own ? "/me" : `/users/${requested}`).then(
+        (p) => {
+          setProfile(p);
+          if (own) {
+            setDisplayName(p.display_name);
+            setBio(p.bio ?? "");
+          }
+        },
+        (err: unknown) => setLoadError(err),
+      ),
+    [own, requested],
+  );
 
-  const loadAchievements = useCallback(async () => {
-    if (!valid) return;
-    try {
-      const res = await api<{ achievements: Achievement[] }>("GET", `/users/${requested}/achievements`);
-      setAchievements(res.achievements);
-      setAchError(null);
-    } catch (err) {
-      setAchError(err);
-    }
-  }, [valid, requested]);
+  const loadAchievements = useCallback(
+    () =>
+      api<Schema<"AchievementsOut">>("GET", `/users/${requested}/achievements`).then(
+        (res) => {
+          setAchievements(res.achievements);
+          setAchError(null);
+        },
+        (err: unknown) => setAchError(err),
+      ),
+    [requested],
+  );
 
   useEffect(() => {
-    setProfile(null);
-    setAchievements(null);
-    setSaved(false);
-    setSaveError(null);
     void loadProfile();
     void loadAchievements();
   }, [loadProfile, loadAchievements]);
@@ -104,7 +99,7 @@ export default function ProfilePage() {
     }
     setSaving(true);
     try {
-      const me = await api<Profile>("PATCH", "/me", { display_name: name, bio });
+      const me = await api<Schema<"MeOut">>("PATCH", "/me", { display_name: name, bio });
       setProfile(me);
       setDisplayName(me.display_name);
       setBio(me.bio ?? "");
@@ -117,31 +112,22 @@ export default function ProfilePage() {
     }
   }
 
-  if (!valid) {
-    return (
-      <div className="mx-auto max-w-2xl p-4">
-        {userId !== undefined ? <p role="alert">This profile address is not valid.</p> : <p className="text-slate-600">Loading…</p>}
-      </div>
-    );
-  }
-
   return (
     <div className="mx-auto max-w-2xl space-y-6 p-4">
       {loadError != null && (
-        <div role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-red-800">
-          {errorMessage(loadError)}{" "}
-          <button type="button" onClick={() => void loadProfile()} className="underline">
-            Try again
-          </button>
-        </div>
+        <LoadError
+          error={loadError}
+          retry={() => {
+            setLoadError(null);
+            void loadProfile();
+          }}
+        />
       )}
       {profile === null && loadError == null && <p className="text-slate-600">Loading the profile…</p>}
 
       {profile && (
         <section aria-labelledby="profile-name" className="rounded-lg border border-slate-200 bg-white p-4">
-          <h1 id="profile-name" className="text-2xl font-semibold">
-            {profile.display_name}
-          </h1>
+          <PageTitle id="profile-name">{profile.display_name}</PageTitle>
           {profile.bio ? (
             <p className="mt-2 whitespace-pre-wrap text-slate-800">{profile.bio}</p>
           ) : (
@@ -156,11 +142,11 @@ export default function ProfilePage() {
           <h2 id="edit-profile" className="text-lg font-semibold">
             Edit your profile
           </h2>
-          <form onSubmit={onSave} className="mt-3 space-y-3" noValidate>
-            <label className="block">
-              <span className="text-sm font-medium">Display name</span>
+          <form onSubmit={(e) => void onSave(e)} className="mt-3 space-y-3" noValidate>
+            <Field label="Display name" id="profile-display-name">
               <input
-                className={input}
+                id="profile-display-name"
+                className={inputClass}
                 value={displayName}
                 maxLength={50}
                 required
@@ -169,11 +155,11 @@ export default function ProfilePage() {
                   setSaved(false);
                 }}
               />
-            </label>
-            <label className="block">
-              <span className="text-sm font-medium">Bio</span>
+            </Field>
+            <Field label="Bio" id="profile-bio">
               <textarea
-                className={input}
+                id="profile-bio"
+                className={inputClass}
                 value={bio}
                 maxLength={500}
                 rows={4}
@@ -182,27 +168,15 @@ export default function ProfilePage() {
                   setSaved(false);
                 }}
               />
-            </label>
+            </Field>
             <div className="flex items-center gap-3">
-              <button
-                type="submit"
-                disabled={saving}
-                className="rounded bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-500 focus:ring-offset-2 disabled:opacity-50"
-              >
+              <Button type="submit" disabled={saving}>
                 Save
-              </button>
-              {saved && (
-                <p role="status" className="text-green-800">
-                  Saved.
-                </p>
-              )}
+              </Button>
+              {saved && <StatusText>Saved.</StatusText>}
             </div>
           </form>
-          {saveError != null && (
-            <p role="alert" className="mt-3 rounded border border-red-300 bg-red-50 p-3 text-red-800">
-              {errorMessage(saveError)}
-            </p>
-          )}
+          <ErrorAlert error={saveError} className="mt-3" />
         </section>
       )}
 
@@ -210,11 +184,7 @@ export default function ProfilePage() {
         <h2 id="achievements-heading" className="text-lg font-semibold">
           Achievements
         </h2>
-        {achError != null && (
-          <p role="alert" className="mt-2 rounded border border-red-300 bg-red-50 p-3 text-red-800">
-            {errorMessage(achError)}
-          </p>
-        )}
+        <ErrorAlert error={achError} className="mt-2" />
         {achievements === null && achError == null && <p className="mt-2 text-slate-600">Loading achievements…</p>}
         {achievements !== null && (
           <ul aria-label="Achievements" className="mt-2 space-y-2">

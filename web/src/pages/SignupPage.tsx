@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { api } from "../lib/api";
-import { Button, Card, ErrorAlert, Field, inputClass, linkClass } from "../components/ui";
+import { Button, Card, ErrorAlert, Field, PageTitle, inputClass, linkClass } from "../components/ui";
 
 export default function SignupPage() {
   const [email, setEmail] = useState("");
@@ -29,7 +29,7 @@ export default function SignupPage() {
     return (
       <div className="mx-auto max-w-md p-6">
         <Card>
-          <h1 className="text-xl font-semibold">Check your email</h1>
+          <PageTitle small>Check your email</PageTitle>
           <p className="mt-2 text-slate-700">
             We sent a verification link to <strong>{sentTo}</strong>. Open it to activate the account, then log in.
           </p>
@@ -46,8 +46,10 @@ export default function SignupPage() {
   return (
     <div className="mx-auto max-w-md p-6">
       <Card>
-        <h1 className="mb-4 text-xl font-semibold">Create your account</h1>
-        <form onSubmit={submit} className="space-y-4" noValidate>
+        <PageTitle small className="mb-4">
+          Create your account
+        </PageTitle>
+        <form onSubmit={(e) => void submit(e)} className="space-y-4" noValidate>
           <Field label="Email" id="signup-email">
             <input
               id="signup-email"

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../lib/api";
-import { Card, ErrorAlert, linkClass } from "../components/ui";
+import { Card, ErrorAlert, PageTitle, linkClass } from "../components/ui";
 
 // A token can be used once: the request is made once per token even if the effect runs twice.
 const attempts = new Map<string, Promise<unknown>>();
@@ -16,23 +16,27 @@ function verify(token: string): Promise<unknown> {
   return p;
 }
 
+const NO_TOKEN = new Error("This link has no verification token. Open the link from the mail as it is.");
+
 export default function VerifyPage() {
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
+  return (
+    <div className="mx-auto max-w-md p-6">
+      <Card>{token ? <Verification key={token} token={token} /> : <Failed error={NO_TOKEN} />}</Card>
+    </div>
+  );
+}
+
+function Verification({ token }: { token: string }) {
   const [state, setState] = useState<"working" | "done" | "failed">("working");
   const [error, setError] = useState<unknown>(null);
 
   useEffect(() => {
     let live = true;
-    if (!token) {
-      setState("failed");
-      setError(new Error("This link has no verification token. Open the link from the mail as it is."));
-      return;
-    }
-    setState("working");
     verify(token).then(
       () => live && setState("done"),
-      (err) => {
+      (err: unknown) => {
         if (!live) return;
         setError(err);
         setState("failed");
@@ -43,37 +47,37 @@ export default function VerifyPage() {
     };
   }, [token]);
 
+  if (state === "working") {
+    return (
+      <p role="status" className="text-slate-600">
+        Verifying your email…
+      </p>
+    );
+  }
+  if (state === "failed") return <Failed error={error} />;
   return (
-    <div className="mx-auto max-w-md p-6">
-      <Card>
-        {state === "working" && (
-          <p role="status" className="text-slate-600">
-            Verifying your email…
-          </p>
-        )}
-        {state === "done" && (
-          <>
-            <h1 className="text-xl font-semibold">Email verified</h1>
-            <p className="mt-2 text-slate-700">Your account is active.</p>
-            <p className="mt-4">
-              <Link to="/login" className={linkClass}>
-                Log in
-              </Link>
-            </p>
-          </>
-        )}
-        {state === "failed" && (
-          <>
-            <h1 className="text-xl font-semibold">Verification failed</h1>
-            <ErrorAlert error={error} className="mt-3" />
-            <p className="mt-4 text-sm">
-              <Link to="/signup" className={linkClass}>
-                Back to sign up
-              </Link>
-            </p>
-          </>
-        )}
-      </Card>
-    </div>
+    <>
+      <PageTitle small>Email verified</PageTitle>
+      <p className="mt-2 text-slate-700">Your account is active.</p>
+      <p className="mt-4">
+        <Link to="/login" className={linkClass}>
+          Log in
+        </Link>
+      </p>
+    </>
+  );
+}
+
+function Failed({ error }: { error: unknown }) {
+  return (
+    <>
+      <PageTitle small>Verification failed</PageTitle>
+      <ErrorAlert error={error} className="mt-3" />
+      <p className="mt-4 text-sm">
+        <Link to="/signup" className={linkClass}>
+          Back to sign up
+        </Link>
+      </p>
+    </>
   );
 }
