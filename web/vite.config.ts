@@ -23,7 +23,7 @@ export default defineConfig({
   },
   // The gateway serves the app under a strict Content-Security-Policy (script-src/style-src 'self', no
   // 'unsafe-inline'): every script and style must be a file of its own. Vite's build emits index.html
-  // with <script src> and <link rel=stylesheet> only (tests/test_web.py checks it); no asset is inlined
+  // with <script src> and <link rel=stylesheet> only (tests/unit/test_web.py checks it); no asset is inlined
   // as a data: URI either.
   build: {
     outDir: "dist",
