@@ -1,9 +1,9 @@
 // The clubs of the logged-in user (`GET /me/clubs`) and invite codes as people pass them on.
-import { api, type Club } from "./api";
+import { api, type Club, type Schema } from "./api";
 
 /** The user's clubs (each with `my_role`), by name. */
 export async function loadMyClubs(): Promise<Club[]> {
-  const out = await api<{ clubs: Club[] }>("GET", "/me/clubs");
+  const out = await api<Schema<"MyClubsOut">>("GET", "/me/clubs");
   return [...out.clubs].sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -16,12 +16,13 @@
  * it is unit-tested with fake timers; the functions at the bottom use one shared logger that talks
  * to the API.
  */
-import { api } from "./api";
+import { api, type Schema } from "./api";
 import { newUuid } from "./uuid";
 
-export type ItemType = "event" | "club" | "room";
-// What a client may log; rsvp, join and attendance are recorded by the server from the actions themselves.
-export type InteractionKind = "impression" | "click" | "dwell";
+export type ItemType = Schema<"InteractionIn">["item_type"];
+// What a client may log ("impression", "click", "dwell"); rsvp, join and attendance are recorded by the
+// server from the actions themselves.
+export type InteractionKind = Schema<"InteractionIn">["kind"];
 
 /** What the logger needs of a feed item (a `FeedItem` of `GET /feed` fits). */
 export interface ItemRef {
