@@ -8,7 +8,7 @@ import time
 import uuid
 
 from actors.domain.errors import DomainError
-from actors.interactions import append as append_interactions
+from actors.fanout import append_interactions
 from gateway.core.ratelimit import INTERACTIONS_PER_MINUTE, RateLimiter
 from storage import keys
 from storage.visibility import first_invisible_item

@@ -17,8 +17,8 @@ from argon2 import PasswordHasher
 from bson import ObjectId
 
 from actors.config import ActorConfig
+from actors.fanout import append_interactions
 from actors.interactions import InteractionConsumerHost
-from actors.interactions import append as append_interactions
 from ranking.world import World, build, user_email
 from storage import keys
 from storage import mongo as mongo_store
