@@ -101,7 +101,7 @@ class ShardBatcher:
             results = await self.handle.apply.remote([op for op, _ in items])
         except Exception as exc:  # actor died mid-call (and retries ran out), cluster gone…
             log.warning("room shard call failed: %s", exc)
-            results = [DomainError("unavailable", CHAT_UNAVAILABLE)] * len(items)
+            results = [DomainError("unavailable", CHAT_UNAVAILABLE) for _ in items]  # one each: raised apart
         for (_, fut), result in zip(items, results, strict=False):
             if not fut.done():
                 fut.set_result(result)
