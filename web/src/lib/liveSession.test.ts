@@ -46,14 +46,21 @@ function run(...actions: LiveAction[]): LiveModel {
 
 describe("liveReducer", () => {
   it("a joined state clears the last join error", () => {
-    const m = run({ type: "joinFailed", error: new ApiError(404, "not_found", "") }, { type: "state", state: live() });
+    const m = run({ type: "joinFailed", error: new ApiError(404, "not_found", "") }, { type: "joined", state: live() });
     expect(m.joinError).toBeNull();
     expect(m.state?.version).toBe(5);
   });
 
+  it("an update keeps a failed rejoin's error (it shows only while there is no state)", () => {
+    const err = new ApiError(0, "timeout", "");
+    const m = run({ type: "joined", state: live() }, { type: "joinFailed", error: err }, { type: "updated", state: live({ version: 6 }) });
+    expect(m.joinError).toBe(err);
+    expect(m.state?.version).toBe(6);
+  });
+
   it("live:removed drops the session, its errors and offers nothing more", () => {
     const m = run(
-      { type: "state", state: live() },
+      { type: "joined", state: live() },
       { type: "actFailed", error: { error: new Error("x"), message: "x" } },
       { type: "removed", reason: "banned" },
     );
@@ -76,7 +83,7 @@ describe("liveReducer", () => {
   });
 
   it("the host's end marks the state ended and keeps the summary it answered with", () => {
-    const m = run({ type: "state", state: live() }, { type: "ended", summary: { attendance: 3 } });
+    const m = run({ type: "joined", state: live() }, { type: "ended", summary: { attendance: 3 } });
     expect(m.state?.status).toBe("ended");
     expect(livePhase(m, 1)).toEqual({ kind: "ended", summary: { attendance: 3 } });
   });
@@ -100,11 +107,11 @@ describe("livePhase", () => {
   });
 
   it("an ended state without a summary yet shows the end while it loads", () => {
-    expect(livePhase(run({ type: "state", state: live({ status: "ended" }) }), 1)).toEqual({ kind: "ended", summary: null });
+    expect(livePhase(run({ type: "joined", state: live({ status: "ended" }) }), 1)).toEqual({ kind: "ended", summary: null });
   });
 
   it("gives the viewer's role and hand", () => {
-    const m = run({ type: "state", state: live() });
+    const m = run({ type: "joined", state: live() });
     expect(livePhase(m, 1)).toMatchObject({ kind: "live", role: "host", handRaised: false });
     expect(livePhase(m, 2)).toMatchObject({ role: "speaker" });
     expect(livePhase(m, 4)).toMatchObject({ role: "audience", handRaised: true });

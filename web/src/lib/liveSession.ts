@@ -49,7 +49,8 @@ export interface LiveModel {
 
 export type LiveAction =
   | { type: "event"; event: ClubEvent }
-  | { type: "state"; state: LiveState }
+  | { type: "joined"; state: LiveState }
+  | { type: "updated"; state: LiveState }
   | { type: "joinFailed"; error: unknown }
   | { type: "removed"; reason: string }
   | { type: "actStarted" }
@@ -76,9 +77,10 @@ export function liveReducer(model: LiveModel, action: LiveAction): LiveModel {
   switch (action.type) {
     case "event":
       return { ...model, event: action.event };
-    case "state":
-      // A join ack or an applied update; a join that succeeds clears the last join error.
+    case "joined":
       return { ...model, state: action.state, joinError: null };
+    case "updated":
+      return { ...model, state: action.state };
     case "joinFailed":
       return { ...model, joinError: action.error };
     case "removed":
@@ -209,7 +211,7 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
       call<{ state: LiveState }>("live:join", { event_id: eventId }).then(
         (res) => {
           if (!active || gone) return;
-          dispatch({ type: "state", state: sync.joined(res.state) });
+          dispatch({ type: "joined", state: sync.joined(res.state) });
         },
         (err: unknown) => {
           sync.joinFailed();
@@ -230,7 +232,7 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
     const onUpdate = (u: unknown) => {
       if (!active || gone) return;
       const next = sync.update(u);
-      if (next) dispatch({ type: "state", state: next });
+      if (next) dispatch({ type: "updated", state: next });
     };
     const onRemoved = (r: { event_id?: unknown; reason?: unknown }) => {
       if (!active || r?.event_id !== eventId) return;
