@@ -29,15 +29,12 @@ from storage.mongo import retry_once
 from storage.streams import consume, ensure_group
 
 from .config import ActorConfig
-from .fanout import Interaction, append_interactions
+from .fanout import Interaction
 from .hosting import OpenOnce, TaskSet
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "consumer-0"  # one named actor: its identity survives its restarts
-
-# The name the gateway's interaction action and the seeding import; the stream's schema lives in the fan-out.
-append = append_interactions
 
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).

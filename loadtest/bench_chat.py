@@ -179,7 +179,7 @@ class ClubHoloHub(Server):
         signed with the gateway's own keys (2,000 argon2 signups would only measure argon2)."""
         from argon2 import PasswordHasher
 
-        from gateway.tokens import AccessTokens, KeyRing
+        from gateway.core.tokens import AccessTokens, KeyRing
         from storage.models import Club, Membership, Role, Room, User
         from storage.postgres import close_postgres, init_postgres
         from storage.services import Services

@@ -108,7 +108,7 @@ class Stack:
         with the gateway's own keys. Returns one socket spec per member: {room, token}."""
         from argon2 import PasswordHasher
 
-        from gateway.tokens import AccessTokens, KeyRing
+        from gateway.core.tokens import AccessTokens, KeyRing
         from storage.models import Club, Membership, Role, Room, User
         from storage.postgres import close_postgres, init_postgres
         from storage.services import Services

@@ -186,7 +186,7 @@ class Clubs:
 
     async def leave(self, club_id: int, user_id: int) -> None:
         _, role = await visible_club(club_id, user_id)
-        if role is None:
+        if not can(role, "leave"):
             raise DomainError("not_found", "you are not a member of this club")
         if role == "owner":
             raise DomainError("conflict", "the owner must hand over ownership before leaving")
@@ -225,6 +225,8 @@ class Clubs:
             raise DomainError(
                 "invalid", "choose another member: the owner's role changes by handing ownership over"
             )
+        if role == "owner":
+            require(actor_role, "transfer_ownership")
         async with in_transaction():
             if role == "owner":  # hand-over: the previous owner stays on as a moderator
                 await Membership.filter(club_id=club_id, user_id=actor_id).update(role=Role.moderator)
@@ -357,7 +359,7 @@ class Clubs:
                 "target_user_id": d.get("target_user_id"),
                 "reason": d.get("reason", ""),
                 "details": d.get("details", {}),
-                "ts": d["ts"].isoformat(),
+                "ts": _epoch_ms(d["ts"]),
             }
             for d in await mongo_store.retry_once(read)
         ]
@@ -375,3 +377,10 @@ class Clubs:
 
 def _role(value) -> str:
     return value.value if hasattr(value, "value") else str(value)
+
+
+def _epoch_ms(when: datetime) -> int:
+    """``ts`` is epoch milliseconds everywhere in the API; the driver hands back naive UTC datetimes."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from actors.domain.errors import DomainError
-from actors.domain.roles import require
+from actors.domain.roles import can, require
 from storage.models import Event, EventStatus, Rsvp, RsvpStatus
 from storage.visibility import listable_clubs
 
@@ -122,7 +122,7 @@ class Events:
 
     async def rsvp(self, event_id: int, user_id: int) -> dict:
         event, role = await self.event(event_id, user_id)
-        if role is None:
+        if not can(role, "rsvp"):
             raise DomainError("forbidden", "join the club to RSVP")
         if event.status == EventStatus.ended:
             raise DomainError("conflict", "this event has ended")

@@ -162,7 +162,7 @@ class AuditEntry(BaseModel):
     target_user_id: int | None
     reason: str
     details: dict
-    ts: str
+    ts: int = Field(description="when it happened, epoch milliseconds (like a message's ts)")
 
 
 class AuditOut(BaseModel):

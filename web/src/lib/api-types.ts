@@ -676,8 +676,11 @@ export interface components {
             reason: string;
             /** Target User Id */
             target_user_id: number | null;
-            /** Ts */
-            ts: string;
+            /**
+             * Ts
+             * @description when it happened, epoch milliseconds (like a message's ts)
+             */
+            ts: number;
         };
         /** AuditOut */
         AuditOut: {
