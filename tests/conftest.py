@@ -3,6 +3,7 @@
 The services are the project's own embedded ones, started under a temporary data dir (or the
 external ones named by ``CLUBHUB_*_URL``); nothing is mocked.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,11 +37,19 @@ def smtp():
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory, smtp) -> Settings:
     # A burst of 40 lets tests send a few dozen messages in a row; the flood test goes past it.
-    return Settings(data_dir=tmp_path_factory.mktemp("clubhub-data"), ray_num_cpus=os.cpu_count() or 2,
-                    smtp_url=smtp.url, user_msg_burst=40, housekeeping_s=1.0, metrics_port=0,
-                    socket_connect_timeout_s=3.0,
-                    # Most test clients share 127.0.0.1: per-address limits are tested with addresses of their own.
-                    ip_event_rate=1e6, ip_event_burst=1e6, max_sockets_per_ip=1000)
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("clubhub-data"),
+        ray_num_cpus=os.cpu_count() or 2,
+        smtp_url=smtp.url,
+        user_msg_burst=40,
+        housekeeping_s=1.0,
+        metrics_port=0,
+        socket_connect_timeout_s=3.0,
+        # Most test clients share 127.0.0.1: per-address limits are tested with addresses of their own.
+        ip_event_rate=1e6,
+        ip_event_burst=1e6,
+        max_sockets_per_ip=1000,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +74,9 @@ def ray_cluster(settings):
 class Gateway:
     url: str
     app: web.Application
-    runner: web.AppRunner | None = None  # to add a listener on another address (tests/integration/test_hardening.py)
+    runner: web.AppRunner | None = (
+        None  # to add a listener on another address (tests/integration/test_hardening.py)
+    )
 
     @property
     def backends(self):

@@ -1,4 +1,5 @@
 """``clubhub run`` end to end: a cold start to ready, then a signal stops everything it started."""
+
 import json
 import os
 import signal
@@ -32,6 +33,7 @@ async def test_run_until_signal_leaves_no_process(tmp_path, sig):
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
+
             async def ready():
                 assert proc.poll() is None, log_path.read_text()[-3000:]
                 try:

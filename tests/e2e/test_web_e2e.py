@@ -2,9 +2,11 @@
 (the in-process gateway serving web/dist, real services, Ray). Screenshots of the main screens are written
 to web/e2e/screenshots/ on every run. Every page runs under the gateway's Content-Security-Policy, and no
 test may end with a CSP violation reported in any page's console."""
+
 import re
 import shutil
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,9 @@ async def browser():
     assert chromium, "Debian's chromium is missing: `make chromium` installs it"
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        b = await pw.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield b
         await b.close()
 
@@ -149,11 +153,14 @@ async def test_two_people_join_a_club_and_chat_and_one_catches_up_after_being_of
     await ann.get_by_label("Club name").fill(club)
     await ann.get_by_label("Description").fill("Testing in a real browser")
     await ann.get_by_role("button", name="Create club").click()
-    await expect(ann.get_by_role("navigation", name="Rooms").get_by_role("link", name="general")).to_be_visible()
+    await expect(
+        ann.get_by_role("navigation", name="Rooms").get_by_role("link", name="general")
+    ).to_be_visible()
     club_url = ann.url
 
     await ben.get_by_role("link", name="Clubs").click()
     await ben.get_by_label("Search clubs").fill(club)
+    await expect(ben.get_by_role("button", name=f"Join {club}")).to_be_visible()  # the search has answered
     await shot(ben, "03-clubs")
     await ben.get_by_role("button", name=f"Join {club}").click()
     await expect(ben.get_by_role("navigation", name="Rooms")).to_be_visible()
@@ -265,8 +272,11 @@ async def test_a_host_runs_a_live_session_with_two_audience_members(browser, gat
         await ask.click()
         await expect(cat.get_by_text("your open questions: 1 of 5")).to_be_visible()
         await ben.get_by_role("button", name="Upvote: What is next for the club?").click()
-        question = ann.get_by_role("list", name="Questions").get_by_role("listitem").filter(
-            has_text="What is next for the club?")
+        question = (
+            ann.get_by_role("list", name="Questions")
+            .get_by_role("listitem")
+            .filter(has_text="What is next for the club?")
+        )
         await expect(question).to_contain_text("1 vote")
 
         # A poll, votes, live results.
@@ -291,6 +301,7 @@ async def test_a_host_runs_a_live_session_with_two_audience_members(browser, gat
 
         await ann.get_by_role("link", name="Profile").click()
         await expect(ann.get_by_role("list", name="Achievements")).to_be_visible()
+        await expect(ann.get_by_role("heading", name="Ann", exact=True)).to_be_visible()
         await shot(ann, "10-profile")
     finally:
         await cat.context.close()
@@ -347,20 +358,31 @@ async def test_the_app_runs_under_a_strict_content_security_policy(browser, gate
 
 
 async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(browser, gateway, smtp):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from support.members import Api
 
     olga, dan = await make_member(gateway.url, smtp, "Olga"), await make_member(gateway.url, smtp, "Dan")
     async with client_session(gateway.url) as http:
         owner, member = Api(http, olga), Api(http, dan)
-        _, club = await owner.call("POST", "/clubs", {"name": f"Ban club {uuid.uuid4().hex[:6]}",
-                                                      "description": "moderated"}, expect=201)
+        _, club = await owner.call(
+            "POST",
+            "/clubs",
+            {"name": f"Ban club {uuid.uuid4().hex[:6]}", "description": "moderated"},
+            expect=201,
+        )
         await member.call("POST", f"/clubs/{club['id']}/join", expect=200)
-        start = datetime.now(timezone.utc) + timedelta(minutes=5)
-        _, event = await owner.call("POST", f"/clubs/{club['id']}/events", {
-            "title": "Town hall", "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=1)).isoformat()}, expect=201)
+        start = datetime.now(UTC) + timedelta(minutes=5)
+        _, event = await owner.call(
+            "POST",
+            f"/clubs/{club['id']}/events",
+            {
+                "title": "Town hall",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=1)).isoformat(),
+            },
+            expect=201,
+        )
         await owner.call("POST", f"/events/{event['id']}/live/start", expect=200)
 
         chat = await new_page(browser, gateway)
@@ -384,14 +406,21 @@ async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(brow
                 await live.get_by_role("button", name="Ask", exact=True).click()
                 if n < 6:
                     await expect(live.get_by_text(f"your open questions: {n} of 5")).to_be_visible()
-            await expect(live.get_by_role("alert").filter(has_text="You already have 5 open questions")).to_be_visible()
+            await expect(
+                live.get_by_role("alert").filter(has_text="You already have 5 open questions")
+            ).to_be_visible()
             await expect(live.get_by_role("list", name="Questions").get_by_role("listitem")).to_have_count(5)
             await shots(live, "12a-live-open-question-cap")
 
-            await owner.call("POST", f"/clubs/{club['id']}/bans", {"user_id": dan.user_id, "reason": "spam"},
-                             expect=200)
-            await expect(chat.get_by_role("alert").filter(has_text="You were removed from this club.")).to_be_visible()
-            await expect(live.get_by_role("alert").filter(has_text="You were removed from this club.")).to_be_visible()
+            await owner.call(
+                "POST", f"/clubs/{club['id']}/bans", {"user_id": dan.user_id, "reason": "spam"}, expect=200
+            )
+            await expect(
+                chat.get_by_role("alert").filter(has_text="You were removed from this club.")
+            ).to_be_visible()
+            await expect(
+                live.get_by_role("alert").filter(has_text="You were removed from this club.")
+            ).to_be_visible()
             # Nothing of the club stays on screen, and nothing is offered.
             for page in (chat, live):
                 await expect(page.get_by_text("Hello from Dan")).to_have_count(0)
@@ -410,7 +439,9 @@ async def say(url: str, member, room_id: int, text: str) -> None:
     from support.chat import ChatClient
 
     async with client_session(url) as http:
-        resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+        resp = await http.post(
+            "/api/v1/auth/login", json={"email": member.email, "password": member.password}
+        )
         token = (await resp.json())["access_token"]
     sender = await ChatClient(url, token).connect()
     try:
@@ -438,8 +469,12 @@ async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dr
     try:
         eve, fay = await make_member(gateway.url, smtp, "Eve"), await make_member(gateway.url, smtp, "Fay")
         async with client_session(gateway.url) as http:
-            _, club = await Api(http, eve).call("POST", "/clubs", {"name": f"Idle club {uuid.uuid4().hex[:6]}",
-                                                                   "description": "quiet"}, expect=201)
+            _, club = await Api(http, eve).call(
+                "POST",
+                "/clubs",
+                {"name": f"Idle club {uuid.uuid4().hex[:6]}", "description": "quiet"},
+                expect=201,
+            )
             await Api(http, fay).call("POST", f"/clubs/{club['id']}/join", expect=200)
             _, rooms = await Api(http, fay).call("GET", f"/clubs/{club['id']}/rooms", expect=200)
         room_id = rooms["rooms"][0]["id"]

@@ -12,8 +12,13 @@ def test_rules():
     assert earned({"message_sent": 1}) == {"first_message"}
     assert earned({"message_sent": 100, "live_attended": 4}) == {"first_message", "hundred_messages"}
     assert "attended_5_live" in earned({"live_attended": 5})
-    assert {r.code for r in RULES} >= {"first_message", "hundred_messages", "founded_club", "hosted_live",
-                                       "attended_5_live"}
+    assert {r.code for r in RULES} >= {
+        "first_message",
+        "hundred_messages",
+        "founded_club",
+        "hosted_live",
+        "attended_5_live",
+    }
 
 
 async def test_first_message_and_founding_are_awarded_once_and_announced(gateway, smtp):
@@ -44,8 +49,9 @@ async def test_first_message_and_founding_are_awarded_once_and_announced(gateway
             # so once the founding (recorded after the three messages) is announced, a second
             # "first_message" would have been announced before it.
             await wait_for(founded)
-            resp = await http.get(f"/api/v1/users/{ada.user_id}/achievements", headers={
-                "Authorization": f"Bearer {bob.token}"})
+            resp = await http.get(
+                f"/api/v1/users/{ada.user_id}/achievements", headers={"Authorization": f"Bearer {bob.token}"}
+            )
             codes = [x["code"] for x in (await resp.json())["achievements"]]
             assert sorted(codes) == ["first_message", "founded_club"]  # once each, however many messages
             assert [x["code"] for x in announced].count("first_message") == 1

@@ -1,4 +1,5 @@
 """Accounts and auth against the real services and a real SMTP server."""
+
 import asyncio
 import base64
 import json
@@ -44,8 +45,9 @@ async def socket_refusal(url: str, auth) -> str | None:
 async def test_signup_verify_login_refresh_replay_logout(gateway, smtp):
     email = unique_email("Flow").upper()  # normalized to lower case
     async with client_session(gateway.url) as http:
-        resp = await http.post("/api/v1/auth/signup",
-                               json={"email": f"  {email} ", "password": PASSWORD, "display_name": "Ada"})
+        resp = await http.post(
+            "/api/v1/auth/signup", json={"email": f"  {email} ", "password": PASSWORD, "display_name": "Ada"}
+        )
         assert resp.status == 201, await resp.text()
         user_id = (await resp.json())["user_id"]
 
@@ -144,19 +146,35 @@ async def test_expired_tampered_and_wrong_kid_tokens_are_refused(gateway, member
     expired = accounts.access.issue(member.user_id, family, now=time.time() - 16 * 60)
     tampered = _tamper(member.token, sub=str(member.user_id + 1))
     ring = accounts.access.ring
-    unknown_kid = jwt.encode(jwt.decode(member.token, options={"verify_signature": False}),
-                             "another-secret", algorithm="HS256", headers={"kid": "nope"})
-    right_kid_wrong_key = jwt.encode(jwt.decode(member.token, options={"verify_signature": False}),
-                                     "another-secret", algorithm="HS256", headers={"kid": ring.active_kid})
-    alg_none = jwt.encode(jwt.decode(member.token, options={"verify_signature": False}), None, algorithm="none",
-                          headers={"kid": ring.active_kid})
+    unknown_kid = jwt.encode(
+        jwt.decode(member.token, options={"verify_signature": False}),
+        "another-secret",
+        algorithm="HS256",
+        headers={"kid": "nope"},
+    )
+    right_kid_wrong_key = jwt.encode(
+        jwt.decode(member.token, options={"verify_signature": False}),
+        "another-secret",
+        algorithm="HS256",
+        headers={"kid": ring.active_kid},
+    )
+    alg_none = jwt.encode(
+        jwt.decode(member.token, options={"verify_signature": False}),
+        None,
+        algorithm="none",
+        headers={"kid": ring.active_kid},
+    )
     for bad in (expired, tampered, unknown_kid, right_kid_wrong_key, alg_none):
         resp = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {bad}"})
         assert resp.status == 401 and error_of(await resp.json()) == "unauthorized"
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
         assert await socket_refusal(gateway.url, {"token": bad}) == "unauthorized"
-    assert "expired" in (await (await http.get(
-        "/api/v1/me", headers={"Authorization": f"Bearer {expired}"})).json())["error"]["message"]
+    assert (
+        "expired"
+        in (await (await http.get("/api/v1/me", headers={"Authorization": f"Bearer {expired}"})).json())[
+            "error"
+        ]["message"]
+    )
     assert (await http.get("/api/v1/me", headers={"Authorization": f"Bearer {member.token}"})).status == 200
     assert (await http.get("/api/v1/me")).status == 401
 
@@ -167,7 +185,9 @@ async def test_login_backoff_per_account_and_address_with_retry_after(gateway, m
     statuses = []
     async with client_session(gateway.url, source) as http:
         for _ in range(7):
-            resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": "wrong password!"})
+            resp = await http.post(
+                "/api/v1/auth/login", json={"email": member.email, "password": "wrong password!"}
+            )
             statuses.append(resp.status)
             body = await resp.json()
     assert statuses == [401] * 6 + [429]
@@ -176,11 +196,15 @@ async def test_login_backoff_per_account_and_address_with_retry_after(gateway, m
     assert 1 <= retry_after <= 30 and f"{retry_after}s" in body["error"]["message"]
     # The right password does not get through from that address either until the lock ends …
     async with client_session(gateway.url, source) as http:
-        resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+        resp = await http.post(
+            "/api/v1/auth/login", json={"email": member.email, "password": member.password}
+        )
         assert resp.status == 429
     # … but it does from any other.
     async with client_session(gateway.url) as http:
-        resp = await http.post("/api/v1/auth/login", json={"email": member.email, "password": member.password})
+        resp = await http.post(
+            "/api/v1/auth/login", json={"email": member.email, "password": member.password}
+        )
         assert resp.status == 200
 
 
@@ -189,47 +213,94 @@ async def test_signup_rate_limit_per_address(gateway):
     statuses = []
     async with client_session(gateway.url, source) as http:
         for i in range(11):
-            resp = await http.post("/api/v1/auth/signup", json={
-                "email": unique_email("burst"), "password": PASSWORD, "display_name": f"Burst {i}"})
+            resp = await http.post(
+                "/api/v1/auth/signup",
+                json={"email": unique_email("burst"), "password": PASSWORD, "display_name": f"Burst {i}"},
+            )
             statuses.append(resp.status)
         assert statuses == [201] * 10 + [429]
         assert int(resp.headers["Retry-After"]) >= 1
     async with client_session(gateway.url) as other:  # another address is unaffected
-        resp = await other.post("/api/v1/auth/signup", json={
-            "email": unique_email("other"), "password": PASSWORD, "display_name": "Other"})
+        resp = await other.post(
+            "/api/v1/auth/signup",
+            json={"email": unique_email("other"), "password": PASSWORD, "display_name": "Other"},
+        )
         assert resp.status == 201
 
 
 async def test_wrong_password_and_unknown_email_answer_alike(gateway, member, http):
-    wrong = await http.post("/api/v1/auth/login", json={"email": member.email, "password": "not the password"})
-    unknown = await http.post("/api/v1/auth/login", json={"email": unique_email("ghost"), "password": "whatever!!"})
+    wrong = await http.post(
+        "/api/v1/auth/login", json={"email": member.email, "password": "not the password"}
+    )
+    unknown = await http.post(
+        "/api/v1/auth/login", json={"email": unique_email("ghost"), "password": "whatever!!"}
+    )
     assert wrong.status == unknown.status == 401
     assert await wrong.json() == await unknown.json()
 
 
 async def test_duplicate_email_answers_like_a_new_signup(gateway, member, http):
     # No 409 (issue 11, L2): the answer never tells whether an address has an account.
-    resp = await http.post("/api/v1/auth/signup", json={
-        "email": f" {member.email.upper()}", "password": PASSWORD, "display_name": "Copy"})
+    resp = await http.post(
+        "/api/v1/auth/signup",
+        json={"email": f" {member.email.upper()}", "password": PASSWORD, "display_name": "Copy"},
+    )
     assert resp.status == 201 and (await resp.json())["user_id"] != member.user_id
 
 
-@pytest.mark.parametrize("payload,status,code", [
-    (b"{not json", 422, "invalid"),
-    (b"[1, 2]", 422, "invalid"),
-    (b"", 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": PASSWORD}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": 123}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": 1234567890123, "display_name": "A"}).encode(), 422, "invalid"),
-    (json.dumps({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": "short", "display_name": "A"}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": "x" * 51}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": "   "}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": "A",
-                 "role": "admin"}).encode(), 422, "invalid"),
-    (json.dumps({"email": "a@example.org", "password": PASSWORD,
-                 "display_name": "A" * 100_000}).encode(), 413, "too_large"),
-])
+@pytest.mark.parametrize(
+    "payload,status,code",
+    [
+        (b"{not json", 422, "invalid"),
+        (b"[1, 2]", 422, "invalid"),
+        (b"", 422, "invalid"),
+        (json.dumps({"email": "a@example.org", "password": PASSWORD}).encode(), 422, "invalid"),
+        (
+            json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": 123}).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps({"email": "a@example.org", "password": 1234567890123, "display_name": "A"}).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps({"email": "a@example.org", "password": "short", "display_name": "A"}).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": "x" * 51}).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps({"email": "a@example.org", "password": PASSWORD, "display_name": "   "}).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps(
+                {"email": "a@example.org", "password": PASSWORD, "display_name": "A", "role": "admin"}
+            ).encode(),
+            422,
+            "invalid",
+        ),
+        (
+            json.dumps(
+                {"email": "a@example.org", "password": PASSWORD, "display_name": "A" * 100_000}
+            ).encode(),
+            413,
+            "too_large",
+        ),
+    ],
+)
 async def test_bad_signup_bodies_get_the_error_body(http, payload, status, code):
     resp = await http.post("/api/v1/auth/signup", data=payload, headers={"Content-Type": "application/json"})
     assert resp.status == status, await resp.text()
@@ -238,8 +309,11 @@ async def test_bad_signup_bodies_get_the_error_body(http, payload, status, code)
 
 async def test_bad_bodies_on_other_routes(http, member):
     auth = {"Authorization": f"Bearer {member.token}"}
-    for path, body in (("/api/v1/auth/verify", {"token": 5}), ("/api/v1/auth/login", {"email": "x@y.z"}),
-                       ("/api/v1/auth/verify", {})):
+    for path, body in (
+        ("/api/v1/auth/verify", {"token": 5}),
+        ("/api/v1/auth/login", {"email": "x@y.z"}),
+        ("/api/v1/auth/verify", {}),
+    ):
         resp = await http.post(path, json=body)
         assert resp.status == 422 and error_of(await resp.json()) == "invalid"
     resp = await http.patch("/api/v1/me", json={"bio": ["list"]}, headers=auth)
@@ -295,8 +369,9 @@ async def test_concurrent_signups_of_one_email_create_one_account(gateway):
 
     async def attempt(i):
         async with client_session(gateway.url) as http:
-            resp = await http.post("/api/v1/auth/signup",
-                                   json={"email": email, "password": PASSWORD, "display_name": f"R{i}"})
+            resp = await http.post(
+                "/api/v1/auth/signup", json={"email": email, "password": PASSWORD, "display_name": f"R{i}"}
+            )
             return resp.status
 
     statuses = await asyncio.gather(*(attempt(i) for i in range(5)))

@@ -19,10 +19,12 @@ Expected REST answers are HTTP statuses; socket answers are ack codes (``ok`` or
 ``refused`` for a connection the server refuses. The contract decides, not today's behaviour: outsiders
 of a private club get ``not_found`` everywhere; members without the role get ``forbidden``.
 """
+
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC
 
 import pytest
 import socketio
@@ -31,84 +33,102 @@ from support.members import client_session, loopback_source, make_member, unique
 
 from gateway.app import API, SIO
 
-COLUMNS = ["anon", "unverified", "outsider", "public", "member", "timed_out", "banned", "moderator", "owner",
-           "other_club"]
+COLUMNS = [
+    "anon",
+    "unverified",
+    "outsider",
+    "public",
+    "member",
+    "timed_out",
+    "banned",
+    "moderator",
+    "owner",
+    "other_club",
+]
 
 REST = {
     #                                               anon unver outsd publc membr timed banned mod  owner other
-    "GET /healthz":                                 "200  200   200   200   200   200   200   200  200   200",
-    "GET /readyz":                                  "200  200   200   200   200   200   200   200  200   200",
-    "GET /metrics":                                 "200  200   200   200   200   200   200   200  200   200",
-    "POST /api/v1/auth/signup":                     "201  201   201   201   201   201   201   201  201   201",
-    "POST /api/v1/auth/verify":                     "404  404   404   404   404   404   404   404  404   404",
-    "POST /api/v1/auth/login":                      "401  401   401   401   401   401   401   401  401   401",
-    "POST /api/v1/auth/refresh":                    "401  401   401   401   401   401   401   401  401   401",
-    "POST /api/v1/auth/logout":                     "204  204   204   204   204   204   204   204  204   204",
-    "GET /api/v1/me":                               "401  401   200   200   200   200   200   200  200   200",
-    "PATCH /api/v1/me":                             "401  401   200   200   200   200   200   200  200   200",
-    "GET /api/v1/me/unread":                        "401  401   200   200   200   200   200   200  200   200",
-    "GET /api/v1/me/clubs":                         "401  401   200   200   200   200   200   200  200   200",
-    "GET /api/v1/users/{user_id}":                  "401  401   200   200   200   200   200   200  200   200",
-    "GET /api/v1/users/{user_id}/achievements":     "401  401   200   200   200   200   200   200  200   200",
-    "GET /api/v1/dev/mailbox":                      "200  200   200   200   200   200   200   200  200   200",
-    "POST /api/v1/clubs":                           "401  401   201   201   201   201   201   201  201   201",
-    "GET /api/v1/clubs":                            "401  401   200   200   200   200   200   200  200   200",
-    "GET /api/v1/clubs/{club_id}":                  "401  401   404   200   200   200   404   200  200   404",
-    "POST /api/v1/clubs/{club_id}/join":            "401  401   404   200   200   200   404   200  200   404",
-    "POST /api/v1/invites/accept":                  "401  401   404   404   404   404   404   404  404   404",
-    "POST /api/v1/clubs/{club_id}/leave":           "401  401   404   404   204   204   404   204  409   404",
-    "GET /api/v1/clubs/{club_id}/members":          "401  401   404   200   200   200   404   200  200   404",
+    "GET /healthz": "200  200   200   200   200   200   200   200  200   200",
+    "GET /readyz": "200  200   200   200   200   200   200   200  200   200",
+    "GET /metrics": "200  200   200   200   200   200   200   200  200   200",
+    "POST /api/v1/auth/signup": "201  201   201   201   201   201   201   201  201   201",
+    "POST /api/v1/auth/verify": "404  404   404   404   404   404   404   404  404   404",
+    "POST /api/v1/auth/login": "401  401   401   401   401   401   401   401  401   401",
+    "POST /api/v1/auth/refresh": "401  401   401   401   401   401   401   401  401   401",
+    "POST /api/v1/auth/logout": "204  204   204   204   204   204   204   204  204   204",
+    "GET /api/v1/me": "401  401   200   200   200   200   200   200  200   200",
+    "PATCH /api/v1/me": "401  401   200   200   200   200   200   200  200   200",
+    "GET /api/v1/me/unread": "401  401   200   200   200   200   200   200  200   200",
+    "GET /api/v1/me/clubs": "401  401   200   200   200   200   200   200  200   200",
+    "GET /api/v1/users/{user_id}": "401  401   200   200   200   200   200   200  200   200",
+    "GET /api/v1/users/{user_id}/achievements": "401  401   200   200   200   200   200   200  200   200",
+    "GET /api/v1/dev/mailbox": "200  200   200   200   200   200   200   200  200   200",
+    "POST /api/v1/clubs": "401  401   201   201   201   201   201   201  201   201",
+    "GET /api/v1/clubs": "401  401   200   200   200   200   200   200  200   200",
+    "GET /api/v1/clubs/{club_id}": "401  401   404   200   200   200   404   200  200   404",
+    "POST /api/v1/clubs/{club_id}/join": "401  401   404   200   200   200   404   200  200   404",
+    "POST /api/v1/invites/accept": "401  401   404   404   404   404   404   404  404   404",
+    "POST /api/v1/clubs/{club_id}/leave": "401  401   404   404   204   204   404   204  409   404",
+    "GET /api/v1/clubs/{club_id}/members": "401  401   404   200   200   200   404   200  200   404",
     "PATCH /api/v1/clubs/{club_id}/members/{user_id}": "401 401 404   403   403   403   404   403  200   404",
-    "POST /api/v1/clubs/{club_id}/bans":            "401  401   404   403   403   403   404   200  200   404",
-    "POST /api/v1/clubs/{club_id}/timeouts":        "401  401   404   403   403   403   404   200  200   404",
-    "POST /api/v1/clubs/{club_id}/invites":         "401  401   404   403   403   403   404   201  201   404",
-    "POST /api/v1/clubs/{club_id}/invites/revoke":  "401  401   404   403   403   403   404   204  204   404",
-    "GET /api/v1/clubs/{club_id}/rooms":            "401  401   404   200   200   200   404   200  200   404",
-    "POST /api/v1/clubs/{club_id}/rooms":           "401  401   404   403   403   403   404   201  201   404",
-    "PATCH /api/v1/rooms/{room_id}":                "401  401   404   403   403   403   404   200  200   404",
-    "GET /api/v1/clubs/{club_id}/audit":            "401  401   404   403   403   403   404   200  200   404",
-    "GET /api/v1/rooms/{room_id}/messages":         "401  401   404   403   200   200   404   200  200   404",
-    "POST /api/v1/interactions":                    "401  401   404   202   202   202   404   202  202   404",
-    "GET /api/v1/feed":                             "401  401   200   200   200   200   200   200  200   200",
-    "POST /api/v1/clubs/{club_id}/events":          "401  401   404   403   403   403   404   201  201   404",
-    "GET /api/v1/events":                           "401  401   404   200   200   200   404   200  200   404",
-    "GET /api/v1/events/{event_id}.ics":            "401  401   404   200   200   200   404   200  200   404",
-    "GET /api/v1/events/{event_id}":                "401  401   404   200   200   200   404   200  200   404",
-    "POST /api/v1/events/{event_id}/rsvp":          "401  401   404   403   200   200   404   200  200   404",
-    "DELETE /api/v1/events/{event_id}/rsvp":        "401  401   404   404   204   204   404   204  204   404",
-    "POST /api/v1/events/{event_id}/live/start":    "401  401   404   403   403   403   404   403  200   404",
-    "POST /api/v1/events/{event_id}/live/end":      "401  401   404   403   403   403   404   403  200   404",
+    "POST /api/v1/clubs/{club_id}/bans": "401  401   404   403   403   403   404   200  200   404",
+    "POST /api/v1/clubs/{club_id}/timeouts": "401  401   404   403   403   403   404   200  200   404",
+    "POST /api/v1/clubs/{club_id}/invites": "401  401   404   403   403   403   404   201  201   404",
+    "POST /api/v1/clubs/{club_id}/invites/revoke": "401  401   404   403   403   403   404   204  204   404",
+    "GET /api/v1/clubs/{club_id}/rooms": "401  401   404   200   200   200   404   200  200   404",
+    "POST /api/v1/clubs/{club_id}/rooms": "401  401   404   403   403   403   404   201  201   404",
+    "PATCH /api/v1/rooms/{room_id}": "401  401   404   403   403   403   404   200  200   404",
+    "GET /api/v1/clubs/{club_id}/audit": "401  401   404   403   403   403   404   200  200   404",
+    "GET /api/v1/rooms/{room_id}/messages": "401  401   404   403   200   200   404   200  200   404",
+    "POST /api/v1/interactions": "401  401   404   202   202   202   404   202  202   404",
+    "GET /api/v1/feed": "401  401   200   200   200   200   200   200  200   200",
+    "POST /api/v1/clubs/{club_id}/events": "401  401   404   403   403   403   404   201  201   404",
+    "GET /api/v1/events": "401  401   404   200   200   200   404   200  200   404",
+    "GET /api/v1/events/{event_id}.ics": "401  401   404   200   200   200   404   200  200   404",
+    "GET /api/v1/events/{event_id}": "401  401   404   200   200   200   404   200  200   404",
+    "POST /api/v1/events/{event_id}/rsvp": "401  401   404   403   200   200   404   200  200   404",
+    "DELETE /api/v1/events/{event_id}/rsvp": "401  401   404   404   204   204   404   204  204   404",
+    "POST /api/v1/events/{event_id}/live/start": "401  401   404   403   403   403   404   403  200   404",
+    "POST /api/v1/events/{event_id}/live/end": "401  401   404   403   403   403   404   403  200   404",
 }
 
 SOCKET = {
     #                    anon     unverified outsider   public     member     timed_out  banned     moderator  owner      other_club
-    "auth:refresh":     "refused  refused    ok         ok         ok         ok         ok         ok         ok         ok",
-    "room:join":        "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
-    "room:leave":       "refused  refused    ok         ok         ok         ok         ok         ok         ok         ok",
-    "message:send":     "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "message:history":  "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
-    "message:edit":     "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "message:delete":   "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
-    "reaction:add":     "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "reaction:remove":  "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "typing":           "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
-    "read":             "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
-    "live:join":        "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
-    "live:hand":        "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         invalid    not_found",
-    "live:promote":     "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
-    "live:ask":         "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "live:upvote":      "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "live:answer":      "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
-    "live:poll":        "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
-    "live:vote":        "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
-    "live:close_poll":  "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
-    "live:pin":         "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "auth:refresh": "refused  refused    ok         ok         ok         ok         ok         ok         ok         ok",
+    "room:join": "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
+    "room:leave": "refused  refused    ok         ok         ok         ok         ok         ok         ok         ok",
+    "message:send": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "message:history": "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
+    "message:edit": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "message:delete": "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
+    "reaction:add": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "reaction:remove": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "typing": "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
+    "read": "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
+    "live:join": "refused  refused    not_found  forbidden  ok         ok         not_found  ok         ok         not_found",
+    "live:hand": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         invalid    not_found",
+    "live:promote": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:ask": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "live:upvote": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "live:answer": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:poll": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:vote": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
+    "live:close_poll": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:pin": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
 }
 
 # -- the world ----------------------------------------------------------------------------------------------
 
-ACTOR_OF = {"outsider": "N", "public": "N", "member": "U", "timed_out": "T", "banned": "B", "moderator": "M",
-            "owner": "O", "other_club": "X"}
+ACTOR_OF = {
+    "outsider": "N",
+    "public": "N",
+    "member": "U",
+    "timed_out": "T",
+    "banned": "B",
+    "moderator": "M",
+    "owner": "O",
+    "other_club": "X",
+}
 
 
 class World:
@@ -120,7 +140,7 @@ class World:
         self.url = url
         self.members: dict[str, object] = {}
         self.ids: dict[str, dict] = {"PRIV": {}, "PUB": {}}
-        self.own_seqs: dict[tuple[str, str], list[int]] = {}   # (actor, club) -> seqs of its messages
+        self.own_seqs: dict[tuple[str, str], list[int]] = {}  # (actor, club) -> seqs of its messages
 
     def target(self, column: str) -> dict:
         return self.ids["PUB" if column == "public" else "PRIV"]
@@ -140,6 +160,7 @@ async def build_world(gateway, smtp) -> World:
     made = await asyncio.gather(*(make_member(gateway.url, smtp, f"Matrix {n}") for n in names))
     world.members = dict(zip(names, made))
     async with client_session(gateway.url) as http:
+
         async def ok(expected, method, path, actor, **kw):
             status, body = await world.rest(http, method, path, actor, **kw)
             assert status == expected, (method, path, actor, status, body)
@@ -147,35 +168,52 @@ async def build_world(gateway, smtp) -> World:
 
         # unverified: signup only; login is refused with email_unverified, so it never holds a token
         email = unique_email("unverified")
-        await ok(201, "POST", "/auth/signup", None,
-                 json={"email": email, "password": "correct horse battery", "display_name": "Unverified"})
-        status, body = await world.rest(http, "POST", "/auth/login", None,
-                                        json={"email": email, "password": "correct horse battery"})
+        await ok(
+            201,
+            "POST",
+            "/auth/signup",
+            None,
+            json={"email": email, "password": "correct horse battery", "display_name": "Unverified"},
+        )
+        status, body = await world.rest(
+            http, "POST", "/auth/login", None, json={"email": email, "password": "correct horse battery"}
+        )
         assert status == 403 and body["error"]["code"] == "email_unverified", (status, body)
 
         for club, owner, visibility in (("PRIV", "O", "private"), ("PUB", "X", "public")):
-            c = await ok(201, "POST", "/clubs", owner, json={"name": f"matrix {club}", "visibility": visibility})
+            c = await ok(
+                201, "POST", "/clubs", owner, json={"name": f"matrix {club}", "visibility": visibility}
+            )
             ids = world.ids[club]
             ids["club_id"] = c["id"]
             ids["room_id"] = (await ok(200, "GET", f"/clubs/{c['id']}/rooms", owner))["rooms"][0]["id"]
             times = {"starts_at": "2031-01-01T18:00:00Z", "ends_at": "2031-01-01T20:00:00Z"}
-            ids["event_id"] = (await ok(201, "POST", f"/clubs/{c['id']}/events", owner,
-                                        json={"title": "live", **times}))["id"]
-            ids["idle_event_id"] = (await ok(201, "POST", f"/clubs/{c['id']}/events", owner,
-                                             json={"title": "idle", **times}))["id"]
+            ids["event_id"] = (
+                await ok(201, "POST", f"/clubs/{c['id']}/events", owner, json={"title": "live", **times})
+            )["id"]
+            ids["idle_event_id"] = (
+                await ok(201, "POST", f"/clubs/{c['id']}/events", owner, json={"title": "idle", **times})
+            )["id"]
             await ok(200, "POST", f"/events/{ids['event_id']}/live/start", owner)
         priv = world.ids["PRIV"]
         for actor in ("M", "U", "T", "B"):
             code = (await ok(201, "POST", f"/clubs/{priv['club_id']}/invites", "O", json={}))["code"]
             await ok(200, "POST", f"/clubs/{priv['club_id']}/join", actor, json={"invite_code": code})
-        await ok(200, "PATCH", f"/clubs/{priv['club_id']}/members/{world.members['M'].user_id}", "O",
-                 json={"role": "moderator"})
+        await ok(
+            200,
+            "PATCH",
+            f"/clubs/{priv['club_id']}/members/{world.members['M'].user_id}",
+            "O",
+            json={"role": "moderator"},
+        )
 
     # Each member posts three messages while it may (edit, delete and a spare); the hosts open Q&A and polls.
     for club, actors in (("PRIV", ("O", "M", "U", "T", "B")), ("PUB", ("X",))):
         ids = world.ids[club]
         for actor in actors:
-            client = await ChatClient(gateway.url, world.members[actor].token, source=loopback_source()).connect()
+            client = await ChatClient(
+                gateway.url, world.members[actor].token, source=loopback_source()
+            ).connect()
             try:
                 await client.join(ids["room_id"])
                 seqs = []
@@ -191,18 +229,34 @@ async def build_world(gateway, smtp) -> World:
                     assert ack["ok"], ack
                     ids["question_id"] = ack["question_id"]
                     for key in ("poll_id", "spare_poll_id"):
-                        ack = await client.call("live:poll", {"event_id": ids["event_id"], "question": "which?",
-                                                              "options": ["a", "b"]})
+                        ack = await client.call(
+                            "live:poll",
+                            {"event_id": ids["event_id"], "question": "which?", "options": ["a", "b"]},
+                        )
                         assert ack["ok"], ack
                         ids[key] = ack["poll_id"]
             finally:
                 await client.close()
 
     async with client_session(gateway.url) as http:
-        await ok_status(world, http, 200, "POST", f"/clubs/{priv['club_id']}/timeouts", "O",
-                        json={"user_id": world.members["T"].user_id, "minutes": 600})
-        await ok_status(world, http, 200, "POST", f"/clubs/{priv['club_id']}/bans", "O",
-                        json={"user_id": world.members["B"].user_id})
+        await ok_status(
+            world,
+            http,
+            200,
+            "POST",
+            f"/clubs/{priv['club_id']}/timeouts",
+            "O",
+            json={"user_id": world.members["T"].user_id, "minutes": 600},
+        )
+        await ok_status(
+            world,
+            http,
+            200,
+            "POST",
+            f"/clubs/{priv['club_id']}/bans",
+            "O",
+            json={"user_id": world.members["B"].user_id},
+        )
     return world
 
 
@@ -219,13 +273,18 @@ async def world(gateway, smtp) -> World:
 
 # -- REST requests: what each row sends, for the column's actor and target ------------------------------------
 
+
 def rest_request(world: World, route: str, column: str, actor: str | None) -> tuple[str, str, dict]:
     """The path (with the target's ids) and request options for one cell."""
     method, path = route.split(" ", 1)
     t = world.target(column)
     o_user = world.members["O"].user_id
-    fills = {"club_id": t["club_id"], "room_id": t["room_id"], "user_id": o_user,
-             "event_id": t["idle_event_id"] if "/live/" in path else t["event_id"]}
+    fills = {
+        "club_id": t["club_id"],
+        "room_id": t["room_id"],
+        "user_id": o_user,
+        "event_id": t["idle_event_id"] if "/live/" in path else t["event_id"],
+    }
     if route == "PATCH /api/v1/clubs/{club_id}/members/{user_id}":
         fills["user_id"] = world.members["U"].user_id  # U's role set to what it is: allowed or not, no change
     path = path.removeprefix("/api/v1")
@@ -233,8 +292,11 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         path = path.replace("{" + name + "}", str(value))
     kw: dict = {}
     bodies = {
-        "POST /api/v1/auth/signup": {"email": unique_email("matrix"), "password": "correct horse battery",
-                                     "display_name": "Matrix signup"},
+        "POST /api/v1/auth/signup": {
+            "email": unique_email("matrix"),
+            "password": "correct horse battery",
+            "display_name": "Matrix signup",
+        },
         "POST /api/v1/auth/verify": {"token": "not-a-token"},
         "POST /api/v1/auth/login": {"email": unique_email("nobody"), "password": "wrong password!"},
         "PATCH /api/v1/me": {"bio": "matrix"},
@@ -249,8 +311,11 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "POST /api/v1/clubs/{club_id}/rooms": {"name": f"room {uuid.uuid4().hex[:6]}"},
         "PATCH /api/v1/rooms/{room_id}": {"slow_mode_s": 0},
         "POST /api/v1/interactions": [{"item_type": "club", "item_id": t["club_id"], "kind": "click"}],
-        "POST /api/v1/clubs/{club_id}/events": {"title": "matrix", "starts_at": "2031-02-01T18:00:00Z",
-                                                "ends_at": "2031-02-01T19:00:00Z"},
+        "POST /api/v1/clubs/{club_id}/events": {
+            "title": "matrix",
+            "starts_at": "2031-02-01T18:00:00Z",
+            "ends_at": "2031-02-01T19:00:00Z",
+        },
     }
     if route in bodies:
         kw["json"] = bodies[route]
@@ -266,7 +331,9 @@ async def prepare(world: World, http, route: str, column: str, actor: str | None
     t = world.target(column)
     owner = "X" if column == "public" else "O"
     if route == "POST /api/v1/clubs/{club_id}/invites/revoke":
-        code = (await ok_status(world, http, 201, "POST", f"/clubs/{t['club_id']}/invites", owner, json={}))["code"]
+        code = (await ok_status(world, http, 201, "POST", f"/clubs/{t['club_id']}/invites", owner, json={}))[
+            "code"
+        ]
         kw["json"] = {"code": code}
     if route == "DELETE /api/v1/events/{event_id}/rsvp" and actor is not None:
         await world.rest(http, "POST", f"/events/{t['event_id']}/rsvp", actor)  # if it may, it has one
@@ -281,10 +348,12 @@ async def restore(world: World, route: str, column: str, actor: str | None, stat
         role = {"M": Role.moderator}.get(actor, Role.member)
         muted = None
         if actor == "T":
-            from datetime import datetime, timedelta, timezone
-            muted = datetime.now(timezone.utc) + timedelta(minutes=600)
-        await Membership.create(club_id=t["club_id"], user_id=world.members[actor].user_id, role=role,
-                                muted_until=muted)
+            from datetime import datetime, timedelta
+
+            muted = datetime.now(UTC) + timedelta(minutes=600)
+        await Membership.create(
+            club_id=t["club_id"], user_id=world.members[actor].user_id, role=role, muted_until=muted
+        )
         await world_chat(world).member_changed(t["club_id"], world.members[actor].user_id)
     if route == "POST /api/v1/clubs/{club_id}/join" and column == "public" and status == 200:
         await Membership.filter(club_id=t["club_id"], user_id=world.members[actor].user_id).delete()
@@ -328,8 +397,13 @@ async def test_rest_matrix(gateway, world):
                 if route == "POST /api/v1/auth/logout" and actor is not None:
                     # a login of its own: logging out must not end the actor's token the other cells use
                     member = world.members[actor]
-                    status, body = await world.rest(http, "POST", "/auth/login", None,
-                                                    json={"email": member.email, "password": member.password})
+                    status, body = await world.rest(
+                        http,
+                        "POST",
+                        "/auth/login",
+                        None,
+                        json={"email": member.email, "password": member.password},
+                    )
                     assert status == 200, body
                     kw["headers"] = {"Authorization": f"Bearer {body['access_token']}"}
                     actor_for_request = None
@@ -351,17 +425,23 @@ def socket_payload(world: World, event: str, column: str, actor: str) -> dict:
     room, ev = t["room_id"], t["event_id"]
     return {
         "auth:refresh": {"token": world.members[actor].token},
-        "room:join": {"room_id": room}, "room:leave": {"room_id": room},
+        "room:join": {"room_id": room},
+        "room:leave": {"room_id": room},
         "message:send": {"room_id": room, "client_id": uuid.uuid4().hex, "text": "matrix"},
         "message:history": {"room_id": room},
         "message:edit": {"room_id": room, "seq": mine[0], "text": "edited by matrix"},
         "message:delete": {"room_id": room, "seq": mine[1]},
         "reaction:add": {"room_id": room, "seq": mine[2], "emoji": "👍"},
         "reaction:remove": {"room_id": room, "seq": mine[2], "emoji": "👍"},
-        "typing": {"room_id": room}, "read": {"room_id": room, "seq": 1},
-        "live:join": {"event_id": ev}, "live:hand": {"event_id": ev, "raised": True},
-        "live:promote": {"event_id": ev, "user_id": world.members[actor].user_id if actor != "O" else
-                         world.members["U"].user_id, "role": "audience"},
+        "typing": {"room_id": room},
+        "read": {"room_id": room, "seq": 1},
+        "live:join": {"event_id": ev},
+        "live:hand": {"event_id": ev, "raised": True},
+        "live:promote": {
+            "event_id": ev,
+            "user_id": world.members[actor].user_id if actor != "O" else world.members["U"].user_id,
+            "role": "audience",
+        },
         "live:ask": {"event_id": ev, "text": "matrix?"},
         "live:upvote": {"event_id": ev, "question_id": t["question_id"]},
         "live:answer": {"event_id": ev, "question_id": t["question_id"]},
@@ -394,13 +474,16 @@ async def test_socket_matrix(gateway, world):
             continue
         for event in events:
             # A fresh socket per cell (from its own address): cells do not share joined rooms or limits.
-            client = await ChatClient(gateway.url, world.members[actor].token, source=loopback_source()).connect()
+            client = await ChatClient(
+                gateway.url, world.members[actor].token, source=loopback_source()
+            ).connect()
             audience = None
             try:
                 target = world.target(column)
                 if event == "live:promote" and actor == "O":  # the host promotes U, who is in the session
-                    audience = await ChatClient(gateway.url, world.members["U"].token,
-                                                source=loopback_source()).connect()
+                    audience = await ChatClient(
+                        gateway.url, world.members["U"].token, source=loopback_source()
+                    ).connect()
                     ack = await audience.call("live:join", {"event_id": target["event_id"]})
                     assert ack["ok"], ack
                 if event in ("typing", "read"):
@@ -419,6 +502,7 @@ async def test_socket_matrix(gateway, world):
                     await audience.close()
             outcome = "ok" if ack.get("ok") else ack["error"]["code"]
             if outcome != rows[event][column]:
-                wrong.append(f"{event:16} {column:11} expected {rows[event][column]}, got {outcome}: "
-                             f"{str(ack)[:120]}")
+                wrong.append(
+                    f"{event:16} {column:11} expected {rows[event][column]}, got {outcome}: {str(ack)[:120]}"
+                )
     assert not wrong, f"{len(wrong)} cells differ:\n" + "\n".join(wrong)

@@ -12,6 +12,7 @@ The audit then compares what was acked with what MongoDB stores and with what ev
 every member, in order, seqs 1..N without a gap; every send that once went unacked stored at most once
 and settled by its resend with the stored seq.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,10 +29,10 @@ from support.wait import wait_for
 from storage.mongo import MESSAGES, database_name
 
 SENDERS_PER_GATEWAY = 3
-MESSAGES_PER_SENDER = 170          # 6 x 170 = 1,020 sends
-CALL_TIMEOUT_S = 5.0               # a client gives up waiting for an ack after this and resends
-OUTAGE_S = 3.0                     # how long Redis and MongoDB stay down
-DEADLINE_S = 240.0                 # the whole run, faults included: a hang fails instead of blocking CI
+MESSAGES_PER_SENDER = 170  # 6 x 170 = 1,020 sends
+CALL_TIMEOUT_S = 5.0  # a client gives up waiting for an ack after this and resends
+OUTAGE_S = 3.0  # how long Redis and MongoDB stay down
+DEADLINE_S = 240.0  # the whole run, faults included: a hang fails instead of blocking CI
 
 
 class Unacked(Exception):
@@ -45,12 +46,12 @@ class Participant:
 
     def __init__(self, name: str, token: str, room_id: int, url, timeline: list) -> None:
         self.name, self.token, self.room_id = name, token, room_id
-        self.timeline = timeline          # shared: (when, what) of every unacked send, for the report
-        self.url = url                    # () -> the URL of the gateway this member talks to now
+        self.timeline = timeline  # shared: (when, what) of every unacked send, for the report
+        self.url = url  # () -> the URL of the gateway this member talks to now
         self.received: list[dict] = []
         self.client: ChatClient | None = None
-        self.acked: dict[str, int] = {}   # client_id -> seq of its ack
-        self.unacked: set[str] = set()    # client_ids that went unacked at least once
+        self.acked: dict[str, int] = {}  # client_id -> seq of its ack
+        self.unacked: set[str] = set()  # client_ids that went unacked at least once
         self.errors: Counter = Counter()  # why sends went unacked
         self.connects = 0
         self.truncated = False
@@ -73,8 +74,11 @@ class Participant:
             try:
                 await client.connect()
                 mark = len(self.received)  # live messages after the join ack land after this point
-                ack = await client.call("room:join", {"room_id": self.room_id, "since_seq": self.highest()},
-                                        timeout=CALL_TIMEOUT_S)
+                ack = await client.call(
+                    "room:join",
+                    {"room_id": self.room_id, "since_seq": self.highest()},
+                    timeout=CALL_TIMEOUT_S,
+                )
             except (TimeoutError, socketio.exceptions.SocketIOError, OSError) as exc:
                 self.errors[f"connect:{type(exc).__name__}"] += 1
                 await _close(client)
@@ -124,8 +128,11 @@ class Participant:
                     raise AssertionError(f"{self.name}: {client_id} not acked before the deadline")
                 client = await self.ensure_connected(deadline)
                 try:
-                    ack = await self.call(client, "message:send",
-                                          {"room_id": self.room_id, "client_id": client_id, "text": text})
+                    ack = await self.call(
+                        client,
+                        "message:send",
+                        {"room_id": self.room_id, "client_id": client_id, "text": text},
+                    )
                 except Unacked as exc:
                     why = str(exc)
                 else:
@@ -151,8 +158,9 @@ async def _close(client: ChatClient) -> None:
         pass
 
 
-async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings, services, ray_cluster,
-                                                         tmp_path):
+async def test_chaos_nothing_acked_is_lost_or_duplicated(
+    gateway, smtp, settings, services, ray_cluster, tmp_path
+):
     names = [f"gw{g}-{i}" for g in (1, 2) for i in range(SENDERS_PER_GATEWAY)]
     members = [await make_member(gateway.url, smtp, name) for name in names]
     room = await make_club_room(members[0].user_id, [m.user_id for m in members[1:]])
@@ -165,8 +173,10 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
         await second.ready()
         gateways["gw2"] = second.url
         timeline: list[tuple[float, str]] = []
-        people = [Participant(n, m.token, room.id, lambda g=n[:3]: gateways[g], timeline)
-                  for n, m in zip(names, members)]
+        people = [
+            Participant(n, m.token, room.id, lambda g=n[:3]: gateways[g], timeline)
+            for n, m in zip(names, members)
+        ]
         deadline = time.monotonic() + DEADLINE_S
         for p in people:
             await p.ensure_connected(deadline)
@@ -177,6 +187,7 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
         async def acked_at_least(n: int) -> None:
             async def enough():
                 return acked() >= n
+
             await wait_for(enough, timeout=max(1.0, deadline - time.monotonic()), interval=0.1)
 
         senders = [asyncio.create_task(p.send_all(MESSAGES_PER_SENDER, deadline)) for p in people]
@@ -207,9 +218,13 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
                 if exc[0] is None:
                     await acked_at_least(acked() + 1)
                 end = time.monotonic()
-                faults[self.name] = {"at_acked": self.acked, "acked_meanwhile": acked() - self.acked,
-                                     **({"acked_while_down": self.while_down} if hasattr(self, "while_down") else {}),
-                                     "unacked": dict(Counter(w for t, w in timeline if self.start <= t <= end))}
+                faults[self.name] = {
+                    "at_acked": self.acked,
+                    "acked_meanwhile": acked() - self.acked,
+                    **({"acked_while_down": self.while_down} if hasattr(self, "while_down") else {}),
+                    "unacked": dict(Counter(w for t, w in timeline if self.start <= t <= end)),
+                }
+
         try:
             # 1. The room's shard actor dies; Ray restarts it (and retries the calls in flight).
             await acked_at_least(120)
@@ -255,9 +270,13 @@ async def test_chaos_nothing_acked_is_lost_or_duplicated(gateway, smtp, settings
         by_client_id = Counter(doc["client_id"] for doc in stored)
         seqs = [doc["seq"] for doc in stored]
         report = {
-            "sent": sent, "acked": len(acks), "unacked_then_settled": len(unacked & set(acks)),
-            "stored": len(stored), "delivered": {p.name: len(p.received) for p in people},
-            "faults": faults, "errors": dict(sum((p.errors for p in people), Counter())),
+            "sent": sent,
+            "acked": len(acks),
+            "unacked_then_settled": len(unacked & set(acks)),
+            "stored": len(stored),
+            "delivered": {p.name: len(p.received) for p in people},
+            "faults": faults,
+            "errors": dict(sum((p.errors for p in people), Counter())),
             "connects": {p.name: p.connects for p in people},
         }
         print("\nchaos audit:", report)
@@ -308,8 +327,6 @@ def _first_difference(got: list, expected: list) -> str:
     return f"got {len(got)} messages, expected {len(expected)}; duplicated seqs {dup[:10]}"
 
 
-
-
 async def test_messages_stored_while_redis_is_down_reach_members_of_a_quiet_room(gateway, smtp, services):
     """Redis down: sends are still stored and acked, but their publish fails. Once Redis is back, a
     member that stayed connected gets them without anyone sending again (the shard publishes them
@@ -317,7 +334,9 @@ async def test_messages_stored_while_redis_is_down_reach_members_of_a_quiet_room
     ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
     room = await make_club_room(ada.user_id, [bob.user_id])
     timeline: list = []
-    a, b = (Participant(n, m.token, room.id, lambda: gateway.url, timeline) for n, m in (("a", ada), ("b", bob)))
+    a, b = (
+        Participant(n, m.token, room.id, lambda: gateway.url, timeline) for n, m in (("a", ada), ("b", bob))
+    )
     deadline = time.monotonic() + 120
     redis = services.embedded["redis"]
     try:
@@ -326,8 +345,11 @@ async def test_messages_stored_while_redis_is_down_reach_members_of_a_quiet_room
         await asyncio.to_thread(redis.stop)
         try:
             for i in range(3):
-                ack = await a.call(await a.ensure_connected(deadline), "message:send",
-                                   {"room_id": room.id, "client_id": f"down-{i}", "text": f"while down {i}"})
+                ack = await a.call(
+                    await a.ensure_connected(deadline),
+                    "message:send",
+                    {"room_id": room.id, "client_id": f"down-{i}", "text": f"while down {i}"},
+                )
                 assert ack["ok"], ack  # MongoDB is up: stored, hence acked
         finally:
             await asyncio.to_thread(redis.start)

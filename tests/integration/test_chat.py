@@ -1,4 +1,5 @@
 """Realtime chat against real services, real Ray shards and real Socket.IO clients."""
+
 import asyncio
 
 import pytest
@@ -43,8 +44,15 @@ async def test_resent_client_id_returns_the_first_ack_and_is_stored_once(gateway
     await b.join(room_id)
     first = await a.send(room_id, "once", client_id="fixed-id")
     again = await a.send(room_id, "once", client_id="fixed-id")
-    both = await asyncio.gather(a.send(room_id, "twice", client_id="pair"), a.send(room_id, "twice", client_id="pair"))
-    assert first["ok"] and again["ok"] and again["seq"] == first["seq"] and again["message_id"] == first["message_id"]
+    both = await asyncio.gather(
+        a.send(room_id, "twice", client_id="pair"), a.send(room_id, "twice", client_id="pair")
+    )
+    assert (
+        first["ok"]
+        and again["ok"]
+        and again["seq"] == first["seq"]
+        and again["message_id"] == first["message_id"]
+    )
     assert both[0]["seq"] == both[1]["seq"]
     await b.wait_seqs(room_id, 2)
     # The barrier: a later send arrives after any duplicate would have, so [1, 2, 3] proves there was none.
@@ -77,8 +85,19 @@ async def test_rejoin_with_since_seq_and_since_rev_gets_exactly_what_was_missed(
 
 async def test_replay_from_storage_is_truncated_past_500(gateway, trio):
     room_id, (ada, _, _), (a, b, _c) = trio
-    docs = [{"room_id": room_id, "seq": s, "rev": s, "client_id": f"bulk-{s}", "text": f"t{s}", "ts": 0,
-             "author": {"id": ada.user_id, "display_name": "Ada"}, "reactions": {}} for s in range(1, 701)]
+    docs = [
+        {
+            "room_id": room_id,
+            "seq": s,
+            "rev": s,
+            "client_id": f"bulk-{s}",
+            "text": f"t{s}",
+            "ts": 0,
+            "author": {"id": ada.user_id, "display_name": "Ada"},
+            "reactions": {},
+        }
+        for s in range(1, 701)
+    ]
     await gateway.backends.stores.mongo[mongo.MESSAGES].insert_many(docs)
     ack = await b.join(room_id, since_seq=0)
     assert ack["truncated"] is True and len(ack["missed"]) == 500
@@ -98,7 +117,9 @@ async def test_history_over_socket_and_rest(gateway, trio, http):
     latest = await a.call("message:history", {"room_id": room_id})
     assert [m["seq"] for m in latest["messages"]] == list(range(1, 31))
     auth = {"Authorization": f"Bearer {bob.token}"}
-    resp = await http.get(f"/api/v1/rooms/{room_id}/messages", params={"after_seq": "25", "limit": "3"}, headers=auth)
+    resp = await http.get(
+        f"/api/v1/rooms/{room_id}/messages", params={"after_seq": "25", "limit": "3"}, headers=auth
+    )
     assert resp.status == 200
     assert [m["seq"] for m in (await resp.json())["messages"]] == [26, 27, 28]
     resp = await http.get(f"/api/v1/rooms/{room_id}/messages", params={"before_seq": "3"}, headers=auth)
@@ -120,22 +141,40 @@ async def test_edit_delete_and_reaction_rules(gateway, smtp, trio):
             await client.join(room_id)
         s1 = (await a.send(room_id, "ada's"))["seq"]
         s2 = (await b.send(room_id, "bob's"))["seq"]
-        assert (await b.call("message:edit", {"room_id": room_id, "seq": s1, "text": "hijack"}))["error"]["code"] == "forbidden"
-        assert (await b.call("message:delete", {"room_id": room_id, "seq": s1}))["error"]["code"] == "forbidden"
+        assert (await b.call("message:edit", {"room_id": room_id, "seq": s1, "text": "hijack"}))["error"][
+            "code"
+        ] == "forbidden"
+        assert (await b.call("message:delete", {"room_id": room_id, "seq": s1}))["error"][
+            "code"
+        ] == "forbidden"
         assert (await a.call("message:edit", {"room_id": room_id, "seq": s1, "text": "ada's, edited"}))["ok"]
-        assert (await a.call("message:edit", {"room_id": room_id, "seq": s1, "text": ""}))["error"]["code"] == "invalid"
+        assert (await a.call("message:edit", {"room_id": room_id, "seq": s1, "text": ""}))["error"][
+            "code"
+        ] == "invalid"
         assert (await m.call("message:delete", {"room_id": room_id, "seq": s2}))["ok"]  # a moderator may
-        assert (await b.call("message:edit", {"room_id": room_id, "seq": s2, "text": "x"}))["error"]["code"] == "not_found"
+        assert (await b.call("message:edit", {"room_id": room_id, "seq": s2, "text": "x"}))["error"][
+            "code"
+        ] == "not_found"
         assert (await b.call("reaction:add", {"room_id": room_id, "seq": s1, "emoji": "👍"}))["ok"]
         assert (await c.call("reaction:add", {"room_id": room_id, "seq": s1, "emoji": "👍"}))["ok"]
-        assert (await b.call("reaction:add", {"room_id": room_id, "seq": s1, "emoji": "👍"}))["ok"]  # no double count
+        assert (await b.call("reaction:add", {"room_id": room_id, "seq": s1, "emoji": "👍"}))[
+            "ok"
+        ]  # no double count
         assert (await c.call("reaction:remove", {"room_id": room_id, "seq": s1, "emoji": "👍"}))["ok"]
-        assert (await b.call("reaction:add", {"room_id": room_id, "seq": 999, "emoji": "👍"}))["error"]["code"] == "not_found"
-        assert (await b.call("reaction:add", {"room_id": room_id, "seq": s1, "emoji": "two words"}))["error"]["code"] == "invalid"
+        assert (await b.call("reaction:add", {"room_id": room_id, "seq": 999, "emoji": "👍"}))["error"][
+            "code"
+        ] == "not_found"
+        assert (await b.call("reaction:add", {"room_id": room_id, "seq": s1, "emoji": "two words"}))["error"][
+            "code"
+        ] == "invalid"
 
         async def final_state():
             mine = [u for u in a.updated if u["seq"] == s1]
-            return mine and mine[-1]["reactions"] == {"👍": [bob.user_id]} and mine[-1]["text"] == "ada's, edited"
+            return (
+                mine
+                and mine[-1]["reactions"] == {"👍": [bob.user_id]}
+                and mine[-1]["text"] == "ada's, edited"
+            )
 
         await wait_for(final_state)
         assert any(u["seq"] == s2 and u["deleted"] for u in b.updated)
@@ -176,7 +215,10 @@ async def test_typing_presence_read_and_unread(gateway, trio, http):
             return {"room_id": room_id, "user_id": cyd.user_id} in b.typing
 
         await wait_for(marker_seen)
-        assert b.typing == [{"room_id": room_id, "user_id": ada.user_id}, {"room_id": room_id, "user_id": cyd.user_id}]
+        assert b.typing == [
+            {"room_id": room_id, "user_id": ada.user_id},
+            {"room_id": room_id, "user_id": cyd.user_id},
+        ]
         assert {"room_id": room_id, "user_id": ada.user_id} not in a.typing
 
         for i in range(4):
@@ -241,9 +283,13 @@ async def test_refusals_reach_nobody_and_store_nothing(gateway, smtp, trio):
         too_long = await a.send(room_id, "x" * 4001)
         assert too_long["error"]["code"] == "too_large" and "4000" in too_long["error"]["message"]
         assert (await a.send(room_id, "x" * 4000))["ok"]
-        for bad in ({"room_id": "1", "client_id": "c", "text": "t"}, {"room_id": room_id, "text": "t"},
-                    {"room_id": room_id, "client_id": "c", "text": 5}, {"room_id": room_id, "client_id": "c",
-                    "text": "t", "extra": 1}, {"room_id": -1, "client_id": "c", "text": "t"}):
+        for bad in (
+            {"room_id": "1", "client_id": "c", "text": "t"},
+            {"room_id": room_id, "text": "t"},
+            {"room_id": room_id, "client_id": "c", "text": 5},
+            {"room_id": room_id, "client_id": "c", "text": "t", "extra": 1},
+            {"room_id": -1, "client_id": "c", "text": "t"},
+        ):
             assert (await a.call("message:send", bad))["error"]["code"] == "invalid", bad
         assert (await a.call("message:send", ["not", "an", "object"]))["error"]["code"] == "invalid"
         assert (await a.call("message:send", None))["error"]["code"] == "invalid"
@@ -268,7 +314,9 @@ async def test_flooding_is_rate_limited_without_delaying_other_rooms(gateway, sm
     results = await asyncio.gather(*flood, *calm)
     flood_results, calm_results = results[:80], results[80:]
     limited = [r for r in flood_results if not r["ok"]]
-    assert limited and all(r["error"]["code"] == "rate_limited" and "wait" in r["error"]["message"] for r in limited)
+    assert limited and all(
+        r["error"]["code"] == "rate_limited" and "wait" in r["error"]["message"] for r in limited
+    )
     accepted = [r for r in flood_results if r["ok"]]
     assert gateway.backends.settings.user_msg_burst <= len(accepted) < 80
     assert all(r["ok"] for r in calm_results)
@@ -279,7 +327,10 @@ async def test_flooding_is_rate_limited_without_delaying_other_rooms(gateway, sm
 async def test_slow_mode_refuses_with_the_wait_and_spares_moderators(gateway, smtp):
     owner, member = await make_member(gateway.url, smtp, "Own"), await make_member(gateway.url, smtp, "Mem")
     room = await make_club_room(owner.user_id, [member.user_id], slow_mode_s=30)
-    o, m = await ChatClient(gateway.url, owner.token).connect(), await ChatClient(gateway.url, member.token).connect()
+    o, m = (
+        await ChatClient(gateway.url, owner.token).connect(),
+        await ChatClient(gateway.url, member.token).connect(),
+    )
     try:
         assert (await m.send(room.id, "first"))["ok"]
         second = await m.send(room.id, "second")
@@ -298,5 +349,5 @@ async def test_metrics_show_chat_and_shard_figures(gateway, trio, http):
     text = await (await http.get("/metrics")).text()
     assert 'clubhub_chat_ops_total{event="message:send",outcome="ok"}' in text
     assert "clubhub_ack_latency_seconds_bucket" in text and "clubhub_gateway_batch_size_bucket" in text
-    assert 'clubhub_shard_active{kind="room"' in text and 'clubhub_shard_ops_total{shard=' in text
+    assert 'clubhub_shard_active{kind="room"' in text and "clubhub_shard_ops_total{shard=" in text
     assert "clubhub_fanout_latency_seconds_count" in text

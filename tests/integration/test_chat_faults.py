@@ -1,5 +1,6 @@
 """Chat under faults: a second gateway, a gateway killed with SIGKILL, a shard actor killed,
 MongoDB stopped. Every acked message must arrive exactly once, in order, without seq gaps."""
+
 import asyncio
 
 import pytest
@@ -49,9 +50,9 @@ async def test_two_gateways_deliver_to_each_other_in_order(gateway, smtp, second
 async def test_gateway_killed_mid_stream_loses_and_duplicates_nothing(gateway, smtp, second_gateway):
     ada, bob, cyd = [await make_member(gateway.url, smtp, n) for n in ("Ada", "Bob", "Cyd")]
     room = await make_club_room(ada.user_id, [bob.user_id, cyd.user_id])
-    writer = await ChatClient(gateway.url, ada.token).connect()           # survives
-    reader = await ChatClient(second_gateway.url, bob.token).connect()    # its gateway dies
-    writer2 = await ChatClient(second_gateway.url, cyd.token).connect()   # its gateway dies
+    writer = await ChatClient(gateway.url, ada.token).connect()  # survives
+    reader = await ChatClient(second_gateway.url, bob.token).connect()  # its gateway dies
+    writer2 = await ChatClient(second_gateway.url, cyd.token).connect()  # its gateway dies
     await writer.join(room.id)
     await reader.join(room.id)
     await writer2.join(room.id)
@@ -78,7 +79,10 @@ async def test_gateway_killed_mid_stream_loses_and_duplicates_nothing(gateway, s
             i += 1
             await asyncio.sleep(0.01)
 
-    tasks = [asyncio.create_task(write(writer, "w1", [])), asyncio.create_task(write(writer2, "w2", unacked2))]
+    tasks = [
+        asyncio.create_task(write(writer, "w1", [])),
+        asyncio.create_task(write(writer2, "w2", unacked2)),
+    ]
 
     async def reader_has_some():
         return len(reader.messages[room.id]) >= 10

@@ -1,8 +1,9 @@
 """Clubs, roles, moderation and events against the real services, REST and live sockets."""
+
 import asyncio
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.chat import ChatClient
@@ -22,30 +23,51 @@ async def people(gateway, smtp):
 def test_role_matrix():
     expected = {
         "member": {"read", "send", "rsvp", "leave"},
-        "moderator": {"read", "send", "rsvp", "leave", "create_invite", "revoke_invite", "create_room",
-                      "set_slow_mode", "delete_any_message", "timeout", "ban", "view_audit", "create_event"},
+        "moderator": {
+            "read",
+            "send",
+            "rsvp",
+            "leave",
+            "create_invite",
+            "revoke_invite",
+            "create_room",
+            "set_slow_mode",
+            "delete_any_message",
+            "timeout",
+            "ban",
+            "view_audit",
+            "create_event",
+        },
         "owner": set(ACTIONS),
         None: set(),
     }
     for role, allowed in expected.items():
         for action in ACTIONS:
             assert can(role, action) == (action in allowed), (role, action)
-    assert can_act_on("owner", "moderator") and can_act_on("moderator", "member") and can_act_on("moderator", None)
+    assert (
+        can_act_on("owner", "moderator")
+        and can_act_on("moderator", "member")
+        and can_act_on("moderator", None)
+    )
     assert not can_act_on("moderator", "moderator") and not can_act_on("moderator", "owner")
 
 
 async def test_create_search_join_and_leave(people):
     owner, mod, mem, out = people
     tag = uuid.uuid4().hex[:8]
-    _, chess = await owner.call("POST", "/clubs", {"name": f"Chess {tag}", "description": f"openings endgames {tag}"},
-                                expect=201)
+    _, chess = await owner.call(
+        "POST", "/clubs", {"name": f"Chess {tag}", "description": f"openings endgames {tag}"}, expect=201
+    )
     assert chess["my_role"] == "owner" and chess["member_count"] == 1
     _, rooms = await owner.call("GET", f"/clubs/{chess['id']}/rooms", expect=200)
     assert [r["name"] for r in rooms["rooms"]] == ["general"]
     for i in range(3):
-        await owner.call("POST", "/clubs", {"name": f"Go club {i} {tag}", "description": f"weiqi {tag}"}, expect=201)
-    _, secret = await owner.call("POST", "/clubs", {"name": f"Secret {tag}", "description": tag,
-                                                     "visibility": "private"}, expect=201)
+        await owner.call(
+            "POST", "/clubs", {"name": f"Go club {i} {tag}", "description": f"weiqi {tag}"}, expect=201
+        )
+    _, secret = await owner.call(
+        "POST", "/clubs", {"name": f"Secret {tag}", "description": tag, "visibility": "private"}, expect=201
+    )
 
     # Ranked search, paged with a cursor; a private club is invisible to outsiders.
     _, page1 = await out.call("GET", "/clubs", params={"q": f"endgames {tag}", "limit": "10"}, expect=200)
@@ -53,8 +75,9 @@ async def test_create_search_join_and_leave(people):
     _, page = await out.call("GET", "/clubs", params={"q": tag, "limit": "2"}, expect=200)
     seen = [c["id"] for c in page["items"]]
     while page["next_cursor"]:
-        _, page = await out.call("GET", "/clubs", params={"q": tag, "limit": "2", "cursor": page["next_cursor"]},
-                                 expect=200)
+        _, page = await out.call(
+            "GET", "/clubs", params={"q": tag, "limit": "2", "cursor": page["next_cursor"]}, expect=200
+        )
         seen += [c["id"] for c in page["items"]]
     assert len(seen) == len(set(seen)) == 4 and secret["id"] not in seen
     scores = [c["score"] for c in page1["items"]]
@@ -76,8 +99,13 @@ async def test_create_search_join_and_leave(people):
     await owner.call("POST", f"/clubs/{secret['id']}/invites/revoke", {"code": revoked["code"]}, expect=204)
     assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": revoked["code"]}))[0] == 404
     from storage.models import ClubInvite
-    expired = await ClubInvite.create(club_id=secret["id"], code=f"old-{tag}", created_by_id=owner.member.user_id,
-                                      expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+
+    expired = await ClubInvite.create(
+        club_id=secret["id"],
+        code=f"old-{tag}",
+        created_by_id=owner.member.user_id,
+        expires_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
     assert (await mod.call("POST", f"/clubs/{secret['id']}/join", {"invite_code": expired.code}))[0] == 404
     # A code alone is enough (codes are unique): the club is found from it; the same rules apply.
     assert (await mod.call("POST", "/invites/accept", {"invite_code": revoked["code"]}))[0] == 404
@@ -88,15 +116,22 @@ async def test_create_search_join_and_leave(people):
     _, mine = await mod.call("GET", "/me/clubs", expect=200)
     assert {(c["id"], c["my_role"]) for c in mine["clubs"]} >= {(secret["id"], "member")}
     _, mine = await owner.call("GET", "/me/clubs", expect=200)
-    assert {(c["id"], c["my_role"]) for c in mine["clubs"]} >= {(secret["id"], "owner"), (chess["id"], "owner")}
+    assert {(c["id"], c["my_role"]) for c in mine["clubs"]} >= {
+        (secret["id"], "owner"),
+        (chess["id"], "owner"),
+    }
 
     # Members with roles; the owner leaves only after handing over.
     _, members = await mem.call("GET", f"/clubs/{chess['id']}/members", expect=200)
     assert {(m["user_id"], m["role"]) for m in members["members"]} == {
-        (owner.member.user_id, "owner"), (mem.member.user_id, "member")}
+        (owner.member.user_id, "owner"),
+        (mem.member.user_id, "member"),
+    }
     status, body = await owner.call("POST", f"/clubs/{chess['id']}/leave")
     assert status == 409 and body["error"]["code"] == "conflict"
-    await owner.call("PATCH", f"/clubs/{chess['id']}/members/{mem.member.user_id}", {"role": "owner"}, expect=200)
+    await owner.call(
+        "PATCH", f"/clubs/{chess['id']}/members/{mem.member.user_id}", {"role": "owner"}, expect=200
+    )
     await owner.call("POST", f"/clubs/{chess['id']}/leave", expect=204)
     _, members = await mem.call("GET", f"/clubs/{chess['id']}/members", expect=200)
     assert [(m["user_id"], m["role"]) for m in members["members"]] == [(mem.member.user_id, "owner")]
@@ -109,13 +144,19 @@ async def test_role_checks_over_rest(people):
     for who in (mod, mem):
         await who.call("POST", f"/clubs/{cid}/join", expect=200)
     await owner.call("PATCH", f"/clubs/{cid}/members/{mod.member.user_id}", {"role": "moderator"}, expect=200)
-    start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-    end = (datetime.now(timezone.utc) + timedelta(days=1, hours=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    end = (datetime.now(UTC) + timedelta(days=1, hours=1)).isoformat()
     cases = [
         ("POST", f"/clubs/{cid}/rooms", lambda: {"name": f"r-{uuid.uuid4().hex[:6]}"}, "create_room", 201),
         ("GET", f"/clubs/{cid}/audit", lambda: None, "view_audit", 200),
         ("POST", f"/clubs/{cid}/invites", lambda: {}, "create_invite", 201),
-        ("POST", f"/clubs/{cid}/events", lambda: {"title": "E", "starts_at": start, "ends_at": end}, "create_event", 201),
+        (
+            "POST",
+            f"/clubs/{cid}/events",
+            lambda: {"title": "E", "starts_at": start, "ends_at": end},
+            "create_event",
+            201,
+        ),
     ]
     for method, path, body, action, ok in cases:
         for role, who in (("owner", owner), ("moderator", mod), ("member", mem), (None, out)):
@@ -127,7 +168,9 @@ async def test_role_checks_over_rest(people):
     # Moderators act only below themselves; only the owner changes roles.
     status, _ = await mod.call("PATCH", f"/clubs/{cid}/members/{mem.member.user_id}", {"role": "moderator"})
     assert status == 403
-    status, _ = await mod.call("POST", f"/clubs/{cid}/bans", {"user_id": owner.member.user_id, "reason": "coup"})
+    status, _ = await mod.call(
+        "POST", f"/clubs/{cid}/bans", {"user_id": owner.member.user_id, "reason": "coup"}
+    )
     assert status == 403
 
 
@@ -148,14 +191,22 @@ async def test_timeout_and_ban_act_on_live_sockets_and_are_audited(gateway, peop
         hello = await x.send(room_id, "hello")
         assert hello["ok"]
         assert (await m.call("message:delete", {"room_id": room_id, "seq": hello["seq"]}))["ok"]
-        await mod.call("POST", f"/clubs/{cid}/timeouts", {"user_id": mem.member.user_id, "minutes": 10,
-                                                           "reason": "cool down"}, expect=200)
+        await mod.call(
+            "POST",
+            f"/clubs/{cid}/timeouts",
+            {"user_id": mem.member.user_id, "minutes": 10, "reason": "cool down"},
+            expect=200,
+        )
         muted = await x.send(room_id, "still here?")
         assert muted["error"]["code"] == "forbidden" and "timed out" in muted["error"]["message"]
-        await mod.call("POST", f"/clubs/{cid}/timeouts", {"user_id": mem.member.user_id, "minutes": 0}, expect=200)
+        await mod.call(
+            "POST", f"/clubs/{cid}/timeouts", {"user_id": mem.member.user_id, "minutes": 0}, expect=200
+        )
         assert (await x.send(room_id, "back"))["ok"]
 
-        await mod.call("POST", f"/clubs/{cid}/bans", {"user_id": mem.member.user_id, "reason": "spam"}, expect=200)
+        await mod.call(
+            "POST", f"/clubs/{cid}/bans", {"user_id": mem.member.user_id, "reason": "spam"}, expect=200
+        )
         removed = asyncio.Event()
 
         @x.sio.on("room:removed")
@@ -164,7 +215,9 @@ async def test_timeout_and_ban_act_on_live_sockets_and_are_audited(gateway, peop
                 removed.set()
 
         async def kicked():
-            return removed.is_set() or (await x.send(room_id, "x")).get("error", {}).get("code") == "forbidden"
+            return (
+                removed.is_set() or (await x.send(room_id, "x")).get("error", {}).get("code") == "forbidden"
+            )
 
         await wait_for(kicked)
         assert (await m.send(room_id, "after the ban"))["ok"]
@@ -213,11 +266,19 @@ async def test_slow_mode_set_by_a_moderator_applies_at_once(gateway, people):
 async def test_rsvp_capacity_waitlist_under_concurrency_and_ics(gateway, smtp, people):
     owner, *_ = people
     _, club = await owner.call("POST", "/clubs", {"name": "Talks", "description": "talks"}, expect=201)
-    start = datetime.now(timezone.utc) + timedelta(days=2)
-    _, event = await owner.call("POST", f"/clubs/{club['id']}/events", {
-        "title": "Lightning talks; part 1", "description": "Five minutes each, no more.",
-        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat(), "capacity": 3},
-        expect=201)
+    start = datetime.now(UTC) + timedelta(days=2)
+    _, event = await owner.call(
+        "POST",
+        f"/clubs/{club['id']}/events",
+        {
+            "title": "Lightning talks; part 1",
+            "description": "Five minutes each, no more.",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 3,
+        },
+        expect=201,
+    )
     eid = event["id"]
     guests = [await make_member(gateway.url, smtp, f"G{i}") for i in range(10)]
     async with client_session(gateway.url) as http:
@@ -246,12 +307,19 @@ async def test_rsvp_capacity_waitlist_under_concurrency_and_ics(gateway, smtp, p
         assert resp.status == 200 and resp.content_type == "text/calendar"
         ics = await resp.text()
         assert "BEGIN:VEVENT" in ics and "SUMMARY:Lightning talks\\; part 1" in ics
-        assert f"DTSTART:{start.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}" in ics
+        assert f"DTSTART:{start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}" in ics
 
         _, listing = await apis[0].call("GET", "/events", params={"club_id": str(club["id"])}, expect=200)
         assert [e["id"] for e in listing["events"]] == [eid]
     outsider_status, _ = await people[3].call("POST", f"/events/{eid}/rsvp")
     assert outsider_status == 403
-    status, body = await owner.call("POST", f"/clubs/{club['id']}/events", {
-        "title": "Backwards", "starts_at": start.isoformat(), "ends_at": (start - timedelta(hours=1)).isoformat()})
+    status, body = await owner.call(
+        "POST",
+        f"/clubs/{club['id']}/events",
+        {
+            "title": "Backwards",
+            "starts_at": start.isoformat(),
+            "ends_at": (start - timedelta(hours=1)).isoformat(),
+        },
+    )
     assert status == 422 and body["error"]["code"] == "invalid"

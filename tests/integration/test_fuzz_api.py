@@ -13,6 +13,7 @@ least that many cases ran. The number of cases run is printed.
 The gateway serves from this test's event loop, so Schemathesis (synchronous ``requests``) runs in a
 worker thread while the loop keeps serving.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,20 +52,34 @@ async def world(gateway, smtp):
     throwaway = await make_member(gateway.url, smtp, "Fuzz logout")
     headers = {"Authorization": f"Bearer {fuzzer.token}"}
     async with client_session(gateway.url) as http:
-        resp = await http.post("/api/v1/clubs", json={"name": "fuzz club", "visibility": "public"}, headers=headers)
+        resp = await http.post(
+            "/api/v1/clubs", json={"name": "fuzz club", "visibility": "public"}, headers=headers
+        )
         assert resp.status == 201, await resp.text()
         club_id = (await resp.json())["id"]
-        resp = await http.post(f"/api/v1/clubs/{club_id}/join", json={},
-                               headers={"Authorization": f"Bearer {other.token}"})
+        resp = await http.post(
+            f"/api/v1/clubs/{club_id}/join", json={}, headers={"Authorization": f"Bearer {other.token}"}
+        )
         assert resp.status == 200, await resp.text()
         rooms = (await (await http.get(f"/api/v1/clubs/{club_id}/rooms", headers=headers)).json())["rooms"]
-        resp = await http.post(f"/api/v1/clubs/{club_id}/events", headers=headers, json={
-            "title": "fuzz night", "starts_at": "2031-01-01T18:00:00Z", "ends_at": "2031-01-01T20:00:00Z"})
+        resp = await http.post(
+            f"/api/v1/clubs/{club_id}/events",
+            headers=headers,
+            json={
+                "title": "fuzz night",
+                "starts_at": "2031-01-01T18:00:00Z",
+                "ends_at": "2031-01-01T20:00:00Z",
+            },
+        )
         assert resp.status == 201, await resp.text()
         event_id = (await resp.json())["id"]
         raw = await (await http.get("/api/v1/openapi.json")).json()
-    ids = {"club_id": club_id, "room_id": rooms[0]["id"], "event_id": event_id,
-           "user_id": [fuzzer.user_id, other.user_id]}
+    ids = {
+        "club_id": club_id,
+        "room_id": rooms[0]["id"],
+        "event_id": event_id,
+        "user_id": [fuzzer.user_id, other.user_id],
+    }
     return {"schema": raw, "fuzzer": fuzzer, "throwaway": throwaway, "ids": ids}
 
 
@@ -83,28 +98,37 @@ class Fuzzer:
         self.no_input: set[str] = set()
 
     def headers_for(self, operation) -> dict:
-        member = self.world["throwaway" if (operation.method.upper(), operation.path) in SESSION_ENDING
-                            else "fuzzer"]
+        member = self.world[
+            "throwaway" if (operation.method.upper(), operation.path) in SESSION_ENDING else "fuzzer"
+        ]
         return {"Authorization": f"Bearer {member.token}"}
 
     def real_ids(self, case, draw) -> None:
         for name, value in self.world["ids"].items():
             if case.path_parameters and name in case.path_parameters:
-                case.path_parameters[name] = draw(st.sampled_from(value)) if isinstance(value, list) else value
+                case.path_parameters[name] = (
+                    draw(st.sampled_from(value)) if isinstance(value, list) else value
+                )
 
     def run(self, operation, mode, examples: int) -> None:
         label = f"{operation.method.upper()} {operation.path} [{mode.value}]"
         if label in self.failures:
             return  # one failure per operation and mode is enough to report
 
-        @settings(max_examples=examples, deadline=None, phases=[Phase.generate], database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            phases=[Phase.generate],
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
         def fuzz(case, data):
             if data.draw(st.booleans(), label="real ids"):
                 self.real_ids(case, data.draw)
-            response = case.call(base_url=self.base_url, session=self.session, headers=self.headers_for(operation),
-                                 timeout=30)
+            response = case.call(
+                base_url=self.base_url, session=self.session, headers=self.headers_for(operation), timeout=30
+            )
             self.cases += 1
             self.statuses[response.status_code] += 1
             case.validate_response(response, checks=CHECKS)
@@ -135,8 +159,10 @@ async def test_fuzz_every_operation(gateway, world):
     started = time.monotonic()
     await asyncio.to_thread(fuzzer.run_all, examples, TARGET_CASES)
     elapsed = time.monotonic() - started
-    print(f"\nschemathesis: {fuzzer.cases} cases over {len(fuzzer.operations)} operations x {len(MODES)} modes "
-          f"in {elapsed:.1f} s; statuses {dict(sorted(fuzzer.statuses.items()))}; "
-          f"no schema-violating input possible: {sorted(fuzzer.no_input)}")
+    print(
+        f"\nschemathesis: {fuzzer.cases} cases over {len(fuzzer.operations)} operations x {len(MODES)} modes "
+        f"in {elapsed:.1f} s; statuses {dict(sorted(fuzzer.statuses.items()))}; "
+        f"no schema-violating input possible: {sorted(fuzzer.no_input)}"
+    )
     assert not fuzzer.failures, "\n\n".join(f"{label}\n{text}" for label, text in fuzzer.failures.items())
     assert fuzzer.cases >= min(TARGET_CASES, 10_000) if TARGET_CASES else fuzzer.cases >= per_round

@@ -10,6 +10,7 @@ valid call afterwards still works.
 
 Hypothesis runs in a worker thread and hands each call to the event loop the gateway serves from.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,16 @@ from support.members import client_session, loopback_source, make_member
 from gateway.app import SIO
 
 EXAMPLES = int(os.environ.get("CLUBHUB_SOCKET_FUZZ_EXAMPLES", "20"))
-CONTRACT_CODES = {"invalid", "unauthorized", "forbidden", "not_found", "conflict", "rate_limited", "too_large",
-                  "unavailable"}
+CONTRACT_CODES = {
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "rate_limited",
+    "too_large",
+    "unavailable",
+}
 LIFECYCLE = {"connect", "disconnect"}
 
 
@@ -42,8 +51,15 @@ async def world(gateway, smtp):
         assert resp.status == 201, await resp.text()
         club_id = (await resp.json())["id"]
         rooms = (await (await http.get(f"/api/v1/clubs/{club_id}/rooms", headers=headers)).json())["rooms"]
-        resp = await http.post(f"/api/v1/clubs/{club_id}/events", headers=headers, json={
-            "title": "fuzz live", "starts_at": "2031-01-01T18:00:00Z", "ends_at": "2031-01-01T20:00:00Z"})
+        resp = await http.post(
+            f"/api/v1/clubs/{club_id}/events",
+            headers=headers,
+            json={
+                "title": "fuzz live",
+                "starts_at": "2031-01-01T18:00:00Z",
+                "ends_at": "2031-01-01T20:00:00Z",
+            },
+        )
         assert resp.status == 201, await resp.text()
         event_id = (await resp.json())["id"]
         resp = await http.post(f"/api/v1/events/{event_id}/live/start", headers=headers)
@@ -57,25 +73,51 @@ def templates(world: dict) -> dict[str, dict]:
     msg = {"room_id": room, "seq": 1}
     return {
         "auth:refresh": {"token": owner.token},
-        "room:join": {"room_id": room, "since_seq": 0}, "room:leave": {"room_id": room},
+        "room:join": {"room_id": room, "since_seq": 0},
+        "room:leave": {"room_id": room},
         "message:send": {"room_id": room, "client_id": "c", "text": "hi"},
         "message:history": {"room_id": room, "limit": 5},
-        "message:edit": {**msg, "text": "edited"}, "message:delete": dict(msg),
-        "reaction:add": {**msg, "emoji": "👍"}, "reaction:remove": {**msg, "emoji": "👍"},
-        "typing": {"room_id": room}, "read": dict(msg),
-        "live:join": {"event_id": event}, "live:hand": {"event_id": event, "raised": True},
+        "message:edit": {**msg, "text": "edited"},
+        "message:delete": dict(msg),
+        "reaction:add": {**msg, "emoji": "👍"},
+        "reaction:remove": {**msg, "emoji": "👍"},
+        "typing": {"room_id": room},
+        "read": dict(msg),
+        "live:join": {"event_id": event},
+        "live:hand": {"event_id": event, "raised": True},
         "live:promote": {"event_id": event, "user_id": owner.user_id, "role": "speaker"},
         "live:ask": {"event_id": event, "text": "why?"},
-        "live:upvote": {"event_id": event, "question_id": 1}, "live:answer": {"event_id": event, "question_id": 1},
+        "live:upvote": {"event_id": event, "question_id": 1},
+        "live:answer": {"event_id": event, "question_id": 1},
         "live:poll": {"event_id": event, "question": "which?", "options": ["a", "b"]},
         "live:vote": {"event_id": event, "poll_id": 1, "option": 0},
-        "live:close_poll": {"event_id": event, "poll_id": 1}, "live:pin": {"event_id": event, "text": "pinned"},
+        "live:close_poll": {"event_id": event, "poll_id": 1},
+        "live:pin": {"event_id": event, "text": "pinned"},
     }
 
 
-FIELDS = ["room_id", "event_id", "seq", "text", "client_id", "emoji", "since_seq", "since_rev", "before_seq",
-          "limit", "reply_to_seq", "question_id", "poll_id", "option", "options", "question", "raised", "user_id",
-          "role", "token"]
+FIELDS = [
+    "room_id",
+    "event_id",
+    "seq",
+    "text",
+    "client_id",
+    "emoji",
+    "since_seq",
+    "since_rev",
+    "before_seq",
+    "limit",
+    "reply_to_seq",
+    "question_id",
+    "poll_id",
+    "option",
+    "options",
+    "question",
+    "raised",
+    "user_id",
+    "role",
+    "token",
+]
 
 
 def nested(depth: int):
@@ -91,13 +133,19 @@ strings = st.one_of(
     st.integers(min_value=1, max_value=70_000).map(lambda n: "x" * n),  # up to past the 64 KB frame limit
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), strings, st.binary(max_size=64),
-    st.integers(min_value=-2**80, max_value=2**80), st.sampled_from([0, -1, 2**62, 2**63 - 1, 2**63, 2**64]),
-    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1.5, 1e308, -0.0]),
+    st.none(),
+    st.booleans(),
+    strings,
+    st.binary(max_size=64),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.sampled_from([0, -1, 2**62, 2**63 - 1, 2**63, 2**64]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1.5, 1e308, -0.0]),
 )
 values = st.one_of(
     scalars,
-    st.lists(scalars, max_size=5), st.dictionaries(st.text(max_size=8), scalars, max_size=4),
+    st.lists(scalars, max_size=5),
+    st.dictionaries(st.text(max_size=8), scalars, max_size=4),
     st.sampled_from([10, 100, 400]).map(nested),
 )
 
@@ -149,17 +197,23 @@ class Caller:
         dropped.cancel()
         if call in done and call.exception() is None:
             ack = call.result()
-            ok = isinstance(ack, dict) and (ack.get("ok") is True or (
-                ack.get("ok") is False and ack.get("error", {}).get("code") in CONTRACT_CODES))
-            outcome = "ok" if isinstance(ack, dict) and ack.get("ok") else str(ack.get("error", {}).get("code"))
+            ok = isinstance(ack, dict) and (
+                ack.get("ok") is True
+                or (ack.get("ok") is False and ack.get("error", {}).get("code") in CONTRACT_CODES)
+            )
+            outcome = (
+                "ok" if isinstance(ack, dict) and ack.get("ok") else str(ack.get("error", {}).get("code"))
+            )
             self.acks.setdefault(event, {}).setdefault(outcome, 0)
             self.acks[event][outcome] += 1
             if not ok:
                 self.bad.append(f"{event} {str(payload)[:200]!r} -> {str(ack)[:300]}")
             return
         call.cancel()
-        if client.disconnected.is_set() or isinstance(call.exception() if call.done() and not call.cancelled()
-                                                      else None, socketio.exceptions.BadNamespaceError):
+        if client.disconnected.is_set() or isinstance(
+            call.exception() if call.done() and not call.cancelled() else None,
+            socketio.exceptions.BadNamespaceError,
+        ):
             self.refused += 1  # the server dropped the socket: refused, then a fresh client
             await client.close()
             return
@@ -171,13 +225,22 @@ class Caller:
 
 def fuzz_events(caller: Caller, events: list[str], templates_by_event: dict[str, dict]) -> None:
     for event in events:
-        @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.generate], database=None,
-                  suppress_health_check=list(HealthCheck))
-        @given(payload=payloads(templates_by_event.get(event, {})))
-        def fuzz(payload):
-            caller.call(event, payload)
+        fuzz_event(caller, event, templates_by_event.get(event, {}))
 
-        fuzz()
+
+def fuzz_event(caller: Caller, event: str, template: dict) -> None:
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        phases=[Phase.generate],
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(payload=payloads(template))
+    def fuzz(payload):
+        caller.call(event, payload)
+
+    fuzz()
 
 
 async def test_every_socket_event_answers_hostile_payloads(gateway, world):
@@ -194,12 +257,17 @@ async def test_every_socket_event_answers_hostile_payloads(gateway, world):
         if caller.client is not None:
             await caller.client.close()
     calls = sum(sum(c.values()) for c in caller.acks.values()) + caller.refused
-    print(f"\nsocket fuzz: {calls} calls over {len(events)} events, {caller.refused} refused (socket dropped); "
-          f"acks {caller.acks}")
+    print(
+        f"\nsocket fuzz: {calls} calls over {len(events)} events, {caller.refused} refused (socket dropped); "
+        f"acks {caller.acks}"
+    )
     assert not caller.bad, "\n".join(caller.bad[:20])
     assert set(caller.acks) == set(events), set(events) - set(caller.acks)
-    tracebacks = [f"{r.name}: {r.getMessage()[:300]}" for r in handler.records
-                  if r.exc_info or "Traceback" in r.getMessage()]
+    tracebacks = [
+        f"{r.name}: {r.getMessage()[:300]}"
+        for r in handler.records
+        if r.exc_info or "Traceback" in r.getMessage()
+    ]
     assert not tracebacks, tracebacks
     # The gateway still serves: a fresh client joins and reads (its sends may be rate limited by now).
     client = await ChatClient(gateway.url, world["owner"].token, source=loopback_source()).connect()

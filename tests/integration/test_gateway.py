@@ -1,4 +1,5 @@
 """The gateway skeleton against real services: health, readiness, metrics, error bodies."""
+
 import asyncio
 
 import pytest
@@ -23,6 +24,7 @@ async def test_readyz_names_a_stopped_service(http, services, victim):
     service = services.embedded[victim]
     assert await asyncio.to_thread(service.stop)
     try:
+
         async def not_ready():
             resp = await http.get("/readyz")
             return resp.status == 503 and await resp.json()
@@ -58,7 +60,9 @@ async def test_metrics_count_requests_and_open_sockets(gateway, http, member):
     try:
         text = await (await http.get("/metrics")).text()
         assert 'clubhub_http_requests_total{method="GET",route="/healthz",status="200"}' in text
-        assert 'clubhub_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz"}' in text
+        assert (
+            'clubhub_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz"}' in text
+        )
         assert "clubhub_open_sockets 1.0" in text
     finally:
         await client.disconnect()

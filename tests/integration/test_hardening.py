@@ -2,6 +2,7 @@
 asking — the dev mailbox only for this machine, security headers, a CORS allow-list, metrics off the
 public port in prod, Ray and the embedded services closed to other users and machines, secrets from
 files, and no password or token in any log of the run."""
+
 import os
 import socket
 import stat
@@ -49,6 +50,7 @@ def routable_address() -> str | None:
 
 # --------------------------------------------------------------------------- M2: dev mailbox, dev mode
 
+
 async def test_M2_dev_mailbox_loopback_only(gateway, http):
     ok = await http.get("/api/v1/dev/mailbox", params={"email": "nobody@example.org"})
     assert ok.status == 200 and (await ok.json()) == {"messages": []}
@@ -62,8 +64,9 @@ async def test_M2_dev_mailbox_loopback_only(gateway, http):
     try:
         port = site._server.sockets[0].getsockname()[1]
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0))) as remote:
-            resp = await remote.get(f"http://{address}:{port}/api/v1/dev/mailbox",
-                                    params={"email": "nobody@example.org"})
+            resp = await remote.get(
+                f"http://{address}:{port}/api/v1/dev/mailbox", params={"email": "nobody@example.org"}
+            )
             assert resp.status == 404, await resp.text()
             assert (await resp.json())["error"]["code"] == "not_found"
             # The rest of the API answers there as usual: only the mailbox is loopback-only.
@@ -79,8 +82,13 @@ async def send_dev_mail(settings, gateway) -> tuple[str, str]:
     remember(token)
     to = f"mailbox-{os.urandom(4).hex()}@example.org"
     await Mailer(dev, gateway.backends.stores.redis).send(
-        Mail(to=to, subject="Verify", body=f"open /verify?token={token}",
-             link=f"http://127.0.0.1/verify?token={token}"))
+        Mail(
+            to=to,
+            subject="Verify",
+            body=f"open /verify?token={token}",
+            link=f"http://127.0.0.1/verify?token={token}",
+        )
+    )
     return to, token
 
 
@@ -97,8 +105,13 @@ async def test_M2_dev_mail_link_not_logged_and_expires(settings, gateway, caplog
 
 @pytest.mark.parametrize("how", [["--host", "0.0.0.0"], ["--host", "192.0.2.10"]])
 def test_M2_dev_refuses_non_loopback_host(tmp_path, how):
-    result = subprocess.run([CLUBHUB, "run", *how], env=clean_env(CLUBHUB_DATA_DIR=str(tmp_path / "data")),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [CLUBHUB, "run", *how],
+        env=clean_env(CLUBHUB_DATA_DIR=str(tmp_path / "data")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clubhub: CLUBHUB_ENV=dev serves only on loopback"), lines
@@ -115,6 +128,7 @@ def test_M2_dev_host_check_accepts_loopback():
 
 
 # --------------------------------------------------------------------------- M4: security headers
+
 
 def assert_hardened(resp: aiohttp.ClientResponse, host: str) -> None:
     where = f"{resp.method} {resp.url.path} -> {resp.status}"
@@ -144,8 +158,8 @@ async def test_M4_security_headers(gateway, http, member):
         ("GET", "/api/v1/no-such-route", {}, None, 404),
         ("POST", "/api/v1/auth/login", {}, {"email": 1}, 422),
         ("GET", "/api/v1/openapi.json", {}, None, 200),
-        ("GET", "/", {}, None, 200),                      # the web app
-        ("GET", "/clubs/1", {}, None, 200),               # its SPA fallback
+        ("GET", "/", {}, None, 200),  # the web app
+        ("GET", "/clubs/1", {}, None, 200),  # its SPA fallback
         ("GET", "/assets/no-such-file.js", {}, None, 404),
         ("GET", "/socket.io/?EIO=4&transport=polling", {}, None, 200),
         # A client claiming TLS through a proxy we do not trust gets no HSTS either.
@@ -175,6 +189,7 @@ async def test_M4_hsts_only_over_tls(tmp_path, trust_proxy):
 
 
 # --------------------------------------------------------------------------- CORS allow-list
+
 
 async def test_cors_allow_list_rest_and_socket(gateway, http, settings, member):
     listed = sorted(settings.allowed_origins)[0]  # default: the public URL's origin
@@ -207,8 +222,13 @@ async def test_cors_allow_list_rest_and_socket(gateway, http, settings, member):
     for origin, allowed in ((listed, True), (gateway.url, True), (foreign, False)):
         client = socketio.AsyncClient(reconnection=False)
         try:
-            await client.connect(gateway.url, transports=["websocket"], headers={"Origin": origin},
-                                 auth={"token": member.token}, wait_timeout=10)
+            await client.connect(
+                gateway.url,
+                transports=["websocket"],
+                headers={"Origin": origin},
+                auth={"token": member.token},
+                wait_timeout=10,
+            )
             connected = client.connected
         except socketio.exceptions.ConnectionError:
             connected = False
@@ -221,13 +241,18 @@ async def test_cors_allow_list_rest_and_socket(gateway, http, settings, member):
 
 
 def test_cors_origins_setting():
-    s = Settings(cors_origins="https://app.example.org, http://localhost:5173/ ,*", public_url="https://x.org/app")
+    s = Settings(
+        cors_origins="https://app.example.org, http://localhost:5173/ ,*", public_url="https://x.org/app"
+    )
     assert s.allowed_origins == {"https://app.example.org", "http://localhost:5173"}  # never "*"
-    assert Settings(public_url="https://Chat.Example.org/path").allowed_origins == {"https://chat.example.org"}
+    assert Settings(public_url="https://Chat.Example.org/path").allowed_origins == {
+        "https://chat.example.org"
+    }
     assert Settings(port=9000).allowed_origins == {"http://127.0.0.1:9000"}
 
 
 # --------------------------------------------------------------------------- L5: metrics port, prod
+
 
 async def test_L5_metrics_port(gateway, http):
     listener = gateway.app[METRICS_LISTENER]
@@ -251,16 +276,25 @@ class ProdGateway(GatewayProcess):
         secrets_dir = tmp_path / "secrets"
         secrets_dir.mkdir(mode=0o700)
         files = {}
-        for name, value in (("SECRET_KEY", os.urandom(24).hex()), ("SMTP_URL", smtp_url),
-                            ("REDIS_URL", urls["redis"]), ("MONGO_URL", urls["mongo"]),
-                            ("POSTGRES_URL", urls["postgres"])):
+        for name, value in (
+            ("SECRET_KEY", os.urandom(24).hex()),
+            ("SMTP_URL", smtp_url),
+            ("REDIS_URL", urls["redis"]),
+            ("MONGO_URL", urls["mongo"]),
+            ("POSTGRES_URL", urls["postgres"]),
+        ):
             path = secrets_dir / name.lower()
             path.write_text(value + "\n")  # as `echo` writes it: the newline is not part of the value
             files[f"CLUBHUB_{name}_FILE"] = str(path)
         # RAY_AUTH_MODE and RAY_AUTH_TOKEN_PATH (set by the session's start_ray) are inherited.
-        env = clean_env(CLUBHUB_ENV="prod", CLUBHUB_DATA_DIR=str(settings.data_path),
-                        CLUBHUB_RAY_ADDRESS=ray_address, CLUBHUB_PORT=str(self.port),
-                        CLUBHUB_METRICS_PORT=str(self.metrics_port), **files)
+        env = clean_env(
+            CLUBHUB_ENV="prod",
+            CLUBHUB_DATA_DIR=str(settings.data_path),
+            CLUBHUB_RAY_ADDRESS=ray_address,
+            CLUBHUB_PORT=str(self.port),
+            CLUBHUB_METRICS_PORT=str(self.metrics_port),
+            **files,
+        )
         self.log = tmp_path / "gateway-prod.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen([CLUBHUB, "run"], env=env, stdout=out, stderr=out)
@@ -281,13 +315,18 @@ async def test_L5_prod_metrics_only_on_metrics_port(settings, services, ray_clus
             assert mailbox.status == 404
             # The secrets came from files (the SMTP one too: signup mail reaches the session's server).
             email = f"prod-{os.urandom(4).hex()}@example.org"
-            signup = await http.post(f"{prod.url}/api/v1/auth/signup",
-                                     json={"email": email, "password": "prod password 1", "display_name": "P"})
+            signup = await http.post(
+                f"{prod.url}/api/v1/auth/signup",
+                json={"email": email, "password": "prod password 1", "display_name": "P"},
+            )
             remember("prod password 1")
             assert signup.status in (201, 202), await signup.text()
             remember(smtp.token_of(await smtp.wait_for(email)))
-        listening = {c.laddr for c in psutil.Process(prod.proc.pid).net_connections("inet")
-                     if c.status == psutil.CONN_LISTEN}
+        listening = {
+            c.laddr
+            for c in psutil.Process(prod.proc.pid).net_connections("inet")
+            if c.status == psutil.CONN_LISTEN
+        }
         assert ("127.0.0.1", prod.metrics_port) in listening, listening
     finally:
         prod.stop()
@@ -295,6 +334,7 @@ async def test_L5_prod_metrics_only_on_metrics_port(settings, services, ray_clus
 
 
 # --------------------------------------------------------------------------- *_FILE secrets
+
 
 def test_secret_file_variables(tmp_path, monkeypatch):
     for name in list(os.environ):
@@ -316,15 +356,23 @@ def test_secret_file_variables(tmp_path, monkeypatch):
     with pytest.raises(SettingsError, match="CLUBHUB_SECRET_KEY_FILE: cannot read"):
         Settings()
     # From the command line: one line naming the variable, no traceback.
-    result = subprocess.run([CLUBHUB, "services", "status"], capture_output=True, text=True, timeout=60,
-                            env=clean_env(CLUBHUB_DATA_DIR=str(tmp_path / "d"),
-                                          CLUBHUB_POSTGRES_URL_FILE=str(tmp_path / "missing")))
+    result = subprocess.run(
+        [CLUBHUB, "services", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(
+            CLUBHUB_DATA_DIR=str(tmp_path / "d"), CLUBHUB_POSTGRES_URL_FILE=str(tmp_path / "missing")
+        ),
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        f"clubhub: CLUBHUB_POSTGRES_URL_FILE: cannot read {tmp_path / 'missing'}: No such file or directory"]
+        f"clubhub: CLUBHUB_POSTGRES_URL_FILE: cannot read {tmp_path / 'missing'}: No such file or directory"
+    ]
 
 
 # --------------------------------------------------------------------------- M5: Ray on loopback, token auth
+
 
 def _is_loopback(ip: str) -> bool:
     return ip in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or ip.startswith("127.")
@@ -377,6 +425,7 @@ def test_M5_ray_token_auth_is_mandatory(ray_cluster, settings, monkeypatch):
 
 
 # --------------------------------------------------------------------------- L7: data at rest
+
 
 def _loose(path: Path, allowed: int = 0) -> list[str]:
     """Files and dirs under path that others (group or world) may read or write, beyond ``allowed``."""
@@ -447,6 +496,7 @@ def test_L7_existing_data_is_narrowed(tmp_path):
 
 # --------------------------------------------------------------------------- Must-show 6: logs hold no secret
 
+
 async def test_no_secret_in_any_log(gateway, smtp, settings, tmp_path_factory):
     """Runs last (see tests/support/secret_audit.py): every log line of the run, in process and in files."""
     # Seed it, so this test alone still audits a login, a verification mail and a dev mailbox mail.
@@ -471,8 +521,9 @@ async def test_L7_a_process_with_every_service_external_keeps_postgres_reachable
     from storage.postgres import connect_kwargs
 
     urls = services.urls()
-    external = settings.model_copy(update={"postgres_url": urls["postgres"], "mongo_url": urls["mongo"],
-                                           "redis_url": urls["redis"]})
+    external = settings.model_copy(
+        update={"postgres_url": urls["postgres"], "mongo_url": urls["mongo"], "redis_url": urls["redis"]}
+    )
     assert Services(external).up() == []
     if os.geteuid() == 0:
         assert settings.data_path.stat().st_mode & 0o777 == 0o711

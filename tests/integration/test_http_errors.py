@@ -4,6 +4,7 @@ Each probe must answer ``invalid`` (422) or ``not_found`` (404) — or, for a So
 decode, drop that socket — and log at most one line, never a traceback; the gateway keeps serving.
 The gateway runs in this process, so a handler on the root logger sees everything it logs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,9 @@ async def owner(gateway, smtp):
 @pytest.fixture(scope="module")
 async def owned_club(gateway, owner):
     async with client_session(gateway.url) as http:
-        resp = await http.post("/api/v1/clubs", json={"name": "m3 club"},
-                               headers={"Authorization": f"Bearer {owner.token}"})
+        resp = await http.post(
+            "/api/v1/clubs", json={"name": "m3 club"}, headers={"Authorization": f"Bearer {owner.token}"}
+        )
         assert resp.status == 201, await resp.text()
         return (await resp.json())["id"]
 
@@ -66,8 +68,11 @@ async def assert_error(resp: aiohttp.ClientResponse, status: int, code: str) -> 
 
 # -- REST ---------------------------------------------------------------------------------------
 
+
 async def test_M3_login_body_nested_1000_deep_is_invalid(http, gateway_log):
-    resp = await http.post("/api/v1/auth/login", data="[" * 1000, headers={"Content-Type": "application/json"})
+    resp = await http.post(
+        "/api/v1/auth/login", data="[" * 1000, headers={"Content-Type": "application/json"}
+    )
     await assert_error(resp, 422, "invalid")
     assert_quiet(gateway_log)
 
@@ -80,8 +85,10 @@ async def test_M3_client_gone_mid_body_logs_no_traceback(gateway, gateway_log):
     before = answered._value.get()
     host, port = gateway.url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port), local_addr=(loopback_source(), 0))
-    writer.write(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 1000\r\n\r\n{\"email\": ")
+    writer.write(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 1000\r\n\r\n{"email": '
+    )
     await writer.drain()
     await asyncio.sleep(0.2)  # the handler is now waiting for the rest of the body
     writer.transport.abort()
@@ -96,7 +103,9 @@ async def test_M3_client_gone_mid_body_logs_no_traceback(gateway, gateway_log):
 
 
 async def test_M3_asset_name_with_nul_is_not_found(gateway, gateway_log):
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(loopback_source(), 0))) as raw:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(loopback_source(), 0))
+    ) as raw:
         resp = await raw.get(yarl.URL(gateway.url + "/assets/%00", encoded=True))
         await assert_error(resp, 404, "not_found")
         resp = await raw.get(yarl.URL(gateway.url + "/assets/a%00.js", encoded=True))
@@ -104,20 +113,33 @@ async def test_M3_asset_name_with_nul_is_not_found(gateway, gateway_log):
     assert_quiet(gateway_log)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/users/²", "/api/v1/clubs/¹", "/api/v1/rooms/³/messages",
-                                  "/api/v1/events/٣", "/api/v1/users/1²"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/users/²",
+        "/api/v1/clubs/¹",
+        "/api/v1/rooms/³/messages",
+        "/api/v1/events/٣",
+        "/api/v1/users/1²",
+    ],
+)
 async def test_M3_non_ascii_digit_ids_are_not_found(http, owner, path, gateway_log):
     resp = await http.get(path, headers=auth(owner))
     await assert_error(resp, 404, "not_found")
     assert_quiet(gateway_log)
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/bans", {"user_id": 2**70}),
-    ("POST", "/timeouts", {"user_id": 2**63, "minutes": 5}),
-    ("POST", "/bans", {"user_id": 2**63}),
-])
-async def test_M3_body_ids_beyond_bigint_are_invalid(http, owner, owned_club, method, path, body, gateway_log):
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", "/bans", {"user_id": 2**70}),
+        ("POST", "/timeouts", {"user_id": 2**63, "minutes": 5}),
+        ("POST", "/bans", {"user_id": 2**63}),
+    ],
+)
+async def test_M3_body_ids_beyond_bigint_are_invalid(
+    http, owner, owned_club, method, path, body, gateway_log
+):
     resp = await http.request(method, f"/api/v1/clubs/{owned_club}{path}", json=body, headers=auth(owner))
     await assert_error(resp, 422, "invalid")
     assert_quiet(gateway_log)
@@ -134,8 +156,10 @@ def cursor_of(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("raw", ["[1e39, 1]", f"[0.5, {2**70}]", f"[0.5, {2**63}]", "[NaN, 1]", "[Infinity, 1]",
-                                 "[0.5, -1]", "[" * 1000])
+@pytest.mark.parametrize(
+    "raw",
+    ["[1e39, 1]", f"[0.5, {2**70}]", f"[0.5, {2**63}]", "[NaN, 1]", "[Infinity, 1]", "[0.5, -1]", "[" * 1000],
+)
 async def test_M3_search_cursor_out_of_range_is_invalid(http, owner, raw, gateway_log):
     resp = await http.get("/api/v1/clubs", params={"cursor": cursor_of(raw)}, headers=auth(owner))
     await assert_error(resp, 422, "invalid")
@@ -143,6 +167,7 @@ async def test_M3_search_cursor_out_of_range_is_invalid(http, owner, raw, gatewa
 
 
 # -- engine.io / Socket.IO ------------------------------------------------------------------------
+
 
 async def open_socket(gateway, member, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
     """A raw engine.io websocket connected to the ``/`` namespace, as a Socket.IO client would."""
@@ -216,7 +241,7 @@ async def test_M3_event_with_extra_arguments_is_answered_invalid(gateway, owner,
         await ws.send_str('4217["room:join",{"room_id":1},"extra"]')
         ack = await ws.receive_str(timeout=10)
         assert ack.startswith("4317["), ack
-        body = json.loads(ack[len("4317"):])[0]
+        body = json.loads(ack[len("4317") :])[0]
         assert body["ok"] is False and body["error"]["code"] == "invalid", body
         await ws.close()
     assert_quiet(gateway_log)
@@ -227,18 +252,38 @@ async def polling_session(http: aiohttp.ClientSession, member) -> str:
     text = await resp.text()
     assert resp.status == 200 and text.startswith("0{"), text
     sid = json.loads(text[1:])["sid"]
-    resp = await http.post(f"/socket.io/?EIO=4&transport=polling&sid={sid}",
-                           data="40" + json.dumps({"token": member.token}))
+    resp = await http.post(
+        f"/socket.io/?EIO=4&transport=polling&sid={sid}", data="40" + json.dumps({"token": member.token})
+    )
     assert resp.status == 200, await resp.text()
     resp = await http.get(f"/socket.io/?EIO=4&transport=polling&sid={sid}")
     assert (await resp.text()).startswith("40{")
     return sid
 
 
-@pytest.mark.parametrize("body", [b"4\x00garbage", b"\xff\xfe\xfd", b"9x", b"x", b"42" + b"[" * 5000,
-                                  b'42{"a": 1}', b"d=", b"40\x1e4\x00garbage"],
-                         ids=["nul type", "invalid utf-8", "unknown type", "not a type", "deep nesting",
-                              "event is an object", "jsonp without d", "second packet garbage"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"4\x00garbage",
+        b"\xff\xfe\xfd",
+        b"9x",
+        b"x",
+        b"42" + b"[" * 5000,
+        b'42{"a": 1}',
+        b"d=",
+        b"40\x1e4\x00garbage",
+    ],
+    ids=[
+        "nul type",
+        "invalid utf-8",
+        "unknown type",
+        "not a type",
+        "deep nesting",
+        "event is an object",
+        "jsonp without d",
+        "second packet garbage",
+    ],
+)
 async def test_M3_malformed_polling_body_drops_the_socket(gateway, owner, body, gateway_log):
     async with client_session(gateway.url) as http:
         sid = await polling_session(http, owner)

@@ -1,7 +1,8 @@
 """The interaction pipeline: validated batches → Redis stream → consumer actor → MongoDB and signals,
 with an exactly-once effect through redeliveries and a consumer restart."""
+
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import ray
@@ -29,16 +30,23 @@ async def stored(gateway, user_id, interaction_ids):
     return await coll.count_documents({"_id": {"$in": [f"u{user_id}:{i}" for i in interaction_ids]}})
 
 
-@pytest.mark.parametrize("body", [
-    [], {"item_type": "event"}, [{"item_type": "event", "item_id": 1, "kind": "like"}],
-    [{"item_type": "event", "item_id": 1, "kind": "dwell"}],
-    [{"item_type": "event", "item_id": "1", "kind": "click", "extra": True}],
-    [{"item_type": "event", "item_id": 1, "kind": "click"}] * 201,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"item_type": "event"},
+        [{"item_type": "event", "item_id": 1, "kind": "like"}],
+        [{"item_type": "event", "item_id": 1, "kind": "dwell"}],
+        [{"item_type": "event", "item_id": "1", "kind": "click", "extra": True}],
+        [{"item_type": "event", "item_id": 1, "kind": "click"}] * 201,
+    ],
+)
 async def test_bad_interaction_batches_are_refused_and_store_nothing(gateway, member, http, body):
     redis = gateway.backends.stores.redis
     before = await redis.xlen("clubhub:interactions")
-    resp = await http.post("/api/v1/interactions", json=body, headers={"Authorization": f"Bearer {member.token}"})
+    resp = await http.post(
+        "/api/v1/interactions", json=body, headers={"Authorization": f"Bearer {member.token}"}
+    )
     assert resp.status == 422 and (await resp.json())["error"]["code"] == "invalid"
     assert await redis.xlen("clubhub:interactions") == before
 
@@ -49,16 +57,26 @@ async def test_interactions_are_stored_once_and_feed_signals(gateway, member, ht
     _, rooms = await api.call("GET", f"/clubs/{club['id']}/rooms", expect=200)
     room_id = rooms["rooms"][0]["id"]
     batch_ids = ids(3)
-    batch = [{"item_type": "room", "item_id": room_id, "kind": "click", "interaction_id": batch_ids[0]},
-             {"item_type": "room", "item_id": room_id, "kind": "dwell", "dwell_ms": 60_000,
-              "interaction_id": batch_ids[1]},
-             {"item_type": "club", "item_id": club["id"], "kind": "impression", "interaction_id": batch_ids[2]}]
+    batch = [
+        {"item_type": "room", "item_id": room_id, "kind": "click", "interaction_id": batch_ids[0]},
+        {
+            "item_type": "room",
+            "item_id": room_id,
+            "kind": "dwell",
+            "dwell_ms": 60_000,
+            "interaction_id": batch_ids[1],
+        },
+        {"item_type": "club", "item_id": club["id"], "kind": "impression", "interaction_id": batch_ids[2]},
+    ]
     status, body = await api.call("POST", "/interactions", batch)
     assert status == 202 and body == {"accepted": 3}
     redis = gateway.backends.stores.redis
 
     async def landed():
-        return await stored(gateway, member.user_id, batch_ids) == 3 and await popularity(redis, f"room:{room_id}") > 0
+        return (
+            await stored(gateway, member.user_id, batch_ids) == 3
+            and await popularity(redis, f"room:{room_id}") > 0
+        )
 
     await wait_for(landed)
     room_pop = await popularity(redis, f"room:{room_id}")
@@ -70,8 +88,12 @@ async def test_interactions_are_stored_once_and_feed_signals(gateway, member, ht
     # The same batch again (a client retry): nothing stored or counted twice.
     assert (await api.call("POST", "/interactions", batch))[0] == 202
     marker = ids(1)
-    await api.call("POST", "/interactions", [{"item_type": "club", "item_id": club["id"], "kind": "click",
-                                              "interaction_id": marker[0]}], expect=202)
+    await api.call(
+        "POST",
+        "/interactions",
+        [{"item_type": "club", "item_id": club["id"], "kind": "click", "interaction_id": marker[0]}],
+        expect=202,
+    )
 
     async def marker_landed():
         return await stored(gateway, member.user_id, marker) == 1
@@ -88,12 +110,20 @@ async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http)
     redis = gateway.backends.stores.redis
     key = f"club:{club['id']}"
     first = ids(20)
-    await api.call("POST", "/interactions", [{"item_type": "club", "item_id": club["id"], "kind": "click",
-                                              "interaction_id": i} for i in first], expect=202)
+    await api.call(
+        "POST",
+        "/interactions",
+        [{"item_type": "club", "item_id": club["id"], "kind": "click", "interaction_id": i} for i in first],
+        expect=202,
+    )
     ray.kill(chat.consumer, no_restart=False)  # mid-stream: some of these may be taken but not acknowledged
     second = ids(20)
-    await api.call("POST", "/interactions", [{"item_type": "club", "item_id": club["id"], "kind": "click",
-                                              "interaction_id": i} for i in second], expect=202)
+    await api.call(
+        "POST",
+        "/interactions",
+        [{"item_type": "club", "item_id": club["id"], "kind": "click", "interaction_id": i} for i in second],
+        expect=202,
+    )
 
     async def all_landed():
         return await stored(gateway, member.user_id, first + second) == 40
@@ -102,8 +132,12 @@ async def test_consumer_restart_loses_and_doubles_nothing(gateway, member, http)
     # A restarted consumer re-reads its pending entries before new ones: once a marker sent now has
     # landed, every redelivery has been handled.
     marker = ids(1)
-    await api.call("POST", "/interactions", [{"item_type": "club", "item_id": club["id"], "kind": "impression",
-                                              "interaction_id": marker[0]}], expect=202)
+    await api.call(
+        "POST",
+        "/interactions",
+        [{"item_type": "club", "item_id": club["id"], "kind": "impression", "interaction_id": marker[0]}],
+        expect=202,
+    )
 
     async def marker_landed():
         return await stored(gateway, member.user_id, marker) == 1
@@ -117,14 +151,23 @@ async def test_server_side_signals_messages_rsvps_joins_and_live_attendance(gate
     people = [await make_member(gateway.url, smtp, n) for n in ("Host", "Guest")]
     async with client_session(gateway.url) as http:
         host, guest = Api(http, people[0]), Api(http, people[1])
-        _, club = await host.call("POST", "/clubs", {"name": "Signals live", "description": "server"}, expect=201)
+        _, club = await host.call(
+            "POST", "/clubs", {"name": "Signals live", "description": "server"}, expect=201
+        )
         await guest.call("POST", f"/clubs/{club['id']}/join", expect=200)
         _, rooms = await guest.call("GET", f"/clubs/{club['id']}/rooms", expect=200)
         room_id = rooms["rooms"][0]["id"]
-        start = datetime.now(timezone.utc) + timedelta(minutes=5)
-        _, event = await host.call("POST", f"/clubs/{club['id']}/events", {
-            "title": "Signals", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
-            expect=201)
+        start = datetime.now(UTC) + timedelta(minutes=5)
+        _, event = await host.call(
+            "POST",
+            f"/clubs/{club['id']}/events",
+            {
+                "title": "Signals",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=1)).isoformat(),
+            },
+            expect=201,
+        )
         await guest.call("POST", f"/events/{event['id']}/rsvp", expect=200)
         await host.call("POST", f"/events/{event['id']}/live/start", expect=200)
         sock = await ChatClient(gateway.url, guest.member.token).connect()
@@ -138,8 +181,13 @@ async def test_server_side_signals_messages_rsvps_joins_and_live_attendance(gate
             await sock.close()
     coll = gateway.backends.stores.mongo[mongo.INTERACTIONS]
     me = guest.member.user_id
-    want = {("club", club["id"], "join"), ("event", event["id"], "rsvp"), ("room", room_id, "join"),
-            ("room", room_id, "message"), ("event", event["id"], "attend")}
+    want = {
+        ("club", club["id"], "join"),
+        ("event", event["id"], "rsvp"),
+        ("room", room_id, "join"),
+        ("room", room_id, "message"),
+        ("event", event["id"], "attend"),
+    }
 
     async def all_signals():
         docs = await coll.find({"user_id": me, "source": "server"}).to_list(None)

@@ -1,6 +1,7 @@
 """The learned feed on a seeded world of its own (its own PostgreSQL and MongoDB databases and Redis
 database on the session's servers): `clubhub seed` and `clubhub train-ranker` as a person runs them, the
 model against its baselines, train/serve feature parity, online user embeddings, serving and hot reload."""
+
 import asyncio
 import json
 import os
@@ -40,18 +41,27 @@ class World:
     def __init__(self, services, tmp: Path) -> None:
         self.name = f"world_{uuid.uuid4().hex[:8]}"
         urls = services.urls()
-        self.config = {"postgres_url": _with_path(urls["postgres"], self.name),
-                       "mongo_url": _with_path(urls["mongo"], self.name), "mongo_db": self.name,
-                       "redis_url": _with_path(urls["redis"], "3"), "ranker_reload_s": 0.3}
+        self.config = {
+            "postgres_url": _with_path(urls["postgres"], self.name),
+            "mongo_url": _with_path(urls["mongo"], self.name),
+            "mongo_db": self.name,
+            "redis_url": _with_path(urls["redis"], "3"),
+            "ranker_reload_s": 0.3,
+        }
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_")}
-        self.env.update(CLUBHUB_DATA_DIR=str(tmp), CLUBHUB_POSTGRES_URL=self.config["postgres_url"],
-                        CLUBHUB_MONGO_URL=self.config["mongo_url"], CLUBHUB_REDIS_URL=self.config["redis_url"])
+        self.env.update(
+            CLUBHUB_DATA_DIR=str(tmp),
+            CLUBHUB_POSTGRES_URL=self.config["postgres_url"],
+            CLUBHUB_MONGO_URL=self.config["mongo_url"],
+            CLUBHUB_REDIS_URL=self.config["redis_url"],
+        )
         self.mongo = connect_mongo(self.config["mongo_url"])[self.name]
         self.redis = connect_redis(self.config["redis_url"])
 
     async def clubhub(self, *args: str) -> str:
-        proc = await asyncio.create_subprocess_exec(CLUBHUB, *args, env=self.env, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            CLUBHUB, *args, env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 300)
         text = out.decode()
         assert proc.returncode == 0, text[-3000:]
@@ -73,8 +83,9 @@ class World:
 async def world(services, ray_cluster, tmp_path_factory):
     w = World(services, tmp_path_factory.mktemp("world"))
     await w.redis.flushdb()
-    seeded = await w.clubhub("seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21",
-                             "--seed", "7")
+    seeded = await w.clubhub(
+        "seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21", "--seed", "7"
+    )
     assert "seeded 240 users" in seeded
     w.report = await w.train()
     yield w
@@ -87,8 +98,9 @@ async def world(services, ray_cluster, tmp_path_factory):
 @pytest.fixture(scope="module")
 async def consumer(world):
     """The world's interaction consumer: it rebuilds users' embeddings for each new model version."""
-    actor = InteractionConsumer.options(name=f"consumer-{world.name}", namespace=NAMESPACE,
-                                        num_cpus=0).remote(world.config)
+    actor = InteractionConsumer.options(
+        name=f"consumer-{world.name}", namespace=NAMESPACE, num_cpus=0
+    ).remote(world.config)
     await actor.start.remote()
     yield actor
     ray.kill(actor)
@@ -106,8 +118,9 @@ async def embeddings_ready(world, version=None):
 
 @pytest.fixture(scope="module")
 async def ranker(world, consumer):
-    actor = Ranker.options(name=f"ranker-{world.name}", namespace=NAMESPACE, num_cpus=0,
-                           max_concurrency=1000).remote(world.config)
+    actor = Ranker.options(
+        name=f"ranker-{world.name}", namespace=NAMESPACE, num_cpus=0, max_concurrency=1000
+    ).remote(world.config)
     await actor.start.remote()
     yield actor
     ray.kill(actor)
@@ -115,8 +128,9 @@ async def ranker(world, consumer):
 
 async def test_seeding_again_adds_nothing(world):
     before = await world.mongo["interactions"].count_documents({})
-    out = await world.clubhub("seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21",
-                              "--seed", "7")
+    out = await world.clubhub(
+        "seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21", "--seed", "7"
+    )
     assert "already seeded" in out
     assert await world.mongo["interactions"].count_documents({}) == before
 
@@ -176,9 +190,20 @@ async def test_user_embedding_follows_engagement_online(world, consumer):
     before = await vector()
     ts = time.time()
     kind, item_id = item.split(":")
-    await append_interactions(world.redis, [{"id": uuid.uuid4().hex, "user_id": user, "item_type": kind,
-                                             "item_id": int(item_id), "kind": "click", "ts": repr(ts),
-                                             "source": "client"}])
+    await append_interactions(
+        world.redis,
+        [
+            {
+                "id": uuid.uuid4().hex,
+                "user_id": user,
+                "item_type": kind,
+                "item_id": int(item_id),
+                "kind": "click",
+                "ts": repr(ts),
+                "source": "client",
+            }
+        ],
+    )
 
     async def moved():
         now = await vector()
@@ -201,7 +226,7 @@ async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(wor
         while not done.is_set():
             try:
                 seen.append((await ranker.feed.remote(u, 10))["model"])
-            except BaseException as exc:  # noqa: BLE001 - any failure is what this test looks for
+            except BaseException as exc:
                 errors.append(exc)
 
     clients = [asyncio.create_task(client(u)) for u in users]
@@ -234,15 +259,25 @@ async def test_model_feed_excludes_bans_private_clubs_and_past_events(world, ran
     conn = await asyncpg.connect(**connect_kwargs(world.config["postgres_url"]))
     try:
         owner = (await world.user_ids(1))[0]
-        await conn.execute("INSERT INTO club_bans (club_id, user_id, reason, created_by_id, created_at) "
-                           "VALUES ($1, $2, 'test', $3, now())", banned_club, user, owner)
+        await conn.execute(
+            "INSERT INTO club_bans (club_id, user_id, reason, created_by_id, created_at) "
+            "VALUES ($1, $2, 'test', $3, now())",
+            banned_club,
+            user,
+            owner,
+        )
         private = await conn.fetchval(
             "INSERT INTO clubs (name, description, visibility, created_by_id, created_at) "
-            "VALUES ('Hidden society', '', 'private', $1, now()) RETURNING id", owner)
+            "VALUES ('Hidden society', '', 'private', $1, now()) RETURNING id",
+            owner,
+        )
         hidden_event = await conn.fetchval(
             "INSERT INTO events (club_id, host_id, title, description, starts_at, ends_at, status, created_at) "
             "VALUES ($1, $2, 'Secret meeting', '', now() + interval '1 hour', now() + interval '2 hours', "
-            "'scheduled', now()) RETURNING id", private, owner)
+            "'scheduled', now()) RETURNING id",
+            private,
+            owner,
+        )
         past = await conn.fetch("SELECT id FROM events WHERE ends_at < now()")
     finally:
         await conn.close()

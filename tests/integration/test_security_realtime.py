@@ -2,13 +2,14 @@
 ends live and chat subscriptions (H1), live Q&A floods (H2), sockets outliving their login (H3), limits on
 edits, reactions and live actions (M1), socket admission (L6), and joining a room's broadcasts before the
 membership check."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -57,15 +58,23 @@ async def live_world(gateway, smtp, http, visibility="private", n_members=2):
     """An owner hosting a live session in a club with members (joined by invite when private)."""
     people = [await make_member(gateway.url, smtp, n) for n in ["Host"] + [f"M{i}" for i in range(n_members)]]
     host, *members = [Api(http, p) for p in people]
-    _, club = await host.call("POST", "/clubs", {"name": f"c-{uuid.uuid4().hex[:6]}", "visibility": visibility},
-                              expect=201)
+    _, club = await host.call(
+        "POST", "/clubs", {"name": f"c-{uuid.uuid4().hex[:6]}", "visibility": visibility}, expect=201
+    )
     _, invite = await host.call("POST", f"/clubs/{club['id']}/invites", {}, expect=201)
     for m in members:
         await m.call("POST", f"/clubs/{club['id']}/join", {"invite_code": invite["code"]}, expect=200)
-    start = datetime.now(timezone.utc) + timedelta(minutes=5)
-    _, event = await host.call("POST", f"/clubs/{club['id']}/events", {
-        "title": "Live", "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
-        expect=201)
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    _, event = await host.call(
+        "POST",
+        f"/clubs/{club['id']}/events",
+        {
+            "title": "Live",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+        },
+        expect=201,
+    )
     await host.call("POST", f"/events/{event['id']}/live/start", expect=200)
     _, rooms = await host.call("GET", f"/clubs/{club['id']}/rooms", expect=200)
     general = next(r for r in rooms["rooms"] if r["name"] == "general")
@@ -73,6 +82,7 @@ async def live_world(gateway, smtp, http, visibility="private", n_members=2):
 
 
 # -- H1 -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("how", ["ban", "leave"])
 async def test_H1_removed_member_leaves_live_session_at_once(gateway, smtp, how):
@@ -87,7 +97,9 @@ async def test_H1_removed_member_leaves_live_session_at_once(gateway, smtp, how)
             await m.join(room_id)
             assert (await m.call("live:hand", {"event_id": eid, "raised": True}))["ok"]
             if how == "ban":
-                await host.call("POST", f"/clubs/{club['id']}/bans", {"user_id": mem.member.user_id}, expect=200)
+                await host.call(
+                    "POST", f"/clubs/{club['id']}/bans", {"user_id": mem.member.user_id}, expect=200
+                )
             else:
                 await mem.call("POST", f"/clubs/{club['id']}/leave", expect=204)
 
@@ -98,11 +110,19 @@ async def test_H1_removed_member_leaves_live_session_at_once(gateway, smtp, how)
             assert m.got("live:removed")[0]["event_id"] == eid
             seen_before = len(m.got("live:update"))
             # Every live action is refused, as for anyone who cannot see the club.
-            for event, payload in (("live:ask", {"text": "still here?"}), ("live:hand", {"raised": True}),
-                                   ("live:upvote", {"question_id": 1}), ("live:vote", {"poll_id": 1, "option": 0})):
+            for event, payload in (
+                ("live:ask", {"text": "still here?"}),
+                ("live:hand", {"raised": True}),
+                ("live:upvote", {"question_id": 1}),
+                ("live:vote", {"poll_id": 1, "option": 0}),
+            ):
                 ack = await m.call(event, {"event_id": eid, **payload})
                 assert ack["error"]["code"] in ("not_found", "forbidden"), (event, ack)
-            assert (await m.call("live:join", {"event_id": eid}))["error"]["code"] in ("not_found", "forbidden")
+            assert (await m.call("live:join", {"event_id": eid}))["error"]["code"] in (
+                "not_found",
+                "forbidden",
+            )
+
             # Their hand is down and they are no longer counted, for everyone.
             async def host_sees_them_gone():
                 return mem.member.user_id not in h.view.state["hands"] and h.view.state["present"] == 2
@@ -127,6 +147,7 @@ async def _async(value):
 
 # -- H2 -------------------------------------------------------------------------------------------
 
+
 async def test_H2_live_flood_is_capped_and_sent_as_deltas(gateway, smtp):
     async with client_session(gateway.url) as http:
         host, (mem, other), _club, eid, _room = await live_world(gateway, smtp, http, visibility="public")
@@ -135,7 +156,9 @@ async def test_H2_live_flood_is_capped_and_sent_as_deltas(gateway, smtp):
         try:
             assert (await m.live_join(eid))["ok"] and (await o.live_join(eid))["ok"]
             text = "x" * 500
-            acks = await asyncio.gather(*(m.call("live:ask", {"event_id": eid, "text": text}) for _ in range(60)))
+            acks = await asyncio.gather(
+                *(m.call("live:ask", {"event_id": eid, "text": text}) for _ in range(60))
+            )
             codes = [a["error"]["code"] if not a["ok"] else "ok" for a in acks]
             assert codes.count("ok") == 5, codes  # at most 5 open questions per member
             assert set(codes) == {"ok", "rate_limited"}
@@ -143,8 +166,9 @@ async def test_H2_live_flood_is_capped_and_sent_as_deltas(gateway, smtp):
             assert too_long["error"]["code"] == "too_large"
             # Votes flood the action bucket too.
             qid = next(a["question_id"] for a in acks if a["ok"])
-            votes = await asyncio.gather(*(o.call("live:upvote", {"event_id": eid, "question_id": qid})
-                                           for _ in range(60)))
+            votes = await asyncio.gather(
+                *(o.call("live:upvote", {"event_id": eid, "question_id": qid}) for _ in range(60))
+            )
             assert any(not v["ok"] and v["error"]["code"] == "rate_limited" for v in votes)
 
             async def five_seen():
@@ -176,13 +200,23 @@ def test_H2_session_question_cap():
 
 # -- H3 -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 async def second_gateway(gateway, settings, services, ray_cluster, tmp_path_factory):
     """A second gateway process on the same services and Ray, with a short header deadline."""
-    proc = GatewayProcess(settings, services, ray_cluster, tmp_path_factory.mktemp("gw2"),
-                          extra_env={"CLUBHUB_HEADER_TIMEOUT_S": "2", "CLUBHUB_MAX_SOCKET_QUEUE": "200",
-                                     "CLUBHUB_USER_MSG_BURST": "1000", "CLUBHUB_IP_EVENT_RATE": "20",
-                                     "CLUBHUB_IP_EVENT_BURST": "1000"})
+    proc = GatewayProcess(
+        settings,
+        services,
+        ray_cluster,
+        tmp_path_factory.mktemp("gw2"),
+        extra_env={
+            "CLUBHUB_HEADER_TIMEOUT_S": "2",
+            "CLUBHUB_MAX_SOCKET_QUEUE": "200",
+            "CLUBHUB_USER_MSG_BURST": "1000",
+            "CLUBHUB_IP_EVENT_RATE": "20",
+            "CLUBHUB_IP_EVENT_BURST": "1000",
+        },
+    )
     try:
         await proc.ready()
         yield proc.url
@@ -260,8 +294,11 @@ async def test_H3_socket_does_not_outlive_its_token(gateway, smtp):
     try:
         await c.join(room.id)
         await wait_for(lambda: _async(c.disconnected.is_set()), timeout=15)
-        assert c.got("session:revoked")[0] == {"reason": "expired", "code": "unauthorized",
-                                               "message": c.got("session:revoked")[0]["message"]}
+        assert c.got("session:revoked")[0] == {
+            "reason": "expired",
+            "code": "unauthorized",
+            "message": c.got("session:revoked")[0]["message"],
+        }
     finally:
         await c.close()
 
@@ -290,6 +327,7 @@ async def test_H3_auth_refresh_extends_the_socket(gateway, smtp):
 
 # -- M1 -------------------------------------------------------------------------------------------
 
+
 async def test_M1_edits_and_reactions_are_rate_limited(gateway, smtp):
     fay = await make_member(gateway.url, smtp, "Fay")
     room = await make_club_room(fay.user_id)
@@ -297,13 +335,21 @@ async def test_M1_edits_and_reactions_are_rate_limited(gateway, smtp):
     try:
         await c.join(room.id)
         seq = (await c.send(room.id, "original"))["seq"]
-        edits = await asyncio.gather(*(c.call("message:edit", {"room_id": room.id, "seq": seq, "text": f"e{i}"})
-                                       for i in range(80)))
+        edits = await asyncio.gather(
+            *(c.call("message:edit", {"room_id": room.id, "seq": seq, "text": f"e{i}"}) for i in range(80))
+        )
         codes = {a["error"]["code"] if not a["ok"] else "ok" for a in edits}
         assert codes == {"ok", "rate_limited"}, codes
         await asyncio.sleep(5)  # let the bucket refill a little
-        reactions = await asyncio.gather(*(c.call("reaction:add" if i % 2 == 0 else "reaction:remove",
-                                                  {"room_id": room.id, "seq": seq, "emoji": "👍"}) for i in range(80)))
+        reactions = await asyncio.gather(
+            *(
+                c.call(
+                    "reaction:add" if i % 2 == 0 else "reaction:remove",
+                    {"room_id": room.id, "seq": seq, "emoji": "👍"},
+                )
+                for i in range(80)
+            )
+        )
         codes = {a["error"]["code"] if not a["ok"] else "ok" for a in reactions}
         assert codes == {"ok", "rate_limited"}, codes
     finally:
@@ -312,20 +358,27 @@ async def test_M1_edits_and_reactions_are_rate_limited(gateway, smtp):
 
 async def test_M1_timed_out_member_cannot_edit_react_or_act_live(gateway, smtp):
     async with client_session(gateway.url) as http:
-        host, (mem,), club, eid, room_id = await live_world(gateway, smtp, http, visibility="public", n_members=1)
+        host, (mem,), club, eid, room_id = await live_world(
+            gateway, smtp, http, visibility="public", n_members=1
+        )
         m = await Recorder(gateway.url, mem.member.token).connect()
         try:
             await m.join(room_id)
             assert (await m.live_join(eid))["ok"]
             seq = (await m.send(room_id, "before the timeout"))["seq"]
-            await host.call("POST", f"/clubs/{club['id']}/timeouts", {"user_id": mem.member.user_id, "minutes": 10},
-                            expect=200)
+            await host.call(
+                "POST",
+                f"/clubs/{club['id']}/timeouts",
+                {"user_id": mem.member.user_id, "minutes": 10},
+                expect=200,
+            )
             for event, payload in (
-                    ("message:send", {"room_id": room_id, "client_id": uuid.uuid4().hex, "text": "spam"}),
-                    ("message:edit", {"room_id": room_id, "seq": seq, "text": "now spam"}),
-                    ("reaction:add", {"room_id": room_id, "seq": seq, "emoji": "💩"}),
-                    ("live:ask", {"event_id": eid, "text": "spam?"}),
-                    ("live:hand", {"event_id": eid, "raised": True})):
+                ("message:send", {"room_id": room_id, "client_id": uuid.uuid4().hex, "text": "spam"}),
+                ("message:edit", {"room_id": room_id, "seq": seq, "text": "now spam"}),
+                ("reaction:add", {"room_id": room_id, "seq": seq, "emoji": "💩"}),
+                ("live:ask", {"event_id": eid, "text": "spam?"}),
+                ("live:hand", {"event_id": eid, "raised": True}),
+            ):
                 ack = await m.call(event, payload)
                 assert ack["error"]["code"] == "forbidden", (event, ack)
             _, page = await host.call("GET", f"/rooms/{room_id}/messages", expect=200)
@@ -336,6 +389,7 @@ async def test_M1_timed_out_member_cannot_edit_react_or_act_live(gateway, smtp):
 
 
 # -- joining before the membership check -----------------------------------------------------------
+
 
 async def test_non_member_socket_never_enters_room_broadcasts(gateway, smtp):
     from gateway.app import SIO
@@ -369,6 +423,7 @@ async def test_non_member_socket_never_enters_room_broadcasts(gateway, smtp):
 
 
 # -- L6 -------------------------------------------------------------------------------------------
+
 
 async def test_L6_sockets_per_user_are_capped(gateway, smtp, settings):
     hal = await make_member(gateway.url, smtp, "Hal")
@@ -408,8 +463,8 @@ async def _handshake(http, url) -> tuple[int, str | None]:
 async def test_L6_engineio_sessions_per_address_are_capped(gateway, settings):
     async with client_session(gateway.url, loopback_source()) as http:
         statuses = [(await _handshake(http, gateway.url))[0] for _ in range(settings.max_sockets_per_ip + 5)]
-        assert statuses[:settings.max_sockets_per_ip] == [200] * settings.max_sockets_per_ip
-        assert set(statuses[settings.max_sockets_per_ip:]) == {401}
+        assert statuses[: settings.max_sockets_per_ip] == [200] * settings.max_sockets_per_ip
+        assert set(statuses[settings.max_sockets_per_ip :]) == {401}
     # Another address is not affected.
     async with client_session(gateway.url, loopback_source()) as http:
         assert (await _handshake(http, gateway.url))[0] == 200
@@ -421,8 +476,9 @@ async def test_L6_session_without_namespace_connect_is_closed(gateway, settings)
         assert status == 200
 
         async def closed():
-            async with http.get(f"{gateway.url}/socket.io/",
-                                params={"EIO": "4", "transport": "polling", "sid": sid}) as resp:
+            async with http.get(
+                f"{gateway.url}/socket.io/", params={"EIO": "4", "transport": "polling", "sid": sid}
+            ) as resp:
                 return resp.status == 400  # engine.io: unknown session
 
         await wait_for(closed, timeout=settings.socket_connect_timeout_s + 30, interval=0.5)
@@ -456,13 +512,15 @@ async def test_L6_slow_header_connections_are_closed(second_gateway):
 
 # -- limits on joins and on slow consumers -----------------------------------------------------------
 
+
 async def test_joins_are_rate_limited(gateway, smtp, settings):
     ivy = await make_member(gateway.url, smtp, "Ivy")
     room = await make_club_room(ivy.user_id)
     c = await ChatClient(gateway.url, ivy.token).connect()
     try:
-        acks = await asyncio.gather(*(c.call("room:join", {"room_id": room.id})
-                                      for _ in range(int(settings.user_join_burst) + 50)))
+        acks = await asyncio.gather(
+            *(c.call("room:join", {"room_id": room.id}) for _ in range(int(settings.user_join_burst) + 50))
+        )
         codes = {a["error"]["code"] if not a["ok"] else "ok" for a in acks}
         assert codes == {"ok", "rate_limited"}, codes
     finally:
@@ -477,7 +535,7 @@ class RawSocket:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, url: str, token: str) -> "RawSocket":
+    async def open(cls, url: str, token: str) -> RawSocket:
         import base64
         import os
         import socket
@@ -489,9 +547,11 @@ class RawSocket:
         await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
         reader, writer = await asyncio.open_connection(sock=sock)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                     f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        writer.write(
+            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         assert b" 101 " in head, head
         self = cls(reader, writer)
@@ -505,7 +565,9 @@ class RawSocket:
 
         data, mask = text.encode(), os.urandom(4)
         n = len(data)
-        header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        header = bytes([0x81]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        )
         self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
     async def recv(self) -> str:
@@ -526,15 +588,18 @@ class RawSocket:
         self.writer.close()
 
 
-async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(gateway, second_gateway, smtp):
+async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(
+    gateway, second_gateway, smtp
+):
     senders_people = [await make_member(gateway.url, smtp, n) for n in ("Jo", "Joy", "Jay")]
     kim, lee = [await make_member(gateway.url, smtp, n) for n in ("Kim", "Lee")]
-    room = await make_club_room(senders_people[0].user_id, [p.user_id for p in senders_people[1:]] + [kim.user_id,
-                                                                                                  lee.user_id])
+    room = await make_club_room(
+        senders_people[0].user_id, [p.user_id for p in senders_people[1:]] + [kim.user_id, lee.user_id]
+    )
     slow = await RawSocket.open(second_gateway, lee.token)
     slow.send("420" + json.dumps(["room:join", {"room_id": room.id}]))
     while not (await slow.recv()).startswith("430"):  # joined (presence may come first); from now on it
-        pass                                            # reads nothing
+        pass  # reads nothing
     senders = [await ChatClient(second_gateway, p.token, loopback_source()).connect() for p in senders_people]
     reader = await ChatClient(second_gateway, kim.token, loopback_source()).connect()
     try:
@@ -545,15 +610,16 @@ async def test_slow_consumer_is_dropped_and_counted_while_others_get_everything(
         async def flood(client, prefix):
             return [await client.send(room.id, f"{prefix}{i:03d} {text}") for i in range(500)]
 
-        acks = [a for part in await asyncio.gather(*(flood(c, n) for c, n in zip(senders, "abc"))) for a in part]
+        acks = [
+            a for part in await asyncio.gather(*(flood(c, n) for c, n in zip(senders, "abc"))) for a in part
+        ]
         assert all(a["ok"] for a in acks), [a for a in acks if not a["ok"]][:3]
         assert not reader.disconnected.is_set(), "the reader that keeps up was dropped"
         assert await reader.wait_seqs(room.id, 1500, timeout=120) == list(range(1, 1501))
 
         async def dropped():
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{second_gateway}/metrics") as resp:
-                    body = await resp.text()
+            async with aiohttp.ClientSession() as http, http.get(f"{second_gateway}/metrics") as resp:
+                body = await resp.text()
             line = next((x for x in body.splitlines() if x.startswith("clubhub_slow_consumers_total")), "x 0")
             return float(line.split()[-1]) >= 1
 
@@ -581,14 +647,20 @@ async def _closed_by_server(raw: RawSocket, timeout: float = 30.0) -> bool:
     return False
 
 
-async def test_gateway_stops_promptly_with_a_client_that_stopped_reading(gateway, smtp, settings, services,
-                                                                          ray_cluster, tmp_path):
+async def test_gateway_stops_promptly_with_a_client_that_stopped_reading(
+    gateway, smtp, settings, services, ray_cluster, tmp_path
+):
     """SIGTERM stops a gateway within its close timeout even when a socket's writer is stuck on a full
     TCP buffer (a polite close would wait for that queue to drain for ever)."""
     pat, quin = [await make_member(gateway.url, smtp, n) for n in ("Pat", "Quin")]
     room = await make_club_room(pat.user_id, [quin.user_id])
-    proc = GatewayProcess(settings, services, ray_cluster, tmp_path,
-                          extra_env={"CLUBHUB_USER_MSG_BURST": "5000", "CLUBHUB_MAX_SOCKET_QUEUE": "100000"})
+    proc = GatewayProcess(
+        settings,
+        services,
+        ray_cluster,
+        tmp_path,
+        extra_env={"CLUBHUB_USER_MSG_BURST": "5000", "CLUBHUB_MAX_SOCKET_QUEUE": "100000"},
+    )
     slow = sender = None
     try:
         await proc.ready()
@@ -624,7 +696,9 @@ async def test_events_from_one_address_are_rate_limited_across_its_users(gateway
         for c in clients:
             await c.join(room.id)
         # Typing is cheap and never limited per user: only the address's bucket (burst 1000) can refuse.
-        acks = await asyncio.gather(*(clients[i % 2].call("typing", {"room_id": room.id}) for i in range(1300)))
+        acks = await asyncio.gather(
+            *(clients[i % 2].call("typing", {"room_id": room.id}) for i in range(1300))
+        )
         codes = [a["error"]["code"] if not a["ok"] else "ok" for a in acks]
         assert "rate_limited" in codes and codes.count("ok") >= 950, (codes.count("ok"), set(codes))
         # Another address is not affected.

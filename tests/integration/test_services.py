@@ -1,4 +1,5 @@
 """``clubhub services up|down|status`` as a person runs it: real processes, a data dir of its own."""
+
 import os
 import socket
 import subprocess
@@ -44,14 +45,18 @@ def test_up_status_down_lifecycle(tmp_path):
     assert len(lines) == 3
     for name, line in zip(("postgres", "mongo", "redis"), lines):
         # Shown without the password (the embedded Redis has one).
-        assert line.startswith(name) and redact(urls[name]) in line and "answering" in line and "not" not in line
+        assert (
+            line.startswith(name) and redact(urls[name]) in line and "answering" in line and "not" not in line
+        )
 
     _write_marker(urls)
 
     down = clubhub(data, "services", "down")
     assert down.returncode == 0 and "stopped: postgres, mongo, redis" in down.stdout
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                   for pid in pids.values())
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        for pid in pids.values()
+    )
     assert processes_using(data) == []
     stopped = clubhub(data, "services", "status")
     assert stopped.returncode == 1 and stopped.stdout.count("not answering") == 3
@@ -123,8 +128,9 @@ def test_port_in_use_is_one_line_naming_the_service(tmp_path):
     assert processes_using(data) == []
 
 
-@pytest.mark.parametrize("variable,service", [("CLUBHUB_REDIS_SERVER_BIN", "redis"),
-                                              ("CLUBHUB_MONGO_SERVER_BIN", "mongo")])
+@pytest.mark.parametrize(
+    "variable,service", [("CLUBHUB_REDIS_SERVER_BIN", "redis"), ("CLUBHUB_MONGO_SERVER_BIN", "mongo")]
+)
 def test_missing_binary_is_one_line_naming_the_service(tmp_path, variable, service):
     data = tmp_path / "data"
     result = clubhub(data, "services", "up", **{variable: str(tmp_path / "no-such-server")})
@@ -147,8 +153,13 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
     for path in aof_dir.rglob("appendonly*"):
         if path.is_file():
             path.write_bytes(b"*3\r\n$3\r\nSET\r\ngarbage without end")
-    result = clubhub(data, "services", "up", CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
-                     CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x")
+    result = clubhub(
+        data,
+        "services",
+        "up",
+        CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
+        CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x",
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clubhub: redis: failed to start"), lines
@@ -156,16 +167,26 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
     # MongoDB-wire server: its SQLite file overwritten with junk.
     for path in (data / "mongo" / "db").glob("*.db"):
         path.write_bytes(b"this is not a database" * 200)
-    result = clubhub(data, "services", "up", CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
-                     CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0")
+    result = clubhub(
+        data,
+        "services",
+        "up",
+        CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
+        CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0",
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clubhub: mongo: "), lines
 
     # PostgreSQL: pg_control destroyed.
     (data / "postgres" / "data" / "global" / "pg_control").write_bytes(b"\0" * 8192)
-    result = clubhub(data, "services", "up", CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x",
-                     CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0")
+    result = clubhub(
+        data,
+        "services",
+        "up",
+        CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x",
+        CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0",
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clubhub: postgres: data dir"), lines
@@ -178,6 +199,8 @@ def test_configured_url_makes_a_service_external(services, tmp_path):
     external = Services(Settings(data_dir=tmp_path / "unused", redis_url=redis_url))
     assert set(external.embedded) == {"postgres", "mongo"}
     status = {s.name: s for s in external.status()}
-    assert status["redis"].embedded is False and status["redis"].answering and status["redis"].url == redis_url
+    assert (
+        status["redis"].embedded is False and status["redis"].answering and status["redis"].url == redis_url
+    )
     assert status["postgres"].answering is False  # embedded, not started in this data dir
     PINGS["redis"](redis_url)

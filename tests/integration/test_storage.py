@@ -1,6 +1,7 @@
 """Each store round-trips data against the real session services."""
+
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -40,17 +41,26 @@ async def mongo_db(gateway):
 async def test_postgres_models_round_trip(gateway):
     owner = await User.create(email=f"{unique('owner')}@example.org", password_hash="h", display_name="Owner")
     member = await User.create(email=f"{unique('member')}@example.org", password_hash="h", display_name="Mem")
-    club = await Club.create(name="Chess", description="Openings and endgames", visibility=Visibility.private,
-                             created_by=owner)
+    club = await Club.create(
+        name="Chess", description="Openings and endgames", visibility=Visibility.private, created_by=owner
+    )
     await Membership.create(club=club, user=owner, role=Role.owner)
     await Membership.create(club=club, user=member)
     room = await Room.create(club=club, name="general", slow_mode_s=5)
-    start = datetime.now(timezone.utc) + timedelta(days=1)
-    event = await Event.create(club=club, host=owner, title="Blitz night", starts_at=start,
-                               ends_at=start + timedelta(hours=2), capacity=10, room=room)
+    start = datetime.now(UTC) + timedelta(days=1)
+    event = await Event.create(
+        club=club,
+        host=owner,
+        title="Blitz night",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        capacity=10,
+        room=room,
+    )
     await Rsvp.create(event=event, user=member, status=RsvpStatus.going)
-    badge, _ = await Achievement.get_or_create(code="founded_club",
-                                               defaults={"title": "Founder", "description": "Founded a club"})
+    badge, _ = await Achievement.get_or_create(
+        code="founded_club", defaults={"title": "Founder", "description": "Founded a club"}
+    )
     await UserAchievement.create(user=owner, achievement=badge)
 
     fetched = await Club.get(id=club.id).prefetch_related("memberships__user", "rooms", "events__rsvps")
@@ -102,8 +112,9 @@ async def test_unique_index_rejects_duplicate_room_seq(mongo_db):
     # The same seq in another room is fine.
     await messages.insert_one({"room_id": 2, "seq": 1, "client_id": "a", "text": "other room"})
     with pytest.raises(BulkWriteError):
-        await messages.insert_many([{"room_id": 1, "seq": 2, "client_id": "c"},
-                                    {"room_id": 1, "seq": 2, "client_id": "d"}])
+        await messages.insert_many(
+            [{"room_id": 1, "seq": 2, "client_id": "c"}, {"room_id": 1, "seq": 2, "client_id": "d"}]
+        )
     texts = [d.get("text") for d in await messages.find({"room_id": 1}).sort("seq", 1).to_list()]
     assert texts[0] == "first" and await messages.count_documents({"room_id": 1, "seq": 1}) == 1
 

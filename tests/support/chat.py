@@ -1,5 +1,6 @@
 """Helpers for chat tests: a club with a room made through the storage layer, and a Socket.IO client
 that records what it receives (``message`` and ``message:batch`` alike)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,13 +21,16 @@ from storage.services import free_port
 from support.wait import wait_for
 
 
-async def make_club_room(owner_id: int, members: list[int] = (), slow_mode_s: int = 0,
-                         moderators: list[int] = ()) -> Room:
+async def make_club_room(
+    owner_id: int, members: list[int] = (), slow_mode_s: int = 0, moderators: list[int] = ()
+) -> Room:
     owner = await User.get(id=owner_id)
     club = await Club.create(name=f"club-{uuid.uuid4().hex[:8]}", created_by=owner)
     await Membership.create(club=club, user_id=owner_id, role=Role.owner)
     for uid in members:
-        await Membership.create(club=club, user_id=uid, role=Role.moderator if uid in moderators else Role.member)
+        await Membership.create(
+            club=club, user_id=uid, role=Role.moderator if uid in moderators else Role.member
+        )
     return await Room.create(club=club, name="general", slow_mode_s=slow_mode_s)
 
 
@@ -78,8 +82,10 @@ class ChatClient:
         async def disconnect(reason=None):
             self.disconnected.set()
 
-    async def connect(self) -> "ChatClient":
-        await self.sio.connect(self.url, transports=["websocket"], auth={"token": self.token}, wait_timeout=10)
+    async def connect(self) -> ChatClient:
+        await self.sio.connect(
+            self.url, transports=["websocket"], auth={"token": self.token}, wait_timeout=10
+        )
         return self
 
     async def call(self, event: str, data, timeout: float = 20.0) -> dict:
@@ -91,8 +97,10 @@ class ChatClient:
         return ack
 
     async def send(self, room_id: int, text: str, client_id: str | None = None, **kw) -> dict:
-        return await self.call("message:send", {"room_id": room_id, "client_id": client_id or uuid.uuid4().hex,
-                                                "text": text, **kw})
+        return await self.call(
+            "message:send",
+            {"room_id": room_id, "client_id": client_id or uuid.uuid4().hex, "text": text, **kw},
+        )
 
     def seqs(self, room_id: int) -> list[int]:
         return [m["seq"] for m in self.messages[room_id]]
@@ -117,17 +125,24 @@ CLUBHUB = str(Path(sys.executable).parent / "clubhub")
 class GatewayProcess:
     """Another ``clubhub run`` sharing the session's services, Ray instance and signing keys."""
 
-    def __init__(self, settings, services, ray_address: str, tmp_path: Path, extra_env: dict | None = None) -> None:
+    def __init__(
+        self, settings, services, ray_address: str, tmp_path: Path, extra_env: dict | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         urls = services.urls()
         # RAY_AUTH_MODE (set by the session's ray.init) stays: joining its cluster needs the token.
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
-        env.update(CLUBHUB_DATA_DIR=str(settings.data_path), CLUBHUB_POSTGRES_URL=urls["postgres"],
-                   CLUBHUB_MONGO_URL=urls["mongo"], CLUBHUB_REDIS_URL=urls["redis"],
-                   CLUBHUB_RAY_ADDRESS=ray_address, CLUBHUB_PORT=str(self.port),
-                   CLUBHUB_USER_MSG_BURST=str(settings.user_msg_burst),
-                   CLUBHUB_HOUSEKEEPING_S=str(settings.housekeeping_s))
+        env.update(
+            CLUBHUB_DATA_DIR=str(settings.data_path),
+            CLUBHUB_POSTGRES_URL=urls["postgres"],
+            CLUBHUB_MONGO_URL=urls["mongo"],
+            CLUBHUB_REDIS_URL=urls["redis"],
+            CLUBHUB_RAY_ADDRESS=ray_address,
+            CLUBHUB_PORT=str(self.port),
+            CLUBHUB_USER_MSG_BURST=str(settings.user_msg_burst),
+            CLUBHUB_HOUSEKEEPING_S=str(settings.housekeeping_s),
+        )
         env.update(extra_env or {})
         self.log = tmp_path / f"gateway-{self.port}.log"
         with open(self.log, "wb") as out:
@@ -135,6 +150,7 @@ class GatewayProcess:
 
     async def ready(self) -> None:
         async with aiohttp.ClientSession() as http:
+
             async def up():
                 assert self.proc.poll() is None, self.log.read_text()[-3000:]
                 try:
@@ -165,8 +181,13 @@ class LiveView:
         self.updates = 0
 
     def reset(self, state: dict) -> None:
-        self.state = {**state, "questions": list(state["questions"]), "polls": list(state["polls"]),
-                      "hands": list(state["hands"]), "speakers": list(state["speakers"])}
+        self.state = {
+            **state,
+            "questions": list(state["questions"]),
+            "polls": list(state["polls"]),
+            "hands": list(state["hands"]),
+            "speakers": list(state["speakers"]),
+        }
 
     def apply(self, update: dict) -> None:
         self.updates += 1

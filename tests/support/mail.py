@@ -1,4 +1,5 @@
 """The test session's mailbox: a real SMTP server (aiosmtpd) collects what the gateway sends."""
+
 from __future__ import annotations
 
 import email

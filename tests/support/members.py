@@ -1,5 +1,6 @@
 """Members made through the public API, HTTP clients bound to distinct loopback addresses, and a
 member's REST client."""
+
 from __future__ import annotations
 
 import itertools
@@ -24,7 +25,9 @@ def loopback_source() -> str:
 def client_session(base_url: str, source: str | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(local_addr=(source or loopback_source(), 0))
     # unsafe: accept cookies from an IP-address host (the refresh cookie of 127.0.0.1).
-    return aiohttp.ClientSession(base_url=base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True))
+    return aiohttp.ClientSession(
+        base_url=base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
 
 
 @dataclass
@@ -45,8 +48,10 @@ async def make_member(base_url: str, mailbox, display_name: str = "Tester") -> M
     ``mailbox`` is the session's SMTP ``Inbox`` or an async function email -> token."""
     email_addr, password = unique_email(), "correct horse battery"
     async with client_session(base_url) as http:
-        resp = await http.post("/api/v1/auth/signup",
-                               json={"email": email_addr, "password": password, "display_name": display_name})
+        resp = await http.post(
+            "/api/v1/auth/signup",
+            json={"email": email_addr, "password": password, "display_name": display_name},
+        )
         assert resp.status == 201, await resp.text()
         user_id = (await resp.json())["user_id"]
         if isinstance(mailbox, Inbox):

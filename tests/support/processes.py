@@ -1,4 +1,5 @@
 """Finding the processes a test started, so it can prove they are gone."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ a ``token=`` query parameter, a ``password``/``*_token`` JSON field with a value
 the log files of the run: gateway subprocesses, embedded services and the session's Ray workers.
 ``test_no_secret_in_any_log`` (tests/integration/test_hardening.py) is moved to the end of the run to see it all.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,8 @@ PATTERNS = {
     "a JWT": re.compile(r"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}"),
     "a token in a URL": re.compile(r"[?&](?:token|access_token|refresh_token)=[\w.~%-]{12,}"),
     "a credential field": re.compile(
-        r"""["'](?:password|access_token|refresh_token|verification_token)["']\s*:\s*["'][^"'*]"""),
+        r"""["'](?:password|access_token|refresh_token|verification_token)["']\s*:\s*["'][^"'*]"""
+    ),
 }
 
 _secrets: set[str] = set()

@@ -1,4 +1,5 @@
 """Waiting on a condition with a deadline (never a bare sleep before an assertion)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 
 The advisory databases are not reachable from every machine, so the decisions are tested on reports
 shaped like npm's and on the ignore-list parser; the network paths are exercised by make lint itself."""
+
 import importlib.util
 from pathlib import Path
 
@@ -12,15 +13,33 @@ spec = importlib.util.spec_from_file_location("ci_audit", ROOT / ".ci" / "audit.
 audit = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(audit)
 
-REPORT = {"vulnerabilities": {
-    "lodash": {"severity": "high", "via": [
-        {"source": 1, "name": "lodash", "title": "Prototype Pollution", "severity": "high",
-         "url": "https://github.com/advisories/GHSA-aaaa-bbbb-cccc", "range": "<4.17.21"},
-        {"source": 2, "name": "lodash", "title": "ReDoS", "severity": "moderate",
-         "url": "https://github.com/advisories/GHSA-dddd-eeee-ffff", "range": "<4.17.21"}]},
-    # A package vulnerable only through a dependency names it; the advisory itself is counted once.
-    "some-lib": {"severity": "high", "via": ["lodash"]},
-}}
+REPORT = {
+    "vulnerabilities": {
+        "lodash": {
+            "severity": "high",
+            "via": [
+                {
+                    "source": 1,
+                    "name": "lodash",
+                    "title": "Prototype Pollution",
+                    "severity": "high",
+                    "url": "https://github.com/advisories/GHSA-aaaa-bbbb-cccc",
+                    "range": "<4.17.21",
+                },
+                {
+                    "source": 2,
+                    "name": "lodash",
+                    "title": "ReDoS",
+                    "severity": "moderate",
+                    "url": "https://github.com/advisories/GHSA-dddd-eeee-ffff",
+                    "range": "<4.17.21",
+                },
+            ],
+        },
+        # A package vulnerable only through a dependency names it; the advisory itself is counted once.
+        "some-lib": {"severity": "high", "via": ["lodash"]},
+    }
+}
 
 
 def test_every_npm_advisory_fails_unless_ignored():

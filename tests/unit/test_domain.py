@@ -1,4 +1,5 @@
 """Unit tests of the domain classes, without Ray or services."""
+
 import pytest
 
 from actors.domain.errors import DomainError
@@ -9,14 +10,26 @@ from actors.hashing import jump_hash
 
 def room(**kw) -> Room:
     r = Room(room_id=1, club_id=10, **kw)
-    r.members = {1: Member(1, "Ada", "owner"), 2: Member(2, "Bob"), 3: Member(3, "Mod", "moderator"),
-                 4: Member(4, "Cyd")}
+    r.members = {
+        1: Member(1, "Ada", "owner"),
+        2: Member(2, "Bob"),
+        3: Member(3, "Mod", "moderator"),
+        4: Member(4, "Cyd"),
+    }
     return r
 
 
 def send(r: Room, user=2, text="hi", client_id=None, now=1000.0, reply_to_seq=None):
-    p = r.plan_send(user, client_id or f"c{r.last_seq + 1}", text, reply_to_seq, now, r.last_seq + 1, r.rev + 1,
-                    f"id{r.last_seq + 1}")
+    p = r.plan_send(
+        user,
+        client_id or f"c{r.last_seq + 1}",
+        text,
+        reply_to_seq,
+        now,
+        r.last_seq + 1,
+        r.rev + 1,
+        f"id{r.last_seq + 1}",
+    )
     r.commit_sends([p], now)
     return p
 
@@ -30,9 +43,15 @@ def test_seq_and_rev_advance_only_on_commit():
     assert planned.message["author"] == {"id": 2, "display_name": "Bob"}
 
 
-@pytest.mark.parametrize("user,text,code", [
-    (99, "hi", "forbidden"), (2, "", "invalid"), (2, "   \n", "invalid"), (2, "x" * (MAX_TEXT + 1), "too_large"),
-])
+@pytest.mark.parametrize(
+    "user,text,code",
+    [
+        (99, "hi", "forbidden"),
+        (2, "", "invalid"),
+        (2, "   \n", "invalid"),
+        (2, "x" * (MAX_TEXT + 1), "too_large"),
+    ],
+)
 def test_send_refusals(user, text, code):
     with pytest.raises(DomainError) as err:
         room().plan_send(user, "c", text, None, 0.0, 1, 1, "m")
@@ -90,7 +109,11 @@ def test_ring_buffer_replay_and_its_limit():
     for _ in range(RING_SIZE + 20):
         send(r)
     assert r.replay_from_ring(r.last_seq) == []
-    assert [m["seq"] for m in r.replay_from_ring(r.last_seq - 3)] == [r.last_seq - 2, r.last_seq - 1, r.last_seq]
+    assert [m["seq"] for m in r.replay_from_ring(r.last_seq - 3)] == [
+        r.last_seq - 2,
+        r.last_seq - 1,
+        r.last_seq,
+    ]
     assert r.replay_from_ring(5) is None  # no longer in memory: the host reads MongoDB
     assert REPLAY_LIMIT == 500
     assert r.cached(r.last_seq)["seq"] == r.last_seq and r.cached(1) is None

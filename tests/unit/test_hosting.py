@@ -1,5 +1,6 @@
 """The generic virtual-actor host (actors/hosting.py): what every actor body relies on to open its stores
 once, activate each room or session once, evict idle ones and keep its background tasks alive."""
+
 import asyncio
 
 import pytest

@@ -1,6 +1,7 @@
 """The Redis keyspace (storage/keys.py) keeps the exact strings the stored data was written under: a renamed
 key would orphan refresh tokens, read marks, rate limits and the feed's signals on an upgrade. Each expected
 string below is the literal the modules wrote before the keyspace moved into one module."""
+
 from storage import keys
 
 

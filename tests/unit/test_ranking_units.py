@@ -1,5 +1,6 @@
 """Pure ranking code without services: signals arithmetic, the feature function, reasons, metrics, the
 seeded world's determinism."""
+
 import math
 
 import numpy as np
@@ -23,17 +24,31 @@ def test_increments_are_additive_and_decay_at_read_time():
     # One half-life later the same click is worth half.
     assert signals.decayed(w, t + signals.HALF_LIFE_S) == pytest.approx(0.5)
     assert signals.increments(7, "club", 2, "click", None, t, 2, None, None) == [
-        (keys.POPULARITY, "club:2", w), (keys.affinity(7), "club:2", w)]
+        (keys.POPULARITY, "club:2", w),
+        (keys.affinity(7), "club:2", w),
+    ]
     assert signals.increments(7, "event", 3, "dwell", 0, t, 2, None, None) == []
 
 
 def _inputs(n=3, **kw):
     now = signals.EPOCH + 100 * 86400
-    base = dict(now=now, type_code=np.array([0, 1, 2]), item_pop=np.zeros(n), club_pop=np.zeros(n),
-                user_item_aff=np.zeros(n), user_club_aff=np.zeros(n), hour_weights=np.zeros(HOUR_BUCKETS),
-                start_bucket=np.array([3, -1, -1]), starts_at=np.array([now + 7200, math.nan, math.nan]),
-                created_at=np.array([now - 86400] * 3), member=np.array([True, True, False]),
-                co_going=np.array([2, 0, 0]), user_vec=None, item_vecs=None, club_vecs=None)
+    base = dict(
+        now=now,
+        type_code=np.array([0, 1, 2]),
+        item_pop=np.zeros(n),
+        club_pop=np.zeros(n),
+        user_item_aff=np.zeros(n),
+        user_club_aff=np.zeros(n),
+        hour_weights=np.zeros(HOUR_BUCKETS),
+        start_bucket=np.array([3, -1, -1]),
+        starts_at=np.array([now + 7200, math.nan, math.nan]),
+        created_at=np.array([now - 86400] * 3),
+        member=np.array([True, True, False]),
+        co_going=np.array([2, 0, 0]),
+        user_vec=None,
+        item_vecs=None,
+        club_vecs=None,
+    )
     base.update(kw)
     return Inputs(**base)
 
@@ -43,9 +58,15 @@ def test_feature_matrix_values():
     hours = np.zeros(HOUR_BUCKETS)
     hours[3] = signals.anchored(3.0, now)
     hours[1] = signals.anchored(1.0, now)
-    x = feature_matrix(_inputs(hour_weights=hours, item_pop=np.array([signals.anchored(math.e - 1, now), 0, 0]),
-                               user_vec=np.array([2.0, 0.0]), item_vecs=np.array([[1.0, 0], [0, 1.0], [0, 0]]),
-                               club_vecs=np.zeros((3, 2))))
+    x = feature_matrix(
+        _inputs(
+            hour_weights=hours,
+            item_pop=np.array([signals.anchored(math.e - 1, now), 0, 0]),
+            user_vec=np.array([2.0, 0.0]),
+            item_vecs=np.array([[1.0, 0], [0, 1.0], [0, 0]]),
+            club_vecs=np.zeros((3, 2)),
+        )
+    )
     f = {name: x[:, i] for i, name in enumerate(FEATURES)}
     assert f["is_event"].tolist() == [1, 0, 0] and f["is_club"].tolist() == [0, 0, 1]
     assert f["emb_sim"].tolist() == pytest.approx([1.0, 0.0, 0.0])
@@ -61,11 +82,16 @@ def test_reason_says_what_lifted_the_item_most():
     contrib = np.zeros(len(FEATURES) + 1)
     contrib[FEATURES.index("co_members_going")] = 0.9
     contrib[FEATURES.index("member")] = 0.2
-    assert reason("event", "Chess Club", True, x[0], contrib, "Chess Club", 3) == "2 members of Chess Club are going"
+    assert (
+        reason("event", "Chess Club", True, x[0], contrib, "Chess Club", 3)
+        == "2 members of Chess Club are going"
+    )
     contrib[FEATURES.index("co_members_going")] = -0.1
     assert reason("event", "Chess Club", True, x[0], contrib, None, 3) == "From your club Chess Club"
-    assert reason("club", "Jazz Circle", False, x[2], np.zeros(len(FEATURES) + 1), None, -1) == \
-        "A club you might like: Jazz Circle"
+    assert (
+        reason("club", "Jazz Circle", False, x[2], np.zeros(len(FEATURES) + 1), None, -1)
+        == "A club you might like: Jazz Circle"
+    )
 
 
 def test_ranking_metrics():

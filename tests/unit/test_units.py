@@ -1,4 +1,5 @@
 """Fast unit tests of pure helpers: no services needed."""
+
 import json
 import logging
 
@@ -33,10 +34,18 @@ def test_settings_reject_bad_values(monkeypatch):
 
 def test_postgres_url_tcp_and_unix_socket():
     tcp = connect_kwargs("postgres://alice:s%40cret@db.example:6543/clubs")
-    assert tcp == {"host": "db.example", "port": 6543, "user": "alice", "password": "s@cret", "database": "clubs"}
+    assert tcp == {
+        "host": "db.example",
+        "port": 6543,
+        "user": "alice",
+        "password": "s@cret",
+        "database": "clubs",
+    }
     unix = connect_kwargs("postgresql://postgres@/clubhub?host=/tmp/x/data&port=5432", database="other")
     assert unix["host"] == "/tmp/x/data" and unix["database"] == "other" and unix["password"] is None
-    creds = tortoise_config("postgresql://postgres@/clubhub?host=/tmp/x")["connections"]["default"]["credentials"]
+    creds = tortoise_config("postgresql://postgres@/clubhub?host=/tmp/x")["connections"]["default"][
+        "credentials"
+    ]
     assert creds["host"] == "/tmp/x" and creds["database"] == "clubhub"
     with pytest.raises(ValueError):
         connect_kwargs("mysql://x@y/z")

@@ -1,5 +1,6 @@
 """The web client's serving rules (gateway/webapp.py) on a build of our own making: the SPA fallback,
 cache headers, and the API's own 404s untouched."""
+
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
