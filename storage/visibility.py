@@ -21,6 +21,7 @@ private club exists).
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -162,18 +163,31 @@ async def listable_clubs(user_id: int) -> Q:
 # -- raw SQL ----------------------------------------------------------------------------------------
 
 
+_ALIAS = re.compile(r"[a-z_][a-z0-9_]{0,30}")
+_PARAM = re.compile(r"\$[1-9][0-9]?")
+
+
+def _checked(club: str, user_param: str) -> None:
+    # The fragments are formatted from a table alias and a placeholder written in our own code, never from
+    # input; refusing anything else keeps it that way.
+    if not _ALIAS.fullmatch(club) or not _PARAM.fullmatch(user_param):
+        raise ValueError(f"not a table alias and a query parameter: {club!r}, {user_param!r}")
+
+
 def visible_club_sql(club: str, user_param: str) -> str:
     """A boolean SQL expression: the club (table alias ``club``) is visible to the user whose id is the
     query parameter ``user_param`` (e.g. ``$2``)."""
+    _checked(club, user_param)
     return (
-        f"({club}.visibility = '{Visibility.public.value}'"
+        f"({club}.visibility = '{Visibility.public.value}'"  # nosec B608: alias and placeholder checked above
         f" OR EXISTS (SELECT 1 FROM memberships m WHERE m.club_id = {club}.id AND m.user_id = {user_param}))"
     )
 
 
 def listable_club_sql(club: str, user_param: str) -> str:
     """``visible_club_sql``, minus the clubs the user is banned from (lists of many clubs' things)."""
+    _checked(club, user_param)
     return (
-        f"({visible_club_sql(club, user_param)}"
+        f"({visible_club_sql(club, user_param)}"  # nosec B608: alias and placeholder checked above
         f" AND NOT EXISTS (SELECT 1 FROM club_bans b WHERE b.club_id = {club}.id AND b.user_id = {user_param}))"
     )
