@@ -17,8 +17,8 @@ import pytest
 import ray
 from support.wait import wait_for
 
+from actors.fanout import append_interactions
 from actors.interactions import InteractionConsumer
-from actors.interactions import append as append_interactions
 from actors.ranker import Ranker
 from actors.runtime import NAMESPACE
 from ranking import registry, signals
