@@ -61,6 +61,9 @@ class LiveHost:
         self.tasks = tasks
         self.sessions: dict[int, LiveSession] = {}  # event_id -> its live session
         self._flush_due: set[int] = set()
+        # One publish at a time, changes taken inside it: two flushes in flight on two Redis connections could
+        # overtake each other, and a listener that gets version N+k before N drops both as a gap.
+        self._publishing = asyncio.Lock()
 
     async def start(self, event_id: int, room_id: int, host_id: int) -> dict | DomainError:
         session = self.sessions.get(event_id)
@@ -142,12 +145,13 @@ class LiveHost:
         asyncio.get_running_loop().call_later(LIVE_COALESCE_S, flush)
 
     async def _flush(self, session: LiveSession) -> None:
-        version, changes = session.take_changes()
-        if not changes:
-            return
-        update = {"event_id": session.event_id, "version": version, "changes": changes}
-        try:
-            await self.fanout.live_update(session.event_id, update)
-        except Exception as exc:  # listeners see the gap in version and re-join for the whole state
-            self.counters["live_publish_errors"] += 1
-            log.warning("live update publish failed: %s", exc)
+        async with self._publishing:
+            version, changes = session.take_changes()
+            if not changes:
+                return
+            update = {"event_id": session.event_id, "version": version, "changes": changes}
+            try:
+                await self.fanout.live_update(session.event_id, update)
+            except Exception as exc:  # listeners see the gap in version and re-join for the whole state
+                self.counters["live_publish_errors"] += 1
+                log.warning("live update publish failed: %s", exc)

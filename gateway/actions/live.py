@@ -16,6 +16,7 @@ from storage.models import Event, EventStatus, Room
 from .achievements import record_activity
 from .chat import Chat
 from .interactions import Interactions
+from .lookup import visible_event
 
 
 class Live:
@@ -26,14 +27,13 @@ class Live:
         self.redis = redis
         self.room_of: dict[int, int] = {}  # event_id -> live room id
 
-    async def _event(self, event_id: int) -> Event:
-        event = await Event.get_or_none(id=event_id)
-        if event is None:
-            raise DomainError("not_found", f"no such event: {event_id}")
+    async def _hosted_event(self, event_id: int, user_id: int) -> Event:
+        """The event, if the caller may see it (an outsider gets ``not_found``, not "only the host")."""
+        event, _, _ = await visible_event(event_id, user_id)
         return event
 
     async def start(self, event_id: int, user_id: int) -> dict:
-        event = await self._event(event_id)
+        event = await self._hosted_event(event_id, user_id)
         if event.host_id != user_id:
             raise DomainError("forbidden", "only the event's host can start its live session")
         if event.status == EventStatus.ended:
@@ -49,7 +49,7 @@ class Live:
         return {"event_id": event_id, "room_id": event.room_id, "state": result["state"]}
 
     async def end(self, event_id: int, user_id: int) -> dict:
-        event = await self._event(event_id)
+        event = await self._hosted_event(event_id, user_id)
         if event.host_id != user_id:
             raise DomainError("forbidden", "only the event's host can end its live session")
         if event.status != EventStatus.live or event.room_id is None:
