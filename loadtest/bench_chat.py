@@ -352,6 +352,37 @@ async def idle_sockets(server: ClubHoloHub, count: int, parts: int) -> dict:
     }
 
 
+async def settled(server: ClubHoloHub, timeout_s: float = 300.0) -> None:
+    """Wait until a new socket connects and joins a room promptly again.
+
+    Closing thousands of idle sockets at once leaves the gateway telling the shards about each of them for a
+    while; load started then would measure that backlog, and its connects can outlast the gateway's connect
+    timeout (the socket is closed before its CONNECT is handled, and the load generator fails)."""
+    import socketio
+
+    deadline = time.monotonic() + timeout_s
+    room = server.rooms["many_rooms"][0]
+    while True:
+        probe = socketio.AsyncClient(reconnection=False)
+        started = time.monotonic()
+        try:
+            await probe.connect(
+                server.url, auth={"token": server.tokens[0]}, transports=["websocket"], wait_timeout=30
+            )
+            ack = await probe.call("room:join", {"room_id": room}, timeout=30)
+            if ack.get("ok") and time.monotonic() - started < 0.5:
+                return
+        except (socketio.exceptions.SocketIOError, OSError):
+            pass  # still busy: try again below
+        finally:
+            await probe.disconnect()
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the gateway did not settle within {timeout_s:.0f} s after the idle sockets closed"
+            )
+        await asyncio.sleep(2)
+
+
 def saturation(steps: list[dict]) -> dict:
     main = [s for s in steps if not s.get("extra")]
     return max(main, key=lambda s: s["delivered_per_s"])
@@ -411,6 +442,7 @@ async def main() -> None:
             if isinstance(server, ClubHoloHub):
                 results["idle"] = await idle_sockets(server, args.idle_sockets, args.parts)
                 log(f"  idle sockets: {results['idle']}")
+                await settled(server)
             for shape, spec in SHAPES.items():
                 extra = ()
                 if isinstance(server, ClubHoloHub) and "python-socketio" in results["servers"]:

@@ -37,7 +37,20 @@ function record(text) {
   keep(samples, seen, (nowUs() - t0) / 1000);
 }
 
-function connect(spec) {
+// A busy server can close a socket before it handles the CONNECT (its connect timeout): try again a few
+// times with a growing pause before giving up on the run.
+async function connect(spec) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(spec);
+    } catch (e) {
+      if (attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+function connectOnce(spec) {
   return new Promise((resolve, reject) => {
     const opts = { transports: ["websocket"], reconnection: false, forceNew: true, timeout: 60000 };
     if (clubhub) opts.auth = { token: spec.token };
@@ -51,7 +64,8 @@ function connect(spec) {
         else resolve(s);
       });
     });
-    s.on("connect_error", (e) => reject(e));
+    s.on("connect_error", (e) => { s.close(); reject(e); });
+    s.on("disconnect", () => reject(new Error("closed before it joined")));
   });
 }
 
