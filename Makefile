@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.clubhub-installed
 # Every Python dependency, pinned with its hashes (make lock regenerates it from setup.cfg).
 LOCK   := requirements/lock.txt
+# The runtime dependencies alone, for the container image (deploy/docker/Dockerfile).
+RUNTIME_LOCK := requirements/runtime.txt
 
 # The web client: built with npm when web/dist is missing or older than its sources.
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) $(wildcard web/index.html web/vite.config.ts web/tsconfig*.json)
@@ -43,7 +45,7 @@ $(STAMP): $(LOCK) setup.cfg pyproject.toml
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-# Re-resolve the lock after a change to setup.cfg, keeping every pin that still fits; LOCK_ARGS takes
+# Re-resolve the locks after a change to setup.cfg, keeping every pin that still fits; LOCK_ARGS takes
 # uv options such as --upgrade or --upgrade-package NAME. For Python 3.11 on Linux x86_64.
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +53,9 @@ lock:
 	$(BIN)/uv pip compile setup.cfg --extra test --extra dev --generate-hashes --no-strip-markers \
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
 		--quiet -o $(LOCK) $(LOCK_ARGS)
+	$(BIN)/uv pip compile setup.cfg --generate-hashes --no-strip-markers \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
+		--quiet -o $(RUNTIME_LOCK) $(LOCK_ARGS)
 
 # The gates, fastest first: ruff (rules and formatting), the layer contracts (import-linter), mypy with the
 # pydantic plugin, bandit, the web client's ESLint, tsc and generated API types, then the advisory audits
