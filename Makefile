@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-unit web web-test chromium bench-chat bench-ranking soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -76,10 +76,30 @@ api-types: $(STAMP) $(WEB_DEPS)
 	$(BIN)/clubhub openapi --out build/openapi.json
 	cd web && npm run --silent gen:api
 
+# The linters make deploy-check needs beyond the venv: Debian's promtool (package prometheus; its service is
+# not started) and the npm-only compose and workflow linters in deploy/tools.
+DEPLOY_NPM := deploy/tools/node_modules/.package-lock.json
+$(DEPLOY_NPM): deploy/tools/package.json deploy/tools/package-lock.json
+	cd deploy/tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $(DEPLOY_NPM)
+
+deploy-tools: $(STAMP) $(DEPLOY_NPM)
+	@command -v promtool >/dev/null \
+		|| $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null)
+
+# Every deployment artifact validated offline (deploy/check.py runs deploy/checks/*.py); non-zero on any finding.
+deploy-check: deploy-tools
+	$(BIN)/python deploy/check.py $(DEPLOY_CHECK_ARGS)
+
+# The container image clubholohub:<version> (podman, or docker where an engine answers).
+image: $(WEB_DIST)
+	bash deploy/docker/build.sh
+
 run: install
 	$(BIN)/clubhub run
 
-test: install chromium web-test
+test: install chromium web-test deploy-tools
 	$(BIN)/python -m pytest
 
 # The pure tier alone (no service, no Ray, no browser): seconds.
