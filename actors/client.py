@@ -107,6 +107,13 @@ class ShardBatcher:
                 fut.set_result(result)
 
 
+def placed(options: dict, resource: str | None) -> dict:
+    """``options`` asking for a sliver of the custom ``resource``, so Ray places the actor only on nodes
+    that advertise it (a KubeRay worker group); unchanged when no resource is configured. A thousandth
+    lets a node offering one unit host a thousand such actors: the resource steers, it does not count."""
+    return {**options, "resources": {resource: 0.001}} if resource else options
+
+
 class ActorClient:
     """One gateway's handles on the actors (created or found by name), and its heartbeat."""
 
@@ -127,13 +134,15 @@ class ActorClient:
             num_cpus=0,
             lifetime="detached" if detached else None,
         )
+        shard_options = placed(options, settings.ray_shard_resource)
+        ranker_options = placed(options, settings.ray_ranker_resource)
         # Actor handles: Ray's stubs do not type their methods' .remote.
         self.room_shards: list[Any] = [
-            RoomShard.options(name=f"clubhub-room-shard-{i}", **options).remote(i, config)
+            RoomShard.options(name=f"clubhub-room-shard-{i}", **shard_options).remote(i, config)
             for i in range(settings.room_shards)
         ]
         self.session_shards: list[Any] = [
-            SessionShard.options(name=f"clubhub-session-shard-{i}", **options).remote(i, config)
+            SessionShard.options(name=f"clubhub-session-shard-{i}", **shard_options).remote(i, config)
             for i in range(settings.session_shards)
         ]
         observe = metrics.gateway_batch.observe if metrics is not None else None
@@ -142,11 +151,11 @@ class ActorClient:
             for h in self.room_shards
         ]
         self.consumer: Any = InteractionConsumer.options(
-            name="clubhub-interaction-consumer", **options
+            name="clubhub-interaction-consumer", **shard_options
         ).remote(config)
         # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
         self.rankers: list[Any] = [
-            Ranker.options(name=f"clubhub-ranker-{i}", **options).remote(config)
+            Ranker.options(name=f"clubhub-ranker-{i}", **ranker_options).remote(config)
             for i in range(settings.rankers)
         ]
         self._heartbeat: asyncio.Task | None = None

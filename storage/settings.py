@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "CLUBHUB_"
 # The settings that hold credentials: each may be given as CLUBHUB_<NAME>_FILE naming a file holding it.
 SECRET_FIELDS = ("secret_key", "postgres_url", "mongo_url", "redis_url", "smtp_url", "s3_url")
+# A Ray custom resource name; Ray's own (CPU, GPU, memory, object_store_memory) are refused by Settings.
+RAY_RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$"
+RAY_BUILTIN_RESOURCES = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
 # Where /metrics listens in prod when CLUBHUB_METRICS_PORT is not set (the OpenTelemetry/Prometheus exporter port).
 DEFAULT_PROD_METRICS_PORT = 9464
 
@@ -140,6 +143,11 @@ class Settings(BaseSettings):
 
     ray_num_cpus: int | None = Field(None, ge=1)
     ray_object_store_mb: int = Field(256, ge=64)
+    # Custom Ray resources that pin actors to node groups (KubeRay worker groups started with
+    # `--resources '{"<name>": 1}'`): the room/session shards and the interaction consumer ask for a sliver
+    # of the shard resource, the rankers of the ranker resource. Unset: they run wherever Ray puts them.
+    ray_shard_resource: str | None = Field(None, pattern=RAY_RESOURCE_PATTERN)
+    ray_ranker_resource: str | None = Field(None, pattern=RAY_RESOURCE_PATTERN)
 
     # Chat: shards, batching, limits.
     room_shards: int = Field(2, ge=1, le=256)
@@ -183,6 +191,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     # Seconds a readiness probe waits for one service before calling it down.
     ready_timeout_s: float = Field(2.0, gt=0)
+    # On SIGTERM: seconds /readyz answers 503 before the sockets close, so a load balancer stops routing new
+    # connections here first (Kubernetes: below terminationGracePeriodSeconds, above the probe period).
+    drain_s: float = Field(0.0, ge=0, le=3600)
+    # Dev mode inside a container (`clubhub demo` sets it): the gateway may bind the container's own
+    # interfaces, reachable only through a port the host publishes. Refused outside a container and in
+    # Kubernetes; prod ignores it.
+    dev_container: bool = False
+
+    @field_validator("ray_shard_resource", "ray_ranker_resource")
+    @classmethod
+    def _custom_resource(cls, value: str | None) -> str | None:
+        if value in RAY_BUILTIN_RESOURCES:
+            raise ValueError(f"{value} is one of Ray's own resources; name a custom one (e.g. clubhub_shard)")
+        return value
 
     @property
     def data_path(self) -> Path:
