@@ -4,7 +4,8 @@
   check-jsonschema's vendored GitHub workflow schema;
 - the Jenkinsfile's shape: balanced braces, parentheses and strings, one ``pipeline`` block with an ``agent``
   and a ``stages`` block, every stage with exactly one of steps/parallel/stages/matrix (no Jenkins linter
-  runs offline: Jenkins' own one is a web endpoint of a running controller);
+  runs offline: Jenkins' own one is a web endpoint of a running controller). Comments and quoted strings (single,
+  double, triple) are understood; Groovy's /slashy/ strings are not (a declarative pipeline rarely needs one);
 - the two pipelines run the same gates: the Jenkinsfile's stages (their names lower-cased, spaces as dashes)
   are exactly the jobs of .github/workflows/ci.yml;
 - every ``make TARGET`` either pipeline runs is a target of the Makefile;

