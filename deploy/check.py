@@ -30,6 +30,7 @@ def load(name: str, path: Path):
     spec = importlib.util.spec_from_file_location(f"deploy_checks_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there while the module executes
     spec.loader.exec_module(module)
     return module
 
