@@ -203,21 +203,28 @@ def dashboard_findings(root: Path, base: Path, allowed: dict[str, set[str] | Non
             continue
         for panel in walk_panels(dash.get("panels") or []):
             title = panel.get("title", panel.get("id"))
+            for holder in [panel, *(panel.get("targets") or [])]:
+                findings += datasource_findings(f"{rel}: panel {title!r}", holder, uids)
             for target in panel.get("targets") or []:
-                ds = target.get("datasource") or panel.get("datasource") or {}
-                uid = ds.get("uid") if isinstance(ds, dict) else ds
-                if uid and not str(uid).startswith("$") and uid not in uids:
-                    findings.append(f"{rel}: panel {title!r}: datasource {uid!r} is not provisioned")
                 if target.get("expr"):
                     where = f"{rel}: panel {title!r} query {target.get('refId', '?')}"
                     findings += expr_findings(where, grafana_expr(target["expr"]), allowed)
         for var in (dash.get("templating") or {}).get("list") or []:
             if var.get("type") != "query":
                 continue
+            findings += datasource_findings(f"{rel}: variable {var.get('name')!r}", var, uids)
             query = var.get("query")
             query = query.get("query", "") if isinstance(query, dict) else str(query or "")
             findings += variable_findings(f"{rel}: variable {var.get('name')!r}", query, allowed)
     return findings
+
+
+def datasource_findings(where: str, holder: dict, uids: set[str]) -> list[str]:
+    ds = holder.get("datasource") or {}
+    uid = ds.get("uid") if isinstance(ds, dict) else ds
+    if uid and not str(uid).startswith("$") and uid not in uids:
+        return [f"{where}: datasource {uid!r} is not provisioned"]
+    return []
 
 
 def walk_panels(panels: list[dict]):

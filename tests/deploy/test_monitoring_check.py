@@ -1,0 +1,188 @@
+"""make deploy-check's monitoring check (deploy/checks/monitoring.py) passes the committed Prometheus config,
+rules and Grafana dashboards and fails each planted mistake, naming the file and the problem.
+
+Each case copies deploy/monitoring and the compose file into a temporary root, plants one mistake and runs
+``deploy/check.py --root <tmp> --only monitoring`` as make deploy-check would. The metric names the check
+accepts come from the gateway's registry in this checkout, so the copy needs no code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHECK = REPO / "deploy" / "check.py"
+RULES = "deploy/monitoring/rules/clubhub.rules.yaml"
+TESTS = "deploy/monitoring/rules/clubhub.test.yaml"
+DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-gateway.json"
+PROMETHEUS = "deploy/monitoring/prometheus.yml"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="make deploy-tools installs promtool (Debian's prometheus package; make test runs it first)",
+)
+
+
+def run_check(root: Path) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, str(CHECK), "--root", str(root), "--only", "monitoring"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "deploy/monitoring", tmp_path / "deploy/monitoring")
+    (tmp_path / "deploy/compose").mkdir(parents=True)
+    shutil.copy(REPO / "deploy/compose/compose.yaml", tmp_path / "deploy/compose/compose.yaml")
+    return tmp_path
+
+
+def plant(root: Path, name: str, old: str, new: str) -> None:
+    path = root / name
+    text = path.read_text()
+    # The mistake must really be planted: a case whose anchor text went away would pass for nothing.
+    assert old in text, f"{name} no longer holds {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_repository_passes():
+    rc, out = run_check(REPO)
+    assert rc == 0, out
+    assert "ok   monitoring" in out
+
+
+def test_a_copy_passes(tree: Path):
+    rc, out = run_check(tree)
+    assert rc == 0, out
+
+
+NEW_ALERT = """      - alert: ClubhubNoSockets
+        expr: sum(clubhub_open_sockets) == 0
+        for: 15m
+        labels:
+          severity: info
+        annotations:
+          summary: No socket is open
+
+      - alert: ClubhubOpenSocketsNearLimit
+"""
+
+# (id, file, text, replacement, what the findings must say)
+MISTAKES = [
+    (
+        "rule-does-not-parse",
+        RULES,
+        "expr: clubhub_open_sockets > 8000",
+        "expr: clubhub_open_sockets > > 8000",
+        [
+            f"promtool check rules {RULES} failed:",
+            f"{RULES}: rule ClubhubOpenSocketsNearLimit: PromQL does not parse",
+        ],
+    ),
+    (
+        "rule-names-unexported-metric",
+        RULES,
+        "expr: clubhub_open_sockets > 8000",
+        "expr: clubhub_open_socket > 8000",
+        [
+            f"{RULES}: rule ClubhubOpenSocketsNearLimit: clubhub_open_socket is not a metric the gateway exports"
+        ],
+    ),
+    (
+        "rule-misses-its-unit-test",
+        RULES,
+        "expr: clubhub_open_sockets > 8000",
+        "expr: clubhub_open_sockets > 12000",
+        [f"promtool test rules {TESTS} failed:", "alertname: ClubhubOpenSocketsNearLimit, time: 12m"],
+    ),
+    (
+        "alert-without-a-test",
+        RULES,
+        "      - alert: ClubhubOpenSocketsNearLimit\n",
+        NEW_ALERT,
+        [f"{RULES}: alert ClubhubNoSockets has no promtool unit test"],
+    ),
+    (
+        "panel-names-unexported-metric",
+        DASHBOARD,
+        "rate(clubhub_slow_consumers_total{",
+        "rate(clubhub_slow_consumer_total{",
+        [
+            f"{DASHBOARD}: panel 'Slow consumers dropped /s' query A: "
+            "clubhub_slow_consumer_total is not a metric the gateway exports"
+        ],
+    ),
+    (
+        "panel-uses-a-label-the-metric-lacks",
+        DASHBOARD,
+        'clubhub_http_requests_total{status=~\\"5..\\"',
+        'clubhub_http_requests_total{code=~\\"5..\\"',
+        [f"{DASHBOARD}: panel '5xx ratio' query A: clubhub_http_requests_total has no label 'code'"],
+    ),
+    (
+        "panel-does-not-parse",
+        DASHBOARD,
+        "sum by (instance) (rate(clubhub_slow_consumers_total{",
+        "sum by (instance) rate(clubhub_slow_consumers_total{",
+        [f"{DASHBOARD}: panel 'Slow consumers dropped /s' query A: PromQL does not parse"],
+    ),
+    (
+        "variable-datasource-not-provisioned",
+        DASHBOARD,
+        '"uid": "prometheus"',
+        '"uid": "prom"',
+        [f"{DASHBOARD}: variable 'instance': datasource 'prom' is not provisioned"],
+    ),
+    (
+        "panel-datasource-not-provisioned",
+        DASHBOARD,
+        '"title": "Gateways up",\n      "description": "Gateways Prometheus can scrape (compose runs two).",\n'
+        '      "datasource": {\n        "type": "prometheus",\n        "uid": "prometheus"',
+        '"title": "Gateways up",\n      "description": "Gateways Prometheus can scrape (compose runs two).",\n'
+        '      "datasource": {\n        "type": "prometheus",\n        "uid": "prom"',
+        [f"{DASHBOARD}: panel 'Gateways up': datasource 'prom' is not provisioned"],
+    ),
+    (
+        "variable-names-unexported-metric",
+        DASHBOARD,
+        '"query": "label_values(clubhub_open_sockets, instance)"',
+        '"query": "label_values(clubhub_sockets, instance)"',
+        [f"{DASHBOARD}: variable 'instance': clubhub_sockets is not a metric the gateway exports"],
+    ),
+    (
+        "scrape-target-wrong-port",
+        PROMETHEUS,
+        "- gateway-2:9464",
+        "- gateway-2:8080",
+        [f"{PROMETHEUS}: target gateway-2:8080: gateway-2's CLUBHUB_METRICS_PORT is 9464"],
+    ),
+    (
+        "config-does-not-load",
+        PROMETHEUS,
+        "  scrape_interval: 15s",
+        "  scrape_interval: 15 seconds",
+        [f"promtool check config {PROMETHEUS} failed:", "not a valid duration string"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
+)
+def test_a_planted_mistake_fails(tree: Path, file: str, old: str, new: str, expected: list[str]):
+    plant(tree, file, old, new)
+    rc, out = run_check(tree)
+    assert rc == 1, out
+    assert "FAIL monitoring" in out
+    for text in expected:
+        assert text in out, out
