@@ -15,12 +15,14 @@ Steps, each of which reports findings rather than stopping at the first:
 5. A small pod policy, the hardened defaults the chart promises (as Centrifugo's and Mattermost's
    charts do): every container has liveness and readiness probes, runs as non-root with a read-only
    root filesystem, no privilege escalation, all capabilities dropped, a seccomp profile, and CPU and
-   memory requests with a memory limit.
+   memory requests with a memory limit; and for the RayCluster, token auth, ``num-cpus: "0"`` on the
+   head and the same hardening for KubeRay's autoscaler sidecar.
 6. Value sets the chart must refuse (``MUST_FAIL``): its schema and its ``fail`` guards hold.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,9 @@ _ALL_ON: dict[str, Any] = {
     "ray": {"gcsFaultTolerance": {"redisPassword": True}},
     "ingress": {"tls": {"issuer": "letsencrypt-staging"}},
     "networkPolicy": {
-        "ingressFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+        "ingressFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+        ]
     },
     "monitoring": {"serviceMonitor": {"labels": {"release": "prometheus"}}},
     "imagePullSecrets": [{"name": "registry"}],
@@ -133,7 +137,9 @@ def lint_values_yaml(root: Path) -> list[str]:
     from yamllint import linter
     from yamllint.config import YamlLintConfig
 
-    config = YamlLintConfig("extends: default\nrules:\n  line-length: {max: 120}\n  document-start: disable\n")
+    config = YamlLintConfig(
+        "extends: default\nrules:\n  line-length: {max: 120}\n  document-start: disable\n"
+    )
     path = root / CHART / "values.yaml"
     problems = linter.run(path.read_text(encoding="utf-8"), config, str(path))
     return [
@@ -187,7 +193,7 @@ def must_fail(helm, chart, label: str, values: dict[str, Any], expected: str) ->
 # ---------------------------------------------------------------- parsing
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser: 10x faster
     """The API server's decoder refuses a mapping with a repeated key (``kubectl apply`` does too)."""
 
     def construct_mapping(self, node, deep=False):
@@ -236,6 +242,8 @@ def check_object(obj: dict[str, Any], crds: dict[tuple[str, str], Any], apis: li
         return [f"no CRD schema for {obj['apiVersion']} {obj['kind']} in {CRD_SCHEMAS}"]
     else:
         findings = kubernetes_errors(obj)
+    if obj["kind"] == "RayCluster":
+        findings += raycluster_policy(obj.get("spec") or {})
     for where, pod_spec in pod_specs(obj):
         if obj["kind"] == "RayCluster":
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ray"}, "spec": pod_spec}
@@ -247,6 +255,7 @@ def check_object(obj: dict[str, Any], crds: dict[tuple[str, str], Any], apis: li
 def kubernetes_errors(obj: dict[str, Any]) -> list[str]:
     import kubernetes_validate
 
+    _cache_schema_files()
     try:
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
     except kubernetes_validate.SchemaNotFoundError as exc:
@@ -255,6 +264,15 @@ def kubernetes_errors(obj: dict[str, Any]) -> list[str]:
         path = ".".join(str(p) for p in exc.path) or "(top)"
         return [f"{path}: {exc.message} (Kubernetes {KUBE_VERSION} schema, strict)"]
     return []
+
+
+def _cache_schema_files() -> None:
+    """kubernetes-validate parses the same multi-megabyte definitions file for every object; read
+    each file once (the parsed schemas are only read, never changed)."""
+    from kubernetes_validate import utils
+
+    if not hasattr(utils.schema_contents, "cache_info"):
+        utils.schema_contents = functools.lru_cache(maxsize=None)(utils.schema_contents)
 
 
 def load_crd_schemas(directory: Path) -> dict[tuple[str, str], Any]:
@@ -321,7 +339,9 @@ def pod_specs(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         head = (spec.get("headGroupSpec") or {}).get("template") or {}
         found = [("spec.headGroupSpec.template.spec", head.get("spec") or {})]
         for i, group in enumerate(spec.get("workerGroupSpecs") or []):
-            found.append((f"spec.workerGroupSpecs[{i}].template.spec", (group.get("template") or {}).get("spec") or {}))
+            found.append(
+                (f"spec.workerGroupSpecs[{i}].template.spec", (group.get("template") or {}).get("spec") or {})
+            )
         return found
     return []
 
@@ -331,32 +351,54 @@ def pod_policy(pod: dict[str, Any]) -> list[str]:
     pod_sc = pod.get("securityContext") or {}
     for container in (pod.get("initContainers") or []) + (pod.get("containers") or []):
         name = f"container {container.get('name', '?')}"
-        sc = container.get("securityContext") or {}
-        if not container.get("livenessProbe"):
-            findings.append(f"{name}: no livenessProbe")
-        if not container.get("readinessProbe"):
-            findings.append(f"{name}: no readinessProbe")
-        if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
-            findings.append(f"{name}: securityContext.runAsNonRoot is not true")
-        if sc.get("readOnlyRootFilesystem") is not True:
-            findings.append(f"{name}: securityContext.readOnlyRootFilesystem is not true")
-        if sc.get("allowPrivilegeEscalation") is not False:
-            findings.append(f"{name}: securityContext.allowPrivilegeEscalation is not false")
-        if sc.get("privileged"):
-            findings.append(f"{name}: securityContext.privileged")
-        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
-            findings.append(f"{name}: securityContext.capabilities.drop lacks ALL")
-        if ((sc.get("capabilities") or {}).get("add")):
-            findings.append(f"{name}: securityContext.capabilities.add is not empty")
-        seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            findings.append(f"{name}: no seccompProfile RuntimeDefault or Localhost")
-        resources = container.get("resources") or {}
-        for kind, fields in (("requests", ("cpu", "memory")), ("limits", ("memory",))):
-            missing = [f for f in fields if f not in (resources.get(kind) or {})]
-            if missing:
-                findings.append(f"{name}: resources.{kind} lacks {', '.join(missing)}")
+        for probe in ("livenessProbe", "readinessProbe"):
+            if not container.get(probe):
+                findings.append(f"{name}: no {probe}")
+        findings += [f"{name}: {p}" for p in container_policy(container, pod_sc)]
     if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
         findings.append("pod shares a host namespace")
     return findings
 
+
+def container_policy(container: dict[str, Any], pod_sc: dict[str, Any]) -> list[str]:
+    """securityContext and resources of one container (the pod's context supplies the defaults)."""
+    findings = []
+    sc = container.get("securityContext") or {}
+    capabilities = sc.get("capabilities") or {}
+    if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
+        findings.append("securityContext.runAsNonRoot is not true")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        findings.append("securityContext.readOnlyRootFilesystem is not true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        findings.append("securityContext.allowPrivilegeEscalation is not false")
+    if sc.get("privileged"):
+        findings.append("securityContext.privileged")
+    if "ALL" not in (capabilities.get("drop") or []):
+        findings.append("securityContext.capabilities.drop lacks ALL")
+    if capabilities.get("add"):
+        findings.append("securityContext.capabilities.add is not empty")
+    seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        findings.append("no seccompProfile RuntimeDefault or Localhost")
+    resources = container.get("resources") or {}
+    for kind, fields in (("requests", ("cpu", "memory")), ("limits", ("memory",))):
+        missing = [f for f in fields if f not in (resources.get(kind) or {})]
+        if missing:
+            findings.append(f"resources.{kind} lacks {', '.join(missing)}")
+    return findings
+
+
+def raycluster_policy(spec: dict[str, Any]) -> list[str]:
+    """What the product relies on: token auth, no actor on the head, a hardened autoscaler sidecar."""
+    findings = []
+    if (spec.get("authOptions") or {}).get("mode") != "token":
+        findings.append("spec.authOptions.mode is not token (Ray runs any code a client sends)")
+    head = spec.get("headGroupSpec") or {}
+    if (head.get("rayStartParams") or {}).get("num-cpus") != "0":
+        findings.append(
+            'spec.headGroupSpec.rayStartParams lacks num-cpus: "0" (actors would land on the head)'
+        )
+    if spec.get("enableInTreeAutoscaling"):
+        autoscaler = spec.get("autoscalerOptions") or {}
+        findings += [f"spec.autoscalerOptions: {p}" for p in container_policy(autoscaler, {})]
+    return findings

@@ -113,6 +113,29 @@ MISTAKES = [
         ],
     ),
     (
+        "ray-without-token-auth",
+        f"{T}/raycluster.yaml",
+        "    mode: token",
+        "    mode: disabled",
+        [
+            f"{T}/raycluster.yaml [values: defaults] RayCluster/chat-clubholohub-ray: spec.authOptions.mode is not token"
+        ],
+    ),
+    (
+        "actors-allowed-on-the-head",
+        f"{T}/raycluster.yaml",
+        'num-cpus: "0"',
+        'num-cpus: "2"',
+        ['spec.headGroupSpec.rayStartParams lacks num-cpus: "0"'],
+    ),
+    (
+        "autoscaler-sidecar-not-hardened",
+        f"{T}/raycluster.yaml",
+        '    securityContext:\n      {{- include "clubholohub.containerSecurityContext" . | nindent 6 }}\n',
+        "",
+        ["spec.autoscalerOptions: securityContext.readOnlyRootFilesystem is not true"],
+    ),
+    (
         "gateway-without-readiness-probe",
         f"{T}/gateway-deployment.yaml",
         "          readinessProbe:\n            httpGet:\n              path: /readyz\n",

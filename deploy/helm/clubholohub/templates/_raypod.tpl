@@ -7,8 +7,13 @@ metadata:
     {{- include "clubholohub.podLabels" (dict "ctx" $ "component" "ray") | nindent 4 }}
     clubhub.io/pool: {{ .group }}
 spec:
+  {{- if and (eq .group "head") $.Values.ray.enableInTreeAutoscaling }}
+  # No serviceAccountName: KubeRay then makes one (named after the cluster) with the RBAC its
+  # autoscaler sidecar needs to scale worker groups, and that sidecar needs the token mounted.
+  {{- else }}
   serviceAccountName: {{ include "clubholohub.serviceAccountName" $ }}
   automountServiceAccountToken: false
+  {{- end }}
   {{- with $.Values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
