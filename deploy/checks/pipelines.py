@@ -187,6 +187,10 @@ class Block:
         self.args = args or []
         self.words: list[str] = []  # identifiers directly inside, the names of inner blocks included
         self.children: list[Block] = []
+        self.strings: list[tuple[int, str]] = []  # (line, text) of the strings directly inside
+
+    def all_strings(self) -> list[tuple[int, str]]:
+        return self.strings + [s for child in self.children for s in child.all_strings()]
 
     def child(self, name: str) -> list[Block]:
         return [c for c in self.children if c.name == name]
@@ -272,6 +276,8 @@ def blocks(toks: list[Token]) -> tuple[Block, list[str]]:
                 current = outer
         elif tok.kind == "word" and not (stack and stack[-1][0] == "("):
             current.words.append(tok.text)
+        elif tok.kind == "string":
+            current.strings.append((tok.line, tok.text))
     for kind, line, _ in stack:
         problems.append(f"line {line}: {kind!r} never closed")
     return root, problems
@@ -299,8 +305,8 @@ def head(toks: list[Token], brace: int) -> tuple[str | None, list[str], int | No
     return None, args, None
 
 
-def jenkinsfile(text: str) -> tuple[list[str], list[str], list[tuple[int, str]]]:
-    """(shape problems, leaf stage names, (line, text) of every string) of a declarative Jenkinsfile."""
+def jenkinsfile(text: str) -> tuple[list[str], list[Block], list[tuple[int, str]]]:
+    """(shape problems, the stages that run steps, (line, text) of every string) of a declarative Jenkinsfile."""
     toks, problems = tokens(text)
     strings = [(t.line, t.text) for t in toks if t.kind == "string"]
     if problems:
@@ -325,12 +331,12 @@ def jenkinsfile(text: str) -> tuple[list[str], list[str], list[tuple[int, str]]]
     if len(stage_lists) != 1:
         problems.append(f"line {pipeline.line}: the pipeline needs one stages {{ }} block")
         return problems, [], strings
-    leaves: list[str] = []
+    leaves: list[Block] = []
     problems += stage_problems(stage_lists[0], leaves)
     return problems, leaves, strings
 
 
-def stage_problems(stages: Block, leaves: list[str]) -> list[str]:
+def stage_problems(stages: Block, leaves: list[Block]) -> list[str]:
     problems = []
     if not stages.children:
         problems.append(f"line {stages.line}: stages {{ }} holds no stage")
@@ -352,11 +358,11 @@ def stage_problems(stages: Block, leaves: list[str]) -> list[str]:
         if body.name == "steps":
             if not body.words:
                 problems.append(f"line {body.line}: stage {stage.args[0]!r} has empty steps")
-            leaves.append(stage.args[0])
+            leaves.append(stage)
         elif body.name in ("parallel", "stages"):
             problems += stage_problems(body, leaves)
         else:
-            leaves.append(stage.args[0])
+            leaves.append(stage)
     return problems
 
 
@@ -364,20 +370,32 @@ def stage_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def same_gates(jobs: dict, stages: list[str]) -> list[str]:
+def same_gates(jobs: dict, stages: list[Block]) -> list[str]:
+    """Each workflow job has one stage (named alike) that runs the same make targets, and the reverse."""
     findings = []
-    keys = [stage_key(s) for s in stages]
-    for job_id in jobs:
-        if job_id not in keys:
+    by_key: dict[str, Block] = {}
+    for stage in stages:
+        name, key = stage.args[0], stage_key(stage.args[0])
+        if key in by_key:
+            findings.append(f"{JENKINSFILE}:{stage.line}: stage {name!r} appears twice")
+        elif key not in jobs:
+            findings.append(f"{JENKINSFILE}:{stage.line}: stage {name!r} has no job {key!r} in {CI_WORKFLOW}")
+        by_key.setdefault(key, stage)
+    for job_id, job in jobs.items():
+        stage = by_key.get(job_id)
+        if stage is None:
             findings.append(
                 f"{JENKINSFILE}: no stage for the job {job_id!r} of {CI_WORKFLOW} "
                 f"(expected a stage named like {job_id.replace('-', ' ').capitalize()!r})"
             )
-    for stage, key in zip(stages, keys, strict=True):
-        if key not in jobs:
-            findings.append(f"{JENKINSFILE}: stage {stage!r} has no job {key!r} in {CI_WORKFLOW}")
-        elif keys.count(key) > 1 and stages.index(stage) != keys.index(key):
-            findings.append(f"{JENKINSFILE}: stage {stage!r} appears twice")
+            continue
+        in_job = sorted({t for _, script in workflow_scripts({job_id: job}) for t in make_calls(script)})
+        in_stage = sorted({t for _, text in stage.all_strings() for t in make_calls(text)})
+        if in_job != in_stage:
+            findings.append(
+                f"{JENKINSFILE}:{stage.line}: stage {stage.args[0]!r} runs make {' '.join(in_stage) or '(nothing)'}"
+                f" but the job {job_id!r} of {CI_WORKFLOW} runs make {' '.join(in_job) or '(nothing)'}"
+            )
     return findings
 
 
@@ -396,8 +414,9 @@ def make_targets(makefile: str) -> set[str]:
     return targets
 
 
-def missing_targets(where: str, script: str, targets: set[str]) -> list[str]:
-    findings = []
+def make_calls(script: str) -> list[str]:
+    """The targets of every ``make`` command in a shell script."""
+    found = []
     for m in MAKE_CALL.finditer(script):
         skip, prev = False, ""
         # The args hold their line continuations.
@@ -409,6 +428,13 @@ def missing_targets(where: str, script: str, targets: set[str]) -> list[str]:
             if word.startswith("-") or "=" in word or word.startswith("$"):
                 skip = word in MAKE_OPTION_ARGS
                 continue
-            if word not in targets:
-                findings.append(f"{where}: `make {word}`: the Makefile has no target {word!r}")
-    return findings
+            found.append(word)
+    return found
+
+
+def missing_targets(where: str, script: str, targets: set[str]) -> list[str]:
+    return [
+        f"{where}: `make {word}`: the Makefile has no target {word!r}"
+        for word in make_calls(script)
+        if word not in targets
+    ]

@@ -152,7 +152,7 @@ MISTAKES = [
         "        stage('Audit-removed') {",
         [
             "Jenkinsfile: no stage for the job 'audit' of .github/workflows/ci.yml",
-            "Jenkinsfile: stage 'Audit-removed' has no job 'audit-removed'",
+            "stage 'Audit-removed' has no job 'audit-removed' in .github/workflows/ci.yml",
         ],
     ),
     (
@@ -162,6 +162,15 @@ MISTAKES = [
         "  docs:\n    name: Docs\n    runs-on: ubuntu-latest\n    timeout-minutes: 5\n"
         "    steps:\n      - run: echo docs\n\n  audit:\n",
         ["Jenkinsfile: no stage for the job 'docs' of .github/workflows/ci.yml"],
+    ),
+    (
+        "stage-runs-another-target",
+        "Jenkinsfile",
+        "sh 'make lint'",
+        "sh 'make test-unit'",
+        [
+            "stage 'Lint' runs make test-unit but the job 'lint' of .github/workflows/ci.yml runs make lint",
+        ],
     ),
     (
         "jenkins-unbalanced-brace",
