@@ -39,7 +39,6 @@ NAMESPACE = "clubhub"
 MONITORING_API = "monitoring.coreos.com/v1"
 
 _ALL_ON: dict[str, Any] = {
-    "secrets": {"s3": True, "externalSecrets": {"enabled": True}},
     "gateway": {
         "corsOrigins": "https://app.example.com",
         "mediaPublicUrl": "https://cdn.example.com/media",
@@ -50,6 +49,7 @@ _ALL_ON: dict[str, Any] = {
         "podAnnotations": {"example.com/team": "chat"},
     },
     "ray": {"gcsFaultTolerance": {"redisPassword": True}},
+    "secrets": {"s3": True, "jwtKeysSecret": "clubholohub-jwt-keys", "externalSecrets": {"enabled": True}},
     "ingress": {"tls": {"issuer": "letsencrypt-staging"}},
     "networkPolicy": {
         "ingressFrom": [
@@ -108,7 +108,7 @@ def run(root: Path) -> list[str]:
     crds = load_crd_schemas(root / CRD_SCHEMAS)
     rendered_templates: set[str] = set()
     with helm.Chart.load(chart_dir) as chart:
-        templates = {t["name"] for t in chart.templates if not Path(t["name"]).name.startswith("_")}
+        templates = {t["name"] for t in chart.templates if Path(t["name"]).suffix in (".yaml", ".yml")}
         for name, (values, apis) in VALUE_SETS.items():
             try:
                 manifests = render(chart, values, apis)
@@ -116,6 +116,8 @@ def run(root: Path) -> list[str]:
                 findings.append(f"{CHART} [values: {name}]: does not render: {exc}")
                 continue
             for template, text in sorted(manifests.items()):
+                if template.endswith("NOTES.txt"):
+                    continue  # shown to the person installing, not applied
                 objs, problems = parse_manifest(text)
                 findings += [f"{CHART.parent}/{template} [values: {name}]: {p}" for p in problems]
                 if objs:

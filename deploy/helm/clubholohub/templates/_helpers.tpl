@@ -77,7 +77,8 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Keys the main Secret must hold, one per line: what ExternalSecret fetches and what the pods mount. */}}
 {{- define "clubholohub.secretKeys" -}}
-{{- $keys := list "secret_key" "smtp_url" "auth_token" }}
+{{- $keys := list "smtp_url" "auth_token" }}
+{{- if not .Values.secrets.jwtKeysSecret }}{{ $keys = prepend $keys "secret_key" }}{{ end }}
 {{- if not .Values.devStores.postgres.enabled }}{{ $keys = append $keys "postgres_url" }}{{ end }}
 {{- if not .Values.devStores.mongo.enabled }}{{ $keys = append $keys "mongo_url" }}{{ end }}
 {{- if not .Values.devStores.redis.enabled }}{{ $keys = append $keys "redis_url" }}{{ end }}
