@@ -176,6 +176,15 @@ MISTAKES = [
 ]
 
 
+def test_a_rule_file_prometheus_does_not_load_fails(tree: Path):
+    rules = tree / "deploy/monitoring/rules"
+    (rules / "clubhub.rules.yaml").rename(rules / "clubhub.yaml")
+    plant(tree, TESTS, "  - clubhub.rules.yaml", "  - clubhub.yaml")
+    rc, out = run_check(tree)
+    assert rc == 1, out
+    assert "deploy/monitoring/rules/clubhub.yaml: not loaded by Prometheus (prometheus.yml rule_files:" in out
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
 )
