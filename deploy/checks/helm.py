@@ -68,7 +68,11 @@ VALUE_SETS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {
             "devStores": {n: {"enabled": True} for n in ("postgres", "mongo", "redis")}
             | {"storageClass": "standard"},
-            "ingress": {"tls": {"enabled": False}, "sessionAffinity": {"enabled": False}},
+            "ingress": {
+                "className": "traefik",
+                "tls": {"enabled": False},
+                "sessionAffinity": {"controller": "traefik"},
+            },
         },
         [MONITORING_API],
     ),
