@@ -41,6 +41,7 @@ MAKE_CALL = re.compile(
     r"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*make(?P<args>(?:(?:[ \t]+|[ \t]*\\\n[ \t]*)[^\s;&|)#\\]+)*)",
     re.MULTILINE,
 )
+LINE_PREFIX = re.compile(r"^line (\d+): ")
 # make's options that take the next word as their value.
 MAKE_OPTION_ARGS = {"-C", "-f", "-I", "-o", "-W", "--directory", "--file", "--makefile"}
 
@@ -71,7 +72,11 @@ def run(root: Path) -> list[str]:
         return [*findings, f"{JENKINSFILE}: missing (the Jenkins pipeline that mirrors {CI_WORKFLOW})"]
     jenkins_text = jenkins_path.read_text()
     shape, stages, strings = jenkinsfile(jenkins_text)
-    findings += [f"{JENKINSFILE}: {problem}" for problem in shape]
+    # "line 8: ..." -> "Jenkinsfile:8: ...", the way the other findings name their place.
+    findings += [
+        LINE_PREFIX.sub(rf"{JENKINSFILE}:\1: ", p, count=1) if LINE_PREFIX.match(p) else f"{JENKINSFILE}: {p}"
+        for p in shape
+    ]
     if not shape:
         findings += same_gates(jobs, stages)
 
