@@ -16,6 +16,8 @@ from gateway.core.logs import setup_logging
 from storage.services import ServiceError, Services, redact
 from storage.settings import Settings, SettingsError, is_loopback
 
+from .container import container_problem, demo_settings, mailbox_problem, read_mailbox
+
 log = logging.getLogger("clubhub")
 
 
@@ -58,10 +60,16 @@ def check_environment(settings: Settings) -> str | None:
     """Why this configuration must not serve, or None. ``dev`` (the default) has the dev mailbox and
     generated secrets, so it may only listen where no other machine can reach it."""
     if settings.env == "dev" and not is_loopback(settings.host):
-        return (
+        refusal = (
             f"CLUBHUB_ENV=dev serves only on loopback, not on {settings.host} "
             "(set CLUBHUB_ENV=prod with CLUBHUB_SECRET_KEY and CLUBHUB_SMTP_URL to serve other machines)"
         )
+        if not settings.dev_container:
+            return refusal
+        # The container's own interface, reached only through the ports its host publishes.
+        problem = container_problem()
+        if problem:
+            return f"{refusal}; CLUBHUB_DEV_CONTAINER is refused: {problem}"
     return check_production(settings)
 
 
@@ -77,16 +85,104 @@ def check_production(settings: Settings) -> str | None:
     return None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings()
+def _bind_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    if overrides:
-        settings = settings.model_copy(update=overrides)
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return run_gateway(_bind_overrides(_settings(), args))
+
+
+# What `clubhub gateway` needs from outside: it starts no store and no Ray of its own.
+EXTERNAL = (
+    ("postgres_url", "CLUBHUB_POSTGRES_URL"),
+    ("mongo_url", "CLUBHUB_MONGO_URL"),
+    ("redis_url", "CLUBHUB_REDIS_URL"),
+    ("ray_address", "CLUBHUB_RAY_ADDRESS"),
+)
+
+
+def missing_external(settings: Settings) -> list[str]:
+    return [variable for field, variable in EXTERNAL if not getattr(settings, field)]
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    settings = _bind_overrides(_settings(), args)
+    missing = missing_external(settings)
+    if missing:
+        print(
+            f"clubhub gateway: {', '.join(missing)} not set (or its _FILE): the gateway alone serves against "
+            "external stores and an existing Ray cluster; `clubhub run` starts embedded ones and a local Ray",
+            file=sys.stderr,
+        )
+        return 2
+    return run_gateway(settings)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.env == "prod":
+        print(
+            "clubhub demo: the demo is dev mode (dev mailbox, generated secrets); with CLUBHUB_ENV=prod run "
+            "`clubhub gateway` or `clubhub run`",
+            file=sys.stderr,
+        )
+        return 2
+    return run_gateway(demo_settings(settings, args.host, args.port))
+
+
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    settings = _settings()
+    problem = mailbox_problem(settings)
+    if problem:
+        print(f"clubhub mailbox: {problem}", file=sys.stderr)
+        return 2
+    try:
+        mails = read_mailbox(settings, args.email)
+    except Exception as exc:  # the services are down, Redis refused: one line, not a traceback
+        print(f"clubhub mailbox: cannot read the dev mailbox: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(mails))
+    else:
+        for mail in mails:
+            print(f"{mail['subject']}\n{mail.get('link') or mail['body']}\n")
+    return 0 if mails else 1
+
+
+def cmd_ray_node(args: argparse.Namespace) -> int:
+    from .node import NodeError, ray_node
+
+    settings = _settings()
+    try:
+        return ray_node(
+            settings,
+            head=args.head,
+            address=args.address,
+            resources=args.resources,
+            num_cpus=args.num_cpus,
+            extra=args.ray_args,
+        )
+    except NodeError as exc:
+        print(f"clubhub ray-node: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_gateway(settings: Settings) -> int:
+    """Serve with ``settings`` until a signal (what run, gateway and demo end with)."""
     setup_logging(settings.log_level)
     problem = check_environment(settings)
     if problem:
         print(f"clubhub: {problem}", file=sys.stderr)
         return 2
+    if settings.env == "dev" and not is_loopback(settings.host):
+        log.warning(
+            "DEV MODE ON THE CONTAINER'S NETWORK: generated secrets and a dev mailbox; publish the port on the "
+            "host's loopback only (-p 127.0.0.1:PORT:%d), never on an address other machines reach",
+            settings.port,
+            extra={"host": settings.host, "public_url": settings.base_url},
+        )
     try:
         import uvloop
 
@@ -110,14 +206,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings) -> None:
-    """Start backends, serve until SIGINT/SIGTERM, then close sockets and stop what we started."""
+    """Start backends, serve until SIGINT/SIGTERM, drain, then close sockets and stop what we started.
+
+    Draining: from the signal on, ``/readyz`` answers 503 for ``CLUBHUB_DRAIN_S`` seconds while everything
+    else keeps working, so a load balancer (Kubernetes endpoints) stops routing new connections here before
+    the open sockets close; their clients reconnect to another gateway. A second signal ends the wait."""
     from aiohttp import web
 
     from gateway.app import create_app, runner_options
+    from gateway.http.health import DRAIN, Drain
 
     loop = asyncio.get_running_loop()
+    app = create_app(settings)
+    drain = app[DRAIN] = Drain()
     runner = web.AppRunner(
-        create_app(settings),
+        app,
         handle_signals=False,
         access_log=None,
         shutdown_timeout=5.0,
@@ -126,14 +229,28 @@ async def serve(settings: Settings) -> None:
     # Backends (services, Ray, stores) start here. Ray installs a SIGTERM handler of its own that
     # kills the process outright, so ours are installed after it, replacing it.
     await runner.setup()
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         log.info("gateway listening", extra={"url": f"http://{settings.host}:{settings.port}"})
         await stop.wait()
+        drain.start()
+        if settings.drain_s > 0:
+            log.info(
+                "draining: /readyz answers 503 before the sockets close", extra={"seconds": settings.drain_s}
+            )
+            try:
+                await asyncio.wait_for(hurry.wait(), settings.drain_s)
+                log.info("drain cut short by a second signal")
+            except TimeoutError:
+                pass
         log.info("shutting down")
     finally:
         await runner.cleanup()
@@ -248,6 +365,50 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None, help="bind address (default CLUBHUB_HOST or 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="bind port (default CLUBHUB_PORT or 8080)")
     run.set_defaults(func=cmd_run)
+
+    gateway = sub.add_parser(
+        "gateway",
+        help="the gateway alone, against external stores (CLUBHUB_POSTGRES_URL, _MONGO_URL, _REDIS_URL) and "
+        "an existing Ray cluster (CLUBHUB_RAY_ADDRESS): a Kubernetes Deployment's pods",
+    )
+    gateway.add_argument("--host", default=None, help="bind address (default CLUBHUB_HOST or 127.0.0.1)")
+    gateway.add_argument("--port", type=int, default=None, help="bind port (default CLUBHUB_PORT or 8080)")
+    gateway.set_defaults(func=cmd_gateway)
+
+    node = sub.add_parser(
+        "ray-node",
+        help="one node of the Ray cluster (ray start --block with the project's settings and token auth)",
+        description="Arguments after -- go to `ray start` as they are (e.g. -- --dashboard-host=0.0.0.0).",
+    )
+    role = node.add_mutually_exclusive_group(required=True)
+    role.add_argument("--head", action="store_true", help="start the cluster's head node")
+    role.add_argument("--address", help="join the cluster whose GCS is at ADDR (host:6379)")
+    node.add_argument(
+        "--resources",
+        help="custom resources this node offers, JSON (e.g. '{\"clubhub_shard\": 1}' for room shards, "
+        "see CLUBHUB_RAY_SHARD_RESOURCE and CLUBHUB_RAY_RANKER_RESOURCE)",
+    )
+    node.add_argument(
+        "--num-cpus", type=int, default=None, help="CPUs to offer (default CLUBHUB_RAY_NUM_CPUS or all)"
+    )
+    node.add_argument("ray_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    node.set_defaults(func=cmd_ray_node)
+
+    demo = sub.add_parser(
+        "demo",
+        help="inside a container only: `run` in dev mode on the container's interfaces (publish the port on "
+        "the host's loopback: -p 127.0.0.1:8080:8080)",
+    )
+    demo.add_argument(
+        "--host", default=None, help="bind address (default 0.0.0.0: the container's interfaces)"
+    )
+    demo.add_argument("--port", type=int, default=None, help="bind port (default CLUBHUB_PORT or 8080)")
+    demo.set_defaults(func=cmd_demo)
+
+    mailbox = sub.add_parser("mailbox", help="dev mode: the mails the dev mailbox holds for an address")
+    mailbox.add_argument("email")
+    mailbox.add_argument("--json", action="store_true", help="print them as one JSON list")
+    mailbox.set_defaults(func=cmd_mailbox)
 
     services = sub.add_parser("services", help="the embedded PostgreSQL, MongoDB-wire and Redis servers")
     services.add_argument("action", choices=["up", "down", "status"])
