@@ -4,6 +4,8 @@ each planted mistake, naming the file and the problem.
 Each case copies deploy/compose, deploy/monitoring and setup.cfg into a temporary root, plants one mistake and runs
 ``deploy/check.py --root <tmp> --only compose`` as make deploy-check would. No container runs; each case
 starts dclint under Node (a few seconds).
+Nothing is skipped when dclint is missing: make test installs it first (make deploy-tools), and the check
+fails without it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,6 @@ CHECK = REPO / "deploy" / "check.py"
 BASE = "deploy/compose/compose.yaml"
 OVERLAY = "deploy/compose/compose.monitoring.yaml"
 NGINX = "deploy/compose/nginx/nginx.conf"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (REPO / "deploy/tools/node_modules/dclint").is_dir(),
-    reason="make deploy-tools installs dclint into deploy/tools (make test runs it first)",
-)
 
 
 def run_check(root: Path) -> tuple[int, str]:

@@ -4,6 +4,8 @@ rules and Grafana dashboards and fails each planted mistake, naming the file and
 Each case copies deploy/monitoring and the compose file into a temporary root, plants one mistake and runs
 ``deploy/check.py --root <tmp> --only monitoring`` as make deploy-check would. The metric names the check
 accepts come from the gateway's registry in this checkout, so the copy needs no code.
+Nothing is skipped when promtool is missing: make test installs it first (make deploy-tools), and the check
+fails without it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,6 @@ RULES = "deploy/monitoring/rules/clubhub.rules.yaml"
 TESTS = "deploy/monitoring/rules/clubhub.test.yaml"
 DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-gateway.json"
 PROMETHEUS = "deploy/monitoring/prometheus.yml"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("promtool") is None,
-    reason="make deploy-tools installs promtool (Debian's prometheus package; make test runs it first)",
-)
 
 
 def run_check(root: Path) -> tuple[int, str]:
