@@ -119,6 +119,7 @@ def run(root: Path) -> list[str]:
             except helm.HelmError as exc:
                 findings.append(f"{CHART} [values: {name}]: does not render: {exc}")
                 continue
+            seen: dict[tuple[str, str], str] = {}
             for template, text in sorted(manifests.items()):
                 if template.endswith("NOTES.txt"):
                     continue  # shown to the person installing, not applied
@@ -129,6 +130,10 @@ def run(root: Path) -> list[str]:
                 for obj in objs:
                     where = f"{CHART.parent}/{template} [values: {name}] {obj.get('kind')}/{name_of(obj)}"
                     findings += [f"{where}: {p}" for p in check_object(obj, crds, apis)]
+                    key = (obj["kind"], name_of(obj))
+                    if key in seen:  # the second one would overwrite the first at install
+                        findings.append(f"{where}: the same kind and name as an object of {seen[key]}")
+                    seen.setdefault(key, f"{CHART.parent}/{template}")
         for label, (values, expected) in MUST_FAIL.items():
             findings += must_fail(helm, chart, label, values, expected)
     for template in sorted(templates - rendered_templates):

@@ -218,6 +218,18 @@ MISTAKES = [
         ["values 'grace period shorter than the drain'", "the chart must refuse them"],
     ),
     (
+        "two-objects-one-name",
+        f"{T}/devstores/stores.yaml",
+        '  name: {{ $full }}-{{ $store }}\n  labels:\n    {{- include "clubholohub.labels" $ | nindent 4 }}\n'
+        "    app.kubernetes.io/component: {{ $store }}\nspec:\n  selector:",
+        '  name: {{ $full }}-gateway\n  labels:\n    {{- include "clubholohub.labels" $ | nindent 4 }}\n'
+        "    app.kubernetes.io/component: {{ $store }}\nspec:\n  selector:",
+        [
+            f"{T}/gateway-service.yaml [values: dev-stores] Service/chat-clubholohub-gateway: the same kind and name"
+            f" as an object of {T}/devstores/stores.yaml",
+        ],
+    ),
+    (
         "values-yaml-lint",
         f"{CHART}/values.yaml",
         "  replicas: 2\n  port: 8080\n",
