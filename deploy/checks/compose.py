@@ -5,12 +5,14 @@ references ``compose config`` would: services named in ``depends_on``, networks,
 bind-mounted files must exist, every ``CLUBHUB_*`` variable must be a setting the product reads (a misspelled
 one is silently ignored), every ``${VAR}`` must be documented in ``.env.example``, the product image's default
 tag must be the version in setup.cfg, and nginx must route to the gateways' port with sticky sessions and
-WebSocket upgrades.
+WebSocket upgrades. The product's services run commands its CLI accepts.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -55,6 +57,7 @@ def run(root: Path) -> list[str]:
         findings += reference_findings(root, compose_dir, docs)
         findings += settings_findings(docs)
         findings += image_findings(root, docs)
+        findings += command_findings(docs)
         findings += nginx_findings(root, compose_dir, docs)
     return findings
 
@@ -210,6 +213,37 @@ def image_findings(root: Path, docs: dict[str, dict]) -> list[str]:
             findings.append(
                 f"{rel}: services.{name}: image {image} defaults to tag {effective}, setup.cfg's version is {version}"
             )
+    return findings
+
+
+def command_findings(docs: dict[str, dict]) -> list[str]:
+    """The product image's entrypoint is ``clubhub``: its command must be one the CLI accepts."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from gateway.cli import build_parser
+    from gateway.cli.node import NodeError, parse_resources
+
+    findings = []
+    for name, (rel, svc) in sorted(services(docs).items()):
+        if not str(svc.get("image", "")).startswith(f"{PRODUCT_IMAGE}:") or "entrypoint" in svc:
+            continue
+        command = svc.get("command")
+        where = f"{rel}: services.{name}: command {command!r}"
+        if not isinstance(command, list):
+            findings.append(f"{where}: give the clubhub subcommand as a list (exec form)")
+            continue
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors):
+                args = build_parser().parse_args([str(part) for part in command])
+        except SystemExit:
+            message = errors.getvalue().strip().splitlines()
+            findings.append(f"{where}: clubhub refuses it: {message[-1] if message else 'usage error'}")
+            continue
+        try:
+            parse_resources(getattr(args, "resources", None))
+        except NodeError as exc:
+            findings.append(f"{where}: {exc}")
     return findings
 
 

@@ -122,6 +122,22 @@ MISTAKES = [
         ],
     ),
     (
+        "unknown-cli-option",
+        BASE,
+        'command: [ "ray-node", "--head", "--num-cpus", "0" ]',
+        'command: [ "ray-node", "--haed", "--num-cpus", "0" ]',
+        [
+            f"{BASE}: services.ray-head: command ['ray-node', '--haed', '--num-cpus', '0']: clubhub refuses it:"
+        ],
+    ),
+    (
+        "resources-not-json",
+        BASE,
+        'command: [ "ray-node", "--address", "ray-head:6379" ]',
+        'command: [ "ray-node", "--address", "ray-head:6379", "--resources", "clubhub_shard=1" ]',
+        ["services.ray-worker: command", "--resources is not JSON"],
+    ),
+    (
         "upstream-not-sticky",
         NGINX,
         "        hash $remote_addr consistent;\n",
