@@ -10,7 +10,7 @@
   are exactly the jobs of .github/workflows/ci.yml;
 - every ``make TARGET`` either pipeline runs is a target of the Makefile;
 - the workflow's own rules: top-level ``permissions``, a ``timeout-minutes`` on every job, every action
-  pinned to a full commit SHA. The Jenkinsfile's: a pipeline-wide ``timeout`` in ``options``.
+  pinned to a full commit SHA and given only inputs it has (ACTION_INPUTS). The Jenkinsfile's: a pipeline-wide ``timeout`` in ``options``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,56 @@ MAKE_CALL = re.compile(
     r"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*make(?P<args>(?:(?:[ \t]+|[ \t]*\\\n[ \t]*)[^\s;&|)#\\]+)*)",
     re.MULTILINE,
 )
+
+
+def names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# The inputs of the actions the workflow uses, read from their action.yml at the pinned release. actionlint
+# checks the inputs only of actions it knows by tag, which a SHA pin hides, and GitHub only warns about an
+# unknown input (the step runs without it). An action not listed here goes unchecked; an input that a newer
+# release added goes into its list along with that release.
+ACTION_INPUTS: dict[str, tuple[str, frozenset[str]]] = {
+    "actions/checkout": (
+        "v7.0.1",
+        names(
+            "allow-unsafe-pr-checkout clean fetch-depth fetch-tags filter github-server-url lfs path "
+            "persist-credentials ref repository set-safe-directory show-progress sparse-checkout "
+            "sparse-checkout-cone-mode ssh-key ssh-known-hosts ssh-strict ssh-user submodules token"
+        ),
+    ),
+    "actions/setup-python": (
+        "v7.0.0",
+        names(
+            "allow-prereleases architecture cache cache-dependency-path check-latest freethreaded pip-version "
+            "python-version python-version-file token update-environment"
+        ),
+    ),
+    "actions/setup-node": (
+        "v7.0.0",
+        names(
+            "architecture cache cache-dependency-path check-latest mirror mirror-token node-version "
+            "node-version-file package-manager-cache registry-url scope token"
+        ),
+    ),
+    "actions/upload-artifact": (
+        "v7.0.0",
+        names(
+            "archive compression-level if-no-files-found include-hidden-files name overwrite path "
+            "retention-days"
+        ),
+    ),
+    "aquasecurity/trivy-action": (
+        "v0.36.0",
+        names(
+            "cache cache-dir docker-host exit-code format github-pat hide-progress ignore-policy "
+            "ignore-unfixed image-ref input limit-severities-for-sarif list-all-pkgs output scan-ref "
+            "scan-type scanners severity skip-dirs skip-files skip-setup-trivy template tf-vars timeout "
+            "token-setup-trivy trivy-config trivyignores version vuln-type"
+        ),
+    ),
+}
 LINE_PREFIX = re.compile(r"^line (\d+): ")
 # make's options that take the next word as their value.
 MAKE_OPTION_ARGS = {"-C", "-f", "-I", "-o", "-W", "--directory", "--file", "--makefile"}
@@ -162,11 +212,27 @@ def workflow_rules(where: str, workflow: dict) -> list[str]:
             findings.append(f"{where}: job {job_id!r} has no timeout-minutes (the default is 6 hours)")
         for n, step in enumerate(job.get("steps") or [], 1):
             uses = step.get("uses") if isinstance(step, dict) else None
+            if uses and not uses.startswith(("./", "docker://")):
+                findings += action_inputs(f"{where}: job {job_id!r} step {n}", uses, step.get("with") or {})
             if uses and not uses.startswith(("./", "docker://")) and not FULL_SHA.match(uses):
                 findings.append(
                     f"{where}: job {job_id!r} step {n} uses {uses!r}: pin it to a full commit SHA"
                 )
     return findings
+
+
+def action_inputs(where: str, uses: str, given: dict) -> list[str]:
+    known = ACTION_INPUTS.get(uses.split("@", 1)[0])
+    if known is None:
+        return []
+    release, inputs = known
+    # GitHub matches input names without regard to case.
+    return [
+        f"{where}: {name!r} is not an input of {uses.split('@', 1)[0]} (as of {release}; "
+        f"it has {', '.join(sorted(inputs))})"
+        for name in given
+        if str(name).lower() not in inputs
+    ]
 
 
 def workflow_scripts(jobs: dict) -> list[tuple[str, str]]:

@@ -138,6 +138,17 @@ MISTAKES = [
         [f"{WORKFLOW}: job 'lint' step 1 uses 'actions/checkout@v7': pin it to a full commit SHA"],
     ),
     (
+        # actionlint cannot see a SHA-pinned action's inputs; the check's own table of them can.
+        "unknown-action-input",
+        WORKFLOW,
+        "          cache-dependency-path: requirements/lock.txt\n",
+        "          cache-dependency-paths: requirements/lock.txt\n",
+        [
+            f"{WORKFLOW}: job 'lint' step 2: 'cache-dependency-paths' is not an input of actions/setup-python "
+            "(as of v7.0.0;"
+        ],
+    ),
+    (
         "no-permissions",
         WORKFLOW,
         "permissions:\n  contents: read\n",
