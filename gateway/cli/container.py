@@ -39,7 +39,8 @@ def demo_settings(settings: Settings, host: str | None, port: int | None) -> Set
         update={
             "env": "dev",
             "dev_container": True,
-            "host": host or "0.0.0.0",  # nosec B104: the container's own interfaces, published by its host
+            # The container's own interfaces, reached only through the ports its host publishes.
+            "host": host or "0.0.0.0",  # nosec B104
             "port": port,
             "public_url": settings.public_url or f"http://127.0.0.1:{port}",
         }

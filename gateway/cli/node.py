@@ -95,7 +95,8 @@ def token_environment(settings: Settings, *, head: bool) -> None:
 
 def run_node(argv: list[str]) -> int:
     """Run ``ray start --block`` until it ends; a stop we forwarded a signal for is a clean exit."""
-    proc = subprocess.Popen(argv)  # nosec B603: the argv built above, no shell
+    # The argv built above, no shell.
+    proc = subprocess.Popen(argv)  # nosec B603
     forwarded: list[int] = []
 
     def forward(signum, frame) -> None:
