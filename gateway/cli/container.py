@@ -40,7 +40,7 @@ def demo_settings(settings: Settings, host: str | None, port: int | None) -> Set
             "env": "dev",
             "dev_container": True,
             # The container's own interfaces, reached only through the ports its host publishes.
-            "host": host or "0.0.0.0",
+            "host": host or "0.0.0.0",  # nosec B104
             "port": port,
             "public_url": settings.public_url or f"http://127.0.0.1:{port}",
         }
