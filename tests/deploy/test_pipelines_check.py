@@ -42,12 +42,14 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def plant(root: Path, name: str, old: str, new: str, count: int = 1) -> None:
+def plant(root: Path, name: str, old: str, new: str) -> int:
+    """Replace the first ``old`` with ``new``; the line where the replacement starts."""
     path = root / name
     text = path.read_text()
     # The mistake must really be planted: a case whose anchor text went away would pass for nothing.
-    assert text.count(old) >= count, f"{name} no longer holds {old!r}: update this test"
-    path.write_text(text.replace(old, new, count))
+    assert old in text, f"{name} no longer holds {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1))
+    return text[: text.index(old)].count("\n") + 1
 
 
 def test_the_repository_passes():
@@ -61,7 +63,7 @@ def test_a_copy_of_the_pipelines_passes(tree: Path):
     assert rc == 0, out
 
 
-# (id, file, text, replacement, what the findings must say)
+# (id, file, text, replacement, what the findings must say; @LINE@ is the line of the planted text)
 MISTAKES = [
     # (a) actionlint and (b) the workflow schema, each on its own
     (
@@ -70,7 +72,7 @@ MISTAKES = [
         "    runs-on: ubuntu-latest\n    timeout-minutes: 20\n",
         "    runs-onn: ubuntu-latest\n    timeout-minutes: 20\n",
         [
-            f'{WORKFLOW}:43:5: actionlint [syntax-check]: unexpected key "runs-onn"',
+            f'{WORKFLOW}:@LINE@:5: actionlint [syntax-check]: unexpected key "runs-onn"',
             f"{WORKFLOW}: schema vendor.github-workflows at $.jobs.lint: 'runs-on' is a required property; "
             "Additional properties are not allowed ('runs-onn' was unexpected)",
         ],
@@ -253,9 +255,9 @@ MISTAKES = [
     [pytest.param(f, o, n, e, id=i) for i, f, o, n, e in MISTAKES],
 )
 def test_a_planted_mistake_fails(tree: Path, name: str, old: str, new: str, expected: list[str]):
-    plant(tree, name, old, new)
+    line = plant(tree, name, old, new)
     rc, out = run_check(tree)
     assert rc == 1, out
     assert "FAIL pipelines" in out
-    for text in expected:
+    for text in (e.replace("@LINE@", str(line)) for e in expected):
         assert text in out, f"{text!r} not in:\n{out}"
