@@ -210,11 +210,17 @@ def workflow_rules(where: str, workflow: dict) -> list[str]:
         # A reusable workflow's caller job has no steps and no timeout of its own.
         if "uses" not in job and "timeout-minutes" not in job:
             findings.append(f"{where}: job {job_id!r} has no timeout-minutes (the default is 6 hours)")
-        for n, step in enumerate(job.get("steps") or [], 1):
+        steps = job.get("steps")
+        for n, step in enumerate(steps if isinstance(steps, list) else [], 1):
             uses = step.get("uses") if isinstance(step, dict) else None
-            if uses and not uses.startswith(("./", "docker://")):
-                findings += action_inputs(f"{where}: job {job_id!r} step {n}", uses, step.get("with") or {})
-            if uses and not uses.startswith(("./", "docker://")) and not FULL_SHA.match(uses):
+            # Local actions and container images are not fetched by tag from another repository.
+            if not isinstance(uses, str) or uses.startswith(("./", "docker://")):
+                continue
+            given = step.get("with")
+            findings += action_inputs(
+                f"{where}: job {job_id!r} step {n}", uses, given if isinstance(given, dict) else {}
+            )
+            if not FULL_SHA.match(uses):
                 findings.append(
                     f"{where}: job {job_id!r} step {n} uses {uses!r}: pin it to a full commit SHA"
                 )
@@ -238,7 +244,8 @@ def action_inputs(where: str, uses: str, given: dict) -> list[str]:
 def workflow_scripts(jobs: dict) -> list[tuple[str, str]]:
     out = []
     for job_id, job in jobs.items():
-        for n, step in enumerate((job or {}).get("steps") or [], 1):
+        steps = job.get("steps") if isinstance(job, dict) else None
+        for n, step in enumerate(steps if isinstance(steps, list) else [], 1):
             if isinstance(step, dict) and isinstance(step.get("run"), str):
                 out.append((f"job {job_id!r} step {n}", step["run"]))
     return out
