@@ -20,8 +20,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+import pymongo
 import ray
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from ranking import registry, signals
 from storage import keys
@@ -35,6 +36,8 @@ from .hosting import OpenOnce, TaskSet
 log = logging.getLogger(__name__)
 
 CONSUMER = "consumer-0"  # one named actor: its identity survives its restarts
+REBUILD_TIMEOUT_S = 600  # bound on one full scan of the interaction history (embedding rebuild)
+REBUILD_RETRIES = 3
 
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).
@@ -183,17 +186,31 @@ class InteractionConsumerHost:
 
         sums: dict[int, np.ndarray] = {}
         n = 0
-        async for d in self.interactions.find({}, batch_size=10_000):
-            n += 1
-            vec = emb.get(signals.item_key(d["item_type"], d["item_id"]))
-            if vec is None:
-                continue
-            w = signals.anchored(signals.weight(d["kind"], d.get("dwell_ms")), d["ts"])
-            if w:
-                acc = sums.get(d["user_id"])
-                if acc is None:
-                    acc = sums[d["user_id"]] = np.zeros(len(vec))
-                acc += w * vec
+        # One cursor over the whole history, bounded as a whole: the store's usual 10 s socket timeout is
+        # for serving calls, and the embedded MongoDB-wire server materializes a find before its first
+        # batch (paging by _id would rescan the collection per page). A failed scan backs off and starts
+        # again; after REBUILD_RETRIES the watcher keeps the current version and tries later.
+        for attempt in range(1, REBUILD_RETRIES + 1):
+            sums, n = {}, 0
+            try:
+                with pymongo.timeout(REBUILD_TIMEOUT_S):
+                    async for d in self.interactions.find({}, batch_size=10_000):
+                        n += 1
+                        vec = emb.get(signals.item_key(d["item_type"], d["item_id"]))
+                        if vec is None:
+                            continue
+                        w = signals.anchored(signals.weight(d["kind"], d.get("dwell_ms")), d["ts"])
+                        if w:
+                            acc = sums.get(d["user_id"])
+                            if acc is None:
+                                acc = sums[d["user_id"]] = np.zeros(len(vec))
+                            acc += w * vec
+                break
+            except PyMongoError as exc:
+                if attempt == REBUILD_RETRIES:
+                    raise
+                log.warning("embedding rebuild scan failed (%s), again in %d s", exc, 2**attempt)
+                await asyncio.sleep(2**attempt)
         items = list(sums.items())
         for lo in range(0, len(items), 500):
             async with self.redis.pipeline(transaction=False) as pipe:
