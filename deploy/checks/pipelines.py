@@ -460,18 +460,18 @@ def same_gates(jobs: dict, stages: list[Block]) -> list[str]:
             findings.append(f"{JENKINSFILE}:{stage.line}: stage {name!r} has no job {key!r} in {CI_WORKFLOW}")
         by_key.setdefault(key, stage)
     for job_id, job in jobs.items():
-        stage = by_key.get(job_id)
-        if stage is None:
+        twin = by_key.get(job_id)
+        if twin is None:
             findings.append(
                 f"{JENKINSFILE}: no stage for the job {job_id!r} of {CI_WORKFLOW} "
                 f"(expected a stage named like {job_id.replace('-', ' ').capitalize()!r})"
             )
             continue
         in_job = sorted({t for _, script in workflow_scripts({job_id: job}) for t in make_calls(script)})
-        in_stage = sorted({t for _, text in stage.all_strings() for t in make_calls(text)})
+        in_stage = sorted({t for _, text in twin.all_strings() for t in make_calls(text)})
         if in_job != in_stage:
             findings.append(
-                f"{JENKINSFILE}:{stage.line}: stage {stage.args[0]!r} runs make {' '.join(in_stage) or '(nothing)'}"
+                f"{JENKINSFILE}:{twin.line}: stage {twin.args[0]!r} runs make {' '.join(in_stage) or '(nothing)'}"
                 f" but the job {job_id!r} of {CI_WORKFLOW} runs make {' '.join(in_job) or '(nothing)'}"
             )
     return findings
