@@ -4,126 +4,24 @@ to web/e2e/screenshots/ on every run. Every page runs under the gateway's Conten
 test may end with a CSP violation reported in any page's console."""
 
 import re
-import shutil
 import uuid
 from datetime import UTC
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
-from support.mail import Inbox
+from playwright.async_api import expect
 from support.members import client_session, make_member
 from support.wait import wait_for
-
-from gateway.http import webapp
-
-SHOTS = Path(__file__).resolve().parents[2] / "web" / "e2e" / "screenshots"
-PASSWORD = "correct horse battery"
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    assert (webapp.DEFAULT_DIST / "index.html").is_file(), "web/dist is missing: `make web` builds it"
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is missing: `make chromium` installs it"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        yield b
-        await b.close()
-
-
-# What any page's console said about the Content-Security-Policy (Chromium logs every refused inline
-# script or style, every blocked connection, as "Refused to … because it violates the following Content
-# Security Policy directive …").
-csp_violations: list[str] = []
-
-
-def watch_csp(page: Page) -> Page:
-    def on_console(msg):
-        if "Content Security Policy" in msg.text:
-            csp_violations.append(f"{page.url}: {msg.text}")
-
-    page.on("console", on_console)
-    return page
-
-
-@pytest.fixture(autouse=True)
-def no_csp_violation():
-    """The flows of every test run with no CSP violation (checked after the test, fixtures included)."""
-    yield
-    seen = list(csp_violations)
-    csp_violations.clear()
-    assert seen == [], seen
-
-
-async def new_page(browser, gateway) -> Page:
-    context = await browser.new_context(base_url=gateway.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    return watch_csp(await context.new_page())
-
-
-async def another_tab(page: Page) -> Page:
-    """A second tab of the same browser profile (same cookies, its own socket)."""
-    return watch_csp(await page.context.new_page())
-
-
-UNLABELLED_JS = """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
-  .filter(el => el.type !== 'hidden' && el.offsetParent !== null)
-  .filter(el => !((el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby')
-                  || (el.labels && el.labels.length) || (el.getAttribute('title') || '').trim()
-                  || (['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim())))
-  .map(el => el.outerHTML.slice(0, 120))"""
-
-
-async def shot(page: Page, name: str) -> None:
-    """A screenshot of a main screen, and a check that every visible control there has a name a screen
-    reader can say. Taken once the screen's data is in: no "Loading…" placeholder is left on it."""
-    await expect(page.get_by_text(re.compile(r"^Loading\b"))).to_have_count(0, timeout=20_000)
-    assert await page.evaluate(UNLABELLED_JS) == [], f"unlabelled controls on {name}"
-    await page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
-
-
-async def shots(page: Page, name: str) -> None:
-    """`shot` at the desktop width and at 390 px (a phone)."""
-    size = page.viewport_size
-    await shot(page, name)
-    await page.set_viewport_size({"width": 390, "height": 844})
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{name} is {width} px wide on a 390 px phone"
-    await shot(page, f"{name}-390")
-    await page.set_viewport_size(size)
-
-
-async def sign_up_and_log_in(page: Page, smtp: Inbox, name: str, screenshots: bool = False) -> str:
-    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
-    await page.goto("/signup")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_label("Display name").fill(name)
-    if screenshots:
-        await shot(page, "01-signup")
-    await page.get_by_role("button", name="Sign up").click()
-    await expect(page.get_by_text("Check your email")).to_be_visible()
-    token = Inbox.token_of(await smtp.wait_for(email))
-    await page.goto(f"/verify?token={token}")
-    await expect(page.get_by_text("Email verified")).to_be_visible()
-    await page.get_by_role("link", name="Log in").click()
-    await log_in(page, email)
-    return email
-
-
-async def log_in(page: Page, email: str) -> None:
-    await expect(page).to_have_url(re.compile(r"/login"))
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_role("link", name="Clubs")).to_be_visible()
+from support.web import (
+    another_tab,
+    csp_violations,
+    log_in,
+    messages,
+    new_page,
+    send,
+    shot,
+    shots,
+    sign_up_and_log_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +33,6 @@ async def two_people(browser, gateway, smtp):
     yield ann, ben
     for page in (ann, ben):
         await page.context.close()
-
-
-def messages(page: Page):
-    return page.get_by_role("log", name="Messages")
-
-
-async def send(page: Page, text: str) -> None:
-    await page.get_by_role("textbox", name="Message").fill(text)
-    await page.get_by_role("button", name="Send").click()
 
 
 async def test_two_people_join_a_club_and_chat_and_one_catches_up_after_being_offline(two_people):
