@@ -136,6 +136,39 @@ describe("dedup", () => {
     expect(b.get(1)?.reactions).toEqual({ "👍": [2] }); // the newer stored copy is kept
   });
 
+  it("swaps one's own message from pending to sent in one update, never showing both", async () => {
+    // Every snapshot a screen could render: at no point "Sending…" and the stored copy together.
+    const both = (s: MessageStore) => {
+      const snap = s.getSnapshot();
+      return snap.pending.some((p) => snap.messages.some((m) => m.author.id === p.author.id && m.text === p.text));
+    };
+    for (const broadcastFirst of [true, false]) {
+      const s = new MessageStore(ROOM);
+      s.applyJoin(join());
+      const seen: boolean[] = [];
+      s.subscribe(() => seen.push(both(s)));
+      const server = fakeServer();
+      s.enqueue("hello there", alice);
+      await s.flush(async (p) => {
+        const ack = await server.send(p);
+        if (broadcastFirst) s.receive(msg(ack.seq, { author: alice, text: p.text }));
+        return ack;
+      });
+      if (!broadcastFirst) s.receive(msg(1, { author: alice, text: "hello there" }));
+      expect(seen).not.toContain(true);
+      expect(s.pending).toEqual([]);
+      expect(seqs(s)).toEqual([1]);
+    }
+  });
+
+  it("a broadcast of the same text by another author leaves one's pending message queued", () => {
+    const s = new MessageStore(ROOM);
+    s.applyJoin(join());
+    s.enqueue("hi", alice);
+    s.receive(msg(1, { author: bob, text: "hi" }));
+    expect(s.pending.map((p) => p.text)).toEqual(["hi"]);
+  });
+
   it("ignores a second ack of the same client_id", () => {
     const s = new MessageStore(ROOM);
     s.applyJoin(join());

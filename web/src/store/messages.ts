@@ -71,6 +71,7 @@ export interface Gap {
 }
 
 export interface StoreSnapshot {
+  roomId: number;
   messages: readonly ChatMessage[];
   pending: readonly PendingMessage[];
   hasOlder: boolean;
@@ -141,6 +142,7 @@ export class MessageStore {
   getSnapshot(): StoreSnapshot {
     if (!this.snapshot) {
       this.snapshot = {
+        roomId: this.roomId,
         messages: this.messages(),
         pending: this.queue.slice(),
         hasOlder: this.hasOlder,
@@ -229,8 +231,13 @@ export class MessageStore {
     let any = false;
     for (const m of list) {
       if (m.room_id !== this.roomId) continue;
-      if (this.put(m)) any = true;
-      // A message stored by this client may arrive before the ack of its send: the ack then finds it.
+      if (this.put(m)) {
+        any = true;
+        // One's own message may be broadcast before the ack of its send arrives: it takes the queued
+        // entry's place in this same update, so "Sending…" and the stored copy are never shown together
+        // (the ack then finds nothing left to do).
+        this.claim(m);
+      }
     }
     const before = this.lastSeq;
     this.advance();
@@ -251,6 +258,22 @@ export class MessageStore {
     this.advance();
     this.changed();
     return true;
+  }
+
+  /** Drops the queued entry `m` is the stored copy of: the first one not failed with the same author,
+   * text and reply (a broadcast carries no client_id; only one send is in flight at a time). */
+  private claim(m: ChatMessage): void {
+    if (this.queue.length === 0) return;
+    const i = this.queue.findIndex(
+      (p) =>
+        p.status !== "failed" &&
+        p.author.id === m.author.id &&
+        p.text === m.text &&
+        (p.reply_to_seq ?? null) === (m.reply_to_seq ?? null),
+    );
+    if (i < 0) return;
+    this.acked.set(this.queue[i].client_id, m.seq);
+    this.queue.splice(i, 1);
   }
 
   /** The ack of `room:join`: the first join sets the window at the room's end (the latest page is then
