@@ -1,6 +1,4 @@
-import { useMemo } from "react";
-
-import { splitMentions } from "../../lib/mentions";
+import { ChatMarkdown } from "../../lib/markdown";
 
 export interface MessageBodyProps {
   /** The message text as the author typed it (never trusted as HTML). */
@@ -11,27 +9,12 @@ export interface MessageBodyProps {
   myName: string;
 }
 
-/** A message's text with its mentions marked (one's own name stands out). */
+/** A message's text: the safe formatting subset, links and mentions (lib/markdown.tsx). Any unbroken token
+ * (a long URL or word) wraps anywhere, so one message can never widen the room. */
 export function MessageBody({ text, names, myName }: MessageBodyProps) {
-  const parts = useMemo(() => splitMentions(text, names), [text, names]);
   return (
-    <p className="whitespace-pre-wrap break-words [overflow-wrap:anywhere] text-slate-800">
-      {parts.map((part, i) =>
-        part.mention ? (
-          <mark
-            key={i}
-            className={
-              part.mention.toLowerCase() === myName.toLowerCase()
-                ? "rounded bg-amber-200 px-0.5 font-semibold text-amber-950"
-                : "rounded bg-indigo-100 px-0.5 font-medium text-indigo-900"
-            }
-          >
-            {part.text}
-          </mark>
-        ) : (
-          <span key={i}>{part.text}</span>
-        ),
-      )}
-    </p>
+    <div className="min-w-0 max-w-full space-y-1 break-words text-slate-800 [overflow-wrap:anywhere]">
+      <ChatMarkdown text={text} names={names} myName={myName} />
+    </div>
   );
 }
