@@ -1,4 +1,5 @@
 import type { Act } from "../../lib/liveSession";
+import { ChatMarkdown } from "../../lib/markdown";
 import type { LiveState } from "../../lib/live";
 import { Badge, Button, Panel } from "../ui";
 
@@ -70,7 +71,10 @@ export function Pinned({ text }: { text: string }) {
   return (
     <div role="note" className="rounded-lg border border-amber-300 bg-amber-50 p-3">
       <p className="text-xs font-semibold uppercase tracking-wide text-amber-800">Pinned</p>
-      <p className="mt-1 whitespace-pre-wrap text-slate-900">{text}</p>
+      {/* The host's text formats like chat: its addresses are links (rel="noopener nofollow ugc"). */}
+      <div className="mt-1 min-w-0 space-y-1 text-slate-900 [overflow-wrap:anywhere]">
+        <ChatMarkdown text={text} />
+      </div>
     </div>
   );
 }
