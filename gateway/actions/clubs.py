@@ -24,7 +24,18 @@ from actors.domain.roles import can, can_act_on, require
 from gateway.core.broadcast import KICK_EVENT
 from storage import mongo as mongo_store
 from storage import visibility
-from storage.models import Club, ClubBan, ClubInvite, Membership, Role, Room, User, Visibility
+from storage.models import (
+    Club,
+    ClubBan,
+    ClubInvite,
+    Event,
+    EventStatus,
+    Membership,
+    Role,
+    Room,
+    User,
+    Visibility,
+)
 from storage.visibility import find_club, role_of
 
 from .achievements import record_activity
@@ -46,6 +57,19 @@ SEARCH_SQL = """
             WHERE $3::float4 IS NULL OR ranked.rank < $3::float4 OR (ranked.rank = $3::float4 AND ranked.id < $4)
             ORDER BY ranked.rank DESC, ranked.id DESC
             LIMIT $5
+"""
+
+# What a club card shows besides the club: its member count and the caller's role, and its next event (the
+# soonest that has not ended). One query each for a whole page of clubs; the clubs are visible to the caller,
+# so are their events.
+CARD_MEMBERS_SQL = """
+            SELECT club_id, count(*) AS members, max(CASE WHEN user_id = $2 THEN role END) AS my_role
+            FROM memberships WHERE club_id = ANY($1::bigint[]) GROUP BY club_id
+"""
+CARD_NEXT_EVENT_SQL = """
+            SELECT DISTINCT ON (club_id) club_id, id, title, starts_at, status
+            FROM events WHERE club_id = ANY($1::bigint[]) AND ends_at >= $2 AND status <> 'ended'
+            ORDER BY club_id, starts_at, id
 """
 
 
@@ -142,8 +166,33 @@ class Clubs:
             }
             for r in rows
         ]
+        await self._card_details(items, user_id)
         next_cursor = _encode_cursor(float(rows[-1]["rank"]), rows[-1]["id"]) if more and rows else None
         return {"items": items, "next_cursor": next_cursor}
+
+    async def _card_details(self, items: list[dict], user_id: int) -> None:
+        """Adds ``member_count``, ``my_role`` and ``next_event`` to each club of a search page (in place)."""
+        if not items:
+            return
+        conn = connections.get("default")
+        ids = [item["id"] for item in items]
+        members = {r["club_id"]: r for r in await conn.execute_query_dict(CARD_MEMBERS_SQL, [ids, user_id])}
+        events = {r["club_id"]: r for r in await conn.execute_query_dict(CARD_NEXT_EVENT_SQL, [ids, now()])}
+        for item in items:
+            m = members.get(item["id"])
+            item["member_count"] = int(m["members"]) if m else 0
+            item["my_role"] = m["my_role"] if m else None
+            e = events.get(item["id"])
+            item["next_event"] = (
+                {
+                    "id": e["id"],
+                    "title": e["title"],
+                    "starts_at": e["starts_at"].isoformat(),
+                    "status": e["status"],
+                }
+                if e
+                else None
+            )
 
     async def join(self, club_id: int, user_id: int, invite_code: str | None) -> dict:
         club = await self.club(club_id)
@@ -293,7 +342,11 @@ class Clubs:
     # -- rooms ---------------------------------------------------------------------------------
     async def rooms(self, club_id: int, user_id: int) -> list[dict]:
         await visible_club(club_id, user_id)
-        return [room_out(r) for r in await Room.filter(club_id=club_id).order_by("id")]
+        # A finished live session's room (``live-<event id>``) is history, not a place to talk: it stays
+        # readable through its event, but the club's room list leaves it out.
+        finished = Event.filter(club_id=club_id, status=EventStatus.ended, room_id__not_isnull=True)
+        done = set(await finished.values_list("room_id", flat=True))
+        return [room_out(r) for r in await Room.filter(club_id=club_id).order_by("id") if r.id not in done]
 
     async def create_room(self, club_id: int, actor_id: int, name: str, slow_mode_s: int) -> dict:
         require((await visible_club(club_id, actor_id))[1], "create_room")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from actors.domain.errors import DomainError
@@ -20,6 +21,16 @@ from .interactions import Interactions
 from .lookup import visible_club, visible_event
 
 LIST_LIMIT = 200
+
+# The RSVP counts of a page of events and the caller's own RSVP, in one query (an event list shows "N going"
+# and an RSVP button on every card).
+LIST_RSVPS_SQL = """
+            SELECT event_id,
+                   count(*) FILTER (WHERE status = 'going') AS going,
+                   count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted,
+                   max(CASE WHEN user_id = $2 AND status <> 'cancelled' THEN status END) AS mine
+            FROM rsvps WHERE event_id = ANY($1::bigint[]) GROUP BY event_id
+"""
 
 
 def event_out(
@@ -48,6 +59,14 @@ def event_out(
     if going is not None:
         out.update(going=going, waitlisted=waitlisted, my_rsvp=my_rsvp)
     return out
+
+
+async def rsvp_counts(event_ids: list[int], user_id: int) -> dict[int, tuple[int, int, str | None]]:
+    """event id -> (going, waitlisted, the caller's RSVP status or None)."""
+    if not event_ids:
+        return {}
+    rows = await connections.get("default").execute_query_dict(LIST_RSVPS_SQL, [event_ids, user_id])
+    return {r["event_id"]: (int(r["going"]), int(r["waitlisted"]), r["mine"]) for r in rows}
 
 
 class Events:
@@ -118,7 +137,13 @@ class Events:
         if upcoming:
             qs = qs.filter(ends_at__gte=datetime.now(UTC))
         events = await qs.order_by("starts_at", "id").limit(LIST_LIMIT)
-        return [event_out(e, summary=False) for e in events]
+        counts = await rsvp_counts([e.id for e in events], user_id)
+        out = []
+        for e in events:
+            going, waitlisted, mine = counts.get(e.id, (0, 0, None))
+            # A waitlisted caller's place in line is on ``GET /events/{id}``; the list says only the status.
+            out.append(event_out(e, going, waitlisted, {"status": mine} if mine else None, summary=False))
+        return out
 
     async def rsvp(self, event_id: int, user_id: int) -> dict:
         event, role = await self.event(event_id, user_id)

@@ -51,8 +51,21 @@ class ClubSearchQuery(Input):
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
+class NextEvent(BaseModel):
+    """A club's soonest event that has not ended (scheduled or live)."""
+
+    id: int
+    title: str
+    starts_at: str
+    status: str
+
+
 class ClubSearchItem(ClubBase):
     score: float
+    # What a club card shows (added later: older clients ignore them).
+    member_count: int = 0
+    my_role: str | None = None
+    next_event: NextEvent | None = None
 
 
 class ClubSearchOut(BaseModel):

@@ -29,6 +29,11 @@ class EventIn(Input):
         return self
 
 
+class RsvpOut(BaseModel):
+    status: str
+    waitlist_position: int | None = None
+
+
 class EventListItem(BaseModel):
     """An event in ``GET /events``: no live summary (it can be large; ``GET /events/{id}`` carries it)."""
 
@@ -43,6 +48,11 @@ class EventListItem(BaseModel):
     capacity: int | None
     status: str
     room_id: int | None
+    # RSVP counts and the caller's RSVP (``GET /events`` sets them too, so a list needs no call per event).
+    # (default_factory: the schema carries no default, so generated clients keep them optional.)
+    going: int | None = Field(default_factory=lambda: None)
+    waitlisted: int | None = Field(default_factory=lambda: None)
+    my_rsvp: RsvpOut | None = Field(default_factory=lambda: None)
 
 
 class EventOut(EventListItem):
@@ -56,8 +66,3 @@ class EventsQuery(Input):
 
 class EventsOut(BaseModel):
     events: list[EventListItem]
-
-
-class RsvpOut(BaseModel):
-    status: str
-    waitlist_position: int | None = None

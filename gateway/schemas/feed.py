@@ -45,6 +45,26 @@ class FeedItem(BaseModel):
     id: int
     score: float
     reason: str
+    # The facts behind the card (``gateway.actions.feed.add_facts``), for a client to word its own reason.
+    member: bool | None = Field(
+        default_factory=lambda: None, description="the caller belongs to the item's club"
+    )
+    going: int | None = Field(default_factory=lambda: None, description="events: how many are going")
+    my_rsvp: str | None = Field(
+        default_factory=lambda: None,
+        description="events: the caller's RSVP status (going, waitlisted) or null",
+    )
+    friends_going: int | None = Field(
+        default_factory=lambda: None,
+        description="events: how many going share a club with the caller (in friends_club)",
+    )
+    friends_club: str | None = Field(
+        default_factory=lambda: None, description="events: the caller's club most of those come from"
+    )
+    member_count: int | None = Field(default_factory=lambda: None, description="clubs: how many members")
+    friends_members: int | None = Field(
+        default_factory=lambda: None, description="clubs: members who share a club with the caller"
+    )
 
 
 class FeedOut(BaseModel):

@@ -755,8 +755,20 @@ export interface components {
             description: string;
             /** Id */
             id: number;
+            /**
+             * Member Count
+             * @default 0
+             */
+            member_count: number;
+            /**
+             * My Role
+             * @default null
+             */
+            my_role: string | null;
             /** Name */
             name: string;
+            /** @default null */
+            next_event: components["schemas"]["NextEvent"] | null;
             /** Score */
             score: number;
             /** Visibility */
@@ -818,10 +830,13 @@ export interface components {
             description: string;
             /** Ends At */
             ends_at: string;
+            /** Going */
+            going?: number | null;
             /** Host Id */
             host_id: number;
             /** Id */
             id: number;
+            my_rsvp?: components["schemas"]["RsvpOut"] | null;
             /** Room Id */
             room_id: number | null;
             /** Starts At */
@@ -830,6 +845,8 @@ export interface components {
             status: string;
             /** Title */
             title: string;
+            /** Waitlisted */
+            waitlisted?: number | null;
         } & {
             [key: string]: unknown;
         };
@@ -843,10 +860,13 @@ export interface components {
             description: string;
             /** Ends At */
             ends_at: string;
+            /** Going */
+            going?: number | null;
             /** Host Id */
             host_id: number;
             /** Id */
             id: number;
+            my_rsvp?: components["schemas"]["RsvpOut"] | null;
             /** Room Id */
             room_id: number | null;
             /** Starts At */
@@ -859,6 +879,8 @@ export interface components {
             } | null;
             /** Title */
             title: string;
+            /** Waitlisted */
+            waitlisted?: number | null;
         } & {
             [key: string]: unknown;
         };
@@ -869,8 +891,43 @@ export interface components {
         };
         /** FeedItem */
         FeedItem: {
+            /**
+             * Friends Club
+             * @description events: the caller's club most of those come from
+             */
+            friends_club?: string | null;
+            /**
+             * Friends Going
+             * @description events: how many going share a club with the caller (in friends_club)
+             */
+            friends_going?: number | null;
+            /**
+             * Friends Members
+             * @description clubs: members who share a club with the caller
+             */
+            friends_members?: number | null;
+            /**
+             * Going
+             * @description events: how many are going
+             */
+            going?: number | null;
             /** Id */
             id: number;
+            /**
+             * Member
+             * @description the caller belongs to the item's club
+             */
+            member?: boolean | null;
+            /**
+             * Member Count
+             * @description clubs: how many members
+             */
+            member_count?: number | null;
+            /**
+             * My Rsvp
+             * @description events: the caller's RSVP status (going, waitlisted) or null
+             */
+            my_rsvp?: string | null;
             /** Reason */
             reason: string;
             /** Score */
@@ -1093,6 +1150,20 @@ export interface components {
         MyClubsOut: {
             /** Clubs */
             clubs: components["schemas"]["ClubOut"][];
+        };
+        /**
+         * NextEvent
+         * @description A club's soonest event that has not ended (scheduled or live).
+         */
+        NextEvent: {
+            /** Id */
+            id: number;
+            /** Starts At */
+            starts_at: string;
+            /** Status */
+            status: string;
+            /** Title */
+            title: string;
         };
         /** ReadyOut */
         ReadyOut: {

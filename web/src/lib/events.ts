@@ -7,8 +7,8 @@ export type MyRsvp = Schema<"RsvpOut">;
 
 /** The counts and the caller's RSVP `GET /events/{id}` adds to an event (beyond its schema's fields). */
 interface EventExtras {
-  going?: number;
-  waitlisted?: number;
+  going?: number | null;
+  waitlisted?: number | null;
   my_rsvp?: MyRsvp | null;
 }
 
