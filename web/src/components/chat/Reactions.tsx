@@ -1,3 +1,8 @@
+import { useId } from "react";
+
+import { emojiName } from "../../lib/emoji";
+import { EmojiPicker } from "./EmojiPicker";
+
 export interface ReactionsProps {
   /** emoji -> ids of the users who reacted with it (ChatMessage.reactions). */
   reactions: Record<string, number[]> | undefined;
@@ -11,27 +16,91 @@ export interface ReactionsProps {
   onReact: (emoji: string, add: boolean) => void;
 }
 
-/** The reactions under a message; each one toggles the reader's own reaction. */
-export function Reactions({ reactions, meId, onReact }: ReactionsProps) {
+const MAX_NAMES = 12;
+
+/** "Ann, Bob and you reacted with party popper" (the reader last, long lists cut). */
+export function whoReacted(emoji: string, users: readonly number[], meId: number, names?: ReadonlyMap<number, string>): string {
+  const others = users.filter((id) => id !== meId).map((id) => names?.get(id) ?? "a member");
+  const shown = others.slice(0, MAX_NAMES);
+  const rest = others.length - shown.length;
+  if (rest > 0) shown.push(`${rest} ${rest === 1 ? "other" : "others"}`);
+  if (users.includes(meId)) shown.push("you");
+  const list = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}` : (shown[0] ?? "");
+  return `${list.charAt(0).toUpperCase()}${list.slice(1)} reacted with ${emojiName(emoji)}`;
+}
+
+/** The button that opens the emoji picker to react to a message (for a message's action bar too). */
+export function AddReaction({ onPick, className = "" }: { onPick: (emoji: string) => void; className?: string }) {
+  return (
+    <EmojiPicker
+      label="Add reaction"
+      onPick={onPick}
+      className={`inline-flex h-6 items-center justify-center rounded-full border border-slate-200 bg-white px-2 text-xs text-slate-700 hover:bg-slate-100 ${className}`}
+    >
+      <span aria-hidden="true">🙂+</span>
+    </EmojiPicker>
+  );
+}
+
+function Chip({
+  emoji,
+  users,
+  meId,
+  names,
+  onReact,
+}: {
+  emoji: string;
+  users: number[];
+  meId: number;
+  names?: ReadonlyMap<number, string>;
+  onReact: ReactionsProps["onReact"];
+}) {
+  const tipId = useId();
+  const mine = users.includes(meId);
+  return (
+    <li className="group/chip relative">
+      <button
+        type="button"
+        aria-pressed={mine}
+        aria-label={`${emojiName(emoji)}: ${users.length}`}
+        aria-describedby={tipId}
+        onClick={() => onReact(emoji, !mine)}
+        className={`inline-flex h-6 items-center gap-1 rounded-full border px-2 text-xs text-slate-800 ${mine ? "border-indigo-400 bg-indigo-50" : "border-slate-200 bg-white hover:bg-slate-100"}`}
+      >
+        <span aria-hidden="true">{emoji}</span>
+        <span aria-hidden="true">{users.length}</span>
+      </button>
+      {/* Who reacted: shown on hover and keyboard focus, read as the button's description. */}
+      <span
+        id={tipId}
+        role="tooltip"
+        className="pointer-events-none absolute bottom-full left-0 z-20 mb-1 hidden w-max max-w-64 rounded bg-slate-800 px-2 py-1 text-xs text-slate-50 shadow group-focus-within/chip:block group-hover/chip:block"
+      >
+        {whoReacted(emoji, users, meId, names)}
+      </span>
+    </li>
+  );
+}
+
+/** The reactions under a message: each one toggles the reader's own reaction and tells who reacted; a button
+ * next to them adds another emoji. */
+export function Reactions({ reactions, meId, names, canAdd = true, onReact }: ReactionsProps) {
   const shown = Object.entries(reactions ?? {}).filter(([, users]) => users.length > 0);
   if (shown.length === 0) return null;
   return (
-    <ul aria-label="Reactions" className="mt-1 flex flex-wrap gap-1">
-      {shown.map(([emoji, users]) => {
-        const mine = users.includes(meId);
-        return (
-          <li key={emoji}>
-            <button
-              type="button"
-              aria-pressed={mine}
-              onClick={() => onReact(emoji, !mine)}
-              className={`rounded-full border px-2 text-xs ${mine ? "border-indigo-300 bg-indigo-50" : "border-slate-200 bg-white"}`}
-            >
-              {emoji} {users.length}
-            </button>
-          </li>
-        );
-      })}
-    </ul>
+    <div className="mt-1 flex flex-wrap items-center gap-1">
+      <ul aria-label="Reactions" className="flex flex-wrap gap-1">
+        {shown.map(([emoji, users]) => (
+          <Chip key={emoji} emoji={emoji} users={users} meId={meId} names={names} onReact={onReact} />
+        ))}
+      </ul>
+      {canAdd && (
+        <AddReaction
+          onPick={(emoji) => {
+            if (!reactions?.[emoji]?.includes(meId)) onReact(emoji, true);
+          }}
+        />
+      )}
+    </div>
   );
 }
