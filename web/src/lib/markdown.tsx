@@ -89,17 +89,16 @@ function remarkMentions(options: { names: readonly string[]; myName: string }) {
   return (tree: Node) => walk(tree);
 }
 
-function Link({ href, children }: ComponentProps<"a">) {
+function Link({ href, children, tabIndex }: ComponentProps<"a">) {
   if (!href) return <span>{children}</span>;
   return (
-    <a href={href} target="_blank" rel={LINK_REL} className="text-indigo-700 underline [overflow-wrap:anywhere] hover:text-indigo-900">
+    <a href={href} target="_blank" rel={LINK_REL} tabIndex={tabIndex} className="text-indigo-700 underline [overflow-wrap:anywhere] hover:text-indigo-900">
       {children}
     </a>
   );
 }
 
 const components: Components = {
-  a: Link,
   p: ({ children }) => <p className="whitespace-pre-wrap">{children}</p>,
   code: ({ className, children }) => (
     <code className={`rounded bg-slate-100 px-1 font-mono text-[0.9em] text-slate-900 ${className ?? ""}`}>{children}</code>
@@ -113,24 +112,36 @@ const components: Components = {
   blockquote: ({ children }) => <blockquote className="my-1 border-l-4 border-slate-300 pl-2 text-slate-700">{children}</blockquote>,
 };
 
-/** The options of react-markdown for chat text (exported for the tests). */
-export function markdownOptions(names: readonly string[] = [], myName = ""): Options {
+/** The options of react-markdown for chat text (exported for the tests); `tabIndex` goes on every link. */
+export function markdownOptions(names: readonly string[] = [], myName = "", tabIndex?: number): Options {
   return {
     remarkPlugins: [remarkGfm, remarkChatSubset, [remarkMentions, { names, myName }]],
     allowedElements: [...ALLOWED_ELEMENTS],
     unwrapDisallowed: true,
     skipHtml: false,
     urlTransform: safeUrl,
-    components,
+    components: { ...components, a: ({ href, children }) => <Link href={href} tabIndex={tabIndex}>{children}</Link> },
   };
 }
+
+const NO_NAMES: readonly string[] = [];
 
 /** Text that needs no parsing: no markup character, no address, no mention. */
 const PLAIN = /^[^*_`~>@:\\&\n]*$/;
 
 /** Chat text as safe formatted content (see the top of this file). */
-export function ChatMarkdown({ text, names = [], myName = "" }: { text: string; names?: readonly string[]; myName?: string }) {
-  const options = useMemo(() => markdownOptions(names, myName), [names, myName]);
+export function ChatMarkdown({
+  text,
+  names = NO_NAMES,
+  myName = "",
+  tabIndex,
+}: {
+  text: string;
+  names?: readonly string[];
+  myName?: string;
+  tabIndex?: number;
+}) {
+  const options = useMemo(() => markdownOptions(names, myName, tabIndex), [names, myName, tabIndex]);
   if (PLAIN.test(text) && !/www\./i.test(text)) return <p className="whitespace-pre-wrap">{text}</p>;
   return <Markdown {...options}>{text}</Markdown>;
 }

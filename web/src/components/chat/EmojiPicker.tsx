@@ -35,9 +35,11 @@ export interface EmojiPickerProps {
   className?: string;
   /** Called after the popover closed without a pick and focus is back on the button. */
   onClose?: () => void;
+  /** The button's tabIndex (-1 inside a message list that is one tab stop). */
+  tabIndex?: number;
 }
 
-export function EmojiPicker({ label, children, onPick, className = "", onClose }: EmojiPickerProps) {
+export function EmojiPicker({ label, children, onPick, className = "", onClose, tabIndex }: EmojiPickerProps) {
   const [open, setOpen] = useState(false);
   const triggerRef = useRef<HTMLButtonElement>(null);
   const id = useId();
@@ -62,6 +64,7 @@ export function EmojiPicker({ label, children, onPick, className = "", onClose }
         aria-expanded={open}
         aria-controls={open ? id : undefined}
         onClick={() => setOpen((o) => !o)}
+        tabIndex={tabIndex}
         className={className}
       >
         {children}

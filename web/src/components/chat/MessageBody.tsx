@@ -7,14 +7,16 @@ export interface MessageBodyProps {
   names: readonly string[];
   /** The reader's display name: a mention of it stands out. */
   myName: string;
+  /** tabIndex of its links (-1 while the message list's roving focus is elsewhere). */
+  tabIndex?: number;
 }
 
 /** A message's text: the safe formatting subset, links and mentions (lib/markdown.tsx). Any unbroken token
  * (a long URL or word) wraps anywhere, so one message can never widen the room. */
-export function MessageBody({ text, names, myName }: MessageBodyProps) {
+export function MessageBody({ text, names, myName, tabIndex }: MessageBodyProps) {
   return (
     <div className="min-w-0 max-w-full space-y-1 break-words text-slate-800 [overflow-wrap:anywhere]">
-      <ChatMarkdown text={text} names={names} myName={myName} />
+      <ChatMarkdown text={text} names={names} myName={myName} tabIndex={tabIndex} />
     </div>
   );
 }

@@ -14,6 +14,8 @@ export interface ReactionsProps {
   canAdd?: boolean;
   /** Adds (true) or removes (false) the reader's reaction `emoji`. */
   onReact: (emoji: string, add: boolean) => void;
+  /** tabIndex of every button (-1 while the message list's roving focus is elsewhere). */
+  tabIndex?: number;
 }
 
 const MAX_NAMES = 12;
@@ -30,11 +32,20 @@ export function whoReacted(emoji: string, users: readonly number[], meId: number
 }
 
 /** The button that opens the emoji picker to react to a message (for a message's action bar too). */
-export function AddReaction({ onPick, className = "" }: { onPick: (emoji: string) => void; className?: string }) {
+export function AddReaction({
+  onPick,
+  className = "",
+  tabIndex,
+}: {
+  onPick: (emoji: string) => void;
+  className?: string;
+  tabIndex?: number;
+}) {
   return (
     <EmojiPicker
       label="Add reaction"
       onPick={onPick}
+      tabIndex={tabIndex}
       className={`inline-flex h-6 items-center justify-center rounded-full border border-slate-200 bg-white px-2 text-xs text-slate-700 hover:bg-slate-100 ${className}`}
     >
       <span aria-hidden="true">🙂+</span>
@@ -48,12 +59,14 @@ function Chip({
   meId,
   names,
   onReact,
+  tabIndex,
 }: {
   emoji: string;
   users: number[];
   meId: number;
   names?: ReadonlyMap<number, string>;
   onReact: ReactionsProps["onReact"];
+  tabIndex?: number;
 }) {
   const tipId = useId();
   const mine = users.includes(meId);
@@ -64,6 +77,7 @@ function Chip({
         aria-pressed={mine}
         aria-label={`${emojiName(emoji)}: ${users.length}`}
         aria-describedby={tipId}
+        tabIndex={tabIndex}
         onClick={() => onReact(emoji, !mine)}
         className={`inline-flex h-6 items-center gap-1 rounded-full border px-2 text-xs text-slate-800 ${mine ? "border-indigo-400 bg-indigo-50" : "border-slate-200 bg-white hover:bg-slate-100"}`}
       >
@@ -84,18 +98,19 @@ function Chip({
 
 /** The reactions under a message: each one toggles the reader's own reaction and tells who reacted; a button
  * next to them adds another emoji. */
-export function Reactions({ reactions, meId, names, canAdd = true, onReact }: ReactionsProps) {
+export function Reactions({ reactions, meId, names, canAdd = true, onReact, tabIndex }: ReactionsProps) {
   const shown = Object.entries(reactions ?? {}).filter(([, users]) => users.length > 0);
   if (shown.length === 0) return null;
   return (
     <div className="mt-1 flex flex-wrap items-center gap-1">
       <ul aria-label="Reactions" className="flex flex-wrap gap-1">
         {shown.map(([emoji, users]) => (
-          <Chip key={emoji} emoji={emoji} users={users} meId={meId} names={names} onReact={onReact} />
+          <Chip key={emoji} emoji={emoji} users={users} meId={meId} names={names} onReact={onReact} tabIndex={tabIndex} />
         ))}
       </ul>
       {canAdd && (
         <AddReaction
+          tabIndex={tabIndex}
           onPick={(emoji) => {
             if (!reactions?.[emoji]?.includes(meId)) onReact(emoji, true);
           }}
