@@ -1,9 +1,15 @@
-import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
-import { BrowserRouter, Link, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { lazy, Suspense, useEffect, useRef, useState, type ReactNode } from "react";
+import { BrowserRouter, Link, Navigate, Outlet, Route, Routes, useLocation } from "react-router-dom";
 import { AuthProvider, useAuth } from "./lib/auth";
-import { hasEverConnected, useConnection } from "./lib/socket";
 import { returnPath } from "./lib/returnPath";
+import { formatTitle } from "./lib/title";
+import { useClubUnread, useUnreadPolling } from "./lib/unreadClubs";
 import { ErrorBoundary } from "./components/ErrorBoundary";
+import { FillContext } from "./components/shell/fill";
+import { OutageScreen } from "./components/shell/OutageScreen";
+import { SkipLink } from "./components/shell/SkipLink";
+import { TopBar } from "./components/shell/TopBar";
+import { useRouteFocus } from "./components/shell/routeFocus";
 import { Loading, linkClass } from "./components/ui";
 import SignupPage from "./pages/SignupPage";
 import LoginPage from "./pages/LoginPage";
@@ -17,82 +23,6 @@ const EventsPage = lazy(() => import("./pages/EventsPage"));
 const EventPage = lazy(() => import("./pages/EventPage"));
 const LivePage = lazy(() => import("./pages/LivePage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
-
-const navLinkClass = ({ isActive }: { isActive: boolean }) =>
-  `rounded px-2 py-1.5 text-sm font-medium sm:px-3 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-400 ${
-    isActive ? "bg-indigo-700 text-white" : "text-indigo-100 hover:bg-indigo-500 hover:text-white"
-  }`;
-
-function TopBar() {
-  const { user, logout } = useAuth();
-  const navigate = useNavigate();
-  const [busy, setBusy] = useState(false);
-
-  async function onLogout() {
-    setBusy(true);
-    try {
-      await logout();
-    } finally {
-      setBusy(false);
-      void navigate("/login", { replace: true });
-    }
-  }
-
-  return (
-    <header className="sticky top-0 z-20 bg-indigo-600 text-white shadow">
-      <div className="mx-auto flex h-14 max-w-7xl items-center gap-2 px-3 sm:gap-4 sm:px-4">
-        <span className="text-base font-bold tracking-tight sm:text-lg">ClubHoloHub</span>
-        {user && (
-          <>
-            <nav aria-label="Main" className="flex items-center gap-1">
-              <NavLink to="/" end className={navLinkClass}>
-                Feed
-              </NavLink>
-              <NavLink to="/clubs" className={navLinkClass}>
-                Clubs
-              </NavLink>
-              <NavLink to="/profile" className={navLinkClass}>
-                Profile
-              </NavLink>
-            </nav>
-            <div className="ml-auto flex items-center gap-2 sm:gap-3">
-              <span className="hidden text-sm text-indigo-100 sm:inline">{user.display_name}</span>
-              <button
-                type="button"
-                onClick={() => void onLogout()}
-                disabled={busy}
-                className="whitespace-nowrap rounded border border-indigo-300 px-2 py-1 text-sm hover:bg-indigo-500 sm:px-3 focus:outline-none focus-visible:ring-2 focus-visible:ring-white disabled:opacity-60"
-              >
-                Log out
-              </button>
-            </div>
-          </>
-        )}
-      </div>
-      {user && <ReconnectingBanner />}
-    </header>
-  );
-}
-
-/** Shown while the socket is down (after a first short grace period at start-up). */
-function ReconnectingBanner() {
-  const state = useConnection();
-  const [graceOver, setGraceOver] = useState(false);
-  useEffect(() => {
-    const t = setTimeout(() => setGraceOver(true), 2000);
-    return () => clearTimeout(t);
-  }, []);
-  if (state === "connected" || (!hasEverConnected() && !graceOver)) return null;
-  return (
-    <div
-      role="status"
-      aria-label="Reconnecting…"
-      className="absolute inset-x-0 top-full bg-amber-100 px-4 py-1.5 text-center text-sm text-amber-900 shadow"
-    >
-      Reconnecting…
-    </div>
-  );
-}
 
 function RequireAuth() {
   const { user, ready } = useAuth();
@@ -153,14 +83,41 @@ function Screens() {
   );
 }
 
+function Shell() {
+  const { user, outage, retryNow } = useAuth();
+  const location = useLocation();
+  const main = useRef<HTMLElement>(null);
+  const [fill, setFill] = useState(false);
+  useRouteFocus(main, location.pathname);
+  useUnreadPolling(user?.id ?? null);
+  const { total } = useClubUnread();
+  useEffect(() => {
+    document.title = formatTitle(user ? total : 0);
+  }, [user, total]);
+
+  return (
+    <FillContext.Provider value={setFill}>
+      <div className={`flex flex-col bg-slate-50 text-slate-900 ${fill ? "h-dvh overflow-hidden" : "min-h-dvh"}`}>
+        <SkipLink />
+        <TopBar />
+        <main
+          id="content"
+          ref={main}
+          tabIndex={-1}
+          className={`flex min-w-0 flex-1 flex-col focus:outline-none ${fill ? "min-h-0" : ""}`}
+        >
+          {outage ? <OutageScreen outage={outage} retryNow={retryNow} /> : <Screens />}
+        </main>
+      </div>
+    </FillContext.Provider>
+  );
+}
+
 export default function App() {
   return (
     <BrowserRouter>
       <AuthProvider>
-        <div className="min-h-screen bg-slate-50 text-slate-900">
-          <TopBar />
-          <Screens />
-        </div>
+        <Shell />
       </AuthProvider>
     </BrowserRouter>
   );

@@ -1,5 +1,15 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { adoptToken, api, renewAccessToken, setAccessToken, setSessionLostHandler, type Me, type TokenOut } from "./api";
+import {
+  ApiError,
+  adoptToken,
+  api,
+  getAccessToken,
+  renewAccessToken,
+  setAccessToken,
+  setSessionLostHandler,
+  type Me,
+  type TokenOut,
+} from "./api";
 import { sessionEndedMessage } from "./errors";
 import { closeSocket, openSocket, setSocketSessionLostHandler } from "./socket";
 
@@ -8,6 +18,11 @@ export interface AuthState {
   user: Me | null;
   /** False until the startup refresh has answered. */
   ready: boolean;
+  /** The server could not be reached (or answered 5xx) when restoring the session at start: not a
+   * logout. Tried again by itself at `retryAt` (epoch ms); null once it answers. */
+  outage: Outage | null;
+  /** Tries the restore again now (the outage screen's button). */
+  retryNow: () => void;
   login: (email: string, password: string) => Promise<Me>;
   logout: () => Promise<void>;
   refreshUser: () => Promise<Me | null>;
@@ -18,23 +33,50 @@ export interface AuthState {
 
 const AuthContext = createContext<AuthState | null>(null);
 
-// One startup attempt per page load, even when React runs effects twice (StrictMode): a second refresh
-// racing the first would present an already-rotated cookie, which revokes the login.
-let startup: Promise<Me | null> | null = null;
+export interface Outage {
+  /** Failed tries so far. */
+  attempts: number;
+  /** When the next try starts (epoch ms). */
+  retryAt: number;
+}
 
-function restoreSession(): Promise<Me | null> {
-  if (!startup) {
-    startup = (async () => {
-      // No session to restore is not a lost one: whatever the outcome, nothing to tell.
-      if ((await renewAccessToken()) !== "renewed") return null;
-      try {
-        return await api<Me>("GET", "/me");
-      } catch {
-        setAccessToken(null);
-        return null;
-      }
-    })();
+/** What restoring the session at start came to: a user, nobody logged in, or no answer from the server. */
+export type Restored = { me: Me | null } | { outage: unknown };
+
+/** Whether a failure says the service is down (unreachable, 5xx, rate limited) rather than anything
+ * about the login. */
+export function isOutage(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 0 || err.status >= 500 || err.status === 429);
+}
+
+/** The wait before try `attempts + 1` of a restore: 1, 2, 4, 8, then every 10 s. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(10_000, 1000 * 2 ** Math.max(0, attempts - 1));
+}
+
+// One startup attempt at a time, even when React runs effects twice (StrictMode): a second refresh
+// racing the first would present an already-rotated cookie, which revokes the login.
+let startup: Promise<Restored> | null = null;
+
+async function restoreOnce(): Promise<Restored> {
+  // A refresh the server could not answer (503, no network) says nothing about the login: the cookie is
+  // still there. That is an outage to wait out, not a logout.
+  if (!getAccessToken()) {
+    const renewal = await renewAccessToken();
+    if (renewal === "lost") return { me: null };
+    if (renewal === "failed") return { outage: true };
   }
+  try {
+    return { me: await api<Me>("GET", "/me") };
+  } catch (err) {
+    if (isOutage(err)) return { outage: err };
+    setAccessToken(null);
+    return { me: null };
+  }
+}
+
+function restoreSession(): Promise<Restored> {
+  if (!startup) startup = restoreOnce();
   return startup;
 }
 
@@ -42,18 +84,43 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<Me | null>(null);
   const [ready, setReady] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [outage, setOutage] = useState<Outage | null>(null);
+  const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
     let live = true;
-    void restoreSession().then((me) => {
+    void restoreSession().then((restored) => {
       if (!live) return;
-      setUser(me);
+      if ("outage" in restored) {
+        startup = null; // the next try asks again
+        setOutage((prev) => {
+          const attempts = (prev?.attempts ?? 0) + 1;
+          return { attempts, retryAt: Date.now() + retryDelayMs(attempts) };
+        });
+        return;
+      }
+      setOutage(null);
+      setUser(restored.me);
       setReady(true);
     });
     return () => {
       live = false;
     };
-  }, []);
+  }, [attempt]);
+
+  // While the service is down: try again on schedule, and at once when the browser is back online.
+  useEffect(() => {
+    if (!outage) return;
+    const again = () => setAttempt((n) => n + 1);
+    const timer = setTimeout(again, Math.max(0, outage.retryAt - Date.now()));
+    window.addEventListener("online", again);
+    return () => {
+      clearTimeout(timer);
+      window.removeEventListener("online", again);
+    };
+  }, [outage]);
+
+  const retryNow = useCallback(() => setAttempt((n) => n + 1), []);
 
   // Lost session (refresh refused, or the server revoked it: `session:revoked`): back to logged out,
   // and the login page says why. Protected screens send the person there (RequireAuth).
@@ -61,7 +128,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     const lost = (reason?: string) => {
       setAccessToken(null);
       closeSocket();
-      startup = Promise.resolve(null);
+      startup = Promise.resolve({ me: null });
       setNotice(sessionEndedMessage(reason));
       setUser(null);
     };
@@ -84,7 +151,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const login = useCallback(async (email: string, password: string) => {
     adoptToken(await api<TokenOut>("POST", "/auth/login", { email, password }));
     const me = await api<Me>("GET", "/me");
-    startup = Promise.resolve(me);
+    startup = Promise.resolve({ me });
     setNotice(null);
     setUser(me);
     setReady(true);
@@ -102,7 +169,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
     setAccessToken(null);
     closeSocket();
-    startup = Promise.resolve(null);
+    startup = Promise.resolve({ me: null });
     setUser(null);
   }, []);
 
@@ -117,8 +184,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const value = useMemo<AuthState>(
-    () => ({ user, ready, login, logout, refreshUser, notice }),
-    [user, ready, login, logout, refreshUser, notice],
+    () => ({ user, ready, outage, retryNow, login, logout, refreshUser, notice }),
+    [user, ready, outage, retryNow, login, logout, refreshUser, notice],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -4,6 +4,11 @@ import { api, type Club, type Member, type Room, type Schema } from "../lib/api"
 import { useAuth } from "../lib/auth";
 import { hub, useRoomSession, useUnread, type RoomSession, type RoomState } from "../lib/rooms";
 import { ChatRoom } from "../components/chat/ChatRoom";
+import { Drawer, DrawerButton } from "../components/shell/Drawer";
+import { UnreadBadge } from "../components/shell/UnreadBadge";
+import { useFillViewport } from "../components/shell/fill";
+import { WIDE, WIDER, useMediaQuery } from "../components/shell/useMediaQuery";
+import { refreshClubs } from "../lib/unreadClubs";
 import { removedMessage } from "../lib/errors";
 import { AlertText, Button, ErrorAlert, Field, Loading, PageTitle, inputClass, linkClass } from "../components/ui";
 
@@ -131,6 +136,10 @@ export default function ClubPage() {
 
 function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | null }) {
   const { user } = useAuth();
+  useFillViewport();
+  const wide = useMediaQuery(WIDE);
+  const wider = useMediaQuery(WIDER);
+  const [drawer, setDrawer] = useState<"rooms" | "members" | null>(null);
 
   const [club, setClub] = useState<Club | null>(null);
   const [rooms, setRooms] = useState<Room[] | null>(null);
@@ -226,6 +235,12 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
 
   // The room on screen: its messages are read, not counted unread.
   const selectedId = selected?.id ?? null;
+  // Picking a room closes the drawer it was picked in (adjusted while rendering).
+  const [shownRoom, setShownRoom] = useState(selectedId);
+  if (shownRoom !== selectedId) {
+    setShownRoom(selectedId);
+    setDrawer(null);
+  }
   useEffect(() => {
     hub.activeRoom = selectedId;
     if (selectedId !== null) hub.setUnread(selectedId, 0);
@@ -249,6 +264,7 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
     try {
       await api<Club>("POST", `/clubs/${clubId}/join`, {});
       setReloadKey((k) => k + 1);
+      void refreshClubs(true);
     } catch (err) {
       setJoinError(err);
     }
@@ -298,96 +314,148 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
   const sortedMembers = [...(members ?? [])].sort(
     (a, b) => Number(online.has(b.user_id)) - Number(online.has(a.user_id)) || a.display_name.localeCompare(b.display_name),
   );
+  const unreadElsewhere = (rooms ?? []).reduce((sum, r) => sum + (r.id === selectedId ? 0 : unread.get(r.id) ?? 0), 0);
 
-  return (
-    <div className="mx-auto grid h-[calc(100vh-3.5rem)] max-w-7xl grid-cols-1 gap-0 md:grid-cols-[15rem_1fr_15rem]">
-      <aside className="overflow-y-auto border-r border-slate-200 bg-slate-50 p-3">
-        <h1 className="truncate text-lg font-semibold" title={club.name}>
-          {club.name}
-        </h1>
-        <p className="mb-3 text-xs text-slate-500">
-          {club.visibility === "private" ? "Private club" : "Public club"}
-          {club.my_role !== "member" ? ` · you are ${club.my_role}` : ""}
-        </p>
-        <p className="mb-3">
-          <Link to={`/clubs/${club.id}/events`} className={linkClass}>
-            Events
-          </Link>
-        </p>
-        <nav aria-label="Rooms">
-          {rooms && rooms.length > 0 ? (
-            <ul className="space-y-0.5">
-              {rooms.map((room) => {
-                const n = unread.get(room.id) ?? 0;
-                const current = room.id === selectedId;
-                return (
-                  <li key={room.id} className="flex items-center justify-between gap-2">
-                    <Link
-                      to={`/clubs/${club.id}/rooms/${room.id}`}
-                      aria-current={current ? "page" : undefined}
-                      className={`min-w-0 flex-1 truncate rounded px-2 py-1 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 ${
-                        current ? "bg-indigo-100 font-semibold text-indigo-900" : "text-slate-700 hover:bg-slate-200"
-                      } ${n > 0 && !current ? "font-semibold" : ""}`}
-                    >
-                      {room.name}
-                    </Link>
-                    {n > 0 && !current && (
-                      <span className="shrink-0 rounded-full bg-indigo-600 px-2 text-xs font-semibold text-white">
-                        {n} unread
-                      </span>
-                    )}
-                  </li>
-                );
-              })}
-            </ul>
-          ) : (
-            <p className="text-sm text-slate-500">{rooms ? "No rooms yet." : "Loading rooms…"}</p>
-          )}
-        </nav>
-        {canModerate && (
-          <ModeratorTools club={club} onRoomCreated={(room) => setRooms((prev) => [...(prev ?? []), room])} />
-        )}
-      </aside>
-
-      <main className="flex min-h-0 flex-col bg-white">
-        {loadError != null && <ErrorAlert error={loadError} className="m-3" />}
-        {rooms && roomParam && !selected && (
-          <ErrorAlert error={new Error("This room is not one of the club's rooms")} className="m-3" />
-        )}
-        {session && selected ? (
-          <ChatRoom session={session} roomName={selected.name} me={user} canModerate={canModerate} names={names} />
-        ) : (
-          rooms === null && <Loading label="Loading the club…" />
-        )}
-      </main>
-
-      <aside className="overflow-y-auto border-l border-slate-200 bg-slate-50 p-3">
-        <h2 className="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-500">Members</h2>
-        {members === null ? (
-          <p className="text-sm text-slate-500">Loading…</p>
-        ) : (
-          <ul aria-label="Members" className="space-y-1">
-            {sortedMembers.map((m) => {
-              const isOnline = online.has(m.user_id);
+  const roomsPanel = (
+    <>
+      <p className="mb-3 text-xs text-slate-600">
+        {club.visibility === "private" ? "Private club" : "Public club"}
+        {club.my_role !== "member" ? ` · you are ${club.my_role}` : ""}
+      </p>
+      <nav aria-label="Rooms">
+        {rooms && rooms.length > 0 ? (
+          <ul className="space-y-0.5">
+            {rooms.map((room) => {
+              const n = unread.get(room.id) ?? 0;
+              const current = room.id === selectedId;
               return (
-                <li key={m.user_id} className="flex items-center gap-2 text-sm">
-                  <span
-                    aria-hidden="true"
-                    className={`inline-block h-2 w-2 shrink-0 rounded-full ${isOnline ? "bg-emerald-500" : "bg-slate-300"}`}
-                  />
-                  <Link to={`/users/${m.user_id}`} className="min-w-0 flex-1 truncate text-slate-800 hover:underline">
-                    {m.display_name}
+                <li key={room.id} className="flex min-w-0 items-center justify-between gap-2">
+                  <Link
+                    to={`/clubs/${club.id}/rooms/${room.id}`}
+                    aria-current={current ? "page" : undefined}
+                    className={`min-w-0 flex-1 truncate rounded px-2 py-1 text-sm no-underline focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 ${
+                      current ? "bg-indigo-100 font-semibold text-indigo-900" : "text-slate-700 hover:bg-slate-200"
+                    } ${n > 0 && !current ? "font-semibold" : ""}`}
+                  >
+                    <span aria-hidden="true">#</span>
+                    {room.name}
                   </Link>
-                  {m.role !== "member" && <span className="text-xs text-slate-500">{m.role}</span>}
-                  <span className={`text-xs ${isOnline ? "text-emerald-700" : "text-slate-400"}`}>
-                    {isOnline ? "online" : "offline"}
-                  </span>
+                  {!current && <UnreadBadge count={n} />}
                 </li>
               );
             })}
           </ul>
+        ) : (
+          <p className="text-sm text-slate-600">{rooms ? "No rooms yet." : "Loading rooms…"}</p>
         )}
-      </aside>
+      </nav>
+      {canModerate && (
+        <ModeratorTools
+          club={club}
+          onRoomCreated={(room) => {
+            setRooms((prev) => [...(prev ?? []), room]);
+            void refreshClubs(true);
+          }}
+        />
+      )}
+    </>
+  );
+
+  const membersPanel =
+    members === null ? (
+      <p className="text-sm text-slate-600">Loading…</p>
+    ) : (
+      <ul aria-label="Members" className="space-y-1">
+        {sortedMembers.map((m) => {
+          const isOnline = online.has(m.user_id);
+          return (
+            <li key={m.user_id} className="flex min-w-0 items-center gap-2 text-sm">
+              <span
+                aria-hidden="true"
+                className={`inline-block h-2 w-2 shrink-0 rounded-full ${isOnline ? "bg-emerald-500" : "bg-slate-400"}`}
+              />
+              <Link to={`/users/${m.user_id}`} className="min-w-0 flex-1 truncate text-slate-800 no-underline hover:underline">
+                {m.display_name}
+              </Link>
+              {m.role !== "member" && <span className="shrink-0 text-xs text-slate-600">{m.role}</span>}
+              <span className={`shrink-0 text-xs ${isOnline ? "text-emerald-700" : "text-slate-600"}`}>
+                {isOnline ? "online" : "offline"}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    );
+
+  // Rooms beside the chat from `md`, members from `lg`; narrower, each in a drawer. min-w-0 and
+  // minmax(0, 1fr) everywhere: one long message must not widen the chat past the screen.
+  const columns = wider
+    ? "grid-cols-[15rem_minmax(0,1fr)_15rem]"
+    : wide
+      ? "grid-cols-[15rem_minmax(0,1fr)]"
+      : "grid-cols-[minmax(0,1fr)]";
+
+  return (
+    <div className="mx-auto flex h-full min-h-0 w-full min-w-0 max-w-7xl flex-col">
+      <div className="flex min-w-0 shrink-0 items-center gap-2 border-b border-slate-200 bg-white px-3 py-2">
+        {!wide && (
+          <DrawerButton open={drawer === "rooms"} onOpen={() => setDrawer("rooms")} controls="club-rooms">
+            Rooms
+            <UnreadBadge count={unreadElsewhere} />
+          </DrawerButton>
+        )}
+        <h1 tabIndex={-1} className="min-w-0 flex-1 truncate text-lg font-semibold" title={club.name}>
+          {club.name}
+        </h1>
+        <Link to={`/clubs/${club.id}/events`} className={`shrink-0 text-sm ${linkClass}`}>
+          Events
+        </Link>
+        {!wider && (
+          <DrawerButton open={drawer === "members"} onOpen={() => setDrawer("members")} controls="club-members">
+            Members
+          </DrawerButton>
+        )}
+      </div>
+
+      <div className={`grid min-h-0 min-w-0 flex-1 grid-rows-[minmax(0,1fr)] ${columns}`}>
+        {wide && (
+          <aside aria-label="Rooms of the club" className="min-h-0 overflow-y-auto border-r border-slate-200 bg-slate-50 p-3">
+            {roomsPanel}
+          </aside>
+        )}
+
+        <div className="flex min-h-0 min-w-0 flex-col bg-white">
+          {loadError != null && <ErrorAlert error={loadError} className="m-3" />}
+          {rooms && roomParam && !selected && (
+            <ErrorAlert error={new Error("This room is not one of the club's rooms")} className="m-3" />
+          )}
+          {session && selected ? (
+            <ChatRoom session={session} roomName={selected.name} me={user} canModerate={canModerate} names={names} />
+          ) : (
+            rooms === null && <Loading label="Loading the club…" />
+          )}
+        </div>
+
+        {wider && (
+          <aside aria-labelledby="members-title" className="min-h-0 overflow-y-auto border-l border-slate-200 bg-slate-50 p-3">
+            <h2 id="members-title" className="mb-2 text-sm font-semibold uppercase tracking-wide text-slate-600">
+              Members
+            </h2>
+            {membersPanel}
+          </aside>
+        )}
+      </div>
+
+      {!wide && (
+        <Drawer open={drawer === "rooms"} onClose={() => setDrawer(null)} label="Rooms" id="club-rooms">
+          {roomsPanel}
+        </Drawer>
+      )}
+      {!wider && (
+        <Drawer open={drawer === "members"} onClose={() => setDrawer(null)} label="Members" id="club-members" side="right">
+          {membersPanel}
+        </Drawer>
+      )}
     </div>
   );
 }

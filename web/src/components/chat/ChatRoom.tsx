@@ -26,8 +26,8 @@ interface Props {
 
 function RoomTitle({ name }: { name: string }) {
   return (
-    <h2 id="room-title" className="text-lg font-semibold">
-      <span aria-hidden="true" className="text-slate-400">
+    <h2 id="room-title" className="min-w-0 truncate text-lg font-semibold">
+      <span aria-hidden="true" className="text-slate-500">
         #
       </span>
       {name}
@@ -136,8 +136,8 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
   // Out of the club (`room:removed`): no messages, no composer, no action; only why.
   if (state.removed) {
     return (
-      <section aria-labelledby="room-title" className="flex h-full min-h-0 flex-col">
-        <header className="border-b border-slate-200 px-4 py-2">
+      <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
+        <header className="min-w-0 border-b border-slate-200 px-4 py-2">
           <RoomTitle name={roomName} />
         </header>
         <AlertText className="m-3">{removedMessage(state.removed)}</AlertText>
@@ -146,11 +146,11 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
   }
 
   return (
-    <section aria-labelledby="room-title" className="flex h-full min-h-0 flex-col">
-      <header className="flex items-center justify-between border-b border-slate-200 px-4 py-2">
+    <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
+      <header className="flex min-w-0 shrink-0 items-center justify-between gap-2 border-b border-slate-200 px-4 py-2">
         <RoomTitle name={roomName} />
         {!state.joined && connection === "connected" && !state.joinError && (
-          <span className="text-sm text-slate-500">Joining…</span>
+          <span className="shrink-0 text-sm text-slate-600">Joining…</span>
         )}
       </header>
 
@@ -184,7 +184,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
         onDiscard={onDiscard}
       />
 
-      <div className="relative">
+      <div className="relative shrink-0">
         {scroll.newBelow && (
           <Button
             small
@@ -197,7 +197,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
             Jump to latest messages
           </Button>
         )}
-        <p className="h-5 px-4 text-xs italic text-slate-500" aria-live="polite">
+        <p className="h-5 truncate px-4 text-xs italic text-slate-600" aria-live="polite">
           {typingLine(typingNames)}
         </p>
       </div>

@@ -1,0 +1,149 @@
+// The app's top bar: the nav with unread counts, the theme toggle and "Log out". From the `md` width on
+// it is one row; below, everything but the name goes into a menu drawer so nothing is cut off.
+import { useState } from "react";
+import { Link, NavLink, useLocation, useNavigate } from "react-router-dom";
+import { useAuth } from "../../lib/auth";
+import { useClubUnread } from "../../lib/unreadClubs";
+import { ConnectionBanner } from "./ConnectionBanner";
+import { Drawer } from "./Drawer";
+import { ThemeToggle } from "./ThemeToggle";
+import { UnreadBadge } from "./UnreadBadge";
+import { WIDE, useMediaQuery } from "./useMediaQuery";
+
+const FOCUS = "focus:outline-none focus-visible:ring-2 focus-visible:ring-white";
+
+const barLinkClass = ({ isActive }: { isActive: boolean }) =>
+  `inline-flex items-center gap-2 rounded px-3 py-1.5 text-sm font-medium no-underline ${FOCUS} ${
+    isActive ? "bg-white text-indigo-700" : "text-white hover:bg-indigo-500"
+  }`;
+
+const menuLinkClass = ({ isActive }: { isActive: boolean }) =>
+  `flex items-center justify-between gap-2 rounded px-3 py-2 font-medium no-underline ${
+    isActive ? "bg-indigo-100 text-indigo-900" : "text-slate-800 hover:bg-slate-100"
+  }`;
+
+function MainLinks({ linkClass, total }: { linkClass: typeof barLinkClass; total: number }) {
+  return (
+    <>
+      <NavLink to="/" end className={linkClass}>
+        Feed
+      </NavLink>
+      <NavLink to="/clubs" end className={linkClass}>
+        Clubs
+        <UnreadBadge count={total} />
+      </NavLink>
+      <NavLink to="/profile" className={linkClass}>
+        Profile
+      </NavLink>
+    </>
+  );
+}
+
+export function TopBar() {
+  const { user, logout } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const wide = useMediaQuery(WIDE);
+  const { clubs, byClub, total } = useClubUnread();
+  const [busy, setBusy] = useState(false);
+  const [menuOpen, setMenuOpen] = useState(false);
+
+  // Any navigation closes the menu (adjusted while rendering, not in an effect).
+  const [shownPath, setShownPath] = useState(location.pathname);
+  if (shownPath !== location.pathname) {
+    setShownPath(location.pathname);
+    setMenuOpen(false);
+  }
+
+  async function onLogout() {
+    setBusy(true);
+    setMenuOpen(false);
+    try {
+      await logout();
+    } finally {
+      setBusy(false);
+      void navigate("/login", { replace: true });
+    }
+  }
+
+  const logoutButton = (className: string) => (
+    <button type="button" onClick={() => void onLogout()} disabled={busy} className={className}>
+      Log out
+    </button>
+  );
+
+  return (
+    <header className="sticky top-0 z-20 shrink-0 bg-indigo-600 text-white shadow">
+      <div className="mx-auto flex h-14 max-w-7xl items-center gap-3 px-3 sm:px-4">
+        <Link to="/" className={`shrink-0 rounded text-lg font-bold tracking-tight text-white no-underline ${FOCUS}`}>
+          ClubHoloHub
+        </Link>
+        {user && wide && (
+          <>
+            <nav aria-label="Main" className="flex items-center gap-1">
+              <MainLinks linkClass={barLinkClass} total={total} />
+            </nav>
+            <div className="ml-auto flex min-w-0 items-center gap-2">
+              <ThemeToggle className={`text-white hover:bg-indigo-500 ${FOCUS}`} />
+              <span className="truncate text-sm text-white">{user.display_name}</span>
+              {logoutButton(
+                `whitespace-nowrap rounded border border-indigo-200 px-3 py-1 text-sm text-white hover:bg-indigo-500 disabled:opacity-60 ${FOCUS}`,
+              )}
+            </div>
+          </>
+        )}
+        {user && !wide && (
+          <div className="ml-auto flex items-center gap-2">
+            {total > 0 && <UnreadBadge count={total} />}
+            <button
+              type="button"
+              aria-expanded={menuOpen}
+              aria-controls={menuOpen ? "app-menu" : undefined}
+              aria-haspopup="dialog"
+              onClick={() => setMenuOpen(true)}
+              className={`rounded border border-indigo-200 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-500 ${FOCUS}`}
+            >
+              Menu
+            </button>
+          </div>
+        )}
+        {!user && <ThemeToggle className={`ml-auto text-white hover:bg-indigo-500 ${FOCUS}`} />}
+      </div>
+      {user && <ConnectionBanner />}
+      {user && !wide && (
+        <Drawer open={menuOpen} onClose={() => setMenuOpen(false)} label="Menu" id="app-menu" side="right">
+          <nav aria-label="Main" className="flex flex-col gap-1">
+            <MainLinks linkClass={menuLinkClass} total={total} />
+          </nav>
+          {clubs.length > 0 && (
+            <section aria-labelledby="menu-clubs" className="mt-4">
+              <h2 id="menu-clubs" className="px-3 text-sm font-semibold text-slate-600">
+                Your clubs
+              </h2>
+              <ul className="mt-1 flex flex-col gap-0.5">
+                {clubs.map((club) => (
+                  <li key={club.id}>
+                    <NavLink to={`/clubs/${club.id}`} className={menuLinkClass}>
+                      <span className="min-w-0 truncate">{club.name}</span>
+                      <UnreadBadge count={byClub.get(club.id) ?? 0} />
+                    </NavLink>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+          <div className="mt-4 flex flex-col gap-2 border-t border-slate-200 pt-4">
+            <p className="px-3 text-sm text-slate-600">
+              Logged in as <span className="font-medium text-slate-900">{user.display_name}</span>
+            </p>
+            <ThemeToggle className="justify-start px-3 py-2 text-slate-800 hover:bg-slate-100" />
+            {logoutButton(
+              "rounded border border-slate-300 px-3 py-2 text-left text-sm font-medium text-slate-800 hover:bg-slate-100 disabled:opacity-60",
+            )}
+          </div>
+        </Drawer>
+      )}
+    </header>
+  );
+}
+
