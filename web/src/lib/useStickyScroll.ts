@@ -3,6 +3,15 @@
 // `planScroll` is the decision, pure and unit-tested; `useStickyScroll` applies it to an element.
 import { useCallback, useLayoutEffect, useRef, useState, type RefObject, type UIEvent } from "react";
 
+/** Dispatched on a virtualized log's scroller (it has `data-virtuoso-scroller`) to ask it for its bottom:
+ * such a list keeps its own scroll position (prepends, following new rows), so this hook only tracks
+ * whether the reader is at the bottom and whether newer messages arrived below. */
+export const LATEST_EVENT = "chatlog:latest";
+
+function isVirtualized(el: HTMLElement | null): boolean {
+  return !!el && el.hasAttribute("data-virtuoso-scroller");
+}
+
 /** How close to the bottom (px) still counts as at the bottom. */
 export const BOTTOM_SLACK_PX = 48;
 
@@ -101,6 +110,13 @@ export function useStickyScroll<T extends HTMLElement>({
     }
     const el = ref.current;
     if (!el) return;
+    if (isVirtualized(el)) {
+      const plan = planScroll({ anchor: null, atBottom: bottom.current, latest, prevLatest: prevLatest.current, scrollHeight: 0 });
+      anchor.current = null;
+      prevLatest.current = latest;
+      if (plan.newBelow) setNewBelow(true);
+      return;
+    }
     const plan = planScroll({
       anchor: anchor.current,
       atBottom: bottom.current,
@@ -122,18 +138,21 @@ export function useStickyScroll<T extends HTMLElement>({
 
   const jumpToLatest = useCallback(() => {
     const el = ref.current;
-    if (el) el.scrollTop = el.scrollHeight;
+    if (el && isVirtualized(el)) el.dispatchEvent(new Event(LATEST_EVENT));
+    else if (el) el.scrollTop = el.scrollHeight;
     bottom.current = true;
     setNewBelow(false);
   }, []);
 
   const stick = useCallback(() => {
     bottom.current = true;
+    const el = ref.current;
+    if (el && isVirtualized(el)) el.dispatchEvent(new Event(LATEST_EVENT));
   }, []);
 
   const holdForOlder = useCallback(() => {
     const el = ref.current;
-    if (el) anchor.current = { height: el.scrollHeight, top: el.scrollTop };
+    if (el && !isVirtualized(el)) anchor.current = { height: el.scrollHeight, top: el.scrollTop };
   }, []);
 
   const atBottom = useCallback(() => bottom.current, []);

@@ -1,42 +1,19 @@
-import { memo, useMemo, useState, type KeyboardEvent } from "react";
+import { memo, useLayoutEffect, useRef, useState, type FocusEvent, type KeyboardEvent } from "react";
 
 import type { Me } from "../../lib/api";
-import { MAX_MESSAGE_CHARS, snippet, timeOf } from "../../lib/chatView";
-import { splitMentions } from "../../lib/mentions";
+import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
+import { fullTime, messageTime } from "../../lib/dates";
 import type { ChatMessage, PendingMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
+import { MessageBody } from "./MessageBody";
+import { Reactions } from "./Reactions";
 
 export const THUMBS_UP = "👍";
-
-/** A message's text with its mentions marked (one's own name stands out). */
-function MessageText({ text, names, myName }: { text: string; names: readonly string[]; myName: string }) {
-  const parts = useMemo(() => splitMentions(text, names), [text, names]);
-  return (
-    <p className="whitespace-pre-wrap break-words text-slate-800">
-      {parts.map((part, i) =>
-        part.mention ? (
-          <mark
-            key={i}
-            className={
-              part.mention.toLowerCase() === myName.toLowerCase()
-                ? "rounded bg-amber-200 px-0.5 font-semibold text-amber-950"
-                : "rounded bg-indigo-100 px-0.5 font-medium text-indigo-900"
-            }
-          >
-            {part.text}
-          </mark>
-        ) : (
-          <span key={i}>{part.text}</span>
-        ),
-      )}
-    </p>
-  );
-}
 
 /** The message a reply answers, quoted (or its number when it is not loaded). */
 function Quote({ parent, seq }: { parent: ChatMessage | undefined; seq: number }) {
   return (
-    <blockquote className="mb-1 border-l-4 border-slate-300 pl-2 text-sm text-slate-600">
+    <blockquote className="mb-1 border-l-4 border-slate-300 pl-2 text-sm text-slate-600 dark:border-slate-600 dark:text-slate-300">
       {parent ? (
         <>
           <span className="font-medium">{parent.author.display_name}</span>:{" "}
@@ -51,13 +28,37 @@ function Quote({ parent, seq }: { parent: ChatMessage | undefined; seq: number }
 
 export interface MessageActions {
   onReply: (seq: number) => void;
-  onReact: (m: ChatMessage, add: boolean) => void;
+  /** Adds or removes the reader's reaction `emoji` (👍 when not said). */
+  onReact: (m: ChatMessage, add: boolean, emoji?: string) => void;
   /** Starts (a seq) or ends (null) editing. */
   onEdit: (seq: number | null) => void;
   /** Resolves with whether the edit was saved. */
   onSaveEdit: (seq: number, text: string) => Promise<boolean>;
   onDelete: (seq: number) => void;
 }
+
+/**
+ * Focus within a message of the log. The log is one tab stop (arrow keys move between messages), so the
+ * controls of a message are reachable by Tab only while that message holds focus: every button and link
+ * in it (its own, the text's, the reactions') gets tabindex -1 otherwise. Done on the DOM after each
+ * render, so controls of child components follow too.
+ */
+function useRovingControls() {
+  const ref = useRef<HTMLElement | null>(null);
+  const [focused, setFocused] = useState(false);
+  useLayoutEffect(() => {
+    ref.current?.querySelectorAll<HTMLElement>("button, a[href]").forEach((el) => {
+      el.tabIndex = focused ? 0 : -1;
+    });
+  });
+  const onFocus = () => setFocused(true);
+  const onBlur = (e: FocusEvent<HTMLElement>) => {
+    if (!e.currentTarget.contains(e.relatedTarget)) setFocused(false);
+  };
+  return { ref, onFocus, onBlur };
+}
+
+const ROW = "group relative rounded px-3 outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-indigo-500";
 
 interface ItemProps extends MessageActions {
   message: ChatMessage;
@@ -66,9 +67,16 @@ interface ItemProps extends MessageActions {
   canModerate: boolean;
   nameList: readonly string[];
   editing: boolean;
+  /** Under the previous message's header (same author within 5 minutes). */
+  grouped?: boolean;
+  /** The time "now" for dates ("Yesterday 14:05"). */
+  now?: number;
+  /** Its position in the log (arrow-key navigation). */
+  pos?: number;
 }
 
-/** One stored message: author, time, text (or its editor), reactions, and what one may do with it. */
+/** One stored message: author and time (unless grouped under the previous one), text (or its editor),
+ * reactions, and what one may do with it (shown on hover or focus). */
 export const MessageItem = memo(function MessageItem({
   message: m,
   parent,
@@ -76,6 +84,9 @@ export const MessageItem = memo(function MessageItem({
   canModerate,
   nameList,
   editing,
+  grouped = false,
+  now,
+  pos,
   onReply,
   onReact,
   onEdit,
@@ -84,64 +95,71 @@ export const MessageItem = memo(function MessageItem({
 }: ItemProps) {
   const own = m.author.id === me.id;
   const reacted = (m.reactions?.[THUMBS_UP] ?? []).includes(me.id);
-  const reactions = Object.entries(m.reactions ?? {}).filter(([, users]) => users.length > 0);
+  const { ref, onFocus, onBlur } = useRovingControls();
+  const time = messageTime(m.ts, now);
 
   return (
     <article
+      ref={ref}
       data-seq={m.seq}
-      className={`group rounded px-3 py-1.5 hover:bg-slate-50 ${own ? "border-l-4 border-indigo-200" : "border-l-4 border-transparent"}`}
+      data-pos={pos}
+      tabIndex={-1}
+      onFocus={onFocus}
+      onBlur={onBlur}
+      className={`${ROW} ${grouped ? "py-0.5" : "mt-1.5 pb-0.5 pt-1"} hover:bg-slate-50 focus-within:bg-slate-50 dark:hover:bg-slate-800/60 dark:focus-within:bg-slate-800/60 ${own ? "border-l-4 border-indigo-200 dark:border-indigo-700" : "border-l-4 border-transparent"}`}
     >
-      <header className="flex flex-wrap items-baseline gap-2 text-sm">
-        <span className="font-semibold text-slate-900">{m.author.display_name}</span>
-        <time dateTime={new Date(m.ts).toISOString()} className="text-xs text-slate-500">
-          {timeOf(m.ts)}
-        </time>
-        {m.edited_at && !m.deleted && (
-          <span className="rounded bg-slate-100 px-1 text-xs text-slate-500" title={new Date(m.edited_at).toLocaleString()}>
-            edited
-          </span>
-        )}
-        {!m.deleted && !editing && (
-          <div className="ml-auto flex flex-wrap gap-0.5 opacity-60 group-hover:opacity-100 group-focus-within:opacity-100">
-            <Button small variant="ghost" onClick={() => onReply(m.seq)}>
-              Reply
+      {grouped ? (
+        // Said to screen readers, not shown: the header above covers it.
+        <header className="sr-only">
+          {m.author.display_name}, <time dateTime={new Date(m.ts).toISOString()}>{time}</time>
+        </header>
+      ) : (
+        <header className="flex flex-wrap items-baseline gap-2 pr-2 text-sm">
+          <span className="font-semibold text-slate-900 dark:text-slate-100">{m.author.display_name}</span>
+          <time dateTime={new Date(m.ts).toISOString()} title={fullTime(m.ts)} className="text-xs text-slate-600 dark:text-slate-400">
+            {time}
+          </time>
+        </header>
+      )}
+      {m.edited_at && !m.deleted && (
+        <span className="float-right ml-2 rounded bg-slate-100 px-1 text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-300" title={fullTime(m.edited_at)}>
+          edited
+        </span>
+      )}
+      {!m.deleted && !editing && (
+        // Hidden (not dimmed) until the message is hovered or holds focus: nothing faint to read.
+        <div
+          role="toolbar"
+          aria-label="Message actions"
+          className="absolute right-2 top-0.5 z-10 hidden gap-0.5 rounded border border-slate-200 bg-white p-0.5 shadow-sm group-hover:flex group-focus-within:flex dark:border-slate-600 dark:bg-slate-800"
+        >
+          <Button small variant="ghost" onClick={() => onReply(m.seq)}>
+            Reply
+          </Button>
+          <Button small variant="ghost" aria-pressed={reacted} onClick={() => onReact(m, !reacted, THUMBS_UP)}>
+            React {THUMBS_UP}
+          </Button>
+          {own && (
+            <Button small variant="ghost" onClick={() => onEdit(m.seq)}>
+              Edit
             </Button>
-            <Button small variant="ghost" aria-pressed={reacted} onClick={() => onReact(m, !reacted)}>
-              React {THUMBS_UP}
+          )}
+          {(own || canModerate) && (
+            <Button small variant="danger" onClick={() => onDelete(m.seq)}>
+              Delete
             </Button>
-            {own && (
-              <Button small variant="ghost" onClick={() => onEdit(m.seq)}>
-                Edit
-              </Button>
-            )}
-            {(own || canModerate) && (
-              <Button small variant="danger" onClick={() => onDelete(m.seq)}>
-                Delete
-              </Button>
-            )}
-          </div>
-        )}
-      </header>
+          )}
+        </div>
+      )}
       {m.reply_to_seq ? <Quote parent={parent} seq={m.reply_to_seq} /> : null}
       {m.deleted ? (
-        <p className="italic text-slate-500">message deleted</p>
+        <p className="italic text-slate-600 dark:text-slate-400">message deleted</p>
       ) : editing ? (
         <EditBox text={m.text} seq={m.seq} onEdit={onEdit} onSaveEdit={onSaveEdit} />
       ) : (
-        <MessageText text={m.text} names={nameList} myName={me.display_name} />
+        <MessageBody text={m.text} names={nameList} myName={me.display_name} />
       )}
-      {reactions.length > 0 && (
-        <ul aria-label="Reactions" className="mt-1 flex flex-wrap gap-1">
-          {reactions.map(([emoji, users]) => (
-            <li
-              key={emoji}
-              className={`rounded-full border px-2 text-xs ${users.includes(me.id) ? "border-indigo-300 bg-indigo-50" : "border-slate-200 bg-white"}`}
-            >
-              {emoji} {users.length}
-            </li>
-          ))}
-        </ul>
-      )}
+      {!m.deleted && <Reactions reactions={m.reactions} meId={me.id} onReact={(emoji, add) => onReact(m, add, emoji)} />}
     </article>
   );
 });
@@ -220,6 +238,8 @@ export function PendingItem({
   parent,
   nameList,
   myName,
+  grouped = false,
+  pos,
   onRetry,
   onDiscard,
 }: {
@@ -227,17 +247,34 @@ export function PendingItem({
   parent: ChatMessage | undefined;
   nameList: readonly string[];
   myName: string;
+  grouped?: boolean;
+  pos?: number;
   onRetry: (id: string) => void;
   onDiscard: (id: string) => void;
 }) {
+  const { ref, onFocus, onBlur } = useRovingControls();
+  const status = p.status !== "failed" && <span className="text-xs italic text-slate-600 dark:text-slate-400">Sending…</span>;
   return (
-    <article className="rounded border-l-4 border-indigo-200 px-3 py-1.5 opacity-80" aria-busy={p.status !== "failed"}>
-      <header className="flex flex-wrap items-baseline gap-2 text-sm">
-        <span className="font-semibold text-slate-900">{p.author.display_name}</span>
-        {p.status !== "failed" && <span className="text-xs italic text-slate-500">Sending…</span>}
-      </header>
+    <article
+      ref={ref}
+      data-pos={pos}
+      tabIndex={-1}
+      onFocus={onFocus}
+      onBlur={onBlur}
+      className={`${ROW} ${grouped ? "py-0.5" : "mt-1.5 pb-0.5 pt-1"} border-l-4 border-indigo-200 dark:border-indigo-700`}
+      aria-busy={p.status !== "failed"}
+    >
+      {grouped ? (
+        <header className="sr-only">{p.author.display_name}</header>
+      ) : (
+        <header className="flex flex-wrap items-baseline gap-2 text-sm">
+          <span className="font-semibold text-slate-900 dark:text-slate-100">{p.author.display_name}</span>
+          {status}
+        </header>
+      )}
       {p.reply_to_seq ? <Quote parent={parent} seq={p.reply_to_seq} /> : null}
-      <MessageText text={p.text} names={nameList} myName={myName} />
+      <MessageBody text={p.text} names={nameList} myName={myName} />
+      {grouped && status}
       {p.status === "failed" && (
         <ErrorAlert error={p.error} className="mt-1">
           <span className="ml-2 inline-flex gap-1">

@@ -1,12 +1,38 @@
-import type { UIEvent, RefObject } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type RefObject, type UIEvent } from "react";
+import { Virtuoso, type VirtuosoHandle } from "react-virtuoso";
 
 import type { Me } from "../../lib/api";
+import { firstUnread, logRows, type LogRow } from "../../lib/chatView";
+import { readSeen, writeSeen } from "../../lib/readMarks";
 import type { RoomState } from "../../lib/rooms";
+import { LATEST_EVENT } from "../../lib/useStickyScroll";
 import type { ChatMessage, StoreSnapshot } from "../../store/messages";
 import { Button } from "../ui";
+import { DayDivider, UnreadDivider } from "./ListDividers";
 import { MessageItem, PendingItem, type MessageActions } from "./MessageItem";
 
-/** The log of a room: "Load older messages", the stored messages, then one's own not stored yet. */
+/** Virtuoso's index of the first row: rows put above (older history) count down from here, so the rows
+ * already shown keep their index and stay still on screen. */
+const FIRST_INDEX = 1_000_000;
+
+/** The composer: the element with id "composer", else the textbox named "Message" of the same room. */
+function focusComposer(from: HTMLElement): void {
+  const byId = document.getElementById("composer");
+  const box =
+    byId ??
+    from.closest("section")?.querySelector<HTMLElement>('textarea[aria-label="Message"], [role="textbox"][aria-label="Message"]') ??
+    null;
+  box?.focus();
+}
+
+function isTyping(el: EventTarget): boolean {
+  return el instanceof HTMLElement && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+}
+
+/** The log of a room, virtualized (only the rows near the view are in the page): day dividers, "New since
+ * you left", messages grouped by author, then one's own not stored yet. Older history loads when the top
+ * is reached. One tab stop: arrow keys, Home and End move between messages, Escape or Alt+C (or "c") go to
+ * the composer. */
 export function MessageList({
   logRef,
   onScroll,
@@ -37,52 +63,257 @@ export function MessageList({
   onRetry: (clientId: string) => void;
   onDiscard: (clientId: string) => void;
 }) {
+  const virtuoso = useRef<VirtuosoHandle>(null);
+  const scroller = useRef<HTMLElement | null>(null);
+  const stickNext = useRef(false);
+  const [atBottom, setAtBottom] = useState(true);
+  const [unreadInView, setUnreadInView] = useState(false);
+
+  // "Now" for day labels and dates, moved on every minute (a render must not read the clock).
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 60_000);
+    return () => clearInterval(t);
+  }, []);
+
+  // Where "New since you left" goes: fixed once the room is joined and shown, from what this browser had
+  // shown of it before (messages arriving during the visit are not "since you left").
+  const room = snap.roomId;
+  const [visit, setVisit] = useState(() => ({ room, seen: readSeen(me.id, room), unread: null as number | null, fixed: false }));
+  if (visit.room !== room) {
+    setVisit({ room, seen: readSeen(me.id, room), unread: null, fixed: false });
+  } else if (!visit.fixed && state.joined && snap.messages.length > 0) {
+    setVisit({ ...visit, unread: firstUnread(snap.messages, visit.seen, me.id), fixed: true });
+  }
+  const firstUnreadSeq = visit.room === room ? visit.unread : null;
+
+  const rows = useMemo(
+    () => logRows(snap.messages, snap.pending, { now, firstUnreadSeq }),
+    [snap.messages, snap.pending, now, firstUnreadSeq],
+  );
+  const unreadIndex = useMemo(() => rows.findIndex((r) => r.kind === "unread"), [rows]);
+
+  // The first message shown in this room anchors the indexes: older rows put above it count down.
+  const [pivot, setPivot] = useState<{ room: number; key: string } | null>(null);
+  const firstMessage = rows.find((r) => r.kind === "message");
+  let pivotAt = pivot && pivot.room === room ? rows.findIndex((r) => r.key === pivot.key) : -1;
+  if (pivotAt < 0 && firstMessage) {
+    setPivot({ room, key: firstMessage.key });
+    pivotAt = rows.indexOf(firstMessage);
+  }
+  const firstItemIndex = FIRST_INDEX - Math.max(0, pivotAt);
+
+  // What this browser has shown of the room: the newest message while the bottom is in view.
+  const latestSeq = snap.messages.length ? snap.messages[snap.messages.length - 1].seq : 0;
+  useEffect(() => {
+    if (atBottom && latestSeq > 0 && state.joined && document.visibilityState === "visible") writeSeen(me.id, room, latestSeq);
+  }, [atBottom, latestSeq, state.joined, me.id, room]);
+
+  // ChatRoom's "Jump to latest messages" and one's own send (useStickyScroll) ask for the bottom.
+  const toLatest = useCallback(() => {
+    stickNext.current = true;
+    virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
+  }, []);
+  const setScroller = useCallback(
+    (el: HTMLElement | Window | null) => {
+      const div = el instanceof HTMLDivElement ? el : null;
+      scroller.current?.removeEventListener(LATEST_EVENT, toLatest);
+      scroller.current = div;
+      logRef.current = div;
+      div?.addEventListener(LATEST_EVENT, toLatest);
+    },
+    [logRef, toLatest],
+  );
+
+  const canLoadOlder = snap.hasOlder && state.joined && !state.loadingOlder;
+  const loadOlder = useCallback(() => {
+    if (canLoadOlder) onLoadOlder();
+  }, [canLoadOlder, onLoadOlder]);
+
+  /** Focuses the row at data position `pos` (scrolling it into view first). */
+  const focusRow = useCallback((pos: number) => {
+    const el = scroller.current;
+    if (!el) return;
+    const find = () => el.querySelector<HTMLElement>(`[data-pos="${pos}"]`);
+    virtuoso.current?.scrollIntoView({
+      index: pos,
+      done: () => {
+        let tries = 0;
+        const attempt = () => {
+          const row = find();
+          if (row) row.focus({ preventScroll: true });
+          else if (tries++ < 10) requestAnimationFrame(attempt);
+        };
+        attempt();
+      },
+    });
+    find()?.focus({ preventScroll: true });
+  }, []);
+
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const el = scroller.current;
+    if (!el || e.defaultPrevented || isTyping(e.target)) return;
+    const toComposer =
+      e.key === "Escape" || (e.altKey && e.code === "KeyC") || (e.key === "c" && !e.altKey && !e.ctrlKey && !e.metaKey);
+    if (toComposer) {
+      e.preventDefault();
+      focusComposer(el);
+      return;
+    }
+    if (!["ArrowUp", "ArrowDown", "Home", "End"].includes(e.key) || e.altKey || e.ctrlKey || e.metaKey) return;
+    // Arrow keys on a control inside a message (a toolbar button) move between messages too.
+    const messages: number[] = [];
+    rows.forEach((r, i) => {
+      if (r.kind === "message" || r.kind === "pending") messages.push(i);
+    });
+    if (messages.length === 0) return;
+    e.preventDefault();
+    const current = (e.target as HTMLElement).closest<HTMLElement>("[data-pos]");
+    let at = current ? messages.indexOf(Number(current.dataset.pos)) : -1;
+    if (at < 0) {
+      // From the log itself: start at the last message in view.
+      const box = el.getBoundingClientRect();
+      const shown = [...el.querySelectorAll<HTMLElement>("[data-pos]")].filter((r) => {
+        const b = r.getBoundingClientRect();
+        return b.bottom > box.top && b.top < box.bottom;
+      });
+      const last = shown.length ? Number(shown[shown.length - 1].dataset.pos) : messages[messages.length - 1];
+      at = Math.max(0, messages.indexOf(last));
+      if (e.key === "ArrowUp" || e.key === "ArrowDown") {
+        focusRow(messages[at]);
+        return;
+      }
+    }
+    const next =
+      e.key === "ArrowUp" ? at - 1 : e.key === "ArrowDown" ? at + 1 : e.key === "Home" ? 0 : messages.length - 1;
+    // Above the first loaded message: older history, by keyboard as by scrolling.
+    if (next < 0 || (e.key === "Home" && snap.hasOlder)) loadOlder();
+    focusRow(messages[Math.min(messages.length - 1, Math.max(0, next))]);
+  };
+
+  const itemContent = (index: number, row: LogRow) => {
+    const pos = index - firstItemIndex;
+    switch (row.kind) {
+      case "day":
+        return <DayDivider label={row.label} />;
+      case "unread":
+        return <UnreadDivider />;
+      case "message": {
+        const m = row.message;
+        return (
+          <MessageItem
+            message={m}
+            parent={m.reply_to_seq ? bySeq.get(m.reply_to_seq) : undefined}
+            me={me}
+            canModerate={canModerate}
+            nameList={nameList}
+            editing={editing === m.seq}
+            grouped={row.grouped}
+            now={now}
+            pos={pos}
+            onReply={actions.onReply}
+            onReact={actions.onReact}
+            onEdit={actions.onEdit}
+            onSaveEdit={actions.onSaveEdit}
+            onDelete={actions.onDelete}
+          />
+        );
+      }
+      case "pending": {
+        const p = row.pending;
+        return (
+          <PendingItem
+            p={p}
+            parent={p.reply_to_seq ? bySeq.get(p.reply_to_seq) : undefined}
+            nameList={nameList}
+            myName={me.display_name}
+            grouped={row.grouped}
+            pos={pos}
+            onRetry={onRetry}
+            onDiscard={onDiscard}
+          />
+        );
+      }
+    }
+  };
+
+  const empty = snap.joinedOnce && !snap.hasOlder && snap.messages.length === 0 && snap.pending.length === 0;
+
   return (
-    <div
-      ref={logRef}
-      onScroll={onScroll}
-      role="log"
-      aria-label="Messages"
-      tabIndex={0}
-      className="min-h-0 flex-1 space-y-1 overflow-y-auto px-1 py-2"
-    >
-      {snap.hasOlder && (
-        <div className="flex justify-center py-1">
-          <Button small variant="secondary" onClick={onLoadOlder} disabled={state.loadingOlder || !state.joined}>
-            Load older messages
+    <div className="relative flex min-h-0 flex-1 flex-col">
+      {unreadIndex >= 0 && !unreadInView && (
+        <div className="absolute left-1/2 top-2 z-20 -translate-x-1/2">
+          <Button small className="shadow" onClick={() => focusRow(unreadIndex + 1)}>
+            Jump to first unread
           </Button>
         </div>
       )}
-      {snap.joinedOnce && !snap.hasOlder && snap.messages.length === 0 && snap.pending.length === 0 && (
-        <p className="px-3 py-6 text-center text-slate-500">No messages yet. Say hello!</p>
+      {empty ? (
+        <div
+          ref={(el) => setScroller(el)}
+          role="log"
+          aria-label="Messages"
+          tabIndex={0}
+          className="min-h-0 flex-1 overflow-y-auto px-1 py-2"
+        >
+          <p className="px-3 py-6 text-center text-slate-600 dark:text-slate-400">No messages yet. Say hello!</p>
+        </div>
+      ) : (
+        <Virtuoso
+          key={room}
+          ref={virtuoso}
+          scrollerRef={setScroller}
+          role="log"
+          aria-label="Messages"
+          tabIndex={0}
+          onScroll={onScroll}
+          onKeyDown={onKeyDown}
+          className="min-h-0 flex-1 px-1 outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-indigo-500"
+          data={rows}
+          firstItemIndex={firstItemIndex}
+          initialTopMostItemIndex={{ index: "LAST", align: "end" }}
+          computeItemKey={(_, row) => row.key}
+          itemContent={itemContent}
+          increaseViewportBy={{ top: 600, bottom: 300 }}
+          atBottomThreshold={48}
+          atBottomStateChange={setAtBottom}
+          followOutput={(bottom) => {
+            if (stickNext.current) {
+              stickNext.current = false;
+              return "auto";
+            }
+            return bottom ? "auto" : false;
+          }}
+          startReached={loadOlder}
+          rangeChanged={() =>
+            requestAnimationFrame(() => setUnreadInView(!!scroller.current?.querySelector("[data-unread]")))
+          }
+          components={{ Header: snap.hasOlder ? OlderHeader : undefined }}
+          context={{ loading: state.loadingOlder, canLoad: canLoadOlder, onLoad: loadOlder }}
+        />
       )}
-      {snap.messages.map((m) => (
-        <MessageItem
-          key={m.seq}
-          message={m}
-          parent={m.reply_to_seq ? bySeq.get(m.reply_to_seq) : undefined}
-          me={me}
-          canModerate={canModerate}
-          nameList={nameList}
-          editing={editing === m.seq}
-          onReply={actions.onReply}
-          onReact={actions.onReact}
-          onEdit={actions.onEdit}
-          onSaveEdit={actions.onSaveEdit}
-          onDelete={actions.onDelete}
-        />
-      ))}
-      {snap.pending.map((p) => (
-        <PendingItem
-          key={p.client_id}
-          p={p}
-          parent={p.reply_to_seq ? bySeq.get(p.reply_to_seq) : undefined}
-          nameList={nameList}
-          myName={me.display_name}
-          onRetry={onRetry}
-          onDiscard={onDiscard}
-        />
-      ))}
+    </div>
+  );
+}
+
+interface ListContext {
+  loading: boolean;
+  canLoad: boolean;
+  onLoad: () => void;
+}
+
+/** Above the oldest loaded message: older ones load by themselves when this comes into view; the button
+ * is for when they did not (an error) and for pointers. */
+function OlderHeader({ context }: { context?: ListContext }) {
+  return (
+    <div className="flex justify-center py-2">
+      {context?.loading ? (
+        <span className="text-xs text-slate-600 dark:text-slate-400">Loading older messages…</span>
+      ) : (
+        <Button small variant="secondary" tabIndex={-1} onClick={context?.onLoad} disabled={!context?.canLoad}>
+          Load older messages
+        </Button>
+      )}
     </div>
   );
 }
