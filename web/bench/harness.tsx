@@ -1,5 +1,5 @@
 // The typing benchmark's page: the real ChatRoom (list, composer and all) over a room whose store holds
-// 500 messages, without a server (nothing is joined, so typing sends nothing). typing.py drives it.
+// 500 messages, without a server (nothing is joined, so typing sends nothing). typing_bench.py drives it.
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { MemoryRouter } from "react-router-dom";

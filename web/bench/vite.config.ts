@@ -1,4 +1,4 @@
-// Builds the typing benchmark's page (bench/index.html) with the app's plugins; typing.py runs it.
+// Builds the typing benchmark's page (bench/index.html) with the app's plugins; typing_bench.py runs it.
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";

@@ -89,7 +89,7 @@ export function logRows(
     prev = item;
   }
   for (const p of pending) {
-    const ts = Math.max(p.created_at, prev ? (prev as Item).ts : 0);
+    const ts = Math.max(p.created_at, prev ? prev.ts : 0);
     divide(ts);
     const item = { authorId: p.author.id, ts, reply: !!p.reply_to_seq };
     rows.push({ kind: "pending", key: `p${p.client_id}`, pending: p, grouped: continuesGroup(prev, item) });

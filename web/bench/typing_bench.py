@@ -4,8 +4,8 @@ the keystrokes: for each key, from its keydown to the end of the task that handl
 layout it caused (React renders a controlled textarea synchronously in the input event), summed over the
 40 keys; and the wall time of the whole typing as Playwright drove it. The median of 5 runs is reported.
 
-    .venv/bin/python web/bench/typing.py                         # this checkout's web/
-    .venv/bin/python web/bench/typing.py --web /tmp/other/web    # another checkout (its bench/ copied in)
+    .venv/bin/python web/bench/typing_bench.py                         # this checkout's web/
+    .venv/bin/python web/bench/typing_bench.py --web /tmp/other/web    # another checkout (its bench/ copied in)
 
 It builds bench/index.html (the real ChatRoom over an in-memory store, no server) with bench/vite.config.ts.
 """
