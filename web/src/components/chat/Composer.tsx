@@ -1,13 +1,21 @@
-import { useState, type FormEvent, type KeyboardEvent, type RefObject } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type RefObject } from "react";
+import { useParams } from "react-router-dom";
 
 import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
+import { clearDraft, loadDraft, saveDraft } from "../../lib/drafts";
 import type { ChatMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
+import { EmojiPicker } from "./EmojiPicker";
 
-/** The composer of a room: the last refused action, the message replied to, the text box and Send.
- * Enter sends, Shift+Enter starts a new line, Escape drops the reply. */
+/** How long typing pauses before the draft is written to localStorage (not on every keystroke). */
+const DRAFT_SAVE_MS = 300;
+
+/** The composer of a room: the last refused action, the message replied to, the text box, an emoji picker
+ * and Send. Enter sends, Shift+Enter starts a new line, Escape drops the reply. The unsent text is the room's
+ * draft: it stays with the room across room switches and reloads (lib/drafts.ts) until it is sent. */
 export function Composer({
   inputRef,
+  roomId,
   roomName,
   replyTo,
   replyParent,
@@ -19,6 +27,8 @@ export function Composer({
   onTyping,
 }: {
   inputRef: RefObject<HTMLTextAreaElement | null>;
+  /** The room the draft belongs to (without it: the club and the room's name). */
+  roomId?: number;
   roomName: string;
   /** The seq of the message replied to (null for none) and the message when it is loaded. */
   replyTo: number | null;
@@ -32,7 +42,38 @@ export function Composer({
   onSend: (text: string) => void;
   onTyping: () => void;
 }) {
-  const [text, setText] = useState("");
+  const { clubId } = useParams();
+  const draftKey = roomId ?? `${clubId ?? ""}/${roomName}`;
+  const [text, setText] = useState(() => loadDraft(draftKey));
+  // Another room: its own draft (adjusted while rendering, so the old text never shows in the new room).
+  const [shownKey, setShownKey] = useState(draftKey);
+  if (shownKey !== draftKey) {
+    setShownKey(draftKey);
+    setText(loadDraft(draftKey));
+  }
+
+  // The draft not written yet, and the timer that writes it.
+  const pending = useRef<{ key: string | number; text: string } | null>(null);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // Only refs inside, so one function for the component's life.
+  const flush = useCallback(() => {
+    clearTimeout(timer.current);
+    if (pending.current) saveDraft(pending.current.key, pending.current.text);
+    pending.current = null;
+  }, []);
+  // Leaving the room (or the page) writes what is pending at once.
+  useEffect(() => flush, [draftKey, flush]);
+  useEffect(() => {
+    window.addEventListener("pagehide", flush);
+    return () => window.removeEventListener("pagehide", flush);
+  }, [flush]);
+
+  function change(value: string) {
+    setText(value);
+    pending.current = { key: draftKey, text: value };
+    clearTimeout(timer.current);
+    timer.current = setTimeout(flush, DRAFT_SAVE_MS);
+  }
 
   function send(e?: FormEvent) {
     e?.preventDefault();
@@ -44,6 +85,9 @@ export function Composer({
     }
     onSend(body);
     setText("");
+    clearTimeout(timer.current);
+    pending.current = null;
+    clearDraft(draftKey);
   }
 
   function keys(e: KeyboardEvent<HTMLTextAreaElement>) {
@@ -55,8 +99,26 @@ export function Composer({
     }
   }
 
+  // Where the caret goes after an emoji is inserted (applied once the new text is in the box).
+  const caret = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const box = inputRef.current;
+    if (caret.current === null || !box) return;
+    box.focus();
+    box.setSelectionRange(caret.current, caret.current);
+    caret.current = null;
+  }, [text, inputRef]);
+
+  function insert(emoji: string) {
+    const box = inputRef.current;
+    const start = box?.selectionStart ?? text.length;
+    const end = box?.selectionEnd ?? text.length;
+    caret.current = start + emoji.length;
+    change(text.slice(0, start) + emoji + text.slice(end));
+  }
+
   return (
-    <div className="border-t border-slate-200 p-3">
+    <div className="min-w-0 shrink-0 border-t border-slate-200 p-3">
       {actionError != null && (
         <ErrorAlert error={actionError} className="mb-2">
           <Button small variant="secondary" className="ml-2" onClick={onDismissError}>
@@ -81,21 +143,31 @@ export function Composer({
           </Button>
         </div>
       )}
-      <form onSubmit={send} className="flex items-end gap-2">
+      <form onSubmit={send} className="flex min-w-0 items-end gap-2">
         <textarea
           ref={inputRef}
+          id="composer"
           aria-label="Message"
           value={text}
           onChange={(e) => {
-            setText(e.target.value);
+            change(e.target.value);
             if (e.target.value.trim()) onTyping();
           }}
           onKeyDown={keys}
           rows={2}
           placeholder={`Message #${roomName} (Enter sends, Shift+Enter for a new line)`}
-          className={`${inputClass} resize-none`}
+          className={`${inputClass} min-w-0 flex-1 resize-none`}
         />
-        <Button type="submit">Send</Button>
+        <EmojiPicker
+          label="Insert emoji"
+          onPick={insert}
+          className="inline-flex h-9 w-9 shrink-0 items-center justify-center rounded border border-slate-300 bg-white text-lg hover:bg-slate-100"
+        >
+          <span aria-hidden="true">🙂</span>
+        </EmojiPicker>
+        <Button type="submit" className="shrink-0">
+          Send
+        </Button>
       </form>
     </div>
   );
