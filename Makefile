@@ -77,7 +77,9 @@ api-types: $(STAMP) $(WEB_DEPS)
 	cd web && npm run --silent gen:api
 
 # The linters make deploy-check needs beyond the venv: Debian's promtool (package prometheus; its service is
-# not started) and the npm-only compose and workflow linters in deploy/tools.
+# not started) and the npm-only compose and workflow linters in deploy/tools; and a container engine for the
+# image test (podman where no Docker engine answers).
+PODMAN_PACKAGES := podman buildah runc catatonit mmdebstrap
 DEPLOY_NPM := deploy/tools/node_modules/.package-lock.json
 $(DEPLOY_NPM): deploy/tools/package.json deploy/tools/package-lock.json
 	cd deploy/tools && npm ci --no-audit --no-fund --loglevel=error
@@ -87,13 +89,18 @@ deploy-tools: $(STAMP) $(DEPLOY_NPM)
 	@command -v promtool >/dev/null \
 		|| $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
 		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null)
+	@docker info >/dev/null 2>&1 || command -v podman >/dev/null \
+		|| $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PODMAN_PACKAGES) >/dev/null \
+		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PODMAN_PACKAGES) >/dev/null) \
+		|| echo "deploy-tools: podman cannot be installed here; tests/deploy/test_image.py will be skipped"
 
 # Every deployment artifact validated offline (deploy/check.py runs deploy/checks/*.py); non-zero on any finding.
 deploy-check: deploy-tools
 	$(BIN)/python deploy/check.py $(DEPLOY_CHECK_ARGS)
 
-# The container image clubholohub:<version> (podman, or docker where an engine answers).
-image: $(WEB_DIST)
+# The container image clubholohub:<version> (podman, or docker where an engine answers); bases are pulled, or
+# built from Debian packages with mmdebstrap where no registry answers. The Dockerfile builds the web client.
+image:
 	bash deploy/docker/build.sh
 
 run: install
