@@ -66,7 +66,7 @@ ensure_base() {
         "deb http://deb.debian.org/debian-security $suite-security main"
     local changes=(--change "LABEL org.clubholohub.base=debian-$suite-mmdebstrap" --change "ENV LANG=C.UTF-8")
     for change in "$@"; do changes+=(--change "$change"); done
-    $ENGINE import "${changes[@]}" "$tmp/rootfs.tar" "$name" >/dev/null
+    $ENGINE import --quiet "${changes[@]}" "$tmp/rootfs.tar" "$name" >/dev/null
     rm -rf "$tmp"
     say "base $name: built from Debian $suite"
 }
@@ -76,7 +76,8 @@ ensure_base "$NODE_BASE" trixie nodejs,npm,ca-certificates 'CMD ["node"]'
 
 build=(build -f deploy/docker/Dockerfile -t "$IMAGE" --build-arg "VERSION=$VERSION"
     --build-arg "PYTHON_BASE=$PYTHON_BASE" --build-arg "NODE_BASE=$NODE_BASE")
-[ "$ENGINE" = podman ] && build+=(--pull=never --layers)
+# The web and builder stages are independent: both download at once (mostly network time on a cold build).
+[ "$ENGINE" = podman ] && build+=(--pull=never --layers --jobs=2)
 # The CA bundle reaches pip and npm as a secret: through an intercepting proxy they need it, and no layer keeps it.
 if [ -s "$CA" ]; then
     build+=(--secret "id=ca,src=$CA")
