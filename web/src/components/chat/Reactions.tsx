@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { createContext, useContext, useId } from "react";
 
 import { emojiName } from "../../lib/emoji";
 import { EmojiPicker } from "./EmojiPicker";
@@ -19,6 +19,10 @@ export interface ReactionsProps {
 }
 
 const MAX_NAMES = 12;
+
+/** user_id -> display name for "who reacted", provided once by the room (ChatRoom) instead of threading a
+ * prop through the list; a `names` prop wins over it. */
+export const MemberNames = createContext<ReadonlyMap<number, string> | undefined>(undefined);
 
 /** "Ann, Bob and you reacted with party popper" (the reader last, long lists cut). */
 export function whoReacted(emoji: string, users: readonly number[], meId: number, names?: ReadonlyMap<number, string>): string {
@@ -98,7 +102,9 @@ function Chip({
 
 /** The reactions under a message: each one toggles the reader's own reaction and tells who reacted; a button
  * next to them adds another emoji. */
-export function Reactions({ reactions, meId, names, canAdd = true, onReact, tabIndex }: ReactionsProps) {
+export function Reactions({ reactions, meId, names: namesProp, canAdd = true, onReact, tabIndex }: ReactionsProps) {
+  const provided = useContext(MemberNames);
+  const names = namesProp ?? provided;
   const shown = Object.entries(reactions ?? {}).filter(([, users]) => users.length > 0);
   if (shown.length === 0) return null;
   return (
