@@ -98,6 +98,26 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
+    def processes(self) -> list[psutil.Process]:
+        """The server's processes: its own and every descendant (Ray's raylet and workers, Node's cluster)."""
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def cpu_seconds(self) -> dict[int, float]:
+        """CPU time (user + system) so far of each server process, by pid. CPU per delivered message is
+        steadier than latency on a machine something else is loading, so old and new code compare by it."""
+        seen: dict[int, float] = {}
+        for proc in self.processes():
+            try:
+                t = proc.cpu_times()
+                seen[proc.pid] = t.user + t.system
+            except psutil.Error:
+                continue
+        return seen
+
     async def sockets_for(self, shape: str, spec: dict) -> tuple[str, list[dict]]:
         rooms = [f"{shape}-{r}" for r in range(spec["rooms"])]
         return "plain", [{"room": rooms[i % spec["rooms"]]} for i in range(spec["rooms"] * spec["members"])]
@@ -221,6 +241,18 @@ class ClubHoloHub(Server):
             for i in range(spec["rooms"] * spec["members"])
         ]
 
+    def processes(self) -> list[psutil.Process]:
+        """The gateway's tree plus the embedded services it started (they detach from it)."""
+        found = super().processes()
+        pids = {p.pid for p in found}
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if proc.pid not in pids and str(self.data) in " ".join(proc.info["cmdline"] or []):
+                    found.append(proc)
+            except psutil.Error:
+                continue
+        return found
+
     def rss_kb(self) -> float:
         return psutil.Process(self.proc.pid).memory_info().rss / 1024
 
@@ -297,6 +329,17 @@ class LoadGen:
                 p.kill()
 
 
+async def measured(server: Server, gen: LoadGen, rate: float, seconds: float) -> dict:
+    """One step, with the server's CPU time spent during it per delivered message."""
+    before = server.cpu_seconds()
+    r = await gen.step(rate, seconds)
+    after = server.cpu_seconds()
+    spent = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    r["server_cpu_s"] = round(spent, 2)
+    r["server_cpu_us_per_delivery"] = round(spent * 1e6 / r["delivered"], 1) if r["delivered"] else None
+    return r
+
+
 async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()) -> list[dict]:
     mode, sockets = await server.sockets_for(shape, spec)
     gen = LoadGen(server.url, mode, sockets, spec["senders"], args.parts)
@@ -306,7 +349,7 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
         # The half-load step first, on a fresh server: after the saturation steps a backlog would
         # still be draining and its latency would be the backlog's.
         for rate in extra_rates:
-            r = await gen.step(rate, args.step_seconds)
+            r = await measured(server, gen, rate, args.step_seconds)
             r["extra"] = True
             steps.append(r)
             log(
@@ -315,11 +358,12 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
             )
         rate, best, flat = spec["start_rate"], 0.0, 0
         for _ in range(args.max_steps):
-            r = await gen.step(rate, args.step_seconds)
+            r = await measured(server, gen, rate, args.step_seconds)
             steps.append(r)
             log(
                 f"  {server.name:16} {shape:10} offered {rate:8.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}"
+                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}  "
+                f"cpu {r['server_cpu_us_per_delivery']} µs/delivery"
             )
             grew = r["delivered_per_s"] > best * 1.05
             best = max(best, r["delivered_per_s"])
@@ -471,6 +515,11 @@ async def main() -> None:
             ),
             "half_load_rate": half["rate"],
             "half_load_p99_ms": half["p99_ms"],
+            # Server CPU per delivered message at each server's first offered rate (below saturation).
+            "cpu_us_per_delivery": {
+                n: next(s for s in r[shape] if not s.get("extra"))["server_cpu_us_per_delivery"]
+                for n, r in results["servers"].items()
+            },
         }
     results["summary"] = summary
     (RESULTS / "bench_chat.json").write_text(json.dumps(results, indent=2))
@@ -483,6 +532,7 @@ async def main() -> None:
             f"{shape:11} ClubHoloHub ÷ python-socketio = {s['ratio_vs_python']}, ÷ node = {s['ratio_vs_node']}, "
             f"p99 at half python saturation ({s['half_load_rate']}/s) = {s['half_load_p99_ms']} ms"
         )
+        log(f"{shape:11} server CPU per delivered message (µs): {s['cpu_us_per_delivery']}")
     worst = min(summary.values(), key=lambda s: s["ratio_vs_python"])
     final = {
         "delivered_ratio": min(s["ratio_vs_python"] for s in summary.values()),
