@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseInvite } from "./clubs";
+import { canCreateEvents, membersLabel, parseInvite } from "./clubs";
 
 describe("parseInvite", () => {
   it("reads the forms an invite is passed on in", () => {
@@ -8,5 +8,19 @@ describe("parseInvite", () => {
     expect(parseInvite("/clubs?code=xyz")).toBe("xyz");
     expect(parseInvite("not a code!")).toBeNull();
     expect(parseInvite("")).toBeNull();
+  });
+});
+
+describe("canCreateEvents", () => {
+  it("follows roles.py: moderators and owners create events", () => {
+    expect(canCreateEvents("owner")).toBe(true);
+    expect(canCreateEvents("moderator")).toBe(true);
+    expect(canCreateEvents("member")).toBe(false);
+    expect(canCreateEvents(null)).toBe(false);
+    expect(canCreateEvents("nonsense")).toBe(false);
+  });
+  it("says member counts", () => {
+    expect(membersLabel(1)).toBe("1 member");
+    expect(membersLabel(0)).toBe("0 members");
   });
 });

@@ -26,3 +26,23 @@ export function parseInvite(raw: string): string | null {
 export function acceptInvite(code: string): Promise<Club> {
   return api<Club>("POST", "/invites/accept", { invite_code: code });
 }
+
+// Who may do what in a club, as actors/domain/roles.py says it (owner > moderator > member); the client
+// only uses it to leave out controls the server would refuse.
+const RANK: Record<string, number> = { member: 1, moderator: 2, owner: 3 };
+
+/** `POST /clubs/{id}/events` needs the moderator role (roles.py ACTIONS["create_event"]). */
+export function canCreateEvents(role: string | null | undefined): boolean {
+  return (RANK[role ?? ""] ?? 0) >= RANK.moderator;
+}
+
+/** "1 member", "24 members". */
+export function membersLabel(n: number | null | undefined): string {
+  const count = n ?? 0;
+  return `${count} member${count === 1 ? "" : "s"}`;
+}
+
+/** Join a public club (`POST /clubs/{id}/join`): the club with the caller's role. */
+export function joinClub(clubId: number): Promise<Club> {
+  return api<Club>("POST", `/clubs/${clubId}/join`, {});
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError } from "./api";
-import { liveErrorMessage, removedMessage, sessionEndedMessage } from "./errors";
+import { formErrors, liveErrorMessage, removedMessage, sessionEndedMessage } from "./errors";
 
 const err = (code: string, message = "", retryAfter?: number) => new ApiError(400, code, message, retryAfter);
 
@@ -41,5 +41,45 @@ describe("removal and session messages", () => {
     expect(sessionEndedMessage("revoked")).toMatch(/security/);
     expect(sessionEndedMessage("expired")).toMatch(/expired/);
     expect(sessionEndedMessage("whatever")).toMatch(/ended/);
+  });
+});
+
+describe("formErrors", () => {
+  const labels = { email: "Email", password: "Password", display_name: "Display name" };
+
+  it("gives each field of a 422 its own sentence", () => {
+    const e = new ApiError(
+      422,
+      "invalid",
+      "email: value is not a valid email address: An email address must have an @-sign.; password: String should have at least 10 characters; display_name: String should have at least 1 character",
+    );
+    expect(formErrors(e, labels)).toEqual({
+      fields: {
+        email: "Enter an email address like name@example.com (An email address must have an @-sign).",
+        password: "Use at least 10 characters.",
+        display_name: "Enter your display name.",
+      },
+      form: null,
+    });
+  });
+
+  it("a custom validator's message and the length limits", () => {
+    const e = new ApiError(422, "invalid", "display_name: Value error, must be one line; password: String should have at most 256 characters");
+    expect(formErrors(e, labels).fields).toEqual({ display_name: "Must be one line.", password: "Use at most 256 characters." });
+  });
+
+  it("what names no field of the form stays the form's error", () => {
+    expect(formErrors(new ApiError(422, "invalid", "request body is not valid JSON"), labels)).toEqual({
+      fields: {},
+      form: "Please check what you entered: Request body is not valid JSON.",
+    });
+    const other = formErrors(new ApiError(422, "invalid", "body: Extra inputs are not permitted; password: String should have at least 10 characters"), labels);
+    expect(other.fields).toEqual({ password: "Use at least 10 characters." });
+    expect(other.form).toMatch(/Extra inputs/);
+    expect(formErrors(new ApiError(429, "rate_limited", "slow down", 3), labels)).toEqual({
+      fields: {},
+      form: "Too many attempts: please wait 3 seconds and try again.",
+    });
+    expect(formErrors(null, labels)).toEqual({ fields: {}, form: null });
   });
 });

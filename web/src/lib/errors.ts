@@ -117,3 +117,54 @@ export function sessionEndedMessage(reason: string | null | undefined): string {
       return "Your session has ended. Please log in again.";
   }
 }
+
+/** What a form shows after a refusal: a sentence per field it names, and what belongs to no field. */
+export interface FormErrors {
+  fields: Record<string, string>;
+  form: string | null;
+}
+
+// The API's 422 message lists each failing field as "<field>: <pydantic message>", joined by "; "
+// (gateway/schemas/common.py describe_validation_error).
+const FIELD_PART = /(?:^|;\s*)([a-z_][a-z0-9_]*)(?:\.[\w.]+)?:\s/g;
+
+function fieldSentence(field: string, raw: string, labels: Record<string, string>): string {
+  const text = raw.trim().replace(/^value error,\s*/i, "");
+  const label = labels[field] ?? field.replace(/_/g, " ");
+  let m: RegExpExecArray | null;
+  if (/^field required$/i.test(text) || /at least 1 character/.test(text)) return `Enter your ${label.toLowerCase()}.`;
+  if ((m = /at least (\d+) characters?/.exec(text))) return `Use at least ${m[1]} characters.`;
+  if ((m = /at most (\d+) characters?/.exec(text))) return `Use at most ${m[1]} characters.`;
+  if (/not a valid email address/i.test(text)) {
+    const why = text.split(/not a valid email address:?\s*/i)[1];
+    return `Enter an email address like name@example.com${why ? ` (${sentence(why).replace(/\.$/, "")})` : ""}.`;
+  }
+  return sentence(text);
+}
+
+/**
+ * A refusal mapped to the form's fields: an `invalid` answer naming fields of `labels` (field name → the
+ * label people see) gives one sentence per field; anything else (another code, a field the form does not
+ * have) is the form's own error.
+ */
+export function formErrors(err: unknown, labels: Record<string, string>): FormErrors {
+  if (!(err instanceof ApiError) || err.code !== "invalid") return { fields: {}, form: err == null ? null : errorMessage(err) };
+  const fields: Record<string, string> = {};
+  const rest: string[] = [];
+  const marks = [...err.message.matchAll(FIELD_PART)];
+  if (marks.length === 0) return { fields, form: errorMessage(err) };
+  if ((marks[0].index ?? 0) > 0) rest.push(err.message.slice(0, marks[0].index));
+  marks.forEach((mark, i) => {
+    const start = (mark.index ?? 0) + mark[0].length;
+    const end = i + 1 < marks.length ? marks[i + 1].index : err.message.length;
+    const text = err.message.slice(start, end);
+    const field = mark[1];
+    if (field in labels) {
+      if (!(field in fields)) fields[field] = fieldSentence(field, text, labels);
+    } else {
+      rest.push(`${field}: ${text}`);
+    }
+  });
+  const form = rest.length ? errorMessage(new ApiError(err.status, err.code, rest.join("; "))) : null;
+  return { fields, form };
+}

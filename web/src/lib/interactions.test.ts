@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("./api", () => ({ api: vi.fn(() => Promise.resolve({ accepted: 0 })) }));
 
-import { InteractionLogger, itemPath, newInteractionId, type Interaction } from "./interactions";
+import { InteractionLogger, feedReason, itemPath, newInteractionId, type Interaction } from "./interactions";
 
 const event = { type: "event" as const, id: 7 };
 const club = { type: "club" as const, id: 3 };
@@ -238,5 +238,39 @@ describe("helpers", () => {
 
   it("interaction ids match the server's pattern", () => {
     for (let i = 0; i < 20; i++) expect(newInteractionId()).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
+  });
+});
+
+describe("feedReason", () => {
+  const now = Date.parse("2026-12-01T12:00:00Z");
+  const event = { type: "event" as const, score: 0.4, reason: "A popular event — ranked by popularity until …", club_name: "Jazz Circle" };
+
+  it("people the member knows first, whatever ranked it", () => {
+    expect(feedReason({ ...event, friends_going: 3, friends_club: "Jazz Circle" }, false, now)).toBe(
+      "3 people from Jazz Circle are going",
+    );
+    expect(feedReason({ ...event, friends_going: 1, friends_club: "Chess" }, true, now)).toBe("1 person from Chess is going");
+    expect(feedReason({ type: "club", score: 1, reason: "x", friends_members: 2 }, false, now)).toBe(
+      "2 people from your clubs are members",
+    );
+  });
+
+  it("a trained ranker's reason is kept", () => {
+    expect(feedReason({ ...event, reason: "Because you're active in Jazz Circle" }, true, now)).toBe(
+      "Because you're active in Jazz Circle",
+    );
+  });
+
+  it("without a model: the card's facts, never the popularity sentence", () => {
+    const soon = "2026-12-02T09:00:00Z";
+    const later = "2026-12-20T09:00:00Z";
+    expect(feedReason({ ...event, member: true, starts_at: soon }, false, now)).toBe("Coming up soon in your club Jazz Circle");
+    expect(feedReason({ ...event, member: true, starts_at: later }, false, now)).toBe("Coming up in your club Jazz Circle");
+    expect(feedReason({ ...event, member: false, starts_at: later }, false, now)).toBe("Popular in clubs like yours");
+    expect(feedReason({ ...event, score: 0, member: false, starts_at: later }, false, now)).toBe("Open to everyone in Jazz Circle");
+    expect(feedReason({ ...event, member: true, status: "live" }, false, now)).toBe("Live now in your club Jazz Circle");
+    expect(feedReason({ type: "club", score: 2, reason: "x", club_name: "Go" }, false, now)).toBe("Popular in clubs like yours");
+    expect(feedReason({ type: "club", score: 0, reason: "x", club_name: "Go" }, false, now)).toBe("A new club you might like");
+    expect(feedReason({ type: "room", score: 1, reason: "x", club_name: "Go" }, false, now)).toBe("Active now in your club Go");
   });
 });

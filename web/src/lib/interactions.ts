@@ -302,3 +302,63 @@ export function closeOpenedItem(): void {
 export function flushInteractions(): Promise<void> {
   return logger().flushAll();
 }
+
+// -- the reason on a feed card ------------------------------------------------------------------------
+
+/** What a feed item says about itself (`GET /feed`: the ranker's fields and the facts the gateway adds). */
+export interface FeedFacts {
+  type: ItemType;
+  score: number;
+  reason: string;
+  club_name?: string;
+  starts_at?: string;
+  status?: string;
+  member?: boolean | null;
+  going?: number | null;
+  friends_going?: number | null;
+  friends_club?: string | null;
+  member_count?: number | null;
+  friends_members?: number | null;
+}
+
+const SOON_MS = 48 * 3600 * 1000;
+
+function people(n: number): string {
+  return n === 1 ? "1 person" : `${n} people`;
+}
+
+/**
+ * Why an item is in the feed, in a member's words. People you know come first ("3 people from Jazz Circle
+ * are going"); then the trained ranker's own reason (it names the one feature that lifted the item most,
+ * already in words); while no model is trained (`trained` false) the server's reason is the same
+ * popularity sentence on every card, so the card's facts are said instead.
+ */
+export function feedReason(item: FeedFacts, trained: boolean, now: number = Date.now()): string {
+  const club = item.club_name ?? "";
+  if (item.type === "event" && (item.friends_going ?? 0) > 0 && item.friends_club) {
+    const n = item.friends_going ?? 0;
+    return `${people(n)} from ${item.friends_club} ${n === 1 ? "is" : "are"} going`;
+  }
+  if (item.type === "club" && (item.friends_members ?? 0) > 0) {
+    const n = item.friends_members ?? 0;
+    return `${people(n)} from your clubs ${n === 1 ? "is a member" : "are members"}`;
+  }
+  if (trained && item.reason) return item.reason;
+  const popular = item.score > 0;
+  switch (item.type) {
+    case "event": {
+      if (item.status === "live") return item.member ? `Live now in your club ${club}` : `Live now in ${club}`;
+      const starts = item.starts_at ? new Date(item.starts_at).getTime() : NaN;
+      const soon = !Number.isNaN(starts) && starts - now <= SOON_MS && starts >= now - 3600 * 1000;
+      if (item.member) return soon ? `Coming up soon in your club ${club}` : `Coming up in your club ${club}`;
+      if (popular) return "Popular in clubs like yours";
+      return soon ? `Coming up soon in ${club}` : `Open to everyone in ${club}`;
+    }
+    case "club":
+      return popular ? "Popular in clubs like yours" : "A new club you might like";
+    case "room":
+      return popular ? `Active now in your club ${club}` : `A room of your club ${club}`;
+    default:
+      return item.reason;
+  }
+}

@@ -2,7 +2,8 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, query, type Club, type ClubSearchItem, type ClubSearchOut } from "../lib/api";
 import { useAuth } from "../lib/auth";
-import { acceptInvite, loadMyClubs, parseInvite } from "../lib/clubs";
+import { acceptInvite, loadMyClubs, membersLabel, parseInvite } from "../lib/clubs";
+import { formatStart } from "../lib/events";
 import { Button, Card, ErrorAlert, Field, PageTitle, inputClass, linkClass } from "../components/ui";
 
 const SEARCH_DEBOUNCE_MS = 300;
@@ -151,11 +152,30 @@ export default function ClubsPage() {
                   <div className="min-w-0">
                     <h2 className="font-medium text-slate-900">{club.name}</h2>
                     {club.description && <p className="mt-1 line-clamp-2 text-sm text-slate-600">{club.description}</p>}
-                    {club.visibility === "private" && (
-                      <p className="mt-1 text-xs font-medium uppercase text-slate-500">private</p>
+                    <p className="mt-2 flex flex-wrap items-center gap-x-2 gap-y-1 text-sm text-slate-700">
+                      <span>{membersLabel(club.member_count)}</span>
+                      {club.visibility === "private" && (
+                        <span className="text-xs font-medium uppercase text-slate-600">· private</span>
+                      )}
+                    </p>
+                    {club.next_event ? (
+                      <p className="mt-1 text-sm text-slate-700">
+                        {club.next_event.status === "live" ? "Live now: " : "Next: "}
+                        <Link to={`/events/${club.next_event.id}`} className={linkClass}>
+                          {club.next_event.title}
+                        </Link>
+                        {club.next_event.status !== "live" && (
+                          <>
+                            {" · "}
+                            <time dateTime={club.next_event.starts_at}>{formatStart(club.next_event.starts_at)}</time>
+                          </>
+                        )}
+                      </p>
+                    ) : (
+                      <p className="mt-1 text-sm text-slate-600">No upcoming events</p>
                     )}
                   </div>
-                  {mineIds.has(club.id) ? (
+                  {mineIds.has(club.id) || club.my_role ? (
                     <span className="shrink-0 rounded bg-emerald-50 px-2 py-1 text-xs font-medium text-emerald-800">
                       Joined
                     </span>

@@ -3,8 +3,9 @@ import { Link, useParams } from "react-router-dom";
 
 import { AlertText, BackLink, Badge, Button, Field, LoadError, PageTitle, StatusText, inputClass, linkClass } from "../components/ui";
 import { api, type Club, type Schema } from "../lib/api";
+import { canCreateEvents } from "../lib/clubs";
 import { errorMessage } from "../lib/errors";
-import { fetchEvent, type EventListItem } from "../lib/events";
+import { countsAfter, goingLabel, rsvpStatus, setRsvp, type EventListItem } from "../lib/events";
 
 type EventItem = EventListItem;
 
@@ -46,6 +47,10 @@ function ClubEvents({ club }: { club: number }) {
   const [events, setEvents] = useState<EventItem[] | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [clubName, setClubName] = useState<string | null>(null);
+  // The caller's role: undefined while loading, null for a non-member.
+  const [role, setRole] = useState<string | null | undefined>(undefined);
+  const [rsvpBusy, setRsvpBusy] = useState<number | null>(null);
+  const [rsvpError, setRsvpError] = useState<{ id: number; text: string } | null>(null);
 
   const [title, setTitle] = useState("");
   const [description, setDescription] = useState("");
@@ -58,21 +63,9 @@ function ClubEvents({ club }: { club: number }) {
 
   const load = useCallback(
     () =>
+      // The list carries each event's RSVP counts and the caller's RSVP.
       api<Schema<"EventsOut">>("GET", `/events?club_id=${club}&upcoming=true`).then(
-        async (res) => {
-          const listed: EventItem[] = res.events;
-          setEvents(listed);
-          // The list carries no RSVP counts: fetch them per event (the first 50), without holding up the list.
-          const counted = await Promise.all(listed.slice(0, 50).map((e) => fetchEvent(e.id).catch(() => null)));
-          const byId = new Map(counted.filter((e) => e !== null).map((e) => [e.id, e]));
-          setEvents(
-            (cur) =>
-              cur?.map((e) => {
-                const c = byId.get(e.id);
-                return c ? { ...e, going: c.going, waitlisted: c.waitlisted, status: c.status } : e;
-              }) ?? cur,
-          );
-        },
+        (res) => setEvents(res.events),
         (err: unknown) => setLoadError(err),
       ),
     [club],
@@ -81,9 +74,30 @@ function ClubEvents({ club }: { club: number }) {
   useEffect(() => {
     void load();
     api<Club>("GET", `/clubs/${club}`)
-      .then((c) => setClubName(c.name))
-      .catch(() => setClubName(null));
+      .then((c) => {
+        setClubName(c.name);
+        setRole(c.my_role ?? null);
+      })
+      .catch(() => {
+        setClubName(null);
+        setRole(null);
+      });
   }, [club, load]);
+
+  async function rsvp(ev: EventItem, attend: boolean) {
+    setRsvpBusy(ev.id);
+    setRsvpError(null);
+    try {
+      const before = rsvpStatus(ev.my_rsvp);
+      const mine = await setRsvp(ev.id, attend);
+      const after = rsvpStatus(mine);
+      setEvents((cur) => cur?.map((e) => (e.id === ev.id ? { ...e, ...countsAfter(e, before, after), my_rsvp: mine } : e)) ?? cur);
+    } catch (err) {
+      setRsvpError({ id: ev.id, text: errorMessage(err) });
+    } finally {
+      setRsvpBusy(null);
+    }
+  }
 
   async function onCreate(e: FormEvent) {
     e.preventDefault();
@@ -157,93 +171,117 @@ function ClubEvents({ club }: { club: number }) {
                     <time dateTime={ev.starts_at}>{formatRange(ev.starts_at, ev.ends_at)}</time>
                   </p>
                 </div>
-                <div className="flex items-center gap-2 text-sm text-slate-700">
+                <div className="flex flex-wrap items-center gap-2 text-sm text-slate-700">
                   {ev.status === "live" && <Badge tone="live">Live now</Badge>}
-                  {typeof ev.going === "number" && (
-                    <span>
-                      {ev.going} going{ev.capacity != null ? ` of ${ev.capacity}` : ""}
-                      {ev.waitlisted ? `, ${ev.waitlisted} waitlisted` : ""}
-                    </span>
-                  )}
-                  {typeof ev.going !== "number" && ev.capacity != null && <span>Capacity {ev.capacity}</span>}
+                  <span>
+                    {goingLabel(ev.going, ev.capacity)}
+                    {ev.waitlisted ? `, ${ev.waitlisted} waitlisted` : ""}
+                  </span>
+                  {role != null &&
+                    (rsvpStatus(ev.my_rsvp) ? (
+                      <>
+                        <Badge tone="success">{rsvpStatus(ev.my_rsvp) === "waitlisted" ? "On the waitlist" : "You're going"}</Badge>
+                        <Button
+                          small
+                          variant="ghost"
+                          disabled={rsvpBusy === ev.id}
+                          onClick={() => void rsvp(ev, false)}
+                          aria-label={`Cancel RSVP to ${ev.title}`}
+                        >
+                          Cancel
+                        </Button>
+                      </>
+                    ) : (
+                      <Button small disabled={rsvpBusy === ev.id} onClick={() => void rsvp(ev, true)} aria-label={`RSVP to ${ev.title}`}>
+                        RSVP
+                      </Button>
+                    ))}
                 </div>
+                {rsvpError?.id === ev.id && <AlertText className="w-full">{rsvpError.text}</AlertText>}
               </li>
             ))}
           </ul>
         )}
       </section>
 
-      <section aria-labelledby="create-event-heading" className="rounded-lg border border-slate-200 bg-white p-4">
-        <h2 id="create-event-heading" className="text-lg font-semibold">
-          New event
-        </h2>
-        <form onSubmit={(e) => void onCreate(e)} className="mt-3 grid gap-3 sm:grid-cols-2" noValidate>
-          <div className="sm:col-span-2">
-            <Field label="Title" id="event-title">
+      {role !== undefined && !canCreateEvents(role) && (
+        <p className="text-sm text-slate-600">
+          {role === null ? "Join the club to RSVP to its events." : "The club's moderators and owner schedule its events."}
+        </p>
+      )}
+      {canCreateEvents(role) && (
+        <section aria-labelledby="create-event-heading" className="rounded-lg border border-slate-200 bg-white p-4">
+          <h2 id="create-event-heading" className="text-lg font-semibold">
+            New event
+          </h2>
+          <form onSubmit={(e) => void onCreate(e)} className="mt-3 grid gap-3 sm:grid-cols-2" noValidate>
+            <div className="sm:col-span-2">
+              <Field label="Title" id="event-title">
+                <input
+                  id="event-title"
+                  className={inputClass}
+                  value={title}
+                  onChange={(e) => setTitle(e.target.value)}
+                  maxLength={200}
+                  required
+                />
+              </Field>
+            </div>
+            <div className="sm:col-span-2">
+              <Field label="Description" id="event-description">
+                <textarea
+                  id="event-description"
+                  className={inputClass}
+                  value={description}
+                  onChange={(e) => setDescription(e.target.value)}
+                  maxLength={5000}
+                  rows={3}
+                />
+              </Field>
+            </div>
+            <Field label="Starts at" id="event-starts">
               <input
-                id="event-title"
+                id="event-starts"
+                type="datetime-local"
                 className={inputClass}
-                value={title}
-                onChange={(e) => setTitle(e.target.value)}
-                maxLength={200}
+                value={startsAt}
+                onChange={(e) => setStartsAt(e.target.value)}
                 required
               />
             </Field>
-          </div>
-          <div className="sm:col-span-2">
-            <Field label="Description" id="event-description">
-              <textarea
-                id="event-description"
+            <Field label="Ends at" id="event-ends">
+              <input
+                id="event-ends"
+                type="datetime-local"
                 className={inputClass}
-                value={description}
-                onChange={(e) => setDescription(e.target.value)}
-                maxLength={5000}
-                rows={3}
+                value={endsAt}
+                onChange={(e) => setEndsAt(e.target.value)}
+                required
               />
             </Field>
-          </div>
-          <Field label="Starts at" id="event-starts">
-            <input
-              id="event-starts"
-              type="datetime-local"
-              className={inputClass}
-              value={startsAt}
-              onChange={(e) => setStartsAt(e.target.value)}
-              required
-            />
-          </Field>
-          <Field label="Ends at" id="event-ends">
-            <input
-              id="event-ends"
-              type="datetime-local"
-              className={inputClass}
-              value={endsAt}
-              onChange={(e) => setEndsAt(e.target.value)}
-              required
-            />
-          </Field>
-          <Field label="Capacity" id="event-capacity">
-            <input
-              id="event-capacity"
-              type="number"
-              inputMode="numeric"
-              min={1}
-              step={1}
-              className={inputClass}
-              value={capacity}
-              onChange={(e) => setCapacity(e.target.value)}
-              placeholder="No limit"
-            />
-          </Field>
-          <div className="flex items-end">
-            <Button type="submit" disabled={creating}>
-              Create event
-            </Button>
-          </div>
-        </form>
-        {formError && <AlertText className="mt-3">{formError}</AlertText>}
-        {created && <StatusText className="mt-3">Event created.</StatusText>}
-      </section>
+            <Field label="Capacity" id="event-capacity">
+              <input
+                id="event-capacity"
+                type="number"
+                inputMode="numeric"
+                min={1}
+                step={1}
+                className={inputClass}
+                value={capacity}
+                onChange={(e) => setCapacity(e.target.value)}
+                placeholder="No limit"
+              />
+            </Field>
+            <div className="flex items-end">
+              <Button type="submit" disabled={creating}>
+                Create event
+              </Button>
+            </div>
+          </form>
+          {formError && <AlertText className="mt-3">{formError}</AlertText>}
+          {created && <StatusText className="mt-3">Event created.</StatusText>}
+        </section>
+      )}
     </div>
   );
 }
