@@ -369,6 +369,9 @@ async def test_screenshots_of_the_main_screens_at_both_sizes_in_both_themes(brow
                 await expect(page.get_by_role("button", name="Log in")).to_be_visible()
                 await assert_accessible(page, f"login, {theme}, {viewport['width']} px")
                 await page.screenshot(path=str(DOCS_SHOTS / f"login-{viewport['width']}-{theme}.png"))
+            assert await page.evaluate("document.documentElement.classList.contains('dark')") == (
+                theme == "dark"
+            )
             await page.set_viewport_size(DESKTOP)
             await log_in(page, world["ben"].email)
             for name, (path, ready) in SCREENS.items():

@@ -10,7 +10,7 @@ import { OutageScreen } from "./components/shell/OutageScreen";
 import { SkipLink } from "./components/shell/SkipLink";
 import { TopBar } from "./components/shell/TopBar";
 import { useRouteFocus } from "./components/shell/routeFocus";
-import { Loading, linkClass } from "./components/ui";
+import { Loading, PageTitle, linkClass } from "./components/ui";
 import SignupPage from "./pages/SignupPage";
 import LoginPage from "./pages/LoginPage";
 import VerifyPage from "./pages/VerifyPage";
@@ -43,6 +43,7 @@ function GuestOnly({ children }: { children: ReactNode }) {
 function NotFound() {
   return (
     <div className="mx-auto max-w-xl p-6">
+      <PageTitle className="mb-4">Page not found</PageTitle>
       <div role="alert" className="rounded border border-amber-300 bg-amber-50 p-4 text-amber-900">
         There is no page at this address.
       </div>

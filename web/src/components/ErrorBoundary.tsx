@@ -35,7 +35,9 @@ export class ErrorBoundary extends Component<Props, State> {
     return (
       <div className="mx-auto max-w-xl p-6">
         <div role="alert" className="rounded border border-red-300 bg-red-50 p-4 text-red-800">
-          <p className="font-medium">This screen failed.</p>
+          <h1 tabIndex={-1} className="text-lg font-semibold">
+            This screen failed.
+          </h1>
           <p className="mt-1 text-sm">{errorMessage(this.state.error)}</p>
         </div>
         <button

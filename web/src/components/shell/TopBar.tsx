@@ -14,7 +14,7 @@ const FOCUS = "focus:outline-none focus-visible:ring-2 focus-visible:ring-white"
 
 const barLinkClass = ({ isActive }: { isActive: boolean }) =>
   `inline-flex items-center gap-2 rounded px-3 py-1.5 text-sm font-medium no-underline ${FOCUS} ${
-    isActive ? "bg-white text-indigo-700" : "text-white hover:bg-indigo-500"
+    isActive ? "bg-white text-indigo-700 dark:bg-indigo-600 dark:text-white" : "text-white hover:bg-indigo-500 dark:hover:bg-slate-700"
   }`;
 
 const menuLinkClass = ({ isActive }: { isActive: boolean }) =>
@@ -73,7 +73,7 @@ export function TopBar() {
   );
 
   return (
-    <header className="sticky top-0 z-20 shrink-0 bg-indigo-600 text-white shadow">
+    <header className="sticky top-0 z-20 shrink-0 bg-indigo-600 text-white shadow dark:border-b dark:border-slate-700 dark:bg-slate-900">
       <div className="mx-auto flex h-14 max-w-7xl items-center gap-3 px-3 sm:px-4">
         <Link to="/" className={`shrink-0 rounded text-lg font-bold tracking-tight text-white no-underline ${FOCUS}`}>
           ClubHoloHub
