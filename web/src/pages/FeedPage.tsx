@@ -33,6 +33,7 @@ type FeedResponse = Schema<"FeedOut"> & { items: FeedItem[] };
 type Upcoming = EventListItem & { club_name: string };
 
 const UPCOMING_MAX = 8;
+const UPCOMING_CLUBS = 12;
 
 const TYPE_LABEL: Record<ItemType, string> = { event: "Event", club: "Club", room: "Room" };
 
@@ -345,13 +346,22 @@ function RsvpControl({
   );
 }
 
-/** The member's next events: those they RSVPed to and those of their clubs, soonest first. */
+/** The member's next events: those of their clubs (an RSVP needs membership), soonest first. Asked per club
+ * (the first `UPCOMING_CLUBS`): `GET /events` without a club lists every public club's, where the member's
+ * own could fall past the limit. */
 async function loadUpcoming(): Promise<Upcoming[]> {
-  const [clubs, out] = await Promise.all([loadMyClubs(), api<Schema<"EventsOut">>("GET", "/events?upcoming=true")]);
-  const names = new Map(clubs.map((c) => [c.id, c.name]));
-  const events: EventListItem[] = out.events;
-  return events
-    .filter((e) => e.status !== "ended" && (names.has(e.club_id) || rsvpStatus(e.my_rsvp) !== null))
-    .slice(0, UPCOMING_MAX)
-    .map((e) => ({ ...e, club_name: names.get(e.club_id) ?? "" }));
+  const clubs = (await loadMyClubs()).slice(0, UPCOMING_CLUBS);
+  const lists = await Promise.all(
+    clubs.map((c) =>
+      api<Schema<"EventsOut">>("GET", `/events?club_id=${c.id}&upcoming=true`).then(
+        (out) => out.events.map((e): Upcoming => ({ ...e, club_name: c.name })),
+        () => [] as Upcoming[],
+      ),
+    ),
+  );
+  return lists
+    .flat()
+    .filter((e) => e.status !== "ended")
+    .sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at) || a.id - b.id)
+    .slice(0, UPCOMING_MAX);
 }
