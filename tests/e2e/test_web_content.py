@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 from support.chat import ChatClient
 from support.members import Api, client_session, make_member
-from support.web import assert_accessible, log_in, messages, new_page, shot
+from support.web import assert_accessible, log_in, messages, new_page, shot, shots
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -85,13 +85,20 @@ def article(page: Page, text: str):
     return messages(page).get_by_role("article").filter(has_text=text)
 
 
+# The elements in the log that reach past its right edge (what makes it scroll sideways).
+WIDER_THAN_LOG = """el => { const right = el.getBoundingClientRect().right;
+  return [...el.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > right + 0.5)
+    .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right - right)); }"""
+
+
 async def assert_fits(page: Page, state: str) -> None:
     """Nothing is wider than the screen (not the page, not the message log) and Send is on screen."""
     width = await page.evaluate("window.innerWidth")
     page_width = await page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= width, f"{state}: the page is {page_width} px wide in a {width} px window"
     log_overflow = await messages(page).evaluate("el => el.scrollWidth - el.clientWidth")
-    assert log_overflow <= 0, f"{state}: the message log scrolls sideways by {log_overflow} px"
+    wide = await messages(page).evaluate(WIDER_THAN_LOG)
+    assert log_overflow <= 0, f"{state}: the message log scrolls sideways by {log_overflow} px: {wide}"
     send_button = page.get_by_role("button", name="Send", exact=True)
     await expect(send_button).to_be_in_viewport(ratio=1)
     box = await send_button.bounding_box()
@@ -189,7 +196,7 @@ async def test_formatting_links_and_raw_html_that_stays_text(world):
         await assert_accessible(page, f"formatted messages at {size['width']}")
     assert dialogs == []
     await page.set_viewport_size(DESKTOP)
-    await shot(page, "content-formatting")
+    await shots(page, "content-formatting")
 
 
 async def test_the_live_sessions_pinned_link_is_a_link(world):
@@ -210,6 +217,8 @@ async def test_the_live_sessions_pinned_link_is_a_link(world):
         await owner.call("POST", f"/events/{event['id']}/live/start", expect=200)
 
     async def pin(client):
+        joined = await client.call("live:join", {"event_id": event["id"]})
+        assert joined["ok"], joined
         ack = await client.call(
             "live:pin", {"event_id": event["id"], "text": "Slides: https://example.com/slides.pdf"}
         )
