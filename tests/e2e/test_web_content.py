@@ -264,6 +264,9 @@ async def test_emoji_picker_reactions_recent_emoji_and_who_reacted(world):
     )
     await message.get_by_role("button", name="party popper: 2").focus()
     await expect(message.get_by_role("tooltip")).to_have_text("Olga and you reacted with party popper")
+    await page.keyboard.press("Escape")  # dismissed without moving focus (WCAG 1.4.13)
+    await expect(message.get_by_role("tooltip")).to_be_hidden()
+    await expect(message.get_by_role("button", name="party popper: 2")).to_be_focused()
 
     # The picker adds another reaction, by keyboard: search, arrow into the grid, Enter.
     await message.get_by_role("button", name="Add reaction").last.click()

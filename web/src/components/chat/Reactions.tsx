@@ -1,4 +1,4 @@
-import { createContext, useContext, useId } from "react";
+import { createContext, useContext, useId, useState } from "react";
 
 import { emojiName } from "../../lib/emoji";
 import { EmojiPicker } from "./EmojiPicker";
@@ -74,8 +74,22 @@ function Chip({
 }) {
   const tipId = useId();
   const mine = users.includes(meId);
+  const [tip, setTip] = useState(false);
   return (
-    <li className="group/chip relative">
+    <li
+      className="relative"
+      onMouseEnter={() => setTip(true)}
+      onMouseLeave={() => setTip(false)}
+      onFocus={() => setTip(true)}
+      onBlur={() => setTip(false)}
+      onKeyDown={(e) => {
+        // WCAG 1.4.13: a tooltip can be dismissed without moving focus or the pointer.
+        if (e.key === "Escape" && tip) {
+          e.stopPropagation();
+          setTip(false);
+        }
+      }}
+    >
       <button
         type="button"
         aria-pressed={mine}
@@ -92,7 +106,7 @@ function Chip({
       <span
         id={tipId}
         role="tooltip"
-        className="pointer-events-none absolute bottom-full left-0 z-20 mb-1 hidden w-max max-w-64 rounded bg-slate-800 px-2 py-1 text-xs text-slate-50 shadow group-focus-within/chip:block group-hover/chip:block"
+        className={`absolute bottom-full left-0 z-20 mb-1 w-max max-w-64 rounded bg-slate-800 px-2 py-1 text-xs text-slate-50 shadow ${tip ? "block" : "hidden"}`}
       >
         {whoReacted(emoji, users, meId, names)}
       </span>
