@@ -103,6 +103,7 @@ export const MessageItem = memo(function MessageItem({
       ref={ref}
       data-seq={m.seq}
       data-pos={pos}
+      data-grouped={grouped}
       tabIndex={-1}
       onFocus={onFocus}
       onBlur={onBlur}
@@ -258,6 +259,7 @@ export function PendingItem({
     <article
       ref={ref}
       data-pos={pos}
+      data-grouped={grouped}
       tabIndex={-1}
       onFocus={onFocus}
       onBlur={onBlur}

@@ -125,6 +125,22 @@ export function MessageList({
     [logRef, toLatest],
   );
 
+  // Whether "New since you left" is on screen (else "Jump to first unread" is offered).
+  const checking = useRef(false);
+  const checkUnread = useCallback(() => {
+    if (checking.current) return;
+    checking.current = true;
+    requestAnimationFrame(() => {
+      checking.current = false;
+      const el = scroller.current;
+      const divider = el?.querySelector("[data-unread]");
+      if (!el || !divider) return setUnreadInView(false);
+      const view = el.getBoundingClientRect();
+      const at = divider.getBoundingClientRect();
+      setUnreadInView(at.bottom > view.top && at.top < view.bottom);
+    });
+  }, []);
+
   const canLoadOlder = snap.hasOlder && state.joined && !state.loadingOlder;
   const loadOlder = useCallback(() => {
     if (canLoadOlder) onLoadOlder();
@@ -266,7 +282,10 @@ export function MessageList({
           role="log"
           aria-label="Messages"
           tabIndex={0}
-          onScroll={onScroll}
+          onScroll={(e) => {
+            onScroll(e);
+            checkUnread();
+          }}
           onKeyDown={onKeyDown}
           className="min-h-0 flex-1 px-1 outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-indigo-500"
           data={rows}
@@ -285,9 +304,7 @@ export function MessageList({
             return bottom ? "auto" : false;
           }}
           startReached={loadOlder}
-          rangeChanged={() =>
-            requestAnimationFrame(() => setUnreadInView(!!scroller.current?.querySelector("[data-unread]")))
-          }
+          rangeChanged={checkUnread}
           components={{ Header: snap.hasOlder ? OlderHeader : undefined }}
           context={{ loading: state.loadingOlder, canLoad: canLoadOlder, onLoad: loadOlder }}
         />
