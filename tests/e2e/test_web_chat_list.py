@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Page, expect
 from support.chat import ChatClient, make_club_room
 from support.members import make_member
-from support.web import assert_accessible, log_in, messages, new_page, send
+from support.web import assert_accessible, log_in, messages, new_page, send, shots
 
 SEEDED = 500
 PHONE = {"width": 390, "height": 844}
@@ -117,6 +117,8 @@ async def test_a_long_room_groups_messages_divides_days_and_hides_actions_until_
     await page.mouse.move(0, 0)
     await expect(reply).to_be_hidden()
     await both_sizes_accessible(page, "a long room")
+    await answer.hover()
+    await shots(page, "chat-list-grouped")
 
 
 async def test_own_message_is_never_shown_sending_beside_its_sent_copy(long_room):
@@ -206,6 +208,7 @@ async def test_coming_back_shows_new_since_you_left_and_jumps_to_the_first_unrea
     )
     assert "while away 01" in following, following
     await both_sizes_accessible(page, "the first unread message")
+    await shots(page, "chat-list-unread")
 
 
 async def test_the_list_is_one_tab_stop_with_arrow_keys_and_a_shortcut_to_the_composer(long_room):
