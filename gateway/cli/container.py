@@ -3,7 +3,7 @@
 ``CLUBHUB_ENV=dev`` keeps its promise — nothing another machine can reach — by serving on loopback only. In a
 container the gateway must bind the container's own interface for a published port to reach it, so ``demo``
 opts in explicitly (``CLUBHUB_DEV_CONTAINER``), and only where the container's network is private to its
-host: inside a container (``/run/.containerenv`` of podman, ``/.dockerenv`` of Docker) and never in a
+host: inside a container (the ``container`` variable of podman, ``/.dockerenv`` of Docker) and never in a
 Kubernetes pod. Who can reach it then depends on how the port is published: ``-p 127.0.0.1:8080:8080`` keeps
 it on the host; the gateway says so loudly at start.
 
@@ -27,8 +27,10 @@ def container_problem() -> str | None:
     """Why dev mode must not bind a non-loopback address here, or None inside a plain container."""
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return "this is a Kubernetes pod, whose address the whole cluster reaches (run `clubhub gateway` with CLUBHUB_ENV=prod)"
-    if not any(marker.exists() for marker in CONTAINER_MARKERS):
-        return "this is not a container (no /run/.containerenv or /.dockerenv)"
+    # The `container` variable is systemd's convention, set by podman (also where a read-only root's /run
+    # tmpfs hides /run/.containerenv), LXC and nspawn; Docker leaves /.dockerenv instead.
+    if not os.environ.get("container") and not any(m.exists() for m in CONTAINER_MARKERS):  # noqa: SIM112
+        return "this is not a container (no `container` variable, /run/.containerenv or /.dockerenv)"
     return None
 
 

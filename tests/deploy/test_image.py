@@ -24,7 +24,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from support.chat import ChatClient
-from support.members import Api, client_session, make_member
+from support.members import Api, Member, unique_email
+from support.secret_audit import remember
 from support.wait import wait_for
 
 from storage.services import free_port
@@ -181,8 +182,8 @@ async def exercise(engine: str, env: dict[str, str], name: str, url: str) -> Non
         found = await wait_for(link, timeout=30, interval=0.5)
         return re.search(r"token=([A-Za-z0-9_-]+)", found).group(1)
 
-    member = await make_member(url, mailbox, display_name="Container Tester")
-    async with client_session(url) as http:
+    member = await sign_up(url, mailbox)
+    async with aiohttp.ClientSession(base_url=url) as http:
         api = Api(http, member)
         _, club = await api.call(
             "POST",
@@ -204,6 +205,27 @@ async def exercise(engine: str, env: dict[str, str], name: str, url: str) -> Non
         assert receiver.messages[room_id][0]["text"] == "hello from the container"
     finally:
         await asyncio.gather(sender.close(), receiver.close())
+
+
+async def sign_up(url: str, mailbox) -> Member:
+    """Signup, the dev mailbox's link, verify, login: from 127.0.0.1 itself (a published loopback port is
+    forwarded for that source address, not for the rest of 127.0.0.0/8 that support.members uses)."""
+    email, password = unique_email("image"), "correct horse battery"
+    async with aiohttp.ClientSession(base_url=url) as http:
+        resp = await http.post(
+            "/api/v1/auth/signup",
+            json={"email": email, "password": password, "display_name": "Container Tester"},
+        )
+        assert resp.status == 201, await resp.text()
+        user_id = (await resp.json())["user_id"]
+        token = await mailbox(http, email)
+        resp = await http.post("/api/v1/auth/verify", json={"token": token})
+        assert resp.status == 200, await resp.text()
+        resp = await http.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert resp.status == 200, await resp.text()
+        access = (await resp.json())["access_token"]
+    remember(password, token, access)
+    return Member(user_id, email, password, "Container Tester", access)
 
 
 def container_logs(engine: str, env: dict[str, str], name: str) -> str:

@@ -69,6 +69,7 @@ def test_dev_refuses_a_public_bind_without_the_container_opt_in(clean_env):
 
 def test_the_container_opt_in_is_refused_outside_a_container(clean_env):
     clean_env.setattr(container, "CONTAINER_MARKERS", ())
+    clean_env.delenv("container", raising=False)
     problem = cli.check_environment(Settings(host="0.0.0.0", dev_container=True))
     assert "not a container" in problem
 
