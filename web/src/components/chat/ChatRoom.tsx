@@ -93,9 +93,9 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
   }, []);
 
   const onReact = useCallback(
-    (m: ChatMessage, add: boolean) => {
+    (m: ChatMessage, add: boolean, emoji?: string) => {
       setActionError(null);
-      session.react(m.seq, THUMBS_UP, add).catch(setActionError);
+      session.react(m.seq, emoji ?? THUMBS_UP, add).catch(setActionError);
     },
     [session],
   );
@@ -203,6 +203,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
       </div>
 
       <Composer
+        roomId={session.roomId}
         inputRef={composerRef}
         roomName={roomName}
         replyTo={replyTo}
