@@ -126,7 +126,7 @@ export default function SignupPage() {
                 }}
                 aria-invalid={invalid || undefined}
                 aria-describedby={describedBy}
-                className={inputClass}
+                className={`${inputClass} aria-invalid:border-red-600`}
               />
             )}
           </FormField>
@@ -153,7 +153,7 @@ export default function SignupPage() {
                 }}
                 aria-invalid={invalid || undefined}
                 aria-describedby={describedBy}
-                className={inputClass}
+                className={`${inputClass} aria-invalid:border-red-600`}
               />
             )}
           </FormField>
@@ -180,7 +180,7 @@ export default function SignupPage() {
                 }}
                 aria-invalid={invalid || undefined}
                 aria-describedby={describedBy}
-                className={inputClass}
+                className={`${inputClass} aria-invalid:border-red-600`}
               />
             )}
           </FormField>
