@@ -12,6 +12,7 @@ import type { ChatMessage } from "../../store/messages";
 import { AlertText, Button, ErrorAlert } from "../ui";
 import { Composer } from "./Composer";
 import { THUMBS_UP, type MessageActions } from "./MessageItem";
+import { MemberNames } from "./Reactions";
 import { MessageList } from "./MessageList";
 
 interface Props {
@@ -163,26 +164,28 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
       )}
       {state.historyError != null && <ErrorAlert error={state.historyError} className="mx-3 mt-2" />}
 
-      <MessageList
-        logRef={scroll.ref}
-        onScroll={(e) => {
-          if (scroll.onScroll(e)) markRead();
-        }}
-        snap={snap}
-        state={state}
-        bySeq={bySeq}
-        me={me}
-        canModerate={canModerate}
-        nameList={nameList}
-        editing={editing}
-        actions={actions}
-        onLoadOlder={() => {
-          scroll.holdForOlder();
-          void session.loadOlder();
-        }}
-        onRetry={onRetry}
-        onDiscard={onDiscard}
-      />
+      <MemberNames.Provider value={names}>
+        <MessageList
+          logRef={scroll.ref}
+          onScroll={(e) => {
+            if (scroll.onScroll(e)) markRead();
+          }}
+          snap={snap}
+          state={state}
+          bySeq={bySeq}
+          me={me}
+          canModerate={canModerate}
+          nameList={nameList}
+          editing={editing}
+          actions={actions}
+          onLoadOlder={() => {
+            scroll.holdForOlder();
+            void session.loadOlder();
+          }}
+          onRetry={onRetry}
+          onDiscard={onDiscard}
+        />
+      </MemberNames.Provider>
 
       <div className="relative shrink-0">
         {scroll.newBelow && (

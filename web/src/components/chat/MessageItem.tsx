@@ -6,7 +6,7 @@ import { fullTime, messageTime } from "../../lib/dates";
 import type { ChatMessage, PendingMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
 import { MessageBody } from "./MessageBody";
-import { Reactions } from "./Reactions";
+import { AddReaction, Reactions } from "./Reactions";
 
 export const THUMBS_UP = "👍";
 
@@ -140,6 +140,7 @@ export const MessageItem = memo(function MessageItem({
           <Button small variant="ghost" aria-pressed={reacted} onClick={() => onReact(m, !reacted, THUMBS_UP)}>
             React {THUMBS_UP}
           </Button>
+          <AddReaction onPick={(emoji) => onReact(m, true, emoji)} />
           {own && (
             <Button small variant="ghost" onClick={() => onEdit(m.seq)}>
               Edit

@@ -287,7 +287,7 @@ export function MessageList({
             checkUnread();
           }}
           onKeyDown={onKeyDown}
-          className="min-h-0 flex-1 px-1 outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-indigo-500"
+          className="min-h-0 flex-1 outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-indigo-500"
           data={rows}
           firstItemIndex={firstItemIndex}
           initialTopMostItemIndex={{ index: "LAST", align: "end" }}
