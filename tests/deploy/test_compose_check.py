@@ -11,46 +11,27 @@ fails without it.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import deploy_check
+from support.deploy_check import REPO, copy_into, plant
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK = REPO / "deploy" / "check.py"
 BASE = "deploy/compose/compose.yaml"
 OVERLAY = "deploy/compose/compose.monitoring.yaml"
 NGINX = "deploy/compose/nginx/nginx.conf"
 
 
 def run_check(root: Path) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "--root", str(root), "--only", "compose"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    return deploy_check.run_check(root, "compose", timeout=300)
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     # Local secrets and settings are not part of the tree under test (a fresh clone has neither).
     ignore = shutil.ignore_patterns("secrets", ".env")
-    shutil.copytree(REPO / "deploy/compose", tmp_path / "deploy/compose", ignore=ignore)
-    shutil.copytree(REPO / "deploy/monitoring", tmp_path / "deploy/monitoring")  # the overlay mounts it
-    shutil.copy(REPO / "setup.cfg", tmp_path / "setup.cfg")
-    return tmp_path
-
-
-def plant(root: Path, name: str, old: str, new: str) -> None:
-    path = root / name
-    text = path.read_text()
-    # The mistake must really be planted: a case whose anchor text went away would pass for nothing.
-    assert old in text, f"{name} no longer holds {old!r}: update this test"
-    path.write_text(text.replace(old, new, 1))
+    copy_into(tmp_path, "deploy/compose", ignore=ignore)
+    return copy_into(tmp_path, "deploy/monitoring", "setup.cfg")  # the overlay mounts deploy/monitoring
 
 
 def test_the_repository_passes():

@@ -8,44 +8,23 @@ binary in the venv (the dev extra); nothing is skipped without it, the check fai
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import deploy_check
+from support.deploy_check import REPO, copy_into, plant
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK = REPO / "deploy" / "check.py"
 DOCKERFILE = "deploy/docker/Dockerfile"
 FILES = (DOCKERFILE, "deploy/docker/.hadolint.yaml", ".dockerignore")
 
 
 def run_check(root: Path) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "--root", str(root), "--only", "dockerfile"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    return deploy_check.run_check(root, "dockerfile", timeout=120)
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    for name in FILES:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / name, tmp_path / name)
-    return tmp_path
-
-
-def plant(root: Path, name: str, old: str, new: str) -> None:
-    path = root / name
-    text = path.read_text()
-    # The mistake must really be planted: a case whose anchor text went away would pass for nothing.
-    assert old in text, f"{name} no longer holds {old!r}: update this test"
-    path.write_text(text.replace(old, new, 1))
+    return copy_into(tmp_path, *FILES)
 
 
 def test_the_repository_passes():

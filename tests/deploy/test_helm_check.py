@@ -8,15 +8,12 @@ in-process through its Go SDK, about 1.5 s a run.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import deploy_check
+from support.deploy_check import REPO, copy_into
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK = REPO / "deploy" / "check.py"
 CHART = "deploy/helm/clubholohub"
 SCHEMAS = "deploy/checks/schemas"
 T = f"{CHART}/templates"
@@ -26,21 +23,12 @@ pytest.importorskip("kubernetes_validate", reason="the dev extra installs kubern
 
 
 def run_check(root: Path) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "--root", str(root), "--only", "helm"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    return deploy_check.run_check(root, "helm", timeout=120)
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    for name in (CHART, SCHEMAS):
-        shutil.copytree(REPO / name, tmp_path / name)
-    return tmp_path
+    return copy_into(tmp_path, CHART, SCHEMAS)
 
 
 def plant(root: Path, name: str, old: str, new: str) -> None:

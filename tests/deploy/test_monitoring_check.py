@@ -10,15 +10,12 @@ fails without it.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import deploy_check
+from support.deploy_check import REPO, copy_into, plant
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK = REPO / "deploy" / "check.py"
 RULES = "deploy/monitoring/rules/clubhub.rules.yaml"
 TESTS = "deploy/monitoring/rules/clubhub.test.yaml"
 DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-gateway.json"
@@ -26,30 +23,12 @@ PROMETHEUS = "deploy/monitoring/prometheus.yml"
 
 
 def run_check(root: Path) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "--root", str(root), "--only", "monitoring"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    return deploy_check.run_check(root, "monitoring", timeout=300)
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "deploy/monitoring", tmp_path / "deploy/monitoring")
-    (tmp_path / "deploy/compose").mkdir(parents=True)
-    shutil.copy(REPO / "deploy/compose/compose.yaml", tmp_path / "deploy/compose/compose.yaml")
-    return tmp_path
-
-
-def plant(root: Path, name: str, old: str, new: str) -> None:
-    path = root / name
-    text = path.read_text()
-    # The mistake must really be planted: a case whose anchor text went away would pass for nothing.
-    assert old in text, f"{name} no longer holds {old!r}: update this test"
-    path.write_text(text.replace(old, new, 1))
+    return copy_into(tmp_path, "deploy/monitoring", "deploy/compose/compose.yaml")
 
 
 def test_the_repository_passes():

@@ -9,47 +9,24 @@ linters are missing: make test installs them first (make deploy-tools), and the 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import deploy_check
+from support.deploy_check import REPO, copy_into, plant
 
-REPO = Path(__file__).resolve().parents[2]
-CHECK = REPO / "deploy" / "check.py"
 WORKFLOW = ".github/workflows/ci.yml"
 FILES = (WORKFLOW, "Jenkinsfile", "Makefile")
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
 
 
 def run_check(root: Path) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, str(CHECK), "--root", str(root), "--only", "pipelines"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    return deploy_check.run_check(root, "pipelines", timeout=300)
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    for name in FILES:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / name, tmp_path / name)
-    return tmp_path
-
-
-def plant(root: Path, name: str, old: str, new: str) -> int:
-    """Replace the first ``old`` with ``new``; the line where the replacement starts."""
-    path = root / name
-    text = path.read_text()
-    # The mistake must really be planted: a case whose anchor text went away would pass for nothing.
-    assert old in text, f"{name} no longer holds {old!r}: update this test"
-    path.write_text(text.replace(old, new, 1))
-    return text[: text.index(old)].count("\n") + 1
+    return copy_into(tmp_path, *FILES)
 
 
 def test_the_repository_passes():
@@ -240,8 +217,8 @@ MISTAKES = [
     (
         "makefile-target-removed",
         "Makefile",
-        "\nimage: $(WEB_DIST)\n",
-        "\nimage-build: $(WEB_DIST)\n",
+        "\nimage:\n",
+        "\nimage-build:\n",
         [
             f"{WORKFLOW}: job 'image' step 4: `make image`: the Makefile has no target 'image'",
             "Jenkinsfile:",
