@@ -66,6 +66,7 @@ async def shots(page: Page, name: str) -> None:
     size = page.viewport_size
     await shot(page, name)
     await page.set_viewport_size({"width": 390, "height": 844})
+    await settled(page)
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{name} is {width} px wide on a 390 px phone"
     await shot(page, f"{name}-390")
@@ -107,9 +108,30 @@ async def send(page: Page, text: str) -> None:
     await page.get_by_role("button", name="Send").click()
 
 
+# True once the top bar drawn is the one for the current width: React swaps it on the media query's change
+# event, a moment after the viewport is resized (checked too early, the wide bar's white text overflows a
+# 390 px screen onto a white page).
+LAYOUT_SETTLED_JS = """() => {
+  const bar = document.querySelector('header[data-layout]');
+  return !bar || bar.dataset.layout === (matchMedia('(min-width: 768px)').matches ? 'wide' : 'phone');
+}"""
+# Two frames painted; the timer is a floor for a page Chromium does not paint (a tab in the background).
+TWO_FRAMES_JS = (
+    "() => new Promise(r => { requestAnimationFrame(() => requestAnimationFrame(() => r(true)));"
+    " setTimeout(() => r(true), 200); })"
+)
+
+
+async def settled(page: Page) -> None:
+    """Wait until the page has re-rendered for its viewport size (after set_viewport_size)."""
+    await page.wait_for_function(LAYOUT_SETTLED_JS)
+    await page.evaluate(TWO_FRAMES_JS)
+
+
 async def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
     """axe-core's violations of the given impacts on the page as it is now, one line each. The script is
     evaluated through the DevTools protocol, which the page's Content-Security-Policy does not govern."""
+    await settled(page)
     if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
         await page.evaluate(AXE_JS.read_text())
     result = await page.evaluate(

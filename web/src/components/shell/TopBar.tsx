@@ -73,7 +73,8 @@ export function TopBar() {
   );
 
   return (
-    <header className="sticky top-0 z-20 shrink-0 bg-indigo-600 text-white shadow dark:border-b dark:border-slate-700 dark:bg-slate-900">
+    // data-layout: which bar is drawn (tests wait for it after resizing the viewport before checking the page).
+    <header data-layout={wide ? "wide" : "phone"} className="sticky top-0 z-20 shrink-0 bg-indigo-600 text-white shadow dark:border-b dark:border-slate-700 dark:bg-slate-900">
       <div className="mx-auto flex h-14 max-w-7xl items-center gap-3 px-3 sm:px-4">
         <Link to="/" className={`shrink-0 rounded text-lg font-bold tracking-tight text-white no-underline ${FOCUS}`}>
           ClubHoloHub
