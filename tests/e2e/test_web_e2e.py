@@ -17,6 +17,7 @@ from support.web import (
     log_in,
     messages,
     new_page,
+    say,
     send,
     shot,
     shots,
@@ -324,23 +325,6 @@ async def test_a_banned_member_leaves_the_chat_and_the_live_session_at_once(brow
             await shots(live, "12-removed-from-live")
         finally:
             await chat.context.close()
-
-
-async def say(url: str, member, room_id: int, text: str) -> None:
-    """`text` sent to a room by `member` over a socket of its own (logged in afresh: tokens may be short)."""
-    from support.chat import ChatClient
-
-    async with client_session(url) as http:
-        resp = await http.post(
-            "/api/v1/auth/login", json={"email": member.email, "password": member.password}
-        )
-        token = (await resp.json())["access_token"]
-    sender = await ChatClient(url, token).connect()
-    try:
-        await sender.join(room_id)
-        assert (await sender.send(room_id, text))["ok"]
-    finally:
-        await sender.close()
 
 
 async def test_an_idle_socket_renews_its_token_before_it_expires_and_is_never_dropped(browser, gateway, smtp):

@@ -12,28 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 from support.members import Api, client_session, make_member
-from support.web import assert_accessible, log_in, messages, new_page, send
+from support.web import assert_accessible, log_in, messages, new_page, say, send
 
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-async def say(url: str, member, room_id: int, text: str) -> None:
-    """`text` sent to a room by `member` over a socket of its own (logged in afresh: tokens may be short)."""
-    from support.chat import ChatClient
-
-    async with client_session(url) as http:
-        resp = await http.post(
-            "/api/v1/auth/login", json={"email": member.email, "password": member.password}
-        )
-        token = (await resp.json())["access_token"]
-    sender = await ChatClient(url, token).connect()
-    try:
-        await sender.join(room_id)
-        assert (await sender.send(room_id, text))["ok"]
-    finally:
-        await sender.close()
 
 
 @pytest.fixture(scope="module")

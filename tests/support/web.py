@@ -9,6 +9,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from support.mail import Inbox
+from support.members import client_session
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -146,3 +147,20 @@ async def assert_accessible(page: Page, state: str) -> None:
     """No serious or critical axe-core violation in this page state."""
     found = await axe_violations(page)
     assert found == [], f"axe-core on {state}: " + "; ".join(found)
+
+
+async def say(url: str, member, room_id: int, text: str) -> None:
+    """`text` sent to a room by `member` over a socket of its own (logged in afresh: tokens may be short)."""
+    from support.chat import ChatClient
+
+    async with client_session(url) as http:
+        resp = await http.post(
+            "/api/v1/auth/login", json={"email": member.email, "password": member.password}
+        )
+        token = (await resp.json())["access_token"]
+    sender = await ChatClient(url, token).connect()
+    try:
+        await sender.join(room_id)
+        assert (await sender.send(room_id, text))["ok"]
+    finally:
+        await sender.close()
