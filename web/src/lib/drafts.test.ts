@@ -1,21 +1,7 @@
 import { describe, expect, it } from "vitest";
 
+import { memoryStorage } from "./testing";
 import { clearDraft, DRAFTS_KEY, loadDraft, MAX_DRAFT_CHARS, MAX_DRAFTS, saveDraft } from "./drafts";
-
-/** A Storage in memory (vitest runs in node, without localStorage). */
-function memoryStorage(): Storage {
-  const items = new Map<string, string>();
-  return {
-    get length() {
-      return items.size;
-    },
-    clear: () => items.clear(),
-    getItem: (k) => items.get(k) ?? null,
-    key: (i) => [...items.keys()][i] ?? null,
-    removeItem: (k) => void items.delete(k),
-    setItem: (k, v) => void items.set(k, String(v)),
-  };
-}
 
 describe("drafts", () => {
   it("keeps one draft per room and clears it when sent", () => {

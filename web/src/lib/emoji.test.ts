@@ -1,20 +1,7 @@
 import { describe, expect, it } from "vitest";
 
+import { memoryStorage } from "./testing";
 import { EMOJI, emojiName, filterEmoji, MAX_RECENT, RECENT_KEY, recentEmoji, rememberEmoji } from "./emoji";
-
-function memoryStorage(): Storage {
-  const items = new Map<string, string>();
-  return {
-    get length() {
-      return items.size;
-    },
-    clear: () => items.clear(),
-    getItem: (k) => items.get(k) ?? null,
-    key: (i) => [...items.keys()][i] ?? null,
-    removeItem: (k) => void items.delete(k),
-    setItem: (k, v) => void items.set(k, String(v)),
-  };
-}
 
 describe("emoji", () => {
   it("the set has unique emoji, each with a name, and more than a thumbs up", () => {
