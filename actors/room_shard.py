@@ -239,6 +239,8 @@ class RoomShardHost:
             "online_sockets": sum(1 for _ in self.rooms.socket_keys()),
             "counters": dict(self.counters),
             "batch_sizes": batch_sizes,
+            # Where Ray placed (or, after a node died, re-placed) this shard: /metrics shows it.
+            "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
         }
 
     async def ping(self) -> str:

@@ -76,6 +76,8 @@ class SessionShardHost:
             "shard": self.index,
             "active_sessions": len(self.sessions),
             "online_users": sum(1 for s in self.sessions.values() if s.online),
+            # Where Ray placed (or, after a node died, re-placed) this shard: /metrics shows it.
+            "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
         }
 
     async def ping(self) -> str:

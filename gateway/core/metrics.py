@@ -92,11 +92,13 @@ def render_shard_stats(stats: list[dict]) -> str:
         "# HELP clubhub_shard_active Active rooms or sessions hosted by each shard",
         "# TYPE clubhub_shard_active gauge",
     ]
-    ops, batches = [], []
+    ops, batches, nodes = [], [], []
     for st in stats:
         kind, shard = st["kind"], st["shard"]
         active = st.get("active_rooms", st.get("active_sessions", 0))
         lines.append(f'clubhub_shard_active{{kind="{kind}",shard="{shard}"}} {active}')
+        if st.get("node"):
+            nodes.append(f'clubhub_shard_node{{kind="{kind}",shard="{shard}",node="{st["node"]}"}} 1')
         for key, value in sorted(st.get("counters", {}).items()):
             if ":" in key:
                 event, outcome = key.split(":", 1)
@@ -116,5 +118,12 @@ def render_shard_stats(stats: list[dict]) -> str:
             "# HELP clubhub_shard_commit_batches_total Group-commit batches by size bucket",
             "# TYPE clubhub_shard_commit_batches_total counter",
             *batches,
+        ]
+    if nodes:
+        # An info-style gauge: the series of a shard moves to another node label when Ray restarts it there.
+        lines += [
+            "# HELP clubhub_shard_node The Ray node (id) hosting each shard, always 1",
+            "# TYPE clubhub_shard_node gauge",
+            *nodes,
         ]
     return "\n".join(lines) + "\n"
