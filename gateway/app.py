@@ -27,7 +27,7 @@ from gateway.http import events as http_events
 from gateway.http import health, security, webapp
 from gateway.http.api import Api
 from gateway.http.auth import authenticate, client_ip
-from gateway.http.errors import error_middleware
+from gateway.http.errors import error_middleware, error_response
 from gateway.http.keys import (
     ACCOUNTS,
     ACTORS,
@@ -66,9 +66,34 @@ def build_api(settings: Settings) -> Api:
     return api
 
 
+POLLING_REFUSED = (
+    "this gateway runs several worker processes on one port and serves Socket.IO over websocket only "
+    "(a long-polling session's requests could reach another process): connect with transports: ['websocket']"
+)
+
+
+def websocket_only_middleware():
+    """Refuse engine.io long-polling with a sentence that says why (engine.io alone answers "Invalid
+    transport"). Workers share the port with SO_REUSEPORT, which spreads connections by address, not by
+    engine.io session, so a polling session's next request may land on a worker that never saw it."""
+
+    @web.middleware
+    async def websocket_only(request: web.Request, handler):
+        if (
+            request.path.startswith("/socket.io/")
+            and request.query.get("transport", "polling") != "websocket"
+        ):
+            return error_response("invalid", POLLING_REFUSED)
+        return await handler(request)
+
+    return websocket_only
+
+
 def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics) -> socketio.AsyncServer:
     delivery = RoomDelivery(settings.socketio_channel, metrics, settings.max_socket_queue)
+    extra = {"transports": ["websocket"]} if settings.workers > 1 else {}
     sio = socketio.AsyncServer(
+        **extra,
         async_mode="aiohttp",
         client_manager=delivery,
         cors_allowed_origins=security.socket_origin_allowed(settings),
@@ -127,7 +152,12 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         client_max_size=settings.max_body_bytes,
         # Metrics outermost so the status recorded is the one the error middleware produced;
         # CORS before any handler so a foreign origin's unsafe request never runs one.
-        middlewares=[metrics_middleware(metrics), security.cors_middleware(settings), error_middleware],
+        middlewares=[
+            metrics_middleware(metrics),
+            security.cors_middleware(settings),
+            error_middleware,
+            *([websocket_only_middleware()] if settings.workers > 1 else []),
+        ],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # Gateway processes sharing the port (SO_REUSEPORT, `clubhub run --workers`). Above 1, Socket.IO is
+    # websocket-only: the kernel spreads connections by address, so a long-polling session's requests could
+    # reach a process that does not hold it.
+    workers: int = Field(1, ge=1, le=64)
 
     secret_key: SecretStr | None = None
     jwt_keys_dir: Path | None = None

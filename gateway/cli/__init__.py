@@ -6,8 +6,12 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -86,12 +90,36 @@ def check_production(settings: Settings) -> str | None:
 
 
 def _bind_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    return settings.model_copy(update=overrides) if overrides else settings
+    given = (
+        ("host", args.host),
+        ("port", args.port),
+        ("workers", getattr(args, "workers", None)),
+        ("ray_address", getattr(args, "ray_address", None)),
+    )
+    overrides = {k: v for k, v in given if v is not None}
+    if not overrides:
+        return settings
+    try:
+        # Validated like the variables they stand for (a --workers of 0 is refused as CLUBHUB_WORKERS=0 is).
+        return Settings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SystemExit(
+            f"clubhub: invalid --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}"
+        ) from None
+
+
+def _serve_or_supervise(settings: Settings, supervisor_fd: int | None) -> int:
+    if supervisor_fd is not None:
+        return run_gateway(settings, supervisor_fd=supervisor_fd)  # one worker of a supervisor
+    if settings.workers > 1:
+        return supervise(settings)
+    return run_gateway(settings)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_gateway(_bind_overrides(_settings(), args))
+    settings = _bind_overrides(_settings(), args)
+    return _serve_or_supervise(settings, args.supervisor_fd)
 
 
 # What `clubhub gateway` needs from outside: it starts no store and no Ray of its own.
@@ -117,7 +145,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return run_gateway(settings)
+    return _serve_or_supervise(settings, args.supervisor_fd)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -169,7 +197,7 @@ def cmd_ray_node(args: argparse.Namespace) -> int:
         return 2
 
 
-def run_gateway(settings: Settings) -> int:
+def run_gateway(settings: Settings, supervisor_fd: int | None = None) -> int:
     """Serve with ``settings`` until a signal (what run, gateway and demo end with)."""
     setup_logging(settings.log_level)
     problem = check_environment(settings)
@@ -192,7 +220,7 @@ def run_gateway(settings: Settings) -> int:
     try:
         # asyncio.Runner cancels leftover background tasks (engine.io pings) before closing the loop.
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(serve(settings))
+            runner.run(serve(settings, supervisor_fd))
     except ServiceError as exc:
         print(f"clubhub: {exc}", file=sys.stderr)
         return 1
@@ -205,16 +233,21 @@ def run_gateway(settings: Settings) -> int:
     return 0
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, supervisor_fd: int | None = None) -> None:
     """Start backends, serve until SIGINT/SIGTERM, drain, then close sockets and stop what we started.
 
     Draining: from the signal on, ``/readyz`` answers 503 for ``CLUBHUB_DRAIN_S`` seconds while everything
     else keeps working, so a load balancer (Kubernetes endpoints) stops routing new connections here before
-    the open sockets close; their clients reconnect to another gateway. A second signal ends the wait."""
+    the open sockets close; their clients reconnect to another gateway. A second signal ends the wait.
+
+    ``supervisor_fd``: this process is one worker of ``--workers N`` (see ``supervise``): it says "ready" on
+    that socket once it listens, and stops as on a signal when the supervisor's end closes (the supervisor
+    died without stopping it)."""
     from aiohttp import web
 
     from gateway.app import create_app, runner_options
     from gateway.http.health import DRAIN, Drain
+    from gateway.http.keys import BACKENDS
 
     loop = asyncio.get_running_loop()
     app = create_app(settings)
@@ -236,10 +269,32 @@ async def serve(settings: Settings) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    address_file = None
+    if app[BACKENDS].started_ray:
+        address_file = write_ray_address(settings)
+    link = socket.socket(fileno=supervisor_fd) if supervisor_fd is not None else None
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        # Workers of one machine share the port; the kernel spreads new connections over them.
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.workers > 1 or None)
         await site.start()
         log.info("gateway listening", extra={"url": f"http://{settings.host}:{settings.port}"})
+        if link is not None:
+            link.setblocking(False)
+            await loop.sock_sendall(link, b"ready\n")
+
+            def supervisor_gone() -> None:
+                try:
+                    data = link.recv(64)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    data = b""
+                if not data:
+                    loop.remove_reader(link)
+                    log.warning("the supervisor's link closed: stopping this worker")
+                    on_signal()
+
+            loop.add_reader(link, supervisor_gone)
         await stop.wait()
         drain.start()
         if settings.drain_s > 0:
@@ -253,7 +308,247 @@ async def serve(settings: Settings) -> None:
                 pass
         log.info("shutting down")
     finally:
+        if link is not None:
+            loop.remove_reader(link)
+            link.close()
+        if address_file is not None:
+            address_file.unlink(missing_ok=True)
         await runner.cleanup()
+
+
+def ray_address_file(settings: Settings) -> Path:
+    """Where ``clubhub run`` leaves the GCS address of the local Ray instance it started, so another gateway
+    on this machine can join it: ``clubhub run --port 8081 --ray-address "$(cat .clubhub/ray/address)"``."""
+    return settings.data_path / "ray" / "address"
+
+
+def write_ray_address(settings: Settings) -> Path | None:
+    from actors import runtime
+
+    address = runtime.gcs_address()
+    if not address:
+        return None
+    path = ray_address_file(settings)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(address + "\n")
+    tmp.replace(path)  # a reader never sees half an address
+    return path
+
+
+# How long a stopping worker may take (beyond CLUBHUB_DRAIN_S) before the supervisor kills it, and how long
+# a worker may take to listen (joining Ray, migrations on a cold first start).
+WORKER_STOP_S = 30.0
+WORKER_START_S = 180.0
+# Embedded services a worker reaches by URL: the supervisor started them, the workers only connect.
+EMBEDDED_URL_VARIABLES = (
+    ("postgres_url", "postgres", "CLUBHUB_POSTGRES_URL"),
+    ("mongo_url", "mongo", "CLUBHUB_MONGO_URL"),
+    ("redis_url", "redis", "CLUBHUB_REDIS_URL"),
+)
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None. Bound without SO_REUSEPORT on purpose: a gateway
+    left running on the port with SO_REUSEPORT would otherwise silently share it with the new workers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def gateway_command() -> list[str]:
+    beside = Path(sys.executable).parent / "clubhub"
+    if beside.exists():
+        return [str(beside)]
+    return [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())"]
+
+
+def worker_environment(settings: Settings, ray_address: str, urls: dict, index: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(
+        CLUBHUB_DATA_DIR=str(settings.data_path),
+        CLUBHUB_HOST=settings.host,
+        CLUBHUB_PORT=str(settings.port),
+        CLUBHUB_WORKERS=str(settings.workers),
+        CLUBHUB_RAY_ADDRESS=ray_address,
+    )
+    for field, name, variable in EMBEDDED_URL_VARIABLES:
+        if getattr(settings, field) is None and urls.get(name):
+            env[variable] = urls[name]  # external ones stay as given (a variable or its _FILE)
+    listener = settings.metrics_listener
+    if listener is not None and listener[1]:
+        # One /metrics per worker, each on a port of its own: a scrape must see every process.
+        env["CLUBHUB_METRICS_PORT"] = str(listener[1] + index)
+    return env
+
+
+class Worker:
+    """One gateway process of ``--workers N`` and our end of its link (a socket pair: the worker says
+    "ready" on it; each side sees the other's death as end of file)."""
+
+    def __init__(self, index: int, settings: Settings, ray_address: str, urls: dict) -> None:
+        self.index = index
+        ours, theirs = socket.socketpair()
+        self.link = ours
+        argv = [*gateway_command(), "run", "--supervisor-fd", str(theirs.fileno())]
+        env = worker_environment(settings, ray_address, urls, index)
+        # Not in our process group: a Ctrl-C reaches the supervisor alone, which stops each worker once.
+        # The worker's own argv and environment, no shell.
+        self.proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True)  # nosec B603
+        theirs.close()
+        self.ready = False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+
+def _wait_ready(workers: list[Worker], stopping, deadline: float) -> str | None:
+    """Wait until every worker listens; the reason it will not, or None."""
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        for worker in workers:
+            if not worker.ready:
+                selector.register(worker.link, selectors.EVENT_READ, worker)
+        while any(not w.ready for w in workers):
+            if stopping.is_set():
+                return "stopped by a signal while starting"
+            if time.monotonic() > deadline:
+                return f"not every worker listened within {WORKER_START_S:.0f} s"
+            for key, _ in selector.select(timeout=0.25):
+                worker = key.data
+                if worker.link.recv(64):
+                    worker.ready = True
+                else:
+                    return f"worker {worker.index} (pid {worker.proc.pid}) stopped before it listened (its log is above)"
+                selector.unregister(worker.link)
+    return None
+
+
+def supervise(settings: Settings) -> int:
+    """``--workers N``: start the services and Ray once, then N gateway processes sharing the port
+    (SO_REUSEPORT), each a whole gateway with its own gateway id and Socket.IO server, joined to that Ray.
+    SIGINT/SIGTERM stop the workers, then what this process started. A worker that dies stops the rest (exit
+    1): a process manager restarts the whole, as it would a single gateway."""
+    setup_logging(settings.log_level)
+    problem = check_environment(settings)
+    if problem:
+        print(f"clubhub: {problem}", file=sys.stderr)
+        return 2
+    if settings.port == 0:
+        print("clubhub: --workers needs a fixed port (workers share it); give --port", file=sys.stderr)
+        return 2
+    busy = port_in_use(settings.host, settings.port)
+    if busy:
+        print(f"clubhub: gateway cannot listen on {settings.host}:{settings.port}: {busy}", file=sys.stderr)
+        return 1
+    supervisor = Supervisor(settings)
+    try:
+        return supervisor.run()
+    except ServiceError as exc:
+        print(f"clubhub: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        supervisor.stop()
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        import threading
+
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.workers: list[Worker] = []
+        self.services = Services(settings)
+        self.started_services: list[str] = []
+        self.started_ray = False
+        self.address_file: Path | None = None
+        self.install_handlers()
+
+    def on_signal(self, signum, frame) -> None:
+        self.stopping.set()
+        for worker in self.workers:  # a second signal reaches them as theirs: it cuts their drain short
+            worker.stop()
+
+    def install_handlers(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.on_signal)
+
+    def start_backends(self) -> tuple[str, dict]:
+        from actors import runtime
+
+        self.started_services = self.services.up()
+        ray_address = self.settings.ray_address
+        if not ray_address:
+            self.started_ray = runtime.start_ray(self.settings)
+            self.install_handlers()  # ray.init replaced the SIGTERM handler with one that exits at once
+            ray_address = runtime.gcs_address()
+            self.address_file = write_ray_address(self.settings)
+        if not ray_address:
+            raise ServiceError("the local Ray instance has no GCS address for the workers to join")
+        return ray_address, self.services.urls()
+
+    def run(self) -> int:
+        ray_address, urls = self.start_backends()
+        deadline = time.monotonic() + WORKER_START_S
+        # The first alone: it applies migrations and creates the named actors the others then find.
+        for count in (1, self.settings.workers - 1):
+            if self.stopping.is_set():
+                return 0
+            batch = [Worker(len(self.workers) + i, self.settings, ray_address, urls) for i in range(count)]
+            self.workers.extend(batch)
+            problem = _wait_ready(batch, self.stopping, deadline)
+            if problem and not self.stopping.is_set():
+                print(f"clubhub: {problem}", file=sys.stderr)
+                return 1
+        if self.stopping.is_set():
+            return 0
+        log.info(
+            "workers listening",
+            extra={
+                "url": f"http://{self.settings.host}:{self.settings.port}",
+                "pids": [w.proc.pid for w in self.workers],
+            },
+        )
+        while not self.stopping.wait(0.5):
+            dead = next((w for w in self.workers if w.proc.poll() is not None), None)
+            if dead is not None:
+                print(
+                    f"clubhub: worker {dead.index} (pid {dead.proc.pid}) exited with {dead.proc.returncode}; "
+                    "stopping the others",
+                    file=sys.stderr,
+                )
+                return 1
+        return 0
+
+    def stop(self) -> None:
+        """Workers first (each drains and closes its sockets), then Ray and the services we started."""
+        from actors import runtime
+
+        for worker in self.workers:
+            worker.stop()
+        limit = time.monotonic() + self.settings.drain_s + WORKER_STOP_S
+        for worker in self.workers:
+            try:
+                worker.proc.wait(max(0.1, limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker did not stop in time: killed", extra={"pid": worker.proc.pid})
+                worker.proc.kill()
+                worker.proc.wait()
+            worker.link.close()
+        if self.address_file is not None:
+            self.address_file.unlink(missing_ok=True)
+        if self.started_ray:
+            runtime.stop_ray()
+        if self.started_services:
+            self.services.down(self.started_services)
+            log.info("stopped embedded services", extra={"services": self.started_services})
 
 
 async def _with_stores(settings: Settings, work):
@@ -357,6 +652,18 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gateway processes sharing the port (SO_REUSEPORT; default CLUBHUB_WORKERS or 1); above 1, "
+        "Socket.IO clients must use the websocket transport",
+    )
+    # Given by the supervisor of --workers to each worker: the socket it says "ready" on.
+    parser.add_argument("--supervisor-fd", type=int, default=None, help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clubhub", description="ClubHoloHub: realtime server for clubs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -364,6 +671,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start services (embedded unless configured), Ray and the gateway")
     run.add_argument("--host", default=None, help="bind address (default CLUBHUB_HOST or 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="bind port (default CLUBHUB_PORT or 8080)")
+    _worker_arguments(run)
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        help="join this Ray cluster (GCS host:port, or ray://host:10001) instead of starting a local instance "
+        "(default CLUBHUB_RAY_ADDRESS)",
+    )
     run.set_defaults(func=cmd_run)
 
     gateway = sub.add_parser(
@@ -373,6 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gateway.add_argument("--host", default=None, help="bind address (default CLUBHUB_HOST or 127.0.0.1)")
     gateway.add_argument("--port", type=int, default=None, help="bind port (default CLUBHUB_PORT or 8080)")
+    _worker_arguments(gateway)
     gateway.set_defaults(func=cmd_gateway)
 
     node = sub.add_parser(
