@@ -11,7 +11,12 @@ Prints delivered messages/s and p50/p99 end-to-end latency per step and server, 
 (a) and (b), holds 5,000 idle authenticated sockets to measure gateway memory per socket, writes
 ``results/bench_chat.json`` and ``results/bench_chat.png``, and ends with one line of JSON.
 
-    python loadtest/bench_chat.py [--quick] [--parts 2] [--step-seconds 4]
+    python loadtest/bench_chat.py [--quick] [--parts 2] [--step-seconds 4] [--workers N] [--gateways N]
+
+``--workers N`` adds a run of ``clubhub run --workers N`` (N gateway processes on one port) and
+``--gateways N`` one of N ``clubhub run`` gateways on ports of their own sharing one Ray and the services
+(each room's members on gateway room index % N, room batches received per gateway read from
+``/metrics``); both are reported against the single process as ratios (JSON key ``scaling``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(ROOT))
 
 from storage.services import free_port  # noqa: E402
+
+# The counter of room batches a gateway received (per-gateway channels: only its rooms'; else every room's).
+ROOM_BATCHES = "clubhub_gateway_room_batches_total"
 
 SHAPES = {
     "many_rooms": {"rooms": 20, "members": 25, "senders": 100, "start_rate": 100},
@@ -91,6 +99,8 @@ class Server:
     async def start(self) -> None: ...
 
     def stop(self) -> None:
+        if getattr(self, "proc", None) is None:  # it failed before it started a process
+            return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -172,27 +182,84 @@ def load_gateway_env(data: Path, port: int) -> dict[str, str]:
 
 
 class ClubHoloHub(Server):
-    name = "clubholohub"
+    """``clubhub run``: one gateway process (the default), ``workers`` processes sharing one port
+    (``clubhub run --workers N``), or ``gateways`` separate ``clubhub run`` processes on ports of their own
+    sharing the first one's services and Ray, each room's members connected to gateway (room index % N)."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1, gateways: int = 1) -> None:
+        self.workers, self.gateways = workers, gateways
+        self.name = "clubholohub"
+        if workers > 1:
+            self.name += f"-{workers}w"
+        if gateways > 1:
+            self.name += f"-{gateways}g"
         self.tmp = tempfile.TemporaryDirectory(prefix="clubhub-bench-")
         self.data = Path(self.tmp.name) / "data"
-        self.keep_log = RESULTS / "bench_chat_gateway.log"
+        suffix = self.name.removeprefix("clubholohub")
+        self.keep_log = RESULTS / f"bench_chat_gateway{suffix}.log"
+        self.others: list[subprocess.Popen] = []  # gateways 1..N-1 (--gateways)
 
     async def start(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.urls = [self.url]
         env = load_gateway_env(self.data, self.port)
+        self.metrics_urls = [f"{self.url}/metrics"]
+        if self.workers > 1:
+            # One /metrics port per worker (base + k): the shared port would answer from any one of them.
+            base = free_port_run(self.workers)
+            env["CLUBHUB_METRICS_PORT"] = str(base)
+            self.metrics_urls = [f"http://127.0.0.1:{base + k}/metrics" for k in range(self.workers)]
         self.log_path = self.keep_log
+        argv = [str(Path(sys.executable).parent / "clubhub"), "run", "--workers", str(self.workers)]
         with open(self.log_path, "wb") as log_file:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "clubhub"), "run"],
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+            self.proc = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         await wait_http(f"{self.url}/readyz", self.proc, timeout=180)
+        for url in self.metrics_urls:  # every worker listens (the first alone answers /readyz early on)
+            await wait_http(url, self.proc, timeout=180)
+        if self.gateways > 1:
+            await self._start_other_gateways()
         await self._seed()
+
+    async def _start_other_gateways(self) -> None:
+        """Gateways 1..N-1: ``clubhub run`` on ports of their own with the first one's data dir (its embedded
+        services are found running there, its keys shared) and its Ray (the address it left in the data
+        dir), as a second gateway of this machine joins."""
+        address_file = self.data / "ray" / "address"
+        deadline = time.monotonic() + 60
+        while not address_file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the first gateway left no Ray address in {address_file}")
+            await asyncio.sleep(0.25)
+        ray_address = address_file.read_text().strip()
+        for k in range(1, self.gateways):
+            port = free_port()
+            env = load_gateway_env(self.data, port)
+            env["CLUBHUB_RAY_ADDRESS"] = ray_address
+            with open(self.keep_log.with_suffix(f".{k}.log"), "wb") as log_file:
+                proc = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "clubhub"), "run"],
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+            self.others.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            self.urls.append(url)
+            self.metrics_urls.append(f"{url}/metrics")
+            await wait_http(f"{url}/readyz", proc, timeout=180)
+
+    def stop(self) -> None:
+        """The joined gateways first: the first one stops the Ray and services they stand on."""
+        for proc in self.others:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.others:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        super().stop()
 
     async def _seed(self) -> None:
         """Users, clubs, rooms and memberships written through the storage layer, and access tokens
@@ -235,15 +302,26 @@ class ClubHoloHub(Server):
 
     async def sockets_for(self, shape: str, spec: dict) -> tuple[str, list[dict]]:
         rooms = self.rooms[shape]
-        # Member i of the club sits in room i % rooms, and connects with its own token.
+        # Member i of the club sits in room i % rooms, and connects with its own token; with several
+        # gateways, to the gateway of its room (room index % gateways).
         return "clubhub", [
-            {"room": rooms[i % len(rooms)], "token": self.tokens[i]}
+            {
+                "room": rooms[i % len(rooms)],
+                "token": self.tokens[i],
+                "url": self.urls[(i % len(rooms)) % len(self.urls)],
+            }
             for i in range(spec["rooms"] * spec["members"])
         ]
 
     def processes(self) -> list[psutil.Process]:
-        """The gateway's tree plus the embedded services it started (they detach from it)."""
+        """The gateways' trees plus the embedded services the first one started (they detach from it)."""
         found = super().processes()
+        for proc in self.others:
+            try:
+                root = psutil.Process(proc.pid)
+                found += [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
         pids = {p.pid for p in found}
         for proc in psutil.process_iter(["cmdline"]):
             try:
@@ -255,6 +333,37 @@ class ClubHoloHub(Server):
 
     def rss_kb(self) -> float:
         return psutil.Process(self.proc.pid).memory_info().rss / 1024
+
+    async def room_batches(self) -> list[float | None]:
+        """``clubhub_gateway_room_batches_total`` of each gateway (or worker): the room batches it received
+        from the shards. None where the gateway does not export it."""
+        found: list[float | None] = []
+        async with aiohttp.ClientSession() as http:
+            for url in self.metrics_urls:
+                async with http.get(url) as resp:
+                    text = await resp.text()
+                values = [
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith(ROOM_BATCHES) and line[len(ROOM_BATCHES)] in " {"
+                ]
+                found.append(sum(values) if values else None)
+        return found
+
+
+def free_port_run(count: int) -> int:
+    """A port with the ``count - 1`` ports after it free too (worker k serves /metrics on base + k)."""
+    import socket
+
+    while True:
+        base = free_port()
+        try:
+            for k in range(1, count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + k))
+            return base
+        except OSError:
+            continue
 
 
 class LoadGen:
@@ -432,6 +541,58 @@ def saturation(steps: list[dict]) -> dict:
     return max(main, key=lambda s: s["delivered_per_s"])
 
 
+def room_batch_report(before: list, after: list) -> dict:
+    """Room batches each gateway (or worker) received during one shape: with per-gateway channels a gateway
+    receives only its rooms' batches (about 1/N of all with rooms spread over N gateways), without them every
+    room's. "n/a" where the gateway does not export the counter."""
+    received = [None if a is None or b is None else round(a - b) for a, b in zip(after, before, strict=True)]
+    known = [r for r in received if r is not None]
+    total = sum(known)
+    return {
+        "per_gateway": ["n/a" if r is None else r for r in received],
+        "share": ["n/a" if r is None else (round(r / total, 3) if total else None) for r in received],
+    }
+
+
+def scaling_report(results: dict, args) -> dict:
+    """1 vs N workers and 1 vs N gateways: saturation delivered/s per shape and its ratio."""
+    servers = results["servers"]
+    one = servers.get("clubholohub")
+    report = {}
+    for kind, n in (("workers", args.workers), ("gateways", args.gateways)):
+        name = f"clubholohub-{n}{kind[0]}"
+        if n < 2 or one is None or name not in servers:
+            continue
+        entry: dict = {"n": n, "server": name}
+        for shape in SHAPES:
+            a, b = saturation(one[shape]), saturation(servers[name][shape])
+            entry[shape] = {
+                "saturation_delivered_per_s": {"1": a["delivered_per_s"], str(n): b["delivered_per_s"]},
+                "saturation_p99_ms": {"1": a["p99_ms"], str(n): b["p99_ms"]},
+                "ratio": round(b["delivered_per_s"] / a["delivered_per_s"], 3)
+                if a["delivered_per_s"]
+                else None,
+            }
+        entry["room_batches_many_rooms"] = results.get("room_batches", {}).get(name)
+        report[kind] = entry
+    return report
+
+
+def log_scaling(scaling: dict) -> None:
+    log("\nscaling     shape       1 process delivered/s   N delivered/s   N ÷ 1")
+    for kind, entry in scaling.items():
+        n = entry["n"]
+        for shape in SHAPES:
+            e = entry[shape]["saturation_delivered_per_s"]
+            log(f"{n} {kind:9} {shape:11} {e['1']:21.1f}   {e[str(n)]:13.1f}   {entry[shape]['ratio']}")
+        batches = entry["room_batches_many_rooms"]
+        if batches is not None:
+            log(
+                f"{n} {kind:9} room batches received per {kind[:-1]} in many_rooms: {batches['per_gateway']} "
+                f"(shares {batches['share']})"
+            )
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -468,7 +629,22 @@ async def main() -> None:
     parser.add_argument("--idle-sockets", type=int, default=5000)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (a smoke run)")
     parser.add_argument("--only", choices=["clubholohub"], help="run one server alone (development)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also run ClubHoloHub as `clubhub run --workers N` (N processes on one port) and report 1 vs N",
+    )
+    parser.add_argument(
+        "--gateways",
+        type=int,
+        default=1,
+        help="also run N `clubhub run` gateways on ports of their own sharing one Ray and the services, each "
+        "room's members on gateway (room index %% N), and report 1 vs N and room batches per gateway",
+    )
     args = parser.parse_args()
+    if args.workers < 1 or args.gateways < 1:
+        parser.error("--workers and --gateways take a count of at least 1")
     if args.quick:
         args.step_seconds, args.max_steps, args.idle_sockets = 2.0, 3, 500
     ensure_node_deps()
@@ -477,25 +653,40 @@ async def main() -> None:
         "servers": {},
         "config": {"shapes": SHAPES, "parts": args.parts, "step_seconds": args.step_seconds},
     }
-    servers = [ClubHoloHub()] if args.only else [PlainPython(), NodeSocketIO(), ClubHoloHub()]
+    servers: list[Server] = [ClubHoloHub()] if args.only else [PlainPython(), NodeSocketIO(), ClubHoloHub()]
+    if args.workers > 1:
+        servers.append(ClubHoloHub(workers=args.workers))
+    if args.gateways > 1:
+        servers.append(ClubHoloHub(gateways=args.gateways))
     for server in servers:
         log(f"== {server.name}")
-        await server.start()
         try:
+            await server.start()
             per_shape = {}
-            if isinstance(server, ClubHoloHub):
+            base_run = server.name == "clubholohub"
+            if base_run:
                 results["idle"] = await idle_sockets(server, args.idle_sockets, args.parts)
                 log(f"  idle sockets: {results['idle']}")
                 await settled(server)
             for shape, spec in SHAPES.items():
                 extra = ()
-                if isinstance(server, ClubHoloHub) and "python-socketio" in results["servers"]:
+                if base_run and "python-socketio" in results["servers"]:
                     base = saturation(results["servers"]["python-socketio"][shape])
                     extra = (round(base["rate"] / 2, 1),)
+                counted = isinstance(server, ClubHoloHub) and shape == "many_rooms"
+                before = await server.room_batches() if counted else None
                 per_shape[shape] = await run_shape(server, shape, spec, args, extra)
+                if counted:
+                    after = await server.room_batches()
+                    results.setdefault("room_batches", {})[server.name] = room_batch_report(before, after)
+                    log(f"  room batches received in many_rooms: {results['room_batches'][server.name]}")
             results["servers"][server.name] = per_shape
         finally:
             server.stop()
+    scaling = scaling_report(results, args)
+    if scaling:
+        results["scaling"] = scaling
+        log_scaling(scaling)
     if args.only:
         log(json.dumps(results["servers"], indent=1)[:4000])
         return
@@ -540,6 +731,10 @@ async def main() -> None:
         "p99_ms_half_load": max(s["half_load_p99_ms"] or 0 for s in summary.values()),
         "kb_per_socket": results.get("idle", {}).get("kb_per_socket"),
         "worst_shape": next(k for k, v in summary.items() if v is worst),
+        **{
+            f"{kind}_ratio": {shape: entry[shape]["ratio"] for shape in SHAPES}
+            for kind, entry in results.get("scaling", {}).items()
+        },
         "results": str(RESULTS / "bench_chat.json"),
         "plot": str(RESULTS / "bench_chat.png"),
     }

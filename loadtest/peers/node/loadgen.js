@@ -11,7 +11,7 @@ const readline = require("readline");
 const fs = require("fs");
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-// cfg: {url, mode: "plain"|"clubhub", sockets: [{room, token?}], senders: count, part, parts, idle?}
+// cfg: {url, mode: "plain"|"clubhub", sockets: [{room, token?, url?}], senders: count, part, parts, idle?}
 const clubhub = cfg.mode === "clubhub";
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
@@ -54,7 +54,7 @@ function connectOnce(spec) {
   return new Promise((resolve, reject) => {
     const opts = { transports: ["websocket"], reconnection: false, forceNew: true, timeout: 60000 };
     if (clubhub) opts.auth = { token: spec.token };
-    const s = io(cfg.url, opts);
+    const s = io(spec.url || cfg.url, opts);  // a socket of its own gateway (bench_chat --gateways)
     s.on("message", (m) => { frames += 1; record(m.text); });
     if (clubhub) s.on("message:batch", (b) => { frames += 1; for (const m of b.messages) record(m.text); });
     s.on("connect", () => {
