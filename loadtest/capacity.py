@@ -177,6 +177,12 @@ def measure(results: dict[str, Any], assume: Assumptions) -> dict[str, Figure]:
                 cpu = figure(results, chat, f"servers.clubholohub.{shape}.{first}.server_cpu_us_per_delivery")
         put(f"cpu_us_per_{name}_delivery", cpu)
 
+    # 1 vs N processes on this machine (bench_chat.py --workers N / --gateways N), when a run had them.
+    for kind in ("workers", "gateways"):
+        for shape, name in (("many_rooms", "small"), ("big_room", "big")):
+            put(f"{kind}_ratio_{name}", figure(results, chat, f"scaling.{kind}.{shape}.ratio"))
+        put(f"{kind}_n", figure(results, chat, f"scaling.{kind}.n"))
+
     soak = results.get("soak.json")
     if isinstance(soak, dict) and dig(soak, "verdict.ok") is True:
         put("utilisation", figure(results, "soak.json", "config.load"))
@@ -375,6 +381,29 @@ def compute(results: dict[str, Any], assume: Assumptions | None = None) -> Model
             )
         )
 
+    scaled = [
+        f"{fmt(f[f'{kind}_n'].value)} {kind}: ×{f[f'{kind}_ratio_small'].value:g} (many rooms), "
+        f"×{f[f'{kind}_ratio_big'].value:g} (big room)"
+        for kind in ("workers", "gateways")
+        if not missing(f"{kind}_n", f"{kind}_ratio_small", f"{kind}_ratio_big")
+    ]
+    rows.append(
+        Row(
+            "Scale-out measured on this machine",
+            "; ".join(scaled) if scaled else "n/a",
+            "saturation delivered/s of N gateway processes ÷ one, on the same 2 cores (so not ×N); the model "
+            "assumes a process per core scales linearly"
+            if scaled
+            else "bench_chat.json has no `scaling` (a run without --workers / --gateways)",
+            [
+                f[k].source
+                for kind in ("workers", "gateways")
+                for k in (f"{kind}_ratio_small", f"{kind}_ratio_big")
+                if k in f
+            ],
+        )
+    )
+
     # Room shards: messages/s one shard sustained.
     if "shard_msgs_per_s" in f:
         per_shard, shard_src = f["shard_msgs_per_s"].value, src("shard_msgs_per_s")
@@ -397,8 +426,9 @@ def compute(results: dict[str, Any], assume: Assumptions | None = None) -> Model
                 "**Room-shard actors**",
                 f"**{fmt(v['room_shards'])}**",
                 f"{fmt(TARGET_MESSAGES_PER_S)} msg/s ÷ {per_shard_how} (a lower bound of a shard: the gateway "
-                "saturated first)",
-                shard_src,
+                "saturated first)"
+                + (f"; {fmt(f['shard_rss_mb'].value)} MB RSS each" if "shard_rss_mb" in f else ""),
+                shard_src + src("shard_rss_mb"),
             )
         )
     if "big_acked_per_s" in f:
@@ -553,8 +583,13 @@ def compute(results: dict[str, Any], assume: Assumptions | None = None) -> Model
                     f"**{fmt(v['redis_nodes'])}**",
                     f"{fmt(publishes)} ÷ ({fmt(1e6 / f['redis_server_us_per_publish'].value)} publishes/s per "
                     f"Redis core × {util:g}); with a room's members on one gateway: "
-                    f"{fmt(up(TARGET_MESSAGES_PER_S / per_node))}",
-                    src("redis_server_us_per_publish") + util_src,
+                    f"{fmt(up(TARGET_MESSAGES_PER_S / per_node))}"
+                    + (
+                        f"; one Python client process published {fmt(f['redis_publish_per_s_one_process'].value)}/s"
+                        if "redis_publish_per_s_one_process" in f
+                        else ""
+                    ),
+                    src("redis_server_us_per_publish", "redis_publish_per_s_one_process") + util_src,
                 )
             )
         else:

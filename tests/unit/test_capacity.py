@@ -51,7 +51,7 @@ def step(rate, delivered_per_s, acked, p99=10.0, extra=False, cpu=None):
     return s
 
 
-def write_fixture(directory: Path, soak=True, stores=True, cpu=False) -> None:
+def write_fixture(directory: Path, soak=True, stores=True, cpu=False, scaling=False) -> None:
     chat = {
         "config": {"shapes": {"many_rooms": {"members": 20}, "big_room": {"members": 1000}}},
         "servers": {
@@ -74,6 +74,10 @@ def write_fixture(directory: Path, soak=True, stores=True, cpu=False) -> None:
         chat["summary"] = {
             "many_rooms": {"cpu_us_per_delivery": {"clubholohub": 100.0}},
             "big_room": {"cpu_us_per_delivery": {"clubholohub": 10.0}},
+        }
+    if scaling:  # bench_chat.py --workers 2 (its JSON key `scaling`)
+        chat["scaling"] = {
+            "workers": {"n": 2, "many_rooms": {"ratio": 1.4}, "big_room": {"ratio": 1.1}},
         }
     (directory / "bench_chat.json").write_text(json.dumps(chat))
     if soak:
@@ -190,6 +194,13 @@ def test_whole_stack_cpu_cross_check_when_the_benchmark_has_it(tmp_path):
     v = model(tmp_path, cpu=True).values
     # (1.6 M × 100 µs + 20 M × 10 µs) = 360 core-seconds per second, ÷ 0.5
     assert v["stack_cores"] == pytest.approx(720)
+
+
+def test_scale_out_row_reads_the_workers_report_when_present(tmp_path):
+    assert "| Scale-out measured on this machine | n/a |" in capacity.render(model(tmp_path))
+    table = capacity.render(model(tmp_path, scaling=True))
+    assert "| Scale-out measured on this machine | 2 workers: ×1.4 (many rooms), ×1.1 (big room) |" in table
+    assert "bench_chat.json `scaling.workers.many_rooms.ratio`" in table
 
 
 def test_check_fails_on_a_stale_doc_and_write_fixes_it(tmp_path):
