@@ -53,9 +53,13 @@ def log(*args: object) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
+ROOMS = 500  # rooms a shard's batches spread over (a batch holds whatever its rooms sent meanwhile)
+
+
 def typical_message(seq: int) -> tuple[dict, dict]:
     """One stored document and the message it publishes, built by the room's own rules."""
-    room = Room(room_id=4242, club_id=77, members={1001: Member(1001, "Ada Lovelace")})
+    room_id = 1000 + seq % ROOMS
+    room = Room(room_id=room_id, club_id=77, members={1001: Member(1001, "Ada Lovelace")})
     planned = room.plan_send(1001, f"client-{seq}", TEXT, None, time.time(), seq, seq, new_message_id())
     return document_of(planned), planned.message
 
@@ -309,13 +313,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "bench_stores.json")
     parser.add_argument("--mongo-url", help="measure this MongoDB instead of the embedded server")
     args = parser.parse_args()
+    loadavg_at_start = list(os.getloadavg())
     log("== redis")
     redis = asyncio.run(bench_redis(args.seconds))
     log(f"  {redis}")
     log("== embedded mongo")
     mongo = bench_mongo(args.seconds, args.mongo_url)
     result = {
-        "config": {"seconds": args.seconds, "cpus": os.cpu_count(), "loadavg_at_end": list(os.getloadavg())},
+        "config": {
+            "seconds": args.seconds,
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": loadavg_at_start,
+            "loadavg_at_end": list(os.getloadavg()),
+        },
         "redis": redis,
         "mongo": mongo,
         "note": "one client process per store on the 2-core machine the other benchmarks ran on",
