@@ -47,7 +47,9 @@ class RoomShardHost:
         self.rooms: Activations[int, Room] = Activations(self._activate)
         self.fanout = Fanout(None, self.config.channel, self.host_id)  # connected when opened
         self.messages_out = MessageFanout(self.fanout, self.counters)
-        self.live = LiveHost(self.rooms, self._member, self.fanout, self.counters, self.tasks)
+        # Live sessions are stored through the shard's MongoDB client (connected when the shard opens).
+        db, timeout_s = (lambda: self.mongo_client[self.config.mongo_db]), self.config.mongo_timeout_ms / 1000
+        self.live = LiveHost(self.rooms, self._member, self.fanout, self.counters, self.tasks, db, timeout_s)
         self._open = OpenOnce(self._connect)
 
     # -- set-up ------------------------------------------------------------------------------

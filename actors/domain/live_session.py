@@ -11,11 +11,20 @@ one; the host drains them with ``take_changes()`` and broadcasts them as ``live:
 state on each change cost O(questions) bytes per change per participant: 300 questions of 500 characters
 made 26 MB of frames for one listener. Every collection is bounded (questions per member and per session,
 polls, option counts), so neither the state nor the summary can grow without limit.
+
+Durability (the host stores before it broadcasts): each command first *decides* (validates, may refuse), then
+turns what it decided into a *record* — a small plain fact such as ``{"k": "vote", "p": 3, "u": 42, "o": 1}``,
+carrying its own timestamp — and *applies* it. Applying is the only code that changes the state, and it is
+deterministic, so ``replay(records)`` on a ``from_dict()`` snapshot rebuilds exactly the session that recorded
+them, version included. ``take_records()`` drains the records for the host to store; ``to_dict()`` is the whole
+state for a snapshot. Records, not the broadcast changes, are what is stored: a change carries a question's
+vote *count*, a record says *who* voted, which is what keeps "one vote per user" true after a restore.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import DomainError
@@ -87,8 +96,10 @@ class LiveSession:
     pinned: str | None = None
     started_at: float = field(default_factory=time.time)
     club_id: int | None = None
+    ended_at: float | None = None
     version: int = 0
     _changes: list = field(default_factory=list)  # recorded since the last take_changes()
+    _records: list = field(default_factory=list)  # recorded since the last take_records()
     _next_id: int = 0
 
     def __post_init__(self) -> None:
@@ -103,6 +114,25 @@ class LiveSession:
         changes, self._changes = self._changes, []
         return self.version, changes
 
+    def take_records(self) -> list[dict]:
+        """The records of every accepted change since the last call, in order (what the host stores)."""
+        records, self._records = self._records, []
+        return records
+
+    def pending_records(self) -> int:
+        return len(self._records)
+
+    def _do(self, record: dict) -> None:
+        self._apply(record)
+        self._records.append(record)
+
+    def replay(self, records: list[dict]) -> None:
+        """Apply stored records (after ``from_dict`` of the snapshot before them). The changes they make
+        are not news to anyone: dropped, but the version rises exactly as it did."""
+        for record in records:
+            self._apply(record)
+        self._changes.clear()
+
     def _presence_change(self, user_id: int, online: bool) -> None:
         self._changed(
             {
@@ -113,10 +143,6 @@ class LiveSession:
                 "audience_count": self.audience_count(),
             }
         )
-
-    def _id(self) -> int:
-        self._next_id += 1
-        return self._next_id
 
     def role(self, user_id: int) -> str:
         return self.roles.get(user_id, "audience")
@@ -133,46 +159,22 @@ class LiveSession:
     # -- presence --------------------------------------------------------------------------
     def join(self, user_id: int, socket_key: str) -> None:
         self._live()
-        sockets = self.present.setdefault(user_id, set())
-        first = not sockets
-        sockets.add(socket_key)
-        self.attendees.add(user_id)
-        self.peak_audience = max(self.peak_audience, self.audience_count())
-        if first:
-            self._presence_change(user_id, True)
+        if socket_key not in self.present.get(user_id, ()):
+            self._do({"k": "join", "u": user_id, "s": socket_key})
 
     def leave(self, user_id: int, socket_key: str) -> bool:
-        sockets = self.present.get(user_id)
-        if not sockets or socket_key not in sockets:
+        if socket_key not in self.present.get(user_id, ()):
             return False
-        sockets.discard(socket_key)
-        if not sockets:
-            del self.present[user_id]
-            self.hands.pop(user_id, None)
-            self._presence_change(user_id, False)
+        self._do({"k": "leave", "u": user_id, "s": socket_key})
         return True
 
     def remove(self, user_id: int) -> bool:
         """The user may no longer be here (banned, left the club): gone with every socket, off the stage.
         True when anything changed. Their questions stay, as a deleted account's messages do."""
-        changed = False
-        if self.roles.get(user_id) == "speaker":
-            del self.roles[user_id]
-            self._changed(
-                {
-                    "kind": "role",
-                    "user_id": user_id,
-                    "role": "audience",
-                    "audience_count": self.audience_count(),
-                }
-            )
-            changed = True
-        if user_id in self.present:
-            del self.present[user_id]
-            self.hands.pop(user_id, None)
-            self._presence_change(user_id, False)
-            changed = True
-        return changed
+        if self.roles.get(user_id) != "speaker" and user_id not in self.present:
+            return False
+        self._do({"k": "remove", "u": user_id})
+        return True
 
     def audience_count(self) -> int:
         return sum(1 for u in self.present if self.role(u) == "audience")
@@ -185,10 +187,9 @@ class LiveSession:
                 raise DomainError("invalid", "you are already on stage")
             if user_id in self.hands:
                 return
-            self.hands[user_id] = time.time()
-        elif self.hands.pop(user_id, None) is None:
+        elif user_id not in self.hands:
             return
-        self._changed({"kind": "hand", "user_id": user_id, "raised": raised})
+        self._do({"k": "hand", "u": user_id, "raised": raised, "ts": time.time()})
 
     def promote(self, actor_id: int, user_id: int, role: str) -> None:
         self._host(actor_id)
@@ -198,14 +199,7 @@ class LiveSession:
             raise DomainError("invalid", "the host stays host")
         if user_id not in self.present:
             raise DomainError("not_found", "that user is not in the session")
-        if role == "speaker":
-            self.roles[user_id] = "speaker"
-            self.hands.pop(user_id, None)
-        else:
-            self.roles.pop(user_id, None)
-        self._changed(
-            {"kind": "role", "user_id": user_id, "role": role, "audience_count": self.audience_count()}
-        )
+        self._do({"k": "role", "u": user_id, "role": role})
 
     # -- Q&A -------------------------------------------------------------------------------
     def ask(self, user_id: int, text: str) -> int:
@@ -223,10 +217,9 @@ class LiveSession:
             )
         if len(self.questions) >= MAX_QUESTIONS:
             raise DomainError("conflict", f"this session has reached its {MAX_QUESTIONS} questions")
-        q = Question(self._id(), user_id, text, time.time())
-        self.questions[q.id] = q
-        self._changed({"kind": "question", "question": q.view()})
-        return q.id
+        question_id = self._next_id + 1
+        self._do({"k": "ask", "q": question_id, "u": user_id, "text": text, "ts": time.time()})
+        return question_id
 
     def upvote(self, user_id: int, question_id: int) -> None:
         self._live()
@@ -235,8 +228,7 @@ class LiveSession:
             raise DomainError("not_found", f"no question {question_id}")
         if user_id in q.voters:
             return  # one upvote per user: a second one changes nothing
-        q.voters.add(user_id)
-        self._changed({"kind": "question", "question": q.view()})
+        self._do({"k": "upvote", "q": question_id, "u": user_id})
 
     def answer(self, actor_id: int, question_id: int) -> None:
         self._host(actor_id)
@@ -244,8 +236,7 @@ class LiveSession:
         if q is None:
             raise DomainError("not_found", f"no question {question_id}")
         if not q.answered:
-            q.answered = True
-            self._changed({"kind": "question", "question": q.view()})
+            self._do({"k": "answer", "q": question_id})
 
     # -- polls -----------------------------------------------------------------------------
     def poll(self, actor_id: int, question: str, options: list[str]) -> int:
@@ -258,10 +249,9 @@ class LiveSession:
             raise DomainError("invalid", f"2–{MAX_POLL_OPTIONS} different options")
         if len(self.polls) >= MAX_POLLS:
             raise DomainError("conflict", f"this session has reached its {MAX_POLLS} polls")
-        p = Poll(self._id(), question, options)
-        self.polls[p.id] = p
-        self._changed({"kind": "poll", "poll": p.view()})
-        return p.id
+        poll_id = self._next_id + 1
+        self._do({"k": "poll", "p": poll_id, "question": question, "options": options})
+        return poll_id
 
     def vote(self, user_id: int, poll_id: int, option: int | str) -> None:
         self._live()
@@ -275,8 +265,7 @@ class LiveSession:
             raise DomainError("invalid", "no such option")
         if user_id in p.votes:
             raise DomainError("conflict", "you have already voted in this poll")
-        p.votes[user_id] = index
-        self._changed({"kind": "poll", "poll": p.view()})
+        self._do({"k": "vote", "p": poll_id, "u": user_id, "o": index})
 
     def close_poll(self, actor_id: int, poll_id: int) -> None:
         self._host(actor_id)
@@ -284,16 +273,14 @@ class LiveSession:
         if p is None:
             raise DomainError("not_found", f"no poll {poll_id}")
         if not p.closed:
-            p.closed = True
-            self._changed({"kind": "poll", "poll": p.view()})
+            self._do({"k": "close", "p": poll_id})
 
     def pin(self, actor_id: int, text: str) -> None:
         self._host(actor_id)
         text = (text or "").strip()
         if len(text) > MAX_PIN:
             raise DomainError("too_large", f"a pinned announcement holds at most {MAX_PIN} characters")
-        self.pinned = text or None
-        self._changed({"kind": "pin", "pinned": self.pinned})
+        self._do({"k": "pin", "text": text or None})
 
     # -- views -----------------------------------------------------------------------------
     def state(self) -> dict:
@@ -315,12 +302,7 @@ class LiveSession:
 
     def end(self, actor_id: int) -> dict:
         self._host(actor_id)
-        self.status = "ended"
-        for p in self.polls.values():
-            if not p.closed:
-                p.closed = True
-                self._changed({"kind": "poll", "poll": p.view()})
-        self._changed({"kind": "status", "status": "ended"})
+        self._do({"k": "end", "ts": time.time()})
         return self.summary()
 
     def summary(self) -> dict:
@@ -328,7 +310,7 @@ class LiveSession:
         return {
             "attendance": len(self.attendees),
             "peak_audience": self.peak_audience,
-            "duration_s": round(time.time() - self.started_at),
+            "duration_s": round((self.ended_at or time.time()) - self.started_at),
             "questions": [
                 {"text": q.text, "votes": len(q.voters), "answered": q.answered} for q in questions
             ],
@@ -337,3 +319,198 @@ class LiveSession:
                 for p in self.polls.values()
             ],
         }
+
+    # -- applying records (the only code that changes the state) ------------------------------
+    def _apply(self, r: dict) -> None:
+        on = _APPLY.get(r["k"])
+        if on is None:
+            raise ValueError(f"unknown live record {r['k']!r}")
+        on(self, r)
+
+    def _on_join(self, r: dict) -> None:
+        user_id = r["u"]
+        sockets = self.present.setdefault(user_id, set())
+        first = not sockets
+        sockets.add(r["s"])
+        self.attendees.add(user_id)
+        self.peak_audience = max(self.peak_audience, self.audience_count())
+        if first:
+            self._presence_change(user_id, True)
+
+    def _on_leave(self, r: dict) -> None:
+        user_id = r["u"]
+        sockets = self.present.get(user_id, set())
+        sockets.discard(r["s"])
+        if not sockets:
+            self.present.pop(user_id, None)
+            self.hands.pop(user_id, None)
+            self._presence_change(user_id, False)
+
+    def _on_remove(self, r: dict) -> None:
+        user_id = r["u"]
+        if self.roles.get(user_id) == "speaker":
+            del self.roles[user_id]
+            self._role_change(user_id, "audience")
+        if user_id in self.present:
+            del self.present[user_id]
+            self.hands.pop(user_id, None)
+            self._presence_change(user_id, False)
+
+    def _on_hand(self, r: dict) -> None:
+        if r["raised"]:
+            self.hands[r["u"]] = r["ts"]
+        else:
+            self.hands.pop(r["u"], None)
+        self._changed({"kind": "hand", "user_id": r["u"], "raised": r["raised"]})
+
+    def _on_role(self, r: dict) -> None:
+        if r["role"] == "speaker":
+            self.roles[r["u"]] = "speaker"
+            self.hands.pop(r["u"], None)
+        else:
+            self.roles.pop(r["u"], None)
+        self._role_change(r["u"], r["role"])
+
+    def _on_ask(self, r: dict) -> None:
+        q = Question(r["q"], r["u"], r["text"], r["ts"])
+        self.questions[q.id] = q
+        self._next_id = max(self._next_id, q.id)
+        self._changed({"kind": "question", "question": q.view()})
+
+    def _on_upvote(self, r: dict) -> None:
+        q = self.questions[r["q"]]
+        q.voters.add(r["u"])
+        self._changed({"kind": "question", "question": q.view()})
+
+    def _on_answer(self, r: dict) -> None:
+        q = self.questions[r["q"]]
+        q.answered = True
+        self._changed({"kind": "question", "question": q.view()})
+
+    def _on_poll(self, r: dict) -> None:
+        p = Poll(r["p"], r["question"], list(r["options"]))
+        self.polls[p.id] = p
+        self._next_id = max(self._next_id, p.id)
+        self._changed({"kind": "poll", "poll": p.view()})
+
+    def _on_vote(self, r: dict) -> None:
+        p = self.polls[r["p"]]
+        p.votes[r["u"]] = r["o"]
+        self._changed({"kind": "poll", "poll": p.view()})
+
+    def _on_close(self, r: dict) -> None:
+        p = self.polls[r["p"]]
+        p.closed = True
+        self._changed({"kind": "poll", "poll": p.view()})
+
+    def _on_pin(self, r: dict) -> None:
+        self.pinned = r["text"]
+        self._changed({"kind": "pin", "pinned": self.pinned})
+
+    def _on_end(self, r: dict) -> None:
+        self.status = "ended"
+        self.ended_at = r["ts"]
+        for p in self.polls.values():
+            if not p.closed:
+                p.closed = True
+                self._changed({"kind": "poll", "poll": p.view()})
+        self._changed({"kind": "status", "status": "ended"})
+
+    def _role_change(self, user_id: int, role: str) -> None:
+        self._changed(
+            {"kind": "role", "user_id": user_id, "role": role, "audience_count": self.audience_count()}
+        )
+
+    # -- snapshot ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The whole state as plain data (lists, string keys: a MongoDB document), changes not yet taken
+        excluded. Orders that matter (hands raised, questions and polls asked) are kept as list order."""
+        return {
+            "event_id": self.event_id,
+            "room_id": self.room_id,
+            "host_id": self.host_id,
+            "club_id": self.club_id,
+            "status": self.status,
+            "roles": [[u, r] for u, r in self.roles.items()],
+            "present": [[u, sorted(sockets)] for u, sockets in self.present.items()],
+            "attendees": sorted(self.attendees),
+            "peak_audience": self.peak_audience,
+            "hands": [[u, ts] for u, ts in self.hands.items()],
+            "questions": [
+                {
+                    "id": q.id,
+                    "author_id": q.author_id,
+                    "text": q.text,
+                    "ts": q.ts,
+                    "voters": sorted(q.voters),
+                    "answered": q.answered,
+                }
+                for q in self.questions.values()
+            ],
+            "polls": [
+                {
+                    "id": p.id,
+                    "question": p.question,
+                    "options": list(p.options),
+                    "votes": [[u, o] for u, o in p.votes.items()],
+                    "closed": p.closed,
+                }
+                for p in self.polls.values()
+            ],
+            "pinned": self.pinned,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "version": self.version,
+            "next_id": self._next_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LiveSession:
+        s = cls(
+            event_id=d["event_id"],
+            room_id=d["room_id"],
+            host_id=d["host_id"],
+            status=d["status"],
+            roles={u: r for u, r in d["roles"]},
+            present={u: set(sockets) for u, sockets in d["present"]},
+            attendees=set(d["attendees"]),
+            peak_audience=d["peak_audience"],
+            hands={u: ts for u, ts in d["hands"]},
+            questions={
+                q["id"]: Question(
+                    q["id"], q["author_id"], q["text"], q["ts"], set(q["voters"]), q["answered"]
+                )
+                for q in d["questions"]
+            },
+            polls={
+                p["id"]: Poll(
+                    p["id"], p["question"], list(p["options"]), {u: o for u, o in p["votes"]}, p["closed"]
+                )
+                for p in d["polls"]
+            },
+            pinned=d["pinned"],
+            started_at=d["started_at"],
+            club_id=d["club_id"],
+            ended_at=d.get("ended_at"),
+            version=d["version"],
+        )
+        s._next_id = d["next_id"]
+        return s
+
+
+# record kind -> how it changes the state
+_APPLY: dict[str, Callable[[LiveSession, dict], None]] = {
+    "join": LiveSession._on_join,
+    "leave": LiveSession._on_leave,
+    "remove": LiveSession._on_remove,
+    "hand": LiveSession._on_hand,
+    "role": LiveSession._on_role,
+    "ask": LiveSession._on_ask,
+    "upvote": LiveSession._on_upvote,
+    "answer": LiveSession._on_answer,
+    "poll": LiveSession._on_poll,
+    "vote": LiveSession._on_vote,
+    "close": LiveSession._on_close,
+    "pin": LiveSession._on_pin,
+    "end": LiveSession._on_end,
+}
