@@ -316,3 +316,53 @@ async def test_emoji_picker_reactions_recent_emoji_and_who_reacted(world):
     await assert_accessible(page, "composer picker at 390")
     await page.keyboard.press("Escape")
     await page.set_viewport_size(DESKTOP)
+
+
+async def test_a_long_press_on_a_phone_shows_who_reacted_and_a_tap_still_reacts(world, browser):
+    """Phones have no hover: holding a reaction shows who reacted (and does not toggle it); a tap toggles."""
+    text = f"Hold my reaction {uuid.uuid4().hex[:6]}"
+    (seq,) = await olga_says(world, text)
+
+    async def react(client):
+        await client.join(world["rooms"]["general"])
+        ack = await client.call(
+            "reaction:add", {"room_id": world["rooms"]["general"], "seq": seq, "emoji": "🎉"}
+        )
+        assert ack["ok"], ack
+
+    await as_olga(world, react)
+    # Dan's session on a touch phone (his cookies, a touch screen and a phone's viewport).
+    context = await browser.new_context(
+        base_url=world["gateway"].url,
+        storage_state=await world["page"].context.storage_state(),
+        viewport=PHONE,
+        has_touch=True,
+        is_mobile=True,
+    )
+    try:
+        page = await context.new_page()
+        await page.goto(room_url(world, "general"))
+        message = article(page, text)
+        party = message.get_by_role("button", name="party popper: 1")
+        await expect(party).to_be_visible()
+        box = await party.bounding_box()
+        assert box
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        cdp = await context.new_cdp_session(page)
+        point = [{"x": x, "y": y}]
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": point})
+        # Held: the tip appears while the finger is still down (polled, no fixed sleep).
+        await expect(message.get_by_role("tooltip")).to_have_text("Olga reacted with party popper")
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        await expect(message.get_by_role("tooltip")).to_be_visible()
+        await assert_accessible(page, "who reacted by long press at 390")
+        # The long press did not react; a marker proves it: a tap does, and the count goes to 2, not 3 or 1.
+        await party.tap()
+        await expect(message.get_by_role("button", name="party popper: 2")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        # A touch elsewhere puts the tip away.
+        await page.get_by_role("log", name="Messages").tap(position={"x": 5, "y": 5})
+        await expect(message.get_by_role("tooltip")).to_be_hidden()
+    finally:
+        await context.close()

@@ -1,4 +1,4 @@
-import { createContext, useContext, useId, useState } from "react";
+import { createContext, useContext, useEffect, useId, useRef, useState } from "react";
 
 import { emojiName } from "../../lib/emoji";
 import { EmojiPicker } from "./EmojiPicker";
@@ -19,6 +19,8 @@ export interface ReactionsProps {
 }
 
 const MAX_NAMES = 12;
+/** A touch held this long shows who reacted instead of toggling (phones have no hover). */
+export const LONG_PRESS_MS = 450;
 
 /** user_id -> display name for "who reacted", provided once by the room (ChatRoom) instead of threading a
  * prop through the list; a `names` prop wins over it. */
@@ -75,18 +77,43 @@ function Chip({
   const tipId = useId();
   const mine = users.includes(meId);
   const [tip, setTip] = useState(false);
+  // Touch: a long press shows who reacted (a tap still toggles); the tip stays until the next touch elsewhere.
+  const chip = useRef<HTMLLIElement>(null);
+  const press = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const pressed = useRef(false);
+  const touching = useRef(false);
+  const [touchTip, setTouchTip] = useState(false);
+  useEffect(() => () => clearTimeout(press.current), []);
+  useEffect(() => {
+    if (!touchTip) return;
+    const away = (e: PointerEvent) => {
+      if (!chip.current?.contains(e.target as Node)) {
+        setTouchTip(false);
+        setTip(false);
+      }
+    };
+    document.addEventListener("pointerdown", away);
+    return () => document.removeEventListener("pointerdown", away);
+  }, [touchTip]);
+  function showByTouch() {
+    pressed.current = true;
+    setTouchTip(true);
+    setTip(true);
+  }
   return (
     <li
+      ref={chip}
       className="relative"
       onMouseEnter={() => setTip(true)}
-      onMouseLeave={() => setTip(false)}
+      onMouseLeave={() => touchTip || setTip(false)}
       onFocus={() => setTip(true)}
-      onBlur={() => setTip(false)}
+      onBlur={() => touchTip || setTip(false)}
       onKeyDown={(e) => {
         // WCAG 1.4.13: a tooltip can be dismissed without moving focus or the pointer.
         if (e.key === "Escape" && tip) {
           e.stopPropagation();
           setTip(false);
+          setTouchTip(false);
         }
       }}
     >
@@ -96,13 +123,42 @@ function Chip({
         aria-label={`${emojiName(emoji)}: ${users.length}`}
         aria-describedby={tipId}
         tabIndex={tabIndex}
-        onClick={() => onReact(emoji, !mine)}
+        onPointerDown={(e) => {
+          pressed.current = false;
+          if (e.pointerType === "mouse") return;
+          touching.current = true;
+          clearTimeout(press.current);
+          press.current = setTimeout(showByTouch, LONG_PRESS_MS);
+        }}
+        onPointerUp={() => {
+          touching.current = false;
+          clearTimeout(press.current);
+        }}
+        onPointerCancel={() => {
+          touching.current = false;
+          clearTimeout(press.current);
+        }}
+        onContextMenu={(e) => {
+          // A long press on Android opens the context menu: it is our long press.
+          if (touching.current) {
+            e.preventDefault();
+            clearTimeout(press.current);
+            showByTouch();
+          }
+        }}
+        onClick={() => {
+          if (pressed.current) {
+            pressed.current = false; // the end of a long press, not a tap
+            return;
+          }
+          onReact(emoji, !mine);
+        }}
         className={`inline-flex h-6 items-center gap-1 rounded-full border px-2 text-xs text-slate-800 ${mine ? "border-indigo-400 bg-indigo-50" : "border-slate-200 bg-white hover:bg-slate-100"}`}
       >
         <span aria-hidden="true">{emoji}</span>
         <span aria-hidden="true">{users.length}</span>
       </button>
-      {/* Who reacted: shown on hover and keyboard focus, read as the button's description. */}
+      {/* Who reacted: shown on hover, keyboard focus and a long press, read as the button's description. */}
       <span
         id={tipId}
         role="tooltip"
