@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking bench-stores capacity soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -112,6 +112,16 @@ test: install chromium web-test deploy-tools
 # The pure tier alone (no service, no Ray, no browser): seconds.
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
+
+# Redis PUBLISH/XADD and the embedded MongoDB-wire server's insert_many, one process each (short runs);
+# BENCH_ARGS="--mongo-url mongodb://..." measures a real MongoDB instead.
+bench-stores: install
+	$(BIN)/python loadtest/bench_stores.py $(BENCH_ARGS)
+
+# The capacity model: regenerate docs/scaling.md's table from loadtest/results/*.json and print it.
+capacity: $(STAMP)
+	$(BIN)/python loadtest/capacity.py --write docs/scaling.md
+	$(BIN)/python loadtest/capacity.py
 
 bench-chat: install
 	$(BIN)/python loadtest/bench_chat.py $(BENCH_ARGS)
