@@ -1,19 +1,26 @@
-"""Fan-out: how actors reach every gateway's sockets and the Redis streams.
+"""Fan-out: how actors reach the gateways' sockets and the Redis streams.
 
 The one module that knows python-socketio's Redis pub/sub message format (so any gateway's
 ``AsyncRedisManager`` delivers an actor's emit to its own sockets), the Socket.IO room names actors
 address (``room:<id>``, ``user:<id>``, ``live:<id>``), and the fields of the activity and interaction
-stream entries. The keys themselves come from ``storage.keys``.
+stream entries. The keys and channel names themselves come from ``storage.keys``.
+
+Two kinds of channel: python-socketio's shared one, which every gateway hears (kicks, revocations,
+presence, live sessions, a user's events), and one channel per gateway. A room's message batches and
+message changes go only to the channels of the gateways holding sockets in that room (``Room.gateway_ids``),
+so a gateway decodes the traffic of its own rooms and nothing else; adding gateways does not add load
+to all of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ROOMS_EVENT = "clubhub:rooms"  # internal pubsub event: ordered batches of new messages, per room
 MAX_UNPUBLISHED = 10_000  # stored messages kept for a later publish while Redis is unreachable
+_COMPACT = (",", ":")
 
 
 def pubsub_message(
@@ -42,8 +50,28 @@ def pubsub_message(
             "callback": None,
             "host_id": host_id,
         },
-        separators=(",", ":"),
+        separators=_COMPACT,
     )
+
+
+def rooms_message(encoded_batches: Iterable[str], host_id: str) -> str:
+    """``pubsub_message(ROOMS_EVENT, batches, None, host_id=host_id)`` from batches already encoded as
+    JSON, so a batch going to several gateways is encoded once, not once per gateway."""
+    head = pubsub_message(ROOMS_EVENT, [], None, host_id=host_id)
+    marker = '"data":[[]]'
+    assert head.count(marker) == 1
+    before, after = head.split(marker)
+    return before + '"data":[[' + ",".join(encoded_batches) + "]]" + after
+
+
+def per_gateway(room_ids: Iterable[int], audience: Callable[[int], Collection[str]]) -> dict[str, list[int]]:
+    """For each gateway, the indexes (into ``room_ids``, in order) of the items it must get: the rooms
+    it holds sockets in. Order is kept, so each gateway gets a room's batches in seq order."""
+    out: dict[str, list[int]] = {}
+    for i, room_id in enumerate(room_ids):
+        for gateway_id in audience(room_id):
+            out.setdefault(gateway_id, []).append(i)
+    return out
 
 
 def room_target(room_id: int) -> str:
@@ -135,12 +163,16 @@ async def append_interactions(redis: Any, entries: Iterable[Mapping[str, Any]]) 
 
 
 class Fanout:
-    """Emits to sockets on every gateway through python-socketio's pub/sub channel."""
+    """Emits to sockets on every gateway through python-socketio's pub/sub channel, or on one gateway
+    through its own channel (``emit_to_gateway_in``)."""
 
     def __init__(self, redis: Any, channel: str, host_id: str) -> None:
         self.redis = redis
         self.channel = channel
         self.host_id = host_id
+
+    def gateway_channel(self, gateway_id: str) -> str:
+        return keys.gateway_channel(self.channel, gateway_id)
 
     def message(self, event: str, data: Any, room: str | None, skip_sid: str | None = None) -> str:
         return pubsub_message(event, data, room, skip_sid=skip_sid, host_id=self.host_id)
@@ -167,16 +199,25 @@ class Fanout:
 
 
 class MessageFanout:
-    """Stored messages out to every gateway, in seq order per room, with the streams that follow a send.
+    """Stored messages out to the gateways of their rooms, in seq order per room, with the streams that
+    follow a send.
 
-    One pipeline per batch: the ordered batches (``ROOMS_EVENT``), each room's last seq, an activity entry
-    per message and one interaction entry per author and room, and ``message:updated`` per changed message.
-    Batches Redis refused are kept (up to ``MAX_UNPUBLISHED`` messages) and go out first next time.
+    One pipeline per flush: for each gateway holding sockets in any of the flushed rooms one message on
+    its own channel with the ordered batches of its rooms (``ROOMS_EVENT``: each batch encoded once,
+    whatever the number of gateways), each room's last seq, an activity entry per message and one
+    interaction entry per author and room, and ``message:updated`` per changed message to the gateways
+    of its room. ``audience(room_id)`` names those gateways (``Room.gateway_ids``); a room nobody holds
+    a socket in costs no publish at all. Batches Redis refused are kept (up to ``MAX_UNPUBLISHED``
+    messages) and go out first next time, to the gateways holding the room then (one that joined since
+    got them with its join: they were stored before it).
     """
 
-    def __init__(self, fanout: Fanout, counters: Counter[str]) -> None:
+    def __init__(
+        self, fanout: Fanout, counters: Counter[str], audience: Callable[[int], Collection[str]]
+    ) -> None:
         self.fanout = fanout
         self.counters = counters
+        self.audience = audience
         self._unpublished: list[dict] = []  # stored batches whose publish failed, oldest first
 
     @property
@@ -194,13 +235,13 @@ class MessageFanout:
         try:
             async with self.fanout.redis.pipeline(transaction=False) as pipe:
                 if batches:
-                    self.fanout.emit_in(pipe, ROOMS_EVENT, batches, None)
+                    self._batches(pipe, batches)
                     last = {b["room_id"]: b["messages"][-1]["seq"] for b in batches}
                     pipe.hset(keys.ROOM_LAST_SEQ, mapping=last)
                 if new:
                     self._streams(pipe, new)
-                for msg in updated:
-                    self.fanout.emit_in(pipe, "message:updated", msg, room_target(msg["room_id"]))
+                if updated:
+                    self._updated(pipe, updated)
                 await pipe.execute()
         except Exception as exc:  # stored and acked regardless: published again on the next write or sweep
             self.counters["publish_errors"] += 1
@@ -208,6 +249,28 @@ class MessageFanout:
             while sum(len(b["messages"]) for b in batches) > MAX_UNPUBLISHED:
                 self.counters["unpublished_dropped"] += len(batches.pop(0)["messages"])  # sockets resync
             self._unpublished = batches
+
+    def _batches(self, pipe: Any, batches: list[dict]) -> None:
+        targets = per_gateway((b["room_id"] for b in batches), self.audience)
+        if not targets:
+            return
+        encoded = [json.dumps(b, separators=_COMPACT) for b in batches]
+        for gateway_id, indexes in targets.items():
+            message = rooms_message((encoded[i] for i in indexes), self.fanout.host_id)
+            pipe.publish(self.fanout.gateway_channel(gateway_id), message)
+        self.counters["gateway_publishes"] += len(targets)
+        self.counters["room_batches_published"] += sum(len(i) for i in targets.values())
+
+    def _updated(self, pipe: Any, updated: list[dict]) -> None:
+        # Behind the same room's batches on the same channels: a gateway never sees a change to a
+        # message before the message.
+        for gateway_id, indexes in per_gateway((m["room_id"] for m in updated), self.audience).items():
+            channel = self.fanout.gateway_channel(gateway_id)
+            for i in indexes:
+                msg = updated[i]
+                pipe.publish(
+                    channel, self.fanout.message("message:updated", msg, room_target(msg["room_id"]))
+                )
 
     @staticmethod
     def _streams(pipe: Any, new: list[dict]) -> None:
@@ -224,3 +287,68 @@ class MessageFanout:
         for user_id, room_id in sorted(writers):
             entry = interaction_entry(user_id, "room", room_id, "message", now, "server")
             pipe.xadd(keys.INTERACTIONS_STREAM, entry, maxlen=keys.INTERACTIONS_MAXLEN, approximate=True)
+
+
+# -- who is in a room, kept across restarts ---------------------------------------------------------
+
+
+class RoomSockets:
+    """The sockets of each active room in Redis (``keys.room_sockets``), so a room shard that Ray
+    restarted knows again which gateways hold the room (and who is online) without any socket having
+    to rejoin: otherwise the restarted shard would publish the room's batches to nobody until then.
+
+    Written after the room's own state changed (a failure is logged and counted, never refused: the
+    running shard still knows; only a later restart would miss the socket, and its gateway would then
+    find the gap at the next batch and make the socket resume with ``since_seq``)."""
+
+    def __init__(self, redis: Any, counters: Counter[str], timeout_s: float) -> None:
+        self.redis = redis
+        self.counters = counters
+        self.timeout_s = timeout_s
+
+    async def _run(self, what: str, call: Callable[[], Any]) -> bool:
+        try:
+            await asyncio.wait_for(call(), self.timeout_s)
+            return True
+        except Exception as exc:
+            self.counters["room_sockets_errors"] += 1
+            log.warning("room sockets %s failed: %s", what, exc)
+            return False
+
+    async def load(self, room_id: int) -> dict[str, int]:
+        """The stored sockets of a room (key -> user id); raises when Redis does not answer."""
+        raw = await asyncio.wait_for(self.redis.hgetall(keys.room_sockets(room_id)), self.timeout_s)
+        return {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items()}
+
+    async def add(self, room_id: int, user_id: int, socket_key: str) -> None:
+        await self._run("add", lambda: self.redis.hset(keys.room_sockets(room_id), socket_key, user_id))
+
+    async def remove(self, by_room: Mapping[int, Iterable[str]]) -> None:
+        async def run() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for room_id, socket_keys in by_room.items():
+                    pipe.hdel(keys.room_sockets(room_id), *socket_keys)
+                await pipe.execute()
+
+        by_room = {r: list(s) for r, s in by_room.items() if s}
+        if by_room:
+            await self._run("remove", run)
+
+    async def forget_gateway(self, room_ids: Iterable[int], gateway_id: str) -> None:
+        """Delete a dead gateway's sockets from these rooms' hashes."""
+        prefix = gateway_id + "/"
+
+        async def run() -> None:
+            for room_id in room_ids:
+                key = keys.room_sockets(room_id)
+                stale = [k async for k, _ in self.redis.hscan_iter(key, match=prefix + "*", count=1000)]
+                if stale:
+                    await self.redis.hdel(key, *stale)
+
+        await self._run("forget gateway", run)
+
+    async def forget_rooms(self, room_ids: Iterable[int]) -> None:
+        """Evicted rooms hold no socket: their hashes go (and with them any entry a failed write left)."""
+        room_keys = [keys.room_sockets(r) for r in room_ids]
+        if room_keys:
+            await self._run("forget rooms", lambda: self.redis.delete(*room_keys))

@@ -1,9 +1,10 @@
 """``RoomShard``: a Ray actor hosting many ``Room`` objects (Orleans-style virtual actors).
 
 A room is activated on first use (its club's members from PostgreSQL, its last seq and rev from
-MongoDB) and evicted when idle (``actors.hosting``). Every change goes through the shard's group-commit
-writer (``actors.writer``); stored messages reach every gateway through the fan-out (``actors.fanout``);
-the live sessions of the shard's rooms are hosted alongside them (``actors.live_host``).
+MongoDB, its sockets from Redis) and evicted when idle (``actors.hosting``). Every change goes through
+the shard's group-commit writer (``actors.writer``); stored messages reach the gateways holding sockets
+in their room through the fan-out (``actors.fanout``); the live sessions of the shard's rooms are hosted
+alongside them (``actors.live_host``).
 
 Remote methods answer a success payload (a plain dict) or a ``DomainError`` (the refusal, returned
 rather than raised so Ray hands it back as it is).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import ray
@@ -22,7 +23,7 @@ from pymongo.errors import PyMongoError
 from .config import ActorConfig
 from .domain.errors import DomainError
 from .domain.room import REPLAY_LIMIT, Member, Room
-from .fanout import Fanout, MessageFanout
+from .fanout import Fanout, MessageFanout, RoomSockets
 from .hosting import Activations, OpenOnce, TaskSet, every
 from .live_host import LiveHost
 from .members import MemberDirectory
@@ -32,6 +33,7 @@ from .writer import GroupCommitWriter, Result
 log = logging.getLogger(__name__)
 
 STORE_UNAVAILABLE = "message store unavailable"
+REDIS_TIMEOUT_S = 2.0
 
 
 class RoomShardHost:
@@ -46,7 +48,10 @@ class RoomShardHost:
         self.members = MemberDirectory()
         self.rooms: Activations[int, Room] = Activations(self._activate)
         self.fanout = Fanout(None, self.config.channel, self.host_id)  # connected when opened
-        self.messages_out = MessageFanout(self.fanout, self.counters)
+        self.messages_out = MessageFanout(self.fanout, self.counters, self._audience)
+        self.sockets = RoomSockets(None, self.counters, REDIS_TIMEOUT_S)  # connected when opened
+        # Rooms activated while Redis did not answer: their stored sockets are taken back by the sweep.
+        self._unrestored: set[int] = set()
         # Live sessions are stored through the shard's MongoDB client (connected when the shard opens).
         db, timeout_s = (lambda: self.mongo_client[self.config.mongo_db]), self.config.mongo_timeout_ms / 1000
         self.live = LiveHost(self.rooms, self._member, self.fanout, self.counters, self.tasks, db, timeout_s)
@@ -65,6 +70,7 @@ class RoomShardHost:
         self.store = MessageStore(db[mongo_store.MESSAGES], db[mongo_store.AUDIT_LOG])
         self.redis = connect_redis(c.redis_url)
         self.fanout.redis = self.redis
+        self.sockets.redis = self.redis
         self.writer = GroupCommitWriter(
             self.rooms, self.store, self.members, self.messages_out.publish, self.counters, self.tasks
         )
@@ -80,8 +86,32 @@ class RoomShardHost:
         room = Room(room_id=room_id, club_id=row.club_id, slow_mode_s=row.slow_mode_s)
         room.members.update(await self.members.club(row.club_id))
         await self.store.load_position(room)
+        await self._restore_sockets(room)
         self.counters["activations"] += 1
         return room
+
+    async def _restore_sockets(self, room: Room) -> None:
+        """After a restart (or an eviction) the sockets this room held before, so its batches go on
+        reaching their gateways. Redis not answering does not stop the room: the sweep tries again,
+        and a socket that missed a batch meanwhile resumes with ``since_seq`` at the next one."""
+        try:
+            stored = await self.sockets.load(room.room_id)
+        except Exception as exc:
+            log.warning("room %s: stored sockets not readable: %s", room.room_id, exc)
+            self._unrestored.add(room.room_id)
+            return
+        self._unrestored.discard(room.room_id)
+        stale = room.restore(stored)
+        self.counters["sockets_restored"] += len(stored) - len(stale)
+        await self.sockets.remove({room.room_id: stale})
+
+    def _audience(self, room_id: int) -> Collection[str]:
+        room = self.rooms.get(room_id)
+        return room.gateway_ids() if room is not None else ()
+
+    async def audience(self, room_id: int) -> list[str]:
+        """The gateways a batch of this room goes to now (operations and tests)."""
+        return sorted(self._audience(room_id))
 
     async def _member_room(self, room_id: int, user_id: int) -> Room:
         """The active room, with ``user_id`` looked up if they joined the club after it was activated."""
@@ -97,9 +127,11 @@ class RoomShardHost:
         """A membership changed (join, role, timeout, leave, ban): refresh it in the active rooms."""
         await self._open()
         member = await self.members.refresh(club_id, user_id)
+        gone: dict[int, list[str]] = {}
         for room in self.rooms.values():
             if room.club_id == club_id:
-                room.set_member(member, user_id)
+                gone[room.room_id] = room.set_member(member, user_id)
+        await self.sockets.remove(gone)
         if member is None:
             self.live.remove(club_id, user_id)
 
@@ -147,6 +179,7 @@ class RoomShardHost:
         except PyMongoError:
             room.leave(user_id, socket_key)
             return DomainError("unavailable", STORE_UNAVAILABLE)
+        await self.sockets.add(room_id, user_id, socket_key)
         if first:
             await self._presence(room, user_id, "online")
         return result
@@ -166,10 +199,15 @@ class RoomShardHost:
 
     async def leave(self, items: list[tuple[int, int, str]]) -> None:
         await self._open()
+        gone: dict[int, list[str]] = {}
         for room_id, user_id, socket_key in items:
+            # Forgotten in Redis even when the room is not active here (a leave retried by Ray onto a
+            # restarted shard), so a later activation does not take the socket back.
+            gone.setdefault(room_id, []).append(socket_key)
             room = self.rooms.get(room_id)
             if room is not None and room.leave(user_id, socket_key):
                 await self._presence(room, user_id, "offline")
+        await self.sockets.remove(gone)
 
     async def history(
         self, room_id: int, user_id: int, before_seq: int | None, after_seq: int | None, limit: int
@@ -224,12 +262,26 @@ class RoomShardHost:
     # -- housekeeping ------------------------------------------------------------------------
     async def sweep(self) -> dict:
         """Publish what Redis refused earlier, drop sockets of dead gateways and evict idle rooms."""
+        for room_id in list(self._unrestored):
+            room = self.rooms.get(room_id)
+            if room is None:
+                self._unrestored.discard(room_id)
+            else:
+                await self._restore_sockets(room)
         if self.messages_out.behind:  # a quiet room must not wait for its next message to be delivered
             await self.writer.publish([], [])
+        held = {room_id: set(room.gateway_ids()) for room_id, room in self.rooms.items()}
         swept = await self.rooms.sweep(self.redis, self.config.room_idle_s)
-        for _gateway, _room_id, room, gone in swept.dropped:
+        dropped: dict[str, list[int]] = {}
+        for gateway, room_id, room, gone in swept.dropped:
+            if gateway in held.get(room_id, ()):
+                dropped.setdefault(gateway, []).append(room_id)
             for user_id in gone:
                 await self._presence(room, user_id, "offline")
+        for gateway, room_ids in dropped.items():
+            await self.sockets.forget_gateway(room_ids, gateway)
+        # A room activated again meanwhile has written its new sockets: its hash stays.
+        await self.sockets.forget_rooms([r for r in swept.evicted if r not in self.rooms])
         self.counters["evictions"] += len(swept.evicted)
         return {"dead_gateways": swept.dead_gateways, "evicted": swept.evicted}
 

@@ -9,9 +9,10 @@ names: changing one orphans what a running deployment holds, so they change only
 Lua scripts never spell a key: they receive keys in ``KEYS``, or a prefix from here formatted into the
 script text at import (``gateway.tokens``' claim script: ``REFRESH_FAMILY_REVOKED_PREFIX``).
 
-Not keys, and not here: the python-socketio pub/sub channel (``Settings.socketio_channel``, default
-``clubhub``) and the internal event names sent on it (``clubhub:rooms``, ``clubhub:kick``,
-``clubhub:revoke``), which belong to the fan-out; the hash *fields* of the ranking signals
+Pub/sub channels are not keys (nothing is stored under them) but are named here too: each gateway's own
+channel (``gateway_channel``). Not here: python-socketio's shared channel itself (``Settings.socketio_channel``,
+default ``clubhub``) and the internal event names sent on the channels (``clubhub:rooms``,
+``clubhub:kick``, ``clubhub:revoke``), which belong to the fan-out; the hash *fields* of the ranking signals
 (``event:<id>``, ``club:<id>``, ``hour:<b>``: ``ranking.signals.item_key``).
 """
 
@@ -112,11 +113,30 @@ def gateway_heartbeat(gateway_id: str) -> str:
     return GATEWAY_HEARTBEAT_PREFIX + gateway_id
 
 
+# pub/sub channel (not a key): one gateway's own channel, next to python-socketio's shared one (the
+# ``base`` passed in). Room shards publish a room's message batches only on the channels of the gateways
+# holding sockets in that room (``actors.fanout.MessageFanout``); the gateway subscribes to its own.
+def gateway_channel(base: str, gateway_id: str) -> str:
+    return f"{base}:gateway:{gateway_id}"
+
+
 # -- chat (owner: actors' room and session shards; read by the gateway) -------------------------------
 
 # hash room id -> seq of the room's last published message (unread counts, resync after a missed batch).
 # No TTL; one field per room.
 ROOM_LAST_SEQ = NAMESPACE + "room_last_seq"
+
+# hash socket key (``<gateway_id>/<sid>``) -> user id: the sockets in one active room, so that a room
+# shard restarted by Ray knows again which gateways to publish the room's batches to (and who is online)
+# without every socket having to rejoin. Owner: actors' room shards (``actors.fanout.RoomSockets``).
+# No TTL; bound: the room's sockets: a leave deletes its field, the sweep deletes the fields of dead
+# gateways and the whole hash when the room is evicted (evicted rooms hold no sockets).
+ROOM_SOCKETS_PREFIX = NAMESPACE + "room_sockets:"
+
+
+def room_sockets(room_id: int) -> str:
+    return ROOM_SOCKETS_PREFIX + str(room_id)
+
 
 # hash room id -> the last seq the user has read. No TTL; one field per room the user has read.
 READ_MARKS_PREFIX = NAMESPACE + "read:"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from collections import OrderedDict, deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from .errors import DomainError
@@ -64,8 +65,11 @@ class Room:
     recent: deque = field(default_factory=lambda: deque(maxlen=RING_SIZE))
     acks_by_client_id: OrderedDict = field(default_factory=OrderedDict)
     last_send_at: dict[int, float] = field(default_factory=dict)
-    # user_id -> number of that user's sockets in the room (tabs, devices, gateways)
+    # user_id -> that user's sockets in the room, as "<gateway_id>/<sid>" keys (tabs, devices, gateways)
     online: dict[int, set] = field(default_factory=dict)
+    # gateway_id -> how many of the sockets above it holds: the gateways the room's batches are published
+    # to, kept with every socket change so a publish reads it instead of scanning the sockets
+    gateways: dict[str, int] = field(default_factory=dict)
     last_active: float = field(default_factory=time.monotonic)
 
     # -- membership ------------------------------------------------------------------------
@@ -86,12 +90,16 @@ class Room:
             raise DomainError("forbidden", f"you are timed out in this club for {wait}s more")
         return member
 
-    def set_member(self, member: Member | None, user_id: int) -> None:
-        if member is None:
-            self.members.pop(user_id, None)
-            self.online.pop(user_id, None)
-        else:
+    def set_member(self, member: Member | None, user_id: int) -> list[str]:
+        """Add, change or (``None``) remove a member; returns the sockets a removed member had here."""
+        if member is not None:
             self.members[user_id] = member
+            return []
+        self.members.pop(user_id, None)
+        sockets = sorted(self.online.pop(user_id, ()))
+        for key in sockets:
+            self._count_out(key)
+        return sockets
 
     # -- sending ---------------------------------------------------------------------------
     def known_ack(self, client_id: str) -> dict | None:
@@ -236,9 +244,26 @@ class Room:
         self.member(user_id)
         sockets = self.online.setdefault(user_id, set())
         first = not sockets
-        sockets.add(socket_key)
+        if socket_key not in sockets:
+            sockets.add(socket_key)
+            self._count_in(socket_key)
         self.last_active = time.monotonic()
         return first
+
+    def restore(self, sockets: Mapping[str, int]) -> list[str]:
+        """Take back the sockets (key -> user id) a previous activation of the room held (its host
+        stored them); returns the keys of users who are no longer members, which the host forgets."""
+        stale = []
+        for socket_key, user_id in sockets.items():
+            m = self.members.get(user_id)
+            if m is None or not can(m.role, "read"):
+                stale.append(socket_key)
+                continue
+            held = self.online.setdefault(user_id, set())
+            if socket_key not in held:
+                held.add(socket_key)
+                self._count_in(socket_key)
+        return stale
 
     def leave(self, user_id: int, socket_key: str) -> bool:
         """Forget a socket; True when it was the user's last one here (the user goes offline)."""
@@ -246,6 +271,7 @@ class Room:
         if not sockets or socket_key not in sockets:
             return False
         sockets.discard(socket_key)
+        self._count_out(socket_key)
         if not sockets:
             del self.online[user_id]
             return True
@@ -253,8 +279,10 @@ class Room:
 
     def drop_gateway(self, gateway_id: str) -> list[int]:
         """Forget every socket of a gateway that died; returns the users who went offline."""
-        gone = []
+        gone: list[int] = []
         prefix = gateway_id + "/"
+        if self.gateways.pop(gateway_id, None) is None:
+            return gone  # it held no socket here
         for user_id, sockets in list(self.online.items()):
             stale = {s for s in sockets if s.startswith(prefix)}
             if stale:
@@ -264,6 +292,22 @@ class Room:
                     gone.append(user_id)
         return gone
 
+    def gateway_ids(self) -> Collection[str]:
+        """The gateways holding at least one socket in the room: the only ones its batches go to."""
+        return self.gateways.keys()
+
+    def _count_in(self, socket_key: str) -> None:
+        gateway_id = gateway_of(socket_key)
+        self.gateways[gateway_id] = self.gateways.get(gateway_id, 0) + 1
+
+    def _count_out(self, socket_key: str) -> None:
+        gateway_id = gateway_of(socket_key)
+        left = self.gateways.get(gateway_id, 0) - 1
+        if left > 0:
+            self.gateways[gateway_id] = left
+        else:
+            self.gateways.pop(gateway_id, None)
+
     def socket_keys(self) -> list[str]:
         return [key for sockets in self.online.values() for key in sockets]
 
@@ -272,6 +316,11 @@ class Room:
 
     def idle_for(self, now_monotonic: float) -> float:
         return 0.0 if self.online else now_monotonic - self.last_active
+
+
+def gateway_of(socket_key: str) -> str:
+    """The gateway of a ``<gateway_id>/<sid>`` socket key."""
+    return socket_key.split("/", 1)[0]
 
 
 def validate_text(text) -> str:

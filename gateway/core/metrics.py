@@ -76,6 +76,12 @@ class GatewayMetrics:
             "Sockets dropped because their send queue was full",
             registry=self.registry,
         )
+        self.room_batches = Counter(
+            "clubhub_gateway_room_batches_total",
+            "Room message batches this gateway received (only its rooms': each shard publishes a room's "
+            "batch to the gateways holding sockets in it)",
+            registry=self.registry,
+        )
         self.shard_stats = None  # async () -> list of actor stats, set once the shards exist
 
     async def render(self) -> bytes:

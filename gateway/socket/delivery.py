@@ -1,7 +1,11 @@
 """Delivery of room messages to this gateway's sockets, in seq order, exactly once per socket.
 
-The room shards publish each ordered batch once (event ``clubhub:rooms``) through python-socketio's
-Redis pubsub protocol. This manager receives it like any other emit, but delivers it itself:
+The room shards publish each ordered batch (event ``clubhub:rooms``) in python-socketio's Redis pubsub
+format, but only on the own channel of each gateway holding sockets in the room (``listen_as`` names it;
+``actors.fanout.MessageFanout`` publishes there). This manager listens on that channel and on
+python-socketio's shared one (kicks, revocations, presence, live sessions, a user's events), on one
+connection, so what a shard published in one order arrives in that order. It receives a batch like any
+other emit, but delivers it itself:
 
 * one packet per room per batch, encoded once and put on every socket's queue — ``message`` for one
   message, ``message:batch`` for several (under load batches grow, so each socket gets fewer frames);
@@ -66,12 +70,29 @@ class RoomDelivery(socketio.AsyncRedisManager):
         )
         self.metrics = metrics
         self.max_queue = max_queue
+        self.gateway_channel: str | None = None  # this gateway's own channel, set by listen_as
         self.floors: dict[str, dict[int, int | _Hold]] = {}
         self.on_kick = None  # async (sid, room_ids, reason): set by the Realtime events
         self.on_revoke = None  # async (sid, reason): set by the Realtime events
         self._tasks: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak refs)
 
     # -- the pubsub listener -----------------------------------------------------------------
+    def listen_as(self, gateway_id: str) -> None:
+        """Hear the batches of the rooms this gateway holds sockets in: the shards address them to
+        ``gateway_id`` (the id in this gateway's socket keys). Called before the first socket connects
+        (the listener starts then)."""
+        self.gateway_channel = keys.gateway_channel(self.channel, gateway_id)
+
+    def _channels(self) -> list[str]:
+        return [self.channel] + ([self.gateway_channel] if self.gateway_channel else [])
+
+    async def _listen(self):
+        """python-socketio's ``_listen``, for both channels (it yields only the shared one's messages)."""
+        wanted = {c.encode() for c in self._channels()}
+        async for message in self._redis_listen_with_retries():
+            if message["channel"] in wanted and message["type"] == "message" and "data" in message:
+                yield message["data"]
+
     async def _redis_listen_with_retries(self):
         """python-socketio's listener loop, except that the wait between attempts stays under
         ``LISTEN_RETRY_MAX_S`` (python-socketio's doubles up to 60 s: a gateway could stay deaf for a
@@ -86,7 +107,7 @@ class RoomDelivery(socketio.AsyncRedisManager):
                     await _close_quietly(pubsub)
                 self._redis_connect()
                 pubsub = self.pubsub
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(*self._channels())
                 if lost:
                     await self._catch_up()
                 lost, retry_sleep = False, 0.1
@@ -160,7 +181,10 @@ class RoomDelivery(socketio.AsyncRedisManager):
             return
         if event != ROOMS_EVENT:
             return await super()._handle_emit(message)
-        for batch in message["data"][0]:
+        batches = message["data"][0]
+        if self.metrics is not None:
+            self.metrics.room_batches.inc(len(batches))
+        for batch in batches:
             self._deliver(batch["room_id"], batch["messages"])
 
     def _deliver(self, room_id: int, messages: list[dict]) -> None:

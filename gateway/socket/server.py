@@ -267,6 +267,9 @@ class Realtime:
                     await self.revoke_local(sid, "revoked")
 
     def start(self) -> None:
+        # The gateway's id is known once the actor client exists: the shards publish its rooms' batches
+        # on the channel named after it, and the listener starts with the first socket, after this.
+        self.delivery.listen_as(self.chat.actors.gateway_id)
         self._checker = asyncio.create_task(self._check_revocations())
 
     async def stop(self) -> None:
