@@ -350,6 +350,51 @@ class ClubHoloHub(Server):
                 found.append(sum(values) if values else None)
         return found
 
+    async def probe_room_batches(self, shape: str = "many_rooms") -> dict:
+        """Exactly which rooms each gateway hears: with nobody else connected, one member per room, on its
+        room's gateway, sends one message and waits for it to come back. A gateway then received one batch
+        per room it holds a member of (per-gateway channels), or one per room of the shape (one shared
+        channel). Every gateway's counter is read once the counts stop moving."""
+        import socketio
+
+        rooms = self.rooms[shape]
+        before = await self.room_batches()
+        for r, room in enumerate(rooms):
+            back = asyncio.Event()
+            client = socketio.AsyncClient(reconnection=False)
+            client.on("message", lambda m, back=back: back.set())
+            client.on("message:batch", lambda b, back=back: back.set())
+            await client.connect(
+                self.urls[r % len(self.urls)],
+                auth={"token": self.tokens[r]},  # member r sits in room r (sockets_for)
+                transports=["websocket"],
+                wait_timeout=30,
+            )
+            try:
+                for event, payload in (
+                    ("room:join", {"room_id": room}),
+                    ("message:send", {"room_id": room, "client_id": uuid.uuid4().hex, "text": "probe"}),
+                ):
+                    ack = await client.call(event, payload, timeout=30)
+                    if not ack.get("ok"):
+                        raise RuntimeError(f"probe {event} in room {room} refused: {ack}")
+                await asyncio.wait_for(back.wait(), 30)
+            finally:
+                await client.disconnect()
+        after, deadline = await self.room_batches(), time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)  # a gateway hearing every room may still be decoding the last batch
+            now = await self.room_batches()
+            if now == after:
+                break
+            after = now
+        held = [sum(1 for r in range(len(rooms)) if r % len(self.urls) == k) for k in range(len(self.urls))]
+        return {
+            "rooms": len(rooms),
+            "rooms_held_per_gateway": held,
+            "received_per_gateway": room_batch_report(before, after),
+        }
+
 
 def free_port_run(count: int) -> int:
     """A port with the ``count - 1`` ports after it free too (worker k serves /metrics on base + k)."""
@@ -541,17 +586,10 @@ def saturation(steps: list[dict]) -> dict:
     return max(main, key=lambda s: s["delivered_per_s"])
 
 
-def room_batch_report(before: list, after: list) -> dict:
-    """Room batches each gateway (or worker) received during one shape: with per-gateway channels a gateway
-    receives only its rooms' batches (about 1/N of all with rooms spread over N gateways), without them every
-    room's. "n/a" where the gateway does not export the counter."""
-    received = [None if a is None or b is None else round(a - b) for a, b in zip(after, before, strict=True)]
-    known = [r for r in received if r is not None]
-    total = sum(known)
-    return {
-        "per_gateway": ["n/a" if r is None else r for r in received],
-        "share": ["n/a" if r is None else (round(r / total, 3) if total else None) for r in received],
-    }
+def room_batch_report(before: list, after: list) -> list:
+    """Room batches each gateway (or worker) received between two reads of its counter; "n/a" where the
+    gateway does not export it."""
+    return ["n/a" if a is None or b is None else round(a - b) for a, b in zip(after, before, strict=True)]
 
 
 def scaling_report(results: dict, args) -> dict:
@@ -588,9 +626,15 @@ def log_scaling(scaling: dict) -> None:
         batches = entry["room_batches_many_rooms"]
         if batches is not None:
             log(
-                f"{n} {kind:9} room batches received per {kind[:-1]} in many_rooms: {batches['per_gateway']} "
-                f"(shares {batches['share']})"
+                f"{n} {kind:9} room batches received per {kind[:-1]} during the many_rooms steps: {batches['steps']}"
             )
+            probe = batches.get("probe")
+            if probe is not None:
+                log(
+                    f"{n} {kind:9} one message per room ({probe['rooms']} rooms): each gateway received "
+                    f"{probe['received_per_gateway']} batches, holding members of {probe['rooms_held_per_gateway']} "
+                    "rooms (per-gateway channels: equal; one shared channel: every room)"
+                )
 
 
 def plot(results: dict, path: Path) -> None:
@@ -677,9 +721,11 @@ async def main() -> None:
                 before = await server.room_batches() if counted else None
                 per_shape[shape] = await run_shape(server, shape, spec, args, extra)
                 if counted:
-                    after = await server.room_batches()
-                    results.setdefault("room_batches", {})[server.name] = room_batch_report(before, after)
-                    log(f"  room batches received in many_rooms: {results['room_batches'][server.name]}")
+                    report = {"steps": room_batch_report(before, await server.room_batches())}
+                    if server.workers == 1:  # a worker's rooms are wherever the kernel put each socket
+                        report["probe"] = await server.probe_room_batches(shape)
+                    results.setdefault("room_batches", {})[server.name] = report
+                    log(f"  room batches received per gateway in many_rooms: {report}")
             results["servers"][server.name] = per_shape
         finally:
             server.stop()
