@@ -256,8 +256,11 @@ class RoomShardHost:
         await self._open()
         return await self.live.act(event_id, user_id, action, args)
 
-    async def live_state(self, event_id: int) -> dict | None:
-        return self.live.state(event_id)
+    async def live_state(self, event_id: int) -> dict | DomainError | None:
+        # A shard Ray restarted holds no session in memory: restore it from the store, so ending a session right
+        # after a restart still credits its attendees.
+        await self._open()
+        return await self.live.restored_state(event_id)
 
     # -- housekeeping ------------------------------------------------------------------------
     async def sweep(self) -> dict:
