@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from storage.settings import Settings
+from storage.settings import Settings, is_loopback
 
 # What `ray start --block` exits with after the SIGTERM/SIGINT we forwarded: its own sys.exit(1), or the
 # signal itself when it died of it before its handler was installed.
@@ -93,6 +93,35 @@ def token_environment(settings: Settings, *, head: bool) -> None:
         )
 
 
+# Ray (2.60) turns a loopback node or GCS address into the machine's routable one
+# (``services.resolve_ip_for_localhost``), and refuses to join a cluster when told the machine is alone
+# (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, what keeps a local instance on loopback). A cluster whose nodes
+# share one machine's loopback (a laptop, the node-loss test) runs ``ray start`` with that one
+# conversion switched off, so every node listens on 127.0.0.1 and dials the GCS there.
+LOOPBACK_RAY_START = (
+    "import sys\n"
+    "from ray._private import services\n"
+    "services.resolve_ip_for_localhost = lambda host: host\n"
+    "from ray.scripts.scripts import main\n"
+    "sys.argv[0] = 'ray'\n"
+    "sys.exit(main())\n"
+)
+
+
+def on_loopback(argv: list[str]) -> bool:
+    """The node is asked to live on loopback: ``--node-ip-address`` names a loopback address."""
+    ips = [a.split("=", 1)[1] for a in argv if a.startswith("--node-ip-address=")]
+    ips += [b for a, b in zip(argv, argv[1:], strict=False) if a == "--node-ip-address"]
+    return bool(ips) and all(is_loopback(ip) for ip in ips)
+
+
+def loopback_argv(argv: list[str]) -> list[str]:
+    """``argv`` (a ``ray start`` line) run so that a loopback node address stays loopback."""
+    if not on_loopback(argv):
+        return argv
+    return [sys.executable, "-c", LOOPBACK_RAY_START, *argv[1:]]
+
+
 def run_node(argv: list[str]) -> int:
     """Run ``ray start --block`` until it ends; a stop we forwarded a signal for is a clean exit."""
     # The argv built above, no shell.
@@ -127,4 +156,4 @@ def ray_node(
     )
     token_environment(settings, head=head)
     print(f"clubhub ray-node: {' '.join(argv)}", flush=True)
-    return run_node(argv)
+    return run_node(loopback_argv(argv))
