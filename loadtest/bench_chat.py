@@ -617,12 +617,15 @@ def scaling_report(results: dict, args) -> dict:
 
 
 def log_scaling(scaling: dict) -> None:
-    log("\nscaling     shape       1 process delivered/s   N delivered/s   N ÷ 1")
+    log("\nscaling     shape       1 process delivered/s (p99 ms)   N delivered/s (p99 ms)   N ÷ 1")
     for kind, entry in scaling.items():
         n = entry["n"]
         for shape in SHAPES:
-            e = entry[shape]["saturation_delivered_per_s"]
-            log(f"{n} {kind:9} {shape:11} {e['1']:21.1f}   {e[str(n)]:13.1f}   {entry[shape]['ratio']}")
+            e, p99 = entry[shape]["saturation_delivered_per_s"], entry[shape]["saturation_p99_ms"]
+            log(
+                f"{n} {kind:9} {shape:11} {e['1']:21.1f} ({p99['1']})   {e[str(n)]:13.1f} ({p99[str(n)]})   "
+                f"{entry[shape]['ratio']}"
+            )
         batches = entry["room_batches_many_rooms"]
         if batches is not None:
             log(
