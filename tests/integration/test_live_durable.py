@@ -121,12 +121,16 @@ async def test_live_session_survives_its_shard_actor_being_killed(gateway, smtp)
 
             await wait_for(restarted, timeout=60)
 
-            # Re-joining listeners get exactly the state they had, restored from the store.
+            # The state query (what ending a session reads its attendees from) restores the session; then
+            # re-joining listeners get exactly the state they had.
+            queried = await actors.live_state(room_id, eid)
+            assert queried.pop("present_users") == sorted(p.member.user_id for p in (host, ann, ben, cat))
+            assert queried == before
             for name in ("cat", "ann"):
                 again = await _join(sockets, views, name, eid)
                 assert again == before, name
             stats = await shard.stats.remote()
-            assert stats["counters"]["live_restores"] == 1  # restored once, however many joined
+            assert stats["counters"]["live_restores"] == 1  # restored once, however many asked
 
             # Rules and order hold after the restore, and the version continues (no gap for anyone,
             # including the host and Ben, who never re-joined: their sockets are still in the session).
