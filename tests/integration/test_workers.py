@@ -17,6 +17,7 @@ import pytest
 import socketio
 from support.chat import CLUBHUB, ChatClient, make_club_room
 from support.members import make_member
+from support.processes import processes_using
 from support.wait import wait_for
 
 from gateway.app import POLLING_REFUSED
@@ -175,3 +176,54 @@ async def test_two_workers_share_a_port_deliver_across_and_stop_on_sigint(gatewa
         finally:
             for client in clients:
                 await client.close()
+
+
+async def test_workers_start_and_stop_their_own_services_and_ray(tmp_path):
+    """With nothing configured the supervisor starts the embedded services and a local Ray once, leaves Ray's
+    address for other gateways, refuses a second run on the busy port, and on SIGTERM stops everything."""
+    data = tmp_path / "data"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLUBHUB_", "RAY_"))}
+    log = tmp_path / "workers.log"
+    argv = [CLUBHUB, "run", "--workers", str(WORKERS), "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env={**env, "CLUBHUB_DATA_DIR": str(data)}, stdout=out, stderr=out)
+    try:
+
+        async def listening():
+            assert proc.poll() is None, log.read_text()[-4000:]
+            return "workers listening" in log.read_text()
+
+        await wait_for(listening, timeout=240, interval=0.5)
+        address = (data / "ray" / "address").read_text().strip()
+        assert address.startswith("127.0.0.1:"), address
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+            assert resp.status == 200, await resp.text()
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert sum(1 for p in family if p.ppid() == proc.pid and "run" in p.cmdline()) >= WORKERS
+
+        # The port is taken (by workers with SO_REUSEPORT): a second run says so and starts nothing.
+        second = subprocess.run(
+            argv, env={**env, "CLUBHUB_DATA_DIR": str(tmp_path / "other")}, capture_output=True, text=True
+        )
+        assert second.returncode == 1 and "cannot listen" in second.stderr, second.stderr
+        assert not (tmp_path / "other" / "ray").exists()
+
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 120) == 0, log.read_text()[-4000:]
+
+        async def family_gone():
+            return not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+        await wait_for(family_gone, timeout=30)
+        assert processes_using(data) == []
+        assert not (data / "ray" / "address").exists()
+        assert "stopped embedded services" in log.read_text()
+    finally:
+        if proc.poll() is None:  # a failed check: still stop what it started
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
