@@ -124,3 +124,17 @@ async def test_polling_is_refused_with_a_reason():
         resp = await client.get("/socket.io/?EIO=4&transport=websocket")
         assert (resp.status, await resp.text()) == (200, "engine.io")
         assert (await client.get("/api/v1/x?transport=polling")).status == 200
+
+
+def test_gateway_with_workers_is_supervised_too(calls, monkeypatch):
+    """A pod may run N gateway processes against external stores and an existing cluster."""
+    for variable, value in {
+        "CLUBHUB_POSTGRES_URL": "postgres://u:p@db:5432/clubhub",
+        "CLUBHUB_MONGO_URL": "mongodb://mongo:27017/clubhub",
+        "CLUBHUB_REDIS_URL": "redis://redis:6379/0",
+        "CLUBHUB_RAY_ADDRESS": "ray://ray-head:10001",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    assert cli.main(["gateway", "--workers", "2", "--port", "8099"]) == 0
+    assert calls["serve"] == []
+    assert [(s.workers, s.ray_address) for s in calls["supervise"]] == [(2, "ray://ray-head:10001")]
