@@ -159,6 +159,7 @@ class ActorClient:
             for i in range(settings.rankers)
         ]
         self._heartbeat: asyncio.Task | None = None
+        self._starting: asyncio.Future | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -170,6 +171,8 @@ class ActorClient:
     async def stop(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        if self._starting is not None:
+            self._starting.cancel()
         try:
             await self.redis.delete(keys.gateway_heartbeat(self.gateway_id))
         except Exception:  # nosec B110: the key expires on its own; shutting down goes on
@@ -185,10 +188,21 @@ class ActorClient:
             await asyncio.sleep(max(1.0, self.settings.housekeeping_s))
             try:
                 await self._beat()
-                # Idempotent; restarts the actors' loops after Ray restarted them.
-                await asyncio.gather(self.consumer.start.remote(), *(r.start.remote() for r in self.rankers))
             except Exception as exc:
                 log.warning("gateway heartbeat failed: %s", exc)
+            # Idempotent; restarts the actors' loops after Ray restarted them. Not awaited here: after a node
+            # loss Ray takes seconds to restart them, and a heartbeat held up that long lets the key expire, so
+            # the shards would drop this live gateway's sockets. One start in flight at a time.
+            if self._starting is None or self._starting.done():
+                self._starting = asyncio.ensure_future(self._start_loops())
+
+    async def _start_loops(self) -> None:
+        results = await asyncio.gather(
+            self.consumer.start.remote(), *(r.start.remote() for r in self.rankers), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("starting the actors' loops failed: %s", result)
 
     # -- placement ---------------------------------------------------------------------------
     def ranker(self, user_id: int):

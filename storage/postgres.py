@@ -66,7 +66,9 @@ async def ensure_database(url: str, database: str | None = None) -> None:
         # Identifiers cannot be bound parameters; quote_ident-style quoting of a name we were given.
         quoted = '"' + name.replace('"', '""') + '"'
         await admin.execute(f"CREATE DATABASE {quoted}")
-    except asyncpg.DuplicateDatabaseError:
+    except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+        # Another gateway created it meanwhile: two starting at once on a fresh server both saw none, and the
+        # loser of the race in pg_database's unique index gets a unique violation, not "already exists".
         pass
     finally:
         await admin.close()

@@ -1,8 +1,10 @@
 """Each store round-trips data against the real session services."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from tortoise.exceptions import IntegrityError
@@ -135,3 +137,17 @@ async def test_redis_round_trip(gateway):
     async with r.pipeline(transaction=True) as pipe:
         await pipe.incr(key + ":n").incr(key + ":n").execute()
     assert int(await r.get(key + ":n")) == 2
+
+
+async def test_gateways_starting_together_on_a_fresh_server_create_the_database_once(services):
+    """Several gateways (workers, pods) starting at once all find no database and all create it: the losers of
+    that race must take the database as made, not die on pg_database's unique index."""
+    url = services.urls()["postgres"]
+    name = f"race_{uuid.uuid4().hex[:8]}"
+    try:
+        await asyncio.gather(*(postgres.ensure_database(url, name) for _ in range(8)))
+        conn = await asyncpg.connect(**postgres.connect_kwargs(url, name), timeout=10)
+        assert await conn.fetchval("SELECT current_database()") == name
+        await conn.close()
+    finally:
+        await postgres.drop_database(url, name)
