@@ -12,8 +12,13 @@ Every member behaves like a real client: a send that was not acked (``unavailabl
 again with the same ``client_id``; a dropped socket reconnects and rejoins with ``since_seq``, the last
 seq it holds without a gap. The audit: every acked message is stored once with its acked seq, seqs run
 1..N without a gap across the kill, and every member ends up with exactly 1..N in order, each acked
-message once. The time from the kill to the first successful send is measured and printed (``-s``) and
-recorded as a test property; only a generous deadline bounds it.
+message once; members that never rejoined got the messages sent after the restart live (the restarted
+shards found the rooms' gateways). A live session hosted by the same node, with hands, a speaker, questions,
+upvotes, an answer, a poll's votes and a pin, comes back with exactly that state (every change was stored
+before it was broadcast), keeps its rules (a second vote is refused) and its version continues with no gap
+for the participants who never re-joined. The time from the kill to the first successful send is measured,
+printed (``-s``), recorded as a test property and in ``cluster/node-loss.json``; only a generous deadline
+bounds it. Marked ``cluster`` (``pytest -m cluster`` selects it, ``-m "not cluster"`` leaves it out).
 """
 
 from __future__ import annotations
@@ -23,18 +28,24 @@ import json
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
-from support.chat import ChatClient, GatewayProcess
+from redis import asyncio as redis_async
+from support.chat import ChatClient, GatewayProcess, LiveView
 from support.cluster import HEALTH_CHECK_FAILURES, HEALTH_CHECK_PERIOD_MS, LocalCluster
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 
 from actors.hashing import jump_hash
+from storage import keys
 from storage.mongo import MESSAGES, database_name
+
+pytestmark = pytest.mark.cluster
 
 ROOMS = 2  # rooms whose shard sits on the node that dies
 SENDS = 50  # per member; two members per room, one on each gateway
@@ -217,10 +228,106 @@ async def rooms_on_shards(
     return club["id"], rooms[:count]
 
 
+async def live_event_on_shards(url: str, host, club_id: int, shards: set[int], room_shards: int) -> int:
+    """An event of the club, live, whose live room's shard is one of ``shards`` (a live room is made when
+    the session starts: events are started, and ended again, until one lands there)."""
+    async with client_session(url) as http:
+        api = Api(http, host)
+        for i in range(20):
+            start = datetime.now(UTC) + timedelta(minutes=5 + i)
+            _, event = await api.call(
+                "POST",
+                f"/clubs/{club_id}/events",
+                {
+                    "title": f"AMA {i}",
+                    "starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(hours=1)).isoformat(),
+                },
+                expect=201,
+            )
+            _, started = await api.call("POST", f"/events/{event['id']}/live/start", expect=200)
+            if jump_hash(started["state"]["room_id"], room_shards) in shards:
+                return event["id"]
+            await api.call("POST", f"/events/{event['id']}/live/end", expect=200)
+    raise AssertionError("no live room hashed to the shards on the chosen node")
+
+
+async def ok(client: ChatClient, event: str, data: dict) -> dict:
+    ack = await client.call(event, data)
+    assert ack["ok"], (event, ack)
+    return ack
+
+
+class HeartbeatWatch:
+    """Which gateway heartbeat keys (alive before the kill) went missing while the cluster recovered: a
+    shard that finds one missing takes the gateway for dead and drops its sockets from every room."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis = redis_async.from_url(redis_url)
+        self.lapses: Counter = Counter()
+        self.task: asyncio.Task | None = None
+
+    async def _keys(self) -> set[bytes]:
+        return {k async for k in self.redis.scan_iter(match=keys.GATEWAY_HEARTBEAT_PREFIX + "*")}
+
+    async def start(self) -> None:
+        alive = await self._keys()
+
+        async def watch() -> None:
+            while True:
+                for key in alive - await self._keys():
+                    self.lapses[key.decode()] += 1
+                await asyncio.sleep(0.25)
+
+        self.task = asyncio.create_task(watch())
+
+    async def stop(self) -> dict[str, int]:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.redis.aclose()
+        return dict(self.lapses)
+
+
+class Stage:
+    """A live session's participants, each a socket of its own with a ``LiveView`` kept current by the
+    ``live:update`` deltas, as a client applies them."""
+
+    def __init__(self, eid: int) -> None:
+        self.eid = eid
+        self.sockets: dict[str, ChatClient] = {}
+        self.views: dict[str, LiveView] = {}
+
+    async def enter(self, name: str, url: str, token: str) -> None:
+        client = self.sockets[name] = await ChatClient(url, token).connect()
+        view = self.views[name] = LiveView()
+        client.sio.on("live:update", view.apply)
+        await self.join(name)
+
+    async def join(self, name: str) -> dict:
+        ack = await ok(self.sockets[name], "live:join", {"event_id": self.eid})
+        self.views[name].reset(ack["state"])
+        return ack["state"]
+
+    async def act(self, name: str, event: str, **data) -> dict:
+        return await ok(self.sockets[name], event, {"event_id": self.eid, **data})
+
+    async def everyone_at(self, version: int) -> None:
+        async def there():
+            return all(v.state is not None and v.state["version"] == version for v in self.views.values())
+
+        await wait_for(there, timeout=30)
+
+    async def close(self) -> None:
+        for client in self.sockets.values():
+            await _close(client)
+
+
 async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_path, record_property):
     cluster = LocalCluster(tmp_path / "cluster", workers=2)
     gateways: list[GatewayProcess] = []
     members: list[Member] = []
+    stage: Stage | None = None
     try:
         started = time.monotonic()
         await asyncio.to_thread(cluster.start)
@@ -248,6 +355,39 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
         for p in people[1:]:
             async with client_session(gateways[1].url) as http:
                 await Api(http, p).call("POST", f"/clubs/{club_id}/join", expect=200)
+        # A live session hosted by a doomed shard, with every kind of state: hands (in the order raised), a
+        # speaker, questions with upvotes and an answer, a poll with votes, a pinned announcement.
+        eid = await live_event_on_shards(gateways[0].url, people[0], club_id, doomed, len(room_shards))
+        stage = Stage(eid)
+        for i, name in enumerate(("host", "ann", "ben", "cat")):
+            await stage.enter(name, gateways[i % 2].url, people[i].token)
+        ann, ben, cat = (p.user_id for p in people[1:4])
+        await stage.act("cat", "live:hand", raised=True)
+        await stage.act("ben", "live:hand", raised=True)
+        await stage.act("host", "live:promote", user_id=ann, role="speaker")
+        q1 = (await stage.act("ben", "live:ask", text="What's next?"))["question_id"]
+        q2 = (await stage.act("cat", "live:ask", text="Any demos?"))["question_id"]
+        for voter in ("ann", "cat"):
+            await stage.act(voter, "live:upvote", question_id=q2)
+        await stage.act("ann", "live:upvote", question_id=q1)
+        await stage.act("host", "live:answer", question_id=q1)
+        poll = await stage.act("host", "live:poll", question="Tabs or spaces?", options=["tabs", "spaces"])
+        p1 = poll["poll_id"]
+        await stage.act("ann", "live:vote", poll_id=p1, option=1)
+        await stage.act("ben", "live:vote", poll_id=p1, option=1)
+        await stage.act("cat", "live:vote", poll_id=p1, option=0)
+        await stage.act("host", "live:pin", text="Slides at example.org")
+        before = await stage.join("host")
+        assert before["hands"] == [cat, ben] and before["speakers"] == [ann]
+        assert [(q["question_id"], q["votes"], q["answered"]) for q in before["questions"]] == [
+            (q2, 2, False),
+            (q1, 1, True),
+        ]
+        assert [p["tallies"] for p in before["polls"]] == [[1, 2]] and before[
+            "pinned"
+        ] == "Slides at example.org"
+        await stage.everyone_at(before["version"])
+
         # Per room: one member on each gateway.
         members = [
             Member(f"r{r}-gw{g}", people[2 * r + g].token, room_id, gateways[g].url)
@@ -271,6 +411,8 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
 
             await wait_for(enough, timeout=max(1.0, deadline - time.monotonic()))
             acked_at_kill = acked()
+            beats = HeartbeatWatch(services.urls()["redis"])
+            await beats.start()
             await asyncio.to_thread(victim.kill)
             killed_at = victim.killed_at
             assert killed_at is not None
@@ -285,15 +427,55 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
 
             moved_at = await wait_for(moved, timeout=max(1.0, deadline - time.monotonic()), interval=0.25)
             await asyncio.gather(*senders)
+            lapsed = await beats.stop()
         finally:
             for task in senders:
                 task.cancel()
             await asyncio.gather(*senders, return_exceptions=True)
 
+        # Live delivery resumed without any rejoin: the restarted shards found the rooms' gateways (kept in
+        # Redis). A member whose socket the gateway dropped at a gap (a batch stored but never published
+        # before the kill) resumes below, like every other member.
+        still_connected = [m for m in members if m.connected()]
+        for m in still_connected:
+            top = max(seq for other in members if other.room_id == m.room_id for seq in other.acked.values())
+
+            async def has_top(m=m, top=top):
+                return any(msg["seq"] == top for msg in m.received)
+
+            try:
+                await wait_for(has_top, timeout=30)
+            except AssertionError:
+                tail = [msg["seq"] for msg in m.received][-10:]
+                raise AssertionError(
+                    f"{m.name}, still connected, never got seq {top} live (holds ...{tail}); gateway "
+                    f"heartbeats missing during the recovery: {lapsed}"
+                ) from None
+
         # Every member reconnects once more and asks for what it is missing.
         for m in members:
             await m.drop()
             await m.ensure_connected(deadline)
+
+        # The live session restarted with its shard: re-joiners on both gateways get exactly the state they
+        # had; its rules and order hold, and its version continues with no gap for those who never re-joined.
+        for name in ("cat", "ann"):
+            assert await stage.join(name) == before, name
+        refused = await stage.sockets["ben"].call("live:vote", {"event_id": eid, "poll_id": p1, "option": 0})
+        assert refused["error"]["code"] == "conflict", refused  # one vote per member, remembered
+        await stage.act("host", "live:close_poll", poll_id=p1)
+        await stage.act("ben", "live:upvote", question_id=q2)
+        q3 = (await stage.act("cat", "live:ask", text="And after that?"))["question_id"]
+        await stage.act("cat", "live:hand", raised=False)
+        after = await stage.join("ann")
+        assert after["version"] == before["version"] + 4
+        assert after["hands"] == [ben] and after["speakers"] == [ann]
+        assert [(q["question_id"], q["votes"]) for q in after["questions"]] == [(q2, 3), (q1, 1), (q3, 0)]
+        assert [(p["tallies"], p["closed"]) for p in after["polls"]] == [([1, 2], True)]
+        assert after["pinned"] == "Slides at example.org"
+        await stage.everyone_at(after["version"])
+        for name, view in stage.views.items():
+            assert view.gaps == 0 and view.state == after, name
 
         # -- the audit -----------------------------------------------------------------------------
         first_ack_after = min(done for m in members for begun, done in m.ack_times if begun >= killed_at)
@@ -307,6 +489,9 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
             "errors": dict(sum((m.errors for m in members), Counter())),
             "connects": {m.name: m.connects for m in members},
             "doomed_shards": sorted(doomed),
+            "live_delivery_without_rejoin": len(still_connected),
+            "heartbeat_lapses": lapsed,
+            "live_session_version": [before["version"], after["version"]],
             "cluster_up_s": round(cluster_up - started, 1),
             "gateways_up_s": round(gateways_up - cluster_up, 1),
             "members_ready_s": round(streaming - gateways_up, 1),
@@ -340,6 +525,8 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
                 assert got == expected, f"{m.name}: got {len(got)} messages, expected {len(expected)}"
         assert recovery_s < DEADLINE_S
     finally:
+        if stage is not None:
+            await stage.close()
         for m in members:
             await m.drop()
         for g in gateways:

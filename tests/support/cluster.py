@@ -21,6 +21,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -381,3 +382,10 @@ class LocalCluster:
                     stream.close()
         for node in [*self.worker_nodes, self.head]:
             node.stop()
+        # Ray's logs (every node's raylet, the GCS, the actors' workers) stay beside the test's files.
+        logs = self.temp_dir / "session_latest" / "logs"
+        try:
+            shutil.copytree(logs, self.root / "ray-logs", dirs_exist_ok=True, ignore_dangling_symlinks=True)
+        except OSError:
+            pass  # no logs (a head that never started) or a file gone meanwhile: nothing to keep
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
