@@ -263,7 +263,7 @@ class HeartbeatWatch:
     shard that finds one missing takes the gateway for dead and drops its sockets from every room."""
 
     def __init__(self, redis_url: str) -> None:
-        self.redis = redis_async.from_url(redis_url)
+        self.redis = redis_async.from_url(redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self.lapses: Counter = Counter()
         self.task: asyncio.Task | None = None
 
@@ -282,10 +282,12 @@ class HeartbeatWatch:
         self.task = asyncio.create_task(watch())
 
     async def stop(self) -> dict[str, int]:
-        assert self.task is not None
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        await self.redis.aclose()
+        """The lapses seen (key -> polls it was missing in); idempotent."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+            await self.redis.aclose()
         return dict(self.lapses)
 
 
@@ -328,6 +330,7 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
     gateways: list[GatewayProcess] = []
     members: list[Member] = []
     stage: Stage | None = None
+    watching: list[HeartbeatWatch] = []
     try:
         started = time.monotonic()
         await asyncio.to_thread(cluster.start)
@@ -383,9 +386,8 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
             (q2, 2, False),
             (q1, 1, True),
         ]
-        assert [p["tallies"] for p in before["polls"]] == [[1, 2]] and before[
-            "pinned"
-        ] == "Slides at example.org"
+        assert [p["tallies"] for p in before["polls"]] == [[1, 2]]
+        assert before["pinned"] == "Slides at example.org"
         await stage.everyone_at(before["version"])
 
         # Per room: one member on each gateway.
@@ -413,6 +415,7 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
             acked_at_kill = acked()
             beats = HeartbeatWatch(services.urls()["redis"])
             await beats.start()
+            watching.append(beats)
             await asyncio.to_thread(victim.kill)
             killed_at = victim.killed_at
             assert killed_at is not None
@@ -525,6 +528,8 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
                 assert got == expected, f"{m.name}: got {len(got)} messages, expected {len(expected)}"
         assert recovery_s < DEADLINE_S
     finally:
+        for watch in watching:
+            await watch.stop()
         if stage is not None:
             await stage.close()
         for m in members:
