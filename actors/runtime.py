@@ -111,6 +111,9 @@ def start_ray(settings: Settings) -> bool:
     os.environ.pop("RAY_ADDRESS", None)
     _single_machine()
     ray.init(
+        # "local": always a new instance. Without an address Ray joins the cluster /tmp/ray/ray_current_cluster
+        # names, which any head started on this machine leaves behind (and then refuses num_cpus).
+        address="local",
         num_cpus=settings.ray_num_cpus or os.cpu_count() or 1,
         include_dashboard=False,
         # Loopback only: this machine is the whole cluster, nothing should listen on other interfaces.
