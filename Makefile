@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking bench-stores capacity soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking bench-stores capacity soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -106,8 +106,14 @@ image:
 run: install
 	$(BIN)/clubhub run
 
+# The multi-node Ray test (marker `cluster`) runs apart, `make test-cluster`: in one of two CI runs it hung
+# after the node kill (issue 15 stays open until it is found), and a hung test would hold up every other one.
 test: install chromium web-test deploy-tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not cluster"
+
+# A head, two worker nodes and two gateways on this machine; SIGKILLs a node mid-stream (~2 min quiet).
+test-cluster: install
+	$(BIN)/python -m pytest -m cluster -s tests/integration/test_cluster.py
 
 # The pure tier alone (no service, no Ray, no browser): seconds.
 test-unit: $(STAMP)
