@@ -21,6 +21,7 @@ import json
 import os
 import random
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -45,6 +46,8 @@ OBJECT_STORE_MB = 100  # the shards pass small messages; Ray's floor is about 75
 
 # Asked by a process of its own: this one may already be a driver of another Ray instance, and Ray reads
 # its token once per process. It stays up and answers one line per request: importing Ray takes seconds.
+WATCHER_TIMEOUT_S = 15.0
+
 NODES_SCRIPT = """
 import json, sys
 from ray._raylet import GcsClient
@@ -302,13 +305,7 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the head's GCS did not listen within {timeout}s:\n{self.head.tail()}")
             time.sleep(0.2)
-        self._watcher = subprocess.Popen(
-            [sys.executable, "-c", NODES_SCRIPT, self.address],
-            env=self.env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        self._start_watcher()
         # One at a time, and once more when a start fails: a raylet must register with the GCS within
         # 30 s (fixed in Ray), which two nodes starting together on a busy 2-core machine can miss.
         for alive, node in enumerate(self.worker_nodes, start=2):
@@ -321,6 +318,25 @@ class LocalCluster:
                     if attempt == 2:
                         raise
                     node.stop()
+
+    def _start_watcher(self) -> None:
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-c", NODES_SCRIPT, self.address],
+            env=self.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def _stop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is None:
+            return
+        watcher.kill()
+        watcher.wait(10)
+        for stream in (watcher.stdin, watcher.stdout):
+            if stream is not None:
+                stream.close()
 
     def _check_running(self) -> None:
         for node in self.nodes:
@@ -336,6 +352,14 @@ class LocalCluster:
             raise RuntimeError(f"the node watcher exited with {watcher.returncode}")
         watcher.stdin.write("\n")
         watcher.stdin.flush()
+        # A bounded wait: once after a node kill the GCS call hung past its own timeout, and a blocking
+        # readline held the test's event loop (and the whole suite) for 16 minutes. A watcher that does
+        # not answer is replaced, so no stale answer is read later.
+        ready, _, _ = select.select([watcher.stdout], [], [], WATCHER_TIMEOUT_S)
+        if not ready:
+            self._stop_watcher()
+            self._start_watcher()
+            raise RuntimeError(f"the node watcher did not answer within {WATCHER_TIMEOUT_S}s")
         answer = json.loads(watcher.stdout.readline())
         if isinstance(answer, dict):
             raise RuntimeError(answer["error"])
@@ -374,12 +398,7 @@ class LocalCluster:
     # -- stopping ----------------------------------------------------------------------------------
     def stop(self) -> None:
         """Workers first (they would otherwise spend their time reconnecting to a gone GCS), then the head."""
-        if self._watcher is not None:
-            self._watcher.kill()
-            self._watcher.wait(10)
-            for stream in (self._watcher.stdin, self._watcher.stdout):
-                if stream is not None:
-                    stream.close()
+        self._stop_watcher()
         for node in [*self.worker_nodes, self.head]:
             node.stop()
         # Ray's logs (every node's raylet, the GCS, the actors' workers) stay beside the test's files.
