@@ -17,7 +17,7 @@ import pytest
 import socketio
 from support.chat import CLUBHUB, ChatClient, make_club_room
 from support.members import make_member
-from support.processes import processes_using
+from support.processes import processes_using, terminate
 from support.wait import wait_for
 
 from gateway.app import POLLING_REFUSED
@@ -92,13 +92,7 @@ class Workers:
         await wait_for(up, timeout=120, interval=0.25)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 60)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -18,6 +17,7 @@ import socketio
 
 from storage.models import Club, Membership, Role, Room, User
 from storage.services import free_port
+from support.processes import terminate
 from support.wait import wait_for
 
 
@@ -162,13 +162,7 @@ class GatewayProcess:
             await wait_for(up, timeout=90, interval=0.25)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 30)
 
 
 class LiveView:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from pathlib import Path
 
 import psutil
+
+
+def terminate(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM (a gateway drains and stops what it started), then SIGKILL after ``grace_s``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def processes_using(data_dir: Path) -> list[psutil.Process]:
