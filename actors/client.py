@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from typing import Any
@@ -98,7 +99,7 @@ class ShardBatcher:
         if self.observe_batch is not None:
             self.observe_batch(len(items))
         try:
-            results = await self.handle.apply.remote([op for op, _ in items])
+            results = await self.handle.apply.remote([op for op, _ in items], time.time())
         except Exception as exc:  # actor died mid-call (and retries ran out), cluster gone…
             log.warning("room shard call failed: %s", exc)
             results = [DomainError("unavailable", CHAT_UNAVAILABLE) for _ in items]  # one each: raised apart

@@ -146,10 +146,10 @@ class RoomShardHost:
             room.slow_mode_s = row.slow_mode_s
 
     # -- the write path ----------------------------------------------------------------------
-    async def apply(self, ops: list[dict]) -> list[Result]:
+    async def apply(self, ops: list[dict], sent_at: float | None = None) -> list[Result]:
         """Sends, edits, deletes and reactions, in order; one answer per op once it is stored."""
         await self._open()
-        return await self.writer.apply(ops)
+        return await self.writer.apply(ops, sent_at)
 
     # -- reads and presence ------------------------------------------------------------------
     async def join(
