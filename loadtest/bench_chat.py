@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -49,9 +48,14 @@ from storage.services import free_port  # noqa: E402
 
 # The counter of room batches a gateway received (per-gateway channels: only its rooms'; else every room's).
 ROOM_BATCHES = "clubhub_gateway_room_batches_total"
-# The gateway's histogram of each message's time per stage (gateway.socket.delivery.STAGES).
-STAGE_BUCKETS = "clubhub_message_stage_seconds_bucket"
-STAGE_LINE = re.compile(r"^clubhub_message_stage_seconds_bucket\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+# The gateway's histograms read per step: each message's time per stage (gateway.socket.delivery.STAGES),
+# and how late its event loop ran and how long its collections paused it (gateway.core.loop_health), by
+# metric name -> the label that tells its series apart (None: one series, named after the metric).
+HISTOGRAMS = {
+    "clubhub_message_stage_seconds": "stage",
+    "clubhub_event_loop_lag_seconds": None,
+    "clubhub_gc_pause_seconds": "generation",
+}
 
 SHAPES = {
     "many_rooms": {"rooms": 20, "members": 25, "senders": 100, "start_rate": 100},
@@ -59,17 +63,29 @@ SHAPES = {
 }
 
 
-def parse_stage_buckets(text: str) -> dict[str, dict[float, float]]:
-    """``clubhub_message_stage_seconds`` from one /metrics text: stage -> {upper bound: cumulative count}."""
+def parse_histogram(text: str, name: str, label: str | None) -> dict[str, dict[float, float]]:
+    """One histogram from a /metrics text: series (the ``label``'s value, else ``name``) -> {upper bound:
+    cumulative count}."""
     out: dict[str, dict[float, float]] = {}
+    prefix = name + "_bucket{"
     for line in text.splitlines():
-        match = STAGE_LINE.match(line)
-        if match is None:
+        if not line.startswith(prefix):
             continue
-        labels = dict(kv.split("=", 1) for kv in match["labels"].split(","))
-        stage, le = labels["stage"].strip('"'), labels["le"].strip('"')
-        out.setdefault(stage, {})[float(le)] = float(match["value"])
+        inside, _, value = line[len(prefix) :].rpartition("} ")
+        labels = {k: v.strip('"') for k, v in (kv.split("=", 1) for kv in inside.split(","))}
+        series = labels.get(label, "") if label else name
+        out.setdefault(series, {})[float(labels["le"])] = float(value)
     return out
+
+
+def parse_stage_buckets(text: str) -> dict[str, dict[float, float]]:
+    """``clubhub_message_stage_seconds``: stage -> {upper bound: cumulative count}."""
+    return parse_histogram(text, "clubhub_message_stage_seconds", "stage")
+
+
+def parse_gateway_histograms(text: str) -> dict[str, dict[str, dict[float, float]]]:
+    """Every histogram of ``HISTOGRAMS`` from one /metrics text."""
+    return {name: parse_histogram(text, name, label) for name, label in HISTOGRAMS.items()}
 
 
 def merge_buckets(parts: list[dict[str, dict[float, float]]]) -> dict[str, dict[float, float]]:
@@ -452,14 +468,14 @@ class ClubHoloHub(Server):
     def rss_kb(self) -> float:
         return psutil.Process(self.proc.pid).memory_info().rss / 1024
 
-    async def stage_buckets(self) -> dict[str, dict[float, float]]:
-        """The gateways' (every worker's) ``clubhub_message_stage_seconds`` buckets, summed."""
+    async def histograms(self) -> dict[str, dict[str, dict[float, float]]]:
+        """The gateways' (every worker's) ``HISTOGRAMS``, each summed over them."""
         parts = []
         async with aiohttp.ClientSession() as http:
             for url in self.metrics_urls:
                 async with http.get(url) as resp:
-                    parts.append(parse_stage_buckets(await resp.text()))
-        return merge_buckets(parts)
+                    parts.append(parse_gateway_histograms(await resp.text()))
+        return {name: merge_buckets([p[name] for p in parts]) for name in HISTOGRAMS}
 
     async def room_batches(self) -> list[float | None]:
         """``clubhub_gateway_room_batches_total`` of each gateway (or worker): the room batches it received
@@ -618,7 +634,7 @@ async def measured(
     (``stage_report``). ``flame``: py-spy records the gateway and a room shard during the step into
     ``<flame>_gateway.svg`` and ``<flame>_shard.svg``."""
     traced = isinstance(server, ClubHoloHub)
-    stages_before = await server.stage_buckets() if traced else {}
+    histograms_before = await server.histograms() if traced else {}
     before, started = server.cpu_seconds(), time.monotonic()
     spies = start_flames(server, flame, seconds) if flame is not None else []
     r = await gen.step(rate, seconds)
@@ -638,7 +654,14 @@ async def measured(
     # Cores each role kept busy over the step (its sending and the drain after it).
     r["cpu_cores"] = {k: round(v / (time.monotonic() - started), 3) for k, v in ranked}
     if traced:
-        r["stages"] = stage_report(stages_before, await server.stage_buckets())
+        after_h = await server.histograms()
+        stages, lag, gc = (stage_report(histograms_before[name], after_h[name]) for name in HISTOGRAMS)
+        r["stages"] = stages
+        # The gateway's event loop: how late it ran (p50/p99) and its collections (count, p99 pause).
+        r["gateway_loop"] = {
+            "lag": lag.get("clubhub_event_loop_lag_seconds", {}),
+            "gc": {f"gen{gen}": v for gen, v in gc.items()},
+        }
     return r
 
 
@@ -692,6 +715,13 @@ def log_step(server: Server, label: str, r: dict) -> None:
         log(
             "      stages p50/p99 ms: "
             + ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in r["stages"].items())
+        )
+    loop = r.get("gateway_loop")
+    if loop:
+        lag = loop["lag"]
+        log(
+            f"      gateway loop lag p50/p99 ms: {lag.get('p50_ms')}/{lag.get('p99_ms')}; collections: "
+            + ", ".join(f"{g} {v['n']}× p99 {v['p99_ms']} ms" for g, v in loop["gc"].items())
         )
 
 

@@ -86,6 +86,19 @@ class GatewayMetrics:
             registry=self.registry,
             buckets=STAGE_BUCKETS,
         )
+        self.loop_lag = Histogram(
+            "clubhub_event_loop_lag_seconds",
+            "How late a 50 ms timer of the gateway's event loop fires (everything on the loop waits as long)",
+            registry=self.registry,
+            buckets=STAGE_BUCKETS,
+        )
+        self.gc_pause = Histogram(
+            "clubhub_gc_pause_seconds",
+            "Garbage collections of the gateway process, by generation, and how long each held it",
+            ["generation"],
+            registry=self.registry,
+            buckets=STAGE_BUCKETS,
+        )
         self.slow_consumers = Counter(
             "clubhub_slow_consumers_total",
             "Sockets dropped because their send queue was full",
