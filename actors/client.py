@@ -4,14 +4,15 @@ Every call answers the actor's success (a dict without the legacy ``"ok": True``
 ``DomainError``: an actor's refusal (a returned ``DomainError``, or the legacy ``{"ok": False, "error"}``)
 as it is, and a call Ray could not complete as ``unavailable``.
 
-Hot path: ``apply`` goes through a per-shard ``ShardBatcher`` that coalesces whatever arrives within
-``flush_ms`` (or ``max_items``) into one Ray call; there is no Ray call per message.
+Hot path: ``apply`` goes through a per-shard ``ShardBatcher`` that coalesces whatever arrives while the
+shard's calls are out into one Ray call; there is no Ray call per message under load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from typing import Any
@@ -60,15 +61,24 @@ async def call(remote: Awaitable, unavailable: str = CHAT_UNAVAILABLE) -> Any:
 
 
 class ShardBatcher:
-    """Coalesces operations bound for one shard into one Ray call (flush at ~2 ms or ~256)."""
+    """Coalesces operations bound for one shard into Ray calls, by arrival and by time.
 
-    def __init__(self, handle, flush_ms: float, max_items: int, observe_batch=None) -> None:
+    What arrives while fewer than ``max_in_flight`` calls are out goes at the end of the current loop
+    iteration (after ``flush_ms`` when that is set), so a quiet room pays no coalescing wait; while that many
+    calls are out, operations gather and go together the moment one returns. Under load batches grow with
+    the shard's own round time instead of a fixed timer, so there are fewer calls (and fewer rounds) per
+    message; a batch is sent at once when it reaches ``max_items``."""
+
+    def __init__(
+        self, handle, flush_ms: float, max_items: int, observe_batch=None, max_in_flight: int = 2
+    ) -> None:
         self.handle = handle
         self.flush_s = flush_ms / 1000.0
         self.max_items = max_items
+        self.max_in_flight = max_in_flight
         self.observe_batch = observe_batch  # (size) -> None, e.g. a histogram's observe
         self.items: list[tuple[dict, asyncio.Future]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         # Calls in flight, referenced until done: the loop keeps only weak references to tasks, and a
         # collected one would leave its senders waiting for ever.
         self._sending: set[asyncio.Task] = set()
@@ -80,25 +90,32 @@ class ShardBatcher:
         self.items.append((op, fut))
         if len(self.items) >= self.max_items:
             self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.flush_s, self._flush)
+        elif self._timer is None and len(self._sending) < self.max_in_flight:
+            self._timer = (
+                loop.call_later(self.flush_s, self._flush) if self.flush_s else loop.call_soon(self._flush)
+            )
         return unwrap(await fut)
 
     def _flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        items, self.items = self.items, []
+        items, self.items = self.items[: self.max_items], self.items[self.max_items :]
         if items:
             task = asyncio.ensure_future(self._send(items))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task) -> None:
+        self._sending.discard(task)
+        if self.items and self._timer is None and len(self._sending) < self.max_in_flight:
+            self._flush()  # what gathered while the calls were out
 
     async def _send(self, items) -> None:
         if self.observe_batch is not None:
             self.observe_batch(len(items))
         try:
-            results = await self.handle.apply.remote([op for op, _ in items])
+            results = await self.handle.apply.remote([op for op, _ in items], time.time())
         except Exception as exc:  # actor died mid-call (and retries ran out), cluster gone…
             log.warning("room shard call failed: %s", exc)
             results = [DomainError("unavailable", CHAT_UNAVAILABLE) for _ in items]  # one each: raised apart
@@ -147,7 +164,9 @@ class ActorClient:
         ]
         observe = metrics.gateway_batch.observe if metrics is not None else None
         self.batchers = [
-            ShardBatcher(h, settings.batch_flush_ms, settings.batch_max_items, observe)
+            ShardBatcher(
+                h, settings.batch_flush_ms, settings.batch_max_items, observe, settings.batch_in_flight
+            )
             for h in self.room_shards
         ]
         self.consumer: Any = InteractionConsumer.options(

@@ -254,6 +254,10 @@ class MessageFanout:
         targets = per_gateway((b["room_id"] for b in batches), self.audience)
         if not targets:
             return
+        published = time.time()
+        for b in batches:
+            if "trace" in b:
+                b["trace"]["published"] = published
         encoded = [json.dumps(b, separators=_COMPACT) for b in batches]
         for gateway_id, indexes in targets.items():
             message = rooms_message((encoded[i] for i in indexes), self.fanout.host_id)

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 CONSUMER = "consumer-0"  # one named actor: its identity survives its restarts
 REBUILD_TIMEOUT_S = 600  # bound on one full scan of the interaction history (embedding rebuild)
 REBUILD_RETRIES = 3
+# Between reads that found only a few entries: the feed's signals may trail by a quarter second, and each
+# batch (one insert_many, one script) then carries many interactions instead of one or two.
+LINGER_S = 0.25
 
 
 # KEYS: applied-set per interaction (one per entry); ARGV per entry: id, n, then n triples (hash, field, inc).
@@ -115,6 +118,7 @@ class InteractionConsumerHost:
             self.process,
             count=500,
             block_ms=500,
+            linger_s=LINGER_S,
         )
 
     async def drain(self) -> int:

@@ -118,6 +118,8 @@ class Pending:
     result: Result | None = None
     dup_of: Pending | None = None  # the same client_id sent earlier in the same batch
     committed: bool = False  # a stored send the conflict path already committed to its room
+    # (received by the gateway, sent on by its batcher), epoch seconds: the first stages of the message's trace.
+    at: tuple[float, float] | None = None
 
 
 @dataclass
@@ -180,15 +182,19 @@ class GroupCommitWriter:
         self._publish_lock = asyncio.Lock()
         self.dirty: set[int] = set()  # rooms whose last seq must be re-read before the next write
 
-    async def apply(self, ops: list[dict]) -> list[Result]:
-        """Sends, edits, deletes and reactions, in order; one answer per op once it is stored."""
+    async def apply(self, ops: list[dict], sent_at: float | None = None) -> list[Result]:
+        """Sends, edits, deletes and reactions, in order; one answer per op once it is stored.
+        ``sent_at``: when the gateway's batcher sent them (with each op's ``received_at``, the start of
+        the stage trace a stored batch carries to the gateways)."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Result]] = []
         for raw in ops:
             fut: asyncio.Future[Result] = loop.create_future()
             futures.append(fut)
+            received_at = raw.get("received_at")
+            at = (received_at, sent_at) if received_at is not None and sent_at is not None else None
             try:
-                self.pending.append(Pending(parse_op(raw), fut))
+                self.pending.append(Pending(parse_op(raw), fut, at=at))
             except DomainError as err:
                 self.counters[f"{raw.get('kind')}:{err.code}"] += 1
                 fut.set_result(err)
@@ -282,8 +288,9 @@ class GroupCommitWriter:
         sends = [e for e in planned if isinstance(e.planned, PlannedSend)]
         updates = [e for e in planned if isinstance(e.planned, PlannedUpdate)]
         stored_sends, retry = await self._store_sends(rooms, sends)
+        stored_at = time.time()
         stored_updates = await self._store_updates(rooms, updates, stored_sends)
-        new = self._commit_sends(rooms, stored_sends, now)
+        new = self._commit_sends(rooms, stored_sends, now, stored_at)
         await self._commit_updates(rooms, stored_updates)
         retry += self._answer_duplicates(todo)
         await self.publish(new, [e.planned.message for e in stored_updates if e.planned is not None])
@@ -435,8 +442,12 @@ class GroupCommitWriter:
             for e in entries:
                 e.committed = True
 
-    def _commit_sends(self, rooms: dict[int, Room], stored: list[Pending], now: float) -> list[dict]:
-        """Commit and answer the stored sends; returns them per room, as published."""
+    def _commit_sends(
+        self, rooms: dict[int, Room], stored: list[Pending], now: float, stored_at: float
+    ) -> list[dict]:
+        """Commit and answer the stored sends; returns them per room, as published, each batch with the
+        trace of its messages' stages so far (``trace``: when each was received and sent on by its
+        gateway, when this round planned and stored them), which the gateways complete and measure."""
         self._commit(rooms, stored, now)
         batches = []
         for rid, entries in by_room(stored).items():
@@ -445,7 +456,15 @@ class GroupCommitWriter:
                 assert isinstance(e.planned, PlannedSend)
                 e.result = dict(e.planned.ack)
                 messages.append(e.planned.message)
-            batches.append({"room_id": rid, "messages": messages})
+            batch: dict[str, Any] = {"room_id": rid, "messages": messages}
+            if all(e.at is not None for e in entries):
+                batch["trace"] = {
+                    "received": [e.at[0] for e in entries if e.at is not None],
+                    "sent": [e.at[1] for e in entries if e.at is not None],
+                    "planned": now,
+                    "stored": stored_at,
+                }
+            batches.append(batch)
         return batches
 
     async def _commit_updates(self, rooms: dict[int, Room], stored: list[Pending]) -> None:

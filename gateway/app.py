@@ -18,6 +18,7 @@ from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.core.backends import Backends
+from gateway.core.loop_health import LoopHealth, freeze_startup_heap
 from gateway.core.metrics import GatewayMetrics
 from gateway.core.tokens import TokenError
 from gateway.http import accounts as http_accounts
@@ -203,6 +204,9 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         realtime.start()
         achievements = AchievementWorker(redis, app[SIO].emit, actors.gateway_id)
         await achievements.start()
+        loop_health = LoopHealth(metrics)
+        loop_health.start()
+        freeze_startup_heap()
         metrics.shard_stats = actors.shard_stats
         log.info(
             "backends ready",
@@ -214,6 +218,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         try:
             yield
         finally:
+            loop_health.stop()
             await realtime.stop()
             await achievements.stop()
             await actors.stop()

@@ -26,12 +26,14 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psutil
@@ -46,11 +48,118 @@ from storage.services import free_port  # noqa: E402
 
 # The counter of room batches a gateway received (per-gateway channels: only its rooms'; else every room's).
 ROOM_BATCHES = "clubhub_gateway_room_batches_total"
+# The gateway's histograms read per step: each message's time per stage (gateway.socket.delivery.STAGES),
+# and how late its event loop ran and how long its collections paused it (gateway.core.loop_health), by
+# metric name -> the label that tells its series apart (None: one series, named after the metric).
+HISTOGRAMS = {
+    "clubhub_message_stage_seconds": "stage",
+    "clubhub_event_loop_lag_seconds": None,
+    "clubhub_gc_pause_seconds": "generation",
+}
 
 SHAPES = {
     "many_rooms": {"rooms": 20, "members": 25, "senders": 100, "start_rate": 100},
     "big_room": {"rooms": 1, "members": 2000, "senders": 200, "start_rate": 2},
 }
+
+
+def parse_histogram(text: str, name: str, label: str | None) -> dict[str, dict[float, float]]:
+    """One histogram from a /metrics text: series (the ``label``'s value, else ``name``) -> {upper bound:
+    cumulative count}."""
+    out: dict[str, dict[float, float]] = {}
+    prefix = name + "_bucket{"
+    for line in text.splitlines():
+        if not line.startswith(prefix):
+            continue
+        inside, _, value = line[len(prefix) :].rpartition("} ")
+        labels = {k: v.strip('"') for k, v in (kv.split("=", 1) for kv in inside.split(","))}
+        series = labels.get(label, "") if label else name
+        out.setdefault(series, {})[float(labels["le"])] = float(value)
+    return out
+
+
+def parse_stage_buckets(text: str) -> dict[str, dict[float, float]]:
+    """``clubhub_message_stage_seconds``: stage -> {upper bound: cumulative count}."""
+    return parse_histogram(text, "clubhub_message_stage_seconds", "stage")
+
+
+def parse_gateway_histograms(text: str) -> dict[str, dict[str, dict[float, float]]]:
+    """Every histogram of ``HISTOGRAMS`` from one /metrics text."""
+    return {name: parse_histogram(text, name, label) for name, label in HISTOGRAMS.items()}
+
+
+def merge_buckets(parts: list[dict[str, dict[float, float]]]) -> dict[str, dict[float, float]]:
+    """Several gateways' (or workers') stage histograms as one."""
+    total: dict[str, dict[float, float]] = {}
+    for part in parts:
+        for stage, buckets in part.items():
+            into = total.setdefault(stage, {})
+            for bound, count in buckets.items():
+                into[bound] = into.get(bound, 0.0) + count
+    return total
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Prometheus' ``histogram_quantile``: linear inside the bucket holding the q-th observation; the
+    highest finite bound when it falls in the +Inf bucket. None without observations."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def stage_report(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, dict[str, float | int | None]]:
+    """Per stage, in the order of ``STAGES``: messages measured and the median and p99 (ms) between two
+    reads of the gateways' histograms."""
+    from gateway.socket.delivery import STAGES
+
+    report: dict[str, dict[str, float | int | None]] = {}
+    for stage in sorted(after, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES)):
+        delta = {b: c - before.get(stage, {}).get(b, 0.0) for b, c in after[stage].items()}
+        n = delta.get(float("inf"), 0.0)
+        if n <= 0:
+            continue
+        p50, p99 = histogram_quantile(0.5, delta), histogram_quantile(0.99, delta)
+        report[stage] = {
+            "n": int(n),
+            "p50_ms": None if p50 is None else round(p50 * 1000, 2),
+            "p99_ms": None if p99 is None else round(p99 * 1000, 2),
+        }
+    return report
+
+
+# What each server process is, for the CPU shares of a step (by its command line, which Ray's workers set
+# to ``ray::<ActorClass>`` once they host an actor).
+CPU_ROLES = (
+    ("room_shards", ("RoomShard",)),
+    ("other_actors", ("SessionShard", "Ranker", "InteractionConsumer")),
+    ("mongo", ("storage.mongo_server", "mongod")),
+    ("redis", ("redis-server",)),
+    ("postgres", ("postgres",)),
+    ("gateway", ("clubhub run", "bin/clubhub", "socket.io", "plain_socketio")),
+    ("ray_system", ("ray", "raylet", "gcs_server")),
+)
+
+
+def cpu_role(cmdline: str) -> str:
+    for role, needles in CPU_ROLES:
+        if any(n in cmdline for n in needles):
+            return role
+    return "other"
 
 
 def log(*args) -> None:
@@ -118,15 +227,40 @@ class Server:
 
     def cpu_seconds(self) -> dict[int, float]:
         """CPU time (user + system) so far of each server process, by pid. CPU per delivered message is
-        steadier than latency on a machine something else is loading, so old and new code compare by it."""
-        seen: dict[int, float] = {}
+        steadier than latency on a machine something else is loading, so old and new code compare by it.
+        Every process met here is remembered (``seen``) with its role (``cpu_role``)."""
+        found: dict[int, float] = {}
+        seen = self.__dict__.setdefault("seen", {})
         for proc in self.processes():
             try:
                 t = proc.cpu_times()
-                seen[proc.pid] = t.user + t.system
+                found[proc.pid] = t.user + t.system
+                if proc.pid not in seen or seen[proc.pid][2] in ("ray_system", "other"):
+                    cmdline = " ".join(proc.cmdline())
+                    seen[proc.pid] = (proc, cmdline, cpu_role(cmdline))
             except psutil.Error:
                 continue
-        return seen
+        return found
+
+    def role_of(self, pid: int) -> str:
+        entry = self.__dict__.get("seen", {}).get(pid)
+        return entry[2] if entry is not None else "other"
+
+    def left_behind(self, grace_s: float = 30.0) -> list[str]:
+        """After ``stop``: the server's processes still running (waiting up to ``grace_s`` for them to
+        exit), each then killed so the machine is left clean, and named so the run can say so."""
+        seen = list(self.__dict__.get("seen", {}).values())
+        deadline = time.monotonic() + grace_s
+        alive = [(p, c) for p, c, _ in seen if p.is_running()]
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.5)
+            alive = [(p, c) for p, c in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        for proc, _ in alive:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        return [f"{proc.pid} {cmdline[:160]}" for proc, cmdline in alive]
 
     async def sockets_for(self, shape: str, spec: dict) -> tuple[str, list[dict]]:
         rooms = [f"{shape}-{r}" for r in range(spec["rooms"])]
@@ -334,6 +468,15 @@ class ClubHoloHub(Server):
     def rss_kb(self) -> float:
         return psutil.Process(self.proc.pid).memory_info().rss / 1024
 
+    async def histograms(self) -> dict[str, dict[str, dict[float, float]]]:
+        """The gateways' (every worker's) ``HISTOGRAMS``, each summed over them."""
+        parts = []
+        async with aiohttp.ClientSession() as http:
+            for url in self.metrics_urls:
+                async with http.get(url) as resp:
+                    parts.append(parse_gateway_histograms(await resp.text()))
+        return {name: merge_buckets([p[name] for p in parts]) for name in HISTOGRAMS}
+
     async def room_batches(self) -> list[float | None]:
         """``clubhub_gateway_room_batches_total`` of each gateway (or worker): the room batches it received
         from the shards. None where the gateway does not export it."""
@@ -483,15 +626,103 @@ class LoadGen:
                 p.kill()
 
 
-async def measured(server: Server, gen: LoadGen, rate: float, seconds: float) -> dict:
-    """One step, with the server's CPU time spent during it per delivered message."""
-    before = server.cpu_seconds()
+async def measured(
+    server: Server, gen: LoadGen, rate: float, seconds: float, flame: Path | None = None
+) -> dict:
+    """One step, with the server's CPU time spent during it per delivered message and its share per role
+    (gateway, room shards, stores, Ray's own processes), and for ClubHoloHub each stage's median and p99
+    (``stage_report``). ``flame``: py-spy records the gateway and a room shard during the step into
+    ``<flame>_gateway.svg`` and ``<flame>_shard.svg``."""
+    traced = isinstance(server, ClubHoloHub)
+    histograms_before = await server.histograms() if traced else {}
+    before, started = server.cpu_seconds(), time.monotonic()
+    spies = start_flames(server, flame, seconds) if flame is not None else []
     r = await gen.step(rate, seconds)
     after = server.cpu_seconds()
-    spent = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    for spy in spies:
+        await asyncio.to_thread(spy.wait, seconds + 60)
+    spent_by: dict[int, float] = {pid: t - before.get(pid, 0.0) for pid, t in after.items()}
+    spent = sum(spent_by.values())
     r["server_cpu_s"] = round(spent, 2)
     r["server_cpu_us_per_delivery"] = round(spent * 1e6 / r["delivered"], 1) if r["delivered"] else None
+    roles: dict[str, float] = {}
+    for pid, t in spent_by.items():
+        role = server.role_of(pid)
+        roles[role] = roles.get(role, 0.0) + t
+    ranked = sorted(roles.items(), key=lambda kv: -kv[1])
+    r["cpu_share"] = {k: round(v / spent, 3) for k, v in ranked} if spent else {}
+    # Cores each role kept busy over the step (its sending and the drain after it).
+    r["cpu_cores"] = {k: round(v / (time.monotonic() - started), 3) for k, v in ranked}
+    if traced:
+        after_h = await server.histograms()
+        stages, lag, gc = (stage_report(histograms_before[name], after_h[name]) for name in HISTOGRAMS)
+        r["stages"] = stages
+        # The gateway's event loop: how late it ran (p50/p99) and its collections (count, p99 pause).
+        r["gateway_loop"] = {
+            "lag": lag.get("clubhub_event_loop_lag_seconds", {}),
+            "gc": {f"gen{gen}": v for gen, v in gc.items()},
+        }
     return r
+
+
+def start_flames(server: Server, prefix: Path, seconds: float) -> list[subprocess.Popen]:
+    """py-spy record of the gateway process and of one room shard for ``seconds`` (flame graphs, SVG)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        log("  (py-spy is not installed in the venv: no flame graphs)")
+        return []
+    targets = {}
+    for pid, (_proc, _cmd, role) in server.__dict__.get("seen", {}).items():
+        if role in ("gateway", "room_shards") and role not in targets and psutil.pid_exists(pid):
+            if role == "gateway" and pid != server.proc.pid and server.proc.pid in server.__dict__["seen"]:
+                continue  # the first gateway (with --workers: the supervisor's first worker is not it)
+            targets[role] = pid
+    procs = []
+    for role, pid in targets.items():
+        out = prefix.parent / f"{prefix.name}_{'gateway' if role == 'gateway' else 'shard'}.svg"
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(spy),
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-d",
+                    str(int(seconds)),
+                    "-r",
+                    "97",
+                    "-o",
+                    str(out),
+                    "-f",
+                    "flamegraph",
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return procs
+
+
+def log_step(server: Server, label: str, r: dict) -> None:
+    log(
+        f"  {server.name:16} {label}  delivered {r['delivered_per_s']:9.1f}/s  p50 {r['p50_ms']} ms  "
+        f"p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}  cpu {r['server_cpu_us_per_delivery']} µs/delivery"
+    )
+    if r.get("cpu_share"):
+        log("      cpu cores: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_cores"].items()))
+    if r.get("stages"):
+        log(
+            "      stages p50/p99 ms: "
+            + ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in r["stages"].items())
+        )
+    loop = r.get("gateway_loop")
+    if loop:
+        lag = loop["lag"]
+        log(
+            f"      gateway loop lag p50/p99 ms: {lag.get('p50_ms')}/{lag.get('p99_ms')}; collections: "
+            + ", ".join(f"{g} {v['n']}× p99 {v['p99_ms']} ms" for g, v in loop["gc"].items())
+        )
 
 
 async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()) -> list[dict]:
@@ -503,22 +734,16 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
         # The half-load step first, on a fresh server: after the saturation steps a backlog would
         # still be draining and its latency would be the backlog's.
         for rate in extra_rates:
-            r = await measured(server, gen, rate, args.step_seconds)
+            flame = args.results / f"flame_{shape}_half_load" if args.flame else None
+            r = await measured(server, gen, rate, args.step_seconds, flame)
             r["extra"] = True
             steps.append(r)
-            log(
-                f"  {server.name:16} {shape:10} half-load {rate:7.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
-            )
+            log_step(server, f"{shape:10} half-load {rate:7.1f}/s", r)
         rate, best, flat = spec["start_rate"], 0.0, 0
         for _ in range(args.max_steps):
             r = await measured(server, gen, rate, args.step_seconds)
             steps.append(r)
-            log(
-                f"  {server.name:16} {shape:10} offered {rate:8.1f}/s  delivered {r['delivered_per_s']:9.1f}/s  "
-                f"p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  acked {r['acked']}/{r['sent']}  "
-                f"cpu {r['server_cpu_us_per_delivery']} µs/delivery"
-            )
+            log_step(server, f"{shape:10} offered {rate:8.1f}/s", r)
             grew = r["delivered_per_s"] > best * 1.05
             best = max(best, r["delivered_per_s"])
             flat = 0 if grew else flat + 1
@@ -666,14 +891,14 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--parts", type=int, default=2, help="load generator processes")
-    parser.add_argument("--step-seconds", type=float, default=4.0)
-    parser.add_argument("--max-steps", type=int, default=11)
-    parser.add_argument("--idle-sockets", type=int, default=5000)
+    parser.add_argument("--step-seconds", type=float, help="seconds per step (4; --quick: 2)")
+    parser.add_argument("--max-steps", type=int, help="steps per shape at most (11; --quick: 3)")
+    parser.add_argument("--idle-sockets", type=int, help="idle sockets held for memory (5000; --quick: 500)")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (a smoke run)")
     parser.add_argument("--only", choices=["clubholohub"], help="run one server alone (development)")
     parser.add_argument(
@@ -689,16 +914,45 @@ async def main() -> None:
         help="also run N `clubhub run` gateways on ports of their own sharing one Ray and the services, each "
         "room's members on gateway (room index %% N), and report 1 vs N and room batches per gateway",
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run everything N times; report each figure's median and spread"
+    )
+    parser.add_argument(
+        "--flame",
+        action="store_true",
+        help="py-spy flame graphs of the gateway and a room shard during each half-load step "
+        "(results/flame_<shape>_half_load_{gateway,shard}.svg)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON and plot go")
+    parser.add_argument(
+        "--at",
+        action="append",
+        default=[],
+        metavar="SHAPE=RATE",
+        help="with --only: a fixed-rate step (sends/s) before a shape's stepped rates, as the half-load "
+        "steps are (e.g. --at many_rooms=205 to compare code at one load)",
+    )
     args = parser.parse_args()
-    if args.workers < 1 or args.gateways < 1:
-        parser.error("--workers and --gateways take a count of at least 1")
-    if args.quick:
-        args.step_seconds, args.max_steps, args.idle_sockets = 2.0, 3, 500
-    ensure_node_deps()
-    RESULTS.mkdir(exist_ok=True)
+    if args.workers < 1 or args.gateways < 1 or args.repeat < 1:
+        parser.error("--workers, --gateways and --repeat take a count of at least 1")
+    try:
+        args.at = [(shape, float(rate)) for shape, rate in (a.split("=", 1) for a in args.at)]
+    except ValueError:
+        parser.error("--at takes SHAPE=RATE")
+    if any(shape not in SHAPES for shape, _ in args.at):
+        parser.error(f"--at: the shapes are {', '.join(SHAPES)}")
+    for name, full, quick in (("step_seconds", 4.0, 2.0), ("max_steps", 11, 3), ("idle_sockets", 5000, 500)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
+async def one_run(args: argparse.Namespace) -> dict:
+    """Every server through both shapes once: the figures of one run, and the processes it left running."""
     results: dict = {
         "servers": {},
         "config": {"shapes": SHAPES, "parts": args.parts, "step_seconds": args.step_seconds},
+        "left_behind": {},
     }
     servers: list[Server] = [ClubHoloHub()] if args.only else [PlainPython(), NodeSocketIO(), ClubHoloHub()]
     if args.workers > 1:
@@ -709,6 +963,7 @@ async def main() -> None:
         log(f"== {server.name}")
         try:
             await server.start()
+            server.cpu_seconds()  # meet the server's processes now (the services start before any step)
             per_shape = {}
             base_run = server.name == "clubholohub"
             if base_run:
@@ -716,10 +971,13 @@ async def main() -> None:
                 log(f"  idle sockets: {results['idle']}")
                 await settled(server)
             for shape, spec in SHAPES.items():
-                extra = ()
+                extra: tuple[float, ...] = tuple(rate for at, rate in args.at if at == shape)
                 if base_run and "python-socketio" in results["servers"]:
-                    base = saturation(results["servers"]["python-socketio"][shape])
-                    extra = (round(base["rate"] / 2, 1),)
+                    # Half of python-socketio's saturation rate (the target), then half of Node's.
+                    extra = tuple(
+                        round(saturation(results["servers"][peer][shape])["rate"] / 2, 1)
+                        for peer in ("python-socketio", "node-socket.io")
+                    )
                 counted = isinstance(server, ClubHoloHub) and shape == "many_rooms"
                 before = await server.room_batches() if counted else None
                 per_shape[shape] = await run_shape(server, shape, spec, args, extra)
@@ -732,18 +990,26 @@ async def main() -> None:
             results["servers"][server.name] = per_shape
         finally:
             server.stop()
+            left = await asyncio.to_thread(server.left_behind)
+            if left:
+                log(f"  {server.name} left {len(left)} processes running (now killed): {left}")
+            results["left_behind"][server.name] = left
+            results.setdefault("processes_seen", {})[server.name] = sorted(server.__dict__.get("seen", {}))
     scaling = scaling_report(results, args)
     if scaling:
         results["scaling"] = scaling
         log_scaling(scaling)
-    if args.only:
-        log(json.dumps(results["servers"], indent=1)[:4000])
-        return
+    if not args.only:
+        results["summary"] = summarize(results)
+        results["final"] = final_figures(results)
+    return results
 
+
+def summarize(results: dict) -> dict:
     summary = {}
     for shape in SHAPES:
         sat = {name: saturation(r[shape]) for name, r in results["servers"].items()}
-        half = next(s for s in results["servers"]["clubholohub"][shape] if s.get("extra"))
+        halves = [s for s in results["servers"]["clubholohub"][shape] if s.get("extra")]
         summary[shape] = {
             "saturation_delivered_per_s": {n: s["delivered_per_s"] for n, s in sat.items()},
             "saturation_p99_ms": {n: s["p99_ms"] for n, s in sat.items()},
@@ -753,41 +1019,133 @@ async def main() -> None:
             "ratio_vs_node": round(
                 sat["clubholohub"]["delivered_per_s"] / sat["node-socket.io"]["delivered_per_s"], 3
             ),
-            "half_load_rate": half["rate"],
-            "half_load_p99_ms": half["p99_ms"],
+            "half_load_rate": halves[0]["rate"],
+            "half_load_p99_ms": halves[0]["p99_ms"],
+            "half_load_stages": halves[0].get("stages", {}),
+            "half_load_cpu_share": halves[0].get("cpu_share", {}),
+            "half_node_load_rate": halves[1]["rate"],
+            "half_node_load_p99_ms": halves[1]["p99_ms"],
             # Server CPU per delivered message at each server's first offered rate (below saturation).
             "cpu_us_per_delivery": {
                 n: next(s for s in r[shape] if not s.get("extra"))["server_cpu_us_per_delivery"]
                 for n, r in results["servers"].items()
             },
         }
-    results["summary"] = summary
-    (RESULTS / "bench_chat.json").write_text(json.dumps(results, indent=2))
-    plot(results, RESULTS / "bench_chat.png")
-    log("\nshape       server            saturation delivered/s   p99 ms")
-    for shape, s in summary.items():
-        for name, value in s["saturation_delivered_per_s"].items():
-            log(f"{shape:11} {name:17} {value:22.1f}   {s['saturation_p99_ms'][name]}")
-        log(
-            f"{shape:11} ClubHoloHub ÷ python-socketio = {s['ratio_vs_python']}, ÷ node = {s['ratio_vs_node']}, "
-            f"p99 at half python saturation ({s['half_load_rate']}/s) = {s['half_load_p99_ms']} ms"
-        )
-        log(f"{shape:11} server CPU per delivered message (µs): {s['cpu_us_per_delivery']}")
+    return summary
+
+
+def final_figures(results: dict) -> dict:
+    summary = results["summary"]
     worst = min(summary.values(), key=lambda s: s["ratio_vs_python"])
-    final = {
+    return {
         "delivered_ratio": min(s["ratio_vs_python"] for s in summary.values()),
         "delivered_ratio_node": min(s["ratio_vs_node"] for s in summary.values()),
+        "delivered_ratio_node_many_rooms": summary["many_rooms"]["ratio_vs_node"],
         "p99_ms_half_load": max(s["half_load_p99_ms"] or 0 for s in summary.values()),
+        "p99_ms_half_load_many_rooms": summary["many_rooms"]["half_load_p99_ms"],
+        "p99_ms_half_node_load": max(s["half_node_load_p99_ms"] or 0 for s in summary.values()),
         "kb_per_socket": results.get("idle", {}).get("kb_per_socket"),
         "worst_shape": next(k for k, v in summary.items() if v is worst),
         **{
             f"{kind}_ratio": {shape: entry[shape]["ratio"] for shape in SHAPES}
             for kind, entry in results.get("scaling", {}).items()
         },
-        "results": str(RESULTS / "bench_chat.json"),
-        "plot": str(RESULTS / "bench_chat.png"),
+    }
+
+
+def median_and_spread(values: list) -> tuple:
+    """Over several runs: the median of numbers (with their [min, max] spread) at every leaf of equal
+    dicts; anything else is taken from the first run."""
+    first = values[0]
+    if isinstance(first, dict):
+        keys = [k for k in first if all(isinstance(v, dict) and k in v for v in values)]
+        pairs = {k: median_and_spread([v[k] for v in values]) for k in keys}
+        return {k: m for k, (m, _) in pairs.items()}, {k: s for k, (_, s) in pairs.items() if s is not None}
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) == len(values) and numbers:
+        return round(statistics.median(numbers), 3), [min(numbers), max(numbers)]
+    return first, None
+
+
+def log_summary(summary: dict, spread: dict | None = None) -> None:
+    def sp(shape: str, *path: str) -> str:
+        node: Any = (spread or {}).get(shape, {})
+        for key in path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        return f" [{node[0]}–{node[1]}]" if isinstance(node, list) else ""
+
+    log("\nshape       server            saturation delivered/s   p99 ms")
+    for shape, s in summary.items():
+        for name, value in s["saturation_delivered_per_s"].items():
+            log(
+                f"{shape:11} {name:17} {value:22.1f}{sp(shape, 'saturation_delivered_per_s', name)}   "
+                f"{s['saturation_p99_ms'][name]}"
+            )
+        log(
+            f"{shape:11} ClubHoloHub ÷ python-socketio = {s['ratio_vs_python']}{sp(shape, 'ratio_vs_python')}, "
+            f"÷ node = {s['ratio_vs_node']}{sp(shape, 'ratio_vs_node')}"
+        )
+        log(
+            f"{shape:11} p99 at half python saturation ({s['half_load_rate']}/s) = {s['half_load_p99_ms']} ms"
+            f"{sp(shape, 'half_load_p99_ms')}; at half node saturation ({s['half_node_load_rate']}/s) = "
+            f"{s['half_node_load_p99_ms']} ms{sp(shape, 'half_node_load_p99_ms')}"
+        )
+        if s.get("half_load_stages"):
+            log(
+                f"{shape:11} at half load, stages p50/p99 ms: "
+                + ", ".join(f"{k} {v['p50_ms']}/{v['p99_ms']}" for k, v in s["half_load_stages"].items())
+            )
+        log(f"{shape:11} server CPU per delivered message (µs): {s['cpu_us_per_delivery']}")
+
+
+async def main() -> None:
+    args = parse_args()
+    # Stopped with SIGTERM (a CI timeout, kill): unwind like Ctrl-C, so every server's stop runs and takes
+    # its gateway, Ray and embedded stores down with it instead of leaving them running.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    ensure_node_deps()
+    args.results.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for k in range(args.repeat):
+        if args.repeat > 1:
+            log(f"\n######## run {k + 1} of {args.repeat}")
+        runs.append(await one_run(args))
+    results = runs[0]
+    left = {name: procs for run in runs for name, procs in run["left_behind"].items() if procs}
+    if args.only:
+        (args.results / "bench_chat_only.json").write_text(json.dumps(results, indent=2))
+        log(json.dumps(results["servers"], indent=1)[:4000])
+        print(json.dumps({"left_behind": left, "results": str(args.results / "bench_chat_only.json")}))
+        sys.exit(1 if left else 0)
+    if args.repeat > 1:
+        # The first run's steps (for the plot and the capacity model), every figure the median of the runs.
+        results["summary"], spread = median_and_spread([r["summary"] for r in runs])
+        results["final"], final_spread = median_and_spread([r["final"] for r in runs])
+        results["repeat"] = {
+            "runs": args.repeat,
+            "spread": spread,
+            "final_spread": final_spread,
+            "finals": [r["final"] for r in runs],
+        }
+    else:
+        spread, final_spread = None, {}
+    results["left_behind"] = left
+    out = args.results / "bench_chat.json"
+    out.write_text(json.dumps(results, indent=2))
+    plot(results, args.results / "bench_chat.png")
+    log_summary(results["summary"], spread)
+    final = {
+        **results["final"],
+        **({"spread": final_spread} if final_spread else {}),
+        "left_behind": left,
+        "results": str(out),
+        "plot": str(args.results / "bench_chat.png"),
     }
     print(json.dumps(final))
+    if left:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ class Assumptions:
     # many_rooms shape. A judgment (a club server has a few large live/announcement rooms), not a measurement.
     big_room_member_share: float = 0.10
     # Share of a big room's members who send at all: Discord reports ~90 % of members of large servers are
-    # passive (/work/shared/design.md, "Lessons"). Members of small rooms all send at the same rate.
+    # passive (Discord engineering blog). Members of small rooms all send at the same rate.
     big_room_sender_share: float = 0.10
     # Gateway pod memory limit: deploy/helm/clubholohub/values.yaml gateway.resources.limits.memory (2Gi).
     gateway_memory_mb: float = 2048.0

@@ -159,8 +159,11 @@ class Settings(BaseSettings):
     # Named actors outlive the gateway that created them; default: when joining an existing cluster.
     detached_actors: bool | None = None
     socketio_channel: str = "clubhub"
-    batch_flush_ms: float = Field(2.0, gt=0, le=100)
+    # Gateway -> room shard coalescing (actors.client.ShardBatcher): a send goes at once while fewer than
+    # batch_in_flight calls to its shard are out (after batch_flush_ms when set), else with the next call.
+    batch_flush_ms: float = Field(0.0, ge=0, le=100)
     batch_max_items: int = Field(256, ge=1, le=4096)
+    batch_in_flight: int = Field(2, ge=1, le=64)
     room_idle_s: float = Field(300.0, gt=0)
     housekeeping_s: float = Field(5.0, gt=0)
     rankers: int = Field(1, ge=1, le=64)  # ranker actors serving feeds (each one process)

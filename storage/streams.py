@@ -40,9 +40,14 @@ async def consume(
     claim_idle_ms: int | None = None,
     claim_every_s: float = 30.0,
     until_idle: bool = False,
+    linger_s: float = 0.0,
 ) -> int:
     """Run forever (until cancelled), or with ``until_idle`` until no new entry is left; returns the
-    number of entries handled."""
+    number of entries handled.
+
+    ``linger_s``: after a read that found fewer than ``count`` entries, wait this long before the next, so
+    a trickle is handled in batches (one read, one handle, one ack per batch) instead of one round of them
+    per entry. A side effect that may come a fraction of a second later costs far less CPU this way."""
     handled = 0
     start = "0"
     last_claim = time.monotonic()
@@ -66,6 +71,8 @@ async def consume(
                 await handle(entries)
                 await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
                 handled += len(entries)
+                if linger_s and len(entries) < count and start == ">":
+                    await asyncio.sleep(linger_s)
             elif until_idle:
                 return handled
         except asyncio.CancelledError:

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 CLAIM_EVERY_S = 30.0
 CLAIM_IDLE_MS = 60_000
+# Between reads that found only a few entries: an achievement may come a quarter second later, and one
+# batch (two Redis round trips, one PostgreSQL query) covers many messages instead of one.
+LINGER_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -91,23 +94,38 @@ class AchievementWorker:
             self.process,
             claim_idle_ms=CLAIM_IDLE_MS,
             claim_every_s=CLAIM_EVERY_S,
+            linger_s=LINGER_S,
         )
 
     async def process(self, entries) -> None:
+        """One batch of entries: every user's counts in one pipeline, one query for the achievements they
+        may newly qualify for, and an award for each one missing. A count only moves up, so the rules to
+        check are those of the kinds counted in this batch (a replayed entry counts again: counts are
+        at-least-once; awards stay once each)."""
         per_user: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for _, fields in entries:
             user_id = int(fields[b"user_id"])
             per_user[user_id][fields[b"kind"].decode()] += 1
-        for user_id, kinds in per_user.items():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for kind, n in kinds.items():
-                    pipe.hincrby(keys.activity_counts(user_id), kind, n)
-                await pipe.execute()
-            raw = await self.redis.hgetall(keys.activity_counts(user_id))
-            counts = {k.decode(): int(v) for k, v in raw.items()}
-            have = set(await UserAchievement.filter(user_id=user_id).values_list("achievement_id", flat=True))
-            for code in sorted(earned(counts) - have):
-                await self.award(user_id, code)
+        counted = [(user_id, kind, n) for user_id, kinds in per_user.items() for kind, n in kinds.items()]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, kind, n in counted:
+                pipe.hincrby(keys.activity_counts(user_id), kind, n)
+            totals = await pipe.execute()
+        candidates = {
+            (user_id, code)
+            for (user_id, kind, _), total in zip(counted, totals, strict=True)
+            for code in earned({kind: int(total)})
+        }
+        if not candidates:
+            return
+        have = set(
+            await UserAchievement.filter(
+                user_id__in=sorted({u for u, _ in candidates}),
+                achievement_id__in=sorted({c for _, c in candidates}),
+            ).values_list("user_id", "achievement_id")
+        )
+        for user_id, code in sorted(candidates - have):
+            await self.award(user_id, code)
 
     async def award(self, user_id: int, code: str) -> None:
         try:

@@ -44,6 +44,7 @@ class Chat:
             "client_id": client_id,
             "text": text,
             "reply_to_seq": reply_to_seq,
+            "received_at": time.time(),  # the first stamp of the message's stage trace
         }
         return await self.actors.apply(room_id, op)
 

@@ -20,6 +20,13 @@ from prometheus_client import (
 disable_created_metrics()
 
 
+# Fine at the low end: the stages of a message under light load take well under a millisecond each.
+STAGE_BUCKETS = (
+    0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2,
+    0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
+)  # fmt: skip
+
+
 class GatewayMetrics:
     """One registry per app so that several apps in one process (tests) keep separate figures."""
 
@@ -70,6 +77,27 @@ class GatewayMetrics:
             "Messages per room packet delivered (message:batch coalescing)",
             registry=self.registry,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        )
+        self.message_stage = Histogram(
+            "clubhub_message_stage_seconds",
+            "Where a message's time goes, per stage of its way from the sender's socket to the last "
+            "recipient's on this gateway (see gateway.socket.delivery.STAGES)",
+            ["stage"],
+            registry=self.registry,
+            buckets=STAGE_BUCKETS,
+        )
+        self.loop_lag = Histogram(
+            "clubhub_event_loop_lag_seconds",
+            "How late a 50 ms timer of the gateway's event loop fires (everything on the loop waits as long)",
+            registry=self.registry,
+            buckets=STAGE_BUCKETS,
+        )
+        self.gc_pause = Histogram(
+            "clubhub_gc_pause_seconds",
+            "Garbage collections of the gateway process, by generation, and how long each held it",
+            ["generation"],
+            registry=self.registry,
+            buckets=STAGE_BUCKETS,
         )
         self.slow_consumers = Counter(
             "clubhub_slow_consumers_total",

@@ -44,6 +44,22 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/"
 LISTEN_RETRY_MAX_S = 1.0
 
+# The stages of a message, as ``clubhub_message_stage_seconds{stage}`` measures them on the gateway that
+# delivers it: each is the time between two stamps of the batch's ``trace`` (``actors.writer`` and
+# ``actors.fanout`` stamp it) or taken here. ``sent_to_socket`` ends when the packet is written to (or
+# queued for) the room's last socket on this gateway. ``client_to_gateway`` is measured only for a text that
+# starts with the sender's clock in microseconds and ``|`` (the load generators' messages).
+STAGES = (
+    "client_to_gateway",  # the sender's clock to the gateway's handler (network, the gateway's event loop)
+    "gateway_batcher",  # the handler to the batcher's Ray call (the coalescing wait)
+    "ray_to_shard",  # the Ray call to the shard planning the round (transit, the shard's queue)
+    "mongo_store",  # planned to stored (insert_many, durable)
+    "commit_publish",  # stored to the publish pipeline built (commit, encode)
+    "redis_to_gateway",  # published to this gateway handling the batch (Redis, pubsub, decode)
+    "fanout_write",  # the batch handled to its packet written to the room's last socket here
+    "server_total",  # the handler to the last socket
+)
+
 
 async def _close_quietly(pubsub) -> None:
     try:
@@ -181,11 +197,37 @@ class RoomDelivery(socketio.AsyncRedisManager):
             return
         if event != ROOMS_EVENT:
             return await super()._handle_emit(message)
+        got = time.time()
         batches = message["data"][0]
         if self.metrics is not None:
             self.metrics.room_batches.inc(len(batches))
         for batch in batches:
             self._deliver(batch["room_id"], batch["messages"])
+            if self.metrics is not None and "trace" in batch:
+                self._observe_stages(batch, got, time.time())
+
+    def _observe_stages(self, batch: dict, got: float, written: float) -> None:
+        """Each message's time per stage (``STAGES``) into ``clubhub_message_stage_seconds``."""
+        trace, stage = batch["trace"], self.metrics.message_stage
+        try:
+            planned, stored, published = trace["planned"], trace["stored"], trace["published"]
+            shared = (
+                ("mongo_store", stored - planned),
+                ("commit_publish", published - stored),
+                ("redis_to_gateway", got - published),
+                ("fanout_write", written - got),
+            )
+            for m, received, sent in zip(batch["messages"], trace["received"], trace["sent"], strict=True):
+                head = m["text"].partition("|")[0]
+                if head.isdigit():
+                    stage.labels("client_to_gateway").observe(max(0.0, received - int(head) / 1e6))
+                stage.labels("gateway_batcher").observe(max(0.0, sent - received))
+                stage.labels("ray_to_shard").observe(max(0.0, planned - sent))
+                for name, seconds in shared:
+                    stage.labels(name).observe(max(0.0, seconds))
+                stage.labels("server_total").observe(max(0.0, written - received))
+        except (KeyError, TypeError, ValueError) as exc:  # a shard of another version: measure nothing
+            log.debug("batch trace not readable: %s", exc)
 
     def _deliver(self, room_id: int, messages: list[dict]) -> None:
         if not messages:

@@ -1,6 +1,8 @@
 """Realtime chat against real services, real Ray shards and real Socket.IO clients."""
 
 import asyncio
+import re
+import time
 
 import pytest
 from support.chat import ChatClient, make_club_room
@@ -351,3 +353,39 @@ async def test_metrics_show_chat_and_shard_figures(gateway, trio, http):
     assert "clubhub_ack_latency_seconds_bucket" in text and "clubhub_gateway_batch_size_bucket" in text
     assert 'clubhub_shard_active{kind="room"' in text and "clubhub_shard_ops_total{shard=" in text
     assert "clubhub_fanout_latency_seconds_count" in text
+
+
+async def test_each_delivered_message_is_measured_stage_by_stage(gateway, trio, http):
+    """``clubhub_message_stage_seconds``: every stage of a delivered message once (the benchmark reads its
+    breakdown from there); the client's leg only for a text that starts with the sender's clock."""
+    room_id, _, (a, b, _c) = trio
+
+    async def counts() -> dict[str, float]:
+        text = await (await http.get("/metrics")).text()
+        found = re.findall(r'^clubhub_message_stage_seconds_count\{stage="(\w+)"\} (\S+)$', text, re.M)
+        return {stage: float(n) for stage, n in found}
+
+    await a.join(room_id)
+    await b.join(room_id)
+    before = await counts()
+    assert (await a.send(room_id, "no clock here"))["ok"]
+    assert (await a.send(room_id, f"{int(time.time() * 1e6)}|with the sender's clock"))["ok"]
+    await b.wait_seqs(room_id, 2)
+    server_stages = (
+        "gateway_batcher",
+        "ray_to_shard",
+        "mongo_store",
+        "commit_publish",
+        "redis_to_gateway",
+        "fanout_write",
+        "server_total",
+    )
+
+    async def measured():
+        now = await counts()
+        delta = {s: now.get(s, 0) - before.get(s, 0) for s in (*server_stages, "client_to_gateway")}
+        return delta if all(delta[s] >= 2 for s in server_stages) else None
+
+    delta = await wait_for(measured, timeout=10)
+    assert {s: delta[s] for s in server_stages} == dict.fromkeys(server_stages, 2)
+    assert delta["client_to_gateway"] == 1
