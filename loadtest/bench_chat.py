@@ -733,8 +733,9 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
         await gen.ready()
         # The half-load step first, on a fresh server: after the saturation steps a backlog would
         # still be draining and its latency would be the backlog's.
-        for rate in extra_rates:
-            flame = args.results / f"flame_{shape}_half_load" if args.flame else None
+        for k, rate in enumerate(extra_rates):
+            # Flame graphs of the first fixed-rate step only (half of python-socketio's saturation).
+            flame = args.results / f"flame_{shape}_half_load" if args.flame and k == 0 else None
             r = await measured(server, gen, rate, args.step_seconds, flame)
             r["extra"] = True
             steps.append(r)
