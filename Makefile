@@ -106,12 +106,11 @@ image:
 run: install
 	$(BIN)/clubhub run
 
-# The multi-node Ray test (marker `cluster`) runs apart, `make test-cluster`: in one of two CI runs it hung
-# after the node kill (issue 15 stays open until it is found), and a hung test would hold up every other one.
 test: install chromium web-test deploy-tools
-	$(BIN)/python -m pytest -m "not cluster"
+	$(BIN)/python -m pytest
 
-# A head, two worker nodes and two gateways on this machine; SIGKILLs a node mid-stream (~2 min quiet).
+# The multi-node test alone (make test runs it too): a head, two worker nodes and two gateways on this
+# machine; SIGKILLs a node mid-stream (~2 min quiet).
 test-cluster: install
 	$(BIN)/python -m pytest -m cluster -s tests/integration/test_cluster.py
 
