@@ -3,6 +3,7 @@
 to web/e2e/screenshots/ on every run. Every page runs under the gateway's Content-Security-Policy, and no
 test may end with a CSP violation reported in any page's console."""
 
+import asyncio
 import re
 import uuid
 from datetime import UTC
@@ -415,9 +416,18 @@ async def test_logging_out_in_one_tab_ends_the_other_tabs_session_and_says_why(t
     (`session:revoked`), goes to the login page and says why; the tab she logged out in just logs out."""
     ann, _ = two_people
     other = await another_tab(ann)
+    # The other tab must hold a connected socket when Ann logs out: one still connecting then is refused
+    # (its login is revoked), and the tab ends up at the login page without the server's reason.
+    socket_connected = asyncio.Event()
+
+    def on_socket(ws):
+        ws.on("framereceived", lambda p: isinstance(p, str) and p.startswith("40") and socket_connected.set())
+
+    other.on("websocket", on_socket)
     try:
         await other.goto("/clubs")
         await expect(other.get_by_role("list", name="My clubs")).to_be_visible()
+        await asyncio.wait_for(socket_connected.wait(), 20)
         await ann.get_by_role("button", name="Log out").click()
         await expect(ann).to_have_url(re.compile(r"/login"))
         await expect(other).to_have_url(re.compile(r"/login"))
