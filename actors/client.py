@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 CHAT_UNAVAILABLE = "chat service unavailable; retry"
 LIVE_UNAVAILABLE = "live sessions are unavailable; retry"
 FEED_UNAVAILABLE = "the feed ranker is not answering, try again"
+# A gateway's call to a shard out longer than this stops holding back the shard's next call (ShardBatcher).
+STALLED_S = 2.0
 
 
 def unwrap(result: Any) -> Any:
@@ -70,18 +72,25 @@ class ShardBatcher:
     message; a batch is sent at once when it reaches ``max_items``."""
 
     def __init__(
-        self, handle, flush_ms: float, max_items: int, observe_batch=None, max_in_flight: int = 2
+        self,
+        handle,
+        flush_ms: float,
+        max_items: int,
+        observe_batch=None,
+        max_in_flight: int = 2,
+        stalled_s: float = STALLED_S,
     ) -> None:
         self.handle = handle
         self.flush_s = flush_ms / 1000.0
         self.max_items = max_items
         self.max_in_flight = max_in_flight
         self.observe_batch = observe_batch  # (size) -> None, e.g. a histogram's observe
+        self.stalled_s = stalled_s
         self.items: list[tuple[dict, asyncio.Future]] = []
         self._timer: asyncio.Handle | None = None
-        # Calls in flight, referenced until done: the loop keeps only weak references to tasks, and a
-        # collected one would leave its senders waiting for ever.
-        self._sending: set[asyncio.Task] = set()
+        # Calls in flight (-> the loop time each was sent), referenced until done: the loop keeps only weak
+        # references to tasks, and a collected one would leave its senders waiting for ever.
+        self._sending: dict[asyncio.Task, float] = {}
 
     async def submit(self, op: dict) -> Any:
         """The shard's answer to ``op``: its success, or ``DomainError``."""
@@ -90,11 +99,22 @@ class ShardBatcher:
         self.items.append((op, fut))
         if len(self.items) >= self.max_items:
             self._flush()
-        elif self._timer is None and len(self._sending) < self.max_in_flight:
-            self._timer = (
-                loop.call_later(self.flush_s, self._flush) if self.flush_s else loop.call_soon(self._flush)
-            )
+        elif self._timer is None:
+            if not self._busy():
+                self._timer = (
+                    loop.call_later(self.flush_s, self._flush)
+                    if self.flush_s
+                    else loop.call_soon(self._flush)
+                )
+            else:  # the next call to return sends these, or this timer if none returns in time
+                self._timer = loop.call_later(self.stalled_s, self._flush)
         return unwrap(await fut)
+
+    def _busy(self) -> bool:
+        """``max_in_flight`` calls are out. One out longer than ``stalled_s`` (lost by Ray, or waiting on a
+        shard that is restarting) no longer counts: it must not hold back every later send to the shard."""
+        now = asyncio.get_running_loop().time()
+        return sum(1 for sent in self._sending.values() if now - sent < self.stalled_s) >= self.max_in_flight
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -103,12 +123,12 @@ class ShardBatcher:
         items, self.items = self.items[: self.max_items], self.items[self.max_items :]
         if items:
             task = asyncio.ensure_future(self._send(items))
-            self._sending.add(task)
+            self._sending[task] = asyncio.get_running_loop().time()
             task.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task) -> None:
-        self._sending.discard(task)
-        if self.items and self._timer is None and len(self._sending) < self.max_in_flight:
+        self._sending.pop(task, None)
+        if self.items and not self._busy():
             self._flush()  # what gathered while the calls were out
 
     async def _send(self, items) -> None:
