@@ -77,7 +77,8 @@ class RoomShardHost:
         )
         self.tasks.spawn(every(c.housekeeping_s, self.sweep, "room shard"))
         # What is alive now (Ray, the drivers, the ORM) lives as long as the process: out of the collector's
-        # reach, so a full collection walks only the rooms' own objects (it paused the gateway 300 ms before).
+        # reach, so a full collection walks only the rooms' own objects (as in the gateway, where one such
+        # collection held the event loop 300 ms: gateway/core/loop_health.py).
         gc.collect()
         gc.freeze()
 
