@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -95,6 +96,7 @@ class RankerHost:
             "served": self.served,
             "reloads": self.reloads,
             "version": self.model.version if self.model else None,
+            "pid": os.getpid(),  # for a profiler (py-spy) pointed at this actor
         }
 
     async def ping(self) -> str:

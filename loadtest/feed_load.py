@@ -1,0 +1,250 @@
+"""Feed serving latency and throughput through ``Ranker`` actors, the way the gateway calls them.
+
+``measure_feed_serving`` creates ``rankers`` Ranker actors, sends each user's feeds to the actor the
+gateway would pick (jump hash of the user id, as ``actors.client`` does), and measures a sequential pass
+(one client: p50/p90/p99/max, feeds/s) and a concurrent pass (``concurrency`` clients: feeds/s, p99).
+The caller has Ray initialized; the actors are killed at the end.
+
+Against a seeded data dir (a copy of ``.clubhub-bench/ranking``, say), starting its services if needed:
+
+    CLUBHUB_DATA_DIR=/tmp/feedworld python loadtest/feed_load.py [--requests 600] [--rankers 1 2] [--popularity]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def measure_feed_serving(
+    config: dict,
+    user_ids: list[int],
+    requests: int = 600,
+    concurrency: int = 8,
+    rankers: int = 1,
+    seed: int = 0,
+    use_model: bool = True,
+) -> dict:
+    import ray
+
+    from actors.hashing import jump_hash
+    from actors.ranker import Ranker
+
+    rng = random.Random(seed)
+    users = [rng.choice(user_ids) for _ in range(requests)]
+    tag = uuid.uuid4().hex[:6]
+    actors = [
+        Ranker.options(name=f"feed-load-{tag}-{i}", num_cpus=0).remote({**config, "use_model": use_model})
+        for i in range(rankers)
+    ]
+
+    def actor_of(user_id: int):
+        return actors[jump_hash(user_id, len(actors))]
+
+    try:
+        await asyncio.gather(*(a.start.remote() for a in actors))
+        version = None
+        if use_model:
+            # A ranker serves a version only once its user embeddings are ready: wait for it, bounded.
+            deadline = time.perf_counter() + 60
+            while True:
+                versions = [s["version"] for s in await asyncio.gather(*(a.stats.remote() for a in actors))]
+                if all(v is not None for v in versions) and len(set(versions)) == 1:
+                    version = versions[0]
+                    break
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(
+                        f"rankers serve no model (versions {versions}): user embeddings ready?"
+                    )
+                await asyncio.sleep(0.5)
+        pids = [s.get("pid") for s in await asyncio.gather(*(a.stats.remote() for a in actors))]
+        log(f"ranker actor pids: {pids}")
+        # Warm-up: connections, caches, the booster's first calls, on every actor.
+        for u in users[: 30 * rankers]:
+            await actor_of(u).feed.remote(u, 20)
+
+        lat: list[float] = []
+        cands: list[int] = []
+        t0 = time.perf_counter()
+        for u in users:
+            s = time.perf_counter()
+            body = await actor_of(u).feed.remote(u, 20)
+            lat.append((time.perf_counter() - s) * 1000)
+            cands.append(body["candidates"])
+            if body["model"] != version:
+                raise RuntimeError(f"feed served by model {body['model']}, expected {version}")
+        wall = time.perf_counter() - t0
+
+        queue = list(users)
+        conc_lat: list[float] = []
+
+        async def client() -> None:
+            while queue:
+                u = queue.pop()
+                s = time.perf_counter()
+                await actor_of(u).feed.remote(u, 20)
+                conc_lat.append((time.perf_counter() - s) * 1000)
+
+        t1 = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        conc_wall = time.perf_counter() - t1
+        stats = await asyncio.gather(*(a.stats.remote() for a in actors))
+    finally:
+        for a in actors:
+            ray.kill(a)
+    return {
+        "rankers": rankers,
+        "model": version,
+        "requests": requests,
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p90_ms": round(percentile(lat, 90), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+        "max_ms": round(max(lat), 2),
+        "feeds_per_s_sequential": round(len(users) / wall, 1),
+        "concurrency": concurrency,
+        f"feeds_per_s_concurrency_{concurrency}": round(len(users) / conc_wall, 1),
+        f"p50_ms_concurrency_{concurrency}": round(percentile(conc_lat, 50), 2),
+        f"p99_ms_concurrency_{concurrency}": round(percentile(conc_lat, 99), 2),
+        "mean_candidates": round(statistics.fmean(cands), 1),
+        "min_candidates": min(cands),
+        "served_per_actor": [s["served"] for s in stats],
+        "actor_stats": stats,
+    }
+
+
+async def _ensure_user_embeddings(config: dict, version: int) -> None:
+    """The interaction consumer rebuilds every user's embedding for a new model; rankers serve it after."""
+    import ray
+
+    from actors.interactions import InteractionConsumer
+    from storage import keys
+    from storage.redis import connect_redis
+
+    redis = connect_redis(config["redis_url"])
+    try:
+        if await redis.exists(keys.user_embedding_ready(version)):
+            return
+    finally:
+        await redis.aclose()
+    log(f"user embeddings for v{version} missing: rebuilding them with the interaction consumer")
+    consumer = InteractionConsumer.options(
+        name=f"feed-load-consumer-{uuid.uuid4().hex[:6]}", num_cpus=0
+    ).remote(config)
+    try:
+        t0 = time.perf_counter()
+        while True:
+            await consumer.start.remote()
+            if (await consumer.stats.remote())["model"] == version:
+                return
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit("the interaction consumer did not rebuild user embeddings within 10 minutes")
+            await asyncio.sleep(1)
+    finally:
+        ray.kill(consumer)
+
+
+async def _main(args: argparse.Namespace) -> dict:
+    from actors import runtime
+    from ranking import registry
+    from storage.models import User
+    from storage.mongo import database_name
+    from storage.services import Services
+    from storage.settings import Settings
+    from storage.stores import Stores
+
+    settings = Settings()
+    services = Services(settings)
+    started = services.up()
+    try:
+        urls = services.urls()
+        if not (urls["postgres"] and urls["mongo"] and urls["redis"]):
+            raise SystemExit(f"services not running: {urls}")
+        config = {
+            "postgres_url": urls["postgres"],
+            "mongo_url": urls["mongo"],
+            "mongo_db": database_name(urls["mongo"], settings.mongo_db),
+            "redis_url": urls["redis"],
+            "ranker_reload_s": 1.0,
+        }
+        stores = await Stores.open(settings, urls)
+        try:
+            rows = await User.filter(email__endswith="@demo.clubhub.example").values_list("id")
+            users = [int(r[0]) for r in rows]
+            version = await registry.latest_version(stores.mongo)
+        finally:
+            await stores.close()
+        runtime.start_ray(settings)
+        try:
+            if not args.popularity and version is not None:
+                await _ensure_user_embeddings(config, version)
+            out: dict = {"runs": []}
+            for _ in range(args.repeat):
+                for n in args.rankers:
+                    r = await measure_feed_serving(
+                        config,
+                        users,
+                        requests=args.requests,
+                        concurrency=args.concurrency,
+                        rankers=n,
+                        seed=args.seed,
+                        use_model=not args.popularity,
+                    )
+                    c = args.concurrency
+                    log(
+                        f"{n} ranker(s){' (popularity)' if args.popularity else ''}: sequential p50 {r['p50_ms']} ms "
+                        f"p90 {r['p90_ms']} p99 {r['p99_ms']} max {r['max_ms']} ({r['feeds_per_s_sequential']} feeds/s); "
+                        f"{c} concurrent: {r[f'feeds_per_s_concurrency_{c}']} feeds/s p50 "
+                        f"{r[f'p50_ms_concurrency_{c}']} p99 {r[f'p99_ms_concurrency_{c}']} ms; "
+                        f"{r['mean_candidates']:.0f} candidates on average"
+                    )
+                    out["runs"].append(r)
+            return out
+        finally:
+            runtime.stop_ray()
+    finally:
+        if started and not args.keep_services:
+            services.down(started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rankers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--popularity", action="store_true", help="the popularity fallback, no model")
+    parser.add_argument("--keep-services", action="store_true", help="leave services this run started up")
+    args = parser.parse_args()
+    if not os.environ.get("CLUBHUB_DATA_DIR"):
+        raise SystemExit("set CLUBHUB_DATA_DIR to a seeded data dir (a copy of .clubhub-bench/ranking)")
+    out = asyncio.run(_main(args))
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
