@@ -3,6 +3,11 @@
 RSVPs of one event are serialised by a row lock on the event (``SELECT … FOR UPDATE``): many
 concurrent RSVPs never book more than the capacity, and a cancellation promotes the longest-waiting
 RSVP in the same transaction.
+
+The event's host (its creator, ``host_id``: the one who runs its live session; club owners and moderators
+do not manage others' events) also sees ``predicted_going`` on ``GET /events/{id}``: ``{estimate, low, high}``
+from the turnout model (``ranking.turnout``) while the event is upcoming, ``null`` once it has started or
+when no model is trained yet. Anyone else gets no such field.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from actors.domain.errors import DomainError
 from actors.domain.roles import can, require
+from ranking import turnout
 from storage.models import Event, EventStatus, Rsvp, RsvpStatus
 from storage.visibility import listable_clubs
 
@@ -103,9 +109,21 @@ class Events:
         )
         return event_out(event, 0, 0, None)
 
-    async def get(self, event_id: int, user_id: int) -> dict:
+    async def get(self, event_id: int, user_id: int, models_db=None) -> dict:
+        """``models_db``: the MongoDB database of the turnout models (without it, the host's
+        ``predicted_going`` is null)."""
         event, _ = await self.event(event_id, user_id)
-        return await self._with_counts(event, user_id)
+        out = await self._with_counts(event, user_id)
+        if event.host_id == user_id:
+            out["predicted_going"] = await self._predicted_going(event, out["going"], models_db)
+        return out
+
+    async def _predicted_going(self, event: Event, going: int, models_db) -> dict | None:
+        upcoming = event.status == EventStatus.scheduled and event.starts_at > datetime.now(UTC)
+        if models_db is None or not upcoming:
+            return None
+        predicted = await turnout.predict_going(event.id, models_db)
+        return turnout.at_least(predicted, going) if predicted is not None else None
 
     async def _with_counts(self, event: Event, user_id: int) -> dict:
         going = await Rsvp.filter(event_id=event.id, status=RsvpStatus.going).count()

@@ -9,7 +9,7 @@ from gateway.schemas.events import EventIn, EventOut, EventsOut, EventsQuery, Rs
 from gateway.schemas.live import LiveEndOut, LiveStartOut
 
 from .api import Api
-from .keys import EVENTS, LIVE
+from .keys import BACKENDS, EVENTS, LIVE
 
 api = Api()
 
@@ -65,13 +65,14 @@ async def event_ics(request: web.Request, claims: AccessClaims, event_id: int) -
 @api.route(
     "GET",
     "/events/{event_id}",
-    summary="An event with RSVP counts, the caller's RSVP and its summary",
+    summary="An event with RSVP counts, the caller's RSVP and its summary; for its host, the predicted turnout",
     response=EventOut,
     tags=("events",),
     errors=("not_found",),
 )
 async def get_event(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
-    return await request.app[EVENTS].get(event_id, claims.user_id)
+    stores = request.app[BACKENDS].stores  # the turnout models' database (the host sees a prediction)
+    return await request.app[EVENTS].get(event_id, claims.user_id, stores.mongo if stores else None)
 
 
 @api.route(

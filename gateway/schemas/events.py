@@ -55,8 +55,20 @@ class EventListItem(BaseModel):
     my_rsvp: RsvpOut | None = Field(default_factory=lambda: None)
 
 
+class PredictedGoing(BaseModel):
+    """The turnout model's estimate of how many will be going, with an 80 % interval (low ≤ estimate ≤
+    high, none below the count going now)."""
+
+    estimate: int
+    low: int
+    high: int
+
+
 class EventOut(EventListItem):
     summary: dict | None
+    # The host only, and only on ``GET /events/{id}``: null once the event has started or while no turnout
+    # model is trained; others never get the field.
+    predicted_going: PredictedGoing | None = Field(default_factory=lambda: None)
 
 
 class EventsQuery(Input):

@@ -353,7 +353,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An event with RSVP counts, the caller's RSVP and its summary */
+        /** An event with RSVP counts, the caller's RSVP and its summary; for its host, the predicted turnout */
         get: operations["get_event"];
         put?: never;
         post?: never;
@@ -867,6 +867,7 @@ export interface components {
             /** Id */
             id: number;
             my_rsvp?: components["schemas"]["RsvpOut"] | null;
+            predicted_going?: components["schemas"]["PredictedGoing"] | null;
             /** Room Id */
             room_id: number | null;
             /** Starts At */
@@ -1164,6 +1165,19 @@ export interface components {
             status: string;
             /** Title */
             title: string;
+        };
+        /**
+         * PredictedGoing
+         * @description The turnout model's estimate of how many will be going, with an 80 % interval (low ≤ estimate ≤
+         *     high, none below the count going now).
+         */
+        PredictedGoing: {
+            /** Estimate */
+            estimate: number;
+            /** High */
+            high: number;
+            /** Low */
+            low: number;
         };
         /** ReadyOut */
         ReadyOut: {
