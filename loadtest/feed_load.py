@@ -45,7 +45,9 @@ async def measure_feed_serving(
     rankers: int = 1,
     seed: int = 0,
     use_model: bool = True,
+    env: dict[str, str] | None = None,
 ) -> dict:
+    """``env``: environment variables for the ranker actors (an A/B of a knob in one run)."""
     import ray
 
     from actors.hashing import jump_hash
@@ -55,7 +57,9 @@ async def measure_feed_serving(
     users = [rng.choice(user_ids) for _ in range(requests)]
     tag = uuid.uuid4().hex[:6]
     actors = [
-        Ranker.options(name=f"feed-load-{tag}-{i}", num_cpus=0).remote({**config, "use_model": use_model})
+        Ranker.options(
+            name=f"feed-load-{tag}-{i}", num_cpus=0, runtime_env={"env_vars": env} if env else None
+        ).remote({**config, "use_model": use_model})
         for i in range(rankers)
     ]
 
@@ -199,8 +203,12 @@ async def _main(args: argparse.Namespace) -> dict:
             if not args.popularity and version is not None:
                 await _ensure_user_embeddings(config, version)
             out: dict = {"runs": []}
+            variants: list[dict[str, str] | None] = [None]
+            if args.ab:
+                name, _, value = args.ab.partition("=")
+                variants.append({name: value})
             for _ in range(args.repeat):
-                for n in args.rankers:
+                for n, env in [(n, env) for n in args.rankers for env in variants]:
                     r = await measure_feed_serving(
                         config,
                         users,
@@ -209,10 +217,12 @@ async def _main(args: argparse.Namespace) -> dict:
                         rankers=n,
                         seed=args.seed,
                         use_model=not args.popularity,
+                        env=env,
                     )
+                    r["env"] = env
                     c = args.concurrency
                     log(
-                        f"{n} ranker(s){' (popularity)' if args.popularity else ''}: sequential p50 {r['p50_ms']} ms "
+                        f"{n} ranker(s){' (popularity)' if args.popularity else ''}{' ' + str(env) if env else ''}: sequential p50 {r['p50_ms']} ms "
                         f"p90 {r['p90_ms']} p99 {r['p99_ms']} max {r['max_ms']} ({r['feeds_per_s_sequential']} feeds/s); "
                         f"{c} concurrent: {r[f'feeds_per_s_concurrency_{c}']} feeds/s p50 "
                         f"{r[f'p50_ms_concurrency_{c}']} p99 {r[f'p99_ms_concurrency_{c}']} ms; "
@@ -236,6 +246,7 @@ def main() -> int:
     parser.add_argument("--rankers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ab", help="NAME=VALUE: also run every measurement with this env var in the actors")
     parser.add_argument("--popularity", action="store_true", help="the popularity fallback, no model")
     parser.add_argument("--keep-services", action="store_true", help="leave services this run started up")
     args = parser.parse_args()
