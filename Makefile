@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking bench-stores capacity soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking bench-pipeline bench-stores capacity soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -133,6 +133,11 @@ bench-chat: install
 
 bench-ranking: install
 	$(BIN)/python loadtest/bench_ranking.py $(BENCH_ARGS)
+
+# The offline pipeline at 1M and 10M synthetic interactions on one and two Ray nodes, and the model switch's
+# cost against the history's size (~20 min here).
+bench-pipeline: install
+	$(BIN)/python loadtest/bench_pipeline.py $(BENCH_ARGS)
 
 # 30 minutes at half load; not part of make test. SOAK_ARGS="--minutes 2" for a short run.
 soak: install

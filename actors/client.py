@@ -268,6 +268,18 @@ class ActorClient:
         )
         return [s for s in stats if s]
 
+    async def pipeline_stats(self) -> dict:
+        """The interaction consumer's and each ranker actor's figures (``None`` for one not answering)."""
+
+        async def one(handle):
+            try:
+                return await asyncio.wait_for(handle.stats.remote(), 2.0)
+            except Exception:
+                return None
+
+        consumer, *rankers = await asyncio.gather(one(self.consumer), *(one(r) for r in self.rankers))
+        return {"consumer": consumer, "rankers": rankers}
+
     # -- rooms -------------------------------------------------------------------------------
     async def apply(self, room_id: int, op: dict) -> dict:
         """A send, edit, delete or reaction, batched with others bound for the same shard."""

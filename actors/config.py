@@ -29,6 +29,11 @@ class ActorConfig:
     ranker_reload_s: float = 2.0
     mongo_timeout_ms: int = 2000
     use_model: bool = True  # False: the ranker serves the popularity fallback alone (a benchmark baseline)
+    # The analytics store (storage.analytics): a directory, or an S3 URL. Empty: <cwd>/.clubhub/analytics.
+    analytics_url: str = ""
+    analytics_seal_s: float = 60.0  # the consumer seals what it applied into Parquet at least this often
+    # Fault tests only: a pause between the seals a model switch applies, so a test can kill it midway.
+    switch_seal_delay_s: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings, urls: Mapping[str, str | None] | None = None) -> ActorConfig:
@@ -52,6 +57,8 @@ class ActorConfig:
             housekeeping_s=settings.housekeeping_s,
             presence_fanout_limit=settings.presence_fanout_limit,
             ranker_reload_s=settings.ranker_reload_s,
+            analytics_url=settings.analytics_url,
+            analytics_seal_s=settings.analytics_seal_s,
         )
 
     @classmethod

@@ -208,6 +208,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         loop_health.start()
         freeze_startup_heap()
         metrics.shard_stats = actors.shard_stats
+        metrics.pipeline_stats = actors.pipeline_stats
         log.info(
             "backends ready",
             extra={

@@ -1,7 +1,8 @@
 """Training data from stored interactions: point-in-time replay of the online signals.
 
-``Items`` is every event, room and club (PostgreSQL); ``Log`` every stored interaction (MongoDB), sorted by
-time. ``Snapshot`` is what the online pipeline would have held at a cutoff ``t`` — the same anchored sums
+``Items`` is every event, room and club (PostgreSQL); ``Log`` every interaction of the analytics store
+(Parquet, ``storage.analytics``), sorted by time: ``encode`` turns a batch of its rows into ``Log``
+columns (``ranking.pipeline`` runs it over Ray Data blocks; ``load_log`` in this process, for small logs). ``Snapshot`` is what the online pipeline would have held at a cutoff ``t`` — the same anchored sums
 ``signals.increments`` adds one interaction at a time, here summed in bulk — and ``Snapshot.inputs`` turns
 it into ``features.Inputs`` for one user's candidates, the same structure serving builds from Redis.
 """
@@ -98,30 +99,71 @@ async def load_items() -> Items:
     )
 
 
-async def load_log(db, items: Items) -> Log:
-    from storage.mongo import INTERACTIONS
+def item_codes(items: Items) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted item codes, the item index of each): the lookup ``encode`` searches, vectorized."""
+    codes = items.type_code * (1 << 40) + items.item_id
+    order = np.argsort(codes, kind="stable")
+    return codes[order], order
 
-    users, idx, kinds, weights, ts = [], [], [], [], []
-    kind_code = {k: i for i, k in enumerate(KINDS)}
-    # No projection: the MongoDB-wire dev server answers a projected scan three times slower than a plain one.
-    cursor = db[INTERACTIONS].find({}, batch_size=10_000)
-    async for d in cursor:
-        j = items.index.get(signals.item_key(d["item_type"], d["item_id"]))
-        if j is None or d["kind"] not in kind_code:
-            continue  # an item deleted since
-        users.append(d["user_id"])
-        idx.append(j)
-        kinds.append(kind_code[d["kind"]])
-        weights.append(signals.weight(d["kind"], d.get("dwell_ms")))
-        ts.append(d["ts"])
-    order = np.argsort(np.array(ts), kind="stable")
+
+def encode(cols: dict, codes: np.ndarray, code_index: np.ndarray) -> dict[str, np.ndarray]:
+    """Analytics rows (columns as arrays) -> ``Log`` columns; rows of items deleted since (or of unknown
+    kinds) are dropped."""
+    type_names = np.asarray(cols["item_type"]).astype(str)
+    kinds = np.asarray(cols["kind"]).astype(str)
+    type_code = np.full(len(type_names), -1, dtype=np.int64)
+    for i, t in enumerate(TYPES):
+        type_code[type_names == t] = i
+    kind_code = np.full(len(kinds), -1, dtype=np.int64)
+    weight = np.zeros(len(kinds))
+    for i, k in enumerate(KINDS):
+        m = kinds == k
+        kind_code[m] = i
+        weight[m] = signals.KIND_WEIGHT[k]
+    dwell = np.asarray(cols["dwell_ms"], dtype=np.float64)
+    is_dwell = kind_code == KINDS.index("dwell")
+    weight[is_dwell] = np.minimum(np.nan_to_num(dwell[is_dwell], nan=0.0) / 30_000.0, 3.0)  # signals.weight
+    code = type_code * (1 << 40) + np.asarray(cols["item_id"], dtype=np.int64)
+    pos = np.clip(np.searchsorted(codes, code), 0, max(len(codes) - 1, 0))
+    found = (type_code >= 0) & (kind_code >= 0) & (len(codes) > 0)
+    if len(codes):
+        found &= codes[pos] == code
+    return {
+        "user": np.asarray(cols["user_id"], dtype=np.int64)[found],
+        "item": code_index[pos[found]] if len(codes) else np.zeros(0, dtype=np.int64),
+        "kind": kind_code[found],
+        "weight": weight[found],
+        "ts": np.asarray(cols["ts"], dtype=np.float64)[found],
+    }
+
+
+def to_log(parts: list[dict[str, np.ndarray]]) -> Log:
+    """Encoded batches -> one ``Log`` sorted by time (stable: the store's order breaks ties)."""
+    cols = {
+        k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
+        for k in ("user", "item", "kind", "weight", "ts")
+    }
+    order = np.argsort(cols["ts"], kind="stable")
     return Log(
-        np.array(users, dtype=np.int64)[order],
-        np.array(idx, dtype=np.int64)[order],
-        np.array(kinds, dtype=np.int64)[order],
-        np.array(weights)[order],
-        np.array(ts)[order],
+        cols["user"][order].astype(np.int64),
+        cols["item"][order].astype(np.int64),
+        cols["kind"][order].astype(np.int64),
+        cols["weight"][order].astype(np.float64),
+        cols["ts"][order].astype(np.float64),
     )
+
+
+def load_log(store, items: Items, files: list[str] | None = None) -> Log:
+    """The analytics store's interactions (``files``, or every sealed one) read in this process."""
+    if files is None:
+        files, _, _ = store.files_until()
+    codes, index = item_codes(items)
+    return to_log([encode(columns(store.read([f])), codes, index) for f in files])
+
+
+def columns(table) -> dict[str, np.ndarray]:
+    """A pyarrow table's columns as numpy arrays (a null ``dwell_ms`` becomes nan)."""
+    return {name: table[name].to_numpy() for name in table.column_names}
 
 
 def item_embeddings(

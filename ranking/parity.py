@@ -18,11 +18,12 @@ from .features import FEATURES, feature_matrix
 from .serve import serving_inputs
 
 
-async def compare(redis, mongo_db, user_ids: list[int], now: float) -> dict:
+async def compare(redis, mongo_db, store, user_ids: list[int], now: float) -> dict:
+    """``store``: the analytics store, everything applied sealed into it (the consumer's ``seal_now``)."""
     version = await registry.latest_version(mongo_db)
     model = await registry.load(mongo_db, version) if version else None
     items = await load_items()
-    log = await load_log(mongo_db, items)
+    log = load_log(store, items)
     vecs = None
     if model is not None:
         emb = model.embeddings
@@ -63,6 +64,7 @@ def run_compare(config: dict, user_ids: list[int], now: float) -> dict:
 
     async def main() -> dict:
         from storage import mongo as mongo_store
+        from storage.analytics import AnalyticsStore
         from storage.postgres import close_postgres, init_tortoise, tortoise_config
         from storage.redis import connect_redis
 
@@ -70,7 +72,8 @@ def run_compare(config: dict, user_ids: list[int], now: float) -> dict:
         redis = connect_redis(config["redis_url"])
         client = mongo_store.connect_mongo(config["mongo_url"])
         try:
-            return await compare(redis, client[config["mongo_db"]], user_ids, now)
+            store = AnalyticsStore(config["analytics_url"])
+            return await compare(redis, client[config["mongo_db"]], store, user_ids, now)
         finally:
             await redis.aclose()
             await client.close()

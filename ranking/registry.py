@@ -1,7 +1,13 @@
 """Versioned ranker models in MongoDB (collection ``ranker_models``): the LightGBM booster as text, its
 feature list, its evaluation, and the item embeddings it was trained with — one document per version, so
 every process of a cluster (ranker actors, the interaction consumer) finds the same model by asking the
-database for the highest version."""
+database for the highest version.
+
+A version moves through ``status``: ``writing`` (saved by the training job, which is still writing every
+user's embedding to Redis), ``trained`` (all written; ``watermark`` names the last analytics seal the job
+read), ``ready`` (the interaction consumer added the seals after the watermark, so the users' embeddings
+are current: ranker actors serve it). Documents from before these states have no ``status`` and count as
+ready. A version left ``writing`` by a failed job is never served."""
 
 from __future__ import annotations
 
@@ -16,6 +22,9 @@ if TYPE_CHECKING:  # imported where a model is loaded: LightGBM is heavy and onl
     import lightgbm as lgb
 
 MODELS = "ranker_models"
+WRITING, TRAINED, READY = "writing", "trained", "ready"
+_SERVABLE = {"status": {"$nin": [WRITING, TRAINED]}}
+_SWITCHABLE = {"status": {"$ne": WRITING}}
 
 
 @dataclass
@@ -51,13 +60,43 @@ def _embeddings(doc: dict) -> Embeddings:
     return Embeddings(doc["_id"], {k: i for i, k in enumerate(doc["item_keys"])}, vecs.astype(np.float64))
 
 
-async def latest_version(db) -> int | None:
-    doc = await db[MODELS].find_one({}, sort=[("_id", DESCENDING)], projection={"_id": 1})
+async def latest_version(db, ready: bool = True) -> int | None:
+    """The newest version the rankers may serve; with ``ready=False`` the newest whose training finished
+    (what the interaction consumer switches to next)."""
+    doc = await db[MODELS].find_one(
+        _SERVABLE if ready else _SWITCHABLE, sort=[("_id", DESCENDING)], projection={"_id": 1}
+    )
     return int(doc["_id"]) if doc else None
 
 
 async def next_version(db) -> int:
-    return (await latest_version(db) or 0) + 1
+    doc = await db[MODELS].find_one({}, sort=[("_id", DESCENDING)], projection={"_id": 1})
+    return (int(doc["_id"]) if doc else 0) + 1
+
+
+async def meta(db, version: int) -> dict | None:
+    return await db[MODELS].find_one(
+        {"_id": version}, projection={"status": 1, "watermark": 1, "created_at": 1, "trained_at": 1}
+    )
+
+
+async def mark(db, version: int, status: str, **fields) -> None:
+    await db[MODELS].update_one(
+        {"_id": version}, {"$set": {"status": status, f"{status}_at": time.time(), **fields}}
+    )
+
+
+async def status(db) -> dict:
+    """The served version, the newest trained one and how long that one has waited to be served."""
+    served = await latest_version(db)
+    newest = await db[MODELS].find_one(
+        _SWITCHABLE, sort=[("_id", DESCENDING)], projection={"status": 1, "trained_at": 1, "created_at": 1}
+    )
+    out: dict = {"served": served, "newest": int(newest["_id"]) if newest else None, "waiting_s": 0.0}
+    if newest is not None and newest.get("status", READY) != READY:
+        since = newest.get("trained_at") or newest.get("created_at") or time.time()
+        out["waiting_s"] = round(max(time.time() - since, 0.0), 1)
+    return out
 
 
 async def save(
@@ -69,11 +108,17 @@ async def save(
     params: dict,
     item_keys: list[str],
     item_emb: np.ndarray,
+    watermark: str | None = None,
+    extra: dict | None = None,
 ) -> None:
+    """Saved as ``writing``: the job then writes users' embeddings and marks it ``trained``."""
     await db[MODELS].insert_one(
         {
             "_id": version,
+            "status": WRITING,
+            "watermark": watermark,
             "created_at": time.time(),
+            **(extra or {}),
             "features": features,
             "metrics": metrics,
             "params": params,
@@ -107,6 +152,8 @@ async def load(db, version: int) -> RankerModel | None:
 
 async def describe(db) -> list[dict]:
     cursor = (
-        db[MODELS].find({}, projection={"features": 1, "metrics": 1, "created_at": 1}).sort("_id", DESCENDING)
+        db[MODELS]
+        .find({}, projection={"features": 1, "metrics": 1, "created_at": 1, "status": 1, "watermark": 1})
+        .sort("_id", DESCENDING)
     )
     return [d async for d in cursor]

@@ -203,12 +203,28 @@ def user_embedding_ready(version: int) -> str:
     return f"{USER_EMBEDDING_READY_PREFIX}{version}"
 
 
-# set of interaction ids already applied to the signals, per UTC day (the exactly-once effect).
-# TTL: APPLIED_TTL_S, renewed by each new id: longer than any redelivery.
-APPLIED_PREFIX = NAMESPACE + "applied:"
+# hash interaction id -> the stream entry id that applied it, per UTC day of the interaction (the
+# exactly-once effect: a redelivered entry finds its own id there, a re-sent interaction another one, and
+# only the entry that applied it goes to the analytics store). TTL: APPLIED_TTL_S, renewed by each new id:
+# longer than any redelivery. (Before the analytics store these were sets under ``applied:``.)
+APPLIED_PREFIX = NAMESPACE + "applied-by:"
 APPLIED_TTL_S = 8 * 86400
 
 
 def applied(day: str) -> str:
     """``day``: the UTC date of the interaction, ``YYYYMMDD``."""
     return APPLIED_PREFIX + day
+
+
+# string: the id of the newest seal the interaction consumer wrote to the analytics store
+# (storage.analytics). What the stream holds after it is not in Parquet yet. No TTL; one key.
+ANALYTICS_SEALED = NAMESPACE + "analytics-sealed"
+
+# string: the last analytics seal a model switch has added to that version's user embeddings (each seal
+# is added in one MULTI with this mark, so a switch killed midway resumes without adding one twice).
+# Deleted with its version.
+USER_EMBEDDING_SWITCH_PREFIX = NAMESPACE + "uemb-switch:"
+
+
+def user_embedding_switch(version: int) -> str:
+    return f"{USER_EMBEDDING_SWITCH_PREFIX}{version}"

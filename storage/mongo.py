@@ -11,6 +11,9 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 MESSAGES = "messages"
 INTERACTIONS = "interactions"
 AUDIT_LOG = "audit_log"
+# The default lifetime of a raw interaction document (CLUBHUB_INTERACTIONS_TTL_DAYS changes it for new
+# databases; an existing index keeps its value until changed with collMod).
+INTERACTIONS_TTL_S = 30 * 86400
 
 INDEXES: dict[str, list[IndexModel]] = {
     MESSAGES: [
@@ -24,6 +27,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     INTERACTIONS: [
         IndexModel([("user_id", ASCENDING), ("ts", DESCENDING)], name="user_ts"),
         IndexModel([("item_type", ASCENDING), ("item_id", ASCENDING), ("ts", DESCENDING)], name="item_ts"),
+        # Raw interactions expire: training reads the analytics store (Parquet), serving reads Redis.
+        IndexModel([("at", ASCENDING)], name="at_ttl", expireAfterSeconds=INTERACTIONS_TTL_S),
     ],
     AUDIT_LOG: [
         IndexModel([("club_id", ASCENDING), ("ts", DESCENDING)], name="club_ts"),
@@ -47,8 +52,15 @@ def connect_mongo(url: str, timeout_ms: int = 5000, socket_timeout_ms: int | Non
     )
 
 
-async def ensure_indexes(db: AsyncDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase, interactions_ttl_s: float | None = None) -> None:
     for collection, indexes in INDEXES.items():
+        if collection == INTERACTIONS and interactions_ttl_s is not None:
+            indexes = [
+                IndexModel([("at", ASCENDING)], name="at_ttl", expireAfterSeconds=int(interactions_ttl_s))
+                if i.document["name"] == "at_ttl"
+                else i
+                for i in indexes
+            ]
         await db[collection].create_indexes(indexes)
 
 

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     redis_url: str | None = None
     ray_address: str | None = None
+    # S3-compatible object storage (s3://KEY:SECRET@host:port/bucket, https://... for TLS endpoints): the
+    # analytics store's Parquet goes there when set, else under the data dir.
+    s3_url: str | None = None
 
     # Database names used with embedded services (external URLs carry their own).
     postgres_db: str = Field("clubhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
@@ -168,6 +171,11 @@ class Settings(BaseSettings):
     housekeeping_s: float = Field(5.0, gt=0)
     rankers: int = Field(1, ge=1, le=64)  # ranker actors serving feeds (each one process)
     ranker_reload_s: float = Field(2.0, gt=0)  # how often ranker actors look for a new model version
+    analytics_seal_s: float = Field(60.0, gt=0, le=3600)  # interactions reach the Parquet store this often
+    # Raw interactions in MongoDB expire (a TTL index): serving needs none of them, training reads Parquet.
+    interactions_ttl_days: float = Field(30.0, gt=0)
+    # /readyz reports the served model as stale when a newer trained version waited longer than this.
+    model_stale_s: float = Field(600.0, gt=0)
     user_msg_rate: float = Field(5.0, gt=0)
     user_msg_burst: float = Field(20.0, ge=1)
     # Edits, deletes, reactions and every live:* action share a second per-user bucket.
@@ -212,6 +220,10 @@ class Settings(BaseSettings):
         if value in RAY_BUILTIN_RESOURCES:
             raise ValueError(f"{value} is one of Ray's own resources; name a custom one (e.g. clubhub_shard)")
         return value
+
+    @property
+    def analytics_url(self) -> str:
+        return self.s3_url or str(self.data_path / "analytics")
 
     @property
     def data_path(self) -> Path:

@@ -41,7 +41,7 @@ class Stores:
         await postgres.init_postgres(pg_url, postgres_db)
         client = mongo.connect_mongo(mongo_url)
         db = client[mongo_db or mongo.database_name(mongo_url, settings.mongo_db)]
-        await mongo.ensure_indexes(db)
+        await mongo.ensure_indexes(db, settings.interactions_ttl_days * 86400)
         return cls(pg_url, client, db, redis_store.connect_redis(redis_url))
 
     async def ping(self, timeout_s: float) -> dict[str, str]:

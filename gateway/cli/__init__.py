@@ -601,22 +601,30 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_train_ranker(args: argparse.Namespace) -> int:
+    from actors import runtime
     from ranking.train import NotEnoughData, train
+    from storage.analytics import AnalyticsStore
 
     settings = _settings()
+    if args.ray_address:
+        settings = settings.model_copy(update={"ray_address": args.ray_address})
     setup_logging(settings.log_level)
 
     async def work(stores, config):
-        from storage.mongo import connect_mongo
+        store = AnalyticsStore(settings.analytics_url)
+        return await train(
+            store,
+            stores.mongo,
+            stores.redis,
+            seed=args.seed,
+            max_queries=args.max_queries,
+            workers=args.workers,
+            bars=sys.stderr.isatty() or args.progress,
+        )
 
-        # Reading the whole log is one long scan: a client whose socket waits minutes, not seconds.
-        client = connect_mongo(config.mongo_url, socket_timeout_ms=600_000)
-        try:
-            return await train(client[config.mongo_db], seed=args.seed, max_queries=args.max_queries)
-        finally:
-            await client.close()
-
+    started = False
     try:
+        started = runtime.start_ray(settings)
         report = asyncio.run(_with_stores(settings, work))
     except ServiceError as exc:
         print(f"clubhub: {exc}", file=sys.stderr)
@@ -627,10 +635,14 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        if started:
+            runtime.stop_ray()
     print(report.table())
     print(
-        f"saved ranker model v{report.version}; running gateways serve it once their interaction consumer has "
-        f"rebuilt users' embeddings for it (checked every {settings.ranker_reload_s:g} s)"
+        f"saved ranker model v{report.version} with {report.users_embedded} users' embeddings; running "
+        f"gateways serve it once their interaction consumer has added what was sealed since (checked every "
+        f"{settings.ranker_reload_s:g} s)"
     )
     if args.json:
         print(json.dumps({"version": report.version, **report.metrics()}))
@@ -744,9 +756,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     trainer = sub.add_parser(
         "train-ranker",
-        help="train the feed ranker on the stored interactions, print its "
-        "evaluation, save a new model version",
+        help="train the feed ranker on Ray from the analytics store (Parquet), print its evaluation, "
+        "save a new model version with its users' embeddings",
     )
+    trainer.add_argument(
+        "--ray-address",
+        default=None,
+        help="an existing Ray cluster (default CLUBHUB_RAY_ADDRESS, else a local one)",
+    )
+    trainer.add_argument("--workers", type=int, default=1, help="Ray Train workers (LightGBM data-parallel)")
+    trainer.add_argument("--progress", action="store_true", help="progress bars even when not on a terminal")
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--max-queries", type=int, default=4000, help="users sampled per time window")
     trainer.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")

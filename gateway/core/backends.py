@@ -62,6 +62,18 @@ class Backends:
             report["ray"] = "ok"
         return report
 
+    async def model_status(self) -> dict | None:
+        """The feed model's versions (``registry.status``), or None when the registry does not answer."""
+        from ranking import registry
+
+        if self.stores is None:
+            return None
+        try:
+            st = await asyncio.wait_for(registry.status(self.stores.mongo), self.settings.ready_timeout_s)
+        except Exception:
+            return None
+        return {**st, "stale": st["waiting_s"] > self.settings.model_stale_s}
+
     async def stop(self) -> None:
         if self.stores is not None:
             began = time.monotonic()

@@ -111,13 +111,56 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.shard_stats = None  # async () -> list of actor stats, set once the shards exist
+        self.pipeline_stats = None  # async () -> the feed pipeline's actors' stats
 
     async def render(self) -> bytes:
         """The registry's figures, then the shards' (each shard is another process), as Prometheus text."""
         body = generate_latest(self.registry)
         if self.shard_stats is not None:
             body += render_shard_stats(await self.shard_stats()).encode()
+        if self.pipeline_stats is not None:
+            body += render_pipeline_stats(await self.pipeline_stats()).encode()
         return body
+
+
+def _label(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def render_pipeline_stats(stats: dict) -> str:
+    """The feed pipeline's figures: the model version each actor serves, failed switches by cause, and
+    the analytics store's seals."""
+    lines = [
+        "# HELP clubhub_model_version The ranker model version each feed actor is on (-1: none)",
+        "# TYPE clubhub_model_version gauge",
+    ]
+    consumer = stats.get("consumer")
+    if consumer is not None:
+        lines.append(f'clubhub_model_version{{actor="consumer"}} {consumer.get("model") or -1}')
+    for i, ranker in enumerate(stats.get("rankers") or []):
+        if ranker is not None:
+            lines.append(f'clubhub_model_version{{actor="ranker-{i}"}} {ranker.get("version") or -1}')
+    if consumer is None:
+        return "\n".join(lines) + "\n"
+    lines += [
+        "# HELP clubhub_model_switch_failures_total Failed model switches of the interaction consumer, by cause",
+        "# TYPE clubhub_model_switch_failures_total counter",
+    ]
+    for cause, n in sorted((consumer.get("switch_failures") or {}).items()):
+        lines.append(f'clubhub_model_switch_failures_total{{cause="{_label(cause)}"}} {n}')
+    lines += [
+        "# HELP clubhub_analytics_sealed_rows_total Interactions sealed into the analytics store (Parquet)",
+        "# TYPE clubhub_analytics_sealed_rows_total counter",
+        f"clubhub_analytics_sealed_rows_total {consumer.get('sealed_rows', 0)}",
+        "# HELP clubhub_analytics_pending_rows Interactions applied and not sealed yet",
+        "# TYPE clubhub_analytics_pending_rows gauge",
+        f"clubhub_analytics_pending_rows {consumer.get('pending', 0)}",
+        "# HELP clubhub_analytics_seal_failures_total Seals the analytics store refused, by cause",
+        "# TYPE clubhub_analytics_seal_failures_total counter",
+    ]
+    for cause, n in sorted((consumer.get("seal_failures") or {}).items()):
+        lines.append(f'clubhub_analytics_seal_failures_total{{cause="{_label(cause)}"}} {n}')
+    return "\n".join(lines) + "\n"
 
 
 def render_shard_stats(stats: list[dict]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -58,10 +59,12 @@ async def readyz(request: web.Request):
         return web.json_response(
             error_body("unavailable", "draining: this gateway is shutting down"), status=503
         )
-    report = await request.app[BACKENDS].readiness()
+    backends = request.app[BACKENDS]
+    report, model = await asyncio.gather(backends.readiness(), backends.model_status())
     failing = sorted(name for name, state in report.items() if state != "ok")
     if failing:
         body = error_body("unavailable", f"not ready: {', '.join(failing)}")
         body["services"] = report
         return web.json_response(body, status=503)
-    return ReadyOut(status="ready", services=report)
+    # A stale model is reported, not a reason to leave the load balancer: the feed still answers.
+    return ReadyOut(status="ready", services=report, model=model)

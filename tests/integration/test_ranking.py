@@ -1,6 +1,8 @@
 """The learned feed on a seeded world of its own (its own PostgreSQL and MongoDB databases and Redis
-database on the session's servers): `clubhub seed` and `clubhub train-ranker` as a person runs them, the
-model against its baselines, train/serve feature parity, online user embeddings, serving and hot reload."""
+database on the session's servers, its own analytics store): `clubhub seed` and `clubhub train-ranker`
+(on the session's Ray cluster) as a person runs them, the model against its baselines, train/serve feature
+parity, online user embeddings, model switches that add only what came after training (and survive being
+killed midway), serving and hot reload."""
 
 import asyncio
 import json
@@ -18,13 +20,14 @@ import ray
 from support.wait import wait_for
 
 from actors.fanout import append_interactions
-from actors.interactions import InteractionConsumer
+from actors.interactions import InteractionConsumer, user_sums
 from actors.ranker import Ranker
 from actors.runtime import NAMESPACE
 from ranking import registry, signals
 from ranking.features import FEATURES
 from ranking.parity import run_compare
 from storage import keys
+from storage.analytics import AnalyticsStore
 from storage.mongo import connect_mongo
 from storage.postgres import connect_kwargs, drop_database
 from storage.redis import connect_redis
@@ -38,15 +41,19 @@ def _with_path(url: str, path: str) -> str:
 
 
 class World:
-    def __init__(self, services, tmp: Path) -> None:
+    def __init__(self, services, tmp: Path, ray_address: str) -> None:
         self.name = f"world_{uuid.uuid4().hex[:8]}"
+        self.ray_address = ray_address
         urls = services.urls()
+        self.store = AnalyticsStore(str(tmp / "analytics"))  # where `clubhub` puts it in that data dir
         self.config = {
             "postgres_url": _with_path(urls["postgres"], self.name),
             "mongo_url": _with_path(urls["mongo"], self.name),
             "mongo_db": self.name,
             "redis_url": _with_path(urls["redis"], "3"),
             "ranker_reload_s": 0.3,
+            "analytics_url": self.store.url,
+            "analytics_seal_s": 0.5,
         }
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_")}
         self.env.update(
@@ -68,7 +75,7 @@ class World:
         return text
 
     async def train(self) -> dict:
-        out = await self.clubhub("train-ranker", "--json")
+        out = await self.clubhub("train-ranker", "--json", "--ray-address", self.ray_address)
         return json.loads(out.strip().splitlines()[-1])
 
     async def user_ids(self, n: int) -> list[int]:
@@ -81,7 +88,7 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(services, ray_cluster, tmp_path_factory):
-    w = World(services, tmp_path_factory.mktemp("world"))
+    w = World(services, tmp_path_factory.mktemp("world"), ray_cluster)
     await w.redis.flushdb()
     seeded = await w.clubhub(
         "seed", "--users", "240", "--clubs", "20", "--events", "100", "--days", "21", "--seed", "7"
@@ -147,6 +154,7 @@ async def test_trained_model_beats_the_baselines_and_is_saved_with_its_metrics(w
 
 async def test_features_served_equal_features_trained_on(world, consumer, ranker):
     await embeddings_ready(world)
+    await consumer.seal_now.remote()  # training replays the analytics store: everything applied is in it
     users = await world.user_ids(25)
     compare = ray.remote(max_calls=1, num_cpus=0)(run_compare)
     report = await compare.remote(world.config, users, time.time())
@@ -214,10 +222,13 @@ async def test_user_embedding_follows_engagement_online(world, consumer):
     assert np.allclose(after - before, expected, rtol=1e-6, atol=1e-9)
 
 
-async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(world, ranker):
-    users = await world.user_ids(5)
+async def test_new_version_switches_with_only_new_interactions_and_is_hot_reloaded(world, consumer, ranker):
+    users = await world.user_ids(8)
     old = await registry.latest_version(world.mongo)
     await wait_for(lambda: _serving(ranker, old))
+    emb = await registry.load_embeddings(world.mongo, old)
+    items = [k for k in emb.index if k.startswith(("event:", "club:"))][:5]
+    history = world.store.files_until()[2]
     seen: list[int] = []
     errors: list[BaseException] = []
     done = asyncio.Event()
@@ -229,11 +240,13 @@ async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(wor
             except BaseException as exc:
                 errors.append(exc)
 
-    clients = [asyncio.create_task(client(u)) for u in users]
+    clients = [asyncio.create_task(client(u)) for u in users[:5]]
     try:
-        new = (await world.train())["version"]
+        training = asyncio.create_task(world.train())
+        clicks = await _engage_while(world, training, users, items)
+        new = training.result()["version"]
         assert new == old + 1
-        # Served only once the consumer has rebuilt every user's embedding for it, then at once.
+        # Served only once the consumer has added what was sealed since training, then at once.
         await embeddings_ready(world, new)
         await wait_for(lambda: _serving(ranker, new))
         count = len(seen)
@@ -243,6 +256,10 @@ async def test_a_new_model_version_is_hot_reloaded_without_dropping_requests(wor
         await asyncio.gather(*clients)
     assert not errors, errors[:3]
     assert seen[0] == old and seen[-1] == new and set(seen) == {old, new}
+    switched = (await consumer.stats.remote())["switched"][new]
+    # The switch read the seals after the training's watermark, never the history before it.
+    assert 0 < switched["rows"] <= clicks < history, (switched, clicks, history)
+    await _vectors_match_history(world, consumer, new, users)
 
 
 async def _more(seen, n):
@@ -286,3 +303,134 @@ async def test_model_feed_excludes_bans_private_clubs_and_past_events(world, ran
     assert body["items"] and not any(i["club_id"] == banned_club for i in body["items"])
     assert ("event", hidden_event) not in keys and ("club", private) not in keys
     assert past and not keys & {("event", r["id"]) for r in past}
+
+
+async def test_a_failing_switch_backs_off_counts_its_cause_and_recovers(world, consumer, ranker):
+    served = await embeddings_ready(world)
+    broken = await registry.next_version(world.mongo)
+    # A version whose training "finished" but whose item embeddings cannot be read.
+    await world.mongo[registry.MODELS].insert_one(
+        {"_id": broken, "status": registry.TRAINED, "trained_at": time.time(), "watermark": None, "dim": 16}
+    )
+    try:
+        t0 = time.monotonic()
+
+        async def failing():
+            st = await consumer.stats.remote()
+            return st if st["switch_failing"] and sum(st["switch_failures"].values()) >= 2 else None
+
+        st = await wait_for(failing, timeout=30)
+        await asyncio.sleep(4.0)
+        st = await consumer.stats.remote()
+        elapsed = time.monotonic() - t0
+        # Polled every 0.3 s, a switch retried at once would have failed ~elapsed/0.3 times; backing off
+        # (2, 4, 8 s ...) it fails a handful.
+        failures = sum(st["switch_failures"].values())
+        assert 2 <= failures <= 2 + elapsed // 2, (failures, elapsed, st)
+        assert st["model"] == served and await registry.latest_version(world.mongo) == served
+        status = await registry.status(world.mongo)
+        assert status["served"] == served and status["newest"] == broken and status["waiting_s"] > 0
+    finally:
+        await world.mongo[registry.MODELS].delete_one({"_id": broken})
+
+    async def recovered():
+        return (await consumer.stats.remote())["switch_failing"] is None
+
+    await wait_for(recovered, timeout=40)
+    assert (await registry.status(world.mongo))["waiting_s"] == 0.0
+
+
+# -- model switches: only what came after training, exactly once, resumable ------------------------------
+
+
+def _all_rows(world) -> dict:
+    files, _, _ = world.store.files_until()
+    return world.store.read(files).to_pydict()
+
+
+async def _engage_while(world, task: asyncio.Task, users: list[int], items: list[str]) -> int:
+    """Clicks, one every 0.2 s, until ``task`` (a training run) ends: some land before its watermark, some
+    in seals after it, some after the switch."""
+    n = 0
+    while not task.done():
+        kind, item_id = items[n % len(items)].split(":")
+        await append_interactions(
+            world.redis,
+            [
+                {
+                    "id": uuid.uuid4().hex,
+                    "user_id": users[n % len(users)],
+                    "item_type": kind,
+                    "item_id": int(item_id),
+                    "kind": "click",
+                    "ts": repr(time.time()),
+                    "source": "client",
+                }
+            ],
+        )
+        n += 1
+        await asyncio.sleep(0.2)
+    return n
+
+
+async def _vectors_match_history(world, consumer, version: int, users: list[int]) -> None:
+    """Each user's embedding in Redis (the training's, plus the switch's tail, plus online additions) equals
+    one sum over every interaction in the analytics store: nothing missed, nothing added twice."""
+    await wait_for(lambda: _drained(world))
+    await consumer.seal_now.remote()
+    emb = await registry.load_embeddings(world.mongo, version)
+    expected = user_sums(emb, _all_rows(world))
+    for u in users:
+        raw = await world.redis.hgetall(keys.user_embedding(version, u))
+        got = np.array([float(raw.get(str(i).encode(), 0)) for i in range(emb.vectors.shape[1])])
+        assert np.allclose(got, expected[u], rtol=1e-9, atol=0), (u, got, expected[u])
+
+
+async def _drained(world) -> bool:
+    for g in await world.redis.xinfo_groups(keys.INTERACTIONS_STREAM):
+        if g["name"] in (keys.INTERACTIONS_GROUP, keys.INTERACTIONS_GROUP.encode()):
+            return g["pending"] == 0 and g["lag"] == 0
+    return False
+
+
+async def _seals_after(world, mark: bytes | None, than: int) -> bool:
+    return len(world.store.seals_after(mark.decode() if mark else None)) >= than
+
+
+async def test_a_switch_killed_midway_resumes_and_nothing_half_written_is_served(world, consumer, ranker):
+    old = await embeddings_ready(world)
+    await wait_for(lambda: _serving(ranker, old))
+    users = await world.user_ids(8)
+    emb = await registry.load_embeddings(world.mongo, old)
+    items = [k for k in emb.index if k.startswith(("event:", "club:"))][:5]
+    # A consumer whose switches pause a second between seals, so this test can kill one midway.
+    ray.kill(consumer)
+    slow = InteractionConsumer.options(
+        name=f"consumer-{world.name}-slow", namespace=NAMESPACE, num_cpus=0
+    ).remote({**world.config, "switch_seal_delay_s": 1.0})
+    await slow.start.remote()
+    training = asyncio.create_task(world.train())
+    await _engage_while(world, training, users, items)
+    new = training.result()["version"]
+    progress = keys.user_embedding_switch(new)
+    await wait_for(lambda: world.redis.exists(progress), timeout=60, interval=0.05)
+    ray.kill(slow)
+    mark = await world.redis.get(progress)
+    meta = await registry.meta(world.mongo, new)
+    assert meta["status"] == registry.TRAINED and not await world.redis.exists(keys.user_embedding_ready(new))
+    assert await _seals_after(world, mark, 1)  # killed with seals still to add
+    # Nothing of the half-switched version is served.
+    assert await registry.latest_version(world.mongo) == old
+    assert (await ranker.feed.remote(users[0], 10))["model"] == old
+
+    again = InteractionConsumer.options(
+        name=f"consumer-{world.name}-again", namespace=NAMESPACE, num_cpus=0
+    ).remote(world.config)
+    try:
+        await again.start.remote()
+        await embeddings_ready(world, new)
+        await wait_for(lambda: _serving(ranker, new))
+        assert (await registry.meta(world.mongo, new))["status"] == registry.READY
+        await _vectors_match_history(world, again, new, users)
+    finally:
+        ray.kill(again)

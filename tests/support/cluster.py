@@ -200,6 +200,8 @@ class LocalCluster:
     root: Path
     workers: int = 2
     shard_resource: str = "clubhub_shard"
+    worker_cpus: int = WORKER_CPUS
+    object_store_mb: int = OBJECT_STORE_MB
     nodes: list[RayNode] = field(default_factory=list)
     _watcher: subprocess.Popen | None = None
 
@@ -269,7 +271,7 @@ class LocalCluster:
         env = self.env()
         env.update(
             CLUBHUB_DATA_DIR=str(self.root / node.name),
-            CLUBHUB_RAY_OBJECT_STORE_MB=str(OBJECT_STORE_MB),
+            CLUBHUB_RAY_OBJECT_STORE_MB=str(self.object_store_mb),
             # A raylet gives up (and crashes) when its dashboard agent has not said its port within 15 s,
             # which a busy 2-core machine can take just to import the agent.
             RAY_agent_register_timeout_ms=str(AGENT_REGISTER_TIMEOUT_MS),
@@ -286,7 +288,7 @@ class LocalCluster:
         else:
             # Two CPUs though every actor of ours asks for none: a raylet starts at most as many worker
             # processes at once as it has CPUs, and after a node loss each moved shard needs one.
-            argv = [CLUBHUB, "ray-node", "--address", self.address, "--num-cpus", str(WORKER_CPUS)]
+            argv = [CLUBHUB, "ray-node", "--address", self.address, "--num-cpus", str(self.worker_cpus)]
             argv += ["--resources", json.dumps({self.shard_resource: 1}), "--"]
         argv += ["--node-ip-address=127.0.0.1", f"--temp-dir={self.temp_dir}", *node.port_args()]
         with open(node.log, "ab") as out:

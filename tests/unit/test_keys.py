@@ -29,7 +29,7 @@ def test_key_strings_are_the_ones_stored_data_uses():
     assert keys.affinity(7) == "clubhub:aff:7"
     assert keys.user_embedding(3, 7) == "clubhub:uemb:3:7"
     assert keys.user_embedding_ready(3) == "clubhub:uemb-ready:3"
-    assert keys.applied("20261201") == "clubhub:applied:20261201"
+    assert keys.applied("20261201") == "clubhub:applied-by:20261201"
 
 
 def test_every_key_lives_in_the_namespace():

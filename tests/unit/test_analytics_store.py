@@ -1,0 +1,112 @@
+"""The analytics store's layout and reads (storage.analytics) and the training log's encoding
+(ranking.dataset.encode), on a real directory."""
+
+import json
+
+import numpy as np
+import pyarrow.fs as pafs
+import pytest
+
+from ranking.dataset import KINDS, Items, encode, item_codes
+from storage.analytics import AnalyticsStore, redacted, seal_id, stream_id
+
+DAY = 86400.0
+T0 = 1_796_000_000.0  # 2026-11-30
+
+
+def row(i: int, ts: float, kind: str = "click", item: tuple[str, int] = ("event", 1), user: int = 7) -> tuple:
+    return (f"i{i}", user, item[0], item[1], kind, 45_000 if kind == "dwell" else None, ts, "client")
+
+
+def test_seal_ids_sort_as_the_stream_does():
+    ids = ["9-5", "10-0", "10-12", "1700000000000-3"]
+    assert sorted(ids, key=seal_id) == ids
+    assert [stream_id(seal_id(i)) for i in ids] == ids
+
+
+def test_a_seal_is_one_file_per_day_and_a_manifest(tmp_path):
+    store = AnalyticsStore(str(tmp_path))
+    seal = store.write_seal(seal_id("1796000000000-1"), [row(1, T0), row(2, T0 - 2 * DAY), row(3, T0 + 1)])
+    assert seal.rows == 3 and len(seal.files) == 2
+    assert {f.split("/")[-2] for f in seal.files} == {"day=2026-11-30", "day=2026-11-28"}
+    table = store.read(seal.files)
+    assert sorted(table["id"].to_pylist()) == ["i1", "i2", "i3"]
+    assert table["dwell_ms"].null_count == 3
+    assert not list(tmp_path.rglob("*.tmp"))  # written beside, then renamed
+
+
+def test_seals_after_a_watermark_list_only_newer_seals(tmp_path):
+    store = AnalyticsStore(str(tmp_path))
+    # Seals written on three dates (a seal's date is its stream id's), the interactions all of one day.
+    ms = [int((T0 + d * DAY) * 1000) for d in (0, 1, 2)]
+    ids = []
+    for k, m in enumerate(ms):
+        for j in range(2):
+            ids.append(store.write_seal(seal_id(f"{m}-{j}"), [row(10 * k + j, T0)]).id)
+    assert [s.id for s in store.seals_after(None)] == ids
+    assert [s.id for s in store.seals_after(ids[2])] == ids[3:]
+    assert store.seals_after(ids[-1]) == []
+    assert store.latest() == ids[-1]
+    files, last, rows = store.files_until(ids[3])
+    assert last == ids[3] and rows == 4 and len(files) == 4
+    # The manifests of dates before the watermark's are never opened: make one unreadable.
+    first = tmp_path / "seals" / "date=2026-11-30"
+    for p in first.iterdir():
+        p.write_text("not json")
+    assert [s.id for s in store.seals_after(ids[2])] == ids[3:]
+    with pytest.raises(json.JSONDecodeError):
+        store.seals_after(None)
+
+
+def test_data_without_its_manifest_is_not_read(tmp_path):
+    store = AnalyticsStore(str(tmp_path))
+    seal = store.write_seal(seal_id("1796000000000-1"), [row(1, T0)])
+    (tmp_path / "seals" / "date=2026-11-30" / f"{seal.id}.json").unlink()  # a crash before the manifest
+    assert store.seals_after(None) == [] and store.latest() is None and store.files_until()[0] == []
+
+
+def test_s3_urls_select_the_s3_filesystem_and_never_print_the_secret():
+    store = AnalyticsStore("s3://key:sec%2Fret@127.0.0.1:9000/bucket/prefix")
+    assert isinstance(store.fs, pafs.S3FileSystem) and store.kind == "s3"
+    assert store.root == "bucket/prefix/analytics"
+    assert "sec" not in repr(store) and "***" in redacted(store.url)
+    with pytest.raises(ValueError):
+        AnalyticsStore("s3://key:secret@127.0.0.1:9000/")
+
+
+def test_encode_maps_items_kinds_and_weights_and_drops_unknown_items():
+    items = Items(
+        keys=["club:1", "event:1", "room:4"],
+        index={"club:1": 0, "event:1": 1, "room:4": 2},
+        type_code=np.array([2, 0, 1]),
+        item_id=np.array([1, 1, 4]),
+        club_id=np.array([1, 1, 1]),
+        club_item=np.array([0, 0, 0]),
+        created_at=np.zeros(3),
+        starts_at=np.array([np.nan, T0, np.nan]),
+        ends_at=np.array([np.inf, T0 + 3600, np.inf]),
+        start_bucket=np.array([-1, 2, -1]),
+        public=np.ones(3, dtype=bool),
+        listed=np.ones(3, dtype=bool),
+        club_names={1: "c"},
+    )
+    codes, index = item_codes(items)
+    rows = [
+        row(1, T0, "click", ("event", 1)),
+        row(2, T0, "dwell", ("room", 4)),
+        row(3, T0, "rsvp", ("event", 99)),
+    ]
+    rows.append(row(4, T0, "join", ("club", 1), user=9))
+    cols = {
+        name: np.array([r[i] for r in rows], dtype=object)
+        for i, name in enumerate(
+            ["id", "user_id", "item_type", "item_id", "kind", "dwell_ms", "ts", "source"]
+        )
+    }
+    cols["dwell_ms"] = np.array([np.nan if r[5] is None else r[5] for r in rows])
+    cols["ts"] = cols["ts"].astype(float)
+    out = encode(cols, codes, index)
+    assert out["item"].tolist() == [1, 2, 0]  # event:99 no longer exists
+    assert out["user"].tolist() == [7, 7, 9]
+    assert [KINDS[k] for k in out["kind"]] == ["click", "dwell", "join"]
+    assert np.allclose(out["weight"], [1.0, 1.5, 4.0])  # 45 s of dwell: 1.5 clicks
