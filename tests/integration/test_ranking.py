@@ -69,7 +69,7 @@ class World:
         proc = await asyncio.create_subprocess_exec(
             CLUBHUB, *args, env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), 300)
+        out, _ = await asyncio.wait_for(proc.communicate(), 900)  # training on Ray on a busy 2-core machine
         text = out.decode()
         assert proc.returncode == 0, text[-3000:]
         return text
