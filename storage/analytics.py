@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -76,8 +76,8 @@ class Seal:
 class AnalyticsStore:
     """``url``: a directory (the embedded default, ``<data dir>/analytics``), or
     ``s3://KEY:SECRET@host:port/bucket[/prefix]`` (plain HTTP, e.g. a loopback server) or
-    ``https://KEY:SECRET@host[:port]/bucket[/prefix]`` (AWS, R2, MinIO behind TLS): the contract's
-    ``CLUBHUB_S3_URL``, with the analytics under ``<prefix>/analytics``."""
+    ``https://KEY:SECRET@host[:port]/bucket[/prefix][?region=R]`` (AWS, R2, MinIO behind TLS): the
+    contract's ``CLUBHUB_S3_URL``, with the analytics under ``<prefix>/analytics``."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -204,12 +204,18 @@ def _filesystem(url: str) -> tuple[pafs.FileSystem, str]:
         if not parts.hostname or not parts.path.strip("/"):
             raise ValueError("an S3 URL needs a host and a bucket: s3://KEY:SECRET@host:port/bucket")
         endpoint = parts.hostname + (f":{parts.port}" if parts.port else "")
+        # AWS signs with the bucket's region: ?region=, else the one in an s3.<region>.amazonaws.com host;
+        # S3-compatible servers (SeaweedFS, MinIO, R2) accept us-east-1.
+        region = parse_qs(parts.query).get("region", [""])[0]
+        host = parts.hostname
+        if not region and host.startswith("s3.") and host.endswith(".amazonaws.com") and host.count(".") == 3:
+            region = host.split(".")[1]
         fs = pafs.S3FileSystem(
             access_key=unquote(parts.username or ""),
             secret_key=unquote(parts.password or ""),
             endpoint_override=endpoint,
             scheme="https" if parts.scheme == "https" else "http",
-            region="us-east-1",
+            region=region or "us-east-1",
             # The object store is on the hot path of nothing: a slow one must fail, not hang a seal.
             connect_timeout=10,
             request_timeout=60,

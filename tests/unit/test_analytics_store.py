@@ -72,6 +72,8 @@ def test_s3_urls_select_the_s3_filesystem_and_never_print_the_secret():
     assert "sec" not in repr(store) and "***" in redacted(store.url)
     with pytest.raises(ValueError):
         AnalyticsStore("s3://key:secret@127.0.0.1:9000/")
+    assert AnalyticsStore("https://k:s@s3.eu-west-1.amazonaws.com/b").fs.region == "eu-west-1"
+    assert AnalyticsStore("https://k:s@host.example/b?region=ap-south-1").fs.region == "ap-south-1"
 
 
 def test_encode_maps_items_kinds_and_weights_and_drops_unknown_items():
