@@ -19,6 +19,7 @@ ready for the ranker actors. Its cost is the interactions since training, whatev
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import Counter
@@ -55,31 +56,32 @@ SWITCH_TIMEOUT_S = 900.0
 BACKOFF_MAX_S = 300.0
 
 
-# KEYS: per entry, the applied-by hash of its interaction's day. ARGV per entry: interaction id, stream
-# entry id, n, then n triples (hash, field, inc). Returns {applied, flag per entry}: flag 1 when this entry
-# is the one that applied the interaction (now, or before a redelivery), 0 for a re-sent duplicate.
+# KEYS: per entry, the applied-by hash of its interaction's day. ARGV[1]: a JSON array, per entry
+# [interaction id, stream entry id, [hash, field, increment, hash, field, increment, ...]] with the increments
+# as strings (their exact repr: Lua's numbers would print 14 digits). One JSON string instead of thousands
+# of arguments: redis-py packs each argument in Python, cjson decodes the lot in C. Returns
+# {applied, flag per entry}: flag 1 when this entry is the one that applied the interaction (now, or before
+# a redelivery), 0 for a re-sent duplicate.
 _APPLY = f"""
 local POPULARITY, TRENDING = '{keys.POPULARITY}', '{keys.TRENDING}'
-local a = 1
+local batch = cjson.decode(ARGV[1])
 local applied = 0
 local out = {{0}}
 for i = 1, #KEYS do
-  local id = ARGV[a]; local sid = ARGV[a + 1]; local n = tonumber(ARGV[a + 2]); a = a + 3
+  local e = batch[i]
+  local id, sid, incs = e[1], e[2], e[3]
   local owner = redis.call('HGET', KEYS[i], id)
   local fresh = not owner
   if fresh then
     redis.call('HSET', KEYS[i], id, sid)
     redis.call('EXPIRE', KEYS[i], {keys.APPLIED_TTL_S})
     applied = applied + 1
+    for a = 1, #incs, 3 do
+      redis.call('HINCRBYFLOAT', incs[a], incs[a + 1], incs[a + 2])
+      if incs[a] == POPULARITY then redis.call('ZINCRBY', TRENDING, incs[a + 2], incs[a + 1]) end
+    end
   end
   out[i + 1] = (fresh or owner == sid) and 1 or 0
-  for j = 1, n do
-    if fresh then
-      redis.call('HINCRBYFLOAT', ARGV[a], ARGV[a + 1], ARGV[a + 2])
-      if ARGV[a] == POPULARITY then redis.call('ZINCRBY', TRENDING, ARGV[a + 2], ARGV[a + 1]) end
-    end
-    a = a + 3
-  end
 end
 out[1] = applied
 return out
@@ -366,7 +368,7 @@ class InteractionConsumerHost:
         emb = self.embeddings
         docs: list[dict] = []
         applied_keys: list[str] = []
-        argv: list[Any] = []
+        batch: list[Any] = []
         parsed: list[tuple[str, Interaction]] = []
         for sid, fields in entries:
             if not fields:
@@ -397,17 +399,20 @@ class InteractionConsumerHost:
                 i.user_id, i.item_type, i.item_id, i.kind, i.dwell_ms, i.ts, club, bucket, embedding
             )
             applied_keys.append(keys.applied(_day(i.ts)))
-            argv += [i.id, sid, len(incs)]
-            for h, field, inc in incs:
-                argv += [h, field, repr(inc)]
+            batch.append([i.id, sid, [x for h, field, inc in incs for x in (h, field, repr(inc))]])
         if not parsed:
             return
-        try:
-            await retry_once(lambda: self.interactions.insert_many(docs, ordered=False))
-        except BulkWriteError as exc:  # duplicates of a redelivery are expected; anything else is not
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-        out = await self.apply_script(keys=applied_keys, args=argv)
+
+        async def store() -> None:
+            try:
+                await retry_once(lambda: self.interactions.insert_many(docs, ordered=False))
+            except BulkWriteError as exc:  # duplicates of a redelivery are expected; anything else is not
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                    raise
+
+        # Independent and each idempotent: the document and the signals of a batch go at once (a failure
+        # of either fails the batch, and its redelivery adds neither twice).
+        _, out = await asyncio.gather(store(), self.apply_script(keys=applied_keys, args=[json.dumps(batch)]))
         self.applied += int(out[0])
         for (sid, i), flag in zip(parsed, out[1:], strict=True):
             if int(flag):
