@@ -1,7 +1,8 @@
 """``Ranker``: the Ray actor that serves the feed.
 
-One call per feed request does it all — candidates (PostgreSQL), signals (one Redis pipeline), features
-and one batched LightGBM prediction — so the gateway spends one Ray round trip on a feed. The actor polls
+One call per feed request does it all — candidates (one PostgreSQL query), signals (one Redis pipeline,
+concurrently), features and one batched LightGBM prediction — so the gateway spends one Ray round trip on
+a feed (``ranking.serve.FeedServer``: what it keeps hot between feeds, and the bounds). The actor polls
 the model registry and hot-reloads a new version: the booster is parsed off the event loop and swapped in
 with one assignment, so requests in flight finish on the model they started with and none is dropped.
 """
@@ -12,14 +13,14 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 import ray
 
 from ranking import registry
-from ranking.candidates import candidates_for
-from ranking.serve import rank
+from ranking.serve import FeedServer
 from storage import keys
 
 from .config import ActorConfig
@@ -34,6 +35,7 @@ class RankerHost:
         self.model: registry.RankerModel | None = None
         self.served = 0
         self.reloads = 0
+        self.latencies_ms: deque[float] = deque(maxlen=2000)  # in the actor, the last feeds
         self.tasks = TaskSet()
         self._open_once = OpenOnce(self._open)
 
@@ -43,13 +45,21 @@ class RankerHost:
         return "running"
 
     async def _open(self) -> None:
+        import asyncpg
+
         from storage import mongo as mongo_store
-        from storage.postgres import init_tortoise, tortoise_config
+        from storage.postgres import connect_kwargs, init_tortoise, tortoise_config
         from storage.redis import connect_redis
 
         await init_tortoise(tortoise_config(self.config.postgres_url))
         self.redis = connect_redis(self.config.redis_url)
         self.db = mongo_store.connect_mongo(self.config.mongo_url)[self.config.mongo_db]
+        # A pool of its own for the feed query: Tortoise's pool resets each connection on release, a
+        # second round trip per query; the feed query leaves no session state to reset.
+        self.pg = await asyncpg.create_pool(
+            **connect_kwargs(self.config.postgres_url), min_size=1, max_size=4, reset=_no_reset
+        )
+        self.server = FeedServer(self.redis, self.pg)
         if self.config.use_model:  # False: the popularity fallback alone (a benchmark baseline)
             await self.reload()
             self.tasks.spawn(self._watch_registry())
@@ -83,24 +93,33 @@ class RankerHost:
         await (
             self.start()
         )  # after a restart by Ray: serve at once rather than wait for the gateway's heartbeat
-        model = self.model
-        cs = await candidates_for(user_id, redis=self.redis)
-        items = await rank(
-            self.redis, user_id, cs.candidates, cs.my_clubs, cs.club_names, model, limit, now or time.time()
-        )
+        t0 = time.perf_counter()
+        model = self.model  # the whole feed on one model, whatever a reload swaps in meanwhile
+        items, candidates = await self.server.feed(user_id, model, limit, now or time.time())
         self.served += 1
-        return {"items": items, "model": model.version if model else None, "candidates": len(cs.candidates)}
+        self.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        return {"items": items, "model": model.version if model else None, "candidates": candidates}
 
     async def stats(self) -> dict:
+        lat = sorted(self.latencies_ms)
+        server = getattr(self, "server", None)
         return {
             "served": self.served,
             "reloads": self.reloads,
             "version": self.model.version if self.model else None,
             "pid": os.getpid(),  # for a profiler (py-spy) pointed at this actor
+            "feed_ms_p50": round(lat[len(lat) // 2], 2) if lat else None,
+            "feed_ms_p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2) if lat else None,
+            "catalog_items": len(server.catalog) if server else 0,
+            "catalog_reads": server.catalog.reads if server else 0,
         }
 
     async def ping(self) -> str:
         return "pong"
+
+
+async def _no_reset(conn) -> None:
+    return None
 
 
 # Typed as Any: Ray's stubs type a handle's methods as the plain methods, without ``.remote``.

@@ -1,11 +1,20 @@
 """Serving side of the feed: gather ``Inputs`` for one user's candidates from Redis (signals, user
-embedding) and PostgreSQL (co-members going), then score them with a model or by popularity."""
+embedding) and PostgreSQL (co-members going), then score them with a model or by popularity.
+
+``FeedServer`` is the path a ranker actor serves: per feed one PostgreSQL round trip (candidates and
+co-members going, ``ranking.candidates.feed_candidates``) concurrent with one Redis pipeline (the user's
+affinities and embedding), the items' static facts from the process's catalog, features gathered as
+arrays, one prediction and one for the reasons. ``serving_inputs`` gathers the same inputs for a list of
+``Candidate`` objects with nothing cached: the reference the parity checks and tests compare against.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from tortoise import connections
@@ -13,7 +22,7 @@ from tortoise import connections
 from storage import keys
 
 from . import signals
-from .candidates import Candidate
+from .candidates import EVENT, Candidate, Catalog, Feed, Item, feed_candidates, trending_keys
 from .features import HOUR_BUCKETS, TYPES, Inputs, feature_matrix, reason
 from .registry import RankerModel
 
@@ -46,16 +55,23 @@ def _epoch(dt) -> float:
     return dt.timestamp() if dt is not None else math.nan
 
 
-async def co_members_going(user_id: int, my_clubs: list[int], event_ids: list[int]) -> tuple[dict, dict]:
+async def co_members_going(
+    user_id: int, my_clubs: list[int], event_ids: list[int], db=None
+) -> tuple[dict, dict]:
     """{event_id: distinct people sharing a club with the user who are going} and
-    {event_id: the user's club with most of them}."""
+    {event_id: the user's club with most of them}. ``db``: an asyncpg pool, or None for Tortoise's."""
     if not my_clubs or not event_ids:
         return {}, {}
-    conn = connections.get("default")
-    (_, per_club), (_, totals) = await asyncio.gather(
-        conn.execute_query(_CO_GOING_SQL, [event_ids, my_clubs, user_id]),
-        conn.execute_query(_CO_GOING_TOTAL_SQL, [event_ids, my_clubs, user_id]),
-    )
+    args = [event_ids, my_clubs, user_id]
+    if db is None:
+        conn = connections.get("default")
+        (_, per_club), (_, totals) = await asyncio.gather(
+            conn.execute_query(_CO_GOING_SQL, args), conn.execute_query(_CO_GOING_TOTAL_SQL, args)
+        )
+    else:
+        per_club, totals = await asyncio.gather(
+            db.fetch(_CO_GOING_SQL, *args), db.fetch(_CO_GOING_TOTAL_SQL, *args)
+        )
     top: dict[int, tuple[int, int]] = {}
     for row in per_club:
         e, c, n = int(row[0]), int(row[1]), int(row[2])
@@ -71,6 +87,7 @@ async def serving_inputs(
     my_clubs: list[int],
     model: RankerModel | None,
     now: float,
+    db=None,
 ) -> tuple[Inputs, dict]:
     n = len(candidates)
     item_keys = [c.key for c in candidates]
@@ -87,7 +104,7 @@ async def serving_inputs(
 
     events = [c.id for c in candidates if c.type == "event"]
     replies, (co_going, co_club) = await asyncio.gather(
-        read_signals(), co_members_going(user_id, my_clubs, events)
+        read_signals(), co_members_going(user_id, my_clubs, events, db)
     )
 
     def floats(values) -> np.ndarray:
@@ -132,16 +149,14 @@ def popularity_scores(x: Inputs) -> np.ndarray:
     return x.item_pop * signals.decay_factor(x.now)
 
 
-def popularity_reason(c: Candidate, popularity: float) -> str:
+def popularity_reason(item_type: str, club_name: str, member: bool, popularity: float) -> str:
     where = (
-        "in your club " + c.club_name
-        if c.member
-        else f"from {c.club_name}"
-        if c.type != "club"
-        else "to join"
+        "in your club " + club_name if member else f"from {club_name}" if item_type != "club" else "to join"
     )
     trend = "popular right now" if popularity > 0 else "new"
-    return f"A {trend} {c.type} {where} — ranked by popularity until your personal ranking model is trained"
+    return (
+        f"A {trend} {item_type} {where} — ranked by popularity until your personal ranking model is trained"
+    )
 
 
 def attributions(booster, rows: np.ndarray, order: list[int], scores: np.ndarray) -> np.ndarray:
@@ -161,7 +176,7 @@ def attributions(booster, rows: np.ndarray, order: list[int], scores: np.ndarray
     return scores[order][:, None] - without
 
 
-def item_out(c: Candidate, score: float, why: str) -> dict:
+def item_out(c: Candidate | Item, score: float, why: str) -> dict:
     out = {
         "type": c.type,
         "id": c.id,
@@ -175,36 +190,174 @@ def item_out(c: Candidate, score: float, why: str) -> dict:
     return out
 
 
-async def rank(
-    redis,
-    user_id: int,
-    candidates: list[Candidate],
-    my_clubs: list[int],
-    club_names: dict[int, str],
-    model: RankerModel | None,
-    limit: int,
-    now: float | None = None,
-) -> list[dict]:
-    """The top ``limit`` candidates with a score and a reason; by the model when there is one."""
-    if not candidates:
-        return []
-    now = now or time.time()
-    x, co_club = await serving_inputs(redis, user_id, candidates, my_clubs, model, now)
-    if model is None:
-        scores = popularity_scores(x)
-        order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].id))[:limit]
-        return [
-            item_out(candidates[i], scores[i], popularity_reason(candidates[i], scores[i])) for i in order
-        ]
-    rows = feature_matrix(x)
-    scores = predict(model.booster, rows)
-    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].id))[:limit]
-    contributions = attributions(model.booster, rows, order, scores)
-    out = []
-    for j, i in enumerate(order):
-        c = candidates[i]
-        co_id = co_club.get(c.id) if c.type == "event" else None
-        co = club_names.get(co_id) if co_id is not None else None
-        why = reason(c.type, c.club_name, c.member, rows[i], contributions[j], co, int(x.start_bucket[i]))
-        out.append(item_out(c, scores[i], why))
-    return out
+def top_order(scores: np.ndarray, ids: np.ndarray, limit: int) -> np.ndarray:
+    """Indexes of the best ``limit`` scores, ties to the newest id (a stable sort: then the feed order)."""
+    return np.lexsort((-ids, -scores))[:limit]
+
+
+def user_vector(raw: dict, dim: int) -> np.ndarray | None:
+    """The user embedding from its Redis hash (None when the user has none yet)."""
+    if not raw:
+        return None
+    vec = np.zeros(dim)
+    for k, v in raw.items():
+        vec[int(k)] = float(v)
+    return vec
+
+
+@dataclass
+class _EmbeddingRows:
+    version: int
+    index: dict[str, int]
+    padded: np.ndarray  # the model's item vectors and a zero row last: index -1 is "no embedding"
+
+    @classmethod
+    def of(cls, model: RankerModel) -> _EmbeddingRows:
+        emb = model.embeddings
+        zero = np.zeros((1, emb.vectors.shape[1]))
+        return cls(model.version, emb.index, np.vstack([emb.vectors, zero]))
+
+    def rows(self, item_keys: list[str]) -> np.ndarray:
+        index = self.index
+        at = np.fromiter((index.get(k, -1) for k in item_keys), np.int64, len(item_keys))
+        return self.padded[at]
+
+
+class FeedServer:
+    """Feeds for one process (a ranker actor).
+
+    Per feed: the candidate query (PostgreSQL) and the user's signals (one Redis pipeline) concurrently.
+    Shared, global data is kept here with bounds; nothing about the user is (memberships and bans are
+    read by the candidate query itself, on every feed):
+    - ``catalog``: the items' static facts, checked against each row's version on every feed, at most
+      ``catalog_max`` items;
+    - the trending list (``MAX_TRENDING`` keys), at most ``shared_ttl_s`` old;
+    - decayed popularity of the catalog's items and their clubs (so at most twice the catalog's size),
+      at most ``shared_ttl_s`` old, re-read by the feed that finds it older (in its own pipeline, no extra
+      round trip); an item new to the catalog has its popularity read when first served.
+    """
+
+    def __init__(self, redis, db, *, shared_ttl_s: float = 1.0, catalog_max: int = 20_000) -> None:
+        self.redis = redis
+        self.db = db  # an asyncpg pool (None: Tortoise's connection)
+        self.shared_ttl_s = shared_ttl_s
+        self.catalog = Catalog(catalog_max)
+        self._trending: list[str] = []
+        self._trending_at = -math.inf
+        self._pop: dict[str, float] = {}
+        self._pop_at = -math.inf
+        self._emb: _EmbeddingRows | None = None
+
+    async def trending(self) -> list[str]:
+        if time.monotonic() - self._trending_at > self.shared_ttl_s:
+            self._trending_at = time.monotonic()  # one refresh at a time
+            self._trending = await trending_keys(self.redis)
+        return self._trending
+
+    def _popularity_keys(self) -> list[str] | None:
+        """The keys to re-read popularity for, when the cached values are too old."""
+        if time.monotonic() - self._pop_at <= self.shared_ttl_s:
+            return None
+        self._pop_at = time.monotonic()
+        wanted: set[str] = set()
+        for it in self.catalog.items.values():
+            wanted.add(it.key)
+            wanted.add(it.club_key)
+        return sorted(wanted)
+
+    async def _signals(self, user_id: int, model: RankerModel | None, pop_keys: list[str] | None) -> list:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.affinity(user_id))
+            if model is not None:
+                pipe.hgetall(keys.user_embedding(model.version, user_id))
+            if pop_keys:
+                pipe.hmget(keys.POPULARITY, pop_keys)
+            return await pipe.execute()
+
+    def _set_popularity(self, pop_keys: list[str], values: list) -> None:
+        self._pop = {k: float(v) for k, v in zip(pop_keys, values, strict=True) if v}
+
+    async def inputs(self, user_id: int, model: RankerModel | None, now: float) -> tuple[Feed, Inputs]:
+        top = await self.trending()
+        pop_keys = self._popularity_keys()
+        feed, replies = await asyncio.gather(
+            feed_candidates(self.db, user_id, datetime.fromtimestamp(now, UTC), self.catalog, top),
+            self._signals(user_id, model, pop_keys),
+        )
+        if pop_keys:
+            self._set_popularity(pop_keys, replies[-1])
+        items = feed.items
+        n = len(items)
+        item_keys = [it.key for it in items]
+        club_keys = [it.club_key for it in items]
+        pop = self._pop
+        unread = [k for k in {*item_keys, *club_keys} if k not in pop]
+        if unread:
+            # Items new to this process (or without any popularity yet): read now, kept until the refresh.
+            values = await self.redis.hmget(keys.POPULARITY, unread)
+            pop.update((k, float(v) if v else 0.0) for k, v in zip(unread, values, strict=True))
+        aff = {k.decode(): float(v) if v else 0.0 for k, v in replies[0].items()}
+        user_vec = item_vecs = club_vecs = None
+        if model is not None:
+            emb = self._emb
+            if emb is None or emb.version != model.version:
+                emb = self._emb = _EmbeddingRows.of(model)
+            user_vec = user_vector(replies[1], emb.padded.shape[1])
+            item_vecs, club_vecs = emb.rows(item_keys), emb.rows(club_keys)
+        created = np.fromiter((it.created for it in items), float, n)
+        x = Inputs(
+            now=now,
+            type_code=np.fromiter((it.type_code for it in items), np.int64, n),
+            item_pop=np.fromiter((pop.get(k, 0.0) for k in item_keys), float, n),
+            club_pop=np.fromiter((pop.get(k, 0.0) for k in club_keys), float, n),
+            user_item_aff=np.fromiter((aff.get(k, 0.0) for k in item_keys), float, n),
+            user_club_aff=np.fromiter((aff.get(k, 0.0) for k in club_keys), float, n),
+            hour_weights=np.array([aff.get(f"hour:{b}", 0.0) for b in range(HOUR_BUCKETS)]),
+            start_bucket=np.fromiter((it.bucket for it in items), np.int64, n),
+            starts_at=np.fromiter((it.starts for it in items), float, n),
+            created_at=np.where(np.isnan(created), now, created),
+            member=feed.member,
+            co_going=np.fromiter(
+                (feed.co_going.get(it.id, 0) if it.type_code == EVENT else 0 for it in items), np.int64, n
+            ),
+            user_vec=user_vec,
+            item_vecs=item_vecs,
+            club_vecs=club_vecs,
+        )
+        return feed, x
+
+    async def feed(
+        self, user_id: int, model: RankerModel | None, limit: int, now: float
+    ) -> tuple[list[dict], int]:
+        """The top ``limit`` candidates with a score and a reason (by the model when there is one), and
+        how many candidates there were."""
+        feed, x = await self.inputs(user_id, model, now)
+        items = feed.items
+        if not items:
+            return [], 0
+        ids = np.fromiter((it.id for it in items), np.int64, len(items))
+        if model is None:
+            scores = popularity_scores(x)
+            order = top_order(scores, ids, limit)
+            out = [
+                item_out(
+                    items[i],
+                    scores[i],
+                    popularity_reason(items[i].type, items[i].club_name, bool(feed.member[i]), scores[i]),
+                )
+                for i in order
+            ]
+            return out, len(items)
+        rows = feature_matrix(x)
+        scores = predict(model.booster, rows)
+        order = top_order(scores, ids, limit)
+        contributions = attributions(model.booster, rows, order.tolist(), scores)
+        out = []
+        for j, i in enumerate(order):
+            it = items[i]
+            co_id = feed.co_club.get(it.id) if it.type_code == EVENT else None
+            co = feed.club_names.get(co_id) if co_id is not None else None
+            member = bool(feed.member[i])
+            why = reason(it.type, it.club_name, member, rows[i], contributions[j], co, it.bucket)
+            out.append(item_out(it, scores[i], why))
+        return out, len(items)
