@@ -331,7 +331,7 @@ def main() -> int:
             "3. training on Ray (features with Ray Data, LightGBM with Ray Train) and turnout"
         ):
             out = run_cli(["train-ranker", "--json", "--progress"], env)
-        metrics = json.loads(out.strip().splitlines()[-1])
+        metrics = json.loads(next(ln for ln in reversed(out.splitlines()) if ln.startswith('{"version"')))
         config = ActorConfig.from_settings(settings, urls)
         latency = asyncio.run(
             measure(

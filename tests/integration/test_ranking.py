@@ -76,7 +76,8 @@ class World:
 
     async def train(self) -> dict:
         out = await self.clubhub("train-ranker", "--json", "--ray-address", self.ray_address)
-        return json.loads(out.strip().splitlines()[-1])
+        # The metrics' line; Ray may log after it (its shutdown warnings share the output).
+        return json.loads(next(ln for ln in reversed(out.splitlines()) if ln.startswith('{"version"')))
 
     async def user_ids(self, n: int) -> list[int]:
         conn = await asyncpg.connect(**connect_kwargs(self.config["postgres_url"]))
@@ -387,9 +388,11 @@ async def _vectors_match_history(world, consumer, version: int, users: list[int]
 
 
 async def _drained(world) -> bool:
+    """The consumer group has read every entry and acknowledged it."""
+    last = (await world.redis.xinfo_stream(keys.INTERACTIONS_STREAM))["last-generated-id"]
     for g in await world.redis.xinfo_groups(keys.INTERACTIONS_STREAM):
         if g["name"] in (keys.INTERACTIONS_GROUP, keys.INTERACTIONS_GROUP.encode()):
-            return g["pending"] == 0 and g["lag"] == 0
+            return g["pending"] == 0 and g["last-delivered-id"] == last
     return False
 
 
