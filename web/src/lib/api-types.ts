@@ -1147,6 +1147,21 @@ export interface components {
             /** Messages */
             messages: components["schemas"]["MessageOut"][];
         };
+        /**
+         * ModelStatus
+         * @description The feed's model: the version ranker actors serve, the newest trained one, and whether that one
+         *     has waited longer than ``CLUBHUB_MODEL_STALE_S`` to be served (the feed still answers meanwhile).
+         */
+        ModelStatus: {
+            /** Newest */
+            newest: number | null;
+            /** Served */
+            served: number | null;
+            /** Stale */
+            stale: boolean;
+            /** Waiting S */
+            waiting_s: number;
+        };
         /** MyClubsOut */
         MyClubsOut: {
             /** Clubs */
@@ -1181,6 +1196,8 @@ export interface components {
         };
         /** ReadyOut */
         ReadyOut: {
+            /** @default null */
+            model: components["schemas"]["ModelStatus"] | null;
             /** Services */
             services: {
                 [key: string]: string;
