@@ -17,6 +17,8 @@ async def test_readyz_when_everything_answers(http):
     body = await resp.json()
     assert resp.status == 200, body
     assert body["services"] == {"postgres": "ok", "mongo": "ok", "redis": "ok", "ray": "ok"}
+    # The feed model's status rides along (this gateway's database has no trained model).
+    assert body["model"] == {"served": None, "newest": None, "waiting_s": 0.0, "stale": False}
 
 
 @pytest.mark.parametrize("victim", ["redis", "mongo", "postgres"])
@@ -64,6 +66,10 @@ async def test_metrics_count_requests_and_open_sockets(gateway, http, member):
             'clubhub_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz"}' in text
         )
         assert "clubhub_open_sockets 1.0" in text
+        # The feed pipeline's actors report too: no model yet (-1), nothing failed.
+        assert 'clubhub_model_version{actor="consumer"} -1' in text
+        assert 'clubhub_model_version{actor="ranker-0"} -1' in text
+        assert "clubhub_analytics_sealed_rows_total" in text and "clubhub_model_switch_failures_total{" not in text
     finally:
         await client.disconnect()
 
