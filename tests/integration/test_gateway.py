@@ -69,7 +69,10 @@ async def test_metrics_count_requests_and_open_sockets(gateway, http, member):
         # The feed pipeline's actors report too: no model yet (-1), nothing failed.
         assert 'clubhub_model_version{actor="consumer"} -1' in text
         assert 'clubhub_model_version{actor="ranker-0"} -1' in text
-        assert "clubhub_analytics_sealed_rows_total" in text and "clubhub_model_switch_failures_total{" not in text
+        assert (
+            "clubhub_analytics_sealed_rows_total" in text
+            and "clubhub_model_switch_failures_total{" not in text
+        )
     finally:
         await client.disconnect()
 
