@@ -17,7 +17,7 @@ history size — against the rebuild the consumer did before (one pass over ever
 Writes ``results/bench_pipeline.json`` and ``results/bench_pipeline.png``; leaves no process behind (every
 node is stopped by its session, the embedded Redis by its pid).
 
-    python loadtest/bench_pipeline.py [--sizes 1000000 10000000] [--nodes 1 2] [--max-queries 2000]
+    python loadtest/bench_pipeline.py [--sizes 1000000 10000000] [--nodes 1 2] [--big-nodes 2] [--max-queries 2000]
 """
 
 from __future__ import annotations
@@ -324,8 +324,8 @@ def main() -> int:
             watermark = write_history(store, table)
             del table
             log(f"  generated and sealed in {time.perf_counter() - t0:.1f} s ({items.n} items)")
-            if args.pipeline_sizes is None or n in args.pipeline_sizes:
-                for nodes in args.nodes:
+            if True:
+                for nodes in args.nodes if n <= 1_000_000 else args.big_nodes:
                     log(f"  pipeline on {nodes} node(s) of {args.cpus_per_node} CPU")
                     run = run_pipeline(
                         store, items, nodes, args.cpus_per_node, args.max_queries, args.seed, root
