@@ -298,7 +298,11 @@ def main() -> int:
     parser.add_argument("--tail", type=int, default=20_000, help="interactions sealed after training")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument(
-        "--pipeline-sizes", type=int, nargs="*", default=None, help="sizes to train at (default all)"
+        "--big-nodes",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="node counts for sizes above 1M (long on 2 cores)",
     )
     args = parser.parse_args()
 
@@ -324,13 +328,10 @@ def main() -> int:
             watermark = write_history(store, table)
             del table
             log(f"  generated and sealed in {time.perf_counter() - t0:.1f} s ({items.n} items)")
-            if True:
-                for nodes in args.nodes if n <= 1_000_000 else args.big_nodes:
-                    log(f"  pipeline on {nodes} node(s) of {args.cpus_per_node} CPU")
-                    run = run_pipeline(
-                        store, items, nodes, args.cpus_per_node, args.max_queries, args.seed, root
-                    )
-                    result["runs"].append({"interactions": n, **run})
+            for nodes in args.nodes if n <= 1_000_000 else args.big_nodes:
+                log(f"  pipeline on {nodes} node(s) of {args.cpus_per_node} CPU")
+                run = run_pipeline(store, items, nodes, args.cpus_per_node, args.max_queries, args.seed, root)
+                result["runs"].append({"interactions": n, **run})
 
             async def switch(store=store, items=items, watermark=watermark):
                 redis = connect_redis(services.urls()["redis"])
