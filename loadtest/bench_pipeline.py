@@ -163,13 +163,16 @@ def run_pipeline(store, items, nodes: int, cpus: int, max_queries: int, seed: in
         t0 = time.perf_counter()
         cluster.start(timeout=240)
         out["cluster_start_s"] = round(time.perf_counter() - t0, 1)
-        env = cluster.env()
-        os.environ["RAY_AUTH_MODE"] = "token"
-        os.environ["RAY_AUTH_TOKEN_PATH"] = env["RAY_AUTH_TOKEN_PATH"]
         from ray._raylet import Config  # Ray reads its auth mode once: make it see the cluster's
 
+        from actors import runtime
+        from storage.settings import Settings
+
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ["RAY_AUTH_TOKEN_PATH"] = cluster.env()["RAY_AUTH_TOKEN_PATH"]
         Config.initialize("")
-        ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+        # Joins on loopback (as a gateway does), not the machine's routable address.
+        runtime.start_ray(Settings(data_dir=root / "driver", ray_address=cluster.address))
         pipeline.quiet()
         files, _, _ = store.files_until()
         lg, read = pipeline.read_log(store, files, items)

@@ -307,6 +307,9 @@ async def train(
     # space from the same interactions; the consumer adds what was sealed after ``watermark``.
     t3 = time.perf_counter()
     vecs, has = item_embeddings(items, lg, end, seed=seed)
+    # The registry keeps item vectors as float32: the users' embeddings are summed from exactly those, as
+    # the consumer's online additions will be.
+    vecs = vecs.astype(np.float32).astype(np.float64)
     users, uvecs = user_vectors(items, lg, vecs)
     metrics = report.metrics()
     await registry.save(
