@@ -158,6 +158,11 @@ def run_pipeline(store, items, nodes: int, cpus: int, max_queries: int, seed: in
     from ranking.train import NEGATIVES_PER_QUERY, PARAMS, PATIENCE, ROUNDS
 
     cluster = LocalCluster(root / f"cluster-{nodes}", workers=nodes, worker_cpus=cpus, object_store_mb=1500)
+    # One token for every cluster of the run: this process's Ray reads its token once.
+    token = root / "auth_token"
+    if not token.exists():
+        token.write_text(cluster.token_path.read_text())
+    cluster.token_path.write_text(token.read_text())
     out: dict = {"nodes": nodes, "cpus_per_node": cpus}
     try:
         t0 = time.perf_counter()
@@ -169,7 +174,7 @@ def run_pipeline(store, items, nodes: int, cpus: int, max_queries: int, seed: in
         from storage.settings import Settings
 
         os.environ["RAY_AUTH_MODE"] = "token"
-        os.environ["RAY_AUTH_TOKEN_PATH"] = cluster.env()["RAY_AUTH_TOKEN_PATH"]
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
         Config.initialize("")
         # Joins on loopback (as a gateway does), not the machine's routable address.
         runtime.start_ray(Settings(data_dir=root / "driver", ray_address=cluster.address))
