@@ -84,7 +84,12 @@ def run_cli(args: list[str], env: dict, bar_pattern: str | None = None, desc: st
     from tqdm import tqdm
 
     proc = subprocess.Popen(
-        [CLUBHUB, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        [CLUBHUB, *args],
+        env={**env, "PYTHONUNBUFFERED": "1"},  # its stage lines as they come, not at its exit
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
     bar = None
     lines = []
