@@ -208,7 +208,7 @@ def run_pipeline(store, items, nodes: int, cpus: int, max_queries: int, seed: in
         }
         log(f"     built {rows:,} feature rows in {build_s:.1f} s ({rows / build_s:,.0f} rows/s)")
         train_ds = sets[0].union(*sets[1:3]).materialize()
-        _, best, fit_s = pipeline.fit(
+        _, best, fit_s, lgb_s = pipeline.fit(
             train_ds,
             sets[3],
             {**PARAMS, "seed": seed},
@@ -219,6 +219,7 @@ def run_pipeline(store, items, nodes: int, cpus: int, max_queries: int, seed: in
             f"bench-{nodes}-{int(time.time())}",
         )
         out["train"] = {
+            "lightgbm_seconds": round(lgb_s, 2),
             "seconds": round(fit_s, 2),
             "workers": nodes,
             "best_iteration": best,

@@ -247,8 +247,9 @@ def fit(
     workers: int,
     store,
     name: str,
-) -> tuple[str, int, float]:
-    """Train with Ray Train's LightGBMTrainer; returns (booster text, best iteration, seconds)."""
+) -> tuple[str, int, float, float]:
+    """Train with Ray Train's LightGBMTrainer; returns (booster text, best iteration, seconds in all,
+    seconds in LightGBM itself on rank 0)."""
     import ray
     from ray.train import DataConfig, RunConfig, ScalingConfig
     from ray.train.lightgbm import LightGBMTrainer
@@ -277,4 +278,5 @@ def fit(
         raise RuntimeError(f"training produced no model: {result.error}")
     with result.checkpoint.as_directory() as d, open(os.path.join(d, "model.txt")) as f:
         text = f.read()
-    return text, int((result.metrics or {}).get("best_iteration", 0)), seconds
+    metrics = result.metrics or {}
+    return text, int(metrics.get("best_iteration", 0)), seconds, float(metrics.get("train_seconds", 0.0))
