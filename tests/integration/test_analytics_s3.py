@@ -1,7 +1,7 @@
 """The analytics store (storage.analytics) on a real S3 server: SeaweedFS on loopback (tests/support/s3.py).
 
 Seals written, listed after a watermark and read back through ``S3FileSystem``; a data file without its
-manifest stays invisible; Ray Data reads the same files through the store's filesystem; and wrong
+manifest stays invisible; the training job's Ray tasks read the same files from the store; and wrong
 credentials are refused, never mistaken for an empty store.
 """
 
@@ -150,7 +150,7 @@ def test_arrow_datasets_read_the_seals_through_the_store_filesystem(s3):
     assert sorted(set(tree["day"].to_pylist())) == ["2026-11-29", "2026-11-30"]
 
 
-def test_ray_data_reads_the_seals_through_the_store_filesystem(s3, ray_cluster):
+def test_training_reads_the_seals_from_s3_in_ray_tasks(s3, ray_cluster):
     from ranking.pipeline import read_log
 
     store = AnalyticsStore(f"{s3.url}/ray")
