@@ -195,7 +195,9 @@ def _train_worker(config: dict) -> None:
     def frame(name: str, mine: bool):
         df = ray.train.get_dataset_shard(name).materialize().to_pandas()
         if mine and world > 1:
-            df = df[df["qid"] % world == rank]  # whole queries per worker
+            # Whole queries per worker. (Ray Data hands over Arrow-backed columns, which pandas cannot
+            # take a modulo of: numpy's.)
+            df = df[df["qid"].to_numpy(dtype=np.int64) % world == rank]
         return df.sort_values("qid", kind="stable")
 
     tr, va = frame("train", True), frame("valid", False)
