@@ -50,9 +50,7 @@ def log(*args) -> None:
 
 def synthetic_items(n_interactions: int, seed: int):
     """Clubs, rooms and events sized to the log (about 200 interactions per user, 20 users per club)."""
-    from ranking.dataset import Items
-    from ranking.features import TYPES
-    from ranking.signals import hour_bucket, item_key
+    from ranking.dataset import items_from_rows
 
     rng = np.random.default_rng(seed)
     now = time.time()
@@ -69,24 +67,10 @@ def synthetic_items(n_interactions: int, seed: int):
             eid += 1
             start = now - 30 * DAY + rng.uniform(0, 40 * DAY)
             rows.append(("event", eid, c, start - 10 * DAY, start, start + 7200))
-    keys = [item_key(t, i) for t, i, *_ in rows]
-    index = {k: j for j, k in enumerate(keys)}
-    club_id = np.array([r[2] for r in rows], dtype=np.int64)
-    starts = np.array([r[4] for r in rows])
-    return Items(
-        keys=keys,
-        index=index,
-        type_code=np.array([TYPES.index(r[0]) for r in rows], dtype=np.int64),
-        item_id=np.array([r[1] for r in rows], dtype=np.int64),
-        club_id=club_id,
-        club_item=np.array([index[f"club:{c}"] for c in club_id], dtype=np.int64),
-        created_at=np.array([r[3] for r in rows]),
-        starts_at=starts,
-        ends_at=np.array([r[5] for r in rows]),
-        start_bucket=np.array([hour_bucket(s) if not np.isnan(s) else -1 for s in starts], dtype=np.int64),
-        public=np.ones(len(rows), dtype=bool),
-        listed=np.ones(len(rows), dtype=bool),
-        club_names={c: f"club {c}" for c in range(1, clubs + 1)},
+    return items_from_rows(
+        [(*r, True) for r in rows],
+        {c: True for c in range(1, clubs + 1)},
+        {c: f"club {c}" for c in range(1, clubs + 1)},
     )
 
 

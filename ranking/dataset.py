@@ -76,10 +76,16 @@ async def load_items() -> Items:
     rows += [
         ("event", e[0], e[1], e[2].timestamp(), e[3].timestamp(), e[4].timestamp(), True) for e in events
     ]
+    return items_from_rows(rows, public, {c[0]: c[1] for c in clubs})
+
+
+def items_from_rows(rows: list[tuple], public: dict[int, bool], club_names: dict[int, str]) -> Items:
+    """``rows``: (type, id, club id, created_at, starts_at, ends_at, listed) per item, times in epoch
+    seconds (nan / inf where they do not apply); ``public``: club id -> public."""
     keys = [signals.item_key(t, i) for t, i, *_ in rows]
     index = {k: j for j, k in enumerate(keys)}
     club_id = np.array([r[2] for r in rows], dtype=np.int64)
-    starts = np.array([r[4] for r in rows])
+    starts = np.array([r[4] for r in rows], dtype=np.float64)
     return Items(
         keys=keys,
         index=index,
@@ -87,15 +93,15 @@ async def load_items() -> Items:
         item_id=np.array([r[1] for r in rows], dtype=np.int64),
         club_id=club_id,
         club_item=np.array([index.get(f"club:{c}", -1) for c in club_id], dtype=np.int64),
-        created_at=np.array([r[3] for r in rows]),
+        created_at=np.array([r[3] for r in rows], dtype=np.float64),
         starts_at=starts,
-        ends_at=np.array([r[5] for r in rows]),
+        ends_at=np.array([r[5] for r in rows], dtype=np.float64),
         start_bucket=np.array(
             [signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts], dtype=np.int64
         ),
-        public=np.array([public.get(c, False) for c in club_id]),
-        listed=np.array([r[6] for r in rows]),
-        club_names={c[0]: c[1] for c in clubs},
+        public=np.array([public.get(c, False) for c in club_id], dtype=bool),
+        listed=np.array([r[6] for r in rows], dtype=bool),
+        club_names=club_names,
     )
 
 
