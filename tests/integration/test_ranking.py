@@ -74,8 +74,8 @@ class World:
         assert proc.returncode == 0, text[-3000:]
         return text
 
-    async def train(self) -> dict:
-        out = await self.clubhub("train-ranker", "--json", "--ray-address", self.ray_address)
+    async def train(self, *args: str) -> dict:
+        out = await self.clubhub("train-ranker", "--json", "--ray-address", self.ray_address, *args)
         # The metrics' line; Ray may log after it (its shutdown warnings share the output).
         return json.loads(next(ln for ln in reversed(out.splitlines()) if ln.startswith('{"version"')))
 
@@ -412,7 +412,8 @@ async def test_a_switch_killed_midway_resumes_and_nothing_half_written_is_served
         name=f"consumer-{world.name}-slow", namespace=NAMESPACE, num_cpus=0
     ).remote({**world.config, "switch_seal_delay_s": 1.0})
     await slow.start.remote()
-    training = asyncio.create_task(world.train())
+    # Trained by two Ray Train workers: LightGBM data-parallel over its own network, whole queries each.
+    training = asyncio.create_task(world.train("--workers", "2"))
     await _engage_while(world, training, users, items)
     new = training.result()["version"]
     progress = keys.user_embedding_switch(new)
