@@ -345,6 +345,8 @@ class InteractionConsumerHost:
                 "rows": rows,
                 "seconds": round(time.perf_counter() - t0, 3),
             }
+            for done in sorted(self.switched)[:-8]:  # a bound: the last few switches
+                del self.switched[done]
             log.info("switched to model version", extra={"version": latest, **self.switched[latest]})
         return latest
 
