@@ -336,7 +336,8 @@ def main() -> int:
             "3. training on Ray (features with Ray Data, LightGBM with Ray Train) and turnout"
         ):
             out = run_cli(["train-ranker", "--json", "--progress"], env)
-        metrics = json.loads(next(ln for ln in reversed(out.splitlines()) if ln.startswith('{"version"')))
+        # The metrics' JSON; Ray's workers log into the same output, even on the same line.
+        metrics = json.JSONDecoder().raw_decode(out[out.rfind('{"version"') :])[0]
         config = ActorConfig.from_settings(settings, urls)
         latency = asyncio.run(
             measure(

@@ -76,8 +76,10 @@ class World:
 
     async def train(self, *args: str) -> dict:
         out = await self.clubhub("train-ranker", "--json", "--ray-address", self.ray_address, *args)
-        # The metrics' line; Ray may log after it (its shutdown warnings share the output).
-        return json.loads(next(ln for ln in reversed(out.splitlines()) if ln.startswith('{"version"')))
+        # The metrics' JSON; Ray's workers log into the same output, even on the same line.
+        start = out.rfind('{"version"')
+        assert start >= 0, out[-3000:]
+        return json.JSONDecoder().raw_decode(out[start:])[0]
 
     async def user_ids(self, n: int) -> list[int]:
         conn = await asyncpg.connect(**connect_kwargs(self.config["postgres_url"]))
