@@ -138,11 +138,18 @@ async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
         chat = gateway.app[__import__("gateway.http.keys", fromlist=["ACTORS"]).ACTORS]
         shard = chat.room_shard(room.id)
         ray.kill(shard, no_restart=False)
-        acks = [await a.send(room.id, f"after {i}", client_id=f"after-{i}") for i in range(5)]
+
+        async def send_after(i: int) -> dict:
+            # A send waits for the restarted shard (Ray retries the call): on a busy 2-core machine a
+            # restart can take longer than a client's usual 20 s.
+            payload = {"room_id": room.id, "client_id": f"after-{i}", "text": f"after {i}"}
+            return await a.call("message:send", payload, timeout=120)
+
+        acks = [await send_after(i) for i in range(5)]
         for ack in acks:
             if not ack["ok"]:  # the kill raced the call: retried with the same client_id
                 assert ack["error"]["code"] == "unavailable"
-        acks = [await a.send(room.id, f"after {i}", client_id=f"after-{i}") for i in range(5)]
+        acks = [await send_after(i) for i in range(5)]
         assert [ack["seq"] for ack in acks] == [6, 7, 8, 9, 10]
         assert await b.wait_seqs(room.id, 10) == list(range(1, 11))
         ack = await b.join(room.id, since_seq=0)

@@ -171,6 +171,9 @@ class ReadyBackends:
     async def readiness(self) -> dict[str, str]:
         return {"postgres": "ok", "mongo": "ok", "redis": "ok", "ray": "ok"}
 
+    async def model_status(self) -> dict | None:
+        return None  # no model registry answered: /readyz says nothing of the model
+
 
 async def test_readyz_answers_503_while_draining_and_healthz_stays_up():
     app = web.Application()
