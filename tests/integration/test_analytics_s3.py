@@ -18,7 +18,7 @@ import pytest
 from support.s3 import SeaweedS3, http_status
 from support.secret_audit import remember
 
-from ranking.dataset import Items, load_log
+from ranking.dataset import items_from_rows, load_log
 from storage.analytics import COLUMNS, DATA, SCHEMA, SEALS, AnalyticsStore, seal_id
 
 DAY = 86400.0
@@ -154,20 +154,14 @@ def test_training_reads_the_seals_from_s3_in_ray_tasks(s3, ray_cluster):
     from ranking.pipeline import read_log
 
     store = AnalyticsStore(f"{s3.url}/ray")
-    items = Items(
-        keys=["club:1", "event:1", "room:4"],
-        index={"club:1": 0, "event:1": 1, "room:4": 2},
-        type_code=np.array([2, 0, 1]),
-        item_id=np.array([1, 1, 4]),
-        club_id=np.array([1, 1, 1]),
-        club_item=np.array([0, 0, 0]),
-        created_at=np.zeros(3),
-        starts_at=np.array([np.nan, T0, np.nan]),
-        ends_at=np.array([np.inf, T0 + 3600, np.inf]),
-        start_bucket=np.array([-1, 2, -1]),
-        public=np.ones(3, dtype=bool),
-        listed=np.ones(3, dtype=bool),
-        club_names={1: "c"},
+    items = items_from_rows(
+        [
+            ("club", 1, 1, 0.0, np.nan, np.inf, True),
+            ("event", 1, 1, 0.0, T0, T0 + 3600, True),
+            ("room", 4, 1, 0.0, np.nan, np.inf, True),
+        ],
+        {1: True},
+        {1: "c"},
     )
     targets = [("event", 1), ("room", 4), ("club", 1), ("event", 99)]  # event 99 no longer exists
     kinds = ["click", "dwell", "join", "rsvp"]

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.fs as pafs
 import pytest
 
-from ranking.dataset import KINDS, Items, encode, item_codes
+from ranking.dataset import KINDS, encode, item_codes, items_from_rows
 from storage.analytics import AnalyticsStore, redacted, seal_id, stream_id
 
 DAY = 86400.0
@@ -77,20 +77,14 @@ def test_s3_urls_select_the_s3_filesystem_and_never_print_the_secret():
 
 
 def test_encode_maps_items_kinds_and_weights_and_drops_unknown_items():
-    items = Items(
-        keys=["club:1", "event:1", "room:4"],
-        index={"club:1": 0, "event:1": 1, "room:4": 2},
-        type_code=np.array([2, 0, 1]),
-        item_id=np.array([1, 1, 4]),
-        club_id=np.array([1, 1, 1]),
-        club_item=np.array([0, 0, 0]),
-        created_at=np.zeros(3),
-        starts_at=np.array([np.nan, T0, np.nan]),
-        ends_at=np.array([np.inf, T0 + 3600, np.inf]),
-        start_bucket=np.array([-1, 2, -1]),
-        public=np.ones(3, dtype=bool),
-        listed=np.ones(3, dtype=bool),
-        club_names={1: "c"},
+    items = items_from_rows(
+        [
+            ("club", 1, 1, 0.0, np.nan, np.inf, True),
+            ("event", 1, 1, 0.0, T0, T0 + 3600, True),
+            ("room", 4, 1, 0.0, np.nan, np.inf, True),
+        ],
+        {1: True},
+        {1: "c"},
     )
     codes, index = item_codes(items)
     rows = [

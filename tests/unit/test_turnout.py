@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ranking import signals, turnout
-from ranking.dataset import KINDS, Items, Log
+from ranking.dataset import KINDS, Items, Log, items_from_rows
 from ranking.features import TYPES
 from ranking.world import build
 
@@ -24,24 +24,10 @@ def make_items(clubs: list[dict], events: list[dict]) -> Items:
     rows += [
         ("event", e, x["club"], x["created_at"], x["starts_at"], x["ends_at"]) for e, x in enumerate(events)
     ]
-    keys = [signals.item_key(t, i) for t, i, *_ in rows]
-    index = {k: j for j, k in enumerate(keys)}
-    club_id = np.array([r[2] for r in rows], dtype=np.int64)
-    starts = np.array([r[4] for r in rows])
-    return Items(
-        keys=keys,
-        index=index,
-        type_code=np.array([TYPES.index(r[0]) for r in rows], dtype=np.int64),
-        item_id=np.array([r[1] for r in rows], dtype=np.int64),
-        club_id=club_id,
-        club_item=np.array([index[f"club:{c}"] for c in club_id], dtype=np.int64),
-        created_at=np.array([r[3] for r in rows], dtype=np.float64),
-        starts_at=starts,
-        ends_at=np.array([r[5] for r in rows], dtype=np.float64),
-        start_bucket=np.array([signals.hour_bucket(s) if not math.isnan(s) else -1 for s in starts]),
-        public=np.ones(len(rows), dtype=bool),
-        listed=np.ones(len(rows), dtype=bool),
-        club_names={c: f"Club {c}" for c in range(len(clubs))},
+    return items_from_rows(
+        [(*r, True) for r in rows],
+        {c: True for c in range(len(clubs))},
+        {c: f"Club {c}" for c in range(len(clubs))},
     )
 
 
