@@ -38,6 +38,10 @@ LIVE_UNAVAILABLE = "live sessions are unavailable; retry"
 FEED_UNAVAILABLE = "the feed ranker is not answering, try again"
 # A gateway's call to a shard out longer than this stops holding back the shard's next call (ShardBatcher).
 STALLED_S = 2.0
+# The longest a member waits on one actor call before being told ``unavailable`` (and to retry: a send is
+# retried with its client_id, which the shard deduplicates). Ray retries a call to an actor that is
+# restarting for as long as the restart takes; without a deadline a request would wait on it for ever.
+CALL_DEADLINE_S = 30.0
 
 
 def unwrap(result: Any) -> Any:
@@ -52,12 +56,18 @@ def unwrap(result: Any) -> Any:
     return result
 
 
-async def call(remote: Awaitable, unavailable: str = CHAT_UNAVAILABLE) -> Any:
-    """Await one actor call: its success, or ``DomainError`` (refused, or ``unavailable``)."""
+async def call(
+    remote: Awaitable, unavailable: str = CHAT_UNAVAILABLE, deadline_s: float = CALL_DEADLINE_S
+) -> Any:
+    """Await one actor call: its success, or ``DomainError`` (refused, or ``unavailable``, also when no
+    answer came within ``deadline_s``)."""
     try:
-        result = await remote
+        result = await asyncio.wait_for(remote, deadline_s)
     except ray.exceptions.RayError as exc:
         log.warning("actor call failed: %s", exc)
+        raise DomainError("unavailable", unavailable) from None
+    except TimeoutError:
+        log.warning("actor call unanswered after %.0f s", deadline_s)
         raise DomainError("unavailable", unavailable) from None
     return unwrap(result)
 
@@ -79,6 +89,7 @@ class ShardBatcher:
         observe_batch=None,
         max_in_flight: int = 2,
         stalled_s: float = STALLED_S,
+        deadline_s: float = CALL_DEADLINE_S,
     ) -> None:
         self.handle = handle
         self.flush_s = flush_ms / 1000.0
@@ -86,6 +97,7 @@ class ShardBatcher:
         self.max_in_flight = max_in_flight
         self.observe_batch = observe_batch  # (size) -> None, e.g. a histogram's observe
         self.stalled_s = stalled_s
+        self.deadline_s = deadline_s
         self.items: list[tuple[dict, asyncio.Future]] = []
         self._timer: asyncio.Handle | None = None
         # Calls in flight (-> the loop time each was sent), referenced until done: the loop keeps only weak
@@ -108,7 +120,12 @@ class ShardBatcher:
                 )
             else:  # the next call to return sends these, or this timer if none returns in time
                 self._timer = loop.call_later(self.stalled_s, self._flush)
-        return unwrap(await fut)
+        try:
+            result = await asyncio.wait_for(fut, self.deadline_s)
+        except TimeoutError:  # the call may still land later: the client's retry (same client_id) is safe
+            log.warning("room shard call unanswered after %.0f s", self.deadline_s)
+            raise DomainError("unavailable", CHAT_UNAVAILABLE) from None
+        return unwrap(result)
 
     def _busy(self) -> bool:
         """``max_in_flight`` calls are out. One out longer than ``stalled_s`` (lost by Ray, or waiting on a

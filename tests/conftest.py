@@ -15,8 +15,9 @@ from aiohttp import web
 from storage.services import Services, free_port
 from storage.settings import Settings
 
-# Every log line of the run is audited for passwords and tokens (tests/support/secret_audit.py).
-pytest_plugins = ["support.secret_audit"]
+# Every log line of the run is audited for passwords and tokens (tests/support/secret_audit.py); failures
+# are printed as they happen (tests/support/report.py).
+pytest_plugins = ["support.secret_audit", "support.report"]
 pytest.register_assert_rewrite("support")
 from support.mail import Inbox  # noqa: E402
 from support.members import Member, client_session, make_member  # noqa: E402

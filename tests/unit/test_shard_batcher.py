@@ -66,3 +66,26 @@ async def test_calls_that_never_return_do_not_hold_back_the_shards_next_sends():
     assert (await asyncio.wait_for(again, 1))["n"] == 3
     for task in lost:
         task.cancel()
+
+
+async def test_a_call_unanswered_past_the_deadline_is_refused_as_unavailable():
+    from actors.client import call
+    from actors.domain.errors import DomainError
+
+    handle = Handle()
+    batcher = ShardBatcher(handle, 0, 256, stalled_s=0.1, deadline_s=0.2)
+    try:
+        await batcher.submit({"n": 1})
+    except DomainError as exc:
+        assert exc.code == "unavailable"
+    else:
+        raise AssertionError("an unanswered send was not refused")
+    answer(handle, 0)  # the late answer is dropped, nothing waits on it any more
+
+    never = asyncio.get_running_loop().create_future()
+    try:
+        await call(never, "feed down", deadline_s=0.1)
+    except DomainError as exc:
+        assert (exc.code, exc.message) == ("unavailable", "feed down")
+    else:
+        raise AssertionError("an unanswered call was not refused")
