@@ -85,6 +85,8 @@ class Membership(Model):
     class Meta:
         table = "memberships"
         unique_together = (("club", "user"),)
+        # A user's clubs (every feed, visibility checks): the unique index leads with the club.
+        indexes = (("user", "club"),)
 
 
 class Room(Model):
@@ -217,3 +219,4 @@ class ClubBan(Model):
     class Meta:
         table = "club_bans"
         unique_together = (("club", "user"),)
+        indexes = (("user", "club"),)  # the clubs a user is banned from (every feed)
