@@ -29,6 +29,10 @@ class ActorConfig:
     ranker_reload_s: float = 2.0
     mongo_timeout_ms: int = 2000
     use_model: bool = True  # False: the ranker serves the popularity fallback alone (a benchmark baseline)
+    # Rankers compile each model version to machine code (ranking.compiled), cached here (empty: the
+    # system's temporary directory); False serves LightGBM's booster alone (a benchmark baseline).
+    compile_model: bool = True
+    model_cache_dir: str = ""
     # The analytics store (storage.analytics): a directory, or an S3 URL. Empty: <cwd>/.clubhub/analytics.
     analytics_url: str = ""
     analytics_seal_s: float = 60.0  # the consumer seals what it applied into Parquet at least this often
@@ -58,6 +62,7 @@ class ActorConfig:
             presence_fanout_limit=settings.presence_fanout_limit,
             ranker_reload_s=settings.ranker_reload_s,
             analytics_url=settings.analytics_url,
+            model_cache_dir=str(settings.data_path / "model-cache"),
             analytics_seal_s=settings.analytics_seal_s,
         )
 

@@ -200,11 +200,20 @@ async def measure(settings, config: dict, version: int, requests: int, seed: int
         with timeline.stage("4. model switch (the consumer adds what was sealed since training)"):
             out["switch"] = await switch_model(config, version)
             log(f"   switched to v{version}: {out['switch']}")
-        runs = [("popularity_fallback", False, 1), ("ranker", True, 1), ("ranker_2_actors", True, 2)]
+        # Baselines in the same run: no model (popularity), and the model on LightGBM's own booster
+        # rather than compiled to machine code (ranking.compiled).
+        runs = [
+            ("popularity_fallback", False, 1, False),
+            ("ranker_lightgbm", True, 1, False),
+            ("ranker", True, 1, True),
+            ("ranker_2_actors", True, 2, True),
+        ]
         with timeline.stage(f"5. feed latency ({requests} feeds per configuration)"):
-            for name, with_model, rankers in tqdm(runs, desc="feed configurations", file=sys.stderr):
+            for name, with_model, rankers, compiled in tqdm(
+                runs, desc="feed configurations", file=sys.stderr
+            ):
                 r = await measure_feed_serving(
-                    {**config, "use_model": with_model},
+                    {**config, "use_model": with_model, "compile_model": compiled},
                     users,
                     requests=requests,
                     rankers=rankers,
@@ -408,6 +417,11 @@ def main() -> int:
             two["feeds_per_s_concurrency_8"] / max(ranker["feeds_per_s_concurrency_8"], 1e-9), 3
         ),
         "feed_p99_vs_popularity_fallback": round(ranker["p99_ms"] / max(fallback["p99_ms"], 1e-9), 3),
+        "compiled_vs_lightgbm_feeds_per_s_concurrency_8": round(
+            ranker["feeds_per_s_concurrency_8"]
+            / max(latency["ranker_lightgbm"]["feeds_per_s_concurrency_8"], 1e-9),
+            3,
+        ),
         "model_switch_seconds": result["model_switch"].get("seconds"),
         "train_seconds": metrics["train_seconds"],
         "turnout_mae_vs_naive": (metrics.get("turnout") or {}).get("ratio"),

@@ -16,10 +16,12 @@ visibility rules never depend on a cache.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -136,6 +138,8 @@ class Item:
     version: int
     key: str = ""
     club_key: str = ""
+    key_b: bytes = b""
+    club_key_b: bytes = b""
     starts: float = math.nan  # epoch seconds, events only
     created: float = math.nan
     bucket: int = -1  # start hour bucket, events only
@@ -143,6 +147,7 @@ class Item:
     def __post_init__(self) -> None:
         self.key = f"{TYPES[self.type_code]}:{self.id}"
         self.club_key = f"club:{self.club_id}"
+        self.key_b, self.club_key_b = self.key.encode(), self.club_key.encode()  # as Redis replies spell them
         self.starts = _epoch(self.starts_at) if self.type_code == EVENT else math.nan
         self.created = _epoch(self.created_at)
         self.bucket = hour_bucket(self.starts) if not math.isnan(self.starts) else -1
@@ -163,42 +168,141 @@ class Item:
         return cls(t, id_, club_id, club_name, title, starts_at, created_at, extra, version)
 
 
+# Per-slot columns of the catalog. The first group is the items' static facts (set by ``put``); the second
+# is what a ranker (``ranking.serve.FeedServer``) caches per item: decayed popularity as of its refresh
+# ``pop_gen``, and the rows of the item and its club in model ``emb_ver``'s embeddings. ``put`` resets
+# both stamps, so an item read again is looked up again.
+COLUMNS: dict[str, type] = {
+    "type_code": np.int64,
+    "id": np.int64,
+    "club_id": np.int64,
+    "starts": np.float64,
+    "created": np.float64,
+    "bucket": np.int64,
+    "version": np.int64,
+    "item_pop": np.float64,
+    "club_pop": np.float64,
+    "pop_gen": np.int64,
+    "emb_row": np.int64,
+    "club_emb_row": np.int64,
+    "emb_ver": np.int64,
+}
+
+
 class Catalog:
-    """Items by (type, id), per process. Bounded: past ``max_items`` the oldest half is dropped (items
-    are re-read when next needed), so a catalog follows the upcoming events as time moves on."""
+    """Items by (type, id), per process, each in a slot: its ``Item`` and its numbers in ``cols`` (numpy
+    arrays indexed by slot), so a feed gathers its candidates' features with one fancy index per column
+    rather than item by item in Python. Bounded: past ``max_items`` the oldest half is dropped (items are
+    re-read when next needed), so a catalog follows the upcoming events as time moves on."""
 
     def __init__(self, max_items: int = 20_000) -> None:
         self.max_items = max_items
-        self.items: dict[tuple[int, int], Item] = {}
+        self.slot_of: list[dict[int, int]] = [{} for _ in TYPES]  # per type: id -> slot
+        self.by_slot: list[Item | None] = []
+        self.cols: dict[str, np.ndarray] = {name: np.zeros(0, dtype) for name, dtype in COLUMNS.items()}
+        self._free: list[int] = []
+        self._order: dict[int, None] = {}  # live slots, oldest first
         self.reads = 0  # rows read into the catalog, for stats
+        self.changes = 0  # bumped by every put: a feed that awaited since it took its slots checks them
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self._order)
+
+    def live(self) -> list[Item]:
+        return [it for it in self.by_slot if it is not None]
+
+    def get(self, type_code: int, item_id: int) -> Item | None:
+        slot = self.slot_of[type_code].get(item_id)
+        return None if slot is None else self.by_slot[slot]
+
+    def slots(self, type_code: int, ids: Sequence[int]) -> np.ndarray:
+        """The slot of each id (-1: not in the catalog)."""
+        return np.fromiter(map(self.slot_of[type_code].get, ids, repeat(-1)), np.int64, len(ids))
 
     def stale(self, type_code: int, ids: list[int], versions: list[int]) -> list[int]:
-        items = self.items
-        out = []
-        for i, v in zip(ids, versions, strict=True):
-            it = items.get((type_code, i))
-            if it is None or it.version != v:
-                out.append(i)
-        return out
+        """The ids the catalog lacks, or holds in another version than ``versions``."""
+        if not ids:
+            return []
+        slots = self.slots(type_code, ids)
+        held = (
+            self.cols["version"][np.maximum(slots, 0)] if len(self.by_slot) else np.zeros(len(ids), np.int64)
+        )
+        bad = (slots < 0) | (held != np.asarray(versions, dtype=np.int64))
+        return np.asarray(ids, dtype=np.int64)[bad].tolist() if bad.any() else []
 
     def put(self, rows: list[Any]) -> None:
-        if len(self.items) + len(rows) > self.max_items:
-            drop = list(self.items)[: len(self.items) // 2 + len(rows)]
-            for k in drop:
-                del self.items[k]
+        if len(self) + len(rows) > self.max_items:
+            self._evict(len(self) // 2 + len(rows))
+        cols = self.cols
         for row in rows:
             it = Item.from_row(row)
-            self.items[(it.type_code, it.id)] = it
+            where = self.slot_of[it.type_code]
+            slot = where.get(it.id)
+            if slot is None:
+                slot = where[it.id] = self._alloc()
+                self._order[slot] = None
+            self.by_slot[slot] = it
+            cols["type_code"][slot] = it.type_code
+            cols["id"][slot] = it.id
+            cols["club_id"][slot] = it.club_id
+            cols["starts"][slot] = it.starts
+            cols["created"][slot] = it.created
+            cols["bucket"][slot] = it.bucket
+            cols["version"][slot] = it.version
+            cols["pop_gen"][slot] = -1
+            cols["emb_ver"][slot] = -1
         self.reads += len(rows)
+        self.changes += 1
+
+    def current(self, feed: Feed) -> Feed:
+        """``feed`` with its slots checked after an await: while it waited another feed may have put rows
+        (an edited item in its slot, or an eviction that gave a slot to another item). Items re-read are
+        taken in their new version; items evicted are left out of this feed (as an item deleted between
+        two reads is)."""
+        if feed.changes == self.changes:
+            return feed
+        by_slot = self.by_slot
+        fresh = [by_slot[s] for s in feed.slots.tolist()]
+        keep = np.fromiter(
+            (f is not None and f.key == it.key for f, it in zip(fresh, feed.items, strict=True)),
+            bool,
+            len(fresh),
+        )
+        return dataclasses.replace(
+            feed,
+            items=[f for f, k in zip(fresh, keep.tolist(), strict=True) if k and f is not None],
+            member=feed.member[keep],
+            slots=feed.slots[keep],
+            co_going_n=feed.co_going_n[keep],
+            changes=self.changes,
+        )
+
+    def _evict(self, count: int) -> None:
+        for slot in list(self._order)[:count]:
+            it = self.by_slot[slot]
+            assert it is not None
+            del self.slot_of[it.type_code][it.id]
+            del self._order[slot]
+            self.by_slot[slot] = None
+            self._free.append(slot)
+
+    def _alloc(self) -> int:
+        if not self._free:
+            old = len(self.by_slot)
+            size = max(64, 2 * old)
+            for name, col in self.cols.items():
+                grown = np.zeros(size, dtype=col.dtype)
+                grown[:old] = col
+                self.cols[name] = grown
+            self.by_slot.extend([None] * (size - old))
+            self._free.extend(range(size - 1, old - 1, -1))
+        return self._free.pop()
 
 
 @dataclass
 class Feed:
-    """One user's candidates: items in feed order, whether each is in one of the user's clubs, and the
-    co-members going per event."""
+    """One user's candidates: items in feed order (and their catalog slots), whether each is in one of
+    the user's clubs, and the co-members going per event."""
 
     items: list[Item]
     member: np.ndarray  # bool per item
@@ -206,6 +310,9 @@ class Feed:
     club_names: dict[int, str]  # names of the user's clubs (reasons name them)
     co_going: dict[int, int]  # event id -> co-members going
     co_club: dict[int, int]  # event id -> the user's club with most of them
+    slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per item, in the catalog
+    co_going_n: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per item (events)
+    changes: int = 0  # the catalog's ``changes`` when the slots were taken
 
 
 def _as_list(values: Sequence[Any] | None) -> list:
@@ -220,6 +327,14 @@ async def _fetch(db, sql: str, *args: Any) -> list:
         _, rows = await connections.get("default").execute_query(sql, list(args))
         return list(rows)
     return list(await db.fetch(sql, *args))
+
+
+def lookup(keys_: np.ndarray, values: np.ndarray, wanted: np.ndarray, default: float = 0.0) -> np.ndarray:
+    """``values`` at ``wanted`` by sorted ``keys_`` (``default`` where absent), vectorized."""
+    if not len(keys_) or not len(wanted):
+        return np.full(len(wanted), default, dtype=np.float64 if values.dtype.kind == "f" else values.dtype)
+    pos = np.minimum(np.searchsorted(keys_, wanted), len(keys_) - 1)
+    return np.where(keys_[pos] == wanted, values[pos], default)
 
 
 async def feed_candidates(
@@ -245,25 +360,38 @@ async def feed_candidates(
     missing = [catalog.stale(t, ids, vs) for t, ids, vs in wanted]
     if any(missing):
         catalog.put(await _fetch(db, ITEMS_SQL, *missing))
-    items_by = catalog.items
-    order = [(EVENT, i) for i in ev] + [(ROOM, i) for i in rm] + [(CLUB, i) for i in cl]
-    order += [(EVENT, i) for i in tev] + [(CLUB, i) for i in tcl]
-    # An item deleted between the two reads is gone from the catalog's answer: not offered.
-    items = [it for it in map(items_by.get, order) if it is not None]
+    slots = np.concatenate(
+        [
+            catalog.slots(EVENT, ev),
+            catalog.slots(ROOM, rm),
+            catalog.slots(CLUB, cl),
+            catalog.slots(EVENT, tev),
+            catalog.slots(CLUB, tcl),
+        ]
+    )
+    slots = slots[slots >= 0]  # an item deleted between the two reads is gone from the catalog's answer
+    by_slot = catalog.by_slot
+    items = [by_slot[s] for s in slots.tolist()]
+    cols = catalog.cols
+    type_code, ids = cols["type_code"][slots], cols["id"][slots]
     mine = _as_list(row["mine"])
-    my = set(mine)
-    member = np.fromiter((it.type_code != CLUB and it.club_id in my for it in items), bool, len(items))
-    top_c = _as_list(row["top_c"])
+    member = (type_code != CLUB) & np.isin(cols["club_id"][slots], np.asarray(mine, dtype=np.int64))
+    co_e = np.asarray(_as_list(row["co_e"]), dtype=np.int64)  # by event id
+    co_n = np.asarray(_as_list(row["co_n"]), dtype=np.int64)
+    co_going_n = np.where(type_code == EVENT, lookup(co_e, co_n, ids, 0), 0).astype(np.int64)
     co_club: dict[int, int] = {}
-    for e, c in zip(_as_list(row["top_e"]), top_c, strict=True):
+    for e, c in zip(_as_list(row["top_e"]), _as_list(row["top_c"]), strict=True):
         co_club.setdefault(e, c)  # rows come by event, most going first
     return Feed(
         items,
         member,
         mine,
         dict(zip(mine, _as_list(row["mine_names"]), strict=True)),
-        dict(zip(_as_list(row["co_e"]), _as_list(row["co_n"]), strict=True)),
+        dict(zip(co_e.tolist(), co_n.tolist(), strict=True)),
         co_club,
+        slots,
+        co_going_n,
+        catalog.changes,
     )
 
 

@@ -105,16 +105,38 @@ def reason(
     co_club: str | None,
     start_bucket: int,
 ) -> str:
-    """The sentence a person sees: the feature that lifted this item most (``contributions``, per feature:
-    see ``ranking.serve.attributions``), said in words."""
-    order = np.argsort(-contributions[: len(FEATURES)]) if contributions is not None else range(len(FEATURES))
-    for i in order:
-        if contributions is not None and contributions[i] <= 0:
-            break
-        text = _say(FEATURES[i], item_type, club_name, member, row, co_club, start_bucket)
+    """The sentence a person sees: of the features that can be said of this item (``sayings``), the one
+    that lifted it most (``contributions``, per feature: see ``ranking.serve.explain``); the first one
+    without contributions."""
+    said = sayings(item_type, club_name, member, row, co_club, start_bucket)
+    if contributions is None:
+        return next(iter(said.values()), None) or fallback(item_type, club_name, member)
+    return said_most(said, {i: float(contributions[i]) for i in said}) or fallback(
+        item_type, club_name, member
+    )
+
+
+def sayings(
+    item_type: str, club_name: str, member: bool, row: np.ndarray, co_club: str | None, start_bucket: int
+) -> dict[int, str]:
+    """{feature index: the sentence it gives this item}, in feature order, for the features whose value
+    here says something (most say nothing for most items: only these need a contribution)."""
+    out = {}
+    for i, name in enumerate(FEATURES):
+        text = _say(name, item_type, club_name, member, row, co_club, start_bucket)
         if text:
-            return text
-    return _fallback(item_type, club_name, member)
+            out[i] = text
+    return out
+
+
+def said_most(said: dict[int, str], lifts: dict[int, float]) -> str | None:
+    """The sentence of the feature with the highest positive lift (the first in feature order on a tie)."""
+    best = None
+    for i in said:
+        lift = lifts.get(i, 0.0)
+        if lift > 0 and (best is None or lift > lifts[best]):
+            best = i
+    return said[best] if best is not None else None
 
 
 def _say(
@@ -155,7 +177,7 @@ def _say(
     return None
 
 
-def _fallback(item_type: str, club: str, member: bool) -> str:
+def fallback(item_type: str, club: str, member: bool) -> str:
     if item_type == "club":
         return f"A club you might like: {club}"
     return f"From your club {club}" if member else f"From {club}"

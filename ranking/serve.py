@@ -22,8 +22,16 @@ from tortoise import connections
 from storage import keys
 
 from . import signals
-from .candidates import EVENT, Candidate, Catalog, Feed, Item, feed_candidates, trending_keys
-from .features import HOUR_BUCKETS, TYPES, Inputs, feature_matrix, reason
+from .candidates import (
+    EVENT,
+    Candidate,
+    Catalog,
+    Feed,
+    Item,
+    feed_candidates,
+    trending_keys,
+)
+from .features import HOUR_BUCKETS, TYPES, Inputs, fallback, feature_matrix, said_most, sayings
 from .registry import RankerModel
 
 _CO_GOING_SQL = """
@@ -38,17 +46,6 @@ FROM rsvps r JOIN memberships m ON m.user_id = r.user_id
 WHERE r.event_id = ANY($1::bigint[]) AND m.club_id = ANY($2::bigint[]) AND r.user_id <> $3 AND r.status = 'going'
 GROUP BY r.event_id
 """
-
-
-# One thread per prediction: a feed predicts a few hundred rows, where OpenMP's fork/join and spinning
-# cost more than they save, and on a shared 2-core machine its threads fight the event loop and the
-# stores (560 rows: 8.5 ms with the default threads, 1.9 ms with one, measured on a busy machine).
-# Feeds run in parallel on more ranker actors instead (CLUBHUB_RANKERS).
-PREDICT_THREADS = 1
-
-
-def predict(booster, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(booster.predict(rows, num_threads=PREDICT_THREADS))
 
 
 def _epoch(dt) -> float:
@@ -159,21 +156,28 @@ def popularity_reason(item_type: str, club_name: str, member: bool, popularity: 
     )
 
 
-def attributions(booster, rows: np.ndarray, order: list[int], scores: np.ndarray) -> np.ndarray:
-    """How much each feature lifts each shown item: its score minus the score with that one feature set to
-    the median over the user's candidates (what a typical item for this user looks like) — one batched
-    prediction of k×F rows. LightGBM's exact per-feature contributions (TreeSHAP) cost ~0.6 ms per row
-    with a few hundred trees; this costs ~2 µs per row and names the same standout feature."""
-    if not order:
-        return np.zeros((0, rows.shape[1]))
-    top = rows[order]
-    k, f = top.shape
-    typical = np.median(rows, axis=0)
-    probe = np.repeat(top, f, axis=0)
-    idx = np.arange(k * f)
-    probe[idx, idx % f] = typical[idx % f]
-    without = predict(booster, probe).reshape(k, f)
-    return scores[order][:, None] - without
+def explain(
+    model: RankerModel, rows: np.ndarray, order: list[int], scores: np.ndarray, said: list[dict[int, str]]
+) -> list[str | None]:
+    """For each shown item (``order``), the sentence of the feature that lifts it most, among those that
+    can be said of it (``said``, from ``features.sayings``); None when none lifts it. A feature's lift is
+    the item's score minus its score with that one feature set to the median over the user's candidates
+    (what a typical item for this user looks like): one batched prediction of only the (item, feature)
+    pairs with a sentence, ~4 per item rather than all 15 features. LightGBM's exact per-feature
+    contributions (TreeSHAP) cost ~0.6 ms per row with a few hundred trees; this costs a few µs per pair
+    and names the same standout feature."""
+    pairs = [(j, f) for j, texts in enumerate(said) for f in texts]
+    if not pairs:
+        return [None] * len(said)
+    at = np.array([order[j] for j, _ in pairs])
+    feature = np.array([f for _, f in pairs])
+    probe = rows[at]  # a copy
+    probe[np.arange(len(pairs)), feature] = np.median(rows, axis=0)[feature]
+    lift = scores[at] - model.predict(probe)
+    lifts: list[dict[int, float]] = [{} for _ in said]
+    for (j, f), value in zip(pairs, lift.tolist(), strict=True):
+        lifts[j][f] = value
+    return [said_most(texts, lifts[j]) for j, texts in enumerate(said)]
 
 
 def item_out(c: Candidate | Item, score: float, why: str) -> dict:
@@ -205,6 +209,23 @@ def user_vector(raw: dict, dim: int) -> np.ndarray | None:
     return vec
 
 
+_HOUR_FIELDS = [f"hour:{b}".encode() for b in range(HOUR_BUCKETS)]
+
+
+def affinities(raw: dict, items: list[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The user's affinity (``keys.affinity``, as Redis returned it: bytes to bytes) with each item, with
+    each item's club, and per hour bucket. A user may have engaged with thousands of items: looked up per
+    candidate with C-level ``dict.get`` rather than decoding every field."""
+
+    def weights(values: list) -> np.ndarray:
+        return np.array([float(v) if v else 0.0 for v in values], dtype=np.float64)
+
+    get = raw.get
+    item = weights(list(map(get, [it.key_b for it in items])))
+    club = weights(list(map(get, [it.club_key_b for it in items])))
+    return item, club, weights(list(map(get, _HOUR_FIELDS)))
+
+
 @dataclass
 class _EmbeddingRows:
     version: int
@@ -217,11 +238,6 @@ class _EmbeddingRows:
         zero = np.zeros((1, emb.vectors.shape[1]))
         return cls(model.version, emb.index, np.vstack([emb.vectors, zero]))
 
-    def rows(self, item_keys: list[str]) -> np.ndarray:
-        index = self.index
-        at = np.fromiter((index.get(k, -1) for k in item_keys), np.int64, len(item_keys))
-        return self.padded[at]
-
 
 class FeedServer:
     """Feeds for one process (a ranker actor).
@@ -230,11 +246,14 @@ class FeedServer:
     Shared, global data is kept here with bounds; nothing about the user is (memberships and bans are
     read by the candidate query itself, on every feed):
     - ``catalog``: the items' static facts, checked against each row's version on every feed, at most
-      ``catalog_max`` items;
+      ``catalog_max`` items, with per-item columns the features gather from by slot (``Catalog.cols``);
     - the trending list (``MAX_TRENDING`` keys), at most ``shared_ttl_s`` old;
     - decayed popularity of the catalog's items and their clubs (so at most twice the catalog's size),
       at most ``shared_ttl_s`` old, re-read by the feed that finds it older (in its own pipeline, no extra
-      round trip); an item new to the catalog has its popularity read when first served.
+      round trip); an item new to the catalog has its popularity read when first served. Each item's
+      values are copied into its catalog columns once per refresh;
+    - each item's rows in the served model's embeddings, in its catalog columns, looked up once per
+      item and model version.
     """
 
     def __init__(self, redis, db, *, shared_ttl_s: float = 1.0, catalog_max: int = 20_000) -> None:
@@ -246,6 +265,7 @@ class FeedServer:
         self._trending_at = -math.inf
         self._pop: dict[str, float] = {}
         self._pop_at = -math.inf
+        self._pop_gen = 0  # bumped by each refresh: the catalog's popularity columns older than it are stale
         self._emb: _EmbeddingRows | None = None
 
     async def trending(self) -> list[str]:
@@ -260,7 +280,7 @@ class FeedServer:
             return None
         self._pop_at = time.monotonic()
         wanted: set[str] = set()
-        for it in self.catalog.items.values():
+        for it in self.catalog.live():
             wanted.add(it.key)
             wanted.add(it.club_key)
         return sorted(wanted)
@@ -276,6 +296,46 @@ class FeedServer:
 
     def _set_popularity(self, pop_keys: list[str], values: list) -> None:
         self._pop = {k: float(v) for k, v in zip(pop_keys, values, strict=True) if v}
+        self._pop_gen += 1
+
+    def _stale_popularity(self, slots: np.ndarray) -> tuple[np.ndarray, list[Item]]:
+        cols = self.catalog.cols
+        stale = np.unique(slots[cols["pop_gen"][slots] != self._pop_gen])
+        return stale, [self.catalog.by_slot[s] for s in stale.tolist()]  # type: ignore[misc]
+
+    async def _read_popularity(self, slots: np.ndarray) -> None:
+        """Items new to this process (or without any popularity yet) have theirs read now, kept until
+        the refresh."""
+        _, items = self._stale_popularity(slots)
+        pop = self._pop
+        unread = [k for k in {*(it.key for it in items), *(it.club_key for it in items)} if k not in pop]
+        if unread:
+            values = await self.redis.hmget(keys.POPULARITY, unread)
+            pop.update((k, float(v) if v else 0.0) for k, v in zip(unread, values, strict=True))
+
+    def _write_popularity(self, slots: np.ndarray) -> None:
+        """The catalog's popularity columns of ``slots``, current as of the last refresh."""
+        stale, items = self._stale_popularity(slots)
+        if not items:
+            return
+        pop, cols = self._pop, self.catalog.cols
+        cols["item_pop"][stale] = [pop.get(it.key, 0.0) for it in items]
+        cols["club_pop"][stale] = [pop.get(it.club_key, 0.0) for it in items]
+        cols["pop_gen"][stale] = self._pop_gen
+
+    def _embedding_rows(self, model: RankerModel, slots: np.ndarray) -> _EmbeddingRows:
+        emb = self._emb
+        if emb is None or emb.version != model.version:
+            emb = self._emb = _EmbeddingRows.of(model)
+        cols = self.catalog.cols
+        stale = slots[cols["emb_ver"][slots] != model.version]
+        if len(stale):
+            stale = np.unique(stale)
+            items = [self.catalog.by_slot[s] for s in stale.tolist()]
+            cols["emb_row"][stale] = [emb.index.get(it.key, -1) for it in items]
+            cols["club_emb_row"][stale] = [emb.index.get(it.club_key, -1) for it in items]
+            cols["emb_ver"][stale] = model.version
+        return emb
 
     async def inputs(self, user_id: int, model: RankerModel | None, now: float) -> tuple[Feed, Inputs]:
         top = await self.trending()
@@ -286,40 +346,32 @@ class FeedServer:
         )
         if pop_keys:
             self._set_popularity(pop_keys, replies[-1])
-        items = feed.items
-        n = len(items)
-        item_keys = [it.key for it in items]
-        club_keys = [it.club_key for it in items]
-        pop = self._pop
-        unread = [k for k in {*item_keys, *club_keys} if k not in pop]
-        if unread:
-            # Items new to this process (or without any popularity yet): read now, kept until the refresh.
-            values = await self.redis.hmget(keys.POPULARITY, unread)
-            pop.update((k, float(v) if v else 0.0) for k, v in zip(unread, values, strict=True))
-        aff = {k.decode(): float(v) if v else 0.0 for k, v in replies[0].items()}
+        await self._read_popularity(feed.slots)
+        # From here to the return: no await, so no other feed changes the catalog meanwhile.
+        feed = self.catalog.current(feed)
+        slots = feed.slots
+        self._write_popularity(slots)
+        cols = self.catalog.cols
+        item_aff, club_aff, hours = affinities(replies[0], feed.items)
         user_vec = item_vecs = club_vecs = None
         if model is not None:
-            emb = self._emb
-            if emb is None or emb.version != model.version:
-                emb = self._emb = _EmbeddingRows.of(model)
+            emb = self._embedding_rows(model, slots)
             user_vec = user_vector(replies[1], emb.padded.shape[1])
-            item_vecs, club_vecs = emb.rows(item_keys), emb.rows(club_keys)
-        created = np.fromiter((it.created for it in items), float, n)
+            item_vecs, club_vecs = emb.padded[cols["emb_row"][slots]], emb.padded[cols["club_emb_row"][slots]]
+        created = cols["created"][slots]
         x = Inputs(
             now=now,
-            type_code=np.fromiter((it.type_code for it in items), np.int64, n),
-            item_pop=np.fromiter((pop.get(k, 0.0) for k in item_keys), float, n),
-            club_pop=np.fromiter((pop.get(k, 0.0) for k in club_keys), float, n),
-            user_item_aff=np.fromiter((aff.get(k, 0.0) for k in item_keys), float, n),
-            user_club_aff=np.fromiter((aff.get(k, 0.0) for k in club_keys), float, n),
-            hour_weights=np.array([aff.get(f"hour:{b}", 0.0) for b in range(HOUR_BUCKETS)]),
-            start_bucket=np.fromiter((it.bucket for it in items), np.int64, n),
-            starts_at=np.fromiter((it.starts for it in items), float, n),
+            type_code=cols["type_code"][slots],
+            item_pop=cols["item_pop"][slots],
+            club_pop=cols["club_pop"][slots],
+            user_item_aff=item_aff,
+            user_club_aff=club_aff,
+            hour_weights=hours,
+            start_bucket=cols["bucket"][slots],
+            starts_at=cols["starts"][slots],
             created_at=np.where(np.isnan(created), now, created),
             member=feed.member,
-            co_going=np.fromiter(
-                (feed.co_going.get(it.id, 0) if it.type_code == EVENT else 0 for it in items), np.int64, n
-            ),
+            co_going=feed.co_going_n,
             user_vec=user_vec,
             item_vecs=item_vecs,
             club_vecs=club_vecs,
@@ -335,7 +387,7 @@ class FeedServer:
         items = feed.items
         if not items:
             return [], 0
-        ids = np.fromiter((it.id for it in items), np.int64, len(items))
+        ids = self.catalog.cols["id"][feed.slots]
         if model is None:
             scores = popularity_scores(x)
             order = top_order(scores, ids, limit)
@@ -349,15 +401,19 @@ class FeedServer:
             ]
             return out, len(items)
         rows = feature_matrix(x)
-        scores = predict(model.booster, rows)
+        scores = model.predict(rows)
         order = top_order(scores, ids, limit)
-        contributions = attributions(model.booster, rows, order.tolist(), scores)
-        out = []
-        for j, i in enumerate(order):
+        shown = order.tolist()
+        said = []
+        for i in shown:
             it = items[i]
             co_id = feed.co_club.get(it.id) if it.type_code == EVENT else None
             co = feed.club_names.get(co_id) if co_id is not None else None
-            member = bool(feed.member[i])
-            why = reason(it.type, it.club_name, member, rows[i], contributions[j], co, it.bucket)
+            said.append(sayings(it.type, it.club_name, bool(feed.member[i]), rows[i], co, it.bucket))
+        reasons = explain(model, rows, shown, scores, said)
+        out = []
+        for i, why in zip(shown, reasons, strict=True):
+            it = items[i]
+            why = why or fallback(it.type, it.club_name, bool(feed.member[i]))
             out.append(item_out(it, scores[i], why))
         return out, len(items)

@@ -54,6 +54,7 @@ class World:
             "ranker_reload_s": 0.3,
             "analytics_url": self.store.url,
             "analytics_seal_s": 0.5,
+            "model_cache_dir": str(tmp / "model-cache"),
         }
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_")}
         self.env.update(
@@ -181,6 +182,31 @@ async def test_feed_from_the_model_scores_and_explains_each_item(world, ranker):
         assert {i["type"] for i in body["items"]} <= {"event", "club", "room"}
         reasons += [i["reason"] for i in body["items"]]
     assert len(set(reasons)) > 3  # the reasons say different things for different items
+
+
+async def test_compiled_model_serves_the_feeds_lightgbm_serves(world, ranker):
+    """The ranker compiles the model to machine code (ranking.compiled) and then serves exactly the feeds
+    (items, scores, reasons) a ranker on LightGBM's own booster serves."""
+    version = await registry.latest_version(world.mongo)
+
+    async def compiled():
+        return (await ranker.stats.remote())["compiled_version"] == version
+
+    await wait_for(compiled, timeout=180, interval=0.5)
+    plain = Ranker.options(name=f"ranker-lgbm-{world.name}", namespace=NAMESPACE, num_cpus=0).remote(
+        {**world.config, "compile_model": False}
+    )
+    try:
+        await plain.start.remote()
+        await wait_for(lambda: _serving(plain, version))
+        now = time.time()
+        for u in await world.user_ids(10):
+            want, got = await plain.feed.remote(u, 20, now), await ranker.feed.remote(u, 20, now)
+            assert got["model"] == want["model"] == version
+            assert got["items"] == want["items"], u
+        assert (await plain.stats.remote())["compiled_version"] is None
+    finally:
+        ray.kill(plain)
 
 
 async def _serving(ranker, version):
