@@ -210,6 +210,7 @@ class InteractionConsumerHost:
             count=500,
             block_ms=500,
             linger_s=LINGER_S,
+            in_flight=2,
         )
 
     async def drain(self, seal: bool = True) -> int:
@@ -224,6 +225,7 @@ class InteractionConsumerHost:
             count=2000,
             block_ms=1,
             until_idle=True,
+            in_flight=2,
         )
         if seal:
             async with self._lock:
@@ -352,8 +354,12 @@ class InteractionConsumerHost:
 
     # -- batches ----------------------------------------------------------------------------------------
     async def process(self, entries) -> None:
+        """One batch: its signals applied (exactly once, under the lock that also orders seals and model
+        switches), then its raw documents stored. The store is idempotent and independent of the state the
+        lock guards, so it runs outside it: with ``in_flight`` batches, one batch's MongoDB write overlaps
+        the next one's signals. The batch is acknowledged only after both."""
         async with self._lock:
-            await self._process(entries)
+            docs = await self._process(entries)
             due = self.pending_since is not None and (
                 len(self.pending) >= SEAL_ROWS
                 or time.monotonic() - self.pending_since >= float(self.config.analytics_seal_s)
@@ -365,8 +371,18 @@ class InteractionConsumerHost:
                     if len(self.pending) >= MAX_PENDING:
                         raise  # the batch stays in the stream until the store takes seals again
                     log.warning("analytics seal failed; kept pending", exc_info=True)
+        if docs:
+            await self._store(docs)
 
-    async def _process(self, entries) -> None:
+    async def _store(self, docs: list[dict]) -> None:
+        try:
+            await retry_once(lambda: self.interactions.insert_many(docs, ordered=False))
+        except BulkWriteError as exc:  # duplicates of a redelivery are expected; anything else is not
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def _process(self, entries) -> list[dict]:
+        """Applies the batch's signals; returns its raw documents for ``_store``."""
         emb = self.embeddings
         docs: list[dict] = []
         applied_keys: list[str] = []
@@ -403,23 +419,14 @@ class InteractionConsumerHost:
             applied_keys.append(keys.applied(_day(i.ts)))
             batch.append([i.id, sid, [x for h, field, inc in incs for x in (h, field, repr(inc))]])
         if not parsed:
-            return
-
-        async def store() -> None:
-            try:
-                await retry_once(lambda: self.interactions.insert_many(docs, ordered=False))
-            except BulkWriteError as exc:  # duplicates of a redelivery are expected; anything else is not
-                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                    raise
-
-        # Independent and each idempotent: the document and the signals of a batch go at once (a failure
-        # of either fails the batch, and its redelivery adds neither twice).
-        _, out = await asyncio.gather(store(), self.apply_script(keys=applied_keys, args=[json.dumps(batch)]))
+            return []
+        out = await self.apply_script(keys=applied_keys, args=[json.dumps(batch)])
         self.applied += int(out[0])
         for (sid, i), flag in zip(parsed, out[1:], strict=True):
             if int(flag):
                 self._pend(sid, i)
         self.processed += len(entries)
+        return docs
 
     async def stats(self) -> dict:
         return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ResponseError
@@ -28,6 +29,17 @@ async def ensure_group(redis, stream: str, group: str, start_id: str) -> None:
             raise
 
 
+async def _claim_stale(redis, stream, group, consumer, handle, idle_ms: int, count: int) -> None:
+    """Handle (then acknowledge) what another consumer left unacknowledged for longer than ``idle_ms``."""
+    claimed = await redis.xautoclaim(
+        stream, group, consumer, min_idle_time=idle_ms, start_id="0-0", count=count
+    )
+    stale = [e for e in claimed[1] if e[1]]
+    if stale:
+        await handle(stale)
+        await redis.xack(stream, group, *[entry_id for entry_id, _ in stale])
+
+
 async def consume(
     redis,
     stream: str,
@@ -41,43 +53,70 @@ async def consume(
     claim_every_s: float = 30.0,
     until_idle: bool = False,
     linger_s: float = 0.0,
+    in_flight: int = 1,
 ) -> int:
     """Run forever (until cancelled), or with ``until_idle`` until no new entry is left; returns the
     number of entries handled.
 
     ``linger_s``: after a read that found fewer than ``count`` entries, wait this long before the next, so
     a trickle is handled in batches (one read, one handle, one ack per batch) instead of one round of them
-    per entry. A side effect that may come a fraction of a second later costs far less CPU this way."""
+    per entry. A side effect that may come a fraction of a second later costs far less CPU this way.
+
+    ``in_flight``: how many batches of new entries may be handled at once (each acknowledged when its own
+    handle returns): a handler that waits on a store for part of its work overlaps that wait with the next
+    batch. The handler must then be safe to run concurrently with itself. Re-read entries (after a restart
+    or a failure) are handled one batch at a time."""
     handled = 0
     start = "0"
     last_claim = time.monotonic()
+    running: deque[tuple[asyncio.Task, list]] = deque()
+
+    async def finish_oldest() -> int:
+        task, ids = running[0]
+        try:
+            await task
+        finally:
+            running.popleft()
+        await redis.xack(stream, group, *ids)
+        return len(ids)
+
     while True:
         try:
             if claim_idle_ms is not None and time.monotonic() - last_claim > claim_every_s:
                 last_claim = time.monotonic()
-                claimed = await redis.xautoclaim(
-                    stream, group, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=count
-                )
-                stale = [e for e in claimed[1] if e[1]]
-                if stale:
-                    await handle(stale)
-                    await redis.xack(stream, group, *[entry_id for entry_id, _ in stale])
+                await _claim_stale(redis, stream, group, consumer, handle, claim_idle_ms, count)
             reply = await redis.xreadgroup(group, consumer, {stream: start}, count=count, block=block_ms)
             entries = reply[0][1] if reply else []
             if start == "0" and not entries:
                 start = ">"
                 continue
             if entries:
-                await handle(entries)
-                await redis.xack(stream, group, *[entry_id for entry_id, _ in entries])
-                handled += len(entries)
+                ids = [entry_id for entry_id, _ in entries]
+                if start == "0" or in_flight <= 1:
+                    await handle(entries)
+                    await redis.xack(stream, group, *ids)
+                    handled += len(entries)
+                else:
+                    running.append((asyncio.ensure_future(handle(entries)), ids))
+                    while len(running) >= in_flight:
+                        handled += await finish_oldest()
                 if linger_s and len(entries) < count and start == ">":
                     await asyncio.sleep(linger_s)
-            elif until_idle:
-                return handled
+            else:
+                while running:
+                    handled += await finish_oldest()
+                if until_idle:
+                    return handled
         except asyncio.CancelledError:
+            for task, _ in running:
+                task.cancel()
             raise
         except Exception:
             log.exception("stream consumer failed; retrying", extra={"stream": stream, "group": group})
-            start = "0"  # what failed stays pending: read it again before anything new
+            # What failed, and any batch still out, stays pending: read it again before anything new.
+            for task, _ in running:
+                task.cancel()
+            await asyncio.gather(*(task for task, _ in running), return_exceptions=True)
+            running.clear()
+            start = "0"
             await asyncio.sleep(1)
