@@ -301,7 +301,7 @@ class FeedServer:
     def _stale_popularity(self, slots: np.ndarray) -> tuple[np.ndarray, list[Item]]:
         cols = self.catalog.cols
         stale = np.unique(slots[cols["pop_gen"][slots] != self._pop_gen])
-        return stale, [self.catalog.by_slot[s] for s in stale.tolist()]  # type: ignore[misc]
+        return stale, [self.catalog.by_slot[s] for s in stale.tolist()]
 
     async def _read_popularity(self, slots: np.ndarray) -> None:
         """Items new to this process (or without any popularity yet) have theirs read now, kept until
