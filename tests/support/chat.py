@@ -91,6 +91,31 @@ class ChatClient:
     async def call(self, event: str, data, timeout: float = 20.0) -> dict:
         return await self.sio.call(event, data, timeout=timeout)
 
+    async def call_unless_dropped(self, event: str, data, timeout: float = 60.0) -> dict | None:
+        """The ack, or None when the server closes the socket first: a delivery-gap resync disconnects on
+        purpose, and an ack the socket was still waiting for is then never coming."""
+        call = asyncio.ensure_future(self.call(event, data, timeout=timeout))
+        dropped = asyncio.ensure_future(self.disconnected.wait())
+        try:
+            await asyncio.wait({call, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            dropped.cancel()
+        if call.done():
+            return call.result()
+        call.cancel()
+        return None
+
+    async def resume(self, *room_ids: int) -> None:
+        """What the web client does after a drop: connect again and rejoin each room from the last seq it
+        saw, recording the messages it missed."""
+        if self.sio.connected:
+            await self.sio.disconnect()
+        self.disconnected.clear()
+        await self.connect()
+        for room_id in room_ids:
+            ack = await self.join(room_id, since_seq=max(self.seqs(room_id), default=0))
+            self.messages[room_id].extend(ack.get("missed", []))
+
     async def join(self, room_id: int, **kw) -> dict:
         ack = await self.call("room:join", {"room_id": room_id, **kw})
         assert ack["ok"], ack
