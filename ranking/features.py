@@ -116,16 +116,68 @@ def reason(
     )
 
 
+_EMB, _CLUB_EMB, _ITEM_POP, _CLUB_POP, _ITEM_AFF, _CLUB_AFF, _HOUR, _TO_START, _AGE, _MEMBER, _CO = (
+    FEATURES.index(name)
+    for name in (
+        "emb_sim",
+        "club_emb_sim",
+        "log_item_popularity",
+        "log_club_popularity",
+        "log_user_item_affinity",
+        "log_user_club_affinity",
+        "hour_share",
+        "hours_to_start",
+        "item_age_days",
+        "member",
+        "co_members_going",
+    )
+)
+
+
 def sayings(
     item_type: str, club_name: str, member: bool, row: np.ndarray, co_club: str | None, start_bucket: int
 ) -> dict[int, str]:
     """{feature index: the sentence it gives this item}, in feature order, for the features whose value
-    here says something (most say nothing for most items: only these need a contribution)."""
+    here says something (most say nothing for most items: only these need a contribution). Straight-line
+    checks on the row as Python floats: a feed says this of 20 items, and a loop over every feature by name
+    cost it 0.6 ms."""
+    v = row.tolist()
+    club = club_name
     out = {}
-    for i, name in enumerate(FEATURES):
-        text = _say(name, item_type, club_name, member, row, co_club, start_bucket)
-        if text:
-            out[i] = text
+    if v[_EMB] > 0.3 or v[_CLUB_EMB] > 0.3:
+        similar = (
+            f"Similar to what you enjoy — {club}"
+            if item_type == "club"
+            else f"Similar to what you enjoy in {club}"
+        )
+        if v[_EMB] > 0.3:
+            out[_EMB] = similar
+        if v[_CLUB_EMB] > 0.3:
+            out[_CLUB_EMB] = similar
+    if v[_ITEM_POP] > 0:
+        out[_ITEM_POP] = f"Popular in {club} right now"
+    if v[_CLUB_POP] > 0:
+        out[_CLUB_POP] = f"Popular in {club} right now"
+    if v[_ITEM_AFF] > 0:
+        out[_ITEM_AFF] = f"You showed interest in this {item_type}"
+    if v[_CLUB_AFF] > 0:
+        out[_CLUB_AFF] = f"Because you're active in {club}"
+    if v[_HOUR] > 0.25 and start_bucket >= 0:
+        span = 24 // HOUR_BUCKETS
+        out[_HOUR] = (
+            f"At a time you usually join events "
+            f"({start_bucket * span:02d}:00–{(start_bucket + 1) * span:02d}:00 UTC)"
+        )
+    if 0 <= v[_TO_START] <= 48:
+        out[_TO_START] = f"Starting soon in {club}"
+    if v[_AGE] < 3:
+        out[_AGE] = f"New in {club}"
+    if v[_MEMBER]:
+        out[_MEMBER] = f"From your club {club}"
+    if v[_CO] >= 1:
+        n = int(v[_CO])
+        where = co_club or "your clubs"
+        out[_CO] = f"{n} member{'s' if n != 1 else ''} of {where} {'are' if n != 1 else 'is'} going"
     return out
 
 
@@ -137,44 +189,6 @@ def said_most(said: dict[int, str], lifts: dict[int, float]) -> str | None:
         if lift > 0 and (best is None or lift > lifts[best]):
             best = i
     return said[best] if best is not None else None
-
-
-def _say(
-    name: str,
-    item_type: str,
-    club: str,
-    member: bool,
-    row: np.ndarray,
-    co_club: str | None,
-    start_bucket: int,
-) -> str | None:
-    value = row[FEATURES.index(name)]
-    if name == "co_members_going" and value >= 1:
-        n = int(value)
-        where = co_club or "your clubs"
-        return f"{n} member{'s' if n != 1 else ''} of {where} {'are' if n != 1 else 'is'} going"
-    if name in ("emb_sim", "club_emb_sim") and value > 0.3:
-        return (
-            f"Similar to what you enjoy — {club}"
-            if item_type == "club"
-            else f"Similar to what you enjoy in {club}"
-        )
-    if name == "log_user_club_affinity" and value > 0:
-        return f"Because you're active in {club}"
-    if name == "log_user_item_affinity" and value > 0:
-        return f"You showed interest in this {item_type}"
-    if name == "hour_share" and value > 0.25 and start_bucket >= 0:
-        span = 24 // HOUR_BUCKETS
-        return f"At a time you usually join events ({start_bucket * span:02d}:00–{(start_bucket + 1) * span:02d}:00 UTC)"
-    if name in ("log_item_popularity", "log_club_popularity") and value > 0:
-        return f"Popular in {club} right now"
-    if name == "hours_to_start" and 0 <= value <= 48:
-        return f"Starting soon in {club}"
-    if name == "member" and value:
-        return f"From your club {club}"
-    if name == "item_age_days" and value < 3:
-        return f"New in {club}"
-    return None
 
 
 def fallback(item_type: str, club: str, member: bool) -> str:
