@@ -4,8 +4,9 @@ Every call answers the actor's success (a dict without the legacy ``"ok": True``
 ``DomainError``: an actor's refusal (a returned ``DomainError``, or the legacy ``{"ok": False, "error"}``)
 as it is, and a call Ray could not complete as ``unavailable``.
 
-Hot path: ``apply`` goes through a per-shard ``ShardBatcher`` that coalesces whatever arrives while the
-shard's calls are out into one Ray call; there is no Ray call per message under load.
+Hot paths: ``apply`` goes through a per-shard ``ShardBatcher`` that coalesces whatever arrives while the
+shard's calls are out into one Ray call, and ``feed`` through one per ranker; there is no Ray call per
+message or per feed under load.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .config import ActorConfig
 from .domain.errors import DomainError
 from .hashing import jump_hash
 from .interactions import InteractionConsumer
-from .ranker import Ranker
+from .ranker import FEED_UNAVAILABLE, Ranker
 from .room_shard import RoomShard
 from .runtime import NAMESPACE
 from .session_shard import SessionShard
@@ -35,13 +36,14 @@ log = logging.getLogger(__name__)
 
 CHAT_UNAVAILABLE = "chat service unavailable; retry"
 LIVE_UNAVAILABLE = "live sessions are unavailable; retry"
-FEED_UNAVAILABLE = "the feed ranker is not answering, try again"
 # A gateway's call to a shard out longer than this stops holding back the shard's next call (ShardBatcher).
 STALLED_S = 2.0
 # The longest a member waits on one actor call before being told ``unavailable`` (and to retry: a send is
 # retried with its client_id, which the shard deduplicates). Ray retries a call to an actor that is
 # restarting for as long as the restart takes; without a deadline a request would wait on it for ever.
 CALL_DEADLINE_S = 30.0
+# Feeds in one call to a ranker at most: each is ~7 ms of the ranker's CPU.
+FEED_BATCH_MAX = 16
 
 
 def unwrap(result: Any) -> Any:
@@ -73,7 +75,8 @@ async def call(
 
 
 class ShardBatcher:
-    """Coalesces operations bound for one shard into Ray calls, by arrival and by time.
+    """Coalesces operations bound for one actor (a room shard's ``apply``, a ranker's ``feeds``) into Ray
+    calls, by arrival and by time.
 
     What arrives while fewer than ``max_in_flight`` calls are out goes at the end of the current loop
     iteration (after ``flush_ms`` when that is set), so a quiet room pays no coalescing wait; while that many
@@ -90,8 +93,12 @@ class ShardBatcher:
         max_in_flight: int = 2,
         stalled_s: float = STALLED_S,
         deadline_s: float = CALL_DEADLINE_S,
+        method: str = "apply",
+        unavailable: str = CHAT_UNAVAILABLE,
     ) -> None:
         self.handle = handle
+        self.method = method  # the actor's method taking (ops, sent_at) and answering one result per op
+        self.unavailable = unavailable
         self.flush_s = flush_ms / 1000.0
         self.max_items = max_items
         self.max_in_flight = max_in_flight
@@ -123,8 +130,8 @@ class ShardBatcher:
         try:
             result = await asyncio.wait_for(fut, self.deadline_s)
         except TimeoutError:  # the call may still land later: the client's retry (same client_id) is safe
-            log.warning("room shard call unanswered after %.0f s", self.deadline_s)
-            raise DomainError("unavailable", CHAT_UNAVAILABLE) from None
+            log.warning("%s call unanswered after %.0f s", self.method, self.deadline_s)
+            raise DomainError("unavailable", self.unavailable) from None
         return unwrap(result)
 
     def _busy(self) -> bool:
@@ -152,10 +159,11 @@ class ShardBatcher:
         if self.observe_batch is not None:
             self.observe_batch(len(items))
         try:
-            results = await self.handle.apply.remote([op for op, _ in items], time.time())
+            remote = getattr(self.handle, self.method).remote
+            results = await remote([op for op, _ in items], time.time())
         except Exception as exc:  # actor died mid-call (and retries ran out), cluster gone…
-            log.warning("room shard call failed: %s", exc)
-            results = [DomainError("unavailable", CHAT_UNAVAILABLE) for _ in items]  # one each: raised apart
+            log.warning("%s call failed: %s", self.method, exc)
+            results = [DomainError("unavailable", self.unavailable) for _ in items]  # one each: raised apart
         for (_, fut), result in zip(items, results, strict=False):
             if not fut.done():
                 fut.set_result(result)
@@ -213,6 +221,12 @@ class ActorClient:
         self.rankers: list[Any] = [
             Ranker.options(name=f"clubhub-ranker-{i}", **ranker_options).remote(config)
             for i in range(settings.rankers)
+        ]
+        # Feed requests coalesce like sends: with 8 clients on one ranker, 99-112 -> 126-129 feeds/s and
+        # p99 105-120 -> 85-89 ms (loadtest/feed_load.py, batched against --unbatched).
+        self.feed_batchers = [
+            ShardBatcher(r, 0, FEED_BATCH_MAX, method="feeds", unavailable=FEED_UNAVAILABLE)
+            for r in self.rankers
         ]
         self._heartbeat: asyncio.Task | None = None
         self._starting: asyncio.Future | None = None
@@ -392,4 +406,5 @@ class ActorClient:
 
     # -- feed --------------------------------------------------------------------------------
     async def feed(self, user_id: int, limit: int) -> dict:
-        return await call(self.ranker(user_id).feed.remote(user_id, limit), FEED_UNAVAILABLE)
+        batcher = self.feed_batchers[jump_hash(user_id, len(self.rankers))]
+        return await batcher.submit({"user_id": user_id, "limit": limit})

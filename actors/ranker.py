@@ -1,8 +1,8 @@
 """``Ranker``: the Ray actor that serves the feed.
 
-One call per feed request does it all — candidates (one PostgreSQL query), signals (one Redis pipeline,
-concurrently), features and one batched LightGBM prediction — so the gateway spends one Ray round trip on
-a feed (``ranking.serve.FeedServer``: what it keeps hot between feeds, and the bounds). The actor polls
+One feed does it all in the actor — candidates (one PostgreSQL query), signals (one Redis pipeline,
+concurrently), features and one batched prediction — and the gateway sends the feed requests that arrive
+together in one call (``feeds``), so a feed costs at most one Ray round trip, and under load a share of one (``ranking.serve.FeedServer``: what it keeps hot between feeds, and the bounds). The actor polls
 the model registry and hot-reloads a new version: the booster is parsed off the event loop and swapped in
 with one assignment, so requests in flight finish on the model they started with and none is dropped.
 """
@@ -24,9 +24,12 @@ from ranking.serve import FeedServer
 from storage import keys
 
 from .config import ActorConfig
+from .domain.errors import DomainError
 from .hosting import OpenOnce, TaskSet
 
 log = logging.getLogger(__name__)
+
+FEED_UNAVAILABLE = "the feed ranker is not answering, try again"
 
 
 class RankerHost:
@@ -120,6 +123,24 @@ class RankerHost:
         self.served += 1
         self.latencies_ms.append((time.perf_counter() - t0) * 1000)
         return {"items": items, "model": model.version if model else None, "candidates": candidates}
+
+    async def feeds(self, requests: list[dict], sent_at: float | None = None) -> list:
+        """Several users' feeds in one call: the gateway coalesces the feed requests that arrive while its
+        calls to this ranker are out (``actors.client.ShardBatcher``), so under load a Ray round trip, and
+        its serialization on both sides, is paid per batch rather than per feed. Each feed answers on its
+        own: one that fails is ``unavailable`` alone."""
+        del sent_at  # the batcher's send time: kept for the shards' stage trace, unused here
+        results = await asyncio.gather(
+            *(self.feed(r["user_id"], r["limit"], r.get("now")) for r in requests), return_exceptions=True
+        )
+        out: list = []
+        for r in results:
+            if isinstance(r, BaseException):
+                log.warning("feed failed: %s", r)
+                out.append(DomainError("unavailable", FEED_UNAVAILABLE))
+            else:
+                out.append(r)
+        return out
 
     async def stats(self) -> dict:
         lat = sorted(self.latencies_ms)

@@ -200,16 +200,18 @@ async def measure(settings, config: dict, version: int, requests: int, seed: int
         with timeline.stage("4. model switch (the consumer adds what was sealed since training)"):
             out["switch"] = await switch_model(config, version)
             log(f"   switched to v{version}: {out['switch']}")
-        # Baselines in the same run: no model (popularity), and the model on LightGBM's own booster
-        # rather than compiled to machine code (ranking.compiled).
+        # Baselines in the same run: no model (popularity), the model on LightGBM's own booster rather
+        # than compiled to machine code (ranking.compiled), and one Ray call per feed rather than the
+        # gateway's batched calls (actors.client.ShardBatcher).
         runs = [
-            ("popularity_fallback", False, 1, False),
-            ("ranker_lightgbm", True, 1, False),
-            ("ranker", True, 1, True),
-            ("ranker_2_actors", True, 2, True),
+            ("popularity_fallback", False, 1, False, True),
+            ("ranker_lightgbm", True, 1, False, True),
+            ("ranker_unbatched", True, 1, True, False),
+            ("ranker", True, 1, True, True),
+            ("ranker_2_actors", True, 2, True, True),
         ]
         with timeline.stage(f"5. feed latency ({requests} feeds per configuration)"):
-            for name, with_model, rankers, compiled in tqdm(
+            for name, with_model, rankers, compiled, batched in tqdm(
                 runs, desc="feed configurations", file=sys.stderr
             ):
                 r = await measure_feed_serving(
@@ -219,6 +221,7 @@ async def measure(settings, config: dict, version: int, requests: int, seed: int
                     rankers=rankers,
                     seed=seed,
                     use_model=with_model,
+                    batched=batched,
                 )
                 r.pop("actor_stats", None)
                 out[name] = r
@@ -420,6 +423,11 @@ def main() -> int:
         "compiled_vs_lightgbm_feeds_per_s_concurrency_8": round(
             ranker["feeds_per_s_concurrency_8"]
             / max(latency["ranker_lightgbm"]["feeds_per_s_concurrency_8"], 1e-9),
+            3,
+        ),
+        "batched_vs_unbatched_feeds_per_s_concurrency_8": round(
+            ranker["feeds_per_s_concurrency_8"]
+            / max(latency["ranker_unbatched"]["feeds_per_s_concurrency_8"], 1e-9),
             3,
         ),
         "model_switch_seconds": result["model_switch"].get("seconds"),

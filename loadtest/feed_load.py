@@ -46,10 +46,14 @@ async def measure_feed_serving(
     seed: int = 0,
     use_model: bool = True,
     env: dict[str, str] | None = None,
+    batched: bool = True,
 ) -> dict:
-    """``env``: environment variables for the ranker actors (an A/B of a knob in one run)."""
+    """``env``: environment variables for the ranker actors (an A/B of a knob in one run). ``batched``: feeds
+    go as the gateway sends them, through a ``ShardBatcher`` per ranker (concurrent requests coalesced into
+    one Ray call); False: one Ray call per feed."""
     import ray
 
+    from actors.client import ShardBatcher
     from actors.hashing import jump_hash
     from actors.ranker import Ranker
 
@@ -65,6 +69,16 @@ async def measure_feed_serving(
 
     def actor_of(user_id: int):
         return actors[jump_hash(user_id, len(actors))]
+
+    batchers = [
+        ShardBatcher(a, flush_ms=0, max_items=16, method="feeds", unavailable="feed unavailable")
+        for a in actors
+    ]
+
+    async def one_feed(user_id: int) -> dict:
+        if batched:
+            return await batchers[jump_hash(user_id, len(actors))].submit({"user_id": user_id, "limit": 20})
+        return await actor_of(user_id).feed.remote(user_id, 20)
 
     try:
         await asyncio.gather(*(a.start.remote() for a in actors))
@@ -98,14 +112,14 @@ async def measure_feed_serving(
         log(f"ranker actor pids: {pids}")
         # Warm-up: connections, caches, the booster's first calls, on every actor.
         for u in users[: 30 * rankers]:
-            await actor_of(u).feed.remote(u, 20)
+            await one_feed(u)
 
         lat: list[float] = []
         cands: list[int] = []
         t0 = time.perf_counter()
         for u in users:
             s = time.perf_counter()
-            body = await actor_of(u).feed.remote(u, 20)
+            body = await one_feed(u)
             lat.append((time.perf_counter() - s) * 1000)
             cands.append(body["candidates"])
             if body["model"] != version:
@@ -119,7 +133,7 @@ async def measure_feed_serving(
             while queue:
                 u = queue.pop()
                 s = time.perf_counter()
-                await actor_of(u).feed.remote(u, 20)
+                await one_feed(u)
                 conc_lat.append((time.perf_counter() - s) * 1000)
 
         t1 = time.perf_counter()
@@ -133,6 +147,7 @@ async def measure_feed_serving(
         "rankers": rankers,
         "model": version,
         "compiled": compiled,
+        "batched": batched,
         "requests": requests,
         "p50_ms": round(percentile(lat, 50), 2),
         "p90_ms": round(percentile(lat, 90), 2),
@@ -233,6 +248,7 @@ async def _main(args: argparse.Namespace) -> dict:
                         seed=args.seed,
                         use_model=not args.popularity,
                         env=env,
+                        batched=not args.unbatched,
                     )
                     r["env"] = env
                     c = args.concurrency
@@ -263,6 +279,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ab", help="NAME=VALUE: also run every measurement with this env var in the actors")
     parser.add_argument("--popularity", action="store_true", help="the popularity fallback, no model")
+    parser.add_argument(
+        "--unbatched", action="store_true", help="one Ray call per feed (the gateway batches them)"
+    )
     parser.add_argument(
         "--lightgbm", action="store_true", help="serve LightGBM's booster, not the compiled model"
     )

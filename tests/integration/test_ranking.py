@@ -200,10 +200,15 @@ async def test_compiled_model_serves_the_feeds_lightgbm_serves(world, ranker):
         await plain.start.remote()
         await wait_for(lambda: _serving(plain, version))
         now = time.time()
-        for u in await world.user_ids(10):
+        users = await world.user_ids(10)
+        for u in users:
             want, got = await plain.feed.remote(u, 20, now), await ranker.feed.remote(u, 20, now)
             assert got["model"] == want["model"] == version
             assert got["items"] == want["items"], u
+        # Batched as the gateway sends them: each request answered as if alone, in order.
+        batch = await ranker.feeds.remote([{"user_id": u, "limit": 20, "now": now} for u in users], now)
+        alone = [await ranker.feed.remote(u, 20, now) for u in users]
+        assert [b["items"] for b in batch] == [a["items"] for a in alone]
         assert (await plain.stats.remote())["compiled_version"] is None
     finally:
         ray.kill(plain)

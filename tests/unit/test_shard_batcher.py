@@ -3,6 +3,7 @@
 import asyncio
 
 from actors.client import ShardBatcher
+from actors.domain.errors import DomainError
 
 
 class Handle:
@@ -89,3 +90,43 @@ async def test_a_call_unanswered_past_the_deadline_is_refused_as_unavailable():
         assert (exc.code, exc.message) == ("unavailable", "feed down")
     else:
         raise AssertionError("an unanswered call was not refused")
+
+
+class Ranker:
+    """A ranker handle: ``feeds.remote`` answers each request, one of them refused."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict]] = []
+
+    @property
+    def feeds(self):
+        return self
+
+    async def remote(self, requests, sent_at):
+        self.calls.append(requests)
+        return [
+            DomainError("unavailable", "ranker down") if r["user_id"] == 13 else {"user": r["user_id"]}
+            for r in requests
+        ]
+
+
+async def test_the_batcher_drives_any_actor_method_and_each_request_gets_its_own_answer():
+    ranker = Ranker()
+    batcher = ShardBatcher(ranker, 0, 16, method="feeds", unavailable="feed unavailable")
+    results = await asyncio.gather(
+        *(batcher.submit({"user_id": u, "limit": 20}) for u in (7, 13, 21)), return_exceptions=True
+    )
+    assert [len(c) for c in ranker.calls] == [3]
+    assert results[0] == {"user": 7} and results[2] == {"user": 21}
+    assert isinstance(results[1], DomainError) and results[1].code == "unavailable"
+
+
+async def test_an_unanswered_batch_is_unavailable_with_the_batchers_own_message():
+    handle = Handle()
+    batcher = ShardBatcher(handle, 0, 16, deadline_s=0.1, method="apply", unavailable="feed unavailable")
+    try:
+        await batcher.submit({"n": 1})
+    except DomainError as exc:
+        assert exc.code == "unavailable" and exc.message == "feed unavailable"
+    else:
+        raise AssertionError("no answer must be unavailable")
