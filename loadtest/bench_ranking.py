@@ -19,7 +19,7 @@ Writes ``results/bench_ranking.json`` and ``results/bench_ranking.png`` (NDCG@k 
 with one line of JSON (``ndcg10_vs_popularity``, ``feed_p99_ms``, …). Stops every process it started
 (the embedded services, the local Ray instance) and says so (``left_behind``).
 
-    python loadtest/bench_ranking.py [--users 5000] [--clubs 250] [--events 2000] [--requests 600]
+    python loadtest/bench_ranking.py [--users 5000] [--clubs 250] [--events 2000] [--requests 500]
 """
 
 from __future__ import annotations
@@ -210,7 +210,9 @@ async def measure(settings, config: dict, version: int, requests: int, seed: int
             ("ranker", True, 1, True, True),
             ("ranker_2_actors", True, 2, True, True),
         ]
-        with timeline.stage(f"5. feed latency ({requests} feeds per configuration)"):
+        with timeline.stage(
+            f"5. feed latency ({requests} feeds of one client, {3 * requests} of 8, per configuration)"
+        ):
             for name, with_model, rankers, compiled, batched in tqdm(
                 runs, desc="feed configurations", file=sys.stderr
             ):
@@ -300,7 +302,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--sessions-per-day", type=float, default=0.62)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument(
+        "--requests", type=int, default=500, help="feeds of one client per configuration (8 clients: 3x)"
+    )
     parser.add_argument("--data-dir", default=str(DATA_DIR))
     args = parser.parse_args()
 

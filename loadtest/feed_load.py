@@ -42,6 +42,7 @@ async def measure_feed_serving(
     user_ids: list[int],
     requests: int = 600,
     concurrency: int = 8,
+    concurrent_requests: int | None = None,
     rankers: int = 1,
     seed: int = 0,
     use_model: bool = True,
@@ -53,12 +54,14 @@ async def measure_feed_serving(
     one Ray call); False: one Ray call per feed."""
     import ray
 
-    from actors.client import ShardBatcher
+    from actors.client import FEED_BATCH_MAX, ShardBatcher
     from actors.hashing import jump_hash
     from actors.ranker import Ranker
 
     rng = random.Random(seed)
     users = [rng.choice(user_ids) for _ in range(requests)]
+    # The concurrent phase's p99 needs more samples than one client's: by default three times as many.
+    conc_users = [rng.choice(user_ids) for _ in range(concurrent_requests or 3 * requests)]
     tag = uuid.uuid4().hex[:6]
     actors = [
         Ranker.options(
@@ -71,7 +74,7 @@ async def measure_feed_serving(
         return actors[jump_hash(user_id, len(actors))]
 
     batchers = [
-        ShardBatcher(a, flush_ms=0, max_items=16, method="feeds", unavailable="feed unavailable")
+        ShardBatcher(a, flush_ms=0, max_items=FEED_BATCH_MAX, method="feeds", unavailable="feed unavailable")
         for a in actors
     ]
 
@@ -126,7 +129,7 @@ async def measure_feed_serving(
                 raise RuntimeError(f"feed served by model {body['model']}, expected {version}")
         wall = time.perf_counter() - t0
 
-        queue = list(users)
+        queue = list(conc_users)
         conc_lat: list[float] = []
 
         async def client() -> None:
@@ -155,7 +158,8 @@ async def measure_feed_serving(
         "max_ms": round(max(lat), 2),
         "feeds_per_s_sequential": round(len(users) / wall, 1),
         "concurrency": concurrency,
-        f"feeds_per_s_concurrency_{concurrency}": round(len(users) / conc_wall, 1),
+        "concurrent_requests": len(conc_users),
+        f"feeds_per_s_concurrency_{concurrency}": round(len(conc_users) / conc_wall, 1),
         f"p50_ms_concurrency_{concurrency}": round(percentile(conc_lat, 50), 2),
         f"p99_ms_concurrency_{concurrency}": round(percentile(conc_lat, 99), 2),
         "mean_candidates": round(statistics.fmean(cands), 1),
