@@ -30,14 +30,20 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-async def mongo_db(gateway):
-    """A fresh MongoDB database per test, with the project's indexes."""
-    client = gateway.backends.stores.mongo_client
+async def mongo_db(services):
+    """A fresh MongoDB database per test, with the project's indexes, on a client of its own: the
+    gateway's client may still hold connections to a server instance a fault test restarted (the first
+    use of each fails with AutoReconnect, which test_chat_faults covers), and these tests are about the
+    storage layer, not about that."""
+    client = mongo.connect_mongo(services.urls()["mongo"])
     name = unique("t").replace("-", "_")
     db = client[name]
-    await mongo.ensure_indexes(db)
-    yield db
-    await client.drop_database(name)
+    try:
+        await mongo.ensure_indexes(db)
+        yield db
+        await client.drop_database(name)
+    finally:
+        await client.close()
 
 
 async def test_postgres_models_round_trip(gateway):
