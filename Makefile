@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check image bench-chat bench-ranking bench-pipeline bench-stores capacity soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-pipeline bench-stores capacity soak fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -76,9 +76,10 @@ api-types: $(STAMP) $(WEB_DEPS)
 	$(BIN)/clubhub openapi --out build/openapi.json
 	cd web && npm run --silent gen:api
 
-# The linters make deploy-check needs beyond the venv: Debian's promtool (package prometheus; its service is
-# not started) and the npm-only compose and workflow linters in deploy/tools; and a container engine for the
-# image test (podman where no Docker engine answers).
+# The linters make deploy-check needs beyond the venv: Debian's promtool and prometheus (package prometheus;
+# its service is not started: tests/integration/test_prometheus.py runs the binary on a loopback port of its
+# own) and the npm-only compose and workflow linters in deploy/tools; and a container engine for the image
+# test (podman where no Docker engine answers).
 PODMAN_PACKAGES := podman buildah runc catatonit mmdebstrap
 DEPLOY_NPM := deploy/tools/node_modules/.package-lock.json
 $(DEPLOY_NPM): deploy/tools/package.json deploy/tools/package-lock.json
@@ -86,13 +87,18 @@ $(DEPLOY_NPM): deploy/tools/package.json deploy/tools/package-lock.json
 	touch $(DEPLOY_NPM)
 
 deploy-tools: $(STAMP) $(DEPLOY_NPM)
-	@command -v promtool >/dev/null \
+	@(command -v promtool >/dev/null && command -v prometheus >/dev/null) \
 		|| $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
 		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null)
 	@docker info >/dev/null 2>&1 || command -v podman >/dev/null \
 		|| $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PODMAN_PACKAGES) >/dev/null \
 		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PODMAN_PACKAGES) >/dev/null) \
 		|| echo "deploy-tools: podman cannot be installed here; tests/deploy/test_image.py will be skipped"
+
+# Rewrite the Grafana dashboards (deploy/monitoring/grafana/dashboards) from deploy/monitoring/dashboards.py;
+# make deploy-check fails while the committed JSON differs from what it writes.
+dashboards: $(STAMP)
+	$(BIN)/python deploy/monitoring/dashboards.py
 
 # Every deployment artifact validated offline (deploy/check.py runs deploy/checks/*.py); non-zero on any finding.
 deploy-check: deploy-tools

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -44,6 +45,8 @@ class RoomShardHost:
         self.index = index
         self.config = ActorConfig.of(config)
         self.host_id = f"room-shard-{index}"
+        # Ray runs __init__ again when it restarts the shard: /metrics shows each restart as a new start time.
+        self.started = time.time()
         self.counters: Counter[str] = Counter()
         self.tasks = TaskSet()
         self.members = MemberDirectory()
@@ -304,6 +307,7 @@ class RoomShardHost:
             "batch_sizes": batch_sizes,
             # Where Ray placed (or, after a node died, re-placed) this shard: /metrics shows it.
             "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
+            "started": self.started,
         }
 
     async def ping(self) -> str:

@@ -7,6 +7,7 @@ sockets when one of them read something (``read:updated``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ class SessionShardHost:
         self.index = index
         self.config = ActorConfig.of(config)
         self.host_id = f"session-shard-{index}"
+        # Ray runs __init__ again when it restarts the shard: /metrics shows each restart as a new start time.
+        self.started = time.time()
         self.tasks = TaskSet()
         self.sessions: Activations[int, Session] = Activations(self._activate)
         self._open = OpenOnce(self._connect)
@@ -78,6 +81,7 @@ class SessionShardHost:
             "online_users": sum(1 for s in self.sessions.values() if s.online),
             # Where Ray placed (or, after a node died, re-placed) this shard: /metrics shows it.
             "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
+            "started": self.started,
         }
 
     async def ping(self) -> str:

@@ -19,7 +19,7 @@ from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.core.backends import Backends
 from gateway.core.loop_health import LoopHealth, freeze_startup_heap
-from gateway.core.metrics import GatewayMetrics
+from gateway.core.metrics import GatewayMetrics, stream_stats
 from gateway.core.tokens import TokenError
 from gateway.http import accounts as http_accounts
 from gateway.http import chat as http_chat
@@ -49,6 +49,7 @@ from gateway.socket.server import Realtime
 from gateway.socket.websocket import refuse_malformed_packets, use_fast_poll, use_uncompressed_websockets
 from storage.services import redact
 from storage.settings import Settings
+from storage.timing import StoreTimings
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,10 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app[BACKENDS] = backends or Backends(settings)
+    app[BACKENDS] = backends = backends or Backends(settings)
+    if isinstance(backends, Backends) and backends.timings is None:
+        # Every call this gateway makes to PostgreSQL, MongoDB and Redis: clubhub_store_operation_seconds.
+        backends.timings = StoreTimings(metrics.store_operation)
     sio = create_sio(app, settings, metrics)
     sio.attach(app, socketio_path="socket.io")
     app[SIO] = sio
@@ -209,6 +213,8 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         freeze_startup_heap()
         metrics.shard_stats = actors.shard_stats
         metrics.pipeline_stats = actors.pipeline_stats
+        metrics.stream_stats = lambda: stream_stats(redis)
+        metrics.readiness = backends.readiness
         log.info(
             "backends ready",
             extra={

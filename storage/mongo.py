@@ -40,15 +40,23 @@ def database_name(url: str, default: str) -> str:
     return urlsplit(url).path.lstrip("/").split("?")[0] or default
 
 
-def connect_mongo(url: str, timeout_ms: int = 5000, socket_timeout_ms: int | None = None) -> AsyncMongoClient:
+def connect_mongo(
+    url: str,
+    timeout_ms: int = 5000,
+    socket_timeout_ms: int | None = None,
+    event_listeners: list | None = None,
+) -> AsyncMongoClient:
     # tz_aware: datetimes come back as aware UTC, like everything else in the project. The short
     # timeouts turn an unavailable server into a prompt `unavailable` instead of a 30 s hang.
+    # event_listeners: PyMongo's monitoring (storage.timing.MongoTimer times each command).
     return AsyncMongoClient(
         url,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=socket_timeout_ms or max(timeout_ms * 2, 10000),
+        # PyMongo refuses None here: an empty list is "no listener".
+        event_listeners=event_listeners or [],
     )
 
 

@@ -84,18 +84,35 @@ async def drop_database(url: str, database: str) -> None:
         await admin.close()
 
 
-async def init_postgres(url: str, database: str | None = None, migrate: bool = True) -> list[str]:
+async def init_postgres(
+    url: str, database: str | None = None, migrate: bool = True, timed: bool = False
+) -> list[str]:
     """Apply pending aerich migrations, then open Tortoise's connections for the whole process;
-    returns the migrations applied."""
+    returns the migrations applied. ``timed``: each query of the pool is reported to the process's
+    PostgreSQL listeners (storage.timing) — when this call is the one that opens the pool."""
     await ensure_database(url, database)
     config = tortoise_config(url, database)
     # In a task of its own: aerich initialises a Tortoise context of its own, which must not
     # become the context of the caller.
     applied = await asyncio.create_task(_migrate(url, database, config)) if migrate else []
-    await init_tortoise(config)
+    await init_tortoise(timed_config(config) if timed else config)
     if applied:
         log.info("applied migrations", extra={"migrations": applied})
     return applied
+
+
+def timed_config(config: dict) -> dict:
+    """``config`` with asyncpg's pool ``init`` hook adding the query logger of storage.timing to each new
+    connection (Tortoise hands unknown credentials to ``asyncpg.create_pool``). Only for the process's own
+    pool: aerich's migration pool gets the plain config."""
+    from .timing import instrument_postgres_connection
+
+    default = config["connections"]["default"]
+    credentials = {**default["credentials"], "init": instrument_postgres_connection}
+    return {
+        **config,
+        "connections": {**config["connections"], "default": {**default, "credentials": credentials}},
+    }
 
 
 async def init_tortoise(config: dict) -> None:

@@ -7,10 +7,17 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from .timing import StoreTimings, TimedRedis
 
-def connect_redis(url: str) -> aioredis.Redis:
-    # One pooled client per process; health_check_interval notices a restarted server before use.
-    return aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=15)
+
+def connect_redis(url: str, timings: StoreTimings | None = None) -> aioredis.Redis:
+    """One pooled client per process; health_check_interval notices a restarted server before use.
+    With ``timings`` each command's round trip is reported there (storage.timing)."""
+    cls = aioredis.Redis if timings is None else TimedRedis
+    client = cls.from_url(url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=15)
+    if timings is not None:
+        cast(TimedRedis, client).timings = timings
+    return client
 
 
 async def ping_redis(client: aioredis.Redis) -> None:

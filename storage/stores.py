@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from . import mongo, postgres
 from . import redis as redis_store
 from .settings import Settings
+from .timing import MongoTimer, StoreTimings, listen_postgres, unlisten_postgres
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Stores:
     mongo_client: AsyncMongoClient
     mongo: AsyncDatabase
     redis: aioredis.Redis
+    timings: StoreTimings | None = None
 
     @classmethod
     async def open(
@@ -29,20 +31,26 @@ class Stores:
         *,
         postgres_db: str | None = None,
         mongo_db: str | None = None,
+        timings: StoreTimings | None = None,
     ) -> Stores:
         """Connect to all three, apply migrations and indexes. ``*_db`` override the database names
-        (tests use a fresh name per test where isolation matters)."""
+        (tests use a fresh name per test where isolation matters). ``timings``: every call to the three
+        is reported there (storage.timing; the gateway's ``clubhub_store_operation_seconds``)."""
         pg_url, mongo_url, redis_url = urls["postgres"], urls["mongo"], urls["redis"]
         if not (pg_url and mongo_url and redis_url):
             missing = [name for name, url in urls.items() if not url]
             raise RuntimeError(
                 f"no URL for {', '.join(missing)}: run `clubhub services up` or set CLUBHUB_*_URL"
             )
-        await postgres.init_postgres(pg_url, postgres_db)
-        client = mongo.connect_mongo(mongo_url)
+        await postgres.init_postgres(pg_url, postgres_db, timed=timings is not None)
+        client = mongo.connect_mongo(
+            mongo_url, event_listeners=None if timings is None else [MongoTimer(timings)]
+        )
         db = client[mongo_db or mongo.database_name(mongo_url, settings.mongo_db)]
         await mongo.ensure_indexes(db, settings.interactions_ttl_days * 86400)
-        return cls(pg_url, client, db, redis_store.connect_redis(redis_url))
+        if timings is not None:
+            listen_postgres(timings)
+        return cls(pg_url, client, db, redis_store.connect_redis(redis_url, timings), timings)
 
     async def ping(self, timeout_s: float) -> dict[str, str]:
         """Ping each store concurrently; returns ``{name: error}`` for those that did not answer."""
@@ -62,6 +70,8 @@ class Stores:
         }
 
     async def close(self) -> None:
+        if self.timings is not None:
+            unlisten_postgres(self.timings)
         await postgres.close_postgres()
         await self.mongo_client.close()
         await self.redis.aclose()

@@ -120,3 +120,48 @@ async def consume(
             running.clear()
             start = "0"
             await asyncio.sleep(1)
+
+
+async def group_lag(redis, stream: str, group: str, now_ms: int | None = None) -> dict | None:
+    """How far ``group`` is behind on ``stream``; ``None`` when the stream or the group does not exist.
+
+    ``pending``: entries delivered to a consumer and not acknowledged yet. ``lag_s``: the age of the oldest
+    entry the group has not finished (the oldest pending one, or else the first not delivered yet), by the
+    time in its id; 0 when it is all done. ``lag``: entries not delivered yet, as Redis 7 reports it (Redis
+    6.2 has no such count: ``None``; so has Redis 7 when it cannot tell, after deletions). Three O(log n)
+    commands in two round trips, whatever the backlog.
+    """
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:
+        return None  # no such key: nothing was ever added, and no group made it
+    info = next((g for g in groups if _text(g.get("name")) == group), None)
+    if info is None:
+        return None
+    last = _text(info.get("last-delivered-id")) or "0-0"
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xpending(stream, group)
+        pipe.xrange(stream, min="(" + last, max="+", count=1)
+        pending, undelivered = await pipe.execute()
+    oldest = []
+    if pending and pending.get("pending") and pending.get("min"):
+        oldest.append(_id_ms(pending["min"]))
+    if undelivered:
+        oldest.append(_id_ms(undelivered[0][0]))
+    now = time.time() * 1000 if now_ms is None else now_ms
+    lag_s = max(0.0, (now - min(oldest)) / 1000) if oldest else 0.0
+    lag = info.get("lag")
+    return {
+        "pending": int(info.get("pending") or 0),
+        "lag_s": lag_s,
+        "lag": None if lag is None else int(lag),
+    }
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _id_ms(entry_id) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return int(text.split("-", 1)[0])

@@ -7,6 +7,7 @@
   (``gateway.core.metrics``, rendered as exposition text), never from a list kept here.
 - The datasource each panel names is provisioned; the gateways Prometheus scrapes are the compose file's,
   on their metrics port.
+- The committed dashboards are what ``deploy/monitoring/dashboards.py`` writes.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def run(root: Path) -> list[str]:
                 findings += expr_findings(f"{rel}: rule {name}", str(rule.get("expr", "")), allowed)
     findings += untested_alerts(root, alerts, test_files)
     findings += unloaded_rule_files(root, base, rule_files)
+    findings += generated_dashboard_findings(base)
     findings += dashboard_findings(root, base, allowed)
     findings += scrape_findings(root, base)
     return findings
@@ -108,8 +110,10 @@ def promtool_run(root: Path, promtool: str, args: list[str], files: list[Path], 
 def exported_series() -> dict[str, set[str] | None]:
     """Series name -> label names, from the gateway's registry rendered the way GET /metrics renders it.
 
-    Every labelled metric gets one child (an unused one is absent from the text), and the Ray shards'
-    figures are rendered from one sample shard's stats, so that every family the gateway can serve appears.
+    Every labelled metric gets one child (an unused one is absent from the text), and the figures gathered
+    on each scrape (Ray shards, pipeline actors, stream lag, readiness) are rendered from one sample of
+    each, so that every family the gateway can serve appears. tests/integration/test_prometheus.py checks
+    the same names against a running gateway's /metrics.
     """
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
@@ -117,7 +121,13 @@ def exported_series() -> dict[str, set[str] | None]:
     from prometheus_client.metrics import MetricWrapperBase
     from prometheus_client.parser import text_string_to_metric_families
 
-    from gateway.core.metrics import GatewayMetrics, render_shard_stats
+    from gateway.core.metrics import (
+        GatewayMetrics,
+        render_pipeline_stats,
+        render_readiness,
+        render_shard_stats,
+        render_stream_stats,
+    )
 
     metrics = GatewayMetrics()
     for metric in vars(metrics).values():
@@ -129,10 +139,20 @@ def exported_series() -> dict[str, set[str] | None]:
         "kind": "room",
         "shard": 0,
         "active_rooms": 1,
-        "counters": {"send:ok": 1},
+        "counters": {"send:ok": 1, "activations": 1},
         "batch_sizes": {1: 1},
+        "node": "sample",
+        "started": 1.0,
     }
-    text = generate_latest(metrics.registry).decode() + render_shard_stats([sample_shard])
+    sample_consumer = {"model": 1, "switch_failures": {"sample": 1}, "seal_failures": {"sample": 1}}
+    sample_stream = {"stream": "sample", "group": "sample", "pending": 1, "lag_s": 1.0, "lag": 1}
+    text = (
+        generate_latest(metrics.registry).decode()
+        + render_shard_stats([sample_shard])
+        + render_pipeline_stats({"consumer": sample_consumer, "rankers": [{"version": 1}]})
+        + render_stream_stats([sample_stream])
+        + render_readiness({"sample": "ok"})
+    )
     series: dict[str, set[str] | None] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -203,6 +223,25 @@ def unloaded_rule_files(root: Path, base: Path, rule_files: list[Path]) -> list[
 def grafana_expr(expr: str) -> str:
     """A panel query as Prometheus receives it once Grafana has filled in its variables."""
     return GRAFANA_VARIABLE.sub("placeholder", GRAFANA_DURATION.sub("5m", expr))
+
+
+def generated_dashboard_findings(base: Path) -> list[str]:
+    """The committed dashboards are exactly what deploy/monitoring/dashboards.py writes (the copy under
+    ``base``, so a planted change to either is seen)."""
+    import importlib.util
+
+    generator = base / "dashboards.py"
+    if not generator.is_file():
+        return [f"{MONITORING}/dashboards.py: missing (it writes the Grafana dashboards)"]
+    spec = importlib.util.spec_from_file_location("clubhub_dashboards", generator)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        stale = module.stale(base / "grafana" / "dashboards")
+    except Exception as exc:
+        return [f"{MONITORING}/dashboards.py: fails: {type(exc).__name__}: {exc}"]
+    return [f"{MONITORING}/grafana/dashboards/{finding}" for finding in stale]
 
 
 def dashboard_findings(root: Path, base: Path, allowed: dict[str, set[str] | None]) -> list[str]:
@@ -304,3 +343,41 @@ def scrape_findings(root: Path, base: Path) -> list[str]:
     for name in sorted(set(gateways) - {t.rpartition(":")[0] for t in targets}):
         findings.append(f"{MONITORING}/prometheus.yml: gateway {name} of {COMPOSE} is not scraped")
     return findings
+
+
+def referenced_series(root: Path) -> dict[str, list[str]]:
+    """Every series name the rules and dashboards select, but Prometheus' own and the recorded ones, with
+    where each is used. tests/integration/test_prometheus.py holds them against a running gateway."""
+    import promql_parser
+
+    base = root / MONITORING
+    found: dict[str, list[str]] = {}
+    recorded: set[str] = set()
+
+    def collect(where: str, expr: str) -> None:
+        try:
+            ast = promql_parser.parse(expr)
+        except ValueError:
+            return  # the check says so
+        names: list[str] = []
+        promql_parser.walk(
+            ast, lambda e: names.append(e.name) if isinstance(e, promql_parser.VectorSelector) else None
+        )
+        for name in names:
+            if name:
+                found.setdefault(name, []).append(where)
+
+    for path in sorted((base / "rules").glob("*.yaml")):
+        if path.name.endswith(".test.yaml"):
+            continue
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups") or []:
+            for rule in group.get("rules") or []:
+                recorded |= {rule["record"]} if "record" in rule else set()
+                collect(f"{path.name}: {rule.get('alert') or rule.get('record')}", str(rule.get("expr", "")))
+    for path in sorted((base / "grafana" / "dashboards").glob("*.json")):
+        dash = json.loads(path.read_text())
+        for panel in walk_panels(dash.get("panels") or []):
+            for target in panel.get("targets") or []:
+                if target.get("expr"):
+                    collect(f"{path.name}: {panel.get('title')}", grafana_expr(target["expr"]))
+    return {name: where for name, where in found.items() if name not in recorded | SCRAPE_SERIES}

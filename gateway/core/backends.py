@@ -12,6 +12,7 @@ from actors import runtime
 from storage.services import Services
 from storage.settings import Settings
 from storage.stores import Stores
+from storage.timing import StoreTimings
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ class Backends:
         self.started_services: list[str] = []
         self.started_ray = False
         self.stores: Stores | None = None
+        # Set before start to have every store call timed (the app's clubhub_store_operation_seconds).
+        self.timings: StoreTimings | None = None
         self._probe = None
 
     async def start(self) -> None:
@@ -37,7 +40,11 @@ class Backends:
             self.started_ray = runtime.start_ray(self.settings)
             self._probe = runtime.health_probe()
             self.stores = await Stores.open(
-                self.settings, self.services.urls(), postgres_db=self.postgres_db, mongo_db=self.mongo_db
+                self.settings,
+                self.services.urls(),
+                postgres_db=self.postgres_db,
+                mongo_db=self.mongo_db,
+                timings=self.timings,
             )
         except BaseException:
             await self.stop()

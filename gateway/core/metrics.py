@@ -7,6 +7,11 @@ default, ``CLUBHUB_METRICS_HOST`` to let a scraper inside the cluster reach it),
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,8 +21,35 @@ from prometheus_client import (
     generate_latest,
 )
 
+from storage import keys
+from storage.streams import group_lag
+
+log = logging.getLogger(__name__)
+
 # The *_created series double the output and no dashboard of ours reads them.
 disable_created_metrics()
+
+# The figures /metrics gathers from other processes and services (shards, pipeline actors, Redis streams,
+# readiness) each get this long: a scrape is answered with what came in time, the rest left out.
+COLLECT_TIMEOUT_S = 3.0
+# The room shards' own counters (besides ops by outcome) that /metrics shows: a fixed set, so the label
+# stays bounded whatever else a shard counts.
+SHARD_EVENTS = (
+    "activations",
+    "evictions",
+    "sockets_restored",
+    "publish_errors",
+    "unpublished_dropped",
+    "batches",
+    "batched_ops",
+)
+# An async source of figures gathered on each scrape.
+Collector = Callable[[], Awaitable[Any]]
+# The consumer groups whose lag /metrics reports: (label, stream key, group).
+STREAMS = (
+    ("interactions", keys.INTERACTIONS_STREAM, keys.INTERACTIONS_GROUP),
+    ("activity", keys.ACTIVITY_STREAM, keys.ACTIVITY_GROUP),
+)
 
 
 # Fine at the low end: the stages of a message under light load take well under a millisecond each.
@@ -25,6 +57,8 @@ STAGE_BUCKETS = (
     0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2,
     0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
 )  # fmt: skip
+# Fewer buckets for the store calls: three stores times their operations already make many series.
+STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class GatewayMetrics:
@@ -110,17 +144,105 @@ class GatewayMetrics:
             "batch to the gateways holding sockets in it)",
             registry=self.registry,
         )
-        self.shard_stats = None  # async () -> list of actor stats, set once the shards exist
-        self.pipeline_stats = None  # async () -> the feed pipeline's actors' stats
+        self.store_latency = Histogram(
+            "clubhub_store_operation_seconds",
+            "This gateway's calls to PostgreSQL, MongoDB and Redis by store and operation (storage.timing: "
+            "SQL statement kind, MongoDB command, Redis command or pipeline), from call to reply",
+            ["store", "operation"],
+            registry=self.registry,
+            buckets=STORE_BUCKETS,
+        )
+        # (store, operation) -> its child: bounded, storage.timing caps the operations per store.
+        self._store_children: dict[tuple[str, str], Histogram] = {}
+        self.shard_stats: Collector | None = None  # -> list of actor stats, set once the shards exist
+        self.pipeline_stats: Collector | None = None  # -> the feed pipeline's actors' stats
+        self.stream_stats: Collector | None = None  # -> stream_stats(redis)
+        self.readiness: Collector | None = None  # -> {backend: "ok" | reason} (Backends.readiness)
+
+    def store_operation(self, store: str, operation: str, seconds: float) -> None:
+        """storage.timing's observer: one call to a store."""
+        child = self._store_children.get((store, operation))
+        if child is None:
+            child = self._store_children[(store, operation)] = self.store_latency.labels(store, operation)
+        child.observe(seconds)
 
     async def render(self) -> bytes:
-        """The registry's figures, then the shards' (each shard is another process), as Prometheus text."""
+        """The registry's figures, then those gathered on each scrape from elsewhere (each shard and
+        pipeline actor is another process; stream lag and readiness are asked of the services), as
+        Prometheus text. Those are gathered concurrently, each within COLLECT_TIMEOUT_S."""
+        collectors = (self.shard_stats, self.pipeline_stats, self.stream_stats, self.readiness)
+        shards, pipeline, streams, ready = await asyncio.gather(*(_collect(c) for c in collectors))
         body = generate_latest(self.registry)
         if self.shard_stats is not None:
-            body += render_shard_stats(await self.shard_stats()).encode()
+            body += render_shard_stats(shards or []).encode()
         if self.pipeline_stats is not None:
-            body += render_pipeline_stats(await self.pipeline_stats()).encode()
+            body += render_pipeline_stats(pipeline or {}).encode()
+        if self.stream_stats is not None:
+            body += render_stream_stats(streams).encode()
+        if self.readiness is not None:
+            body += render_readiness(ready).encode()
         return body
+
+
+async def _collect(collector):
+    if collector is None:
+        return None
+    try:
+        return await asyncio.wait_for(collector(), COLLECT_TIMEOUT_S)
+    except Exception:
+        # The scrape still answers with everything else; the missing series say what did not answer.
+        log.warning("a metrics source did not answer", exc_info=True)
+        return None
+
+
+async def stream_stats(redis) -> list[dict]:
+    """Each consumer group of STREAMS that exists, with how far behind it is (storage.streams.group_lag)."""
+    lags = await asyncio.gather(*(group_lag(redis, stream, group) for _, stream, group in STREAMS))
+    return [
+        {"stream": label, "group": group, **lag}
+        for (label, _, group), lag in zip(STREAMS, lags, strict=True)
+        if lag is not None
+    ]
+
+
+def render_stream_stats(stats: list[dict] | None) -> str:
+    """The consumer groups' lag. Headers always, samples for the groups that answered (none when Redis
+    did not answer in time: a gap in the graph, not a false zero)."""
+    lines = [
+        "# HELP clubhub_stream_lag_seconds Age of the oldest entry a consumer group has not finished "
+        "(pending, or not delivered yet); 0 when it is all done",
+        "# TYPE clubhub_stream_lag_seconds gauge",
+    ]
+    pending = [
+        "# HELP clubhub_stream_pending_entries Entries delivered to a consumer of the group and not "
+        "acknowledged yet",
+        "# TYPE clubhub_stream_pending_entries gauge",
+    ]
+    lag = [
+        "# HELP clubhub_stream_lag_entries Entries not delivered to the group yet (Redis 7 and later)",
+        "# TYPE clubhub_stream_lag_entries gauge",
+    ]
+    for st in stats or []:
+        labels = f'stream="{_label(st["stream"])}",group="{_label(st["group"])}"'
+        lines.append(f"clubhub_stream_lag_seconds{{{labels}}} {st['lag_s']:.3f}")
+        pending.append(f"clubhub_stream_pending_entries{{{labels}}} {st['pending']}")
+        if st.get("lag") is not None:
+            lag.append(f"clubhub_stream_lag_entries{{{labels}}} {st['lag']}")
+    return "\n".join(lines + pending + lag) + "\n"
+
+
+def render_readiness(report: dict | None) -> str:
+    """``clubhub_backend_ready``: what /readyz would say, per backing service, at this scrape."""
+    lines = [
+        "# HELP clubhub_backend_ready Whether each backing service (postgres, mongo, redis, ray) answered "
+        "this gateway's readiness check at this scrape (1) or not (0)",
+        "# TYPE clubhub_backend_ready gauge",
+    ]
+    if report is None:
+        report = dict.fromkeys(("postgres", "mongo", "redis", "ray"), "timed out")
+    for backend, state in sorted(report.items()):
+        lines.append(f'clubhub_backend_ready{{backend="{_label(backend)}"}} {1 if state == "ok" else 0}')
+    return "\n".join(lines) + "\n"
 
 
 def _label(value: object) -> str:
@@ -169,11 +291,15 @@ def render_shard_stats(stats: list[dict]) -> str:
         "# HELP clubhub_shard_active Active rooms or sessions hosted by each shard",
         "# TYPE clubhub_shard_active gauge",
     ]
-    ops, batches, nodes = [], [], []
+    ops, events, batches, nodes, started = [], [], [], [], []
     for st in stats:
         kind, shard = st["kind"], st["shard"]
         active = st.get("active_rooms", st.get("active_sessions", 0))
         lines.append(f'clubhub_shard_active{{kind="{kind}",shard="{shard}"}} {active}')
+        if st.get("started"):
+            started.append(
+                f'clubhub_shard_start_time_seconds{{kind="{kind}",shard="{shard}"}} {st["started"]:.3f}'
+            )
         if st.get("node"):
             nodes.append(f'clubhub_shard_node{{kind="{kind}",shard="{shard}",node="{st["node"]}"}} 1')
         for key, value in sorted(st.get("counters", {}).items()):
@@ -182,6 +308,8 @@ def render_shard_stats(stats: list[dict]) -> str:
                 ops.append(
                     f'clubhub_shard_ops_total{{shard="{shard}",op="{event}",outcome="{outcome}"}} {value}'
                 )
+            elif key in SHARD_EVENTS:
+                events.append(f'clubhub_shard_events_total{{shard="{shard}",event="{key}"}} {value}')
         for size, count in sorted(st.get("batch_sizes", {}).items()):
             batches.append(f'clubhub_shard_commit_batches_total{{shard="{shard}",size_le="{size}"}} {count}')
     if ops:
@@ -190,11 +318,25 @@ def render_shard_stats(stats: list[dict]) -> str:
             "# TYPE clubhub_shard_ops_total counter",
             *ops,
         ]
+    if events:
+        lines += [
+            "# HELP clubhub_shard_events_total Room shard events: rooms activated and evicted, sockets restored "
+            "after a restart, fan-out publishes that failed or were dropped, group commits and their ops",
+            "# TYPE clubhub_shard_events_total counter",
+            *events,
+        ]
     if batches:
         lines += [
             "# HELP clubhub_shard_commit_batches_total Group-commit batches by size bucket",
             "# TYPE clubhub_shard_commit_batches_total counter",
             *batches,
+        ]
+    if started:
+        # Ray restarts a shard in a new process: its start time changes (changes() counts the restarts).
+        lines += [
+            "# HELP clubhub_shard_start_time_seconds When each shard's process started (Unix time)",
+            "# TYPE clubhub_shard_start_time_seconds gauge",
+            *started,
         ]
     if nodes:
         # An info-style gauge: the series of a shard moves to another node label when Ray restarts it there.

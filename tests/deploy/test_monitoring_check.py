@@ -1,8 +1,8 @@
 """make deploy-check's monitoring check (deploy/checks/monitoring.py) passes the committed Prometheus config,
 rules and Grafana dashboards and fails each planted mistake, naming the file and the problem.
 
-Each case copies deploy/monitoring and the compose file into a temporary root, plants one mistake and runs
-``deploy/check.py --root <tmp> --only monitoring`` as make deploy-check would. The metric names the check
+Each case copies deploy/monitoring (the dashboards' generator included) and the compose file into a temporary
+root, plants one mistake and runs ``deploy/check.py --root <tmp> --only monitoring`` as make deploy-check would. The metric names the check
 accepts come from the gateway's registry in this checkout, so the copy needs no code.
 Nothing is skipped when promtool is missing: make test installs it first (make deploy-tools), and the check
 fails without it.
@@ -10,6 +10,8 @@ fails without it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ from support.deploy_check import REPO, copy_into, plant
 RULES = "deploy/monitoring/rules/clubhub.rules.yaml"
 TESTS = "deploy/monitoring/rules/clubhub.test.yaml"
 DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-gateway.json"
+CHAT_DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-chat.json"
+GENERATOR = "deploy/monitoring/dashboards.py"
 PROMETHEUS = "deploy/monitoring/prometheus.yml"
 
 
@@ -90,12 +94,14 @@ MISTAKES = [
     ),
     (
         "panel-names-unexported-metric",
-        DASHBOARD,
+        CHAT_DASHBOARD,
         "rate(clubhub_slow_consumers_total{",
         "rate(clubhub_slow_consumer_total{",
         [
-            f"{DASHBOARD}: panel 'Slow consumers dropped /s' query A: "
-            "clubhub_slow_consumer_total is not a metric the gateway exports"
+            f"{CHAT_DASHBOARD}: panel 'Slow consumers dropped /s' query A: "
+            "clubhub_slow_consumer_total is not a metric the gateway exports",
+            # Edited by hand, so no longer what the generator writes either.
+            f"{CHAT_DASHBOARD}: not what {GENERATOR} writes (run it)",
         ],
     ),
     (
@@ -107,10 +113,17 @@ MISTAKES = [
     ),
     (
         "panel-does-not-parse",
-        DASHBOARD,
+        CHAT_DASHBOARD,
         "sum by (instance) (rate(clubhub_slow_consumers_total{",
         "sum by (instance) rate(clubhub_slow_consumers_total{",
-        [f"{DASHBOARD}: panel 'Slow consumers dropped /s' query A: PromQL does not parse"],
+        [f"{CHAT_DASHBOARD}: panel 'Slow consumers dropped /s' query A: PromQL does not parse"],
+    ),
+    (
+        "generator-changed-and-dashboards-not-written",
+        GENERATOR,
+        '"Slow consumers dropped /s"',
+        '"Slow sockets dropped /s"',
+        [f"{CHAT_DASHBOARD}: not what {GENERATOR} writes (run it)"],
     ),
     (
         "variable-datasource-not-provisioned",
@@ -159,6 +172,29 @@ def test_a_rule_file_prometheus_does_not_load_fails(tree: Path):
     rc, out = run_check(tree)
     assert rc == 1, out
     assert "deploy/monitoring/rules/clubhub.yaml: not loaded by Prometheus (prometheus.yml rule_files:" in out
+
+
+def test_a_dashboard_the_generator_does_not_write_fails(tree: Path):
+    extra = tree / "deploy/monitoring/grafana/dashboards/by-hand.json"
+    extra.write_text((tree / DASHBOARD).read_text())
+    rc, out = run_check(tree)
+    assert rc == 1, out
+    assert (
+        f"deploy/monitoring/grafana/dashboards/by-hand.json: not written by {GENERATOR} (add it there)" in out
+    )
+
+
+def test_a_generated_panel_naming_an_unexported_metric_fails(tree: Path):
+    """The generator run after a typo in it: the dashboards are what it writes, and the typo is found."""
+    plant(tree, GENERATOR, '"clubhub_slow_consumers_total"', '"clubhub_slow_consumer_total"')
+    subprocess.run([sys.executable, str(tree / GENERATOR)], check=True, capture_output=True, timeout=60)
+    rc, out = run_check(tree)
+    assert rc == 1, out
+    assert (
+        f"{CHAT_DASHBOARD}: panel 'Slow consumers dropped /s' query A: "
+        "clubhub_slow_consumer_total is not a metric the gateway exports"
+    ) in out
+    assert "writes (run it)" not in out, out
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,17 @@
 MongoDB stopped. Every acked message must arrive exactly once, in order, without seq gaps."""
 
 import asyncio
+import re
 import time
 
+import aiohttp
 import pytest
 import ray
 from support.chat import ChatClient, GatewayProcess, make_club_room
 from support.members import make_member
 from support.wait import wait_for
+
+from actors.hashing import jump_hash
 
 
 @pytest.fixture
@@ -126,6 +130,14 @@ async def _true(value):
     return value
 
 
+async def shard_started(gateway, index: int) -> float | None:
+    """The room shard's start time as /metrics shows it (what ClubhubShardRestarted watches)."""
+    async with aiohttp.ClientSession() as http, http.get(f"{gateway.url}/metrics") as resp:
+        text = await resp.text()
+    m = re.search(rf'^clubhub_shard_start_time_seconds\{{kind="room",shard="{index}"\}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else None
+
+
 async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
     ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
     room = await make_club_room(ada.user_id, [bob.user_id])
@@ -138,6 +150,8 @@ async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
             assert (await a.send(room.id, f"before {i}"))["ok"]
         chat = gateway.app[__import__("gateway.http.keys", fromlist=["ACTORS"]).ACTORS]
         shard = chat.room_shard(room.id)
+        started = await shard_started(gateway, jump_hash(room.id, len(chat.room_shards)))
+        assert started is not None
         ray.kill(shard, no_restart=False)
 
         async def send_after(i: int) -> dict:
@@ -160,6 +174,9 @@ async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
 
         acks = [await send_after(i) for i in range(5)]
         assert [ack.get("seq") for ack in acks] == [6, 7, 8, 9, 10], acks
+        # The restart shows in /metrics as a new start time of that shard (the alert's input).
+        restarted = await shard_started(gateway, jump_hash(room.id, len(chat.room_shards)))
+        assert restarted is not None and restarted > started, (started, restarted)
         # Sent again: the same acks (deduplicated by client_id), nothing stored twice.
         again = [await send_after(i) for i in range(5)]
         assert [ack.get("seq") for ack in again] == [6, 7, 8, 9, 10], again
