@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-pipeline bench-stores capacity soak fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-pipeline bench-stores capacity soak loadtest fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -151,6 +151,12 @@ bench-pipeline: install
 # 30 minutes at half load; not part of make test. SOAK_ARGS="--minutes 2" for a short run.
 soak: install
 	$(BIN)/python loadtest/soak.py $(SOAK_ARGS)
+
+# A local stack, a seeded world sized to LOADTEST_USERS, every Locust persona headless (LOADTEST_USERS,
+# LOADTEST_SPAWN_RATE, LOADTEST_DURATION, LOADTEST_MAX_FAILURE_PCT, LOADTEST_LOCUST_WORKERS); reports under
+# loadtest/results/locust/.
+loadtest: install
+	$(BIN)/python loadtest/run_locust.py $(LOADTEST_ARGS)
 
 services-up: install
 	$(BIN)/clubhub services up

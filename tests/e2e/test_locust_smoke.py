@@ -151,3 +151,33 @@ async def test_locust_personas_smoke(gateway, smtp, tmp_path):
         f"locust smoke: {total['Request Count']} requests, 0 failures; deliver p50 "
         f"{deliver['50%']} ms, p99 {deliver['99%']} ms over {deliver['Request Count']} deliveries"
     )
+
+
+async def test_locust_distributed_master_and_two_workers(gateway, smtp, tmp_path):
+    """`make loadtest --workers 2`'s way of running Locust (loadtest/run_locust.py): a master and two worker
+    processes, the workers splitting the accounts (LOADTEST_WORKERS). The master records only what the
+    workers report, so requests in its CSV show the workers ran; the summary and the plot come from them."""
+    sys.path.insert(0, str(ROOT / "loadtest"))
+    import run_locust
+
+    accounts = await _world(gateway, smtp, tmp_path)
+    env = {
+        "LOADTEST_ACCOUNTS": str(accounts),
+        **{f"LOADTEST_WEIGHT_{p.upper()}": "1" for p in PERSONAS},
+        "LOADTEST_SEND_RATE": "1",
+        "LOADTEST_LIVE_SESSION_S": "8",
+    }
+    out = tmp_path / "locust"
+    users = PER_PERSONA * len(PERSONAS)
+    # Blocking (it waits on its processes): in a thread, so this loop's gateway keeps serving.
+    code = await asyncio.to_thread(
+        run_locust.run_locust, gateway.url, users, users, 15, out, workers=2, env=env, grace_s=90
+    )
+    summary = run_locust.summarize(run_locust.read_stats(out))
+    assert code == 0 and summary["total"], (code, summary)
+    assert summary["total"]["requests"] > 0 and summary["failure_pct"] == 0, summary
+    names = {(r["type"], r["name"]) for r in summary["names"]}
+    assert ("socketio", "message:send") in names and ("socketio", "deliver") in names, names
+    assert (out / "report.html").exists()
+    assert run_locust.plot(out) is not None
+    print(run_locust.table(summary))
