@@ -95,10 +95,10 @@ deploy-tools: $(STAMP) $(DEPLOY_NPM)
 		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PODMAN_PACKAGES) >/dev/null) \
 		|| echo "deploy-tools: podman cannot be installed here; tests/deploy/test_image.py will be skipped"
 
-# Rewrite the Grafana dashboards (deploy/monitoring/grafana/dashboards) from deploy/monitoring/dashboards.py;
+# Rewrite the Grafana dashboards (deploy/observability/grafana/dashboards) from deploy/observability/dashboards.py;
 # make deploy-check fails while the committed JSON differs from what it writes.
 dashboards: $(STAMP)
-	$(BIN)/python deploy/monitoring/dashboards.py
+	$(BIN)/python deploy/observability/dashboards.py
 
 # Every deployment artifact validated offline (deploy/check.py runs deploy/checks/*.py); non-zero on any finding.
 deploy-check: deploy-tools

@@ -1,4 +1,4 @@
-"""Prometheus config and rules, and the Grafana dashboards of ``deploy/monitoring``.
+"""Prometheus config and rules, and the Grafana dashboards of ``deploy/observability``.
 
 - ``promtool check config`` (the rule files it globs included), ``promtool check rules`` on every rule file
   and ``promtool test rules`` on every ``*.test.yaml``; every alert has a unit test.
@@ -7,7 +7,7 @@
   (``gateway.core.metrics``, rendered as exposition text), never from a list kept here.
 - The datasource each panel names is provisioned; the gateways Prometheus scrapes are the compose file's,
   on their metrics port.
-- The committed dashboards are what ``deploy/monitoring/dashboards.py`` writes.
+- The committed dashboards are what ``deploy/observability/dashboards.py`` writes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-MONITORING = Path("deploy/monitoring")
+MONITORING = Path("deploy/observability")
 COMPOSE = Path("deploy/compose/compose.yaml")
 REPO = Path(__file__).resolve().parents[2]  # the gateway's code is imported from the real checkout
 GATEWAY_JOB = "clubhub-gateway"
@@ -226,7 +226,7 @@ def grafana_expr(expr: str) -> str:
 
 
 def generated_dashboard_findings(base: Path) -> list[str]:
-    """The committed dashboards are exactly what deploy/monitoring/dashboards.py writes (the copy under
+    """The committed dashboards are exactly what deploy/observability/dashboards.py writes (the copy under
     ``base``, so a planted change to either is seen)."""
     import importlib.util
 

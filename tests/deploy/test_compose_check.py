@@ -1,7 +1,7 @@
 """make deploy-check's compose check (deploy/checks/compose.py) passes the committed compose files and fails
 each planted mistake, naming the file and the problem.
 
-Each case copies deploy/compose, deploy/monitoring and setup.cfg into a temporary root, plants one mistake and runs
+Each case copies deploy/compose, deploy/observability and setup.cfg into a temporary root, plants one mistake and runs
 ``deploy/check.py --root <tmp> --only compose`` as make deploy-check would. No container runs; each case
 starts dclint under Node (a few seconds).
 Nothing is skipped when dclint is missing: make test installs it first (make deploy-tools), and the check
@@ -31,7 +31,7 @@ def tree(tmp_path: Path) -> Path:
     # Local secrets and settings are not part of the tree under test (a fresh clone has neither).
     ignore = shutil.ignore_patterns("secrets", ".env")
     copy_into(tmp_path, "deploy/compose", ignore=ignore)
-    return copy_into(tmp_path, "deploy/monitoring", "setup.cfg")  # the overlay mounts deploy/monitoring
+    return copy_into(tmp_path, "deploy/observability", "setup.cfg")  # the overlay mounts deploy/observability
 
 
 def test_the_repository_passes():

@@ -1,7 +1,7 @@
 """make deploy-check's monitoring check (deploy/checks/monitoring.py) passes the committed Prometheus config,
 rules and Grafana dashboards and fails each planted mistake, naming the file and the problem.
 
-Each case copies deploy/monitoring (the dashboards' generator included) and the compose file into a temporary
+Each case copies deploy/observability (the dashboards' generator included) and the compose file into a temporary
 root, plants one mistake and runs ``deploy/check.py --root <tmp> --only monitoring`` as make deploy-check would. The metric names the check
 accepts come from the gateway's registry in this checkout, so the copy needs no code.
 Nothing is skipped when promtool is missing: make test installs it first (make deploy-tools), and the check
@@ -18,12 +18,12 @@ import pytest
 from support import deploy_check
 from support.deploy_check import REPO, copy_into, plant
 
-RULES = "deploy/monitoring/rules/clubhub.rules.yaml"
-TESTS = "deploy/monitoring/rules/clubhub.test.yaml"
-DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-gateway.json"
-CHAT_DASHBOARD = "deploy/monitoring/grafana/dashboards/clubhub-chat.json"
-GENERATOR = "deploy/monitoring/dashboards.py"
-PROMETHEUS = "deploy/monitoring/prometheus.yml"
+RULES = "deploy/observability/rules/clubhub.rules.yaml"
+TESTS = "deploy/observability/rules/clubhub.test.yaml"
+DASHBOARD = "deploy/observability/grafana/dashboards/clubhub-gateway.json"
+CHAT_DASHBOARD = "deploy/observability/grafana/dashboards/clubhub-chat.json"
+GENERATOR = "deploy/observability/dashboards.py"
+PROMETHEUS = "deploy/observability/prometheus.yml"
 
 
 def run_check(root: Path) -> tuple[int, str]:
@@ -32,7 +32,7 @@ def run_check(root: Path) -> tuple[int, str]:
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    return copy_into(tmp_path, "deploy/monitoring", "deploy/compose/compose.yaml")
+    return copy_into(tmp_path, "deploy/observability", "deploy/compose/compose.yaml")
 
 
 def test_the_repository_passes():
@@ -166,21 +166,21 @@ MISTAKES = [
 
 
 def test_a_rule_file_prometheus_does_not_load_fails(tree: Path):
-    rules = tree / "deploy/monitoring/rules"
+    rules = tree / "deploy/observability/rules"
     (rules / "clubhub.rules.yaml").rename(rules / "clubhub.yaml")
     plant(tree, TESTS, "  - clubhub.rules.yaml", "  - clubhub.yaml")
     rc, out = run_check(tree)
     assert rc == 1, out
-    assert "deploy/monitoring/rules/clubhub.yaml: not loaded by Prometheus (prometheus.yml rule_files:" in out
+    assert "deploy/observability/rules/clubhub.yaml: not loaded by Prometheus (prometheus.yml rule_files:" in out
 
 
 def test_a_dashboard_the_generator_does_not_write_fails(tree: Path):
-    extra = tree / "deploy/monitoring/grafana/dashboards/by-hand.json"
+    extra = tree / "deploy/observability/grafana/dashboards/by-hand.json"
     extra.write_text((tree / DASHBOARD).read_text())
     rc, out = run_check(tree)
     assert rc == 1, out
     assert (
-        f"deploy/monitoring/grafana/dashboards/by-hand.json: not written by {GENERATOR} (add it there)" in out
+        f"deploy/observability/grafana/dashboards/by-hand.json: not written by {GENERATOR} (add it there)" in out
     )
 
 

@@ -1,4 +1,4 @@
-"""The figures the dashboards and alerts of deploy/monitoring need, from a real gateway on real services:
+"""The figures the dashboards and alerts of deploy/observability need, from a real gateway on real services:
 store latency per operation, consumer lag of the interaction and activity streams, backend readiness,
 shard start times (restarts) and activations; and the pieces behind them (storage.timing, group_lag)."""
 

@@ -1,5 +1,5 @@
 """A real Prometheus — Debian's ``prometheus`` package, which ``make deploy-tools`` installs with promtool —
-scraping the test gateway with the shipped configuration and rules (deploy/monitoring), changed only in
+scraping the test gateway with the shipped configuration and rules (deploy/observability), changed only in
 its addresses and intervals. After a little chat traffic its HTTP API answers a non-zero message rate and
 an ack-latency quantile, the shipped recording rules give the same figures, every shipped rule evaluates
 and every dashboard query runs without an error; and every series the rules and the dashboards name is one
@@ -29,7 +29,7 @@ from support.processes import terminate
 
 from storage.services import free_port
 
-MONITORING = REPO / "deploy" / "monitoring"
+MONITORING = REPO / "deploy" / "observability"
 GATEWAY_JOB = "clubhub-gateway"
 # Scrapes and rule evaluations every second: the test waits seconds, not the shipped 15 s intervals.
 INTERVAL = "1s"
