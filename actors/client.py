@@ -275,9 +275,6 @@ class ActorClient:
                 log.warning("starting the actors' loops failed: %s", result)
 
     # -- placement ---------------------------------------------------------------------------
-    def ranker(self, user_id: int):
-        return self.rankers[jump_hash(user_id, len(self.rankers))]
-
     def room_shard(self, room_id: int):
         return self.room_shards[jump_hash(room_id, len(self.room_shards))]
 
