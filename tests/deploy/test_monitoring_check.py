@@ -171,7 +171,9 @@ def test_a_rule_file_prometheus_does_not_load_fails(tree: Path):
     plant(tree, TESTS, "  - clubhub.rules.yaml", "  - clubhub.yaml")
     rc, out = run_check(tree)
     assert rc == 1, out
-    assert "deploy/observability/rules/clubhub.yaml: not loaded by Prometheus (prometheus.yml rule_files:" in out
+    assert (
+        "deploy/observability/rules/clubhub.yaml: not loaded by Prometheus (prometheus.yml rule_files:" in out
+    )
 
 
 def test_a_dashboard_the_generator_does_not_write_fails(tree: Path):
@@ -180,7 +182,8 @@ def test_a_dashboard_the_generator_does_not_write_fails(tree: Path):
     rc, out = run_check(tree)
     assert rc == 1, out
     assert (
-        f"deploy/observability/grafana/dashboards/by-hand.json: not written by {GENERATOR} (add it there)" in out
+        f"deploy/observability/grafana/dashboards/by-hand.json: not written by {GENERATOR} (add it there)"
+        in out
     )
 
 
