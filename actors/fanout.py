@@ -224,6 +224,10 @@ class MessageFanout:
     def behind(self) -> bool:
         return bool(self._unpublished)
 
+    def owe(self, batch: dict) -> None:
+        """A stored batch that was never published (a restarted shard found it): out with the next publish."""
+        self._unpublished.append(batch)
+
     async def publish(self, new: list[dict], updated: list[dict]) -> None:
         """``new``: ``{"room_id", "messages"}`` batches just stored; ``updated``: changed messages.
         Callers serialize calls (the writer's publish lock), so batches leave in seq order."""

@@ -12,6 +12,7 @@ rather than raised so Ray hands it back as it is).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -21,6 +22,8 @@ from typing import Any
 
 import ray
 from pymongo.errors import PyMongoError
+
+from storage import keys
 
 from .config import ActorConfig
 from .domain.errors import DomainError
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 
 STORE_UNAVAILABLE = "message store unavailable"
 REDIS_TIMEOUT_S = 2.0
+# At most this many stored-but-never-published messages are published on activation; a socket further
+# behind sees the gap at that batch and resumes with since_seq.
+OWED_TAIL_MAX = 200
 
 
 class RoomShardHost:
@@ -96,8 +102,31 @@ class RoomShardHost:
         room.members.update(await self.members.club(row.club_id))
         await self.store.load_position(room)
         await self._restore_sockets(room)
+        await self._owe_unpublished(room)
         self.counters["activations"] += 1
         return room
+
+    async def _owe_unpublished(self, room: Room) -> None:
+        """A shard that died between storing a batch and publishing it left messages no gateway got: the
+        room's published seq (``keys.ROOM_LAST_SEQ``, written with every publish) is behind the store.
+        They are published now, before anything newer, so the members of a quiet room get them without
+        waiting for its next message; a gateway drops what its sockets already have."""
+        try:
+            last = self.redis.hget(keys.ROOM_LAST_SEQ, str(room.room_id))
+            published = int(await asyncio.wait_for(last, REDIS_TIMEOUT_S) or 0)
+            if published >= room.last_seq:
+                return
+            tail = await self.store.range(
+                room.room_id, max(published, room.last_seq - OWED_TAIL_MAX), room.last_seq
+            )
+        except Exception as exc:  # not worse than before: the next batch reveals the gap to the gateways
+            log.warning("room %s: unpublished tail not checked: %s", room.room_id, exc)
+            return
+        if tail:
+            self.counters["owed_republished"] += len(tail)
+            self.messages_out.owe({"room_id": room.room_id, "messages": tail})
+            # Runs once the room is active (so it has an audience), behind the writer's publish lock.
+            self.tasks.spawn(self.writer.publish([], []))
 
     async def _restore_sockets(self, room: Room) -> None:
         """After a restart (or an eviction) the sockets this room held before, so its batches go on

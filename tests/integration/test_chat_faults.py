@@ -8,11 +8,13 @@ import time
 import aiohttp
 import pytest
 import ray
+from bson import ObjectId
 from support.chat import ChatClient, GatewayProcess, make_club_room
 from support.members import make_member
 from support.wait import wait_for
 
 from actors.hashing import jump_hash
+from storage import mongo
 
 
 @pytest.fixture
@@ -191,6 +193,57 @@ async def test_room_shard_killed_restarts_and_seq_continues(gateway, smtp):
         ack = await b.join(room.id, since_seq=0)
         assert [m["seq"] for m in ack["missed"]] == list(range(1, 11))
     finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_message_stored_but_never_published_reaches_a_quiet_room_after_a_restart(
+    gateway, smtp, settings, services
+):
+    """A shard killed between storing a batch and publishing it: the members hear of it from the
+    restarted shard, without waiting for the room's next message and without resuming."""
+    ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
+    room = await make_club_room(ada.user_id, [bob.user_id])
+    a = await ChatClient(gateway.url, ada.token).connect()
+    b = await ChatClient(gateway.url, bob.token).connect()
+    mongo_client = mongo.connect_mongo(services.urls()["mongo"])
+    try:
+        await a.join(room.id)
+        await b.join(room.id)
+        for i in range(3):
+            assert (await a.send(room.id, f"published {i}"))["ok"]
+        assert await b.wait_seqs(room.id, 3) == [1, 2, 3]
+        # What the dead shard left: message 4 stored as its writer stores one, its publish never made.
+        messages = mongo_client[settings.mongo_db][mongo.MESSAGES]
+        doc = await messages.find_one({"room_id": room.id, "seq": 3})
+        doc.update(_id=ObjectId(), seq=4, rev=doc["rev"] + 1, client_id="stored-unpublished")
+        doc.update(text="stored, never published")
+        await messages.insert_one(doc)
+        chat = gateway.app[__import__("gateway.http.keys", fromlist=["ACTORS"]).ACTORS]
+        index = jump_hash(room.id, len(chat.room_shards))
+        started = await shard_started(gateway, index)
+        ray.kill(chat.room_shard(room.id), no_restart=False)
+
+        async def restarted() -> bool:
+            return (await shard_started(gateway, index) or 0) > (started or 0)
+
+        await wait_for(restarted, timeout=120, interval=0.5)
+
+        # Anything that reaches the restarted shard activates the room again: here a history read.
+        async def history_read() -> bool:
+            ack = await a.call("message:history", {"room_id": room.id, "limit": 1})
+            return bool(ack["ok"])
+
+        await wait_for(history_read, timeout=60, interval=0.5)
+        for client in (a, b):
+            assert await client.wait_seqs(room.id, 4) == [1, 2, 3, 4]
+            assert client.messages[room.id][-1]["text"] == "stored, never published"
+            assert not client.disconnected.is_set(), "delivered live, not by a resync"
+        # Published once: the shard's next batch follows it with no repeat.
+        assert (await b.send(room.id, "next"))["ok"]
+        assert await a.wait_seqs(room.id, 5) == [1, 2, 3, 4, 5]
+    finally:
+        await mongo_client.close()
         await a.close()
         await b.close()
 
