@@ -36,13 +36,27 @@ class ActorConfig:
     # The analytics store (storage.analytics): a directory, or an S3 URL. Empty: <cwd>/.clubhub/analytics.
     analytics_url: str = ""
     analytics_seal_s: float = 60.0  # the consumer seals what it applied into Parquet at least this often
+    session_shards: int = 1
+    # Notifications (actors.notifier): Web Push key (PEM) and subject, reminder offsets, pacing.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:admin@clubholohub.local"
+    reminder_offsets_s: tuple[int, ...] = (86400, 900)
+    notifier_tick_s: float = 5.0
+    notify_claim_idle_s: float = 60.0
+    public_url: str = ""
     # Fault tests only: a pause between the seals a model switch applies, so a test can kill it midway.
     switch_seal_delay_s: float = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Settings, urls: Mapping[str, str | None] | None = None) -> ActorConfig:
+    def from_settings(
+        cls,
+        settings: Settings,
+        urls: Mapping[str, str | None] | None = None,
+        vapid_private_key: str | None = None,
+    ) -> ActorConfig:
         """``urls``: the services' URLs (``Services(settings).urls()``); embedded services only know theirs
-        once started, so the settings' own URLs are the fallback."""
+        once started, so the settings' own URLs are the fallback. ``vapid_private_key``: the Web Push key
+        (PEM) the gateway loaded or generated (``actors.push``)."""
         from storage.mongo import database_name
 
         urls = urls or {}
@@ -64,6 +78,13 @@ class ActorConfig:
             analytics_url=settings.analytics_url,
             model_cache_dir=str(settings.data_path / "model-cache"),
             analytics_seal_s=settings.analytics_seal_s,
+            session_shards=settings.session_shards,
+            vapid_private_key=vapid_private_key or "",
+            vapid_subject=settings.vapid_subject,
+            reminder_offsets_s=tuple(int(x) for x in settings.reminder_offsets_s.split(",")),
+            notifier_tick_s=settings.notifier_tick_s,
+            notify_claim_idle_s=settings.notify_claim_idle_s,
+            public_url=settings.base_url,
         )
 
     @classmethod

@@ -35,6 +35,13 @@ class EventStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member)
     scheduled = "scheduled"
     live = "live"
     ended = "ended"
+    cancelled = "cancelled"
+
+
+class NotifyLevel(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
+    all = "all"
+    mentions = "mentions"
+    none = "none"  # mutes even mentions (not DMs)
 
 
 class User(Model):
@@ -45,6 +52,8 @@ class User(Model):
     display_name = fields.CharField(max_length=50)
     bio = fields.CharField(max_length=500, default="")
     email_verified_at = fields.DatetimeField(null=True)
+    # Unread mentions (and DMs) by mail after a while; off through the settings or the mail's own link.
+    email_digest = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -220,3 +229,90 @@ class ClubBan(Model):
         table = "club_bans"
         unique_together = (("club", "user"),)
         indexes = (("user", "club"),)  # the clubs a user is banned from (every feed)
+
+
+class Notification(Model):
+    """One notification of one user, created once per (user, cause): ``cause`` names what caused it (a
+    message, an event's reminder at one start time, a live session, …), so a retried or replayed cause
+    meets the unique index instead of making a second one."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="notifications", on_delete=fields.CASCADE
+    )
+    user_id: int
+    kind = fields.CharField(max_length=32)
+    cause = fields.CharField(max_length=200)
+    room_id = fields.BigIntField(null=True)
+    seq = fields.BigIntField(null=True)
+    event_id = fields.BigIntField(null=True)
+    actor_id = fields.BigIntField(null=True)
+    actor_name = fields.CharField(max_length=50, null=True)
+    text = fields.CharField(max_length=300, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    read_at = fields.DatetimeField(null=True)
+    # When the email digest took it (a notification goes into one digest at most).
+    digested_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notifications"
+        unique_together = (("user", "cause"),)
+        # The inbox, newest first, paged by id.
+        indexes = (("user", "id"),)
+
+
+class RoomNotificationSetting(Model):
+    """A member's notification level for one room (no row: ``all``)."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="room_notification_settings", on_delete=fields.CASCADE
+    )
+    user_id: int
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name="notification_settings", on_delete=fields.CASCADE
+    )
+    room_id: int
+    level = fields.CharEnumField(NotifyLevel, max_length=16, default=NotifyLevel.all)
+
+    class Meta:
+        table = "room_notification_settings"
+        unique_together = (("room", "user"),)
+
+
+class PushSubscription(Model):
+    """A device's Web Push subscription (the browser's endpoint and its keys)."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="push_subscriptions", on_delete=fields.CASCADE
+    )
+    user_id: int
+    endpoint = fields.CharField(max_length=1000, unique=True)
+    p256dh = fields.CharField(max_length=200)
+    auth = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "push_subscriptions"
+        indexes = (("user",),)
+
+
+class UserBlock(Model):
+    """``user`` blocked ``blocked``: no DMs from them, no notification caused by them."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="blocks", on_delete=fields.CASCADE
+    )
+    user_id: int
+    blocked: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="blocked_by", on_delete=fields.CASCADE
+    )
+    blocked_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user_blocks"
+        unique_together = (("user", "blocked"),)
+        indexes = (("blocked", "user"),)

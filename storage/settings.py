@@ -19,7 +19,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 ENV_PREFIX = "CLUBHUB_"
 # The settings that hold credentials: each may be given as CLUBHUB_<NAME>_FILE naming a file holding it.
-SECRET_FIELDS = ("secret_key", "postgres_url", "mongo_url", "redis_url", "smtp_url", "s3_url")
+SECRET_FIELDS = (
+    "secret_key",
+    "postgres_url",
+    "mongo_url",
+    "redis_url",
+    "smtp_url",
+    "s3_url",
+    "vapid_private_key",
+)
 # A Ray custom resource name; Ray's own (CPU, GPU, memory, object_store_memory) are refused by Settings.
 RAY_RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$"
 RAY_BUILTIN_RESOURCES = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
@@ -200,6 +208,19 @@ class Settings(BaseSettings):
     presence_fanout_limit: int = Field(250, ge=0)
     # Largest Socket.IO frame accepted from a client (a 4,000-character message fits many times).
     max_socket_frame_bytes: int = Field(64 * 1024, ge=1024)
+
+    # Notifications (actors.notifier). Web Push signs with a VAPID key pair: the private key as PEM (or
+    # base64url of the raw 32 bytes), generated once into <data_dir>/vapid when unset.
+    vapid_private_key: SecretStr | None = None
+    vapid_subject: str = "mailto:admin@clubholohub.local"
+    # A mention (or DM) still unread this long goes into the user's next email digest.
+    digest_after_s: float = Field(900.0, gt=0)
+    digest_every_s: float = Field(60.0, gt=0)  # how often gateways look for digests due
+    # Event reminders: seconds before the start, comma-separated (tests use a short clock).
+    reminder_offsets_s: str = Field("86400,900", pattern=r"^\d+(,\d+)*$")
+    notifier_tick_s: float = Field(5.0, gt=0)  # how often the notifier looks for reminders due
+    # Notification stream entries another (dead) notifier took and never acknowledged are claimed after this.
+    notify_claim_idle_s: float = Field(60.0, gt=0)
 
     log_level: str = "INFO"
     # Largest accepted HTTP request body, in bytes.
