@@ -27,6 +27,7 @@ from .config import ActorConfig
 from .domain.errors import DomainError
 from .hashing import jump_hash
 from .interactions import InteractionConsumer
+from .notifier import Notifier
 from .ranker import FEED_UNAVAILABLE, Ranker
 from .room_shard import RoomShard
 from .runtime import NAMESPACE
@@ -186,7 +187,7 @@ class ActorClient:
         detached = (
             settings.detached_actors if settings.detached_actors is not None else bool(settings.ray_address)
         )
-        config = ActorConfig.from_settings(settings, urls)
+        config = self.actor_config = ActorConfig.from_settings(settings, urls)
         options = dict(
             namespace=NAMESPACE,
             get_if_exists=True,
@@ -217,6 +218,8 @@ class ActorClient:
         self.consumer: Any = InteractionConsumer.options(
             name="clubhub-interaction-consumer", **shard_options
         ).remote(config)
+        # Mentions, replies, reminders and "live now": off the message hot path, on a stream of notices.
+        self.notifier: Any = Notifier.options(name="clubhub-notifier", **shard_options).remote(config)
         # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
         self.rankers: list[Any] = [
             Ranker.options(name=f"clubhub-ranker-{i}", **ranker_options).remote(config)
@@ -235,7 +238,11 @@ class ActorClient:
     async def start(self) -> None:
         await self._beat()
         await asyncio.gather(*(h.ping.remote() for h in self.room_shards + self.session_shards))
-        await asyncio.gather(self.consumer.start.remote(), *(r.start.remote() for r in self.rankers))
+        await asyncio.gather(
+            self.consumer.start.remote(),
+            self.notifier.start.remote(),
+            *(r.start.remote() for r in self.rankers),
+        )
         self._heartbeat = asyncio.create_task(self._heartbeats())
 
     async def stop(self) -> None:
@@ -268,7 +275,10 @@ class ActorClient:
 
     async def _start_loops(self) -> None:
         results = await asyncio.gather(
-            self.consumer.start.remote(), *(r.start.remote() for r in self.rankers), return_exceptions=True
+            self.consumer.start.remote(),
+            self.notifier.start.remote(),
+            *(r.start.remote() for r in self.rankers),
+            return_exceptions=True,
         )
         for result in results:
             if isinstance(result, BaseException):
@@ -305,8 +315,10 @@ class ActorClient:
             except Exception:
                 return None
 
-        consumer, *rankers = await asyncio.gather(one(self.consumer), *(one(r) for r in self.rankers))
-        return {"consumer": consumer, "rankers": rankers}
+        consumer, notifier, *rankers = await asyncio.gather(
+            one(self.consumer), one(self.notifier), *(one(r) for r in self.rankers)
+        )
+        return {"consumer": consumer, "notifier": notifier, "rankers": rankers}
 
     # -- rooms -------------------------------------------------------------------------------
     async def apply(self, room_id: int, op: dict) -> dict:

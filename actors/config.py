@@ -44,6 +44,9 @@ class ActorConfig:
     notifier_tick_s: float = 5.0
     notify_claim_idle_s: float = 60.0
     public_url: str = ""
+    notify_stream: str = ""  # empty: storage.keys.NOTIFY_STREAM (a fault test runs a notifier on its own)
+    notify_insert_chunk: int = 1000  # notifications per INSERT
+    notify_chunk_pause_s: float = 0.0  # fault tests only: a pause after each chunk, to kill one midway
     # Fault tests only: a pause between the seals a model switch applies, so a test can kill it midway.
     switch_seal_delay_s: float = 0.0
 

@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,33 @@ def live_target(event_id: int) -> str:
 def activity_entry(user_id: int, kind: str, ref: int) -> dict[str, Any]:
     """An entry of ``keys.ACTIVITY_STREAM`` (read by the achievement workers)."""
     return {"user_id": user_id, "kind": kind, "ref": ref}
+
+
+NOTICE_TEXT_MAX = 200  # characters of a message's text carried into its notifications
+
+
+def notice_entry(message: dict, club_id: int, reply_to_author: int | None) -> dict[str, Any]:
+    """An entry of ``keys.NOTIFY_STREAM`` for a message (new, or edited to mention someone) that may
+    notify people: its mentions, ``@everyone`` and the author of the message it replies to (None: not in
+    the room's recent messages; the notifier reads it from the store)."""
+    return {
+        "kind": "message",
+        "room_id": message["room_id"],
+        "club_id": club_id,
+        "seq": message["seq"],
+        "author_id": message["author"]["id"],
+        "author_name": message["author"]["display_name"],
+        "text": message["text"][:NOTICE_TEXT_MAX],
+        "mentions": ",".join(str(u) for u in message.get("mentions", ())),
+        "everyone": int(bool(message.get("mentions_everyone"))),
+        "reply_to_seq": message.get("reply_to_seq") or 0,
+        "reply_to_author": reply_to_author or 0,
+    }
+
+
+def notifies(message: dict) -> bool:
+    """Whether a new message may notify anyone (so it gets a ``notice_entry``)."""
+    return bool(message.get("mentions") or message.get("mentions_everyone") or message.get("reply_to_seq"))
 
 
 def interaction_entry(
@@ -219,22 +246,28 @@ class MessageFanout:
         self.counters = counters
         self.audience = audience
         self._unpublished: list[dict] = []  # stored batches whose publish failed, oldest first
+        self._unnoticed: list[dict] = []  # notice entries (keys.NOTIFY_STREAM) whose publish failed
 
     @property
     def behind(self) -> bool:
-        return bool(self._unpublished)
+        return bool(self._unpublished or self._unnoticed)
 
     def owe(self, batch: dict) -> None:
         """A stored batch that was never published (a restarted shard found it): out with the next publish."""
         self._unpublished.append(batch)
 
-    async def publish(self, new: list[dict], updated: list[dict]) -> None:
-        """``new``: ``{"room_id", "messages"}`` batches just stored; ``updated``: changed messages.
-        Callers serialize calls (the writer's publish lock), so batches leave in seq order."""
+    def owe_notice(self, entry: dict) -> None:
+        self._unnoticed.append(entry)
+
+    async def publish(self, new: list[dict], updated: list[dict], notices: Sequence[dict] = ()) -> None:
+        """``new``: ``{"room_id", "messages"}`` batches just stored; ``updated``: changed messages;
+        ``notices``: ``notice_entry``s of what was just stored. Callers serialize calls (the writer's
+        publish lock), so batches leave in seq order."""
         # Batches stored while Redis was unreachable go out first, so gateways get every room in seq
         # order (a gateway that missed them anyway makes its sockets resume with since_seq).
         batches, self._unpublished = self._unpublished + new, []
-        if not batches and not updated:
+        noticed, self._unnoticed = self._unnoticed + list(notices), []
+        if not batches and not updated and not noticed:
             return
         try:
             async with self.fanout.redis.pipeline(transaction=False) as pipe:
@@ -244,6 +277,8 @@ class MessageFanout:
                     pipe.hset(keys.ROOM_LAST_SEQ, mapping=last)
                 if new:
                     self._streams(pipe, new)
+                for entry in noticed:
+                    pipe.xadd(keys.NOTIFY_STREAM, entry, maxlen=keys.NOTIFY_MAXLEN, approximate=True)
                 if updated:
                     self._updated(pipe, updated)
                 await pipe.execute()
@@ -253,6 +288,9 @@ class MessageFanout:
             while sum(len(b["messages"]) for b in batches) > MAX_UNPUBLISHED:
                 self.counters["unpublished_dropped"] += len(batches.pop(0)["messages"])  # sockets resync
             self._unpublished = batches
+            # Kept like the batches: a notification is created once, so sending a notice again is safe.
+            self.counters["notices_dropped"] += max(0, len(noticed) - MAX_UNPUBLISHED)
+            self._unnoticed = noticed[-MAX_UNPUBLISHED:]
 
     def _batches(self, pipe: Any, batches: list[dict]) -> None:
         targets = per_gateway((b["room_id"] for b in batches), self.audience)

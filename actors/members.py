@@ -58,7 +58,7 @@ class MemberDirectory:
                 continue
             for room in rooms:
                 if room.club_id == key[0]:
-                    room.members[key[1]] = member_of(r)
+                    room.set_member(member_of(r), key[1])
 
     async def refresh(self, club_id: int, user_id: int) -> Member | None:
         """The member as stored now (None: no longer a member)."""

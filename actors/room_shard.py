@@ -28,7 +28,7 @@ from storage import keys
 from .config import ActorConfig
 from .domain.errors import DomainError
 from .domain.room import REPLAY_LIMIT, Member, Room
-from .fanout import Fanout, MessageFanout, RoomSockets
+from .fanout import Fanout, MessageFanout, RoomSockets, notice_entry, notifies
 from .hosting import Activations, OpenOnce, TaskSet, every
 from .live_host import LiveHost
 from .members import MemberDirectory
@@ -113,7 +113,7 @@ class RoomShardHost:
         waiting for its next message; a gateway drops what its sockets already have."""
         try:
             last = self.redis.hget(keys.ROOM_LAST_SEQ, str(room.room_id))
-            published = int(await asyncio.wait_for(last, REDIS_TIMEOUT_S) or 0)
+            published = int(await asyncio.wait_for(last, REDIS_TIMEOUT_S) or 0)  # type: ignore[arg-type]
             if published >= room.last_seq:
                 return
             tail = await self.store.range(
@@ -125,6 +125,9 @@ class RoomShardHost:
         if tail:
             self.counters["owed_republished"] += len(tail)
             self.messages_out.owe({"room_id": room.room_id, "messages": tail})
+            # Their notices died with the publish: again (a notification is created once per cause).
+            for m in filter(notifies, tail):
+                self.messages_out.owe_notice(notice_entry(m, room.club_id, None))
             # Runs once the room is active (so it has an audience), behind the writer's publish lock.
             self.tasks.spawn(self.writer.publish([], []))
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -25,6 +25,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from .domain.errors import DomainError
 from .domain.room import PlannedSend, PlannedUpdate, Room
+from .fanout import notice_entry, notifies
 from .hosting import Activations, TaskSet
 from .members import MemberDirectory
 from .messages import MessageStore, new_message_id
@@ -37,7 +38,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RETRY_SAME_CLIENT_ID = "message store unavailable; retry with the same client_id"
 
 Result = dict[str, Any] | DomainError
-Publish = Callable[[list[dict], list[dict]], Awaitable[None]]
+Publish = Callable[[list[dict], list[dict], Sequence[dict]], Awaitable[None]]
 
 
 def unavailable(message: str = RETRY_SAME_CLIENT_ID) -> DomainError:
@@ -202,9 +203,9 @@ class GroupCommitWriter:
             self._loop = self.tasks.spawn(self._write_loop())
         return list(await asyncio.gather(*futures))
 
-    async def publish(self, new: list[dict], updated: list[dict]) -> None:
+    async def publish(self, new: list[dict], updated: list[dict], notices: Sequence[dict] = ()) -> None:
         async with self._publish_lock:  # the sweep republishes too: batches go out in seq order
-            await self._publish(new, updated)
+            await self._publish(new, updated, notices)
 
     async def _write_loop(self) -> None:
         while self.pending:
@@ -293,8 +294,23 @@ class GroupCommitWriter:
         new = self._commit_sends(rooms, stored_sends, now, stored_at)
         await self._commit_updates(rooms, stored_updates)
         retry += self._answer_duplicates(todo)
-        await self.publish(new, [e.planned.message for e in stored_updates if e.planned is not None])
+        changed = [e.planned for e in stored_updates if isinstance(e.planned, PlannedUpdate)]
+        notices = self._notices(rooms, new, [p.message for p in changed if p.notify])
+        await self.publish(new, [p.message for p in changed], notices)
         return retry
+
+    @staticmethod
+    def _notices(rooms: dict[int, Room], new: list[dict], edited: list[dict]) -> list[dict]:
+        """Notice entries for the notifier: new messages with mentions or a reply, edits adding mentions
+        (off the hot path: the notifier resolves recipients and creates the notifications)."""
+        out = []
+        for m in [m for b in new for m in b["messages"]] + edited:
+            if not notifies(m):
+                continue
+            room = rooms[m["room_id"]]
+            replied = room.cached(m["reply_to_seq"]) if m.get("reply_to_seq") else None
+            out.append(notice_entry(m, room.club_id, replied["author"]["id"] if replied else None))
+        return out
 
     async def _plan(self, rooms: dict[int, Room], todo: list[Pending], now: float) -> list[Pending]:
         cursors: dict[int, Cursor] = {}

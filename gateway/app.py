@@ -17,6 +17,7 @@ from gateway.actions.clubs import Clubs
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
+from gateway.actions.notifications import Notifications
 from gateway.core.backends import Backends
 from gateway.core.loop_health import LoopHealth, freeze_startup_heap
 from gateway.core.metrics import GatewayMetrics, stream_stats
@@ -26,6 +27,7 @@ from gateway.http import chat as http_chat
 from gateway.http import clubs as http_clubs
 from gateway.http import events as http_events
 from gateway.http import health, security, webapp
+from gateway.http import notifications as http_notifications
 from gateway.http.api import Api
 from gateway.http.auth import authenticate, client_ip
 from gateway.http.errors import error_middleware, error_response
@@ -40,6 +42,7 @@ from gateway.http.keys import (
     LIVE,
     METRICS,
     METRICS_LISTENER,
+    NOTIFICATIONS,
     SETTINGS,
 )
 from gateway.http.metrics import MetricsListener, metrics_handler, metrics_middleware
@@ -61,7 +64,7 @@ DELIVERY = web.AppKey("delivery", RoomDelivery)
 
 def build_api(settings: Settings) -> Api:
     api = Api()
-    for module in (health, http_accounts, http_chat, http_clubs, http_events):
+    for module in (health, http_accounts, http_chat, http_clubs, http_events, http_notifications):
         api.include(module.api)
     if settings.env == "dev":
         api.include(http_accounts.dev_api)
@@ -200,6 +203,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)
         live = app[LIVE] = Live(actors, chat, interactions, redis)
+        app[NOTIFICATIONS] = Notifications(chat, app[SIO].emit)
         realtime = app[REALTIME]
         realtime.chat, realtime.live, realtime.interactions = chat, live, interactions
         # A revoked login (logout, a reused refresh token) closes its sockets on every gateway.

@@ -163,6 +163,17 @@ def activity_counts(user_id: int) -> str:
     return ACTIVITY_COUNTS_PREFIX + str(user_id)
 
 
+# -- notifications (owner: actors' notifier; entry shape: actors.fanout.notice_entry) ---------------------
+
+# stream (kind, …): what may notify someone — a message with mentions or a reply (room shards, in the same
+# pipeline as the message's fan-out), an edit adding mentions, a live session started (gateway). Read by
+# the notifier in consumer group ``NOTIFY_GROUP``; every notification is keyed by its cause, so a
+# redelivered entry creates nothing twice. Bound: trimmed (approximately) to NOTIFY_MAXLEN.
+NOTIFY_STREAM = NAMESPACE + "notify"
+NOTIFY_MAXLEN = 200_000
+NOTIFY_GROUP = "notifier"
+
+
 # -- interactions and feed signals (owner: actors' interaction consumer; shapes: ranking.signals) ------
 
 # stream (id, user_id, item_type, item_id, kind, ts, source[, dwell_ms]): interactions to turn into stored

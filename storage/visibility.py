@@ -191,3 +191,29 @@ def listable_club_sql(club: str, user_param: str) -> str:
         f"({visible_club_sql(club, user_param)}"  # nosec B608: alias and placeholder checked above
         f" AND NOT EXISTS (SELECT 1 FROM club_bans b WHERE b.club_id = {club}.id AND b.user_id = {user_param}))"
     )
+
+
+# -- who may read a club's rooms -----------------------------------------------------------------------
+
+
+async def room_readers(club_id: int, user_ids: list[int] | None = None) -> set[int]:
+    """The users (of ``user_ids``; None: all) who may read the club's rooms now: its members (the room
+    shards' rule; a ban removes the membership, a private club changes nothing for its members)."""
+    query = Membership.filter(club_id=club_id)
+    if user_ids is not None:
+        query = query.filter(user_id__in=[u for u in user_ids if _valid_id(u)])
+    return {int(u) for u in await query.values_list("user_id", flat=True)}  # type: ignore[call-overload]
+
+
+async def event_audience(club_id: int, user_ids: list[int]) -> set[int]:
+    """The users (of ``user_ids``) who may still be told about the club's events: anyone for a public
+    club but those it banned, members only for a private one (the listing rule: a ban hides a club's
+    events)."""
+    club = await Club.get_or_none(id=club_id)
+    if club is None:
+        return set()
+    wanted = [u for u in user_ids if _valid_id(u)]
+    if _value(club.visibility) != Visibility.public.value:
+        return await room_readers(club_id, wanted)
+    banned = await ClubBan.filter(club_id=club_id, user_id__in=wanted).values_list("user_id", flat=True)
+    return set(wanted) - {int(u) for u in banned}  # type: ignore[call-overload]

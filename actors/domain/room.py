@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from .errors import DomainError
+from .mentions import MentionIndex
 from .roles import ACTIONS, can, is_moderator
 
 RING_SIZE = 500
@@ -48,10 +49,12 @@ class PlannedSend:
 
 @dataclass
 class PlannedUpdate:
-    """A changed message (edit, delete, reaction) the room will hold once stored."""
+    """A changed message (edit, delete, reaction) the room will hold once stored; ``notify``: an edit
+    that mentions someone it did not before."""
 
     message: dict
     fields: dict
+    notify: bool = False
 
 
 @dataclass
@@ -71,6 +74,8 @@ class Room:
     # to, kept with every socket change so a publish reads it instead of scanning the sockets
     gateways: dict[str, int] = field(default_factory=dict)
     last_active: float = field(default_factory=time.monotonic)
+    # Built on the first mention after a change of the member list (``set_member``).
+    _mentions: MentionIndex | None = field(default=None, repr=False)
 
     # -- membership ------------------------------------------------------------------------
     def member(self, user_id: int) -> Member:
@@ -92,6 +97,7 @@ class Room:
 
     def set_member(self, member: Member | None, user_id: int) -> list[str]:
         """Add, change or (``None``) remove a member; returns the sockets a removed member had here."""
+        self._mentions = None
         if member is not None:
             self.members[user_id] = member
             return []
@@ -139,6 +145,7 @@ class Room:
         }
         if reply_to_seq is not None:
             message["reply_to_seq"] = reply_to_seq
+        self._add_mentions(message, member)
         ack = {"seq": next_seq, "rev": next_rev, "message_id": message_id, "ts": ts}
         return PlannedSend(client_id, message, ack)
 
@@ -176,9 +183,31 @@ class Room:
             raise DomainError("forbidden", "only the author can edit a message")
         updated = copy.deepcopy(message)
         updated.update(text=validate_text(text), edited_at=int(now * 1000), rev=next_rev)
-        return PlannedUpdate(
-            updated, {"text": updated["text"], "edited_at": updated["edited_at"], "rev": next_rev}
-        )
+        before = set(message.get("mentions", ())), bool(message.get("mentions_everyone"))
+        self._add_mentions(updated, self.member(user_id))
+        fields = {"text": updated["text"], "edited_at": updated["edited_at"], "rev": next_rev}
+        fields["mentions"] = updated.get("mentions", [])
+        fields["mentions_everyone"] = bool(updated.get("mentions_everyone"))
+        # Notified once per message and person: an edit adding someone notifies them, one removing
+        # someone takes nothing back.
+        added = bool(set(fields["mentions"]) - before[0]) or (fields["mentions_everyone"] and not before[1])
+        return PlannedUpdate(updated, fields, notify=added)
+
+    # -- mentions ----------------------------------------------------------------------------
+    def _add_mentions(self, message: dict, author: Member) -> None:
+        """``mentions`` (user ids) and ``mentions_everyone`` (a moderator's ``@everyone``) of the text,
+        set on the message only when there are any; an edit that removes them all removes the fields."""
+        message.pop("mentions", None)
+        message.pop("mentions_everyone", None)
+        if "@" not in message["text"]:
+            return
+        if self._mentions is None:
+            self._mentions = MentionIndex(self.members)
+        ids, everyone = self._mentions.resolve(message["text"], author.is_moderator)
+        if ids:
+            message["mentions"] = ids
+        if everyone:
+            message["mentions_everyone"] = True
 
     def plan_delete(self, user_id: int, message: dict, next_rev: int) -> PlannedUpdate:
         member = self.member(user_id)
@@ -189,7 +218,11 @@ class Room:
         updated = copy.deepcopy(message)
         updated.update(text="", deleted=True, rev=next_rev, reactions={})
         updated.pop("edited_at", None)
-        return PlannedUpdate(updated, {"text": "", "deleted": True, "rev": next_rev, "reactions": {}})
+        fields = {"text": "", "deleted": True, "rev": next_rev, "reactions": {}}
+        if updated.pop("mentions", None) is not None or updated.pop("mentions_everyone", None) is not None:
+            updated.pop("mentions_everyone", None)
+            fields.update(mentions=[], mentions_everyone=False)
+        return PlannedUpdate(updated, fields)
 
     def plan_reaction(
         self, user_id: int, message: dict, emoji: str, add: bool, next_rev: int, now: float | None = None

@@ -6,6 +6,7 @@ response.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from actors.client import ActorClient
 from actors.domain.errors import DomainError
@@ -98,17 +99,25 @@ class Chat:
             self._typing = {k: t for k, t in self._typing.items() if t > cutoff}
         return True
 
-    async def unread(self, user_id: int) -> dict[str, int]:
-        """Unread messages per room of the user's clubs: the rooms' last seqs against the user's read marks
-        (both kept in Redis by the shards)."""
+    async def unread(self, user_id: int) -> dict[str, Any]:
+        """Unread messages per room of the user's clubs (the rooms' last seqs against the user's read marks,
+        both kept in Redis by the shards), plus ``mentions`` (unread mention notifications per room) and
+        ``notifications`` (unread notifications in all, the bell's count)."""
+        from storage import notifications
         from storage.models import Membership, Room
 
+        total, mentions = await notifications.unread_counts(user_id)
         club_ids = await Membership.filter(user_id=user_id).values_list("club_id", flat=True)
         rows = await Room.filter(club_id__in=list(club_ids)).values_list("id", flat=True)
         room_ids = [int(r) for r in rows]  # type: ignore[call-overload]  # flat rows are ids, not tuples
-        if not room_ids:
-            return {}
-        last = await self.redis.hmget(keys.ROOM_LAST_SEQ, [str(r) for r in room_ids])
-        raw = await self.redis.hgetall(keys.read_marks(user_id))
-        read = {int(k): int(v) for k, v in raw.items()}
-        return {str(r): max(0, int(seq or 0) - read.get(r, 0)) for r, seq in zip(room_ids, last, strict=True)}
+        out: dict[str, Any] = {}
+        if room_ids:
+            last = await self.redis.hmget(keys.ROOM_LAST_SEQ, [str(r) for r in room_ids])
+            raw = await self.redis.hgetall(keys.read_marks(user_id))
+            read = {int(k): int(v) for k, v in raw.items()}
+            out = {
+                str(r): max(0, int(seq or 0) - read.get(r, 0)) for r, seq in zip(room_ids, last, strict=True)
+            }
+        out["mentions"] = mentions
+        out["notifications"] = total
+        return out

@@ -109,6 +109,35 @@ class Events:
         )
         return event_out(event, 0, 0, None)
 
+    async def _hosted_scheduled(self, event_id: int, user_id: int) -> Event:
+        event, _ = await self.event(event_id, user_id)
+        if event.host_id != user_id:
+            raise DomainError("forbidden", "only the event's host can change it")
+        if event.status != EventStatus.scheduled:
+            raise DomainError("conflict", f"the event is {event.status.value}: it cannot change any more")
+        return event
+
+    async def update(self, event_id: int, user_id: int, changes: dict) -> dict:
+        """The host moves or retitles a scheduled event. Reminders follow the new time on their own: a
+        reminder is keyed by the start time it was for (``actors.notifier``)."""
+        event = await self._hosted_scheduled(event_id, user_id)
+        starts_at = changes.get("starts_at") or event.starts_at
+        ends_at = changes.get("ends_at") or event.ends_at
+        if ends_at <= starts_at:
+            raise DomainError("invalid", "ends_at must be after starts_at")
+        for name in ("title", "description", "starts_at", "ends_at"):
+            if changes.get(name) is not None:
+                setattr(event, name, changes[name])
+        await event.save(update_fields=["title", "description", "starts_at", "ends_at"])
+        return await self._with_counts(event, user_id)
+
+    async def cancel_event(self, event_id: int, user_id: int) -> dict:
+        """The host cancels a scheduled event: it stays listed as cancelled and gets no reminders."""
+        event = await self._hosted_scheduled(event_id, user_id)
+        event.status = EventStatus.cancelled
+        await event.save(update_fields=["status"])
+        return await self._with_counts(event, user_id)
+
     async def get(self, event_id: int, user_id: int, models_db=None) -> dict:
         """``models_db``: the MongoDB database of the turnout models (without it, the host's
         ``predicted_going`` is null)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from actors.client import LIVE_UNAVAILABLE, ActorClient
 from actors.domain.errors import DomainError
-from storage.models import Event, EventStatus, Room
+from actors.notifier import live_notice
+from storage import keys
+from storage.models import Event, EventStatus, Room, User
 
 from .achievements import record_activity
 from .chat import Chat
@@ -46,6 +48,10 @@ class Live:
         self.room_of[event_id] = event.room_id
         result = await self.actors.live_start(event_id, event.room_id, user_id)
         await record_activity(self.redis, user_id, "live_hosted", event_id)
+        # Everyone who RSVPed hears that it is live (the notifier resolves them; once per event).
+        host = await User.get(id=user_id)
+        notice = live_notice(event_id, user_id, host.display_name, event.title)
+        await self.redis.xadd(keys.NOTIFY_STREAM, notice, maxlen=keys.NOTIFY_MAXLEN, approximate=True)
         return {"event_id": event_id, "room_id": event.room_id, "state": result["state"]}
 
     async def end(self, event_id: int, user_id: int) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.core.tokens import AccessClaims
-from gateway.schemas.events import EventIn, EventOut, EventsOut, EventsQuery, RsvpOut
+from gateway.schemas.events import EventIn, EventOut, EventPatch, EventsOut, EventsQuery, RsvpOut
 from gateway.schemas.live import LiveEndOut, LiveStartOut
 
 from .api import Api
@@ -73,6 +73,32 @@ async def event_ics(request: web.Request, claims: AccessClaims, event_id: int) -
 async def get_event(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
     stores = request.app[BACKENDS].stores  # the turnout models' database (the host sees a prediction)
     return await request.app[EVENTS].get(event_id, claims.user_id, stores.mongo if stores else None)
+
+
+@api.route(
+    "PATCH",
+    "/events/{event_id}",
+    summary="Move or retitle a scheduled event (host); its reminders follow the new time",
+    body=EventPatch,
+    response=EventOut,
+    tags=("events",),
+    errors=("forbidden", "not_found", "conflict"),
+)
+async def update_event(request: web.Request, claims: AccessClaims, event_id: int, body: EventPatch) -> dict:
+    changes = body.model_dump(exclude_unset=True)
+    return await request.app[EVENTS].update(event_id, claims.user_id, changes)
+
+
+@api.route(
+    "POST",
+    "/events/{event_id}/cancel",
+    summary="Cancel a scheduled event (host): it stays listed as cancelled and sends no reminders",
+    response=EventOut,
+    tags=("events",),
+    errors=("forbidden", "not_found", "conflict"),
+)
+async def cancel_event(request: web.Request, claims: AccessClaims, event_id: int) -> dict:
+    return await request.app[EVENTS].cancel_event(event_id, claims.user_id)
 
 
 @api.route(

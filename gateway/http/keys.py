@@ -11,6 +11,7 @@ from gateway.actions.clubs import Clubs
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
+from gateway.actions.notifications import Notifications
 from gateway.core.backends import Backends
 from gateway.core.metrics import GatewayMetrics
 from storage.settings import Settings
@@ -28,3 +29,4 @@ CLUBS = web.AppKey("clubs", Clubs)
 EVENTS = web.AppKey("events", Events)
 LIVE = web.AppKey("live", Live)
 INTERACTIONS = web.AppKey("interactions", Interactions)
+NOTIFICATIONS = web.AppKey("notifications", Notifications)

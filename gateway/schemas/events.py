@@ -29,6 +29,32 @@ class EventIn(Input):
         return self
 
 
+class EventPatch(Input):
+    """What the host may change of a scheduled event (at least one field)."""
+
+    title: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+            AfterValidator(printable),
+            AfterValidator(one_line),
+        ]
+        | None
+    ) = None
+    description: Annotated[str, StringConstraints(max_length=5000), AfterValidator(printable)] | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _some_and_aware(self):
+        if not self.model_fields_set:
+            raise ValueError("give at least one of title, description, starts_at, ends_at")
+        for value in (self.starts_at, self.ends_at):
+            if value is not None and value.tzinfo is None:
+                raise ValueError("starts_at and ends_at need a time zone (e.g. 2026-12-01T18:00:00Z)")
+        return self
+
+
 class RsvpOut(BaseModel):
     status: str
     waitlist_position: int | None = None

@@ -49,6 +49,8 @@ class ChatClient:
         self.presence: list[dict] = []
         self.typing: list[dict] = []
         self.reads: list[dict] = []
+        self.notifications: list[dict] = []
+        self.notifications_read: list[dict] = []
         self.disconnected = asyncio.Event()
         sio = self.sio
 
@@ -77,6 +79,14 @@ class ChatClient:
         @sio.on("read:updated")
         async def on_read(r):
             self.reads.append(r)
+
+        @sio.on("notification")
+        async def on_notification(n):
+            self.notifications.append(n)
+
+        @sio.on("notification:read")
+        async def on_notification_read(r):
+            self.notifications_read.append(r)
 
         @sio.event
         async def disconnect(reason=None):
