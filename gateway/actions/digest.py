@@ -238,7 +238,7 @@ class DigestWorker:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):  # nosec B110: stopping; its errors were logged
+            except (asyncio.CancelledError, Exception):  # stopping; its errors were logged already
                 pass
 
     async def _run(self) -> None:
@@ -303,37 +303,46 @@ class DigestWorker:
             )
 
     async def _mail(self, claimed: list[dict[str, Any]], now: datetime, done: DigestRound) -> bool:
-        """Mail each user's claimed notifications; False after a failed send (its claim and those of the users
-        not reached yet are put back)."""
+        """Mail each user's claimed notifications; False after a failed send. Whatever was claimed and not
+        mailed (a failed send, a failed lookup) is put back, so the next period tries again."""
         per_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in claimed:
             per_user[int(row["user_id"])].append(row)
         conn = connections.get("default")
-        room_ids = sorted({int(r["room_id"]) for r in claimed if r["room_id"] is not None})
-        rooms = (
-            {int(r["id"]): r for r in await conn.execute_query_dict(ROOMS_SQL, [room_ids])}
-            if room_ids
-            else {}
-        )
-        users = {
-            u["id"]: u for u in await User.filter(id__in=list(per_user)).values("id", "email", "display_name")
-        }
-        pending = sorted(per_user)
-        for i, user_id in enumerate(pending):
-            rows = per_user[user_id]
-            user = users.get(user_id)
-            if user is None:  # deleted since: its notifications went with it
-                continue
-            link = unsubscribe_url(self.settings.base_url, self.ring, user_id)
-            try:
-                await self.mailer.send(compose(self.settings, user, rows, rooms, link))
-            except Exception:
-                log.exception("email digest: send failed", extra={"user_id": user_id})
-                done.failed += 1
-                back = [int(r["id"]) for uid in pending[i:] for r in per_user[uid]]
-                await conn.execute_query(UNCLAIM_SQL, [back, now])
-                return False
-            done.mails += 1
-            done.notifications += len(rows)
-            done.users.append(user_id)
-        return True
+        mailed: set[int] = set()
+        try:
+            room_ids = sorted({int(r["room_id"]) for r in claimed if r["room_id"] is not None})
+            rooms = (
+                {int(r["id"]): r for r in await conn.execute_query_dict(ROOMS_SQL, [room_ids])}
+                if room_ids
+                else {}
+            )
+            users = {
+                u["id"]: u
+                for u in await User.filter(id__in=list(per_user)).values("id", "email", "display_name")
+            }
+            for user_id in sorted(per_user):
+                rows = per_user[user_id]
+                user = users.get(user_id)
+                if user is None:  # deleted since: its notifications went with it
+                    mailed.add(user_id)
+                    continue
+                link = unsubscribe_url(self.settings.base_url, self.ring, user_id)
+                try:
+                    await self.mailer.send(compose(self.settings, user, rows, rooms, link))
+                except Exception:
+                    log.exception("email digest: send failed", extra={"user_id": user_id})
+                    done.failed += 1
+                    return False
+                mailed.add(user_id)
+                done.mails += 1
+                done.notifications += len(rows)
+                done.users.append(user_id)
+            return True
+        finally:
+            back = [int(r["id"]) for uid, rows in per_user.items() if uid not in mailed for r in rows]
+            if back:
+                try:
+                    await conn.execute_query(UNCLAIM_SQL, [back, now])
+                except Exception:
+                    log.exception("email digest: claim not put back", extra={"notifications": len(back)})
