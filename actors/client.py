@@ -28,6 +28,7 @@ from .domain.errors import DomainError
 from .hashing import jump_hash
 from .interactions import InteractionConsumer
 from .notifier import Notifier
+from .push import vapid_key
 from .ranker import FEED_UNAVAILABLE, Ranker
 from .room_shard import RoomShard
 from .runtime import NAMESPACE
@@ -187,7 +188,10 @@ class ActorClient:
         detached = (
             settings.detached_actors if settings.detached_actors is not None else bool(settings.ray_address)
         )
-        config = self.actor_config = ActorConfig.from_settings(settings, urls)
+        # The Web Push key (actors.push): configured, or generated once into the data dir.
+        config = self.actor_config = ActorConfig.from_settings(
+            settings, urls, vapid_private_key=vapid_key(settings)
+        )
         options = dict(
             namespace=NAMESPACE,
             get_if_exists=True,

@@ -14,6 +14,7 @@ from gateway.actions.accounts import Accounts
 from gateway.actions.achievements import AchievementWorker
 from gateway.actions.chat import Chat
 from gateway.actions.clubs import Clubs
+from gateway.actions.digest import DigestWorker
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
@@ -26,7 +27,7 @@ from gateway.http import accounts as http_accounts
 from gateway.http import chat as http_chat
 from gateway.http import clubs as http_clubs
 from gateway.http import events as http_events
-from gateway.http import health, security, webapp
+from gateway.http import health, notifications_out, security, webapp
 from gateway.http import notifications as http_notifications
 from gateway.http.api import Api
 from gateway.http.auth import authenticate, client_ip
@@ -64,7 +65,16 @@ DELIVERY = web.AppKey("delivery", RoomDelivery)
 
 def build_api(settings: Settings) -> Api:
     api = Api()
-    for module in (health, http_accounts, http_chat, http_clubs, http_events, http_notifications):
+    modules = (
+        health,
+        http_accounts,
+        http_chat,
+        http_clubs,
+        http_events,
+        http_notifications,
+        notifications_out,
+    )
+    for module in modules:
         api.include(module.api)
     if settings.env == "dev":
         api.include(http_accounts.dev_api)
@@ -212,6 +222,8 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         realtime.start()
         achievements = AchievementWorker(redis, app[SIO].emit, actors.gateway_id)
         await achievements.start()
+        digest = DigestWorker(settings, accounts.mailer, accounts.access.ring)  # the email digest (issue 19)
+        digest.start()
         loop_health = LoopHealth(metrics)
         loop_health.start()
         freeze_startup_heap()
@@ -232,6 +244,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
             loop_health.stop()
             await realtime.stop()
             await achievements.stop()
+            await digest.stop()
             await actors.stop()
             await backends.stop()
 

@@ -193,7 +193,9 @@ class Accounts:
             raise TokenError("session revoked")
         return claims
 
-    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> User:
+    async def update_profile(
+        self, user_id: int, display_name: str | None, bio: str | None, email_digest: bool | None = None
+    ) -> User:
         user = await self.current_user(user_id)
         fields = []
         if display_name is not None:
@@ -202,6 +204,9 @@ class Accounts:
         if bio is not None:
             user.bio = bio
             fields.append("bio")
+        if email_digest is not None:
+            user.email_digest = email_digest
+            fields.append("email_digest")
         if fields:
             await user.save(update_fields=fields + ["updated_at"])
         return user

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +33,8 @@ class Mail:
     body: str
     link: str | None = None
     sent_at: float = 0.0
+    # Extra headers (the digest's List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Mailer:
@@ -60,6 +62,8 @@ class Mailer:
         message["From"] = self.settings.mail_from
         message["To"] = mail.to
         message["Subject"] = mail.subject
+        for name, value in mail.headers.items():
+            message[name] = value
         message.set_content(mail.body)
         await aiosmtplib.send(
             message,

@@ -134,6 +134,7 @@ def _me(user) -> MeOut:
         bio=user.bio,
         email_verified=user.email_verified_at is not None,
         created_at=user.created_at,
+        email_digest=user.email_digest,
     )
 
 
@@ -143,10 +144,17 @@ async def get_me(request: web.Request, claims: AccessClaims) -> MeOut:
 
 
 @api.route(
-    "PATCH", "/me", summary="Change display name or bio", body=MePatch, response=MeOut, tags=("users",)
+    "PATCH",
+    "/me",
+    summary="Change display name, bio or the email digest",
+    body=MePatch,
+    response=MeOut,
+    tags=("users",),
 )
 async def patch_me(request: web.Request, claims: AccessClaims, body: MePatch) -> MeOut:
-    user = await request.app[ACCOUNTS].update_profile(claims.user_id, body.display_name, body.bio)
+    user = await request.app[ACCOUNTS].update_profile(
+        claims.user_id, body.display_name, body.bio, email_digest=body.email_digest
+    )
     return _me(user)
 
 

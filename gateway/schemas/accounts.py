@@ -47,11 +47,13 @@ class MeOut(BaseModel):
     bio: str
     email_verified: bool
     created_at: datetime
+    email_digest: bool  # unread mentions and DMs by mail after a while (off: PATCH, or the mail's link)
 
 
 class MePatch(Input):
     display_name: DisplayName | None = None
     bio: Bio | None = None
+    email_digest: bool | None = None
 
 
 class UserOut(BaseModel):

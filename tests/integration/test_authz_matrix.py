@@ -59,6 +59,12 @@ REST = {
     "GET /api/v1/me": "401  401   200   200   200   200   200   200  200   200",
     "PATCH /api/v1/me": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/me/unread": "401  401   200   200   200   200   200   200  200   200",
+    "POST /api/v1/me/push-subscriptions": "401  401   201   201   201   201   201   201  201   201",
+    "DELETE /api/v1/me/push-subscriptions": "401  401   204   204   204   204   204   204  204   204",
+    "GET /api/v1/push/vapid-public-key": "200  200   200   200   200   200   200   200  200   200",
+    # a token that names nobody: refused the same for everyone (the token, not the bearer, decides)
+    "GET /api/v1/notifications/unsubscribe": "422  422   422   422   422   422   422   422  422   422",
+    "POST /api/v1/notifications/unsubscribe": "422  422   422   422   422   422   422   422  422   422",
     "GET /api/v1/me/clubs": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/users/{user_id}": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/users/{user_id}/achievements": "401  401   200   200   200   200   200   200  200   200",
@@ -323,6 +329,15 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         kw["params"] = {"club_id": str(t["club_id"])}
     if route == "GET /api/v1/dev/mailbox":
         kw["params"] = {"email": world.members["O"].email}
+    if route.endswith("/notifications/unsubscribe"):
+        kw["params"] = {"token": "not-a-token"}
+    if route.endswith("/me/push-subscriptions"):
+        endpoint = f"https://push.example.com/matrix/{uuid.uuid4().hex}"
+        if method == "POST":
+            point = "BGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU"  # P-256's generator: a valid point
+            kw["json"] = {"endpoint": endpoint, "keys": {"p256dh": point, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}
+        else:
+            kw["json"] = {"endpoint": endpoint}
     return method, path, kw
 
 
