@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-pipeline bench-stores capacity soak loadtest fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-stores capacity soak loadtest fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -145,6 +145,9 @@ bench-ranking: install
 
 # The offline pipeline at 1M and 10M synthetic interactions on one and two Ray nodes, and the model switch's
 # cost against the history's size (~20 min here).
+bench-notify: install
+	$(BIN)/python loadtest/bench_notify.py $(BENCH_ARGS)
+
 bench-pipeline: install
 	$(BIN)/python loadtest/bench_pipeline.py $(BENCH_ARGS)
 

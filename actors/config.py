@@ -42,7 +42,6 @@ class ActorConfig:
     vapid_subject: str = "mailto:admin@clubholohub.local"
     reminder_offsets_s: tuple[int, ...] = (86400, 900)
     notifier_tick_s: float = 5.0
-    notify_claim_idle_s: float = 60.0
     public_url: str = ""
     notify_stream: str = ""  # empty: storage.keys.NOTIFY_STREAM (a fault test runs a notifier on its own)
     notify_insert_chunk: int = 1000  # notifications per INSERT
@@ -86,7 +85,6 @@ class ActorConfig:
             vapid_subject=settings.vapid_subject,
             reminder_offsets_s=tuple(int(x) for x in settings.reminder_offsets_s.split(",")),
             notifier_tick_s=settings.notifier_tick_s,
-            notify_claim_idle_s=settings.notify_claim_idle_s,
             public_url=settings.base_url,
         )
 

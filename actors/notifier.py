@@ -157,8 +157,8 @@ class NotifierHost:
                 rows += await self._live_rows(notice)
             else:
                 self.counters["notices_unknown"] += 1
-        self.counters["notices"] += len(entries)
         await self._create(rows)
+        self.counters["notices"] += len(entries)  # handled: stored and announced
 
     async def _message_rows(self, n: Notice) -> list:
         from storage import notifications, visibility

@@ -219,8 +219,6 @@ class Settings(BaseSettings):
     # Event reminders: seconds before the start, comma-separated (tests use a short clock).
     reminder_offsets_s: str = Field("86400,900", pattern=r"^\d+(,\d+)*$")
     notifier_tick_s: float = Field(5.0, gt=0)  # how often the notifier looks for reminders due
-    # Notification stream entries another (dead) notifier took and never acknowledged are claimed after this.
-    notify_claim_idle_s: float = Field(60.0, gt=0)
 
     log_level: str = "INFO"
     # Largest accepted HTTP request body, in bytes.

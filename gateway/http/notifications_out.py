@@ -108,7 +108,7 @@ async def delete_push_subscription(
     tags=("notifications",),
 )
 async def get_vapid_public_key(request: web.Request) -> VapidKeyOut:
-    return VapidKeyOut(key=vapid_public_key(request.app[ACTORS].config.vapid_private_key))
+    return VapidKeyOut(key=vapid_public_key(request.app[ACTORS].actor_config.vapid_private_key))
 
 
 UNSUBSCRIBED_PAGE = """<!doctype html>

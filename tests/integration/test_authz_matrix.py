@@ -65,6 +65,10 @@ REST = {
     # a token that names nobody: refused the same for everyone (the token, not the bearer, decides)
     "GET /api/v1/notifications/unsubscribe": "422  422   422   422   422   422   422   422  422   422",
     "POST /api/v1/notifications/unsubscribe": "422  422   422   422   422   422   422   422  422   422",
+    "GET /api/v1/notifications": "401  401   200   200   200   200   200   200  200   200",
+    "POST /api/v1/notifications/read": "401  401   204   204   204   204   204   204  204   204",
+    "GET /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
+    "PATCH /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
     "GET /api/v1/me/clubs": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/users/{user_id}": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/users/{user_id}/achievements": "401  401   200   200   200   200   200   200  200   200",
@@ -94,6 +98,9 @@ REST = {
     "GET /api/v1/events/{event_id}": "401  401   404   200   200   200   404   200  200   404",
     "POST /api/v1/events/{event_id}/rsvp": "401  401   404   403   200   200   404   200  200   404",
     "DELETE /api/v1/events/{event_id}/rsvp": "401  401   404   404   204   204   404   204  204   404",
+    # the host's event is live (started while the world was built): no longer moved or cancelled
+    "PATCH /api/v1/events/{event_id}": "401  401   404   403   403   403   404   403  409   404",
+    "POST /api/v1/events/{event_id}/cancel": "401  401   404   403   403   403   404   403  409   404",
     "POST /api/v1/events/{event_id}/live/start": "401  401   404   403   403   403   404   403  200   404",
     "POST /api/v1/events/{event_id}/live/end": "401  401   404   403   403   403   404   403  200   404",
 }
@@ -316,6 +323,9 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "POST /api/v1/clubs/{club_id}/invites": {},
         "POST /api/v1/clubs/{club_id}/rooms": {"name": f"room {uuid.uuid4().hex[:6]}"},
         "PATCH /api/v1/rooms/{room_id}": {"slow_mode_s": 0},
+        "PATCH /api/v1/rooms/{room_id}/notifications": {"level": "all"},
+        "POST /api/v1/notifications/read": {"all": True},
+        "PATCH /api/v1/events/{event_id}": {"title": "matrix"},
         "POST /api/v1/interactions": [{"item_type": "club", "item_id": t["club_id"], "kind": "click"}],
         "POST /api/v1/clubs/{club_id}/events": {
             "title": "matrix",

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import ray
 from support.chat import ChatClient, make_club_room
 from support.members import Api, client_session, make_member
+from support.push import Browser, PushService
 from support.wait import wait_for
 
 from actors.fanout import notice_entry
@@ -410,3 +411,55 @@ async def test_everyone_who_rsvped_hears_that_the_event_went_live(gateway, smtp)
             assert cause not in await causes_of(host.member.user_id)
         finally:
             await h.close()
+
+
+async def test_a_push_goes_only_to_a_user_with_no_socket_connected(gateway, smtp):
+    ada, bob = await make_member(gateway.url, smtp, "Ada"), await make_member(gateway.url, smtp, "Bob")
+    room = await make_club_room(bob.user_id, [ada.user_id])
+    service = PushService()
+    await service.start()
+    phone = Browser(f"{service.url}/ok/phone")
+    b = await ChatClient(gateway.url, bob.token).connect()
+    try:
+        async with client_session(gateway.url) as http:
+            await Api(http, ada).call("POST", "/me/push-subscriptions", phone.subscription, expect=201)
+        await b.join(room.id)
+
+        async def pushes() -> list[dict]:
+            return [phone.decrypt(body) for _, body in service.to("/ok/phone")]
+
+        away = await b.send(room.id, "@Ada while you are away")
+        (pushed,) = await wait_for(pushes, timeout=30)
+        assert pushed["kind"] == "mention" and pushed["room_id"] == room.id and pushed["seq"] == away["seq"]
+        assert pushed["text"] == "@Ada while you are away" and pushed["actor"]["id"] == bob.user_id
+
+        # With the app open (a socket connected), the notification goes to the socket, not to the phone.
+        a = await ChatClient(gateway.url, ada.token).connect()
+        here = await b.send(room.id, "@Ada now that you are here")
+
+        async def on_socket():
+            return [n for n in a.notifications if n["seq"] == here["seq"]]
+
+        await wait_for(on_socket, timeout=30)
+        await a.close()
+
+        # The marker: gone again, the next one is pushed; the one in between never was.
+        async def gone():
+            return (
+                bool(await actors_of(gateway).session_shard(ada.user_id).online.remote([ada.user_id]))
+                is False
+            )
+
+        await wait_for(gone, timeout=30)
+        later = await b.send(room.id, "@Ada gone again")
+
+        async def two():
+            got = await pushes()
+            return got if len(got) >= 2 else None
+
+        got = await wait_for(two, timeout=30)
+        assert [p["seq"] for p in got] == [away["seq"], later["seq"]]
+    finally:
+        await b.close()
+        service.release.set()
+        await service.runner.cleanup()

@@ -4,88 +4,20 @@ the subscription routes validate and are idempotent."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import os
 import time
 
 import http_ece
 import jwt
 import pytest
-from aiohttp import web
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.members import Api, client_session, make_member
+from support.push import Browser, PushService, b64url, unb64url
 
 from actors.push import MAX_SUBSCRIPTIONS_PER_USER, TEXT_MAX, WebPusher
 from gateway.http.keys import ACTORS
 from storage.models import PushSubscription
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def unb64url(value: str) -> bytes:
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-
-
-class Browser:
-    """A browser's side of one subscription: its P-256 key pair and auth secret (RFC 8291)."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.auth = os.urandom(16)
-
-    @property
-    def subscription(self) -> dict:
-        point = self.key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        return {"endpoint": self.endpoint, "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}
-
-    def decrypt(self, body: bytes) -> dict:
-        return json.loads(
-            http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth, version="aes128gcm")
-        )
-
-
-class PushService:
-    """A push service on 127.0.0.1: ``/ok/<name>`` takes a message (201), ``/gone/<name>`` answers 410,
-    ``/missing/<name>`` 404, ``/slow/<name>`` answers nothing for a long while."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict, bytes]] = []
-        self.url = ""
-        self.runner: web.AppRunner | None = None
-        self.release = asyncio.Event()  # lets the slow handlers end at cleanup
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/{kind}/{name}", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.received.append((request.path, dict(request.headers), body))
-        kind = request.match_info["kind"]
-        if kind == "slow":
-            try:
-                await asyncio.wait_for(self.release.wait(), 30)
-            except TimeoutError:
-                pass
-        status = {"ok": 201, "gone": 410, "missing": 404}.get(kind, 500)
-        return web.Response(status=status)
-
-    def to(self, path: str) -> list[tuple[dict, bytes]]:
-        return [(h, b) for p, h, b in self.received if p == path]
 
 
 @pytest.fixture
@@ -125,7 +57,7 @@ async def test_a_push_is_encrypted_for_the_subscription_and_signed_with_vapid(ga
         public_key = (await resp.json())["key"]
     assert len(unb64url(public_key)) == 65 and unb64url(public_key)[0] == 4
 
-    pusher = WebPusher(gateway.app[ACTORS].config)
+    pusher = WebPusher(gateway.app[ACTORS].actor_config)
     long = notification(ada.user_id, 1, text="x" * 290)
     sent = await pusher.deliver([long, notification(ada.user_id, 2, kind="reply")])
     assert sent == 4, pusher.stats  # two notifications to two devices
@@ -143,7 +75,7 @@ async def test_a_push_is_encrypted_for_the_subscription_and_signed_with_vapid(ga
             assert fields["k"] == public_key
             signer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(fields["k"]))
             claims = jwt.decode(fields["t"], signer, algorithms=["ES256"], audience=push_service.url)
-            assert claims["sub"] == gateway.app[ACTORS].config.vapid_subject
+            assert claims["sub"] == gateway.app[ACTORS].actor_config.vapid_subject
             assert time.time() < claims["exp"] <= time.time() + 24 * 3600
             assert headers["Content-Encoding"] == "aes128gcm"
             assert headers["Urgency"] == "high"
@@ -181,7 +113,7 @@ async def test_expired_subscriptions_are_removed_and_failures_never_raise(gatewa
         for browser in (ok, gone, missing, slow):
             await api.call("POST", "/me/push-subscriptions", json=browser.subscription, expect=201)
 
-    pusher = WebPusher(gateway.app[ACTORS].config, timeout_s=1.0)
+    pusher = WebPusher(gateway.app[ACTORS].actor_config, timeout_s=1.0)
     began = time.monotonic()
     sent = await pusher.deliver([notification(ada.user_id, 1), notification(ada.user_id, 2)])
     assert sent == 2  # the ok endpoint, twice
@@ -191,7 +123,7 @@ async def test_expired_subscriptions_are_removed_and_failures_never_raise(gatewa
     assert endpoints == {ok.endpoint, slow.endpoint}  # 404 and 410 deleted it; a timeout does not
 
     # A deployment not on loopback never pushes to loopback, whatever is stored.
-    public = WebPusher(gateway.app[ACTORS].config, allow_loopback=False)
+    public = WebPusher(gateway.app[ACTORS].actor_config, allow_loopback=False)
     assert await public.deliver([notification(ada.user_id, 3)]) == 0
     assert public.stats["refused"] == 2
     assert len(push_service.to(f"/ok/{ada.user_id}")) == 2
