@@ -153,9 +153,19 @@ async def bench(args, urls: dict, root: Path) -> dict:
         from storage.models import Room
 
         club_id = (await Room.get(id=room_id)).club_id
-        base = ActorConfig.from_settings(settings, urls).replace(
+        from actors.push import vapid_key
+
+        base = ActorConfig.from_settings(settings, urls, vapid_private_key=vapid_key(settings)).replace(
             notify_stream=f"{keys.NOTIFY_STREAM}:bench-{uuid.uuid4().hex[:6]}"
         )
+        # Who is online (the notifier pushes to the others): the session shard a gateway would have made.
+        from actors.runtime import NAMESPACE
+        from actors.session_shard import SessionShard
+
+        sessions = SessionShard.options(
+            name="clubhub-session-shard-0", namespace=NAMESPACE, num_cpus=0
+        ).remote(0, base)
+        await sessions.ping.remote()
         configs = {
             "chunked": base,
             "row_by_row": base.replace(notify_insert_chunk=1),
