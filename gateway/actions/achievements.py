@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
-from storage import keys
+from storage import keys, notifications
 from storage.models import Achievement, UserAchievement
+from storage.notifications import NewNotification
 from storage.streams import consume, ensure_group
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,13 @@ class AchievementWorker:
         except IntegrityError:
             return  # awarded already (another gateway, a replayed entry): once each
         rule = next(r for r in RULES if r.code == code)
+        # In the inbox too (once: the award above is once, and so is the notification's cause).
+        created = await notifications.create(
+            [NewNotification(user_id, "achievement", f"achievement:{code}", f"Achievement: {rule.title}")]
+        )
+        for item in created:
+            data = {k: v for k, v in item.items() if k != "user_id"}
+            await self.emit("notification", data, room=f"user:{user_id}")
         await self.emit(
             "achievement",
             {

@@ -55,6 +55,12 @@ async def test_first_message_and_founding_are_awarded_once_and_announced(gateway
             codes = [x["code"] for x in (await resp.json())["achievements"]]
             assert sorted(codes) == ["first_message", "founded_club"]  # once each, however many messages
             assert [x["code"] for x in announced].count("first_message") == 1
+            # Each is in the inbox too, once, and reached the socket as a notification.
+            inbox = await (await http.get("/api/v1/notifications", headers=auth)).json()
+            kinds = [(n["kind"], n["text"]) for n in inbox["items"]]
+            assert kinds.count(("achievement", "Achievement: First words")) == 1
+            assert ("achievement", "Achievement: Founder") in kinds
+            assert any(n["kind"] == "achievement" for n in a.notifications)
             resp = await http.get("/api/v1/users/999999999/achievements", headers=auth)
             assert resp.status == 404
     finally:
