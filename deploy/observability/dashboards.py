@@ -486,7 +486,7 @@ def feed() -> Dashboard:
     d.panel(
         "Consumer lag",
         "Age of the oldest entry each consumer group has not finished (interactions: the interaction "
-        "consumer actor; activity: the gateways' achievement workers).",
+        "consumer actor; activity: the gateways' achievement workers; notify: the notifier actor).",
         [("max by (stream, group) (clubhub_stream_lag_seconds)", "{{stream}}")],
         unit="s",
     )

@@ -49,6 +49,7 @@ Collector = Callable[[], Awaitable[Any]]
 STREAMS = (
     ("interactions", keys.INTERACTIONS_STREAM, keys.INTERACTIONS_GROUP),
     ("activity", keys.ACTIVITY_STREAM, keys.ACTIVITY_GROUP),
+    ("notify", keys.NOTIFY_STREAM, keys.NOTIFY_GROUP),
 )
 
 
