@@ -167,6 +167,34 @@ export class RoomSession {
     }
   }
 
+  /** Makes sure the message `seq` is held, loading older pages (contiguously, up to `maxPages` of 100)
+   * until it is; resolves with whether it is held now. Joins first when needed. */
+  async reveal(seq: number, maxPages = 30): Promise<boolean> {
+    if (!this.store.joinedOnce) await this.join();
+    if (this.joinRun) await this.joinRun;
+    for (let page = 0; page < maxPages; page++) {
+      if (this.store.get(seq)) return true;
+      const oldest = this.store.oldestSeq;
+      if (!this.store.joinedOnce || (oldest !== null && seq > oldest) || !this.store.hasOlder) break;
+      let out: { messages: ChatMessage[] };
+      this.set({ loadingOlder: true, historyError: null });
+      try {
+        // The page right before the oldest held, so the window stays whole.
+        out = await api<{ messages: ChatMessage[] }>(
+          "GET",
+          `/rooms/${this.roomId}/messages${query({ before_seq: oldest ?? undefined, limit: 100 })}`,
+        );
+      } catch (err) {
+        this.set({ loadingOlder: false, historyError: err });
+        return false;
+      }
+      this.store.prependHistory(out.messages);
+      this.set({ loadingOlder: false });
+      if (out.messages.length === 0) break;
+    }
+    return !!this.store.get(seq);
+  }
+
   /** Fetches the messages of every open gap (`GET /rooms/{id}/messages?after_seq=`). */
   fillGaps(): Promise<void> {
     if (this.gapRun) return this.gapRun;
@@ -490,6 +518,8 @@ export class RoomHub {
   setUnreadCounts(counts: Record<string, number>): void {
     for (const [room, n] of Object.entries(counts)) {
       const id = Number(room);
+      // Keys that are no room id (`mentions`, `notifications` of GET /me/unread) are not counts of a room.
+      if (!Number.isInteger(id) || typeof n !== "number") continue;
       this.unread.set(id, id === this.activeRoom ? 0 : n);
     }
     this.emitUnread();

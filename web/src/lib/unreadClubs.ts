@@ -1,8 +1,10 @@
 // The unread counts of the person's clubs while logged in: GET /me/unread every 15 s (and when the tab
-// comes back, the socket reconnects or another device reads), fed into the room hub, summed per club.
+// comes back, the socket reconnects or another device reads), fed into the room hub, summed per club;
+// its `notifications` key is the bell's count (lib/notifications.ts).
 import { useEffect, useMemo, useSyncExternalStore } from "react";
 import { api, type Club, type Schema } from "./api";
 import { loadMyClubs } from "./clubs";
+import { onNotificationsReadElsewhere, parseNotificationCount, setNotificationCount } from "./notifications";
 import { hub, useUnread } from "./rooms";
 import { parseUnread, totalUnread, unknownRooms, unreadByClub } from "./unread";
 
@@ -59,7 +61,10 @@ function clubOf(roomId: number): number | undefined {
 
 async function fetchUnread(): Promise<void> {
   try {
-    hub.setUnreadCounts(parseUnread(await api<unknown>("GET", "/me/unread")));
+    const body = await api<unknown>("GET", "/me/unread");
+    hub.setUnreadCounts(parseUnread(body));
+    const notifications = parseNotificationCount(body);
+    if (notifications !== null) setNotificationCount(notifications);
   } catch {
     return; // an outage or a dropped connection: the counts stay as they were
   }
@@ -91,7 +96,9 @@ export function useUnreadPolling(userId: number | null): void {
     window.addEventListener("focus", soon);
     const offRead = hub.onRead(soon);
     const offReconnect = hub.onReconnect(soon);
+    const offNotificationsRead = onNotificationsReadElsewhere(soon);
     return () => {
+      offNotificationsRead();
       clearInterval(poll);
       if (timer) clearTimeout(timer);
       document.removeEventListener("visibilitychange", onVisible);

@@ -1,14 +1,16 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from "react";
-import { Link, Navigate, useParams } from "react-router-dom";
+import { Link, Navigate, useLocation, useParams, useSearchParams } from "react-router-dom";
 import { api, type Club, type Member, type Room, type Schema } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { hub, useRoomSession, useUnread, type RoomSession, type RoomState } from "../lib/rooms";
-import { ChatRoom } from "../components/chat/ChatRoom";
+import { ChatRoom, type RoomTarget } from "../components/chat/ChatRoom";
 import { Drawer, DrawerButton } from "../components/shell/Drawer";
 import { UnreadBadge } from "../components/shell/UnreadBadge";
 import { useFillViewport } from "../components/shell/fill";
 import { WIDE, WIDER, useMediaQuery } from "../components/shell/useMediaQuery";
 import { refreshClubs } from "../lib/unreadClubs";
+import { parseUnread } from "../lib/unread";
+import { parseNotificationCount, setNotificationCount } from "../lib/notifications";
 import { removedMessage } from "../lib/errors";
 import { AlertText, Button, ErrorAlert, Field, Loading, PageTitle, inputClass, linkClass } from "../components/ui";
 
@@ -198,12 +200,30 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
   const selected = rooms && rooms.length ? rooms.find((r) => r.id === roomParam) ?? (roomParam ? null : rooms[0]) : null;
   const session = useRoomSession(isMember && selected ? selected.id : null);
 
+  // `?seq=N` (a notification's message): that message is brought into view and marked; every visit of
+  // such an address (location.key) asks again.
+  const [search] = useSearchParams();
+  const location = useLocation();
+  const seqParam = Number(search.get("seq"));
+  const target = useMemo<RoomTarget | null>(
+    () => (Number.isInteger(seqParam) && seqParam > 0 ? { seq: seqParam, key: `${location.key}:${seqParam}` } : null),
+    [seqParam, location.key],
+  );
+
   // Unread counts: from the server on entry, after a reconnect and when another device reads a room.
   useEffect(() => {
     if (!isMember) return;
     let timer: ReturnType<typeof setTimeout> | null = null;
     const fetchUnread = () => {
-      api<Record<string, number>>("GET", "/me/unread").then((counts) => hub.setUnreadCounts(counts), () => undefined);
+      // Room ids only: the answer also has `mentions` and `notifications` (lib/unread.ts parseUnread).
+      api<unknown>("GET", "/me/unread").then(
+        (body) => {
+          hub.setUnreadCounts(parseUnread(body));
+          const notifications = parseNotificationCount(body);
+          if (notifications !== null) setNotificationCount(notifications);
+        },
+        () => undefined,
+      );
     };
     const soon = () => {
       if (timer) clearTimeout(timer);
@@ -430,7 +450,14 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
             <ErrorAlert error={new Error("This room is not one of the club's rooms")} className="m-3" />
           )}
           {session && selected ? (
-            <ChatRoom session={session} roomName={selected.name} me={user} canModerate={canModerate} names={names} />
+            <ChatRoom
+              session={session}
+              roomName={selected.name}
+              me={user}
+              canModerate={canModerate}
+              names={names}
+              target={target}
+            />
           ) : (
             rooms === null && <Loading label="Loading the club…" />
           )}

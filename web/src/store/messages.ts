@@ -28,6 +28,23 @@ export interface ChatMessage {
   deleted?: boolean;
   /** emoji -> ids of the users who reacted with it */
   reactions: Record<string, number[]>;
+  /** The users the message mentions, as the server resolved them at send time (absent on older messages). */
+  mentions?: number[];
+  /** An `@everyone` by a moderator. */
+  mentions_everyone?: boolean;
+}
+
+/** Whether `m` mentions the user `meId`: the server's `mentions` when it has them, else "@name" in the text
+ * (`mentionsName`, for messages stored before the server resolved mentions). */
+export function mentionsUser(
+  m: Pick<ChatMessage, "mentions" | "mentions_everyone" | "author">,
+  meId: number,
+  mentionsName: () => boolean,
+): boolean {
+  if (m.author?.id === meId) return false;
+  if (m.mentions_everyone) return true;
+  if (Array.isArray(m.mentions)) return m.mentions.includes(meId);
+  return mentionsName();
 }
 
 /** The ack of `message:send`. */
