@@ -28,6 +28,12 @@ export default defineConfig([
     extends: [js.configs.recommended],
     languageOptions: { ecmaVersion: 2022, globals: globals.node },
   },
+  // The service worker (served as is from public/, no build step).
+  {
+    files: ["public/sw.js"],
+    extends: [js.configs.recommended],
+    languageOptions: { ecmaVersion: 2022, sourceType: "script", globals: globals.serviceworker },
+  },
   {
     files: ["*.ts"],
     extends: [js.configs.recommended, tseslint.configs.recommended],

@@ -4,6 +4,7 @@ import { AuthProvider, useAuth } from "./lib/auth";
 import { returnPath } from "./lib/returnPath";
 import { formatTitle } from "./lib/title";
 import { useClubUnread, useUnreadPolling } from "./lib/unreadClubs";
+import { useNotificationEvents } from "./lib/notifications";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { FillContext } from "./components/shell/fill";
 import { OutageScreen } from "./components/shell/OutageScreen";
@@ -23,6 +24,8 @@ const EventsPage = lazy(() => import("./pages/EventsPage"));
 const EventPage = lazy(() => import("./pages/EventPage"));
 const LivePage = lazy(() => import("./pages/LivePage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
+const SettingsPage = lazy(() => import("./pages/SettingsPage"));
+const RoomRedirectPage = lazy(() => import("./pages/RoomRedirectPage"));
 
 function RequireAuth() {
   const { user, ready } = useAuth();
@@ -76,6 +79,8 @@ function Screens() {
             <Route path="/events/:eventId/live" element={<LivePage />} />
             <Route path="/profile" element={<ProfilePage />} />
             <Route path="/users/:userId" element={<ProfilePage />} />
+            <Route path="/settings" element={<SettingsPage />} />
+            <Route path="/rooms/:roomId" element={<RoomRedirectPage />} />
           </Route>
           <Route path="*" element={<NotFound />} />
         </Routes>
@@ -91,6 +96,7 @@ function Shell() {
   const [fill, setFill] = useState(false);
   useRouteFocus(main, location.pathname);
   useUnreadPolling(user?.id ?? null);
+  useNotificationEvents(user?.id ?? null);
   const { total } = useClubUnread();
   useEffect(() => {
     document.title = formatTitle(user ? total : 0);

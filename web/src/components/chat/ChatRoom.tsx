@@ -14,6 +14,16 @@ import { Composer } from "./Composer";
 import { THUMBS_UP, type MessageActions } from "./MessageItem";
 import { MemberNames } from "./Reactions";
 import { MessageList } from "./MessageList";
+import { RoomMenu } from "./RoomMenu";
+
+/** How long the message a notification led to stays marked. */
+const HIGHLIGHT_MS = 6000;
+
+/** A message to show: a notification's `seq`, and `key` to tell two clicks on it apart. */
+export interface RoomTarget {
+  seq: number;
+  key: string;
+}
 
 interface Props {
   session: RoomSession;
@@ -23,6 +33,8 @@ interface Props {
   canModerate: boolean;
   /** user_id -> display name (the club's members), for typing and mentions. */
   names: ReadonlyMap<number, string>;
+  /** The message to bring into view and mark (a notification's), if any. */
+  target?: RoomTarget | null;
 }
 
 function RoomTitle({ name }: { name: string }) {
@@ -36,13 +48,15 @@ function RoomTitle({ name }: { name: string }) {
   );
 }
 
-export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
+export function ChatRoom({ session, roomName, me, canModerate, names, target = null }: Props) {
   const snap = useMessages(session);
   const state = useRoomState(session);
   const connection = useConnection();
   const [replyTo, setReplyTo] = useState<number | null>(null);
   const [editing, setEditing] = useState<number | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
+  const [highlight, setHighlight] = useState<RoomTarget | null>(null);
+  const [targetMissing, setTargetMissing] = useState(false);
   const composerRef = useRef<HTMLTextAreaElement>(null);
 
   // Another room: no reply, edit or error of the last one stays (adjusted while rendering).
@@ -52,7 +66,32 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
     setReplyTo(null);
     setEditing(null);
     setActionError(null);
+    setHighlight(null);
+    setTargetMissing(false);
   }
+
+  // A notification's message: loaded (older pages when it is before what is held), then marked for a
+  // few seconds; MessageList scrolls to it and focuses it. Once per target, when the room is joined.
+  const handledTarget = useRef<string | null>(null);
+  useEffect(() => {
+    if (!target || !state.joined || handledTarget.current === target.key) return;
+    handledTarget.current = target.key;
+    let live = true;
+    void session.reveal(target.seq).then((found) => {
+      if (!live) return;
+      setTargetMissing(!found);
+      if (found) setHighlight(target);
+    });
+    return () => {
+      live = false;
+      if (handledTarget.current === target.key) handledTarget.current = null;
+    };
+  }, [target, state.joined, session]);
+  useEffect(() => {
+    if (!highlight) return;
+    const t = setTimeout(() => setHighlight(null), HIGHLIGHT_MS);
+    return () => clearTimeout(t);
+  }, [highlight]);
 
   const bySeq = useMemo(() => new Map(snap.messages.map((m) => [m.seq, m])), [snap.messages]);
   const nameList = useMemo(() => {
@@ -150,10 +189,18 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
     <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
       <header className="flex min-w-0 shrink-0 items-center justify-between gap-2 border-b border-slate-200 px-4 py-2">
         <RoomTitle name={roomName} />
-        {!state.joined && connection === "connected" && !state.joinError && (
-          <span className="shrink-0 text-sm text-slate-600">Joining…</span>
-        )}
+        <div className="flex shrink-0 items-center gap-2">
+          {!state.joined && connection === "connected" && !state.joinError && (
+            <span className="shrink-0 text-sm text-slate-600">Joining…</span>
+          )}
+          <RoomMenu roomId={session.roomId} roomName={roomName} />
+        </div>
       </header>
+      {targetMissing && (
+        <p role="status" className="mx-3 mt-2 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900">
+          The message you were notified of is no longer in this room.
+        </p>
+      )}
 
       {state.joinError != null && (
         <ErrorAlert error={state.joinError} className="m-3">
@@ -184,6 +231,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names }: Props) {
           }}
           onRetry={onRetry}
           onDiscard={onDiscard}
+          highlight={highlight}
         />
       </MemberNames.Provider>
 

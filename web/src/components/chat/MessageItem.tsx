@@ -3,7 +3,8 @@ import { memo, useLayoutEffect, useRef, useState, type FocusEvent, type Keyboard
 import type { Me } from "../../lib/api";
 import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
 import { fullTime, messageTime } from "../../lib/dates";
-import type { ChatMessage, PendingMessage } from "../../store/messages";
+import { mentions as mentionsName } from "../../lib/mentions";
+import { mentionsUser, type ChatMessage, type PendingMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
 import { MessageBody } from "./MessageBody";
 import { AddReaction, Reactions } from "./Reactions";
@@ -73,6 +74,8 @@ interface ItemProps extends MessageActions {
   now?: number;
   /** Its position in the log (arrow-key navigation). */
   pos?: number;
+  /** The message a notification led to: it stands out for a few seconds. */
+  highlighted?: boolean;
 }
 
 /** One stored message: author and time (unless grouped under the previous one), text (or its editor),
@@ -87,6 +90,7 @@ export const MessageItem = memo(function MessageItem({
   grouped = false,
   now,
   pos,
+  highlighted = false,
   onReply,
   onReact,
   onEdit,
@@ -94,6 +98,7 @@ export const MessageItem = memo(function MessageItem({
   onDelete,
 }: ItemProps) {
   const own = m.author.id === me.id;
+  const mentionsMe = !m.deleted && mentionsUser(m, me.id, () => mentionsName(m.text, me.display_name));
   const reacted = (m.reactions?.[THUMBS_UP] ?? []).includes(me.id);
   const { ref, onFocus, onBlur } = useRovingControls();
   const time = messageTime(m.ts, now);
@@ -104,11 +109,23 @@ export const MessageItem = memo(function MessageItem({
       data-seq={m.seq}
       data-pos={pos}
       data-grouped={grouped}
+      data-mention={mentionsMe || undefined}
+      data-highlighted={highlighted || undefined}
       tabIndex={-1}
       onFocus={onFocus}
       onBlur={onBlur}
-      className={`${ROW} ${grouped ? "py-0.5" : "mt-1.5 pb-0.5 pt-1"} hover:bg-slate-50 focus-within:bg-slate-50 dark:hover:bg-slate-800/60 dark:focus-within:bg-slate-800/60 ${own ? "border-l-4 border-indigo-200 dark:border-indigo-700" : "border-l-4 border-transparent"}`}
+      className={`${ROW} ${grouped ? "py-0.5" : "mt-1.5 pb-0.5 pt-1"} ${
+        highlighted
+          ? "bg-amber-100 ring-2 ring-inset ring-amber-500 dark:bg-amber-900/40"
+          : mentionsMe
+            ? "bg-amber-50 hover:bg-amber-100 focus-within:bg-amber-100 dark:bg-amber-900/20 dark:hover:bg-amber-900/30"
+            : "hover:bg-slate-50 focus-within:bg-slate-50 dark:hover:bg-slate-800/60 dark:focus-within:bg-slate-800/60"
+      } ${mentionsMe ? "border-l-4 border-amber-500" : own ? "border-l-4 border-indigo-200 dark:border-indigo-700" : "border-l-4 border-transparent"} transition-colors duration-700`}
     >
+      {(mentionsMe || highlighted) && (
+        // Said to screen readers; sighted readers see the colour and the marked name.
+        <span className="sr-only">{highlighted ? "The message you were notified of. " : ""}{mentionsMe ? "Mentions you. " : ""}</span>
+      )}
       {grouped ? (
         // Said to screen readers, not shown: the header above covers it.
         <header className="sr-only">

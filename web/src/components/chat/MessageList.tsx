@@ -47,6 +47,7 @@ export function MessageList({
   onLoadOlder,
   onRetry,
   onDiscard,
+  highlight = null,
 }: {
   logRef: RefObject<HTMLDivElement | null>;
   onScroll: (e: UIEvent<HTMLDivElement>) => void;
@@ -62,6 +63,8 @@ export function MessageList({
   onLoadOlder: () => void;
   onRetry: (clientId: string) => void;
   onDiscard: (clientId: string) => void;
+  /** A message to bring into view, focus and mark (a notification's); `key` tells two requests apart. */
+  highlight?: { seq: number; key: string } | null;
 }) {
   const virtuoso = useRef<VirtuosoHandle>(null);
   const scroller = useRef<HTMLElement | null>(null);
@@ -166,6 +169,49 @@ export function MessageList({
     find()?.focus({ preventScroll: true });
   }, []);
 
+  // A notification's message: into the middle of the view once it is among the rows, then focused (so a
+  // screen reader reads it and the arrow keys go on from it). Once per request.
+  const shownHighlight = useRef<string | null>(null);
+  const highlightIndex = highlight
+    ? rows.findIndex((r) => r.kind === "message" && r.message.seq === highlight.seq)
+    : -1;
+  useEffect(() => {
+    if (!highlight || highlightIndex < 0 || shownHighlight.current === highlight.key) return;
+    shownHighlight.current = highlight.key;
+    const pos = highlightIndex;
+    const seq = highlight.seq;
+    let cancelled = false;
+    let done = false;
+    const focusIt = () => {
+      let tries = 0;
+      const attempt = () => {
+        if (cancelled) return;
+        const row = scroller.current?.querySelector<HTMLElement>(`article[data-seq="${seq}"]`);
+        if (row) {
+          done = true;
+          row.focus({ preventScroll: true });
+          const view = scroller.current?.getBoundingClientRect();
+          const at = row.getBoundingClientRect();
+          // Virtuoso measured the rows on the way: make sure it really is in view.
+          if (view && (at.top < view.top || at.bottom > view.bottom)) row.scrollIntoView({ block: "center" });
+        } else if (tries++ < 30) requestAnimationFrame(attempt);
+      };
+      attempt();
+    };
+    // Twice: the first jump measures the rows on the way, the second lands where they really are.
+    virtuoso.current?.scrollToIndex({ index: pos, align: "center" });
+    const t = setTimeout(() => {
+      if (cancelled) return;
+      virtuoso.current?.scrollToIndex({ index: pos, align: "center" });
+      setTimeout(focusIt, 50);
+    }, 120);
+    return () => {
+      cancelled = true;
+      clearTimeout(t);
+      if (!done) shownHighlight.current = null; // the rows moved meanwhile: again with the new index
+    };
+  }, [highlight, highlightIndex]);
+
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const el = scroller.current;
     if (!el || e.defaultPrevented || isTyping(e.target)) return;
@@ -227,6 +273,7 @@ export function MessageList({
             grouped={row.grouped}
             now={now}
             pos={pos}
+            highlighted={highlight?.seq === m.seq}
             onReply={actions.onReply}
             onReact={actions.onReact}
             onEdit={actions.onEdit}

@@ -16,6 +16,7 @@ export function Drawer({
   label,
   id,
   side = "left",
+  panelClassName = "w-80 max-w-[85vw]",
   children,
 }: {
   open: boolean;
@@ -24,6 +25,8 @@ export function Drawer({
   label: string;
   id: string;
   side?: "left" | "right";
+  /** The panel's width (a full-screen sheet: "w-full"). */
+  panelClassName?: string;
   children: ReactNode;
 }) {
   const panel = useRef<HTMLDivElement>(null);
@@ -82,7 +85,7 @@ export function Drawer({
         aria-modal="true"
         aria-label={label}
         tabIndex={-1}
-        className={`relative flex h-full w-80 max-w-[85vw] flex-col overflow-y-auto bg-white text-slate-900 shadow-xl ${
+        className={`relative flex h-full ${panelClassName} flex-col overflow-y-auto bg-white text-slate-900 shadow-xl ${
           side === "right" ? "ml-auto" : ""
         }`}
       >

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Link, NavLink, useLocation, useNavigate } from "react-router-dom";
 import { useAuth } from "../../lib/auth";
 import { useClubUnread } from "../../lib/unreadClubs";
+import { NotificationBell } from "../NotificationBell";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { Drawer } from "./Drawer";
 import { ThemeToggle } from "./ThemeToggle";
@@ -85,8 +86,12 @@ export function TopBar() {
               <MainLinks linkClass={barLinkClass} total={total} />
             </nav>
             <div className="ml-auto flex min-w-0 items-center gap-2">
+              <NotificationBell />
               <ThemeToggle className={`text-white hover:bg-indigo-500 ${FOCUS}`} />
               <span className="truncate text-sm text-white">{user.display_name}</span>
+              <NavLink to="/settings" className={barLinkClass}>
+                Settings
+              </NavLink>
               {logoutButton(
                 `whitespace-nowrap rounded border border-indigo-200 px-3 py-1 text-sm text-white hover:bg-indigo-500 disabled:opacity-60 ${FOCUS}`,
               )}
@@ -95,6 +100,7 @@ export function TopBar() {
         )}
         {user && !wide && (
           <div className="ml-auto flex items-center gap-2">
+            <NotificationBell />
             {total > 0 && <UnreadBadge count={total} />}
             <button
               type="button"
@@ -137,6 +143,9 @@ export function TopBar() {
             <p className="px-3 text-sm text-slate-600">
               Logged in as <span className="font-medium text-slate-900">{user.display_name}</span>
             </p>
+            <NavLink to="/settings" className={menuLinkClass}>
+              Settings
+            </NavLink>
             <ThemeToggle className="justify-start px-3 py-2 text-slate-800 hover:bg-slate-100" />
             {logoutButton(
               "rounded border border-slate-300 px-3 py-2 text-left text-sm font-medium text-slate-800 hover:bg-slate-100 disabled:opacity-60",
