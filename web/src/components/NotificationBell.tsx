@@ -1,7 +1,7 @@
 // The bell in the top bar: the unread notification count, and the inbox it opens (a panel at the right on
 // wide screens, a full-screen sheet on phones): newest first, unread ones marked, "Mark all read", "Load
 // more", live updates (lib/notifications.ts). Opening one marks it read and goes where it leads.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useLocation } from "react-router-dom";
 import { messageTime } from "../lib/dates";
 import {
@@ -12,8 +12,10 @@ import {
   markAllNotificationsRead,
   markNotificationsRead,
   notificationHref,
+  setInboxOpen,
   toMs,
   useInbox,
+  useInboxOpen,
   type AppNotification,
 } from "../lib/notifications";
 import { Drawer } from "./shell/Drawer";
@@ -34,14 +36,17 @@ export function NotificationBell() {
   const inbox = useInbox();
   const wide = useMediaQuery(WIDE);
   const location = useLocation();
-  const [open, setOpen] = useState(false);
+  const open = useInboxOpen();
+  const setOpen = setInboxOpen;
 
-  // Any navigation closes the inbox (adjusted while rendering, not in an effect).
-  const [shownPath, setShownPath] = useState(location.pathname + location.search);
-  if (shownPath !== location.pathname + location.search) {
-    setShownPath(location.pathname + location.search);
-    setOpen(false);
-  }
+  // Any navigation closes the inbox.
+  const where = location.pathname + location.search;
+  const shownPath = useRef(where);
+  useEffect(() => {
+    if (shownPath.current === where) return;
+    shownPath.current = where;
+    setInboxOpen(false);
+  }, [where]);
 
   // The first page each time it opens (what came live meanwhile is in already; this catches the rest).
   useEffect(() => {
@@ -110,7 +115,6 @@ function Inbox({ onOpenItem }: { onOpenItem: () => void }) {
           {inbox.unread > 0 ? `${inbox.unread} unread` : "All caught up"}
         </p>
         <Button
-          small
           variant="secondary"
           disabled={!anyUnread}
           onClick={() => {

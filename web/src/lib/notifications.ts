@@ -275,9 +275,32 @@ export function onNotificationsReadElsewhere(listener: () => void): () => void {
   return () => readElsewhere.delete(listener);
 }
 
+// Whether the inbox is open: outside the bell, which the top bar draws in another place on phones (a
+// rotated phone or a resized window keeps it open).
+let inboxOpen = false;
+const openListeners = new Set<() => void>();
+
+export function setInboxOpen(open: boolean): void {
+  if (open === inboxOpen) return;
+  inboxOpen = open;
+  for (const l of openListeners) l();
+}
+
+export function useInboxOpen(): boolean {
+  return useSyncExternalStore(
+    (cb) => {
+      openListeners.add(cb);
+      return () => openListeners.delete(cb);
+    },
+    () => inboxOpen,
+    () => false,
+  );
+}
+
 /** Forgets everything of the last login. */
 export function resetInbox(): void {
   generation += 1;
+  setInboxOpen(false);
   state = EMPTY_INBOX;
   for (const l of listeners) l();
 }

@@ -55,6 +55,15 @@ export function refreshClubs(force = false): Promise<void> {
   return loading;
 }
 
+/** The club of one of the person's rooms, fetching the club lists again once when it is not known
+ * (undefined: none of their clubs has it). */
+export async function findClubOfRoom(roomId: number): Promise<number | undefined> {
+  const known = clubOf(roomId);
+  if (known !== undefined) return known;
+  await refreshClubs(true);
+  return clubOf(roomId);
+}
+
 function clubOf(roomId: number): number | undefined {
   return state.roomClub.get(roomId) ?? hub.clubOf(roomId);
 }

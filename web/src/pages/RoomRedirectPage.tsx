@@ -1,9 +1,10 @@
 // `/rooms/:roomId?seq=N`: a room named without its club (a notification, a push message's click) goes to
-// `/clubs/{club}/rooms/{room}?seq=N` once the club is known (the hub's, else `GET /rooms/{id}`).
+// `/clubs/{club}/rooms/{room}?seq=N` once the club is known (the hub's, else the person's clubs' room
+// lists, fetched again).
 import { useEffect, useState } from "react";
 import { Link, Navigate, useLocation, useParams } from "react-router-dom";
-import { api, type Room } from "../lib/api";
 import { hub } from "../lib/rooms";
+import { findClubOfRoom } from "../lib/unreadClubs";
 import { ErrorAlert, Loading, PageTitle, linkClass } from "../components/ui";
 
 export default function RoomRedirectPage() {
@@ -18,9 +19,9 @@ export default function RoomRedirectPage() {
   useEffect(() => {
     if (!valid || known !== undefined) return;
     let live = true;
-    api<Room>("GET", `/rooms/${id}`).then(
-      (room) => {
-        if (live) setClub({ room: id, club: typeof room.club_id === "number" ? room.club_id : null });
+    findClubOfRoom(id).then(
+      (clubId) => {
+        if (live) setClub({ room: id, club: clubId ?? null });
       },
       (err: unknown) => {
         if (live) setError(err);
@@ -43,7 +44,9 @@ export default function RoomRedirectPage() {
         <ErrorAlert error={error} />
       ) : (
         <div role="alert" className="rounded border border-amber-300 bg-amber-50 p-4 text-amber-900">
-          {valid ? "This conversation cannot be opened in the web app yet." : "This address names no room."}
+          {valid
+            ? "This conversation is not in any of your clubs (or cannot be opened in the web app yet)."
+            : "This address names no room."}
         </div>
       )}
       <p>
