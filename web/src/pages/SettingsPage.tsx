@@ -139,6 +139,7 @@ function DigestSetting() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+  const [unavailable, setUnavailable] = useState(false);
   const [reload, setReload] = useState(0);
 
   useEffect(() => {
@@ -146,7 +147,9 @@ function DigestSetting() {
     api<{ email_digest?: unknown }>("GET", "/me").then(
       (me) => {
         if (!live) return;
-        setOn(me.email_digest !== false);
+        // A server without the setting says nothing about it: the switch stays off and disabled.
+        setOn(typeof me.email_digest === "boolean" ? me.email_digest : null);
+        setUnavailable(typeof me.email_digest !== "boolean");
         setLoadError(null);
       },
       (err: unknown) => {
@@ -183,6 +186,7 @@ function DigestSetting() {
       onChange={(next) => void toggle(next)}
     >
       {loadError != null && <LoadError error={loadError} retry={() => setReload((n) => n + 1)} />}
+      {unavailable && <p className="text-sm text-slate-600">Email digests are not available on this server.</p>}
       <ErrorAlert error={error} />
       {saved && <StatusText>{on ? "You will get the email digest." : "No more email digests."}</StatusText>}
     </Switch>

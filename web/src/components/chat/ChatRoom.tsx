@@ -56,6 +56,8 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
   const [editing, setEditing] = useState<number | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const [highlight, setHighlight] = useState<RoomTarget | null>(null);
+  /** The key of the highlight once its message is in view (the few seconds count from then). */
+  const [highlightShown, setHighlightShown] = useState<string | null>(null);
   const [targetMissing, setTargetMissing] = useState(false);
   const composerRef = useRef<HTMLTextAreaElement>(null);
 
@@ -88,10 +90,10 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     };
   }, [target, state.joined, session]);
   useEffect(() => {
-    if (!highlight) return;
+    if (!highlight || highlightShown !== highlight.key) return;
     const t = setTimeout(() => setHighlight(null), HIGHLIGHT_MS);
     return () => clearTimeout(t);
-  }, [highlight]);
+  }, [highlight, highlightShown]);
 
   const bySeq = useMemo(() => new Map(snap.messages.map((m) => [m.seq, m])), [snap.messages]);
   const nameList = useMemo(() => {
@@ -232,6 +234,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
           onRetry={onRetry}
           onDiscard={onDiscard}
           highlight={highlight}
+          onHighlightShown={setHighlightShown}
         />
       </MemberNames.Provider>
 

@@ -48,6 +48,7 @@ export function MessageList({
   onRetry,
   onDiscard,
   highlight = null,
+  onHighlightShown,
 }: {
   logRef: RefObject<HTMLDivElement | null>;
   onScroll: (e: UIEvent<HTMLDivElement>) => void;
@@ -65,6 +66,8 @@ export function MessageList({
   onDiscard: (clientId: string) => void;
   /** A message to bring into view, focus and mark (a notification's); `key` tells two requests apart. */
   highlight?: { seq: number; key: string } | null;
+  /** Called with the highlight's key once its message is in view. */
+  onHighlightShown?: (key: string) => void;
 }) {
   const virtuoso = useRef<VirtuosoHandle>(null);
   const scroller = useRef<HTMLElement | null>(null);
@@ -169,48 +172,52 @@ export function MessageList({
     find()?.focus({ preventScroll: true });
   }, []);
 
-  // A notification's message: into the middle of the view once it is among the rows, then focused (so a
-  // screen reader reads it and the arrow keys go on from it). Once per request.
-  const shownHighlight = useRef<string | null>(null);
+  // A notification's message: the list is drawn afresh around it (Virtuoso's initial item, in the middle
+  // of the view: no scrolling race with its measuring), then it is focused, so a screen reader reads it
+  // and the arrow keys go on from it. Once per request; the list stays where it is when the mark goes.
   const highlightIndex = highlight
     ? rows.findIndex((r) => r.kind === "message" && r.message.seq === highlight.seq)
     : -1;
+  const [jump, setJump] = useState<{ room: number; key: string; seq: number; index: number } | null>(null);
+  if (highlight && highlightIndex >= 0 && (jump?.key !== highlight.key || jump.room !== room)) {
+    setJump({ room, key: highlight.key, seq: highlight.seq, index: highlightIndex });
+  }
+  const activeJump = jump && jump.room === room ? jump : null;
+  const shownJump = useRef<string | null>(null);
+  const shownRef = useRef(onHighlightShown);
   useEffect(() => {
-    if (!highlight || highlightIndex < 0 || shownHighlight.current === highlight.key) return;
-    shownHighlight.current = highlight.key;
-    const pos = highlightIndex;
-    const seq = highlight.seq;
-    let cancelled = false;
-    let done = false;
-    const focusIt = () => {
-      let tries = 0;
-      const attempt = () => {
-        if (cancelled) return;
-        const row = scroller.current?.querySelector<HTMLElement>(`article[data-seq="${seq}"]`);
-        if (row) {
-          done = true;
+    shownRef.current = onHighlightShown;
+  });
+  useEffect(() => {
+    if (!activeJump || shownJump.current === activeJump.key) return;
+    const { seq, key } = activeJump;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let tries = 0;
+    const step = () => {
+      const el = scroller.current;
+      const row = el?.querySelector<HTMLElement>(`article[data-seq="${seq}"]`);
+      if (el && row) {
+        const view = el.getBoundingClientRect();
+        const at = row.getBoundingClientRect();
+        const middle = (at.top + at.bottom) / 2;
+        // Virtuoso keeps a list hidden while it measures it first: a hidden row takes no focus.
+        if (middle > view.top && middle < view.bottom && getComputedStyle(row).visibility !== "hidden") {
           row.focus({ preventScroll: true });
-          const view = scroller.current?.getBoundingClientRect();
-          const at = row.getBoundingClientRect();
-          // Virtuoso measured the rows on the way: make sure it really is in view.
-          if (view && (at.top < view.top || at.bottom > view.bottom)) row.scrollIntoView({ block: "center" });
-        } else if (tries++ < 30) requestAnimationFrame(attempt);
-      };
-      attempt();
+          if (document.activeElement === row || tries > 30) {
+            shownJump.current = key;
+            shownRef.current?.(key);
+            return;
+          }
+        }
+        if (tries > 5) row.scrollIntoView({ block: "center" });
+      }
+      if (tries++ < 50) timer = setTimeout(step, 100);
     };
-    // Twice: the first jump measures the rows on the way, the second lands where they really are.
-    virtuoso.current?.scrollToIndex({ index: pos, align: "center" });
-    const t = setTimeout(() => {
-      if (cancelled) return;
-      virtuoso.current?.scrollToIndex({ index: pos, align: "center" });
-      setTimeout(focusIt, 50);
-    }, 120);
+    timer = setTimeout(step, 0);
     return () => {
-      cancelled = true;
-      clearTimeout(t);
-      if (!done) shownHighlight.current = null; // the rows moved meanwhile: again with the new index
+      if (timer) clearTimeout(timer);
     };
-  }, [highlight, highlightIndex]);
+  }, [activeJump]);
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const el = scroller.current;
@@ -323,7 +330,7 @@ export function MessageList({
         </div>
       ) : (
         <Virtuoso
-          key={room}
+          key={activeJump ? `${room}:${activeJump.key}` : room}
           ref={virtuoso}
           scrollerRef={setScroller}
           role="log"
@@ -337,7 +344,7 @@ export function MessageList({
           className="min-h-0 flex-1 outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-indigo-500"
           data={rows}
           firstItemIndex={firstItemIndex}
-          initialTopMostItemIndex={{ index: "LAST", align: "end" }}
+          initialTopMostItemIndex={activeJump ? { index: activeJump.index, align: "center" } : { index: "LAST", align: "end" }}
           computeItemKey={(_, row) => row.key}
           itemContent={itemContent}
           increaseViewportBy={{ top: 600, bottom: 300 }}
