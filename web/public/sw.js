@@ -41,7 +41,7 @@ self.addEventListener("push", (event) => {
   const title = TITLES[n.kind] || (actor ? `From ${actor}` : "ClubHoloHub");
   event.waitUntil(
     self.registration.showNotification(title, {
-      body: n.text || "",
+      body: actor && TITLES[n.kind] ? `${actor}: ${n.text || ""}` : n.text || "",
       tag: n.id !== undefined ? `notification-${n.id}` : undefined,
       timestamp: typeof n.created_at === "string" ? Date.parse(n.created_at) || Date.now() : Date.now(),
       data: { url: hrefOf(n), id: n.id },

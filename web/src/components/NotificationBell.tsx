@@ -167,6 +167,7 @@ function NotificationItem({ n, now, onOpen }: { n: AppNotification; now: number;
       <span className="min-w-0 flex-1">
         <span className="flex flex-wrap items-baseline gap-x-2 text-xs text-slate-600">
           <span className="font-semibold uppercase tracking-wide text-slate-700">{kindLabel(n.kind)}</span>
+          {n.actor?.display_name && <span className="font-medium text-slate-800">{n.actor.display_name}</span>}
           {ts > 0 && <time dateTime={new Date(ts).toISOString()}>{messageTime(ts, now)}</time>}
           {!n.read && <span className="sr-only">Unread.</span>}
         </span>

@@ -89,8 +89,13 @@ export function TopBar() {
               <NotificationBell />
               <ThemeToggle className={`text-white hover:bg-indigo-500 ${FOCUS}`} />
               <span className="truncate text-sm text-white">{user.display_name}</span>
-              <NavLink to="/settings" className={barLinkClass}>
-                Settings
+              {/* A gear until the bar has room for the word (from lg); named "Settings" either way. */}
+              <NavLink to="/settings" aria-label="Settings" title="Settings" className={barLinkClass}>
+                <svg aria-hidden="true" viewBox="0 0 24 24" className="h-5 w-5 lg:hidden" fill="none" stroke="currentColor" strokeWidth="2">
+                  <path strokeLinecap="round" strokeLinejoin="round" d="M10.3 4.3a1.7 1.7 0 0 1 3.4 0 1.7 1.7 0 0 0 2.6 1.1 1.7 1.7 0 0 1 2.4 2.4 1.7 1.7 0 0 0 1 2.5 1.7 1.7 0 0 1 0 3.4 1.7 1.7 0 0 0-1 2.6 1.7 1.7 0 0 1-2.4 2.4 1.7 1.7 0 0 0-2.6 1 1.7 1.7 0 0 1-3.4 0 1.7 1.7 0 0 0-2.5-1 1.7 1.7 0 0 1-2.4-2.4 1.7 1.7 0 0 0-1.1-2.6 1.7 1.7 0 0 1 0-3.4 1.7 1.7 0 0 0 1.1-2.5 1.7 1.7 0 0 1 2.4-2.4 1.7 1.7 0 0 0 2.5-1.1Z" />
+                  <circle cx="12" cy="12" r="3" />
+                </svg>
+                <span className="hidden lg:inline">Settings</span>
               </NavLink>
               {logoutButton(
                 `whitespace-nowrap rounded border border-indigo-200 px-3 py-1 text-sm text-white hover:bg-indigo-500 disabled:opacity-60 ${FOCUS}`,
