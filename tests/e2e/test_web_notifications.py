@@ -4,10 +4,10 @@ Ann and Ben share a club room. Ben mentions Ann ("@Ann look") and then writes 60
 mention is older than the page a room opens with. Ann's bell says "Notifications, 1 unread" (on a second tab
 of hers too); the inbox lists it unread; clicking it opens the room scrolled to that message, focused and
 highlighted, and marks it read: the count drops to none on both tabs (the second hears it as
-``notification:read``). The room's menu sets the room's level to Nothing (the server says ``none``);
+``notification:read``). The room's options set the room's level to Nothing (the server says ``none``);
 "Mark all read" clears new ones; the Settings page has both switches and the email digest switch saves.
 axe-core finds nothing serious at 1280×800 and 390×844 in every state visited; screenshots of the bell,
-the inbox, the highlighted message, the room menu and the Settings page at both sizes.
+the inbox, the highlighted message, the room options and the Settings page at both sizes.
 """
 
 import asyncio
@@ -137,21 +137,21 @@ async def test_a_mention_rings_the_bell_and_opens_the_message(browser, gateway, 
         # The highlight lasts a few seconds only.
         await expect(mention).not_to_have_attribute("data-highlighted", "true", timeout=15_000)
 
-        # The room's menu: notifications from this room set to Nothing.
-        await page.get_by_role("button", name="Room menu").click()
-        menu = page.get_by_role("group", name=re.compile("^Menu of"))
+        # The room's options: notifications from this room set to Nothing.
+        await page.get_by_role("button", name="Room options").click()
+        menu = page.get_by_role("group", name=re.compile("^Options of"))
         await expect(menu.get_by_role("radio", name=re.compile("^All messages"))).to_be_checked()
-        await accessible_at_both_sizes(page, "the room menu")
+        await accessible_at_both_sizes(page, "the room options")
         await menu.get_by_role("radio", name=re.compile("^Nothing")).check()
         await expect(menu.get_by_role("status")).to_have_text("Saved: Nothing.")
         await expect(menu.get_by_role("radio", name=re.compile("^Nothing"))).to_be_checked()
-        await shots(page, "notifications-04-room-menu")
+        await shots(page, "notifications-04-room-options")
         async with client_session(gateway.url) as http:
             _, body = await Api(http, ann).call("GET", f"/rooms/{room.id}/notifications", expect=200)
         assert body["level"] == "none", body
         await page.keyboard.press("Escape")
         await expect(menu).to_be_hidden()
-        await expect(page.get_by_role("button", name="Room menu")).to_be_focused()
+        await expect(page.get_by_role("button", name="Room options")).to_be_focused()
     finally:
         if other is not None:
             await other.close()

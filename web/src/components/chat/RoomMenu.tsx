@@ -1,4 +1,4 @@
-// The room's menu (in the room's header): for now the member's notification level of this room,
+// The room's options (a menu in the room's header, button "Room options"): for now the member's notification level of this room,
 // `GET/PATCH /rooms/{id}/notifications {level: all|mentions|none}`. A disclosure button opening a small
 // panel with a radio group; Escape or a click outside closes it and focus goes back to the button.
 import { useEffect, useId, useRef, useState } from "react";
@@ -114,7 +114,7 @@ export function RoomMenu({ roomId, roomName }: { roomId: number; roomName: strin
         onClick={() => setOpen((o) => !o)}
         className="inline-flex items-center gap-1 rounded border border-slate-300 bg-white px-2.5 py-1 text-sm font-medium text-slate-800 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
       >
-        Room menu
+        Room options
         <span aria-hidden="true" className="text-xs">
           ▾
         </span>
@@ -124,7 +124,7 @@ export function RoomMenu({ roomId, roomName }: { roomId: number; roomName: strin
           ref={panel}
           id={panelId}
           role="group"
-          aria-label={`Menu of ${roomName}`}
+          aria-label={`Options of ${roomName}`}
           aria-busy={saving}
           className="absolute right-0 top-full z-30 mt-1 w-72 max-w-[calc(100vw-1.5rem)] rounded-lg border border-slate-200 bg-white p-3 text-slate-900 shadow-lg"
         >
