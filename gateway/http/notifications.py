@@ -43,7 +43,7 @@ async def read(request: web.Request, claims: AccessClaims, body: ReadIn) -> None
     summary="The caller's notification level for a room (all, mentions or none)",
     response=LevelOut,
     tags=("notifications",),
-    errors=("not_found",),
+    errors=("forbidden", "not_found"),
 )
 async def level(request: web.Request, claims: AccessClaims, room_id: int) -> dict:
     return await request.app[NOTIFICATIONS].level(claims.user_id, room_id)
@@ -56,7 +56,7 @@ async def level(request: web.Request, claims: AccessClaims, room_id: int) -> dic
     body=LevelIn,
     response=LevelOut,
     tags=("notifications",),
-    errors=("not_found",),
+    errors=("forbidden", "not_found"),
 )
 async def set_level(request: web.Request, claims: AccessClaims, room_id: int, body: LevelIn) -> dict:
     return await request.app[NOTIFICATIONS].set_level(claims.user_id, room_id, body.level)

@@ -69,12 +69,7 @@ async def logged_in(browser, gateway, member, viewport=DESKTOP) -> Page:
 
 
 async def log_in_phone(page: Page, email: str) -> None:
-    from support.web import PASSWORD
-
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_role("button", name="Menu")).to_be_visible()
+    await log_in(page, email, phone=True)
 
 
 async def no_horizontal_overflow(page: Page, what: str) -> None:

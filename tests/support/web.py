@@ -93,11 +93,12 @@ async def sign_up_and_log_in(page: Page, smtp: Inbox, name: str, screenshots: bo
     return email
 
 
-async def log_in(page: Page, email: str) -> None:
+async def log_in(page: Page, email: str, phone: bool = False) -> None:
     """Logs in as a member would, waiting when told to: every browser in the tests logs in from
-    127.0.0.1, and the login limit per address (10 a minute) can refuse one with "please wait N seconds"."""
+    127.0.0.1, and the login limit per address (10 a minute) can refuse one with "please wait N seconds".
+    ``phone``: the page is phone-sized (logged in shows the Menu button rather than the Clubs link)."""
     await expect(page).to_have_url(re.compile(r"/login"))
-    clubs = page.get_by_role("link", name="Clubs")
+    clubs = page.get_by_role("button", name="Menu") if phone else page.get_by_role("link", name="Clubs")
     wait = page.get_by_role("alert").filter(has_text=re.compile(r"Too many attempts"))
     for attempt in range(4):
         if attempt:

@@ -30,15 +30,17 @@ class Recorder:
 
 
 @pytest.fixture
-def recorded(monkeypatch):
+def recorded(monkeypatch, tmp_path):
     calls: dict[str, list] = {}
-    for kind in ("RoomShard", "SessionShard", "InteractionConsumer", "Ranker"):
+    # Every actor class ActorClient creates: one left out would start a real Ray here (auto-init).
+    for kind in ("RoomShard", "SessionShard", "InteractionConsumer", "Notifier", "Ranker"):
         calls[kind] = []
         monkeypatch.setattr(client, kind, Recorder(calls[kind]))
 
     def build(**settings) -> dict[str, list]:
         sized = Settings(room_shards=2, session_shards=2, rankers=3, **settings)
-        client.ActorClient(sized, URLS, redis=None)
+        client.ActorClient(sized.model_copy(update={"data_dir": tmp_path}), URLS, redis=None)
+        assert not client.ray.is_initialized(), "a real actor was created: Ray started"
         return {kind: [c.get("resources") for c in options] for kind, options in calls.items()}
 
     return build
@@ -50,6 +52,7 @@ def test_unset_resources_leave_placement_to_ray(recorded):
         "RoomShard": [None, None],
         "SessionShard": [None, None],
         "InteractionConsumer": [None],
+        "Notifier": [None],
         "Ranker": [None, None, None],
     }
 
@@ -61,6 +64,7 @@ def test_shard_and_ranker_resources_pin_their_actors(recorded):
         "RoomShard": [shard, shard],
         "SessionShard": [shard, shard],
         "InteractionConsumer": [shard],
+        "Notifier": [shard],
         "Ranker": [ranker, ranker, ranker],
     }
 
