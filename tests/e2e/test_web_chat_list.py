@@ -13,26 +13,13 @@ import re
 
 import pytest
 from playwright.async_api import Page, expect
-from support.chat import ChatClient, make_club_room
+from support.chat import ChatClient, make_club_room, send_all
 from support.members import make_member
 from support.web import assert_accessible, log_in, messages, new_page, send, shots
 
 SEEDED = 500
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-async def send_all(client: ChatClient, room_id: int, texts: list[str]) -> None:
-    """Sends in order, sitting out the per-user rate limit (burst 40, then 5 a second)."""
-    for text in texts:
-        for _ in range(100):
-            ack = await client.send(room_id, text)
-            if ack.get("ok", True) and "error" not in ack:
-                break
-            assert ack["error"]["code"] == "rate_limited", ack
-            await asyncio.sleep(max(0.2, float(ack["error"].get("retry_after") or 0.2)))
-        else:
-            raise AssertionError(f"could not send {text!r}")
 
 
 async def both_sizes_accessible(page: Page, state: str) -> None:

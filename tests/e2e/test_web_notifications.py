@@ -10,12 +10,11 @@ axe-core finds nothing serious at 1280×800 and 390×844 in every state visited;
 the inbox, the highlighted message, the room options and the Settings page at both sizes.
 """
 
-import asyncio
 import re
 
 import pytest
 from playwright.async_api import Page, expect
-from support.chat import ChatClient, make_club_room
+from support.chat import ChatClient, make_club_room, send_all
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 from support.web import (
@@ -32,19 +31,6 @@ from support.web import (
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 AFTER = 60  # messages after the mention: more than the first page a room opens with (50)
-
-
-async def send_all(client: ChatClient, room_id: int, texts: list[str]) -> None:
-    """Sends in order, sitting out the per-user rate limit (burst 40, then 5 a second)."""
-    for text in texts:
-        for _ in range(100):
-            ack = await client.send(room_id, text)
-            if ack.get("ok", True) and "error" not in ack:
-                break
-            assert ack["error"]["code"] == "rate_limited", ack
-            await asyncio.sleep(max(0.2, float(ack["error"].get("retry_after") or 0.2)))
-        else:
-            raise AssertionError(f"could not send {text!r}")
 
 
 async def accessible_at_both_sizes(page: Page, state: str) -> None:
