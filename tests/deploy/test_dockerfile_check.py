@@ -56,8 +56,8 @@ CASES = {
     ),
     "unhashed lock": (
         DOCKERFILE,
-        "pip install --require-hashes --only-binary=:all: -r /tmp/runtime.txt",
-        "pip install --only-binary=:all: -r /tmp/runtime.txt",
+        "pip install --require-hashes --only-binary=:all: --no-binary=http-ece -r /tmp/runtime.txt",
+        "pip install --only-binary=:all: --no-binary=http-ece -r /tmp/runtime.txt",
         "without --require-hashes",
     ),
     "sources before the lock": (
