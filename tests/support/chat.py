@@ -176,8 +176,6 @@ class GatewayProcess:
     def __init__(
         self, settings, services, ray_address: str, tmp_path: Path, extra_env: dict | None = None
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         urls = services.urls()
         # RAY_AUTH_MODE (set by the session's ray.init) stays: joining its cluster needs the token.
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLUBHUB_") and k != "RAY_ADDRESS"}
@@ -187,27 +185,43 @@ class GatewayProcess:
             CLUBHUB_MONGO_URL=urls["mongo"],
             CLUBHUB_REDIS_URL=urls["redis"],
             CLUBHUB_RAY_ADDRESS=ray_address,
-            CLUBHUB_PORT=str(self.port),
             CLUBHUB_USER_MSG_BURST=str(settings.user_msg_burst),
             CLUBHUB_HOUSEKEEPING_S=str(settings.housekeeping_s),
         )
         env.update(extra_env or {})
-        self.log = tmp_path / f"gateway-{self.port}.log"
+        self.env, self.tmp_path = env, tmp_path
+        self._launch()
+
+    def _launch(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.tmp_path / f"gateway-{self.port}.log"
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([CLUBHUB, "run"], env=env, stdout=out, stderr=out)
+            self.proc = subprocess.Popen(
+                [CLUBHUB, "run"], env={**self.env, "CLUBHUB_PORT": str(self.port)}, stdout=out, stderr=out
+            )
 
     async def ready(self) -> None:
-        async with aiohttp.ClientSession() as http:
+        """Up and ready. A free port can be taken between choosing it and binding it (by any process's
+        outgoing connection: the same ephemeral range): then it starts again on another one."""
+        for attempt in range(3):
+            async with aiohttp.ClientSession() as http:
 
-            async def up():
-                assert self.proc.poll() is None, self.log.read_text()[-3000:]
-                try:
-                    async with http.get(f"{self.url}/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
+                async def up():
+                    if self.proc.poll() is not None:
+                        return "exited"
+                    try:
+                        async with http.get(f"{self.url}/readyz") as resp:
+                            return resp.status == 200
+                    except aiohttp.ClientError:
+                        return False
 
-            await wait_for(up, timeout=90, interval=0.25)
+                state = await wait_for(up, timeout=90, interval=0.25)
+            if state is True:
+                return
+            text = self.log.read_text()
+            assert "address already in use" in text and attempt < 2, text[-3000:]
+            self._launch()
 
     def stop(self) -> None:
         terminate(self.proc, 30)
