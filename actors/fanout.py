@@ -116,6 +116,27 @@ def notice_entry(message: dict, club_id: int, reply_to_author: int | None) -> di
     }
 
 
+def search_entry(room_id: int, messages: Iterable[dict]) -> dict[str, Any]:
+    """An entry of ``keys.SEARCH_STREAM``: what the search index needs of messages of one room (a deleted
+    message has empty text, which takes it out of the index)."""
+    rows = [
+        {
+            "seq": m["seq"],
+            "rev": m["rev"],
+            "author": m["author"],
+            "ts": m["ts"],
+            "text": "" if m.get("deleted") else m["text"],
+        }
+        for m in messages
+    ]
+    return {"room_id": str(room_id), "messages": json.dumps(rows, separators=_COMPACT)}
+
+
+def reindexes(message: dict) -> bool:
+    """A changed message the search index must see again: an edit or a delete (not a reaction)."""
+    return bool(message.get("deleted") or "edited_at" in message)
+
+
 def notifies(message: dict) -> bool:
     """Whether a new message may notify anyone (so it gets a ``notice_entry``)."""
     return bool(message.get("mentions") or message.get("mentions_everyone") or message.get("reply_to_seq"))
@@ -275,12 +296,18 @@ class MessageFanout:
                     self._batches(pipe, batches)
                     last = {b["room_id"]: b["messages"][-1]["seq"] for b in batches}
                     pipe.hset(keys.ROOM_LAST_SEQ, mapping=last)
+                    # The search index: one entry per room batch, also for a batch published late (the
+                    # indexer writes a batch in one statement and only what is newer).
+                    for b in batches:
+                        entry = search_entry(b["room_id"], b["messages"])
+                        pipe.xadd(keys.SEARCH_STREAM, entry, maxlen=keys.SEARCH_MAXLEN, approximate=True)
                 if new:
                     self._streams(pipe, new)
                 for entry in noticed:
                     pipe.xadd(keys.NOTIFY_STREAM, entry, maxlen=keys.NOTIFY_MAXLEN, approximate=True)
                 if updated:
                     self._updated(pipe, updated)
+                    self._reindex(pipe, updated)
                 await pipe.execute()
         except Exception as exc:  # stored and acked regardless: published again on the next write or sweep
             self.counters["publish_errors"] += 1
@@ -317,6 +344,15 @@ class MessageFanout:
                 pipe.publish(
                     channel, self.fanout.message("message:updated", msg, room_target(msg["room_id"]))
                 )
+
+    @staticmethod
+    def _reindex(pipe: Any, updated: list[dict]) -> None:
+        by_room: dict[int, list[dict]] = {}
+        for m in filter(reindexes, updated):
+            by_room.setdefault(m["room_id"], []).append(m)
+        for room_id, messages in by_room.items():
+            entry = search_entry(room_id, messages)
+            pipe.xadd(keys.SEARCH_STREAM, entry, maxlen=keys.SEARCH_MAXLEN, approximate=True)
 
     @staticmethod
     def _streams(pipe: Any, new: list[dict]) -> None:

@@ -174,6 +174,17 @@ NOTIFY_MAXLEN = 200_000
 NOTIFY_GROUP = "notifier"
 
 
+# -- search indexing (owner: actors' search indexer; entry shape: actors.fanout.search_entry) -------------
+
+# stream (room_id, messages): every stored message and every edit or delete, as the room shards commit
+# them (in the same pipeline as their fan-out), for the search index. Read by the indexer in consumer
+# group ``SEARCH_GROUP``; rows are written only when newer (by rev), so a redelivered or late entry
+# changes nothing. Bound: trimmed (approximately) to SEARCH_MAXLEN.
+SEARCH_STREAM = NAMESPACE + "search"
+SEARCH_MAXLEN = 500_000
+SEARCH_GROUP = "indexer"
+
+
 # -- interactions and feed signals (owner: actors' interaction consumer; shapes: ranking.signals) ------
 
 # stream (id, user_id, item_type, item_id, kind, ts, source[, dwell_ms]): interactions to turn into stored

@@ -38,6 +38,23 @@ class EventStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member)
     cancelled = "cancelled"
 
 
+class RoomKind(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
+    club = "club"
+    dm = "dm"  # a direct-message room: no club, a fixed set of people (``DmMember``)
+
+
+class DmPolicy(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
+    everyone = "everyone"
+    club_members = "club_members"  # people who share a club with you
+    nobody = "nobody"
+
+
+class ReportStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
+    open = "open"
+    resolved = "resolved"  # an action was taken (delete, timeout, ban)
+    dismissed = "dismissed"
+
+
 class NotifyLevel(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
     all = "all"
     mentions = "mentions"
@@ -54,6 +71,8 @@ class User(Model):
     email_verified_at = fields.DatetimeField(null=True)
     # Unread mentions (and DMs) by mail after a while; off through the settings or the mail's own link.
     email_digest = fields.BooleanField(default=True)
+    # Who may open a direct message with this user (checked on open and on every send).
+    dm_policy = fields.CharEnumField(DmPolicy, max_length=16, default=DmPolicy.club_members)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -100,10 +119,16 @@ class Membership(Model):
 
 class Room(Model):
     id = fields.BigIntField(primary_key=True)
-    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
-        "models.Club", related_name="rooms", on_delete=fields.CASCADE
+    # None for a direct-message room (``kind`` dm).
+    club: fields.ForeignKeyNullableRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="rooms", null=True, on_delete=fields.CASCADE
     )
-    club_id: int
+    club_id: int | None
+    kind = fields.CharEnumField(RoomKind, max_length=8, default=RoomKind.club)
+    # A DM room's people as sorted user ids ("3-17-42"): the same set of people always gets the same room.
+    dm_key = fields.CharField(max_length=200, null=True, unique=True)
+    # A DM's newest activity (``GET /dms`` lists newest first); set when it is opened and by its messages.
+    last_activity_at = fields.DatetimeField(null=True)
     name = fields.CharField(max_length=100)
     # Minimum seconds between two messages of one member; 0 is off.
     slow_mode_s = fields.IntField(default=0)
@@ -316,3 +341,75 @@ class UserBlock(Model):
         table = "user_blocks"
         unique_together = (("user", "blocked"),)
         indexes = (("blocked", "user"),)
+
+
+class DmMember(Model):
+    """One person of a direct-message room (fixed when the room is made)."""
+
+    id = fields.BigIntField(primary_key=True)
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name="dm_members", on_delete=fields.CASCADE
+    )
+    room_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="dm_memberships", on_delete=fields.CASCADE
+    )
+    user_id: int
+
+    class Meta:
+        table = "dm_members"
+        unique_together = (("room", "user"),)
+        indexes = (("user", "room"),)  # a user's DMs
+
+
+class Report(Model):
+    """A member's report of one message to its club's moderators, with a snapshot of the message as it
+    was when reported (a later edit or delete does not erase the evidence)."""
+
+    id = fields.BigIntField(primary_key=True)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="reports", on_delete=fields.CASCADE
+    )
+    club_id: int
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name="reports", on_delete=fields.CASCADE
+    )
+    room_id: int
+    seq = fields.BigIntField()
+    reporter: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="reports_made", on_delete=fields.CASCADE
+    )
+    reporter_id: int
+    reason = fields.CharField(max_length=500)
+    snapshot: fields.JSONField[dict] = fields.JSONField()
+    status = fields.CharEnumField(ReportStatus, max_length=16, default=ReportStatus.open)
+    action = fields.CharField(max_length=16, null=True)
+    resolved_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="reports_resolved", null=True, on_delete=fields.SET_NULL
+    )
+    resolved_by_id: int | None
+    resolved_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "reports"
+        # One report per person and message: reporting again answers the same report.
+        unique_together = (("reporter", "room", "seq"),)
+        indexes = (("club", "status", "id"),)  # a club's queue, newest first
+
+
+class ClubAutomod(Model):
+    """A club's auto-moderation rules; no row: none. Terms are literals (matched on word boundaries,
+    case-folded), never patterns."""
+
+    club: fields.OneToOneRelation[Club] = fields.OneToOneField(
+        "models.Club", related_name="automod", primary_key=True, on_delete=fields.CASCADE
+    )
+    club_id: int
+    blocked_terms: fields.JSONField[list] = fields.JSONField(default=list)
+    link_min_member_age_s = fields.IntField(null=True)
+    max_mentions = fields.IntField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "club_automod"
