@@ -27,7 +27,7 @@ from enum import Enum
 
 from tortoise.expressions import Q
 
-from .models import Club, ClubBan, Event, Membership, Room, Visibility
+from .models import Club, ClubBan, DmMember, Event, Membership, Room, RoomKind, Visibility
 
 _MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist (and must not reach the database driver)
 
@@ -67,11 +67,28 @@ async def visible_club(club_id: int, user_id: int) -> tuple[Club, str | None] | 
     return (club, role) if can_see(club.visibility, role) else None
 
 
-async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club, str | None] | None:
-    """The room, its club and the caller's role, or None when the room is missing or its club hidden."""
+async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club | None, str | None] | None:
+    """The room, its club and the caller's role, or None when the room is missing or its club hidden.
+    A direct-message room has no club and is visible to its own people only (as ``member``)."""
     room = await Room.get_or_none(id=room_id) if _valid_id(room_id) else None
-    found = await visible_club(room.club_id, user_id) if room is not None else None
-    return (room, *found) if room is not None and found is not None else None
+    if room is None:
+        return None
+    if is_dm(room):
+        return (room, None, "member") if await is_dm_member(room_id, user_id) else None
+    found = await visible_club(room.club_id, user_id) if room.club_id is not None else None
+    return (room, *found) if found is not None else None
+
+
+def is_dm(room: Room) -> bool:
+    return _value(room.kind) == RoomKind.dm.value
+
+
+async def is_dm_member(room_id: int, user_id: int) -> bool:
+    return await DmMember.exists(room_id=room_id, user_id=user_id)
+
+
+async def dm_members(room_id: int) -> list[int]:
+    return [int(u) for u in await DmMember.filter(room_id=room_id).values_list("user_id", flat=True)]  # type: ignore[call-overload]
 
 
 async def visible_event(event_id: int, user_id: int) -> tuple[Event, Club, str | None] | None:
@@ -190,6 +207,20 @@ def listable_club_sql(club: str, user_param: str) -> str:
     return (
         f"({visible_club_sql(club, user_param)}"  # nosec B608: alias and placeholder checked above
         f" AND NOT EXISTS (SELECT 1 FROM club_bans b WHERE b.club_id = {club}.id AND b.user_id = {user_param}))"
+    )
+
+
+def readable_room_sql(room_id: str, club_id: str, user_param: str) -> str:
+    """A boolean SQL expression: the user (query parameter ``user_param``) may read the room whose id and
+    club id are the columns ``room_id`` and ``club_id`` (e.g. ``s.room_id``, ``s.club_id``) right now: a
+    member of its club (a ban or a leave removes the membership), or one of a DM room's people."""
+    for column in (room_id, club_id):
+        alias, _, name = column.partition(".")
+        _checked(alias, user_param)
+        _checked(name, user_param)
+    return (
+        f"({club_id} IN (SELECT m.club_id FROM memberships m WHERE m.user_id = {user_param})"  # nosec B608
+        f" OR {room_id} IN (SELECT d.room_id FROM dm_members d WHERE d.user_id = {user_param}))"
     )
 
 
