@@ -5,6 +5,8 @@ import { returnPath } from "./lib/returnPath";
 import { formatTitle } from "./lib/title";
 import { useClubUnread, useUnreadPolling } from "./lib/unreadClubs";
 import { useNotificationEvents } from "./lib/notifications";
+import { useBlockEvents } from "./lib/blocks";
+import { useDmEvents } from "./lib/dms";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { FillContext } from "./components/shell/fill";
 import { OutageScreen } from "./components/shell/OutageScreen";
@@ -26,6 +28,10 @@ const LivePage = lazy(() => import("./pages/LivePage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
 const SettingsPage = lazy(() => import("./pages/SettingsPage"));
 const RoomRedirectPage = lazy(() => import("./pages/RoomRedirectPage"));
+const DmsPage = lazy(() => import("./pages/DmsPage"));
+const SearchPage = lazy(() => import("./pages/SearchPage"));
+const ReportsPage = lazy(() => import("./pages/ReportsPage"));
+const ModerationPage = lazy(() => import("./pages/ModerationPage"));
 
 function RequireAuth() {
   const { user, ready } = useAuth();
@@ -81,6 +87,11 @@ function Screens() {
             <Route path="/users/:userId" element={<ProfilePage />} />
             <Route path="/settings" element={<SettingsPage />} />
             <Route path="/rooms/:roomId" element={<RoomRedirectPage />} />
+            <Route path="/dms" element={<DmsPage />} />
+            <Route path="/dms/:roomId" element={<DmsPage />} />
+            <Route path="/search" element={<SearchPage />} />
+            <Route path="/clubs/:clubId/reports" element={<ReportsPage />} />
+            <Route path="/clubs/:clubId/moderation" element={<ModerationPage />} />
           </Route>
           <Route path="*" element={<NotFound />} />
         </Routes>
@@ -97,6 +108,8 @@ function Shell() {
   useRouteFocus(main, location.pathname);
   useUnreadPolling(user?.id ?? null);
   useNotificationEvents(user?.id ?? null);
+  useDmEvents(user?.id ?? null);
+  useBlockEvents(user?.id ?? null);
   const { total } = useClubUnread();
   useEffect(() => {
     document.title = formatTitle(user ? total : 0);

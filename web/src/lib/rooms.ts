@@ -22,6 +22,17 @@ export interface RoomState {
   loadingOlder: boolean;
   /** The last error of a history or gap fetch. */
   historyError: unknown;
+  /** The room's pinned seqs as the last `room:pins` said (null before any). */
+  pins: readonly number[] | null;
+  /** The `rev` of that `room:pins` (an older one is ignored). */
+  pinsRev: number;
+}
+
+/** The server's `room:pins`: a pin change in a room. */
+export interface PinsEvent {
+  room_id: number;
+  rev?: number;
+  pins: number[];
 }
 
 const TYPING_SHOWN_MS = 5000;
@@ -47,6 +58,8 @@ function emptyState(): RoomState {
     typing: new Map(),
     loadingOlder: false,
     historyError: null,
+    pins: null,
+    pinsRev: 0,
   };
 }
 
@@ -239,6 +252,14 @@ export class RoomSession {
     this.store.applyUpdate(message);
   }
 
+  /** `room:pins`: the room's pinned seqs now (kept unless an older revision). */
+  onPins(p: PinsEvent): void {
+    if (!Array.isArray(p.pins)) return;
+    const rev = typeof p.rev === "number" ? p.rev : this.st.pinsRev;
+    if (rev < this.st.pinsRev) return;
+    this.set({ pins: p.pins.filter((n) => typeof n === "number"), pinsRev: rev });
+  }
+
   onPresence(p: PresenceEvent): void {
     const online = new Set(this.st.online);
     if (p.status === "online") online.add(p.user_id);
@@ -283,8 +304,8 @@ export class RoomSession {
 
   // -- actions -------------------------------------------------------------------------------------
   /** Queues a message (shown at once as "Sending…") and sends the queue if the room is joined. */
-  send(text: string, author: Author, replyToSeq?: number | null): void {
-    this.store.enqueue(text, author, replyToSeq);
+  send(text: string, author: Author, replyToSeq?: number | null, threadRootSeq?: number | null): void {
+    this.store.enqueue(text, author, replyToSeq, undefined, threadRootSeq);
     void this.flush();
   }
 
@@ -297,6 +318,7 @@ export class RoomSession {
         client_id: p.client_id,
         text: p.text,
         ...(p.reply_to_seq ? { reply_to_seq: p.reply_to_seq } : {}),
+        ...(p.thread_root_seq ? { thread_root_seq: p.thread_root_seq } : {}),
       }),
     ).then(() => {
       this.scheduleResend();
@@ -333,6 +355,16 @@ export class RoomSession {
 
   async remove(seq: number): Promise<void> {
     await call("message:delete", { room_id: this.roomId, seq });
+  }
+
+  /** Pins (`POST /rooms/{id}/pins`) or unpins a message; `room:pins` then tells every member. */
+  async pin(seq: number, pinned: boolean): Promise<void> {
+    if (pinned) await api("POST", `/rooms/${this.roomId}/pins`, { seq });
+    else await api("DELETE", `/rooms/${this.roomId}/pins/${seq}`);
+    const now = new Set(this.st.pins ?? this.store.messages().filter((m) => m.pinned).map((m) => m.seq));
+    if (pinned) now.add(seq);
+    else now.delete(seq);
+    this.set({ pins: [...now] });
   }
 
   async react(seq: number, emoji: string, add: boolean): Promise<void> {
@@ -396,6 +428,7 @@ export class RoomHub {
   private readListeners = new Set<(roomId: number) => void>();
   private reconnectListeners = new Set<() => void>();
   private joinedListeners = new Set<(roomId: number) => void>();
+  private messageListeners = new Set<(messages: ChatMessage[]) => void>();
   private roomClubs = new Map<number, number>();
   /** The room on screen: its new messages are not counted unread. */
   activeRoom: number | null = null;
@@ -417,12 +450,15 @@ export class RoomHub {
       message: (m: ChatMessage) => {
         route(m?.room_id)?.onMessages([m]);
         this.countUnread([m]);
+        this.emitMessages([m]);
       },
       "message:batch": (b: { room_id: number; messages: ChatMessage[] }) => {
         const list = (b?.messages ?? []).map((m) => ({ ...m, room_id: m.room_id ?? b.room_id }));
         route(b?.room_id)?.onMessages(list);
         this.countUnread(list);
+        this.emitMessages(list);
       },
+      "room:pins": (p: PinsEvent) => route(p?.room_id)?.onPins(p),
       "message:updated": (m: ChatMessage) => route(m?.room_id)?.onUpdated(m),
       presence: (p: PresenceEvent) => route(p?.room_id)?.onPresence(p),
       typing: (t: { room_id: number; user_id: number }) => {
@@ -557,6 +593,16 @@ export class RoomHub {
 
   notifyJoined(roomId: number): void {
     for (const l of this.joinedListeners) l(roomId);
+  }
+
+  /** Every live message of any room (after its session has it). */
+  onMessages(listener: (messages: ChatMessage[]) => void): () => void {
+    this.messageListeners.add(listener);
+    return () => this.messageListeners.delete(listener);
+  }
+
+  private emitMessages(list: ChatMessage[]): void {
+    for (const l of this.messageListeners) l(list);
   }
 
   /** The socket is back (after a drop). */

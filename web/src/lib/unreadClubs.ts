@@ -5,6 +5,7 @@ import { useEffect, useMemo, useSyncExternalStore } from "react";
 import { api, type Club, type Schema } from "./api";
 import { loadMyClubs } from "./clubs";
 import { onNotificationsReadElsewhere, parseNotificationCount, setNotificationCount } from "./notifications";
+import { isDm, refreshDmsSoon } from "./dms";
 import { hub, useUnread } from "./rooms";
 import { parseUnread, totalUnread, unknownRooms, unreadByClub } from "./unread";
 
@@ -77,7 +78,11 @@ async function fetchUnread(): Promise<void> {
   } catch {
     return; // an outage or a dropped connection: the counts stay as they were
   }
-  if (unknownRooms(hub.getUnread(), clubOf).length > 0) void refreshClubs();
+  // A room of no known club nor DM: a new room of a club, or a new DM.
+  if (unknownRooms(hub.getUnread(), clubOf).some((id) => !isDm(id))) {
+    void refreshClubs();
+    refreshDmsSoon();
+  }
 }
 
 /** Keeps the counts current while `userId` is logged in (mount once, in the app's shell). */

@@ -13,6 +13,7 @@ import { parseUnread } from "../lib/unread";
 import { parseNotificationCount, setNotificationCount } from "../lib/notifications";
 import { removedMessage } from "../lib/errors";
 import { AlertText, Button, ErrorAlert, Field, Loading, PageTitle, inputClass, linkClass } from "../components/ui";
+import { MessageButton } from "../components/MessageButton";
 
 type RoomsOut = Schema<"RoomsOut">;
 type MembersOut = Schema<"MembersOut">;
@@ -96,6 +97,14 @@ function ModeratorTools({ club, onRoomCreated }: { club: Club; onRoomCreated: (r
     <details className="mt-4 rounded border border-slate-200 bg-white p-2 text-sm">
       <summary className="cursor-pointer font-medium text-slate-700">Manage club</summary>
       <div className="mt-2 space-y-3">
+        <p className="flex flex-col gap-1">
+          <Link to={`/clubs/${club.id}/reports`} className={linkClass}>
+            Report queue
+          </Link>
+          <Link to={`/clubs/${club.id}/moderation`} className={linkClass}>
+            Moderation settings
+          </Link>
+        </p>
         <div>
           <Button small variant="secondary" onClick={() => void createInvite()}>
             Create invite code
@@ -401,6 +410,7 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
               <span className={`shrink-0 text-xs ${isOnline ? "text-emerald-700" : "text-slate-600"}`}>
                 {isOnline ? "online" : "offline"}
               </span>
+              {m.user_id !== user.id && <MessageButton userId={m.user_id} name={m.display_name} className="shrink-0" />}
             </li>
           );
         })}

@@ -5,6 +5,7 @@ import { AlertText, Button, ErrorAlert, Field, LoadError, Loading, PageTitle, St
 import { api, type Achievement, type Schema, type User } from "../lib/api";
 import { useAuth } from "../lib/auth";
 import { useSocket } from "../lib/socket";
+import { MessageButton } from "../components/MessageButton";
 
 /** One's own profile (`GET /me`) or another member's (`GET /users/{id}`): the fields both have. */
 type Profile = User;
@@ -127,7 +128,10 @@ function ProfileView({ requested, own }: { requested: number; own: boolean }) {
 
       {profile && (
         <section aria-labelledby="profile-name" className="rounded-lg border border-slate-200 bg-white p-4">
-          <PageTitle id="profile-name">{profile.display_name}</PageTitle>
+          <div className="flex flex-wrap items-start justify-between gap-2">
+            <PageTitle id="profile-name">{profile.display_name}</PageTitle>
+            {!own && <MessageButton userId={requested} name={profile.display_name} small={false} />}
+          </div>
           {profile.bio ? (
             <p className="mt-2 whitespace-pre-wrap text-slate-800">{profile.bio}</p>
           ) : (

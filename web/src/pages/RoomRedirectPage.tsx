@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { Link, Navigate, useLocation, useParams } from "react-router-dom";
 import { hub } from "../lib/rooms";
 import { findClubOfRoom } from "../lib/unreadClubs";
+import { isDm, loadDms } from "../lib/dms";
 import { ErrorAlert, Loading, PageTitle, linkClass } from "../components/ui";
 
 export default function RoomRedirectPage() {
@@ -13,15 +14,23 @@ export default function RoomRedirectPage() {
   const id = Number(roomId);
   const valid = Number.isInteger(id) && id > 0;
   const known = valid ? hub.clubOf(id) : undefined;
-  const [club, setClub] = useState<{ room: number; club: number | null } | null>(null);
+  // A DM: the conversation (`club` "dm").
+  const [club, setClub] = useState<{ room: number; club: number | "dm" | null } | null>(null);
   const [error, setError] = useState<unknown>(null);
 
   useEffect(() => {
     if (!valid || known !== undefined) return;
     let live = true;
-    findClubOfRoom(id).then(
+    const find = async (): Promise<number | "dm" | null> => {
+      if (isDm(id)) return "dm";
+      const clubId = await findClubOfRoom(id);
+      if (clubId !== undefined) return clubId;
+      await loadDms();
+      return isDm(id) ? "dm" : null;
+    };
+    find().then(
       (clubId) => {
-        if (live) setClub({ room: id, club: clubId ?? null });
+        if (live) setClub({ room: id, club: clubId });
       },
       (err: unknown) => {
         if (live) setError(err);
@@ -33,6 +42,7 @@ export default function RoomRedirectPage() {
   }, [id, valid, known]);
 
   const clubId = known ?? (club?.room === id ? club.club : undefined);
+  if (valid && clubId === "dm") return <Navigate to={`/dms/${id}${location.search}`} replace />;
   if (valid && typeof clubId === "number") {
     return <Navigate to={`/clubs/${clubId}/rooms/${id}${location.search}`} replace />;
   }

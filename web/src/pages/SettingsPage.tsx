@@ -4,7 +4,138 @@
 import { useEffect, useId, useState, type ReactNode } from "react";
 import { ApiError, api } from "../lib/api";
 import { blockerMessage, currentSubscription, disablePush, enablePush, pushBlocker, type PushBlocker } from "../lib/push";
-import { AlertText, ErrorAlert, LoadError, PageTitle, StatusText } from "../components/ui";
+import { unblockMember, useBlocks } from "../lib/blocks";
+import { AlertText, Button, ErrorAlert, LoadError, PageTitle, StatusText } from "../components/ui";
+
+type DmPolicy = "everyone" | "club_members" | "nobody";
+
+const POLICIES: readonly { policy: DmPolicy; label: string; hint: string }[] = [
+  { policy: "everyone", label: "Everyone", hint: "Anyone on ClubHoloHub can start a conversation with you." },
+  { policy: "club_members", label: "People in my clubs", hint: "Only people who share a club with you." },
+  { policy: "nobody", label: "Nobody", hint: "No one can start a new conversation with you." },
+];
+
+function isPolicy(v: unknown): v is DmPolicy {
+  return v === "everyone" || v === "club_members" || v === "nobody";
+}
+
+/** Who may open a DM with this person (`PATCH /me {dm_policy}`). */
+function DmPolicySetting() {
+  const [policy, setPolicy] = useState<DmPolicy | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [reload, setReload] = useState(0);
+  const id = useId();
+
+  useEffect(() => {
+    let live = true;
+    api<{ dm_policy?: unknown }>("GET", "/me").then(
+      (me) => {
+        if (!live) return;
+        setPolicy(isPolicy(me.dm_policy) ? me.dm_policy : "club_members");
+        setLoadError(null);
+      },
+      (err: unknown) => {
+        if (live) setLoadError(err);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [reload]);
+
+  async function choose(next: DmPolicy) {
+    const before = policy;
+    setPolicy(next);
+    setBusy(true);
+    setSaved(false);
+    setError(null);
+    try {
+      const me = await api<{ dm_policy?: unknown }>("PATCH", "/me", { dm_policy: next });
+      setPolicy(isPolicy(me?.dm_policy) ? me.dm_policy : next);
+      setSaved(true);
+    } catch (err) {
+      setPolicy(before);
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="py-3">
+      <fieldset disabled={policy === null || busy} aria-busy={busy}>
+        <legend className="font-medium text-slate-900">Who can send you direct messages</legend>
+        <div className="mt-1 space-y-1">
+          {POLICIES.map((p) => (
+            <label
+              key={p.policy}
+              className="flex cursor-pointer items-start gap-2 rounded px-1 py-1 hover:bg-slate-100 has-[:focus-visible]:ring-2 has-[:focus-visible]:ring-indigo-500"
+            >
+              <input
+                type="radio"
+                name={`dm-policy-${id}`}
+                value={p.policy}
+                checked={policy === p.policy}
+                onChange={() => void choose(p.policy)}
+                aria-describedby={`${id}-${p.policy}`}
+                className="mt-1 accent-indigo-600"
+              />
+              <span>
+                <span className="block text-sm font-medium">{p.label}</span>
+                <span id={`${id}-${p.policy}`} className="block text-xs text-slate-600">
+                  {p.hint}
+                </span>
+              </span>
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      {loadError != null && <LoadError error={loadError} retry={() => setReload((n) => n + 1)} />}
+      <ErrorAlert error={error} />
+      {saved && policy && <StatusText>Saved: {POLICIES.find((p) => p.policy === policy)?.label}.</StatusText>}
+    </div>
+  );
+}
+
+/** The members this person blocked, each with "Unblock". */
+function BlockedList() {
+  const blocks = useBlocks();
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <div className="py-3">
+      <p className="font-medium text-slate-900">Blocked members</p>
+      <p className="text-sm text-slate-600">They cannot message you; their messages in shared rooms are hidden until you show them.</p>
+      <ErrorAlert error={error ?? blocks.error} className="mt-2" />
+      {blocks.list === null ? (
+        <p className="mt-2 text-sm text-slate-600">Loading…</p>
+      ) : blocks.list.length === 0 ? (
+        <p className="mt-2 text-sm text-slate-600">You have not blocked anyone.</p>
+      ) : (
+        <ul aria-label="Blocked members" className="mt-2 divide-y divide-slate-200">
+          {blocks.list.map((b) => (
+            <li key={b.user_id} className="flex items-center justify-between gap-2 py-1.5 text-sm">
+              <span className="min-w-0 truncate">{b.display_name}</span>
+              <Button
+                small
+                variant="secondary"
+                aria-label={`Unblock ${b.display_name}`}
+                onClick={() => {
+                  setError(null);
+                  unblockMember(b.user_id).catch(setError);
+                }}
+              >
+                Unblock
+              </Button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
 
 /** An on/off switch (`role="switch"`) named by its visible label, described by its hint. */
 function Switch({
@@ -208,6 +339,15 @@ export default function SettingsPage() {
         <p className="pb-3 pt-1 text-sm text-slate-600">
           Each room's menu says which of its messages notify you: all, mentions only, or nothing.
         </p>
+      </section>
+      <section aria-labelledby="settings-privacy" className="rounded-lg border border-slate-200 bg-white px-4 py-2">
+        <h2 id="settings-privacy" className="pt-2 text-lg font-semibold">
+          Direct messages and privacy
+        </h2>
+        <div className="divide-y divide-slate-200">
+          <DmPolicySetting />
+          <BlockedList />
+        </div>
       </section>
     </div>
   );

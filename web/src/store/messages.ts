@@ -32,6 +32,14 @@ export interface ChatMessage {
   mentions?: number[];
   /** An `@everyone` by a moderator. */
   mentions_everyone?: boolean;
+  /** A reply in the thread of that message of the room (shown in the thread panel, not in the log). */
+  thread_root_seq?: number | null;
+  /** On a thread's root: how many replies it has and when the last came. */
+  thread?: { reply_count: number; last_reply_ts?: number | null } | null;
+  /** Set while the message is pinned in its room. */
+  pinned?: { by?: number | Author | null; at?: number | string | null } | null;
+  /** The author is someone the reader blocked (the message is shown collapsed). */
+  author_blocked?: boolean;
 }
 
 /** Whether `m` mentions the user `meId`: the server's `mentions` when it has them, else "@name" in the text
@@ -74,6 +82,8 @@ export interface PendingMessage {
   room_id: number;
   text: string;
   reply_to_seq?: number;
+  /** A reply in that message's thread. */
+  thread_root_seq?: number;
   author: Author;
   created_at: number;
   status: PendingStatus;
@@ -286,7 +296,8 @@ export class MessageStore {
         p.status !== "failed" &&
         p.author.id === m.author.id &&
         p.text === m.text &&
-        (p.reply_to_seq ?? null) === (m.reply_to_seq ?? null),
+        (p.reply_to_seq ?? null) === (m.reply_to_seq ?? null) &&
+        (p.thread_root_seq ?? null) === (m.thread_root_seq ?? null),
     );
     if (i < 0) return;
     this.acked.set(this.queue[i].client_id, m.seq);
@@ -351,7 +362,13 @@ export class MessageStore {
   // -- the send queue -------------------------------------------------------------------------------
 
   /** Queues a message typed by `author`: shown at once as pending, sent by `flush`. */
-  enqueue(text: string, author: Author, replyToSeq?: number | null, clientId: string = newClientId()): PendingMessage {
+  enqueue(
+    text: string,
+    author: Author,
+    replyToSeq?: number | null,
+    clientId: string = newClientId(),
+    threadRootSeq?: number | null,
+  ): PendingMessage {
     const p: PendingMessage = {
       client_id: clientId,
       room_id: this.roomId,
@@ -360,6 +377,7 @@ export class MessageStore {
       created_at: Date.now(),
       status: "pending",
       ...(replyToSeq ? { reply_to_seq: replyToSeq } : {}),
+      ...(threadRootSeq ? { thread_root_seq: threadRootSeq } : {}),
     };
     this.queue.push(p);
     this.changed();
@@ -392,6 +410,7 @@ export class MessageStore {
         ts: ack.ts,
         reactions: {},
         ...(p.reply_to_seq ? { reply_to_seq: p.reply_to_seq } : {}),
+        ...(p.thread_root_seq ? { thread_root_seq: p.thread_root_seq } : {}),
       });
       this.advance();
     }

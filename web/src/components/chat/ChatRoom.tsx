@@ -1,6 +1,7 @@
 // A chat room on screen: the container that wires a RoomSession (lib/rooms.ts) to the message list, the
 // composer and the scrolling (lib/useStickyScroll.ts), and marks what the reader has seen as read.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useNavigate } from "react-router-dom";
 
 import type { Me } from "../../lib/api";
 import { authorName, typingLine } from "../../lib/chatView";
@@ -8,8 +9,16 @@ import { removedMessage } from "../../lib/errors";
 import { useMessages, useRoomState, type RoomSession } from "../../lib/rooms";
 import { useConnection } from "../../lib/socket";
 import { useStickyScroll } from "../../lib/useStickyScroll";
+import { blockMember, unblockMember, useBlocks } from "../../lib/blocks";
+import { pinnedSeqs, replyCounts as countReplies } from "../../lib/threads";
+import { ApiError } from "../../lib/api";
+import { Drawer } from "../shell/Drawer";
+import { WIDER, useMediaQuery } from "../shell/useMediaQuery";
+import { PinsPanel } from "./PinsPanel";
+import { ReportDialog } from "./ReportDialog";
+import { ThreadPanel } from "./ThreadPanel";
 import type { ChatMessage } from "../../store/messages";
-import { AlertText, Button, ErrorAlert } from "../ui";
+import { AlertText, Button, ErrorAlert, StatusText } from "../ui";
 import { Composer } from "./Composer";
 import { THUMBS_UP, type MessageActions } from "./MessageItem";
 import { MemberNames } from "./Reactions";
@@ -35,20 +44,35 @@ interface Props {
   names: ReadonlyMap<number, string>;
   /** The message to bring into view and mark (a notification's), if any. */
   target?: RoomTarget | null;
+  /** A club's room ("#name") or a direct conversation (the people's names). */
+  kind?: "room" | "dm";
+  /** May pin and unpin (a club's moderators; any member of a DM). */
+  canPin?: boolean;
 }
 
-function RoomTitle({ name }: { name: string }) {
+function RoomTitle({ name, dm = false }: { name: string; dm?: boolean }) {
   return (
     <h2 id="room-title" className="min-w-0 truncate text-lg font-semibold">
-      <span aria-hidden="true" className="text-slate-500">
-        #
-      </span>
+      {!dm && (
+        <span aria-hidden="true" className="text-slate-500">
+          #
+        </span>
+      )}
       {name}
     </h2>
   );
 }
 
-export function ChatRoom({ session, roomName, me, canModerate, names, target = null }: Props) {
+export function ChatRoom({ session, roomName, me, canModerate, names, target = null, kind = "room", canPin }: Props) {
+  const dm = kind === "dm";
+  const mayPin = canPin ?? canModerate;
+  const navigate = useNavigate();
+  const wider = useMediaQuery(WIDER);
+  const blocks = useBlocks();
+  const [thread, setThread] = useState<number | null>(null);
+  const [reporting, setReporting] = useState<ChatMessage | null>(null);
+  const [pinsOpen, setPinsOpen] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
   const snap = useMessages(session);
   const state = useRoomState(session);
   const connection = useConnection();
@@ -70,6 +94,10 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     setActionError(null);
     setHighlight(null);
     setTargetMissing(false);
+    setThread(null);
+    setReporting(null);
+    setPinsOpen(false);
+    setNote(null);
   }
 
   // A notification's message: loaded (older pages when it is before what is held), then marked for a
@@ -82,7 +110,14 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     void session.reveal(target.seq).then((found) => {
       if (!live) return;
       setTargetMissing(!found);
-      if (found) setHighlight(target);
+      const root = found ? session.store.get(target.seq)?.thread_root_seq : null;
+      // A thread's reply: its thread opens, its root is marked in the room.
+      if (root) {
+        setThread(root);
+        void session.reveal(root).then((ok) => {
+          if (live && ok) setHighlight({ seq: root, key: target.key });
+        });
+      } else if (found) setHighlight(target);
     });
     return () => {
       live = false;
@@ -96,6 +131,17 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
   }, [highlight, highlightShown]);
 
   const bySeq = useMemo(() => new Map(snap.messages.map((m) => [m.seq, m])), [snap.messages]);
+  const pinned = useMemo(() => pinnedSeqs(state.pins, snap.messages), [state.pins, snap.messages]);
+  const replies = useMemo(() => countReplies(snap.messages), [snap.messages]);
+
+  // A send the server refused (auto-moderation names its rule; a timeout, slow mode): said at the composer
+  // too, not only at the failed message (adjusted while rendering, once per message).
+  const refused = snap.pending.find((p) => p.status === "failed" && p.error instanceof ApiError && p.error.code === "forbidden");
+  const [shownRefusal, setShownRefusal] = useState<string | null>(null);
+  if (refused && refused.client_id !== shownRefusal) {
+    setShownRefusal(refused.client_id);
+    setActionError(refused.error);
+  }
   const nameList = useMemo(() => {
     const all = new Set(names.values());
     for (const m of snap.messages) all.add(m.author.display_name);
@@ -164,9 +210,35 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     [session],
   );
 
+  const onPin = useCallback(
+    (seq: number, pin: boolean) => {
+      setActionError(null);
+      session.pin(seq, pin).then(() => setNote(pin ? "Message pinned." : "Message unpinned."), setActionError);
+    },
+    [session],
+  );
+
+  const onBlock = useCallback((author: ChatMessage["author"], block: boolean) => {
+    setActionError(null);
+    (block ? blockMember(author.id, author.display_name) : unblockMember(author.id)).then(
+      () => setNote(block ? `You blocked ${author.display_name}. Their messages are hidden.` : `You unblocked ${author.display_name}.`),
+      setActionError,
+    );
+  }, []);
+
   const actions = useMemo<MessageActions>(
-    () => ({ onReply, onReact, onEdit: setEditing, onSaveEdit, onDelete }),
-    [onReply, onReact, onSaveEdit, onDelete],
+    () => ({
+      onReply,
+      onReact,
+      onEdit: setEditing,
+      onSaveEdit,
+      onDelete,
+      onThread: setThread,
+      onPin: mayPin ? onPin : undefined,
+      onReport: setReporting,
+      onBlock,
+    }),
+    [onReply, onReact, onSaveEdit, onDelete, mayPin, onPin, onBlock],
   );
   const onRetry = useCallback((id: string) => session.retry(id), [session]);
   const onDiscard = useCallback((id: string) => session.store.discard(id), [session]);
@@ -180,24 +252,86 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     return (
       <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
         <header className="min-w-0 border-b border-slate-200 px-4 py-2">
-          <RoomTitle name={roomName} />
+          <RoomTitle name={roomName} dm={dm} />
         </header>
         <AlertText className="m-3">{removedMessage(state.removed)}</AlertText>
       </section>
     );
   }
 
-  return (
+  const threadPanel =
+    thread !== null ? (
+      <ThreadPanel
+        key={`${session.roomId}:${thread}`}
+        session={session}
+        rootSeq={thread}
+        me={me}
+        canModerate={canModerate}
+        nameList={nameList}
+        actions={actions}
+        pinned={pinned}
+        blocked={blocks.ids}
+        roomName={dm ? roomName : `#${roomName}`}
+        onClose={() => setThread(null)}
+      />
+    ) : null;
+
+  const dialogs = (
+    <>
+      <ReportDialog message={reporting} onClose={() => setReporting(null)} />
+      <Drawer open={pinsOpen} onClose={() => setPinsOpen(false)} label="Pinned messages" id="room-pins" side="right" panelClassName={wider ? "w-96 max-w-[90vw]" : "w-full"}>
+        <PinsPanel
+          roomId={session.roomId}
+          version={`${state.pinsRev}:${(state.pins ?? []).join(",")}`}
+          canPin={mayPin}
+          onOpen={(seq) => {
+            setPinsOpen(false);
+            void navigate({ search: `?seq=${seq}` });
+          }}
+          onUnpin={(seq) => session.pin(seq, false)}
+        />
+      </Drawer>
+    </>
+  );
+
+  // On a phone the thread takes the whole screen; from lg it sits beside the room.
+  if (threadPanel && !wider) {
+    return (
+      <>
+        {threadPanel}
+        {dialogs}
+      </>
+    );
+  }
+
+  const room = (
     <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
       <header className="flex min-w-0 shrink-0 items-center justify-between gap-2 border-b border-slate-200 px-4 py-2">
-        <RoomTitle name={roomName} />
+        <RoomTitle name={roomName} dm={dm} />
         <div className="flex shrink-0 items-center gap-2">
           {!state.joined && connection === "connected" && !state.joinError && (
             <span className="shrink-0 text-sm text-slate-600">Joining…</span>
           )}
+          <Button
+            small
+            variant="secondary"
+            aria-haspopup="dialog"
+            aria-expanded={pinsOpen}
+            onClick={() => setPinsOpen(true)}
+          >
+            Pinned{pinned.size > 0 ? ` (${pinned.size})` : ""}
+          </Button>
           <RoomMenu roomId={session.roomId} roomName={roomName} />
         </div>
       </header>
+      {note && (
+        <div className="mx-3 mt-2 flex items-center justify-between gap-2 rounded border border-green-300 bg-green-50 px-3 py-1">
+          <StatusText>{note}</StatusText>
+          <Button small variant="ghost" onClick={() => setNote(null)}>
+            Dismiss
+          </Button>
+        </div>
+      )}
       {targetMissing && (
         <p role="status" className="mx-3 mt-2 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900">
           The message you were notified of is no longer in this room.
@@ -235,6 +369,9 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
           onDiscard={onDiscard}
           highlight={highlight}
           onHighlightShown={setHighlightShown}
+          pinned={pinned}
+          blocked={blocks.ids}
+          replyCounts={replies}
         />
       </MemberNames.Provider>
 
@@ -268,7 +405,22 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
         onError={setActionError}
         onSend={onSend}
         onTyping={() => session.typing()}
+        placeholder={dm ? `Message ${roomName} (Enter sends, Shift+Enter for a new line)` : undefined}
       />
     </section>
+  );
+
+  return (
+    <>
+      {threadPanel ? (
+        <div className="grid h-full min-h-0 min-w-0 grid-cols-[minmax(0,1fr)_22rem] grid-rows-[minmax(0,1fr)]">
+          {room}
+          <div className="min-h-0 min-w-0 border-l border-slate-200">{threadPanel}</div>
+        </div>
+      ) : (
+        room
+      )}
+      {dialogs}
+    </>
   );
 }

@@ -25,6 +25,10 @@ export function Composer({
   onError,
   onSend,
   onTyping,
+  draft,
+  inputId = "composer",
+  label = "Message",
+  placeholder,
 }: {
   inputRef: RefObject<HTMLTextAreaElement | null>;
   /** The room the draft belongs to (without it: the club and the room's name). */
@@ -41,9 +45,16 @@ export function Composer({
   /** The trimmed text to send. */
   onSend: (text: string) => void;
   onTyping: () => void;
+  /** Where the draft is kept when not the room's own (a thread's). */
+  draft?: string;
+  /** The text box's id (one "composer" per page: the room's). */
+  inputId?: string;
+  /** The text box's accessible name. */
+  label?: string;
+  placeholder?: string;
 }) {
   const { clubId } = useParams();
-  const draftKey = roomId ?? `${clubId ?? ""}/${roomName}`;
+  const draftKey = draft ?? roomId ?? `${clubId ?? ""}/${roomName}`;
   const [text, setText] = useState(() => loadDraft(draftKey));
   // Another room: its own draft (adjusted while rendering, so the old text never shows in the new room).
   const [shownKey, setShownKey] = useState(draftKey);
@@ -146,8 +157,8 @@ export function Composer({
       <form onSubmit={send} className="flex min-w-0 items-end gap-2">
         <textarea
           ref={inputRef}
-          id="composer"
-          aria-label="Message"
+          id={inputId}
+          aria-label={label}
           value={text}
           onChange={(e) => {
             change(e.target.value);
@@ -155,7 +166,7 @@ export function Composer({
           }}
           onKeyDown={keys}
           rows={2}
-          placeholder={`Message #${roomName} (Enter sends, Shift+Enter for a new line)`}
+          placeholder={placeholder ?? `Message #${roomName} (Enter sends, Shift+Enter for a new line)`}
           className={`${inputClass} min-w-0 flex-1 resize-none`}
         />
         <EmojiPicker

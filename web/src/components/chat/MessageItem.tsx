@@ -7,7 +7,9 @@ import { mentions as mentionsName } from "../../lib/mentions";
 import { mentionsUser, type ChatMessage, type PendingMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
 import { MessageBody } from "./MessageBody";
+import { MessageMenu, type MenuItem } from "./MessageMenu";
 import { AddReaction, Reactions } from "./Reactions";
+import { repliesLabel } from "../../lib/threads";
 
 export const THUMBS_UP = "👍";
 
@@ -36,6 +38,14 @@ export interface MessageActions {
   /** Resolves with whether the edit was saved. */
   onSaveEdit: (seq: number, text: string) => Promise<boolean>;
   onDelete: (seq: number) => void;
+  /** Opens the message's thread (absent where threads are not offered: in the thread panel). */
+  onThread?: (seq: number) => void;
+  /** Pins or unpins (absent for readers who may not). */
+  onPin?: (seq: number, pin: boolean) => void;
+  /** Opens the report dialog of the message. */
+  onReport?: (m: ChatMessage) => void;
+  /** Blocks (true) or unblocks the message's author. */
+  onBlock?: (author: ChatMessage["author"], block: boolean) => void;
 }
 
 /**
@@ -76,6 +86,12 @@ interface ItemProps extends MessageActions {
   pos?: number;
   /** The message a notification led to: it stands out for a few seconds. */
   highlighted?: boolean;
+  /** Whether it is pinned in the room. */
+  pinned?: boolean;
+  /** Its author is blocked by the reader: shown collapsed until asked. */
+  blocked?: boolean;
+  /** The replies in its thread (0: none). */
+  replies?: number;
 }
 
 /** One stored message: author and time (unless grouped under the previous one), text (or its editor),
@@ -91,13 +107,36 @@ export const MessageItem = memo(function MessageItem({
   now,
   pos,
   highlighted = false,
+  pinned = false,
+  blocked = false,
+  replies = 0,
   onReply,
   onReact,
   onEdit,
   onSaveEdit,
   onDelete,
+  onThread,
+  onPin,
+  onReport,
+  onBlock,
 }: ItemProps) {
   const own = m.author.id === me.id;
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [revealed, setRevealed] = useState(false);
+  const collapsed = blocked && !revealed && !m.deleted;
+  const menu: MenuItem[] = [];
+  if (!m.deleted) {
+    if (onThread) menu.push({ label: "Reply in thread", onSelect: () => onThread(m.seq) });
+    if (onPin) menu.push({ label: pinned ? "Unpin message" : "Pin message", onSelect: () => onPin(m.seq, !pinned) });
+    if (!own && onReport) menu.push({ label: "Report message", onSelect: () => onReport(m) });
+    if (!own && onBlock) {
+      menu.push(
+        blocked
+          ? { label: `Unblock ${m.author.display_name}`, onSelect: () => onBlock(m.author, false) }
+          : { label: `Block ${m.author.display_name}`, onSelect: () => onBlock(m.author, true), danger: true },
+      );
+    }
+  }
   const mentionsMe = !m.deleted && mentionsUser(m, me.id, () => mentionsName(m.text, me.display_name));
   const reacted = (m.reactions?.[THUMBS_UP] ?? []).includes(me.id);
   const { ref, onFocus, onBlur } = useRovingControls();
@@ -111,6 +150,8 @@ export const MessageItem = memo(function MessageItem({
       data-grouped={grouped}
       data-mention={mentionsMe || undefined}
       data-highlighted={highlighted || undefined}
+      data-blocked={blocked || undefined}
+      data-pinned={pinned || undefined}
       tabIndex={-1}
       onFocus={onFocus}
       onBlur={onBlur}
@@ -126,7 +167,14 @@ export const MessageItem = memo(function MessageItem({
         // Said to screen readers; sighted readers see the colour and the marked name.
         <span className="sr-only">{highlighted ? "The message you were notified of. " : ""}{mentionsMe ? "Mentions you. " : ""}</span>
       )}
-      {grouped ? (
+      {collapsed ? (
+        <p className="flex flex-wrap items-center gap-2 py-1 pr-24 text-sm italic text-slate-600 dark:text-slate-400">
+          Message from a blocked member
+          <Button small variant="secondary" className="not-italic" onClick={() => setRevealed(true)}>
+            Show
+          </Button>
+        </p>
+      ) : grouped ? (
         // Said to screen readers, not shown: the header above covers it.
         <header className="sr-only">
           {m.author.display_name}, <time dateTime={new Date(m.ts).toISOString()}>{time}</time>
@@ -137,19 +185,34 @@ export const MessageItem = memo(function MessageItem({
           <time dateTime={new Date(m.ts).toISOString()} title={fullTime(m.ts)} className="text-xs text-slate-600 dark:text-slate-400">
             {time}
           </time>
+          {pinned && <span className="rounded bg-amber-100 px-1 text-xs text-amber-900">Pinned</span>}
+          {blocked && (
+            <Button small variant="ghost" onClick={() => setRevealed(false)}>
+              Hide
+            </Button>
+          )}
         </header>
       )}
-      {m.edited_at && !m.deleted && (
+      {m.edited_at && !m.deleted && !collapsed && (
         <span className="float-right ml-2 rounded bg-slate-100 px-1 text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-300" title={fullTime(m.edited_at)}>
           edited
         </span>
       )}
-      {!m.deleted && !editing && (
+      {!m.deleted && !editing && collapsed && (
+        <div
+          role="toolbar"
+          aria-label="Message actions"
+          className={`absolute right-2 top-0.5 z-10 gap-0.5 rounded border border-slate-200 bg-white p-0.5 shadow-sm group-hover:flex group-focus-within:flex dark:border-slate-600 dark:bg-slate-800 ${menuOpen ? "flex" : "hidden"}`}
+        >
+          <MessageMenu items={menu} onOpenChange={setMenuOpen} />
+        </div>
+      )}
+      {!m.deleted && !editing && !collapsed && (
         // Hidden (not dimmed) until the message is hovered or holds focus: nothing faint to read.
         <div
           role="toolbar"
           aria-label="Message actions"
-          className="absolute right-2 top-0.5 z-10 hidden gap-0.5 rounded border border-slate-200 bg-white p-0.5 shadow-sm group-hover:flex group-focus-within:flex dark:border-slate-600 dark:bg-slate-800"
+          className={`absolute right-2 top-0.5 z-10 max-w-[calc(100%-1rem)] flex-wrap justify-end gap-0.5 rounded border border-slate-200 bg-white p-0.5 shadow-sm group-hover:flex group-focus-within:flex dark:border-slate-600 dark:bg-slate-800 ${menuOpen ? "flex" : "hidden"}`}
         >
           <Button small variant="ghost" onClick={() => onReply(m.seq)}>
             Reply
@@ -168,8 +231,11 @@ export const MessageItem = memo(function MessageItem({
               Delete
             </Button>
           )}
+          <MessageMenu items={menu} onOpenChange={setMenuOpen} />
         </div>
       )}
+      {collapsed ? null : (
+        <>
       {m.reply_to_seq ? <Quote parent={parent} seq={m.reply_to_seq} /> : null}
       {m.deleted ? (
         <p className="italic text-slate-600 dark:text-slate-400">message deleted</p>
@@ -179,6 +245,17 @@ export const MessageItem = memo(function MessageItem({
         <MessageBody text={m.text} names={nameList} myName={me.display_name} />
       )}
       {!m.deleted && <Reactions reactions={m.reactions} meId={me.id} onReact={(emoji, add) => onReact(m, add, emoji)} />}
+      {replies > 0 && onThread && (
+        <button
+          type="button"
+          onClick={() => onThread(m.seq)}
+          className="mt-0.5 rounded px-1 text-xs font-medium text-indigo-700 underline underline-offset-2 hover:bg-indigo-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+        >
+          {repliesLabel(replies)}
+        </button>
+      )}
+        </>
+      )}
     </article>
   );
 });

@@ -4,6 +4,7 @@ import { Virtuoso, type VirtuosoHandle } from "react-virtuoso";
 import type { Me } from "../../lib/api";
 import { firstUnread, logRows, type LogRow } from "../../lib/chatView";
 import { readSeen, writeSeen } from "../../lib/readMarks";
+import { isFromBlocked, mainLog } from "../../lib/threads";
 import type { RoomState } from "../../lib/rooms";
 import { LATEST_EVENT } from "../../lib/useStickyScroll";
 import type { ChatMessage, StoreSnapshot } from "../../store/messages";
@@ -49,6 +50,9 @@ export function MessageList({
   onDiscard,
   highlight = null,
   onHighlightShown,
+  pinned,
+  blocked = null,
+  replyCounts,
 }: {
   logRef: RefObject<HTMLDivElement | null>;
   onScroll: (e: UIEvent<HTMLDivElement>) => void;
@@ -68,6 +72,12 @@ export function MessageList({
   highlight?: { seq: number; key: string } | null;
   /** Called with the highlight's key once its message is in view. */
   onHighlightShown?: (key: string) => void;
+  /** The seqs pinned in the room. */
+  pinned?: ReadonlySet<number>;
+  /** The authors the reader blocked (null: not known yet, the server's marks count). */
+  blocked?: ReadonlySet<number> | null;
+  /** Thread root seq -> its replies. */
+  replyCounts?: ReadonlyMap<number, number>;
 }) {
   const virtuoso = useRef<VirtuosoHandle>(null);
   const scroller = useRef<HTMLElement | null>(null);
@@ -94,7 +104,8 @@ export function MessageList({
   const firstUnreadSeq = visit.room === room ? visit.unread : null;
 
   const rows = useMemo(
-    () => logRows(snap.messages, snap.pending, { now, firstUnreadSeq }),
+    // Thread replies are in the thread panel, not in the log.
+    () => logRows(mainLog(snap.messages), mainLog(snap.pending), { now, firstUnreadSeq }),
     [snap.messages, snap.pending, now, firstUnreadSeq],
   );
   const unreadIndex = useMemo(() => rows.findIndex((r) => r.kind === "unread"), [rows]);
@@ -281,11 +292,18 @@ export function MessageList({
             now={now}
             pos={pos}
             highlighted={highlight?.seq === m.seq}
+            pinned={pinned?.has(m.seq) ?? !!m.pinned}
+            blocked={isFromBlocked(m, blocked)}
+            replies={replyCounts?.get(m.seq) ?? 0}
             onReply={actions.onReply}
             onReact={actions.onReact}
             onEdit={actions.onEdit}
             onSaveEdit={actions.onSaveEdit}
             onDelete={actions.onDelete}
+            onThread={actions.onThread}
+            onPin={actions.onPin}
+            onReport={actions.onReport}
+            onBlock={actions.onBlock}
           />
         );
       }

@@ -4,6 +4,9 @@ import { useState } from "react";
 import { Link, NavLink, useLocation, useNavigate } from "react-router-dom";
 import { useAuth } from "../../lib/auth";
 import { useClubUnread } from "../../lib/unreadClubs";
+import { dmUnread, useDms } from "../../lib/dms";
+import { useUnread } from "../../lib/rooms";
+import { SearchBox } from "../SearchBox";
 import { NotificationBell } from "../NotificationBell";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { Drawer } from "./Drawer";
@@ -23,7 +26,7 @@ const menuLinkClass = ({ isActive }: { isActive: boolean }) =>
     isActive ? "bg-indigo-100 text-indigo-900" : "text-slate-800 hover:bg-slate-100"
   }`;
 
-function MainLinks({ linkClass, total }: { linkClass: typeof barLinkClass; total: number }) {
+function MainLinks({ linkClass, total, dmTotal }: { linkClass: typeof barLinkClass; total: number; dmTotal: number }) {
   return (
     <>
       <NavLink to="/" end className={linkClass}>
@@ -32,6 +35,10 @@ function MainLinks({ linkClass, total }: { linkClass: typeof barLinkClass; total
       <NavLink to="/clubs" end className={linkClass}>
         Clubs
         <UnreadBadge count={total} />
+      </NavLink>
+      <NavLink to="/dms" className={linkClass}>
+        Messages
+        <UnreadBadge count={dmTotal} />
       </NavLink>
       <NavLink to="/profile" className={linkClass}>
         Profile
@@ -46,6 +53,9 @@ export function TopBar() {
   const location = useLocation();
   const wide = useMediaQuery(WIDE);
   const { clubs, byClub, total } = useClubUnread();
+  const dms = useDms();
+  const unread = useUnread();
+  const dmTotal = dmUnread(dms.rooms, unread).total;
   const [busy, setBusy] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
 
@@ -83,9 +93,16 @@ export function TopBar() {
         {user && wide && (
           <>
             <nav aria-label="Main" className="flex items-center gap-1">
-              <MainLinks linkClass={barLinkClass} total={total} />
+              <MainLinks linkClass={barLinkClass} total={total} dmTotal={dmTotal} />
             </nav>
             <div className="ml-auto flex min-w-0 items-center gap-2">
+              <SearchBox className="hidden w-44 xl:block" />
+              <NavLink to="/search" aria-label="Search messages" title="Search messages" className={(a) => `${barLinkClass(a)} xl:hidden`}>
+                <svg aria-hidden="true" viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="2">
+                  <circle cx="11" cy="11" r="7" />
+                  <path strokeLinecap="round" d="m20 20-3.5-3.5" />
+                </svg>
+              </NavLink>
               <NotificationBell />
               <ThemeToggle className={`text-white hover:bg-indigo-500 ${FOCUS}`} />
               <span className="truncate text-sm text-white">{user.display_name}</span>
@@ -106,7 +123,7 @@ export function TopBar() {
         {user && !wide && (
           <div className="ml-auto flex items-center gap-2">
             <NotificationBell />
-            {total > 0 && <UnreadBadge count={total} />}
+            {total + dmTotal > 0 && <UnreadBadge count={total + dmTotal} />}
             <button
               type="button"
               aria-expanded={menuOpen}
@@ -124,8 +141,9 @@ export function TopBar() {
       {user && <ConnectionBanner />}
       {user && !wide && (
         <Drawer open={menuOpen} onClose={() => setMenuOpen(false)} label="Menu" id="app-menu" side="right">
+          <SearchBox dark={false} className="mb-3" />
           <nav aria-label="Main" className="flex flex-col gap-1">
-            <MainLinks linkClass={menuLinkClass} total={total} />
+            <MainLinks linkClass={menuLinkClass} total={total} dmTotal={dmTotal} />
           </nav>
           {clubs.length > 0 && (
             <section aria-labelledby="menu-clubs" className="mt-4">

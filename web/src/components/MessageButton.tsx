@@ -1,0 +1,38 @@
+// "Message" next to a member (the club's member list, a profile): opens the DM with them (`POST /dms`,
+// the same room every time) and goes to it. A refusal (their DM setting, a block) is said beside it.
+import { useState } from "react";
+import { useNavigate } from "react-router-dom";
+import { openDm } from "../lib/dms";
+import { errorMessage } from "../lib/errors";
+import { Button } from "./ui";
+
+export function MessageButton({ userId, name, small = true, className = "" }: { userId: number; name: string; small?: boolean; className?: string }) {
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function open() {
+    setBusy(true);
+    setError(null);
+    try {
+      const roomId = await openDm([userId]);
+      void navigate(`/dms/${roomId}`);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <span className={`inline-flex min-w-0 flex-col items-end ${className}`}>
+      <Button small={small} variant="secondary" aria-label={`Message ${name}`} disabled={busy} onClick={() => void open()}>
+        Message
+      </Button>
+      {error != null && (
+        <span role="alert" className="mt-0.5 max-w-56 text-right text-xs text-red-800">
+          {errorMessage(error)}
+        </span>
+      )}
+    </span>
+  );
+}
