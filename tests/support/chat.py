@@ -64,6 +64,7 @@ class ChatClient:
         self.reads: list[dict] = []
         self.notifications: list[dict] = []
         self.notifications_read: list[dict] = []
+        self.events: dict[str, list] = defaultdict(list)  # any other server event, by name
         self.disconnected = asyncio.Event()
         sio = self.sio
 
@@ -100,6 +101,10 @@ class ChatClient:
         @sio.on("notification:read")
         async def on_notification_read(r):
             self.notifications_read.append(r)
+
+        @sio.on("*")
+        async def on_any(event, *args):
+            self.events[event].append(args[0] if args else None)
 
         @sio.event
         async def disconnect(reason=None):
