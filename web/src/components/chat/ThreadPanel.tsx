@@ -38,6 +38,7 @@ export function ThreadPanel({
 }) {
   const snap = useMessages(session);
   const [fetched, setFetched] = useState<ChatMessage[]>([]);
+  const [fetchedRoot, setFetchedRoot] = useState<ChatMessage | null>(null);
   const [more, setMore] = useState(false);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
@@ -46,7 +47,8 @@ export function ThreadPanel({
   const composer = useRef<HTMLTextAreaElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
-  const root = useMemo(() => snap.messages.find((m) => m.seq === rootSeq), [snap.messages, rootSeq]);
+  // The room's copy when it holds the root (kept current by the room's events), else the thread's.
+  const root = useMemo(() => snap.messages.find((m) => m.seq === rootSeq), [snap.messages, rootSeq]) ?? fetchedRoot;
   const replies = useMemo(() => threadReplies(rootSeq, fetched, snap.messages), [rootSeq, fetched, snap.messages]);
   const pending = useMemo(() => pendingReplies(rootSeq, snap.pending), [rootSeq, snap.pending]);
 
@@ -73,9 +75,10 @@ export function ThreadPanel({
   useEffect(() => {
     heading.current?.focus();
     let live = true;
-    api<{ messages?: ChatMessage[] }>("GET", `/rooms/${session.roomId}/threads/${rootSeq}${query({ limit: PAGE })}`).then(
+    api<{ root?: ChatMessage; messages?: ChatMessage[] }>("GET", `/rooms/${session.roomId}/threads/${rootSeq}${query({ limit: PAGE })}`).then(
       (out) => {
         if (!live) return;
+        if (out.root) setFetchedRoot({ ...out.root, room_id: out.root.room_id ?? session.roomId });
         const list = (out.messages ?? []).map((m) => ({ ...m, room_id: m.room_id ?? session.roomId, thread_root_seq: m.thread_root_seq ?? rootSeq }));
         setFetched(list);
         setMore(list.length >= PAGE);
@@ -91,11 +94,6 @@ export function ThreadPanel({
       live = false;
     };
   }, [session.roomId, rootSeq]);
-
-  // The root not held (opened from a link): fetched into the room's store.
-  useEffect(() => {
-    if (!root) void session.reveal(rootSeq);
-  }, [root, session, rootSeq]);
 
   const threadActions = useMemo<MessageActions>(
     () => ({ ...actions, onThread: undefined, onEdit: setEditing, onReply: () => composer.current?.focus() }),
