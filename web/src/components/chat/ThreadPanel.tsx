@@ -48,7 +48,7 @@ export function ThreadPanel({
   const heading = useRef<HTMLHeadingElement>(null);
 
   // The room's copy when it holds the root (kept current by the room's events), else the thread's.
-  const root = useMemo(() => snap.messages.find((m) => m.seq === rootSeq), [snap.messages, rootSeq]) ?? fetchedRoot;
+  const root = useMemo(() => snap.messages.find((m) => m.seq === rootSeq) ?? fetchedRoot, [snap.messages, rootSeq, fetchedRoot]);
   const replies = useMemo(() => threadReplies(rootSeq, fetched, snap.messages), [rootSeq, fetched, snap.messages]);
   const pending = useMemo(() => pendingReplies(rootSeq, snap.pending), [rootSeq, snap.pending]);
 
