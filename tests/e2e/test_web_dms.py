@@ -1,0 +1,136 @@
+"""Issue 20, point 6: direct messages in the web client, in a real browser.
+
+Ann and Ben share a club; Cy does not. Ben waits on his "Direct messages" page. Ann opens the club and
+presses "Message Ben" in its member list: the app opens (``POST /dms``) their conversation at
+``/dms/:id``. They write to each other live and both see every message once and in order; the DM shows in
+both lists ("Direct messages", newest first, Ben's from the ``dm`` notification, without a reload). Cy, an
+outsider, gets 404/403 for the room's history. axe-core finds nothing serious at 1280×800 and 390×844;
+screenshots of the list and the conversation at both sizes.
+"""
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+from support.chat import make_club_room
+from support.members import Api, client_session, make_member
+from support.web import assert_accessible, log_in, messages, new_page, send, settled, shots
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+async def accessible_at_both_sizes(page: Page, state: str) -> None:
+    size = page.viewport_size
+    await assert_accessible(page, f"{state} (1280x800)")
+    await page.set_viewport_size(PHONE)
+    await settled(page)
+    await assert_accessible(page, f"{state} (390x844)")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
+    await page.set_viewport_size(size)
+    await settled(page)
+
+
+def dm_list(page: Page):
+    return page.get_by_role("navigation", name="Direct messages")
+
+
+async def texts_in_order(page: Page, expected: list[str]) -> None:
+    """The log shows exactly these of the expected texts, once each and in this order."""
+    log = messages(page)
+    for text in expected:
+        await expect(log.get_by_role("article").filter(has_text=text)).to_have_count(1)
+    shown = await log.get_by_role("article").all_inner_texts()
+    order = [next(i for i, t in enumerate(shown) if text in t) for text in expected]
+    assert order == sorted(order), shown
+
+
+@pytest.fixture(scope="module")
+async def people(gateway, smtp):
+    ann = await make_member(gateway.url, smtp, "Ann")
+    ben = await make_member(gateway.url, smtp, "Ben")
+    cy = await make_member(gateway.url, smtp, "Cy")
+    room = await make_club_room(ann.user_id, [ben.user_id])
+    return {"ann": ann, "ben": ben, "cy": cy, "room": room}
+
+
+async def test_two_members_open_a_dm_and_talk_live(browser, gateway, people):
+    ann, ben, cy, room = people["ann"], people["ben"], people["cy"], people["room"]
+    ann_page = await new_page(browser, gateway)
+    ben_page = await new_page(browser, gateway)
+    try:
+        # Ben waits on his DM list (empty).
+        await ben_page.goto("/login")
+        await log_in(ben_page, ben.email)
+        await ben_page.get_by_role("link", name=re.compile("^Messages")).click()
+        await expect(ben_page).to_have_url(re.compile(r"/dms$"))
+        await expect(dm_list(ben_page).get_by_text("No conversations yet", exact=False)).to_be_visible()
+
+        # Ann opens the club and messages Ben from its member list.
+        await ann_page.goto("/login")
+        await log_in(ann_page, ann.email)
+        await ann_page.goto(f"/clubs/{room.club_id}/rooms/{room.id}")
+        members = ann_page.get_by_role("list", name="Members")
+        await expect(members.get_by_text("Ben")).to_be_visible()
+        await members.get_by_role("button", name="Message Ben").click()
+        await expect(ann_page).to_have_url(re.compile(r"/dms/\d+$"))
+        dm_id = int(ann_page.url.rsplit("/", 1)[1])
+        await expect(ann_page.get_by_role("heading", name="Ben", level=2)).to_be_visible()
+        await send(ann_page, "Hi Ben, it's Ann")
+        await texts_in_order(ann_page, ["Hi Ben, it's Ann"])
+
+        # Ben's list gets the conversation live (the dm notification), and he opens it.
+        entry = dm_list(ben_page).get_by_role("link", name=re.compile("Ann"))
+        await expect(entry).to_be_visible()
+        await expect(entry).to_contain_text("Hi Ben, it's Ann")
+        await entry.click()
+        await expect(ben_page).to_have_url(re.compile(rf"/dms/{dm_id}$"))
+        await texts_in_order(ben_page, ["Hi Ben, it's Ann"])
+
+        # Both ways, live, in order on both screens.
+        await send(ben_page, "Hello Ann!")
+        await texts_in_order(ann_page, ["Hi Ben, it's Ann", "Hello Ann!"])
+        await send(ann_page, "Shall we meet at the club night?")
+        await send(ben_page, "Yes, see you there")
+        expected = [
+            "Hi Ben, it's Ann",
+            "Hello Ann!",
+            "Shall we meet at the club night?",
+            "Yes, see you there",
+        ]
+        await texts_in_order(ann_page, expected)
+        await texts_in_order(ben_page, expected)
+
+        # The DM is in both lists, with its last message.
+        for page, other in ((ann_page, "Ben"), (ben_page, "Ann")):
+            link = dm_list(page).get_by_role("link", name=re.compile(other))
+            await expect(link).to_have_count(1)
+            await expect(link).to_contain_text("see you there")
+            await expect(link).to_have_attribute("aria-current", "page")
+
+        await shots(ann_page, "dms-01-conversation")
+        await accessible_at_both_sizes(ann_page, "a DM conversation")
+        # On a phone the list is a screen of its own, the conversation another.
+        await ben_page.set_viewport_size(PHONE)
+        await settled(ben_page)
+        await expect(ben_page.get_by_role("link", name="All conversations")).to_be_visible()
+        await texts_in_order(ben_page, expected)
+        await ben_page.get_by_role("link", name="All conversations").click()
+        await expect(dm_list(ben_page).get_by_role("link", name=re.compile("Ann"))).to_be_visible()
+        await ben_page.set_viewport_size(DESKTOP)
+        await settled(ben_page)
+        await shots(ben_page, "dms-02-list")
+        await accessible_at_both_sizes(ben_page, "the DM list")
+
+        # Somebody else cannot read it, nor open a DM room as a club's room.
+        async with client_session(gateway.url) as http:
+            status, _ = await Api(http, cy).call("GET", f"/rooms/{dm_id}/messages")
+            assert status in (403, 404), status
+            status, body = await Api(http, ann).call("GET", f"/rooms/{dm_id}/messages", expect=200)
+            assert [m["text"] for m in body["messages"]] == expected
+            _, listed = await Api(http, ben).call("GET", "/dms", expect=200)
+            assert [r["room_id"] for r in listed["rooms"]][:1] == [dm_id]
+    finally:
+        await ann_page.context.close()
+        await ben_page.context.close()
