@@ -116,6 +116,8 @@ async def test_two_members_open_a_dm_and_talk_live(browser, gateway, people):
         await settled(ben_page)
         await expect(ben_page.get_by_role("link", name="All conversations")).to_be_visible()
         await texts_in_order(ben_page, expected)
+        last = messages(ben_page).get_by_role("article").filter(has_text="see you there")
+        await expect(last).to_be_in_viewport()
         await ben_page.get_by_role("link", name="All conversations").click()
         await expect(dm_list(ben_page).get_by_role("link", name=re.compile("Ann"))).to_be_visible()
         await ben_page.set_viewport_size(DESKTOP)

@@ -12,7 +12,7 @@ import { ChatRoom, type RoomTarget } from "../components/chat/ChatRoom";
 import { UnreadBadge } from "../components/shell/UnreadBadge";
 import { useFillViewport } from "../components/shell/fill";
 import { WIDE, useMediaQuery } from "../components/shell/useMediaQuery";
-import { BackLink, Button, ErrorAlert, PageTitle } from "../components/ui";
+import { BackLink, Button, ErrorAlert } from "../components/ui";
 
 /** How many of the newest DMs are held (joined) while the list is on screen: their new messages move the
  * list and count as unread at once; older ones follow the server's counts. */
@@ -146,34 +146,36 @@ function DmsView({ roomId }: { roomId: number | null }) {
       </div>
     );
 
-  if (!wide) {
-    if (roomId === null) {
-      return (
-        <div className="mx-auto w-full max-w-2xl overflow-y-auto p-4">
-          <PageTitle className="sr-only">Direct messages</PageTitle>
-          {list}
-        </div>
-      );
-    }
-    return (
-      <div className="flex h-full min-h-0 w-full min-w-0 flex-col bg-white">
-        <div className="shrink-0 border-b border-slate-200 px-3 py-1.5">
-          <BackLink to="/dms">All conversations</BackLink>
-          <h1 className="sr-only">Direct messages</h1>
-        </div>
-        <div className="flex min-h-0 flex-1 flex-col">{chat}</div>
-      </div>
-    );
-  }
-
+  // One tree for both widths (the list beside the conversation from md; on phones one of them, with a link
+  // back): the conversation is not mounted afresh when the width crosses the breakpoint.
+  const showList = wide || roomId === null;
+  const showChat = wide || roomId !== null;
   return (
     <div className="mx-auto flex h-full min-h-0 w-full min-w-0 max-w-7xl flex-col">
       <h1 className="sr-only">Direct messages</h1>
-      <div className="grid min-h-0 min-w-0 flex-1 grid-cols-[17rem_minmax(0,1fr)] grid-rows-[minmax(0,1fr)]">
-        <aside aria-label="Conversations" className="min-h-0 overflow-y-auto border-r border-slate-200 bg-slate-50 p-3">
-          {list}
-        </aside>
-        <div className="flex min-h-0 min-w-0 flex-col bg-white">{chat}</div>
+      <div
+        className={`grid min-h-0 min-w-0 flex-1 grid-rows-[minmax(0,1fr)] ${
+          wide ? "grid-cols-[17rem_minmax(0,1fr)]" : "grid-cols-[minmax(0,1fr)]"
+        }`}
+      >
+        {showList ? (
+          <aside
+            aria-label="Conversations"
+            className={`min-h-0 overflow-y-auto p-3 ${wide ? "border-r border-slate-200 bg-slate-50" : "mx-auto w-full max-w-2xl p-4"}`}
+          >
+            {list}
+          </aside>
+        ) : null}
+        {showChat ? (
+          <div className="flex min-h-0 min-w-0 flex-col bg-white">
+            {!wide && (
+              <div className="shrink-0 border-b border-slate-200 px-3 py-1.5">
+                <BackLink to="/dms">All conversations</BackLink>
+              </div>
+            )}
+            {chat}
+          </div>
+        ) : null}
       </div>
     </div>
   );
