@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 
 from tortoise.exceptions import IntegrityError
@@ -107,12 +108,15 @@ async def get_or_create(user_ids: list[int]) -> tuple[Room, bool]:
     people make one room: the loser of the unique ``dm_key`` reads the winner's (made in one transaction
     with its people, so it is complete when seen)."""
     key = dm_key(user_ids)
-    room = await Room.get_or_none(dm_key=key)
-    if room is not None:
-        return room, False
+    now = datetime.now(UTC)
+    # Opening a DM again counts as activity: it comes first in its people's lists, as a new one would.
+    if await Room.filter(dm_key=key).update(last_activity_at=now):
+        return await Room.get(dm_key=key), False
     try:
         async with in_transaction():
-            room = await Room.create(kind=RoomKind.dm, club_id=None, dm_key=key, name="dm")
+            room = await Room.create(
+                kind=RoomKind.dm, club_id=None, dm_key=key, name="dm", last_activity_at=now
+            )
             await DmMember.bulk_create([DmMember(room_id=room.id, user_id=u) for u in sorted(set(user_ids))])
     except IntegrityError:
         return await Room.get(dm_key=key), False
@@ -120,14 +124,14 @@ async def get_or_create(user_ids: list[int]) -> tuple[Room, bool]:
 
 
 async def rooms_of(user_id: int, limit: int = MAX_LISTED) -> list[tuple[int, int]]:
-    """The user's DM rooms as (room id, opened at in ms), newest opened first."""
+    """The user's DM rooms as (room id, last opened in ms), the most recently made first."""
     rows = (
         await DmMember.filter(user_id=user_id)
         .order_by("-room_id")
         .limit(limit)
-        .values_list("room_id", "room__created_at")
+        .values_list("room_id", "room__last_activity_at", "room__created_at")
     )
-    return [(rid, int(created.timestamp() * 1000)) for rid, created in rows]
+    return [(rid, int((opened or created).timestamp() * 1000)) for rid, opened, created in rows]
 
 
 async def dm_room_ids(user_id: int) -> list[int]:

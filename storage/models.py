@@ -127,7 +127,7 @@ class Room(Model):
     kind = fields.CharEnumField(RoomKind, max_length=8, default=RoomKind.club)
     # A DM room's people as sorted user ids ("3-17-42"): the same set of people always gets the same room.
     dm_key = fields.CharField(max_length=200, null=True, unique=True)
-    # A DM's newest activity (``GET /dms`` lists newest first); set when it is opened and by its messages.
+    # When a DM was last opened (``POST /dms``); ``GET /dms`` orders by this or its last message, the later.
     last_activity_at = fields.DatetimeField(null=True)
     name = fields.CharField(max_length=100)
     # Minimum seconds between two messages of one member; 0 is off.

@@ -35,7 +35,7 @@ class Dms:
         return {"room_id": room.id}, created
 
     async def list(self, user_id: int) -> dict[str, Any]:
-        """The caller's DMs, newest activity first (the last message's time, else when it was opened)."""
+        """The caller's DMs, newest activity first (its last message or its last opening, the later)."""
         rooms = await dms.rooms_of(user_id)
         if not rooms:
             return {"rooms": []}
@@ -50,7 +50,7 @@ class Dms:
                     "room_id": rid,
                     "members": people.get(rid, []),
                     "last_message": message,
-                    "_at": message["ts"] if message else opened,
+                    "_at": max(message["ts"] if message else 0, opened),
                 }
             )
         items.sort(key=lambda r: (r["_at"], r["room_id"]), reverse=True)

@@ -106,6 +106,10 @@ async def test_dm_chat_goes_through_the_room_machinery_and_nobody_else_sees_it(g
             assert sent["ok"] is False and sent["error"]["code"] == "not_found"
             _, eve_dms = await e.call("GET", "/dms", expect=200)
             assert eve_dms["rooms"] == []
+            _, feed = await e.call("GET", "/feed", expect=200)
+            assert room_id not in [i["id"] for i in feed["items"] if i["type"] == "room"]
+            click = [{"item_type": "room", "item_id": room_id, "kind": "click"}]
+            await e.call("POST", "/interactions", click, expect=404)
             _, eve_unread = await e.call("GET", "/me/unread", expect=200)
             assert str(room_id) not in eve_unread and str(club_room.id) in eve_unread
         finally:
