@@ -13,6 +13,7 @@ describe("reports", () => {
     expect(parseMinutes("60")).toBe(60);
     expect(parseMinutes("0")).toBeNull();
     expect(parseMinutes("1.5")).toBeNull();
+    expect(parseMinutes("40320")).toBe(40320);
     expect(parseMinutes("99999")).toBeNull();
   });
 
@@ -34,6 +35,8 @@ describe("auto-moderation form", () => {
     expect(out).toEqual({ value: { blocked_terms: ["a", "b"], link_min_member_age_s: 600, max_mentions: null } });
     expect(automodFromForm({ terms: "", linkAgeMinutes: "x", maxMentions: "" })).toHaveProperty("problem");
     expect(automodFromForm({ terms: "", linkAgeMinutes: "", maxMentions: "-1" })).toHaveProperty("problem");
+    expect(automodFromForm({ terms: "", linkAgeMinutes: "", maxMentions: "0" })).toHaveProperty("problem");
+    expect(automodFromForm({ terms: "", linkAgeMinutes: "50000", maxMentions: "" })).toHaveProperty("problem");
     expect(automodToForm({ blocked_terms: ["a"], link_min_member_age_s: 600, max_mentions: 3 })).toEqual({ terms: "a", linkAgeMinutes: "10", maxMentions: "3" });
     expect(automodToForm(null)).toEqual({ terms: "", linkAgeMinutes: "", maxMentions: "" });
   });

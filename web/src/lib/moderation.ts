@@ -4,7 +4,7 @@
 // max_mentions}`. The form's rules are pure (tested in moderation.test.ts).
 import { api, query } from "./api";
 
-export type ReportStatus = "open" | "resolved";
+export type ReportStatus = "open" | "resolved" | "dismissed";
 export type ResolveAction = "dismiss" | "delete" | "timeout" | "ban";
 
 export interface Report {
@@ -29,8 +29,8 @@ export interface ReportsPage {
 export const REPORTS_PAGE = 20;
 export const MAX_REASON_CHARS = 500;
 export const DEFAULT_TIMEOUT_MINUTES = 60;
-/** The longest timeout offered (a week). */
-export const MAX_TIMEOUT_MINUTES = 7 * 24 * 60;
+/** The longest timeout the server takes (28 days). */
+export const MAX_TIMEOUT_MINUTES = 28 * 24 * 60;
 
 export const ACTIONS: readonly { action: ResolveAction; label: string; confirm: string }[] = [
   { action: "dismiss", label: "Dismiss", confirm: "Dismiss this report? The message stays." },
@@ -58,7 +58,7 @@ export function reasonProblem(reason: string): string | null {
   return null;
 }
 
-/** The minutes of a timeout as typed: a whole number from 1 to a week (null when not). */
+/** The minutes of a timeout as typed: a whole number from 1 to 28 days (null when not). */
 export function parseMinutes(value: string): number | null {
   if (!/^\s*\d+\s*$/.test(value)) return null;
   const n = Number(value);
@@ -86,7 +86,10 @@ export interface Automod {
 }
 
 export const MAX_TERMS = 200;
-export const MAX_TERM_CHARS = 100;
+export const MAX_TERM_CHARS = 64;
+/** The longest membership age a link rule takes (30 days), in minutes. */
+export const MAX_LINK_AGE_MINUTES = 30 * 24 * 60;
+export const MAX_MENTIONS = 50;
 
 /** The blocked terms as typed, one a line: trimmed, empty lines and repeats (case-insensitive) left out. */
 export function parseTerms(text: string): string[] {
@@ -116,9 +119,13 @@ export function automodFromForm(form: { terms: string; linkAgeMinutes: string; m
   const long = terms.find((t) => t.length > MAX_TERM_CHARS);
   if (long) return { problem: `A blocked term is at most ${MAX_TERM_CHARS} characters: "${long.slice(0, 20)}…".` };
   const minutes = parseOptionalInt(form.linkAgeMinutes);
-  if (minutes === undefined) return { problem: "The membership age for links is a whole number of minutes, or empty." };
+  if (minutes === undefined || (minutes !== null && minutes > MAX_LINK_AGE_MINUTES)) {
+    return { problem: `The membership age for links is a whole number of minutes up to ${MAX_LINK_AGE_MINUTES} (30 days), or empty.` };
+  }
   const mentions = parseOptionalInt(form.maxMentions);
-  if (mentions === undefined) return { problem: "The most mentions per message is a whole number, or empty." };
+  if (mentions === undefined || (mentions !== null && (mentions < 1 || mentions > MAX_MENTIONS))) {
+    return { problem: `The most mentions per message is a whole number from 1 to ${MAX_MENTIONS}, or empty.` };
+  }
   return { value: { blocked_terms: terms, link_min_member_age_s: minutes === null ? null : minutes * 60, max_mentions: mentions } };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { highlightSegments, hitHref } from "./search";
+import { highlightSegments, hitHref, unescapeHtml } from "./search";
 
 describe("search highlights", () => {
   it("splits marked excerpts into plain segments (never HTML)", () => {
@@ -19,10 +19,14 @@ describe("search highlights", () => {
     ]);
   });
 
-  it("keeps markup inside the text as text", () => {
-    const segs = highlightSegments("<b><img src=x onerror=alert(1)></b>", "");
-    expect(segs).toEqual([{ text: "<img src=x onerror=alert(1)>", match: true }]);
-    expect(highlightSegments("no marks <i>here</i>", "")).toEqual([{ text: "no marks <i>here</i>", match: false }]);
+  it("takes the server's escaped excerpt back to plain text (shown as text, never HTML)", () => {
+    expect(highlightSegments("a &lt;img src=x onerror=alert(1)&gt; <mark>cat</mark> &amp; &quot;dog&#x27;s&quot;", "")).toEqual([
+      { text: "a <img src=x onerror=alert(1)> ", match: false },
+      { text: "cat", match: true },
+      { text: ' & "dog\'s"', match: false },
+    ]);
+    expect(highlightSegments("no marks &lt;i&gt;here", "")).toEqual([{ text: "no marks <i>here", match: false }]);
+    expect(unescapeHtml("&bogus; &#0; &#65;")).toBe("&bogus; &#0; A");
   });
 
   it("takes ranges over the text, and falls back to the text", () => {

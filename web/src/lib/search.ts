@@ -31,13 +31,27 @@ export const SEARCH_PAGE = 20;
 /** The shortest query sent (one character matches too much to be useful). */
 export const MIN_QUERY = 2;
 
-/** Pairs of markers a highlight may use around a match (PostgreSQL ts_headline's default is <b>…</b>). */
-const MARKERS: readonly [string, string][] = [
-  ["<mark>", "</mark>"],
-  ["<b>", "</b>"],
-  ["[[", "]]"],
-  ["\u0002", "\u0003"],
+/** Pairs of markers a highlight may use around a match. The server's is `<mark>`…`</mark>` in HTML-escaped
+ * text (storage/search.py `highlight`): the segments are unescaped into plain text. */
+const MARKERS: readonly [string, string, boolean][] = [
+  ["<mark>", "</mark>", true],
+  ["<b>", "</b>", true],
+  ["[[", "]]", false],
+  ["\u0002", "\u0003", false],
 ];
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** The text of HTML-escaped text (the named entities above and numeric ones); anything else stays as is. */
+export function unescapeHtml(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, code: string) => {
+    if (code[0] === "#") {
+      const n = code[1] === "x" || code[1] === "X" ? parseInt(code.slice(2), 16) : parseInt(code.slice(1), 10);
+      return Number.isFinite(n) && n > 0 && n <= 0x10ffff ? String.fromCodePoint(n) : whole;
+    }
+    return ENTITIES[code.toLowerCase()] ?? whole;
+  });
+}
 
 function fromRanges(text: string, ranges: readonly [number, number][]): Segment[] {
   const sorted = ranges
@@ -72,8 +86,9 @@ export function highlightSegments(highlight: unknown, text: string): Segment[] {
   }
   if (typeof highlight !== "string" || !highlight) return text ? [{ text, match: false }] : [];
   const pair = MARKERS.find(([open]) => highlight.includes(open));
-  if (!pair) return [{ text: highlight, match: false }];
-  const [open, close] = pair;
+  if (!pair) return [{ text: unescapeHtml(highlight), match: false }];
+  const [open, close, escaped] = pair;
+  const plain = (t: string) => (escaped ? unescapeHtml(t) : t);
   const out: Segment[] = [];
   let rest = highlight;
   while (rest) {
@@ -92,7 +107,7 @@ export function highlightSegments(highlight: unknown, text: string): Segment[] {
     rest = rest.slice(b + close.length);
   }
   // Neighbours of the same kind as one (an empty match between two texts leaves two).
-  return out.reduce<Segment[]>((acc, s) => {
+  return out.map((seg) => ({ ...seg, text: plain(seg.text) })).reduce<Segment[]>((acc, s) => {
     const last = acc[acc.length - 1];
     if (last && last.match === s.match) last.text += s.text;
     else acc.push({ ...s });

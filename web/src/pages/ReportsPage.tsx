@@ -24,9 +24,10 @@ import { Dialog } from "../components/Dialog";
 import { AlertText, BackLink, Button, ErrorAlert, Field, LoadError, Loading, PageTitle, StatusText, inputClass, linkClass } from "../components/ui";
 import { Link } from "react-router-dom";
 
-const TABS: readonly { status: ReportStatus; label: string }[] = [
-  { status: "open", label: "Open" },
-  { status: "resolved", label: "Resolved" },
+const TABS: readonly { status: ReportStatus; label: string; empty: string }[] = [
+  { status: "open", label: "Open", empty: "No open reports. All clear." },
+  { status: "resolved", label: "Resolved", empty: "No resolved reports yet." },
+  { status: "dismissed", label: "Dismissed", empty: "No dismissed reports." },
 ];
 
 function ResolveDialog({
@@ -91,7 +92,7 @@ function ResolveDialog({
           </blockquote>
         )}
         {action === "timeout" && (
-          <Field label="Minutes" id="timeout-minutes" hint={`From 1 to ${MAX_TIMEOUT_MINUTES} (a week).`}>
+          <Field label="Minutes" id="timeout-minutes" hint={`From 1 to ${MAX_TIMEOUT_MINUTES} (28 days).`}>
             <input
               id="timeout-minutes"
               inputMode="numeric"
@@ -274,9 +275,9 @@ export default function ReportsPage() {
         {items === null ? (
           loading && <Loading label="Loading reports…" className="" />
         ) : items.length === 0 ? (
-          <p className="py-6 text-center text-sm text-slate-600">{status === "open" ? "No open reports. All clear." : "No resolved reports yet."}</p>
+          <p className="py-6 text-center text-sm text-slate-600">{TABS.find((t) => t.status === status)?.empty}</p>
         ) : (
-          <ul aria-label={status === "open" ? "Open reports" : "Resolved reports"} className="space-y-3">
+          <ul aria-label={`${TABS.find((t) => t.status === status)?.label ?? ""} reports`} className="space-y-3">
             {items.map((r) => (
               <li key={r.id}>
                 <ReportCard r={r} clubId={clubId} now={now} onResolve={(report, action) => setResolving({ report, action })} />
