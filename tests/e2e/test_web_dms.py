@@ -136,3 +136,70 @@ async def test_two_members_open_a_dm_and_talk_live(browser, gateway, people):
     finally:
         await ann_page.context.close()
         await ben_page.context.close()
+
+
+async def message_menu(page: Page, text: str, item: str) -> None:
+    """Picks `item` in the "More actions" menu of the message holding `text`."""
+    article = messages(page).get_by_role("article").filter(has_text=text)
+    await article.hover()
+    await article.get_by_role("button", name="More actions").click()
+    await page.get_by_role("menu", name="More actions").get_by_role("menuitem", name=item).click()
+
+
+async def test_pins_and_a_thread_in_a_dm(browser, gateway, people):
+    """In a DM anyone of its people pins; the other sees it live (room:pins). A reply in a thread is shown in
+    the thread panel only, its root says "1 reply" to both, and the panel is the whole screen on a phone."""
+    ann, ben = people["ann"], people["ben"]
+    async with client_session(gateway.url) as http:
+        _, out = await Api(http, ann).call("POST", "/dms", {"user_ids": [ben.user_id]})
+    dm_id = out["room_id"]
+    ann_page = await new_page(browser, gateway)
+    ben_page = await new_page(browser, gateway)
+    try:
+        for page, member in ((ann_page, ann), (ben_page, ben)):
+            await page.goto("/login")
+            await log_in(page, member.email)
+            await page.goto(f"/dms/{dm_id}")
+            await expect(messages(page).get_by_role("article").filter(has_text="Hello Ann!")).to_be_visible()
+
+        # A pin, live for the other.
+        await message_menu(ann_page, "Hello Ann!", "Pin message")
+        await expect(ann_page.get_by_role("status").filter(has_text="Message pinned.")).to_be_visible()
+        for page in (ann_page, ben_page):
+            await expect(page.get_by_role("button", name="Pinned (1)")).to_be_visible()
+        await ben_page.get_by_role("button", name="Pinned (1)").click()
+        pins = ben_page.get_by_role("dialog", name="Pinned messages")
+        await expect(pins.get_by_role("list", name="Pinned messages").get_by_role("listitem")).to_have_count(
+            1
+        )
+        await expect(pins).to_contain_text("Hello Ann!")
+        await expect(pins).to_contain_text("pinned by Ann")
+        await assert_accessible(ben_page, "the pinned messages panel")
+        await ben_page.keyboard.press("Escape")
+        await expect(pins).to_be_hidden()
+
+        # A thread: the reply is in the panel, not in the room's log; the root counts it for both.
+        await message_menu(ann_page, "Shall we meet at the club night?", "Reply in thread")
+        thread = ann_page.get_by_role("log", name="Thread")
+        await expect(thread).to_contain_text("Shall we meet at the club night?")
+        await ann_page.get_by_role("textbox", name="Reply in thread").fill("Eight o'clock?")
+        await ann_page.get_by_role("textbox", name="Reply in thread").press("Enter")
+        await expect(thread.get_by_role("article").filter(has_text="Eight o'clock?")).to_have_count(1)
+        await expect(messages(ann_page).get_by_text("Eight o'clock?")).to_have_count(0)
+        root = messages(ben_page).get_by_role("article").filter(has_text="Shall we meet")
+        await expect(root.get_by_role("button", name="1 reply")).to_be_visible()
+        await expect(messages(ben_page).get_by_text("Eight o'clock?")).to_have_count(0)
+        await root.get_by_role("button", name="1 reply").click()
+        await expect(ben_page.get_by_role("log", name="Thread")).to_contain_text("Eight o'clock?")
+        await shots(ben_page, "dms-03-thread")
+        await accessible_at_both_sizes(ben_page, "a thread beside a DM")
+        await ben_page.set_viewport_size(PHONE)
+        await settled(ben_page)
+        box = await ben_page.get_by_role("log", name="Thread").bounding_box()
+        assert box and box["width"] >= 360, box
+        await expect(messages(ben_page)).to_have_count(0)  # the thread has the screen
+        await ben_page.get_by_role("button", name="Close thread").click()
+        await expect(messages(ben_page)).to_be_visible()
+    finally:
+        await ann_page.context.close()
+        await ben_page.context.close()

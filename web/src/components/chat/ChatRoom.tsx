@@ -294,16 +294,6 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     </>
   );
 
-  // On a phone the thread takes the whole screen; from lg it sits beside the room.
-  if (threadPanel && !wider) {
-    return (
-      <>
-        {threadPanel}
-        {dialogs}
-      </>
-    );
-  }
-
   const room = (
     <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
       <header className="flex min-w-0 shrink-0 items-center justify-between gap-2 border-b border-slate-200 px-4 py-2">
@@ -410,16 +400,23 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     </section>
   );
 
+  // From lg the thread sits beside the room; narrower it takes the room's place (the room stays mounted,
+  // hidden, so its log and scroll are as they were when the thread closes). One tree either way.
+  const beside = threadPanel !== null && wider;
   return (
     <>
-      {threadPanel ? (
-        <div className="grid h-full min-h-0 min-w-0 grid-cols-[minmax(0,1fr)_22rem] grid-rows-[minmax(0,1fr)]">
-          {room}
-          <div className="min-h-0 min-w-0 border-l border-slate-200">{threadPanel}</div>
-        </div>
-      ) : (
-        room
-      )}
+      <div
+        className={
+          beside
+            ? "grid h-full min-h-0 min-w-0 grid-cols-[minmax(0,1fr)_22rem] grid-rows-[minmax(0,1fr)]"
+            : "flex h-full min-h-0 min-w-0 flex-col"
+        }
+      >
+        <div className={threadPanel && !wider ? "hidden" : "flex h-full min-h-0 min-w-0 flex-col"}>{room}</div>
+        {threadPanel ? (
+          <div className={`flex h-full min-h-0 min-w-0 flex-col ${beside ? "border-l border-slate-200" : ""}`}>{threadPanel}</div>
+        ) : null}
+      </div>
       {dialogs}
     </>
   );
