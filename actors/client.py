@@ -360,6 +360,14 @@ class ActorClient:
     async def room_changed(self, room_id: int) -> None:
         await self.room_shard(room_id).room_changed.remote(room_id)
 
+    async def dm_changed(self, user_ids: list[int]) -> None:
+        """A block between these users was made or lifted (DM rooms re-check who may send)."""
+        return  # lead replaces
+
+    async def automod_changed(self, club_id: int) -> None:
+        """The club's auto-moderation settings changed (its rooms reload them)."""
+        return  # lead replaces
+
     # -- sessions ----------------------------------------------------------------------------
     async def connected(self, user_id: int, sid: str) -> None:
         await self.session_shard(user_id).connect.remote(user_id, self.socket_key(sid))
