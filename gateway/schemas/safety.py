@@ -101,11 +101,14 @@ def _folded(terms: list[str]) -> list[str]:
     seen: dict[str, None] = {}
     for term in terms:
         seen.setdefault(term.casefold(), None)
+    if len(seen) > TERMS_MAX:
+        raise ValueError(f"at most {TERMS_MAX} different blocked terms, not {len(seen)}")
     return list(seen)
 
 
 class AutomodIn(Input):
-    blocked_terms: Annotated[list[BlockedTerm], Field(max_length=TERMS_MAX), AfterValidator(_folded)]
+    # At most TERMS_MAX once folded and de-duplicated (the raw list is bounded too, so parsing stays cheap).
+    blocked_terms: Annotated[list[BlockedTerm], Field(max_length=5 * TERMS_MAX), AfterValidator(_folded)]
     # Members who joined less than this long ago may not post links (0 to 30 days; null: no rule).
     link_min_member_age_s: Annotated[int, Field(ge=0, le=LINK_AGE_MAX_S)] | None = None
     # At most this many mentions in one message (null: no rule).
