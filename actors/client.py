@@ -360,13 +360,31 @@ class ActorClient:
     async def room_changed(self, room_id: int) -> None:
         await self.room_shard(room_id).room_changed.remote(room_id)
 
-    async def dm_changed(self, user_ids: list[int]) -> None:
-        """A block between these users was made or lifted (DM rooms re-check who may send)."""
-        return  # lead replaces
-
     async def automod_changed(self, club_id: int) -> None:
-        """The club's auto-moderation settings changed (its rooms reload them)."""
-        return  # lead replaces
+        """A club's rooms may live on any shard: every shard applies the club's new rules."""
+        await asyncio.gather(*(h.automod_changed.remote(club_id) for h in self.room_shards))
+
+    async def dm_changed(self, user_ids: list[int]) -> None:
+        """A block or a DM policy of these users changed: every shard checks their active DMs again."""
+        await asyncio.gather(*(h.dm_changed.remote(user_ids) for h in self.room_shards))
+
+    async def thread(self, user_id: int, room_id: int, root_seq: int, after_seq: int, limit: int) -> dict:
+        return await call(
+            self.room_shard(room_id).thread.remote(room_id, user_id, root_seq, after_seq, limit)
+        )
+
+    async def pins(self, user_id: int, room_id: int) -> dict:
+        return await call(self.room_shard(room_id).pins.remote(room_id, user_id))
+
+    async def last_messages(self, room_ids: list[int]) -> dict[int, dict]:
+        """Each room's newest message, one call per shard holding some of them."""
+        by_shard: dict[int, list[int]] = {}
+        for room_id in room_ids:
+            by_shard.setdefault(jump_hash(room_id, len(self.room_shards)), []).append(room_id)
+        found = await asyncio.gather(
+            *(call(self.room_shards[i].last_messages.remote(ids)) for i, ids in by_shard.items())
+        )
+        return {rid: m for part in found for rid, m in part.items()}
 
     # -- sessions ----------------------------------------------------------------------------
     async def connected(self, user_id: int, sid: str) -> None:

@@ -280,15 +280,18 @@ class MessageFanout:
     def owe_notice(self, entry: dict) -> None:
         self._unnoticed.append(entry)
 
-    async def publish(self, new: list[dict], updated: list[dict], notices: Sequence[dict] = ()) -> None:
+    async def publish(
+        self, new: list[dict], updated: list[dict], notices: Sequence[dict] = (), events: Sequence[tuple] = ()
+    ) -> None:
         """``new``: ``{"room_id", "messages"}`` batches just stored; ``updated``: changed messages;
-        ``notices``: ``notice_entry``s of what was just stored. Callers serialize calls (the writer's
-        publish lock), so batches leave in seq order."""
+        ``notices``: ``notice_entry``s of what was just stored; ``events``: ``(room_id, event, data)``
+        room events that follow from them (``room:pins``), behind them on the same channels. Callers
+        serialize calls (the writer's publish lock), so batches leave in seq order."""
         # Batches stored while Redis was unreachable go out first, so gateways get every room in seq
         # order (a gateway that missed them anyway makes its sockets resume with since_seq).
         batches, self._unpublished = self._unpublished + new, []
         noticed, self._unnoticed = self._unnoticed + list(notices), []
-        if not batches and not updated and not noticed:
+        if not batches and not updated and not noticed and not events:
             return
         try:
             async with self.fanout.redis.pipeline(transaction=False) as pipe:
@@ -308,6 +311,8 @@ class MessageFanout:
                 if updated:
                     self._updated(pipe, updated)
                     self._reindex(pipe, updated)
+                if events:
+                    self._events(pipe, events)
                 await pipe.execute()
         except Exception as exc:  # stored and acked regardless: published again on the next write or sweep
             self.counters["publish_errors"] += 1
@@ -344,6 +349,15 @@ class MessageFanout:
                 pipe.publish(
                     channel, self.fanout.message("message:updated", msg, room_target(msg["room_id"]))
                 )
+
+    def _events(self, pipe: Any, events: Sequence[tuple]) -> None:
+        # Lost with a failed publish like a message:updated: a client that was away learns the change
+        # from its rejoin (since_rev replays the changed messages).
+        for gateway_id, indexes in per_gateway((e[0] for e in events), self.audience).items():
+            channel = self.fanout.gateway_channel(gateway_id)
+            for i in indexes:
+                room_id, event, data = events[i]
+                pipe.publish(channel, self.fanout.message(event, data, room_target(room_id)))
 
     @staticmethod
     def _reindex(pipe: Any, updated: list[dict]) -> None:

@@ -12,14 +12,19 @@ from .domain.room import Member, Room
 NEGATIVE_MEMBER_TTL_S = 5.0
 
 
+FIELDS = ("user_id", "role", "muted_until", "joined_at", "user__display_name")
+
+
 def member_of(row: dict) -> Member:
     muted = row.get("muted_until")
+    joined = row.get("joined_at")
     role = row["role"]
     return Member(
         row["user_id"],
         row.get("user__display_name") or f"user {row['user_id']}",
         str(role.value if hasattr(role, "value") else role),
         muted.timestamp() if muted else None,
+        joined.timestamp() if joined else None,
     )
 
 
@@ -30,10 +35,15 @@ class MemberDirectory:
     async def club(self, club_id: int) -> dict[int, Member]:
         from storage.models import Membership
 
-        rows = await Membership.filter(club_id=club_id).values(
-            "user_id", "role", "muted_until", "user__display_name"
-        )
+        rows = await Membership.filter(club_id=club_id).values(*FIELDS)
         return {r["user_id"]: member_of(r) for r in rows}
+
+    @staticmethod
+    async def dm(room_id: int) -> dict[int, Member]:
+        """A DM room's people, each a plain member of it."""
+        from storage import dms
+
+        return {p["user_id"]: Member(p["user_id"], p["display_name"]) for p in await dms.members(room_id)}
 
     async def lookup(self, wanted: set[tuple[int, int]], rooms: Iterable[Room]) -> None:
         """Members that joined after their rooms were activated: one query, added to every active room
@@ -41,14 +51,13 @@ class MemberDirectory:
         from storage.models import Membership
 
         now = time.monotonic()
-        wanted = {k for k in wanted if self._not_member.get(k, 0) < now}
+        # A DM's people are fixed (club 0: no club): nobody joins one later.
+        wanted = {k for k in wanted if k[0] and self._not_member.get(k, 0) < now}
         if not wanted:
             return
         clubs = {c for c, _ in wanted}
         users = {u for _, u in wanted}
-        rows = await Membership.filter(club_id__in=clubs, user_id__in=users).values(
-            "club_id", "user_id", "role", "muted_until", "user__display_name"
-        )
+        rows = await Membership.filter(club_id__in=clubs, user_id__in=users).values("club_id", *FIELDS)
         found = {(r["club_id"], r["user_id"]): r for r in rows}
         rooms = list(rooms)
         for key in wanted:
@@ -65,7 +74,5 @@ class MemberDirectory:
         from storage.models import Membership
 
         self._not_member.pop((club_id, user_id), None)
-        row = await Membership.filter(club_id=club_id, user_id=user_id).values(
-            "user_id", "role", "muted_until", "user__display_name"
-        )
+        row = await Membership.filter(club_id=club_id, user_id=user_id).values(*FIELDS)
         return member_of(row[0]) if row else None

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from storage.mongo import retry_once
 
 from .domain.errors import DomainError
-from .domain.room import REPLAY_LIMIT, PlannedSend, PlannedUpdate, Room
+from .domain.room import MAX_PINS, REPLAY_LIMIT, PlannedSend, PlannedUpdate, Room
 
 
 class MessageStore:
@@ -77,6 +77,37 @@ class MessageStore:
         ]
         await retry_once(lambda: self.messages.bulk_write(requests, ordered=True))
 
+    async def pins(self, room_id: int) -> dict[int, dict]:
+        """The room's pinned seqs and their ``pinned`` records (a room holds at most ``MAX_PINS``)."""
+        query = {"room_id": room_id, "pinned.at": {"$gt": 0}}
+        cursor = self.messages.find(query, projection={"seq": 1, "pinned": 1}).limit(MAX_PINS * 2)
+        return {d["seq"]: d["pinned"] async for d in cursor}
+
+    async def pinned(self, room_id: int, seqs: list[int]) -> list[dict]:
+        if not seqs:
+            return []
+        cursor = self.messages.find({"room_id": room_id, "seq": {"$in": seqs}}).sort("seq", ASCENDING)
+        return [message_of(d) async for d in cursor if d.get("pinned")]
+
+    async def thread(self, room_id: int, root_seq: int, after_seq: int, limit: int) -> list[dict]:
+        """Replies in the thread of ``root_seq`` after ``after_seq``, ascending."""
+
+        async def read() -> list[dict]:
+            query = {"room_id": room_id, "thread_root_seq": root_seq, "seq": {"$gt": after_seq}}
+            cursor = self.messages.find(query).sort("seq", ASCENDING).limit(limit)
+            return [message_of(d) async for d in cursor]
+
+        return await retry_once(read)
+
+    async def last_messages(self, room_ids: list[int]) -> dict[int, dict]:
+        """Each room's newest message (rooms with none are left out)."""
+        out = {}
+        for room_id in room_ids:
+            doc = await self.messages.find_one({"room_id": room_id}, sort=[("seq", DESCENDING)])
+            if doc is not None:
+                out[room_id] = message_of(doc)
+        return out
+
     async def acks_of(self, room_id: int, client_ids: Iterable[str]) -> dict[str, dict]:
         """The stored acks of sends already stored under these client_ids."""
         acks = {}
@@ -110,6 +141,8 @@ def message_of(doc: dict) -> dict:
     msg = {k: v for k, v in doc.items() if k not in ("_id", "client_id")}
     msg["message_id"] = str(doc["_id"])
     msg.setdefault("reactions", {})
+    if not msg.get("pinned"):  # unpinned: stored as null
+        msg.pop("pinned", None)
     if "deleted" in msg:
         msg["deleted"] = bool(msg["deleted"])  # some MongoDB-wire servers return booleans as 0/1
     return msg

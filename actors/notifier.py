@@ -167,8 +167,11 @@ class NotifierHost:
         room_id, club_id, seq, author = n.num("room_id"), n.num("club_id"), n.num("seq"), n.num("author_id")
         mentioned = n.ids("mentions")
         everyone = n.num("everyone") == 1
-        candidates = dict.fromkeys(mentioned)
-        if everyone:
+        in_dm = club_id == 0  # a DM room: its people are its readers
+        dm = n.num("dm") == 1  # a new DM message: everyone else in it is told
+        people = await visibility.dm_members(room_id) if in_dm else []
+        candidates = dict.fromkeys(people if dm else mentioned)
+        if everyone and not in_dm:
             candidates.update(dict.fromkeys(sorted(await visibility.room_readers(club_id))))
         replied = await self._reply_author(n)
         if replied:
@@ -177,14 +180,15 @@ class NotifierHost:
         if not candidates:
             return []
         wanted = list(candidates)
-        readers = await visibility.room_readers(club_id, wanted)
-        muted = await notifications.muted(room_id, wanted)
+        readers = set(people) if in_dm else await visibility.room_readers(club_id, wanted)
+        # A room set to "none" mutes even mentions, but never a DM.
+        muted = set() if dm else await notifications.muted(room_id, wanted)
         blocked = await notifications.blocking(author, wanted)
         named = set(mentioned)
         return [
             NewNotification(
                 user_id=u,
-                kind="mention" if everyone or u in named else "reply",
+                kind="dm" if dm else "mention" if everyone or u in named else "reply",
                 cause=f"msg:{room_id}:{seq}",
                 text=n.fields.get("text", ""),
                 room_id=room_id,

@@ -98,8 +98,14 @@ class RoomShardHost:
         row = await RoomRow.get_or_none(id=room_id)
         if row is None:
             raise DomainError("not_found", f"no such room: {room_id}")
-        room = Room(room_id=room_id, club_id=row.club_id, slow_mode_s=row.slow_mode_s)
-        room.members.update(await self.members.club(row.club_id))
+        kind = str(getattr(row.kind, "value", row.kind))
+        room = Room(room_id=room_id, club_id=row.club_id or 0, slow_mode_s=row.slow_mode_s, kind=kind)
+        if room.is_dm:
+            room.members.update(await self.members.dm(room_id))
+            await self._dm_rules(room)
+        else:
+            room.members.update(await self.members.club(room.club_id))
+            room.automod = await self._automod(room.club_id)
         await self.store.load_position(room)
         await self._restore_sockets(room)
         await self._owe_unpublished(room)
@@ -170,11 +176,48 @@ class RoomShardHost:
         member = await self.members.refresh(club_id, user_id)
         gone: dict[int, list[str]] = {}
         for room in self.rooms.values():
-            if room.club_id == club_id:
+            if room.club_id == club_id and not room.is_dm:
                 gone[room.room_id] = room.set_member(member, user_id)
         await self.sockets.remove(gone)
+        # Shared clubs decide who may write in a DM (the club_members policy).
+        await self.dm_changed([user_id])
         if member is None:
             self.live.remove(club_id, user_id)
+
+    @staticmethod
+    async def _automod(club_id: int):
+        from storage.models import ClubAutomod
+
+        from .domain.automod import AutoMod
+
+        rows = await ClubAutomod.filter(club_id=club_id).values(
+            "blocked_terms", "link_min_member_age_s", "max_mentions"
+        )
+        return AutoMod.of(rows[0] if rows else None)
+
+    @staticmethod
+    async def _dm_rules(room: Room) -> None:
+        from storage import dms
+
+        room.dm_refused = await dms.refusals(sorted(room.members))
+
+    async def automod_changed(self, club_id: int) -> None:
+        """A club's auto-moderation rules changed: its active rooms apply the new ones from now on."""
+        await self._open()
+        rooms = [r for r in self.rooms.values() if r.club_id == club_id and not r.is_dm]
+        if rooms:
+            rules = await self._automod(club_id)
+            for room in rooms:
+                room.automod = rules
+
+    async def dm_changed(self, user_ids: list[int]) -> None:
+        """A block, a DM policy or a club membership of these users changed: the active DM rooms they
+        are in check who may write again."""
+        await self._open()
+        wanted = set(user_ids)
+        for room in list(self.rooms.values()):
+            if room.is_dm and wanted & room.members.keys():
+                await self._dm_rules(room)
 
     async def room_changed(self, room_id: int) -> None:
         """Room settings changed in PostgreSQL (slow mode): re-read them if the room is active."""
@@ -267,6 +310,57 @@ class RoomShardHost:
         except PyMongoError:
             return DomainError("unavailable", STORE_UNAVAILABLE)
         return {"messages": messages}
+
+    async def thread(
+        self, room_id: int, user_id: int, root_seq: int, after_seq: int, limit: int
+    ) -> dict | DomainError:
+        """The replies in a thread, ascending, after ``after_seq``; with the root message."""
+        await self._open()
+        try:
+            room = await self._member_room(room_id, user_id)
+            room.member(user_id)
+            if not 1 <= root_seq <= room.last_seq:
+                return DomainError("not_found", f"no message {root_seq} in room {room_id}")
+            root = room.cached(root_seq) or await self.store.fetch(room_id, root_seq)
+            replies = await self.store.thread(room_id, root_seq, after_seq, limit)
+        except DomainError as err:
+            return err
+        except PyMongoError:
+            return DomainError("unavailable", STORE_UNAVAILABLE)
+        return {"root": root, "messages": replies}
+
+    async def pins(self, room_id: int, user_id: int) -> dict | DomainError:
+        """The room's pinned messages, most recently pinned first."""
+        await self._open()
+        try:
+            room = await self._member_room(room_id, user_id)
+            room.member(user_id)
+            if room.pins is None:
+                room.pins = await self.store.pins(room_id)
+            messages = await self.store.pinned(room_id, room.pinned_seqs())
+        except DomainError as err:
+            return err
+        except PyMongoError:
+            return DomainError("unavailable", STORE_UNAVAILABLE)
+        messages.sort(key=lambda m: m["pinned"]["at"], reverse=True)
+        return {"rev": room.rev, "pins": messages}
+
+    async def last_messages(self, room_ids: list[int]) -> dict[int, dict]:
+        """Each room's newest message (DM lists): from the ring of an active room, else the store."""
+        await self._open()
+        out: dict[int, dict] = {}
+        cold = []
+        for room_id in room_ids:
+            room = self.rooms.get(room_id)
+            if room is not None and room.recent and room.recent[-1]["seq"] == room.last_seq:
+                out[room_id] = room.recent[-1]
+            else:
+                cold.append(room_id)
+        try:
+            out.update(await self.store.last_messages(cold))
+        except PyMongoError:
+            pass  # listed without a preview
+        return out
 
     async def _presence(self, room: Room, user_id: int, status: str) -> None:
         # Like Discord in large guilds: past a size, presence changes are not broadcast (each one

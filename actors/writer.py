@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from .domain.automod import AutoModRefusal
 from .domain.errors import DomainError
 from .domain.room import PlannedSend, PlannedUpdate, Room
 from .fanout import notice_entry, notifies
@@ -38,7 +39,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RETRY_SAME_CLIENT_ID = "message store unavailable; retry with the same client_id"
 
 Result = dict[str, Any] | DomainError
-Publish = Callable[[list[dict], list[dict], Sequence[dict]], Awaitable[None]]
+# (new batches, changed messages, notice entries, room events as (room_id, event, data))
+Publish = Callable[[list[dict], list[dict], Sequence[dict], Sequence[tuple]], Awaitable[None]]
 
 
 def unavailable(message: str = RETRY_SAME_CLIENT_ID) -> DomainError:
@@ -56,6 +58,7 @@ class Send:
     client_id: str
     text: str
     reply_to_seq: int | None = None
+    thread_root_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,19 @@ class React:
         return "react_add" if self.add else "react_remove"
 
 
-Op = Send | Edit | Delete | React
+@dataclass(frozen=True)
+class Pin:
+    room_id: int
+    user_id: int
+    seq: int
+    add: bool
+
+    @property
+    def kind(self) -> str:
+        return "pin" if self.add else "unpin"
+
+
+Op = Send | Edit | Delete | React | Pin
 
 
 def parse_op(op: Mapping[str, Any]) -> Op:
@@ -96,13 +111,22 @@ def parse_op(op: Mapping[str, Any]) -> Op:
     kind = op.get("kind")
     try:
         if kind == "send":
-            return Send(op["room_id"], op["user_id"], op["client_id"], op["text"], op.get("reply_to_seq"))
+            return Send(
+                op["room_id"],
+                op["user_id"],
+                op["client_id"],
+                op["text"],
+                op.get("reply_to_seq"),
+                op.get("thread_root_seq"),
+            )
         if kind == "edit":
             return Edit(op["room_id"], op["user_id"], op["seq"], op.get("text"))
         if kind == "delete":
             return Delete(op["room_id"], op["user_id"], op["seq"])
         if kind in ("react_add", "react_remove"):
             return React(op["room_id"], op["user_id"], op["seq"], op["emoji"], kind == "react_add")
+        if kind in ("pin", "unpin"):
+            return Pin(op["room_id"], op["user_id"], op["seq"], kind == "pin")
     except KeyError as exc:
         raise DomainError("invalid", f"{kind} needs {exc.args[0]}") from None
     raise DomainError("invalid", f"unknown operation {kind!r}")
@@ -132,6 +156,7 @@ class Cursor:
     sends: dict[int, dict] = field(default_factory=dict)  # seq -> message planned in this round
     client_ids: dict[str, Pending] = field(default_factory=dict)
     changed: dict[int, dict] = field(default_factory=dict)  # seq -> tentative message after updates
+    pins_added: int = 0  # pins planned minus unpins planned (the room's bound counts them)
 
     def message(self, seq: int) -> dict | None:
         return self.changed.get(seq) or self.sends.get(seq)
@@ -158,6 +183,22 @@ def moderation_entry(room: Room, e: Pending) -> dict | None:
         "reason": "",
         "ts": datetime.now(UTC),
         "details": {"room_id": room.room_id, "seq": e.planned.message["seq"]},
+    }
+
+
+def automod_entry(room: Room, e: Pending, refusal: AutoModRefusal) -> dict:
+    """A send or edit the club's auto-moderation refused: audited like a moderator's action (by the
+    system: ``actor_id`` None), with the start of the text as evidence."""
+    op = e.op
+    text = getattr(op, "text", "") or ""
+    return {
+        "club_id": room.club_id,
+        "actor_id": None,
+        "action": "automod_refused",
+        "target_user_id": op.user_id,
+        "reason": refusal.rule,
+        "ts": datetime.now(UTC),
+        "details": {"room_id": room.room_id, "op": op.kind, "rule": refusal.rule, "text": text[:200]},
     }
 
 
@@ -203,9 +244,11 @@ class GroupCommitWriter:
             self._loop = self.tasks.spawn(self._write_loop())
         return list(await asyncio.gather(*futures))
 
-    async def publish(self, new: list[dict], updated: list[dict], notices: Sequence[dict] = ()) -> None:
+    async def publish(
+        self, new: list[dict], updated: list[dict], notices: Sequence[dict] = (), events: Sequence[tuple] = ()
+    ) -> None:
         async with self._publish_lock:  # the sweep republishes too: batches go out in seq order
-            await self._publish(new, updated, notices)
+            await self._publish(new, updated, notices, events)
 
     async def _write_loop(self) -> None:
         while self.pending:
@@ -287,34 +330,52 @@ class GroupCommitWriter:
         now = time.time()
         planned = await self._plan(rooms, todo, now)
         sends = [e for e in planned if isinstance(e.planned, PlannedSend)]
-        updates = [e for e in planned if isinstance(e.planned, PlannedUpdate)]
         stored_sends, retry = await self._store_sends(rooms, sends)
         stored_at = time.time()
-        stored_updates = await self._store_updates(rooms, updates, stored_sends)
+        stored_updates = await self._store_updates(rooms, planned, stored_sends)
         new = self._commit_sends(rooms, stored_sends, now, stored_at)
         await self._commit_updates(rooms, stored_updates)
         retry += self._answer_duplicates(todo)
-        changed = [e.planned for e in stored_updates if isinstance(e.planned, PlannedUpdate)]
+        changed = [p for _, p in stored_updates]
         notices = self._notices(rooms, new, [p.message for p in changed if p.notify])
-        await self.publish(new, [p.message for p in changed], notices)
+        events = self._pin_events(rooms, stored_updates)
+        await self.publish(new, [p.message for p in changed], notices, events)
         return retry
+
+    @staticmethod
+    def _pin_events(rooms: dict[int, Room], stored: list[tuple[Pending, PlannedUpdate]]) -> list[tuple]:
+        """``room:pins`` for each room whose pins changed (a pin, an unpin, a pinned message deleted)."""
+        changed = dict.fromkeys(e.op.room_id for e, p in stored if "pinned" in p.fields)
+        out = []
+        for room_id in changed:
+            room = rooms[room_id]
+            out.append(
+                (room_id, "room:pins", {"room_id": room_id, "rev": room.rev, "pins": room.pinned_seqs()})
+            )
+        return out
 
     @staticmethod
     def _notices(rooms: dict[int, Room], new: list[dict], edited: list[dict]) -> list[dict]:
         """Notice entries for the notifier: new messages with mentions or a reply, edits adding mentions
         (off the hot path: the notifier resolves recipients and creates the notifications)."""
         out = []
-        for m in [m for b in new for m in b["messages"]] + edited:
-            if not notifies(m):
-                continue
+        fresh = [(m, True) for b in new for m in b["messages"]]
+        for m, is_new in fresh + [(m, False) for m in edited]:
             room = rooms[m["room_id"]]
+            dm = room.is_dm and is_new  # every new message of a DM notifies its other people
+            if not notifies(m) and not dm:
+                continue
             replied = room.cached(m["reply_to_seq"]) if m.get("reply_to_seq") else None
-            out.append(notice_entry(m, room.club_id, replied["author"]["id"] if replied else None))
+            entry = notice_entry(m, room.club_id, replied["author"]["id"] if replied else None)
+            if dm:
+                entry["dm"] = 1
+            out.append(entry)
         return out
 
     async def _plan(self, rooms: dict[int, Room], todo: list[Pending], now: float) -> list[Pending]:
         cursors: dict[int, Cursor] = {}
         planned: list[Pending] = []
+        refused: list[dict] = []
         for e in todo:
             room = rooms[e.op.room_id]
             cur = cursors.get(room.room_id)
@@ -323,22 +384,40 @@ class GroupCommitWriter:
             try:
                 if await self._plan_one(e, room, cur, now):
                     planned.append(e)
+            except AutoModRefusal as err:
+                e.result = DomainError(err.code, err.message)
+                refused.append(automod_entry(room, e, err))
             except DomainError as err:
                 e.result = err
             except PyMongoError:
                 e.result = unavailable()
+        if refused:
+            await self._audit(refused)
         return planned
 
     async def _plan_one(self, e: Pending, room: Room, cur: Cursor, now: float) -> bool:
         """Plan ``e`` on the cursor; False when it was answered without anything to store."""
         op = e.op
         if isinstance(op, Send):
-            return self._plan_send(e, op, room, cur, now)
-        message = cur.message(op.seq) or room.cached(op.seq)
-        if message is None:
-            message = await self.store.fetch(room.room_id, op.seq)
+            root = None
+            if op.thread_root_seq is not None:
+                if not (1 <= op.thread_root_seq <= cur.seq):
+                    raise DomainError(
+                        "invalid", f"thread_root_seq {op.thread_root_seq} is not a message of this room"
+                    )
+                root = await self._message(room, cur, op.thread_root_seq)
+            return self._plan_send(e, op, room, cur, now, root)
+        message = await self._message(room, cur, op.seq)
         planned: PlannedUpdate | None
-        if isinstance(op, Edit):
+        if isinstance(op, Pin):
+            if room.pins is None:
+                room.pins = await self.store.pins(room.room_id)
+            planned = room.plan_pin(op.user_id, message, op.add, cur.rev + 1, now, cur.pins_added)
+            if planned is None:  # already pinned, or not pinned
+                e.result = {}
+                return False
+            cur.pins_added += 1 if op.add else -1
+        elif isinstance(op, Edit):
             planned = room.plan_edit(op.user_id, message, op.text, now, cur.rev + 1)
         elif isinstance(op, Delete):
             planned = room.plan_delete(op.user_id, message, cur.rev + 1)
@@ -352,8 +431,13 @@ class GroupCommitWriter:
         e.planned = planned
         return True
 
+    async def _message(self, room: Room, cur: Cursor, seq: int) -> dict:
+        """A message as this round sees it: planned earlier in the round, in the ring, or stored."""
+        message = cur.message(seq) or room.cached(seq)
+        return message if message is not None else await self.store.fetch(room.room_id, seq)
+
     @staticmethod
-    def _plan_send(e: Pending, op: Send, room: Room, cur: Cursor, now: float) -> bool:
+    def _plan_send(e: Pending, op: Send, room: Room, cur: Cursor, now: float, root: dict | None) -> bool:
         known = room.known_ack(op.client_id)
         if known is not None:
             e.result = {**known, "duplicate": True}
@@ -370,10 +454,14 @@ class GroupCommitWriter:
             cur.seq + 1,
             cur.rev + 1,
             new_message_id(),
+            root,
         )
         cur.seq, cur.rev = cur.seq + 1, cur.rev + 1
         cur.client_ids[op.client_id] = e
         cur.sends[cur.seq] = planned.message
+        if planned.root is not None:  # the root's change takes the next rev
+            cur.rev += 1
+            cur.changed[planned.root.message["seq"]] = planned.root.message
         e.planned = planned
         return True
 
@@ -423,33 +511,39 @@ class GroupCommitWriter:
         return stored, retry
 
     async def _store_updates(
-        self, rooms: dict[int, Room], updates: list[Pending], stored_sends: list[Pending]
-    ) -> list[Pending]:
-        """The edits, deletes and reactions stored."""
-        if not updates:
-            return []
-        # Updates to a message sent in a failed insert cannot be stored either.
+        self, rooms: dict[int, Room], planned: list[Pending], stored_sends: list[Pending]
+    ) -> list[tuple[Pending, PlannedUpdate]]:
+        """Store the edits, deletes, reactions and pins, and the thread roots of the stored replies, in
+        the order they were planned (a root's reply count and a later edit of it keep their revs in
+        order); returns what was stored."""
+        sent = {id(e) for e in stored_sends}
         sent_ok = {(e.op.room_id, e.planned.message["seq"]) for e in stored_sends if e.planned is not None}
-        writable: list[Pending] = []
-        for e in updates:
-            assert e.planned is not None
+        writes: list[tuple[Pending, PlannedUpdate]] = []
+        for e in planned:
+            if isinstance(e.planned, PlannedSend):
+                if e.planned.root is not None and id(e) in sent:
+                    writes.append((e, e.planned.root))
+                continue
+            assert isinstance(e.planned, PlannedUpdate)
             seq = e.planned.message["seq"]
+            # An update to a message sent in a failed insert cannot be stored either.
             if (e.op.room_id, seq) in sent_ok or seq <= rooms[e.op.room_id].last_seq:
-                writable.append(e)
+                writes.append((e, e.planned))
             else:
                 e.result = unavailable()
-        if not writable:
+        if not writes:
             return []
         try:
-            await self.store.update(
-                [(e.op.room_id, e.planned) for e in writable if isinstance(e.planned, PlannedUpdate)]
-            )
+            await self.store.update([(e.op.room_id, p) for e, p in writes])
         except PyMongoError as exc:
             log.warning("update failed: %s", exc)
-            for e in writable:
-                e.result = unavailable()
+            for e, p in writes:
+                if p is e.planned:
+                    e.result = unavailable()
+                else:  # the reply is stored and acked; its root's count stays behind by one
+                    self.counters["thread_root_update_lost"] += 1
             return []
-        return writable
+        return writes
 
     # -- commit: only what was stored becomes the rooms' state ---------------------------------------
     def _commit(self, rooms: dict[int, Room], stored: list[Pending], now: float) -> None:
@@ -483,21 +577,27 @@ class GroupCommitWriter:
             batches.append(batch)
         return batches
 
-    async def _commit_updates(self, rooms: dict[int, Room], stored: list[Pending]) -> None:
+    async def _commit_updates(
+        self, rooms: dict[int, Room], stored: list[tuple[Pending, PlannedUpdate]]
+    ) -> None:
         moderation = []
-        for e in stored:
+        for e, planned in stored:
             room = rooms[e.op.room_id]
-            assert isinstance(e.planned, PlannedUpdate)
-            room.commit_update(e.planned)
+            room.commit_update(planned)
+            if planned is not e.planned:
+                continue  # a thread root: its reply was answered as a send
             e.result = {}
             entry = moderation_entry(room, e)
             if entry is not None:
                 moderation.append(entry)
         if moderation:
-            try:
-                await self.store.audit(moderation)
-            except PyMongoError as exc:
-                log.warning("audit log write failed: %s", exc)
+            await self._audit(moderation)
+
+    async def _audit(self, entries: list[dict]) -> None:
+        try:
+            await self.store.audit(entries)
+        except PyMongoError as exc:
+            log.warning("audit log write failed: %s", exc)
 
     @staticmethod
     def _answer_duplicates(todo: list[Pending]) -> list[Pending]:

@@ -15,6 +15,7 @@ from gateway.actions.achievements import AchievementWorker
 from gateway.actions.chat import Chat
 from gateway.actions.clubs import Clubs
 from gateway.actions.digest import DigestWorker
+from gateway.actions.dms import Dms
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
@@ -27,6 +28,7 @@ from gateway.core.tokens import TokenError
 from gateway.http import accounts as http_accounts
 from gateway.http import chat as http_chat
 from gateway.http import clubs as http_clubs
+from gateway.http import dms as http_dms
 from gateway.http import events as http_events
 from gateway.http import health, notifications_out, security, webapp
 from gateway.http import notifications as http_notifications
@@ -40,6 +42,7 @@ from gateway.http.keys import (
     BACKENDS,
     CHAT,
     CLUBS,
+    DMS,
     EVENTS,
     INTERACTIONS,
     LIVE,
@@ -73,6 +76,7 @@ def build_api(settings: Settings) -> Api:
         http_accounts,
         http_chat,
         http_clubs,
+        http_dms,
         http_events,
         http_notifications,
         notifications_out,
@@ -214,6 +218,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         await actors.start()
         interactions = app[INTERACTIONS] = Interactions(redis)
         chat = app[CHAT] = Chat(settings, actors, redis)
+        app[DMS] = Dms(actors)
         clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
         app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)

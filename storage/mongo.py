@@ -23,6 +23,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("room_id", ASCENDING), ("client_id", ASCENDING)], unique=True, name="room_client_id"),
         # Rejoin with since_rev: what changed in a room after a revision.
         IndexModel([("room_id", ASCENDING), ("rev", ASCENDING)], name="room_rev"),
+        # A thread's replies, in order (GET /rooms/{id}/threads/{root_seq}); only replies have the field.
+        IndexModel(
+            [("room_id", ASCENDING), ("thread_root_seq", ASCENDING), ("seq", ASCENDING)],
+            name="room_thread",
+            sparse=True,
+        ),
+        # A room's pins (at most room.MAX_PINS); only pinned messages have a pin time.
+        IndexModel([("room_id", ASCENDING), ("pinned.at", ASCENDING)], name="room_pinned", sparse=True),
     ],
     INTERACTIONS: [
         IndexModel([("user_id", ASCENDING), ("ts", DESCENDING)], name="user_ts"),

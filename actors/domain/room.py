@@ -14,6 +14,7 @@ from collections import OrderedDict, deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from .automod import AutoMod
 from .errors import DomainError
 from .mentions import MentionIndex
 from .roles import ACTIONS, can, is_moderator
@@ -22,6 +23,7 @@ RING_SIZE = 500
 REPLAY_LIMIT = 500
 MAX_TEXT = 4000
 MAX_REACTIONS_PER_MESSAGE = 20
+MAX_PINS = 50
 # Recent client_ids remembered per room; older duplicates are still caught by the unique index.
 CLIENT_ID_MEMORY = 5000
 
@@ -32,6 +34,7 @@ class Member:
     display_name: str
     role: str = "member"
     muted_until: float | None = None  # epoch seconds
+    joined_at: float | None = None  # epoch seconds (auto-moderation's link rule)
 
     @property
     def is_moderator(self) -> bool:
@@ -40,11 +43,13 @@ class Member:
 
 @dataclass
 class PlannedSend:
-    """A message the room will hold once the host has stored it."""
+    """A message the room will hold once the host has stored it; ``root``: the change to its thread's
+    root message (reply count, last reply), stored with the batch's other changes."""
 
     client_id: str
     message: dict
     ack: dict
+    root: PlannedUpdate | None = None
 
 
 @dataclass
@@ -60,8 +65,15 @@ class PlannedUpdate:
 @dataclass
 class Room:
     room_id: int
-    club_id: int
+    club_id: int  # 0 for a direct-message room
     slow_mode_s: int = 0
+    kind: str = "club"  # or "dm": a fixed set of people, any of whom may pin
+    automod: AutoMod | None = None
+    # A DM room's people who may not write now (blocked by another, or another's DM policy refuses
+    # them) -> why; kept by the host from storage and refreshed when a block or policy changes.
+    dm_refused: dict[int, str] = field(default_factory=dict)
+    # Pinned seqs -> their ``pinned`` record, loaded by the host on the first pin or pin list.
+    pins: dict[int, dict] | None = None
     last_seq: int = 0
     rev: int = 0
     members: dict[int, Member] = field(default_factory=dict)
@@ -81,6 +93,8 @@ class Room:
     def member(self, user_id: int) -> Member:
         """A member allowed to read the room (join, history, live sessions)."""
         m = self.members.get(user_id)
+        if m is None and self.is_dm:  # a DM does not exist for anyone else
+            raise DomainError("not_found", f"no such room: {self.room_id}")
         if m is None or not can(m.role, "read"):
             raise DomainError("forbidden", f"you are not a member of the club of room {self.room_id}")
         return m
@@ -93,7 +107,25 @@ class Room:
         if member.muted_until and member.muted_until > now:
             wait = int(member.muted_until - now + 0.999)
             raise DomainError("forbidden", f"you are timed out in this club for {wait}s more")
+        refused = self.dm_refused.get(user_id)
+        if refused is not None:
+            raise DomainError("forbidden", refused)
         return member
+
+    @property
+    def is_dm(self) -> bool:
+        return self.kind == "dm"
+
+    def may_pin(self, member: Member) -> bool:
+        return self.is_dm or member.is_moderator
+
+    def _moderate(self, message: dict, member: Member, now: float) -> None:
+        """The club's auto-moderation rules (moderators are exempt: they are the ones who set them)."""
+        if self.automod is None or member.is_moderator:
+            return
+        mentions = len(message.get("mentions", ())) + int(bool(message.get("mentions_everyone")))
+        age = now - member.joined_at if member.joined_at is not None else None
+        self.automod.check(message["text"], mentions, age)
 
     def set_member(self, member: Member | None, user_id: int) -> list[str]:
         """Add, change or (``None``) remove a member; returns the sockets a removed member had here."""
@@ -121,12 +153,20 @@ class Room:
         next_seq: int,
         next_rev: int,
         message_id: str,
+        thread_root: dict | None = None,
     ) -> PlannedSend:
-        """Check the rules for one send and build the message it would store as ``next_seq``."""
+        """Check the rules for one send and build the message it would store as ``next_seq``;
+        ``thread_root``: the root message when the send is a thread reply (its ``rev`` follows the
+        message's: ``next_rev + 1``)."""
         member = self.speaker(user_id, now)
         text = validate_text(text)
         if reply_to_seq is not None and not (1 <= reply_to_seq < next_seq):
             raise DomainError("invalid", f"reply_to_seq {reply_to_seq} is not a message of this room")
+        if thread_root is not None:
+            if thread_root.get("deleted"):
+                raise DomainError("not_found", f"message {thread_root['seq']} was deleted")
+            if thread_root.get("thread_root_seq"):
+                raise DomainError("invalid", "a thread reply cannot start a thread of its own")
         if self.slow_mode_s and not member.is_moderator:
             last = self.last_send_at.get(user_id)
             if last is not None and now - last < self.slow_mode_s:
@@ -145,9 +185,19 @@ class Room:
         }
         if reply_to_seq is not None:
             message["reply_to_seq"] = reply_to_seq
+        if thread_root is not None:
+            message["thread_root_seq"] = thread_root["seq"]
         self._add_mentions(message, member)
+        self._moderate(message, member, now)
         ack = {"seq": next_seq, "rev": next_rev, "message_id": message_id, "ts": ts}
-        return PlannedSend(client_id, message, ack)
+        root = None
+        if thread_root is not None:
+            count = int((thread_root.get("thread") or {}).get("reply_count", 0)) + 1
+            thread = {"reply_count": count, "last_reply_ts": ts}
+            updated = copy.deepcopy(thread_root)
+            updated.update(thread=thread, rev=next_rev + 1)
+            root = PlannedUpdate(updated, {"thread": thread, "rev": next_rev + 1})
+        return PlannedSend(client_id, message, ack, root)
 
     def commit_sends(self, planned: list[PlannedSend], now: float) -> None:
         for p in planned:
@@ -176,7 +226,7 @@ class Room:
     def plan_edit(
         self, user_id: int, message: dict, text: str | None, now: float, next_rev: int
     ) -> PlannedUpdate:
-        self.speaker(user_id, now)
+        member = self.speaker(user_id, now)
         if message.get("deleted"):
             raise DomainError("not_found", f"message {message['seq']} was deleted")
         if message["author"]["id"] != user_id:
@@ -184,7 +234,8 @@ class Room:
         updated = copy.deepcopy(message)
         updated.update(text=validate_text(text), edited_at=int(now * 1000), rev=next_rev)
         before = set(message.get("mentions", ())), bool(message.get("mentions_everyone"))
-        self._add_mentions(updated, self.member(user_id))
+        self._add_mentions(updated, member)
+        self._moderate(updated, member, now)
         fields = {"text": updated["text"], "edited_at": updated["edited_at"], "rev": next_rev}
         fields["mentions"] = updated.get("mentions", [])
         fields["mentions_everyone"] = bool(updated.get("mentions_everyone"))
@@ -219,6 +270,8 @@ class Room:
         updated.update(text="", deleted=True, rev=next_rev, reactions={})
         updated.pop("edited_at", None)
         fields = {"text": "", "deleted": True, "rev": next_rev, "reactions": {}}
+        if updated.pop("pinned", None):  # a deleted message is no longer pinned
+            fields["pinned"] = None
         if updated.pop("mentions", None) is not None or updated.pop("mentions_everyone", None) is not None:
             updated.pop("mentions_everyone", None)
             fields.update(mentions=[], mentions_everyone=False)
@@ -253,9 +306,43 @@ class Room:
         updated.update(reactions=reactions, rev=next_rev)
         return PlannedUpdate(updated, {"reactions": reactions, "rev": next_rev})
 
+    def plan_pin(
+        self, user_id: int, message: dict, add: bool, next_rev: int, now: float, planned_pins: int = 0
+    ) -> PlannedUpdate | None:
+        """Pin or unpin a message (moderators; in a DM any of its people). None when nothing changes;
+        the host has loaded ``pins`` first."""
+        member = self.member(user_id)
+        if not self.may_pin(member):
+            raise DomainError("forbidden", "pinning needs the moderator role")
+        if message.get("deleted"):
+            raise DomainError("not_found", f"message {message['seq']} was deleted")
+        pinned = bool(message.get("pinned"))
+        if pinned == add:
+            return None
+        updated = copy.deepcopy(message)
+        updated["rev"] = next_rev
+        if add:
+            if len(self.pins or ()) + planned_pins >= MAX_PINS:
+                raise DomainError(
+                    "too_large", f"a room holds at most {MAX_PINS} pinned messages; unpin one first"
+                )
+            record = {"by": {"id": user_id, "display_name": member.display_name}, "at": int(now * 1000)}
+            updated["pinned"] = record
+            return PlannedUpdate(updated, {"pinned": record, "rev": next_rev})
+        updated.pop("pinned", None)
+        return PlannedUpdate(updated, {"pinned": None, "rev": next_rev})
+
+    def pinned_seqs(self) -> list[int]:
+        return sorted(self.pins or ())
+
     def commit_update(self, planned: PlannedUpdate) -> None:
         msg = planned.message
         self.rev = max(self.rev, msg["rev"])
+        if self.pins is not None and "pinned" in planned.fields:
+            if msg.get("pinned"):
+                self.pins[msg["seq"]] = msg["pinned"]
+            else:
+                self.pins.pop(msg["seq"], None)
         cached = self.cached(msg["seq"])
         if cached is not None:
             cached.clear()

@@ -24,7 +24,7 @@ from gateway.core.mail import Mail, Mailer
 from gateway.core.ratelimit import Backoff, FailureBackoff, RateLimiter
 from gateway.core.tokens import AccessClaims, AccessTokens, KeyRing, RefreshTokens, TokenError
 from storage import keys
-from storage.models import User
+from storage.models import DmPolicy, User
 from storage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,12 @@ class Accounts:
         return claims
 
     async def update_profile(
-        self, user_id: int, display_name: str | None, bio: str | None, email_digest: bool | None = None
+        self,
+        user_id: int,
+        display_name: str | None,
+        bio: str | None,
+        email_digest: bool | None = None,
+        dm_policy: str | None = None,
     ) -> User:
         user = await self.current_user(user_id)
         fields = []
@@ -207,6 +212,9 @@ class Accounts:
         if email_digest is not None:
             user.email_digest = email_digest
             fields.append("email_digest")
+        if dm_policy is not None:
+            user.dm_policy = DmPolicy(dm_policy)
+            fields.append("dm_policy")
         if fields:
             await user.save(update_fields=fields + ["updated_at"])
         return user

@@ -37,7 +37,13 @@ class Chat:
             raise DomainError("forbidden", f"you are not a member of the club of room {room_id}")
 
     async def send(
-        self, user_id: int, room_id: int, client_id: str, text: str, reply_to_seq: int | None
+        self,
+        user_id: int,
+        room_id: int,
+        client_id: str,
+        text: str,
+        reply_to_seq: int | None,
+        thread_root_seq: int | None = None,
     ) -> dict:
         validate_text(text)  # refused here, before any Ray call
         self.send_limits.take(user_id, "messages")
@@ -48,6 +54,7 @@ class Chat:
             "client_id": client_id,
             "text": text,
             "reply_to_seq": reply_to_seq,
+            "thread_root_seq": thread_root_seq,
             "received_at": time.time(),  # the first stamp of the message's stage trace
         }
         return await self.actors.apply(room_id, op)
@@ -66,6 +73,28 @@ class Chat:
         kind = "react_add" if add else "react_remove"
         op = {"kind": kind, "room_id": room_id, "user_id": user_id, "seq": seq, "emoji": emoji}
         return await self.actors.apply(room_id, op)
+
+    async def pin(self, user_id: int, room_id: int, seq: int, add: bool) -> dict:
+        """Pin or unpin (moderators; in a DM any of its people): a room change like an edit (it raises
+        ``rev``, reaches members as ``room:pins`` and a rejoin with ``since_rev`` replays it)."""
+        op = {"kind": "pin" if add else "unpin", "room_id": room_id, "user_id": user_id, "seq": seq}
+        return await self.actors.apply(room_id, op)
+
+    async def pins(self, user_id: int, room_id: int) -> dict:
+        result = await self.actors.pins(user_id, room_id)
+        blocked = await self.blocks.of_user(user_id)
+        if blocked:
+            result["pins"] = mark_blocked(result["pins"], blocked)
+        return result
+
+    async def thread(self, user_id: int, room_id: int, root_seq: int, after_seq: int, limit: int) -> dict:
+        result = await self.actors.thread(user_id, room_id, root_seq, after_seq, limit)
+        blocked = await self.blocks.of_user(user_id)
+        if blocked:
+            result["messages"] = mark_blocked(result["messages"], blocked)
+            if "root" in result and result["root"] is not None:
+                result["root"] = mark_blocked([result["root"]], blocked)[0]
+        return result
 
     async def join(
         self, user_id: int, room_id: int, sid: str, since_seq: int | None, since_rev: int | None
@@ -116,13 +145,14 @@ class Chat:
         """Unread messages per room of the user's clubs (the rooms' last seqs against the user's read marks,
         both kept in Redis by the shards), plus ``mentions`` (unread mention notifications per room) and
         ``notifications`` (unread notifications in all, the bell's count)."""
-        from storage import notifications
+        from storage import dms, notifications
         from storage.models import Membership, Room
 
         total, mentions = await notifications.unread_counts(user_id)
         club_ids = await Membership.filter(user_id=user_id).values_list("club_id", flat=True)
         rows = await Room.filter(club_id__in=list(club_ids)).values_list("id", flat=True)
         room_ids = [int(r) for r in rows]  # type: ignore[call-overload]  # flat rows are ids, not tuples
+        room_ids += await dms.dm_room_ids(user_id)
         out: dict[str, Any] = {}
         if room_ids:
             last = await self.redis.hmget(keys.ROOM_LAST_SEQ, [str(r) for r in room_ids])

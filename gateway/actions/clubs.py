@@ -358,12 +358,14 @@ class Clubs:
         return room_out(room)
 
     async def set_slow_mode(self, room_id: int, actor_id: int, slow_mode_s: int) -> dict:
-        room, _, role = await visible_room(room_id, actor_id)
+        room, club, role = await visible_room(room_id, actor_id)
+        if club is None:
+            raise DomainError("forbidden", "a direct message has no slow mode")
         require(role, "set_slow_mode")
         room.slow_mode_s = slow_mode_s
         await room.save(update_fields=["slow_mode_s"])
         await self.audit(
-            room.club_id,
+            club.id,
             actor_id,
             "set_slow_mode",
             None,

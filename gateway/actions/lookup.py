@@ -16,7 +16,8 @@ async def visible_club(club_id: int, user_id: int) -> tuple[Club, str | None]:
     return found
 
 
-async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club, str | None]:
+async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club | None, str | None]:
+    """The room, its club (None: a DM) and the caller's role, or ``not_found``."""
     found = await visibility.visible_room(room_id, user_id)
     if found is None:
         raise DomainError("not_found", f"no such room: {room_id}")

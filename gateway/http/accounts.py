@@ -26,7 +26,7 @@ from storage.settings import is_loopback
 
 from .api import PREFIX, Api
 from .auth import client_ip
-from .keys import ACCOUNTS
+from .keys import ACCOUNTS, DMS
 
 REFRESH_COOKIE = "clubhub_refresh"
 REFRESH_COOKIE_PATH = PREFIX + "/auth"
@@ -135,6 +135,7 @@ def _me(user) -> MeOut:
         email_verified=user.email_verified_at is not None,
         created_at=user.created_at,
         email_digest=user.email_digest,
+        dm_policy=str(getattr(user.dm_policy, "value", user.dm_policy)),
     )
 
 
@@ -153,8 +154,10 @@ async def get_me(request: web.Request, claims: AccessClaims) -> MeOut:
 )
 async def patch_me(request: web.Request, claims: AccessClaims, body: MePatch) -> MeOut:
     user = await request.app[ACCOUNTS].update_profile(
-        claims.user_id, body.display_name, body.bio, email_digest=body.email_digest
+        claims.user_id, body.display_name, body.bio, email_digest=body.email_digest, dm_policy=body.dm_policy
     )
+    if body.dm_policy is not None:
+        await request.app[DMS].policy_changed(claims.user_id)
     return _me(user)
 
 

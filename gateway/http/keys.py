@@ -8,6 +8,7 @@ from actors.client import ActorClient
 from gateway.actions.accounts import Accounts
 from gateway.actions.chat import Chat
 from gateway.actions.clubs import Clubs
+from gateway.actions.dms import Dms
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
@@ -26,6 +27,7 @@ METRICS_LISTENER = web.AppKey("metrics_listener", MetricsListener)
 ACTORS = web.AppKey("actors", ActorClient)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 CHAT = web.AppKey("chat", Chat)
+DMS = web.AppKey("dms", Dms)
 CLUBS = web.AppKey("clubs", Clubs)
 EVENTS = web.AppKey("events", Events)
 LIVE = web.AppKey("live", Live)

@@ -48,12 +48,14 @@ class MeOut(BaseModel):
     email_verified: bool
     created_at: datetime
     email_digest: bool  # unread mentions and DMs by mail after a while (off: PATCH, or the mail's link)
+    dm_policy: Literal["everyone", "club_members", "nobody"]  # who may open a DM with this user
 
 
 class MePatch(Input):
     display_name: DisplayName | None = None
     bio: Bio | None = None
     email_digest: bool | None = None
+    dm_policy: Literal["everyone", "club_members", "nobody"] | None = None
 
 
 class UserOut(BaseModel):

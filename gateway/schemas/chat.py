@@ -29,6 +29,7 @@ class MessageSendIn(SocketPayload):
     # Length is checked by the room rules (empty: invalid, over 4,000: too_large), not here.
     text: str
     reply_to_seq: Seq | None = None
+    thread_root_seq: Seq | None = None  # a reply in the thread of that message of the same room
 
 
 class MessageHistoryIn(SocketPayload):
@@ -82,3 +83,45 @@ class MessageOut(BaseModel):
 
 class MessagesOut(BaseModel):
     messages: list[MessageOut]
+
+
+class PinIn(Input):
+    seq: Seq
+
+
+class PinsOut(BaseModel):
+    rev: int
+    pins: list[MessageOut]  # most recently pinned first; each with ``pinned: {by, at}``
+
+
+class ThreadQuery(Input):
+    after_seq: Count = 0
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class ThreadOut(BaseModel):
+    root: MessageOut
+    messages: list[MessageOut]
+
+
+class DmOpenIn(Input):
+    user_ids: Annotated[list[Id], Field(min_length=1, max_length=10)]
+
+
+class DmOut(BaseModel):
+    room_id: int
+
+
+class DmPerson(BaseModel):
+    id: int
+    display_name: str
+
+
+class DmRoomOut(BaseModel):
+    room_id: int
+    members: list[DmPerson]
+    last_message: MessageOut | None
+
+
+class DmsOut(BaseModel):
+    rooms: list[DmRoomOut]

@@ -170,7 +170,7 @@ class AuditQuery(Input):
 
 
 class AuditEntry(BaseModel):
-    actor_id: int
+    actor_id: int | None = Field(description="who acted; null for the club's auto-moderation")
     action: str
     target_user_id: int | None
     reason: str

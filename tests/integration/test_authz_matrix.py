@@ -70,6 +70,13 @@ REST = {
     "GET /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
     "PATCH /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
     "GET /api/v1/me/clubs": "401  401   200   200   200   200   200   200  200   200",
+    # a DM with O: people who share a club with O (the default dm_policy); O with O alone is no DM
+    "POST /api/v1/dms": "401  401   403   403   201   201   403   201  422   403",
+    "GET /api/v1/dms": "401  401   200   200   200   200   200   200  200   200",
+    "POST /api/v1/rooms/{room_id}/pins": "401  401   404   403   403   403   404   204  204   404",
+    "DELETE /api/v1/rooms/{room_id}/pins/{seq}": "401  401   404   403   403   403   404   204  204   404",
+    "GET /api/v1/rooms/{room_id}/pins": "401  401   404   403   200   200   404   200  200   404",
+    "GET /api/v1/rooms/{room_id}/threads/{root_seq}": "401  401   404   403   200   200   404   200  200   404",
     "GET /api/v1/users/{user_id}": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/users/{user_id}/achievements": "401  401   200   200   200   200   200   200  200   200",
     "GET /api/v1/dev/mailbox": "200  200   200   200   200   200   200   200  200   200",
@@ -336,6 +343,8 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "user_id": o_user,
         "event_id": t["idle_event_id"] if "/live/" in path else t["event_id"],
         "report_id": t["report_id"],
+        "seq": 1,
+        "root_seq": 1,
     }
     if route == "PATCH /api/v1/clubs/{club_id}/members/{user_id}":
         fills["user_id"] = world.members["U"].user_id  # U's role set to what it is: allowed or not, no change
@@ -363,6 +372,8 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "POST /api/v1/clubs/{club_id}/rooms": {"name": f"room {uuid.uuid4().hex[:6]}"},
         "PATCH /api/v1/rooms/{room_id}": {"slow_mode_s": 0},
         "PATCH /api/v1/rooms/{room_id}/notifications": {"level": "all"},
+        "POST /api/v1/dms": {"user_ids": [o_user]},
+        "POST /api/v1/rooms/{room_id}/pins": {"seq": 1},
         "POST /api/v1/notifications/read": {"all": True},
         "PATCH /api/v1/events/{event_id}": {"title": "matrix"},
         "POST /api/v1/interactions": [{"item_type": "club", "item_id": t["club_id"], "kind": "click"}],

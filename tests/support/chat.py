@@ -65,6 +65,7 @@ class ChatClient:
         self.notifications: list[dict] = []
         self.notifications_read: list[dict] = []
         self.blocks_changed: list[dict] = []
+        self.events: dict[str, list] = defaultdict(list)  # any other server event, by name
         self.disconnected = asyncio.Event()
         sio = self.sio
 
@@ -105,6 +106,10 @@ class ChatClient:
         @sio.on("blocks:changed")
         async def on_blocks_changed(b):
             self.blocks_changed.append(b)
+
+        @sio.on("*")
+        async def on_any(event, *args):
+            self.events[event].append(args[0] if args else None)
 
         @sio.event
         async def disconnect(reason=None):
