@@ -93,3 +93,38 @@ async def test_moderators_set_and_read_the_rules(gateway, smtp):
             "link_min_member_age_s": 0,
             "max_mentions": None,
         }
+
+
+async def test_rules_set_over_rest_apply_to_active_rooms_at_once(gateway, smtp):
+    """End to end: the PUT reaches the rooms already active (``automod_changed``), a refused send names the
+    rule, stores nothing and is audited; clearing the rules lets the same text through."""
+    from support.chat import ChatClient
+
+    o, ann = await make_member(gateway.url, smtp, "Owner"), await make_member(gateway.url, smtp, "Ann Rules")
+    room = await make_club_room(o.user_id, [ann.user_id])
+    path = f"/clubs/{room.club_id}/automod"
+    client = await ChatClient(gateway.url, ann.token).connect()
+    try:
+        await client.join(room.id)
+        assert (await client.send(room.id, "hello there"))["seq"] == 1  # the room is active on its shard
+        async with client_session(gateway.url) as http:
+            oa = Api(http, o)
+            await oa.call("PUT", path, {"blocked_terms": ["Forbidden Word"], "max_mentions": 1}, expect=200)
+            for text, rule in (
+                ("a forbidden word here", "blocked_terms"),
+                ("@Owner @Ann Rules hi", "max_mentions"),
+            ):
+                ack = await client.send(room.id, text)
+                assert ack["ok"] is False and ack["error"]["code"] == "forbidden", ack
+                assert rule in ack["error"]["message"]
+            await oa.call("PUT", path, {"blocked_terms": [], "link_min_member_age_s": 3600}, expect=200)
+            ack = await client.send(room.id, "see https://example.org")
+            assert ack["ok"] is False and "link_min_member_age" in ack["error"]["message"], ack
+            await oa.call("PUT", path, {"blocked_terms": []}, expect=200)
+            ack = await client.send(room.id, "a forbidden word here, https://example.org")
+            assert ack["ok"] and ack["seq"] == 2, "refusals stored nothing and took no seq"
+            _, audit = await oa.call("GET", f"/clubs/{room.club_id}/audit", expect=200)
+            refused = [e for e in audit["entries"] if e["action"] == "automod_refused"]
+            assert len(refused) == 3 and all(e["target_user_id"] == ann.user_id for e in refused)
+    finally:
+        await client.close()
