@@ -12,6 +12,7 @@ from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.actions.notifications import Notifications
+from gateway.actions.search import Search
 from gateway.core.backends import Backends
 from gateway.core.metrics import GatewayMetrics
 from storage.settings import Settings
@@ -30,3 +31,4 @@ EVENTS = web.AppKey("events", Events)
 LIVE = web.AppKey("live", Live)
 INTERACTIONS = web.AppKey("interactions", Interactions)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
+SEARCH = web.AppKey("search", Search)
