@@ -54,13 +54,14 @@ CURSOR_MAX = 200  # characters of a cursor
 _MAX_ID = 2**63 - 1
 _FLOAT4_MAX = 3.4e38
 # Private-use characters ts_headline wraps matches in; removed from the text first, so only ts_headline's
-# own can reach the output, where they become <mark> and </mark> after escaping everything else.
-_START, _STOP = "\ue000", "\ue001"
+# own can reach the output, where they become <mark> and </mark> after escaping everything else. ``<`` and
+# ``>`` go through as two more of them: the parser would take ``<b>`` for a tag and leave it out.
+_START, _STOP, _LT, _GT = "\ue000", "\ue001", "\ue002", "\ue003"
 MARK_START, MARK_STOP = "<mark>", "</mark>"
-HEADLINE_OPTIONS = (
-    f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=35, MinWords=15, ShortWord=3, '
-    'MaxFragments=2, FragmentDelimiter=" … "'
-)
+# translate(text, FROM, TO): < and > to their stand-ins, the two markers removed.
+_HEADLINE_FROM, _HEADLINE_TO = "<>" + _START + _STOP, _LT + _GT
+# One window of the message around its best match (chat messages are short: usually all of it).
+HEADLINE_OPTIONS = f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=35, MinWords=15, ShortWord=3'
 _SQLSTATE_CANCELED = "57014"  # query_canceled: the statement timeout
 
 
@@ -158,7 +159,8 @@ def newest(rows: Iterable[IndexRow]) -> list[IndexRow]:
 def highlight(headline: str) -> str:
     """``ts_headline``'s output (matches between the private-use markers) as escaped text with
     ``<mark>``/``</mark>`` around the matches."""
-    return html.escape(headline, quote=True).replace(_START, MARK_START).replace(_STOP, MARK_STOP)
+    plain = headline.replace(_LT, "<").replace(_GT, ">")
+    return html.escape(plain, quote=True).replace(_START, MARK_START).replace(_STOP, MARK_STOP)
 
 
 def check_query(q: str, limit: int) -> str:
@@ -214,7 +216,7 @@ page AS (
     LIMIT $8
 )
 SELECT p.room_id, p.seq, p.author_id, p.author_name, p.ts, p.text, p.rank,
-       ts_headline('english', translate(p.text, $9, ''), q.query, $10) AS headline
+       ts_headline('english', translate(p.text, $9, $10), q.query, $11) AS headline
 FROM page p, q
 ORDER BY p.rank DESC, p.room_id DESC, p.seq DESC
 """
@@ -292,7 +294,8 @@ class PostgresSearch:
             after.room_id if after else None,
             after.seq if after else None,
             limit + 1,
-            _START + _STOP,
+            _HEADLINE_FROM,
+            _HEADLINE_TO,
             HEADLINE_OPTIONS,
         ]
         started = time.monotonic()
