@@ -226,7 +226,9 @@ class ActorClient:
         # Mentions, replies, reminders and "live now": off the message hot path, on a stream of notices.
         self.notifier: Any = Notifier.options(name="clubhub-notifier", **shard_options).remote(config)
         # The message search index, kept from the rooms' commit stream (storage.search).
-        self.indexer: Any = SearchIndexer.options(name="clubhub-search-indexer", **shard_options).remote(config)
+        self.indexer: Any = SearchIndexer.options(name="clubhub-search-indexer", **shard_options).remote(
+            config
+        )
         # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
         self.rankers: list[Any] = [
             Ranker.options(name=f"clubhub-ranker-{i}", **ranker_options).remote(config)

@@ -18,7 +18,10 @@ class SearchQuery(Input):
     club_id: Id | None = None
     room_id: Id | None = None
     limit: Annotated[int, Field(ge=1, le=LIMIT_MAX)] = LIMIT_DEFAULT
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    cursor: (
+        Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX, pattern=r"^[A-Za-z0-9_-]+$")]
+        | None
+    ) = None
 
 
 class SearchAuthor(BaseModel):

@@ -23,7 +23,9 @@ DEADLINE_S = 5.0  # the contract says within a second; the tests allow a loaded 
 
 
 async def search(api: Api, q: str, **params) -> tuple[int, dict]:
-    return await api.call("GET", "/search/messages", params={"q": q, **{k: str(v) for k, v in params.items()}})
+    return await api.call(
+        "GET", "/search/messages", params={"q": q, **{k: str(v) for k, v in params.items()}}
+    )
 
 
 async def found(api: Api, q: str, predicate, **params) -> dict:

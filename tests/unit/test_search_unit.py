@@ -99,9 +99,7 @@ def test_a_highlight_escapes_everything_but_its_marks():
     # ts_headline's output: the private-use markers around a match (the stored text had them removed).
     # ts_headline's output: the private-use markers around a match, < and > as their stand-ins.
     out = highlight('\ue002img src=x onerror="alert(1)"\ue003 & \ue000telescope\ue001 <mark>')
-    assert out == (
-        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; <mark>telescope</mark> &lt;mark&gt;"
-    )
+    assert out == ("&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; <mark>telescope</mark> &lt;mark&gt;")
 
 
 def test_query_limits():
