@@ -14,6 +14,7 @@ from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.actions.notifications import Notifications
 from gateway.actions.safety import Safety
+from gateway.actions.search import Search
 from gateway.core.backends import Backends
 from gateway.core.metrics import GatewayMetrics
 from storage.settings import Settings
@@ -34,3 +35,4 @@ LIVE = web.AppKey("live", Live)
 INTERACTIONS = web.AppKey("interactions", Interactions)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
 SAFETY = web.AppKey("safety", Safety)
+SEARCH = web.AppKey("search", Search)

@@ -69,6 +69,8 @@ REST = {
     "POST /api/v1/notifications/read": "401  401   204   204   204   204   204   204  204   204",
     "GET /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
     "PATCH /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
+    # with club_id: the target club's messages (an empty page where the caller may not read its rooms)
+    "GET /api/v1/search/messages": "401  401   404   200   200   200   404   200  200   404",
     "GET /api/v1/me/clubs": "401  401   200   200   200   200   200   200  200   200",
     # a DM with O: people who share a club with O (the default dm_policy); O with O alone is no DM
     "POST /api/v1/dms": "401  401   403   403   201   201   403   201  422   403",
@@ -395,6 +397,8 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         kw["json"] = bodies[route]
     if route == "GET /api/v1/events":
         kw["params"] = {"club_id": str(t["club_id"])}
+    if route == "GET /api/v1/search/messages":
+        kw["params"] = {"q": "says", "club_id": str(t["club_id"])}
     if route == "GET /api/v1/dev/mailbox":
         kw["params"] = {"email": world.members["O"].email}
     if route.endswith("/notifications/unsubscribe"):
