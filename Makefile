@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-stores capacity soak loadtest fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores capacity soak loadtest fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -150,6 +150,11 @@ bench-notify: install
 
 bench-pipeline: install
 	$(BIN)/python loadtest/bench_pipeline.py $(BENCH_ARGS)
+
+# Message search over 1,000,000 messages of the seeded world: indexing, query p50/p99 against an ILIKE scan,
+# index lag through a real gateway (~5 min here); BENCH_ARGS="--messages 100000" for a short run.
+bench-search: install
+	$(BIN)/python loadtest/bench_search.py $(BENCH_ARGS)
 
 # 30 minutes at half load; not part of make test. SOAK_ARGS="--minutes 2" for a short run.
 soak: install

@@ -26,6 +26,7 @@ from storage.settings import Settings
 from .config import ActorConfig
 from .domain.errors import DomainError
 from .hashing import jump_hash
+from .indexer import SearchIndexer
 from .interactions import InteractionConsumer
 from .notifier import Notifier
 from .push import vapid_key
@@ -224,6 +225,10 @@ class ActorClient:
         ).remote(config)
         # Mentions, replies, reminders and "live now": off the message hot path, on a stream of notices.
         self.notifier: Any = Notifier.options(name="clubhub-notifier", **shard_options).remote(config)
+        # The message search index, kept from the rooms' commit stream (storage.search).
+        self.indexer: Any = SearchIndexer.options(name="clubhub-search-indexer", **shard_options).remote(
+            config
+        )
         # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
         self.rankers: list[Any] = [
             Ranker.options(name=f"clubhub-ranker-{i}", **ranker_options).remote(config)
@@ -245,6 +250,7 @@ class ActorClient:
         await asyncio.gather(
             self.consumer.start.remote(),
             self.notifier.start.remote(),
+            self.indexer.start.remote(),
             *(r.start.remote() for r in self.rankers),
         )
         self._heartbeat = asyncio.create_task(self._heartbeats())
@@ -281,6 +287,7 @@ class ActorClient:
         results = await asyncio.gather(
             self.consumer.start.remote(),
             self.notifier.start.remote(),
+            self.indexer.start.remote(),
             *(r.start.remote() for r in self.rankers),
             return_exceptions=True,
         )
@@ -319,10 +326,10 @@ class ActorClient:
             except Exception:
                 return None
 
-        consumer, notifier, *rankers = await asyncio.gather(
-            one(self.consumer), one(self.notifier), *(one(r) for r in self.rankers)
+        consumer, notifier, indexer, *rankers = await asyncio.gather(
+            one(self.consumer), one(self.notifier), one(self.indexer), *(one(r) for r in self.rankers)
         )
-        return {"consumer": consumer, "notifier": notifier, "rankers": rankers}
+        return {"consumer": consumer, "notifier": notifier, "indexer": indexer, "rankers": rankers}
 
     # -- rooms -------------------------------------------------------------------------------
     async def apply(self, room_id: int, op: dict) -> dict:

@@ -20,6 +20,8 @@ from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.actions.notifications import Notifications
+from gateway.actions.safety import Safety
+from gateway.actions.search import Search
 from gateway.core.backends import Backends
 from gateway.core.loop_health import LoopHealth, freeze_startup_heap
 from gateway.core.metrics import GatewayMetrics, stream_stats
@@ -31,6 +33,8 @@ from gateway.http import dms as http_dms
 from gateway.http import events as http_events
 from gateway.http import health, notifications_out, security, webapp
 from gateway.http import notifications as http_notifications
+from gateway.http import safety as http_safety
+from gateway.http import search as http_search
 from gateway.http.api import Api
 from gateway.http.auth import authenticate, client_ip
 from gateway.http.errors import error_middleware, error_response
@@ -47,6 +51,8 @@ from gateway.http.keys import (
     METRICS,
     METRICS_LISTENER,
     NOTIFICATIONS,
+    SAFETY,
+    SEARCH,
     SETTINGS,
 )
 from gateway.http.metrics import MetricsListener, metrics_handler, metrics_middleware
@@ -54,6 +60,7 @@ from gateway.socket.admission import SocketAdmission
 from gateway.socket.delivery import RoomDelivery
 from gateway.socket.server import Realtime
 from gateway.socket.websocket import refuse_malformed_packets, use_fast_poll, use_uncompressed_websockets
+from storage.search import PostgresSearch
 from storage.services import redact
 from storage.settings import Settings
 from storage.timing import StoreTimings
@@ -77,6 +84,8 @@ def build_api(settings: Settings) -> Api:
         http_events,
         http_notifications,
         notifications_out,
+        http_safety,
+        http_search,
     )
     for module in modules:
         api.include(module.api)
@@ -215,10 +224,12 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         interactions = app[INTERACTIONS] = Interactions(redis)
         chat = app[CHAT] = Chat(settings, actors, redis)
         app[DMS] = Dms(actors)
-        app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
+        clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
+        app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)
         live = app[LIVE] = Live(actors, chat, interactions, redis)
         app[NOTIFICATIONS] = Notifications(chat, app[SIO].emit)
+        app[SEARCH] = Search(chat, PostgresSearch())
         realtime = app[REALTIME]
         realtime.chat, realtime.live, realtime.interactions = chat, live, interactions
         # A revoked login (logout, a reused refresh token) closes its sockets on every gateway.

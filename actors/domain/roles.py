@@ -25,6 +25,10 @@ ACTIONS: dict[str, str] = {
     "ban": "moderator",
     "view_audit": "moderator",
     "create_event": "moderator",
+    "view_reports": "moderator",
+    "resolve_report": "moderator",
+    "view_automod": "moderator",
+    "set_automod": "moderator",
     "set_role": "owner",
     "transfer_ownership": "owner",
 }

@@ -486,7 +486,8 @@ def feed() -> Dashboard:
     d.panel(
         "Consumer lag",
         "Age of the oldest entry each consumer group has not finished (interactions: the interaction "
-        "consumer actor; activity: the gateways' achievement workers; notify: the notifier actor).",
+        "consumer actor; activity: the gateways' achievement workers; notify: the notifier actor; search: "
+        "the search indexer actor).",
         [("max by (stream, group) (clubhub_stream_lag_seconds)", "{{stream}}")],
         unit="s",
     )

@@ -15,6 +15,7 @@ from gateway.core.ratelimit import UserBuckets
 from storage import keys
 from storage.settings import Settings
 
+from .blocking import BlockSets, mark_blocked
 from .lookup import visible_room
 
 
@@ -25,6 +26,8 @@ class Chat:
         self.redis = redis
         self.send_limits = UserBuckets(settings.user_msg_rate, settings.user_msg_burst)
         self._typing: dict[tuple[int, int], float] = {}
+        # The block sets of this gateway's connected users (live delivery reads them too).
+        self.blocks = BlockSets()
 
     async def room_access(self, user_id: int, room_id: int) -> None:
         """Refuses unless the user may enter the room's broadcasts: the club's visibility rule
@@ -78,15 +81,30 @@ class Chat:
         return await self.actors.apply(room_id, op)
 
     async def pins(self, user_id: int, room_id: int) -> dict:
-        return await self.actors.pins(user_id, room_id)
+        result = await self.actors.pins(user_id, room_id)
+        blocked = await self.blocks.of_user(user_id)
+        if blocked:
+            result["pins"] = mark_blocked(result["pins"], blocked)
+        return result
 
     async def thread(self, user_id: int, room_id: int, root_seq: int, after_seq: int, limit: int) -> dict:
-        return await self.actors.thread(user_id, room_id, root_seq, after_seq, limit)
+        result = await self.actors.thread(user_id, room_id, root_seq, after_seq, limit)
+        blocked = await self.blocks.of_user(user_id)
+        if blocked:
+            result["messages"] = mark_blocked(result["messages"], blocked)
+            if "root" in result and result["root"] is not None:
+                result["root"] = mark_blocked([result["root"]], blocked)[0]
+        return result
 
     async def join(
         self, user_id: int, room_id: int, sid: str, since_seq: int | None, since_rev: int | None
     ) -> dict:
-        return await self.actors.join(user_id, room_id, sid, since_seq, since_rev)
+        result = await self.actors.join(user_id, room_id, sid, since_seq, since_rev)
+        blocked = await self.blocks.of_user(user_id)
+        if blocked:
+            result["missed"] = mark_blocked(result.get("missed", []), blocked)
+            result["updated"] = mark_blocked(result.get("updated", []), blocked)
+        return result
 
     async def leave(self, user_id: int, sid: str, room_ids: list[int]) -> None:
         await self.actors.leave(user_id, sid, room_ids)
@@ -94,8 +112,13 @@ class Chat:
     async def history(
         self, user_id: int, room_id: int, before_seq: int | None, after_seq: int | None, limit: int
     ) -> dict:
-        """A page of the room's messages, ascending seq (``GET /rooms/{id}/messages``, ``message:history``)."""
-        return await self.actors.history(user_id, room_id, before_seq, after_seq, limit)
+        """A page of the room's messages, ascending seq (``GET /rooms/{id}/messages``, ``message:history``);
+        messages by someone the reader blocked carry ``author_blocked: true``."""
+        result = await self.actors.history(user_id, room_id, before_seq, after_seq, limit)
+        blocked = await self.blocks.of_user(user_id)
+        if blocked:
+            result["messages"] = mark_blocked(result["messages"], blocked)
+        return result
 
     async def read(self, user_id: int, room_id: int, seq: int, sid: str) -> dict:
         return await self.actors.read(user_id, room_id, seq, sid)

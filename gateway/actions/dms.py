@@ -8,8 +8,10 @@ from typing import Any
 
 from actors.client import ActorClient
 from actors.domain.errors import DomainError
-from storage import dms
+from storage import dms, safety
 from storage.models import User
+
+from .blocking import mark_blocked
 
 
 class Dms:
@@ -42,9 +44,12 @@ class Dms:
         ids = [rid for rid, _ in rooms]
         people = await dms.people_of(ids)
         last = await self.actors.last_messages(ids)
+        blocked = await safety.blocked_by(user_id)
         items = []
         for rid, opened in rooms:
             message = last.get(rid)
+            if message is not None and blocked:
+                message = mark_blocked([message], blocked)[0]
             items.append(
                 {
                     "room_id": rid,

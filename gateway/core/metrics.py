@@ -50,6 +50,7 @@ STREAMS = (
     ("interactions", keys.INTERACTIONS_STREAM, keys.INTERACTIONS_GROUP),
     ("activity", keys.ACTIVITY_STREAM, keys.ACTIVITY_GROUP),
     ("notify", keys.NOTIFY_STREAM, keys.NOTIFY_GROUP),
+    ("search", keys.SEARCH_STREAM, keys.SEARCH_GROUP),
 )
 
 

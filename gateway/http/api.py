@@ -51,6 +51,9 @@ class Operation:
     errors: tuple[str, ...] = ()
     content_type: str = "application/json"
     extra: dict = field(default_factory=dict)
+    # Other success statuses the handler may answer with the same response body (e.g. 200 for a create
+    # that found the thing already made); the handler returns ``Api.answer(body, status)`` for them.
+    also: tuple[int, ...] = ()
 
 
 class Api:
@@ -71,6 +74,7 @@ class Api:
         tags: tuple[str, ...] = (),
         errors: tuple[str, ...] = (),
         content_type: str = "application/json",
+        also: tuple[int, ...] = (),
     ):
         """Declare an operation; ``path`` without a leading ``/api`` gets the ``/api/v1`` prefix."""
         full = path if path.startswith(("/healthz", "/readyz", "/metrics")) else PREFIX + path
@@ -90,11 +94,19 @@ class Api:
                     tags,
                     errors,
                     content_type,
+                    also=also,
                 )
             )
             return fn
 
         return decorate
+
+    @staticmethod
+    def answer(body: BaseModel | dict, status: int) -> web.Response:
+        """A success body with a status other than the operation's own (one of its ``also``)."""
+        if isinstance(body, BaseModel):
+            body = body.model_dump(mode="json")
+        return web.json_response(body, status=status)
 
     def include(self, other: Api) -> Api:
         self.operations.extend(other.operations)
@@ -160,6 +172,8 @@ class Api:
             elif op.content_type != "application/json":
                 ok["content"] = {op.content_type: {"schema": {"type": "string"}}}
             item["responses"][str(op.status)] = ok
+            for status in op.also:
+                item["responses"][str(status)] = ok
             codes = set(op.errors) | ({"invalid", "too_large"} if op.body or op.query else set())
             if _path_params(op.path):
                 codes.add("not_found")  # any id may not exist (or be one the caller cannot see)

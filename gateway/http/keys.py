@@ -13,6 +13,8 @@ from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.actions.notifications import Notifications
+from gateway.actions.safety import Safety
+from gateway.actions.search import Search
 from gateway.core.backends import Backends
 from gateway.core.metrics import GatewayMetrics
 from storage.settings import Settings
@@ -32,3 +34,5 @@ EVENTS = web.AppKey("events", Events)
 LIVE = web.AppKey("live", Live)
 INTERACTIONS = web.AppKey("interactions", Interactions)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
+SAFETY = web.AppKey("safety", Safety)
+SEARCH = web.AppKey("search", Search)

@@ -77,6 +77,8 @@ class MessageOut(BaseModel):
     text: str
     ts: int
     reactions: dict
+    # Only for a reader who blocked the author (default_factory: no default in the schema, optional in clients).
+    author_blocked: bool | None = Field(default_factory=lambda: None)
 
 
 class MessagesOut(BaseModel):

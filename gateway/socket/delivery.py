@@ -17,6 +17,10 @@ other emit, but delivers it itself:
   ``since_seq``) instead of holding memory for a client that cannot keep up;
 * a socket that would get a message past a gap (messages this gateway never received) is
   disconnected too, so it resumes with ``since_seq`` instead of silently missing them;
+* a socket whose user blocked the author of some of a batch's messages gets its own copy, those messages
+  marked ``author_blocked: true`` (``gateway.actions.blocking``; the same for ``message:updated``): the
+  block sets of this gateway's users are in memory, so a room where nobody blocked anybody pays one
+  dictionary test per batch;
 * the packet is also framed once as WebSocket bytes and written straight to each socket's transport
   when nothing is queued or buffered for that socket (so nothing can be overtaken); otherwise it
   goes through engine.io's queue as usual. This skips one task wake-up, one encode and one frame
@@ -36,6 +40,7 @@ from redis.backoff import NoBackoff
 from socketio import packet as sio_packet
 
 from actors.fanout import ROOMS_EVENT
+from gateway.actions.blocking import BLOCKS_EVENT, BlockSets, blocks_any, mark_blocked
 from gateway.core.broadcast import KICK_EVENT, REVOKE_EVENT
 from storage import keys
 
@@ -90,6 +95,7 @@ class RoomDelivery(socketio.AsyncRedisManager):
         self.floors: dict[str, dict[int, int | _Hold]] = {}
         self.on_kick = None  # async (sid, room_ids, reason): set by the Realtime events
         self.on_revoke = None  # async (sid, reason): set by the Realtime events
+        self.blocks: BlockSets | None = None  # this gateway's users' block sets: set by the Realtime events
         self._tasks: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak refs)
 
     # -- the pubsub listener -----------------------------------------------------------------
@@ -178,7 +184,13 @@ class RoomDelivery(socketio.AsyncRedisManager):
 
     def send_messages(self, sid: str, eio_sid: str, room_id: int, messages: list[dict]) -> None:
         if messages:
-            self._put(sid, eio_sid, *self._encode(room_id, messages))
+            self._put(sid, eio_sid, *self._encode(room_id, self._as_seen_by(sid, messages)))
+
+    def _blocked_of(self, sid: str) -> frozenset[int]:
+        return self.blocks.of_socket(sid) if self.blocks is not None else frozenset()
+
+    def _as_seen_by(self, sid: str, messages: list[dict]) -> list[dict]:
+        return mark_blocked(messages, self._blocked_of(sid))
 
     # -- delivery --------------------------------------------------------------------------
     async def _handle_emit(self, message):
@@ -195,6 +207,13 @@ class RoomDelivery(socketio.AsyncRedisManager):
                 for sid, _ in list(self.get_participants(NAMESPACE, message["room"])):
                     await self.on_revoke(sid, reason)
             return
+        if event == BLOCKS_EVENT and self.blocks is not None:
+            room = message.get("room") or ""
+            if room.startswith("user:") and room[5:].isdigit():
+                self.blocks.changed(int(room[5:]), message["data"][0].get("blocks", []))
+            return await super()._handle_emit(message)
+        if event == "message:updated" and self.blocks is not None and self.blocks.sets:
+            return await self._updated(message)
         if event != ROOMS_EVENT:
             return await super()._handle_emit(message)
         got = time.time()
@@ -205,6 +224,28 @@ class RoomDelivery(socketio.AsyncRedisManager):
             self._deliver(batch["room_id"], batch["messages"])
             if self.metrics is not None and "trace" in batch:
                 self._observe_stages(batch, got, time.time())
+
+    async def _updated(self, message: dict) -> None:
+        """``message:updated`` to the room, except that the sockets whose user blocked the author get the
+        marked copy instead."""
+        data = message["data"][0]
+        author = data.get("author", {}).get("id") if isinstance(data, dict) else None
+        marked_sids = [
+            sid
+            for sid, _ in list(self.get_participants(NAMESPACE, message.get("room")))
+            if author in self._blocked_of(sid)
+        ]
+        if not marked_sids:
+            return await super()._handle_emit(message)
+        skip = message.get("skip_sid")
+        skip = [] if skip is None else [skip] if isinstance(skip, str) else list(skip)
+        await super()._handle_emit({**message, "skip_sid": skip + marked_sids})
+        marked = {**data, "author_blocked": True}
+        for sid in marked_sids:
+            if sid not in skip:
+                await socketio.AsyncManager.emit(
+                    self, "message:updated", marked, namespace=NAMESPACE, room=sid
+                )
 
     def _observe_stages(self, batch: dict, got: float, written: float) -> None:
         """Each message's time per stage (``STAGES``) into ``clubhub_message_stage_seconds``."""
@@ -234,6 +275,9 @@ class RoomDelivery(socketio.AsyncRedisManager):
             return
         first, last = messages[0]["seq"], messages[-1]["seq"]
         packets = frame = None
+        # Only when some user of this gateway blocked someone: each socket's set against the batch's authors.
+        screen = self.blocks is not None and bool(self.blocks.sets)
+        marked_packets: dict[frozenset[int], tuple] = {}
         for sid, eio_sid in list(self.get_participants(NAMESPACE, f"room:{room_id}")):
             floor = self.floors.get(sid, {}).get(room_id)
             if floor is None:
@@ -246,12 +290,20 @@ class RoomDelivery(socketio.AsyncRedisManager):
             if floor + 1 < first:
                 self._resync(sid, room_id, floor)
                 continue
-            if floor < first:
+            blocked = self._blocked_of(sid) if screen else frozenset()
+            if blocked and not blocks_any(messages, blocked):
+                blocked = frozenset()
+            if floor < first and blocked:
+                if blocked not in marked_packets:
+                    marked_packets[blocked] = self._encode(room_id, mark_blocked(messages, blocked))
+                self._put(sid, eio_sid, *marked_packets[blocked])
+            elif floor < first:
                 if packets is None:
                     packets, frame = self._encode(room_id, messages)
                 self._put(sid, eio_sid, packets, frame)
             else:
-                self._put(sid, eio_sid, *self._encode(room_id, [m for m in messages if m["seq"] > floor]))
+                later = [m for m in messages if m["seq"] > floor]
+                self._put(sid, eio_sid, *self._encode(room_id, mark_blocked(later, blocked)))
             rooms = self.floors.get(sid)
             if rooms is not None:  # None: _put dropped it as a slow consumer (and the loop must go on)
                 rooms[room_id] = last

@@ -270,6 +270,7 @@ class Realtime:
         # The gateway's id is known once the actor client exists: the shards publish its rooms' batches
         # on the channel named after it, and the listener starts with the first socket, after this.
         self.delivery.listen_as(self.chat.actors.gateway_id)
+        self.delivery.blocks = self.chat.blocks
         self._checker = asyncio.create_task(self._check_revocations())
 
     async def stop(self) -> None:
@@ -294,6 +295,10 @@ class Realtime:
                 await self.chat.connected(user_id, sid)
             except Exception as exc:  # presence is best effort; the socket still works
                 log.warning("session connect failed: %s", exc)
+            try:
+                await self.chat.blocks.connected(user_id, sid)
+            except Exception as exc:  # the set stays empty until the next blocks:changed
+                log.warning("block set not loaded: %s", exc)
 
     async def disconnected(self, sid: str) -> None:
         user_id = self.users.pop(sid, None)
@@ -307,6 +312,7 @@ class Realtime:
         self.delivery.forget(sid)
         if user_id is None or self.chat is None:
             return
+        self.chat.blocks.disconnected(sid)
         if live and self.live is not None:
             await self.live.leave(user_id, sid, sorted(live))
         if rooms:

@@ -69,6 +69,8 @@ REST = {
     "POST /api/v1/notifications/read": "401  401   204   204   204   204   204   204  204   204",
     "GET /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
     "PATCH /api/v1/rooms/{room_id}/notifications": "401  401   404   403   200   200   404   200  200   404",
+    # with club_id: the target club's messages (an empty page where the caller may not read its rooms)
+    "GET /api/v1/search/messages": "401  401   404   200   200   200   404   200  200   404",
     "GET /api/v1/me/clubs": "401  401   200   200   200   200   200   200  200   200",
     # a DM with O: people who share a club with O (the default dm_policy); O with O alone is no DM
     "POST /api/v1/dms": "401  401   403   403   201   201   403   201  422   403",
@@ -110,6 +112,17 @@ REST = {
     "POST /api/v1/events/{event_id}/cancel": "401  401   404   403   403   403   404   403  409   404",
     "POST /api/v1/events/{event_id}/live/start": "401  401   404   403   403   403   404   403  200   404",
     "POST /api/v1/events/{event_id}/live/end": "401  401   404   403   403   403   404   403  200   404",
+    # blocks are the caller's own (the owner is the one blocked: blocking yourself is invalid); undone per cell
+    "GET /api/v1/me/blocks": "401  401   200   200   200   200   200   200  200   200",
+    "POST /api/v1/me/blocks": "401  401   201   201   201   201   201   201  422   201",
+    "DELETE /api/v1/me/blocks/{user_id}": "401 401 204   204   204   204   204   204  204   204",
+    # reporting B's message (B is banned; the public column reports X's message in PUB, not a member there)
+    "POST /api/v1/reports": "401  401   404   403   201   201   404   201  201   404",
+    "GET /api/v1/clubs/{club_id}/reports": "401  401   404   403   403   403   404   200  200   404",
+    # a report is nobody's business but its club's moderators': members forbidden, everyone else not_found
+    "POST /api/v1/reports/{report_id}/resolve": "401 401 404   404   403   403   404   200  200   404",
+    "GET /api/v1/clubs/{club_id}/automod": "401  401   404   403   403   403   404   200  200   404",
+    "PUT /api/v1/clubs/{club_id}/automod": "401  401   404   403   403   403   404   200  200   404",
 }
 
 SOCKET = {
@@ -277,7 +290,34 @@ async def build_world(gateway, smtp) -> World:
             "O",
             json={"user_id": world.members["B"].user_id},
         )
+    await open_report(world, "PRIV")
+    await open_report(world, "PUB")
     return world
+
+
+async def open_report(world: World, club: str) -> None:
+    """An open report in the club (of B's first message in PRIV, of X's in PUB), for the resolve row."""
+    from storage.models import Report
+
+    ids = world.ids[club]
+    author = "B" if club == "PRIV" else "X"
+    seq = world.own_seqs[(author, club)][0]
+    reporter = world.members["U" if club == "PRIV" else "N"].user_id
+    await Report.filter(room_id=ids["room_id"], seq=seq, reporter_id=reporter).delete()
+    snapshot = {
+        "text": "matrix",
+        "author": {"id": world.members[author].user_id, "display_name": "M"},
+        "ts": 0,
+    }
+    report = await Report.create(
+        club_id=ids["club_id"],
+        room_id=ids["room_id"],
+        seq=seq,
+        reporter_id=reporter,
+        reason="matrix",
+        snapshot=snapshot,
+    )
+    ids["report_id"] = report.id
 
 
 async def ok_status(world, http, expected, method, path, actor, **kw):
@@ -304,6 +344,7 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "room_id": t["room_id"],
         "user_id": o_user,
         "event_id": t["idle_event_id"] if "/live/" in path else t["event_id"],
+        "report_id": t["report_id"],
         "seq": 1,
         "root_seq": 1,
     }
@@ -338,6 +379,14 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "POST /api/v1/notifications/read": {"all": True},
         "PATCH /api/v1/events/{event_id}": {"title": "matrix"},
         "POST /api/v1/interactions": [{"item_type": "club", "item_id": t["club_id"], "kind": "click"}],
+        "POST /api/v1/me/blocks": {"user_id": o_user},
+        "POST /api/v1/reports": {
+            "room_id": t["room_id"],
+            "seq": world.own_seqs[("X", "PUB") if column == "public" else ("B", "PRIV")][2],
+            "reason": "matrix",
+        },
+        "POST /api/v1/reports/{report_id}/resolve": {"action": "dismiss"},
+        "PUT /api/v1/clubs/{club_id}/automod": {"blocked_terms": []},  # no rule: the socket rows send freely
         "POST /api/v1/clubs/{club_id}/events": {
             "title": "matrix",
             "starts_at": "2031-02-01T18:00:00Z",
@@ -348,6 +397,8 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         kw["json"] = bodies[route]
     if route == "GET /api/v1/events":
         kw["params"] = {"club_id": str(t["club_id"])}
+    if route == "GET /api/v1/search/messages":
+        kw["params"] = {"q": "says", "club_id": str(t["club_id"])}
     if route == "GET /api/v1/dev/mailbox":
         kw["params"] = {"email": world.members["O"].email}
     if route.endswith("/notifications/unsubscribe"):
@@ -396,6 +447,20 @@ async def restore(world: World, route: str, column: str, actor: str | None, stat
         await world_chat(world).member_changed(t["club_id"], world.members[actor].user_id)
     if route == "POST /api/v1/events/{event_id}/live/start" and status == 200:
         pass  # live/end (the next row) ends it
+    if route == "POST /api/v1/me/blocks" and actor is not None:
+        from storage.models import UserBlock
+
+        await UserBlock.filter(user_id=world.members[actor].user_id).delete()
+    if route == "POST /api/v1/reports" and status == 201:
+        from storage.models import Report
+
+        await (
+            Report.filter(reporter_id=world.members[actor].user_id, room_id=t["room_id"])
+            .exclude(id=t["report_id"])
+            .delete()
+        )
+    if route == "POST /api/v1/reports/{report_id}/resolve" and status == 200:
+        await open_report(world, "PUB" if column == "public" else "PRIV")
 
 
 def world_chat(world: World):

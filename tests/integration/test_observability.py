@@ -134,16 +134,16 @@ async def test_metrics_show_stream_lag_readiness_and_the_shards_start_times(gate
     async def scraped():
         text = await (await http.get("/metrics")).text()
         lag = {lb["stream"]: (lb["group"], v) for lb, v in samples(text, "clubhub_stream_lag_seconds")}
-        return text if {"interactions", "activity", "notify"} <= set(lag) else None
+        return text if {"interactions", "activity", "notify", "search"} <= set(lag) else None
 
     text = await wait_for(scraped, timeout=20)
     lag = {lb["stream"]: (lb["group"], v) for lb, v in samples(text, "clubhub_stream_lag_seconds")}
     assert lag["interactions"][0] == "interaction-consumer" and lag["activity"][0] == "achievements"
-    assert lag["notify"][0] == "notifier"
+    assert lag["notify"][0] == "notifier" and lag["search"][0] == "indexer"
     # Both consumers keep up with this little traffic: well under the alert's two minutes.
     assert all(0 <= v < 120 for _, v in lag.values()), lag
     pending = {lb["stream"] for lb, v in samples(text, "clubhub_stream_pending_entries") if v >= 0}
-    assert pending == {"interactions", "activity", "notify"}
+    assert pending == {"interactions", "activity", "notify", "search"}
     assert "# TYPE clubhub_stream_lag_entries gauge" in text
 
     ready = {lb["backend"]: v for lb, v in samples(text, "clubhub_backend_ready")}

@@ -64,6 +64,7 @@ class ChatClient:
         self.reads: list[dict] = []
         self.notifications: list[dict] = []
         self.notifications_read: list[dict] = []
+        self.blocks_changed: list[dict] = []
         self.events: dict[str, list] = defaultdict(list)  # any other server event, by name
         self.disconnected = asyncio.Event()
         sio = self.sio
@@ -101,6 +102,10 @@ class ChatClient:
         @sio.on("notification:read")
         async def on_notification_read(r):
             self.notifications_read.append(r)
+
+        @sio.on("blocks:changed")
+        async def on_blocks_changed(b):
+            self.blocks_changed.append(b)
 
         @sio.on("*")
         async def on_any(event, *args):

@@ -33,7 +33,7 @@ class Recorder:
 def recorded(monkeypatch, tmp_path):
     calls: dict[str, list] = {}
     # Every actor class ActorClient creates: one left out would start a real Ray here (auto-init).
-    for kind in ("RoomShard", "SessionShard", "InteractionConsumer", "Notifier", "Ranker"):
+    for kind in ("RoomShard", "SessionShard", "InteractionConsumer", "Notifier", "SearchIndexer", "Ranker"):
         calls[kind] = []
         monkeypatch.setattr(client, kind, Recorder(calls[kind]))
 
@@ -53,6 +53,7 @@ def test_unset_resources_leave_placement_to_ray(recorded):
         "SessionShard": [None, None],
         "InteractionConsumer": [None],
         "Notifier": [None],
+        "SearchIndexer": [None],
         "Ranker": [None, None, None],
     }
 
@@ -65,6 +66,7 @@ def test_shard_and_ranker_resources_pin_their_actors(recorded):
         "SessionShard": [shard, shard],
         "InteractionConsumer": [shard],
         "Notifier": [shard],
+        "SearchIndexer": [shard],
         "Ranker": [ranker, ranker, ranker],
     }
 
