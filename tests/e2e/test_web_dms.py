@@ -200,6 +200,53 @@ async def test_pins_and_a_thread_in_a_dm(browser, gateway, people):
         await expect(messages(ben_page)).to_have_count(0)  # the thread has the screen
         await ben_page.get_by_role("button", name="Close thread").click()
         await expect(messages(ben_page)).to_be_visible()
+        await ben_page.set_viewport_size(DESKTOP)
+        await settled(ben_page)
+
+        # Search from the header: the result opens the DM at the message, marked.
+        results = ann_page.get_by_role("list", name="Search results").get_by_role("link")
+        for _ in range(20):  # the index follows the messages within moments
+            await ann_page.get_by_role("searchbox", name="Search messages").fill("club night")
+            await ann_page.get_by_role("searchbox", name="Search messages").press("Enter")
+            await expect(
+                ann_page.get_by_role("status").filter(has_text=re.compile("found|No messages"))
+            ).to_be_visible()
+            if await results.count():
+                break
+            await ann_page.wait_for_timeout(500)
+        await expect(results).to_have_count(1)
+        await expect(results.first.locator("mark")).to_have_text(["club", "night"])
+        await shots(ann_page, "dms-04-search")
+        await accessible_at_both_sizes(ann_page, "the search results")
+        await results.first.click()
+        await expect(ann_page).to_have_url(re.compile(rf"/dms/{dm_id}\?seq=\d+$"))
+        found = messages(ann_page).get_by_role("article").filter(has_text="Shall we meet")
+        await expect(found).to_have_attribute("data-highlighted", "true")
+
+        # Ben blocks Ann: her messages fold away for him, and she cannot write to him any more.
+        await message_menu(ben_page, "Hi Ben, it's Ann", "Block Ann")
+        await expect(ben_page.get_by_role("status").filter(has_text="You blocked Ann")).to_be_visible()
+        folded = messages(ben_page).get_by_role("article").filter(has_text="Message from a blocked member")
+        await expect(folded.first).to_be_visible()
+        await expect(messages(ben_page).get_by_text("Hi Ben, it's Ann")).to_have_count(0)
+        await folded.first.get_by_role("button", name="Show").click()
+        await expect(messages(ben_page).get_by_text("Hi Ben, it's Ann")).to_be_visible()
+        await send(ann_page, "Are you there?")
+        await expect(ann_page.get_by_role("alert").filter(has_text="not allowed").first).to_be_visible()
+        # Unblocked from the Settings page.
+        await ben_page.goto("/settings")
+        blocked = ben_page.get_by_role("list", name="Blocked members")
+        await expect(blocked).to_contain_text("Ann")
+        await blocked.get_by_role("button", name="Unblock Ann").click()
+        await expect(ben_page.get_by_text("You have not blocked anyone.")).to_be_visible()
+        await ben_page.get_by_role("radio", name=re.compile("^Nobody")).check()
+        await expect(ben_page.get_by_role("status").filter(has_text="Saved: Nobody.")).to_be_visible()
+        await shots(ben_page, "dms-05-settings")
+        await accessible_at_both_sizes(ben_page, "the settings page")
+        async with client_session(gateway.url) as http:
+            _, me = await Api(http, ben).call("GET", "/me", expect=200)
+            assert me["dm_policy"] == "nobody", me
+            await Api(http, ben).call("PATCH", "/me", {"dm_policy": "club_members"}, expect=200)
     finally:
         await ann_page.context.close()
         await ben_page.context.close()

@@ -130,7 +130,8 @@ export class RoomSession {
         presenceSeen: new Set(),
         typing: new Map(),
       });
-      if (typeof ack.club_id === "number") this.hub.noteRoomClub(this.roomId, ack.club_id);
+      // A DM's ack says club 0 (no club).
+      if (typeof ack.club_id === "number" && ack.club_id > 0) this.hub.noteRoomClub(this.roomId, ack.club_id);
       this.hub.notifyJoined(this.roomId);
       if (first && ack.last_seq > 0 && this.store.messages().length < HISTORY_PAGE) {
         await this.loadOlder(true);

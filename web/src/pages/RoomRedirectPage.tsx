@@ -13,7 +13,7 @@ export default function RoomRedirectPage() {
   const location = useLocation();
   const id = Number(roomId);
   const valid = Number.isInteger(id) && id > 0;
-  const known = valid ? hub.clubOf(id) : undefined;
+  const known = valid ? (isDm(id) ? "dm" : hub.clubOf(id)) : undefined;
   // A DM: the conversation (`club` "dm").
   const [club, setClub] = useState<{ room: number; club: number | "dm" | null } | null>(null);
   const [error, setError] = useState<unknown>(null);

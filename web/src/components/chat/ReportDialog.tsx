@@ -62,7 +62,10 @@ export function ReportDialog({ message, onClose }: { message: ChatMessage | null
             <textarea
               id="report-reason"
               value={reason}
-              onChange={(e) => setReason(e.target.value)}
+              onChange={(e) => {
+                setReason(e.target.value);
+                setProblem(null);
+              }}
               rows={3}
               maxLength={MAX_REASON_CHARS + 100}
               autoFocus
