@@ -410,7 +410,7 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
               <span className={`shrink-0 text-xs ${isOnline ? "text-emerald-700" : "text-slate-600"}`}>
                 {isOnline ? "online" : "offline"}
               </span>
-              {m.user_id !== user.id && <MessageButton userId={m.user_id} name={m.display_name} className="shrink-0" />}
+              {m.user_id !== user.id && <MessageButton icon userId={m.user_id} name={m.display_name} className="shrink-0" />}
             </li>
           );
         })}
