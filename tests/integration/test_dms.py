@@ -14,12 +14,6 @@ from support.wait import wait_for
 from storage.models import DmMember, Notification, Room, User
 
 
-def actors_of(gateway):
-    from gateway.http.keys import ACTORS
-
-    return gateway.app[ACTORS]
-
-
 async def test_a_dm_is_one_room_for_the_same_people_even_when_opened_at_once(gateway, smtp):
     ann, ben = await make_member(gateway.url, smtp, "Ann"), await make_member(gateway.url, smtp, "Ben")
     await make_club_room(ann.user_id, [ben.user_id])  # the default policy: people sharing a club
