@@ -11,13 +11,7 @@ from support.chat import ChatClient, make_club_room
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 
-from storage.models import DmMember, Notification, Room, User, UserBlock
-
-
-def actors_of(gateway):
-    from gateway.http.keys import ACTORS
-
-    return gateway.app[ACTORS]
+from storage.models import DmMember, Notification, Room, User
 
 
 async def test_a_dm_is_one_room_for_the_same_people_even_when_opened_at_once(gateway, smtp):
@@ -151,8 +145,7 @@ async def test_dm_policy_and_blocks_are_checked_on_open_and_on_every_send(gatewa
             assert refused["error"]["code"] == "forbidden", "no shared club any more"
 
             # A block: Ann blocks Ben; he can neither open nor send, and she cannot write to him either.
-            await UserBlock.create(user_id=ann.user_id, blocked_id=ben.user_id)
-            await actors_of(gateway).dm_changed([ann.user_id, ben.user_id])
+            await a.call("POST", "/me/blocks", {"user_id": ben.user_id}, expect=201)
             refused = await cb.send(room_id, "four")
             assert (
                 refused["error"]["code"] == "forbidden" and "does not accept" in refused["error"]["message"]
@@ -162,8 +155,7 @@ async def test_dm_policy_and_blocks_are_checked_on_open_and_on_every_send(gatewa
             try:
                 mine = await ca.send(room_id, "bye")
                 assert mine["error"]["code"] == "forbidden" and "unblock" in mine["error"]["message"]
-                await UserBlock.filter(user_id=ann.user_id).delete()
-                await actors_of(gateway).dm_changed([ann.user_id, ben.user_id])
+                await a.call("DELETE", f"/me/blocks/{ben.user_id}", expect=204)
                 assert (await cb.send(room_id, "five"))["ok"]
             finally:
                 await ca.close()

@@ -2,9 +2,7 @@
 reflected within a second or so, and only rooms the caller may read right now.
 
 Messages go through the real chat path (sockets → room shard → search stream → indexer actor → PostgreSQL);
-every wait polls with a deadline. DM rooms: the room shards do not host DMs on this branch yet, so the DM
-test indexes its messages through the indexer's own ``PostgresSearch.index`` (what the indexer runs for a
-stream entry) and checks who may find them.
+every wait polls with a deadline, DMs included.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from support.chat import ChatClient, make_club_room, send_all
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 
-from storage.models import Club, DmMember, Room, RoomKind, Visibility
+from storage.models import Club, Visibility
 from storage.search import IndexRow, PostgresSearch
 
 DEADLINE_S = 5.0  # the contract says within a second; the tests allow a loaded machine five
@@ -163,28 +161,32 @@ async def test_only_rooms_the_caller_may_read_now(gateway, smtp):
 
 async def test_a_dm_is_searchable_by_its_people_alone(gateway, smtp):
     ada, bob, cat = [await make_member(gateway.url, smtp, n) for n in ("Ada", "Bob", "Cat")]
-    pair = sorted((ada.user_id, bob.user_id))
-    dm = await Room.create(kind=RoomKind.dm, club_id=None, dm_key=f"{pair[0]}-{pair[1]}", name="dm")
-    for uid in pair:
-        await DmMember.create(room_id=dm.id, user_id=uid)
+    await make_club_room(ada.user_id, [bob.user_id, cat.user_id])  # Cat shares the club, not the DM
     w = word()
-    # What the indexer writes for the DM's stream entry (the shards do not host DMs on this branch yet).
-    store = PostgresSearch()
-    now = int(time.time() * 1000)
-    assert await store.index([IndexRow(dm.id, 1, 1, ada.user_id, "Ada", now, f"secret {w} for you")]) == 1
     async with client_session(gateway.url) as http:
-        for m in (ada, bob):
-            status, body = await search(Api(http, m), w)
-            assert status == 200 and [(i["room_id"], i["seq"]) for i in body["items"]] == [(dm.id, 1)]
-        status, body = await search(Api(http, cat), w)
-        assert status == 200 and body["items"] == []
-        status, body = await search(Api(http, cat), w, room_id=dm.id)
-        assert status == 404
-        # A late, older entry changes nothing; a delete (empty text, newer rev) takes it out for good.
-        await store.index([IndexRow(dm.id, 1, 2, ada.user_id, "Ada", now, "")])
-        await store.index([IndexRow(dm.id, 1, 1, ada.user_id, "Ada", now, f"secret {w} for you")])
-        status, body = await search(Api(http, ada), w)
-        assert status == 200 and body["items"] == []
+        _, dm = await Api(http, ada).call("POST", "/dms", {"user_ids": [bob.user_id]}, expect=201)
+        room_id = dm["room_id"]
+        a = await ChatClient(gateway.url, ada.token).connect()
+        try:
+            assert (await a.send(room_id, f"secret {w} for you"))["ok"]
+            for m in (ada, bob):
+                body = await found(Api(http, m), w, lambda items: items)
+                assert [(i["room_id"], i["seq"]) for i in body["items"]] == [(room_id, 1)]
+            status, body = await search(Api(http, cat), w)
+            assert status == 200 and body["items"] == []
+            status, body = await search(Api(http, cat), w, room_id=room_id)
+            assert status == 404
+            # A delete takes it out; a late, older entry (what a redelivery looks like) cannot bring it back.
+            await a.call("message:delete", {"room_id": room_id, "seq": 1})
+            await found(Api(http, ada), w, lambda items: not items)
+            now = int(time.time() * 1000)
+            await PostgresSearch().index(
+                [IndexRow(room_id, 1, 1, ada.user_id, "Ada", now, f"secret {w} for you")]
+            )
+            status, body = await search(Api(http, ada), w)
+            assert status == 200 and body["items"] == []
+        finally:
+            await a.close()
 
 
 async def test_bad_queries_limits_and_cursors_are_invalid(gateway, smtp):
