@@ -120,6 +120,26 @@ async def test_a_member_reports_and_a_moderator_deletes(browser, gateway, club):
                 return all(SPAM not in (m.get("text") or "") for m in body["messages"])
 
             await wait_for(deleted, timeout=10, interval=0.2)
+
+        # Auto-moderation from the club's moderation page: a blocked term refuses Ben's send, said at his
+        # composer in the rule's words.
+        await ann_page.goto(f"/clubs/{room.club_id}")
+        await ann_page.get_by_text("Manage club").click()
+        await ann_page.get_by_role("link", name="Moderation settings").click()
+        await ann_page.get_by_label("Blocked terms").fill("watches\ncasino")
+        await ann_page.get_by_label("Most mentions in one message").fill("5")
+        await ann_page.get_by_role("button", name="Save auto-moderation").click()
+        await expect(ann_page.get_by_role("status").filter(has_text="Auto-moderation saved.")).to_be_visible()
+        await shots(ann_page, "reports-04-automod")
+        await accessible_at_both_sizes(ann_page, "the moderation page")
+        async with client_session(gateway.url) as http:
+            _, rules = await Api(http, ann).call("GET", f"/clubs/{room.club_id}/automod", expect=200)
+        assert rules["blocked_terms"] == ["watches", "casino"] and rules["max_mentions"] == 5, rules
+        await ben_page.get_by_role("textbox", name="Message").fill("Cheap watches here")
+        await ben_page.get_by_role("button", name="Send").click()
+        refusal = ben_page.get_by_role("alert").filter(has_text="not allowed")
+        await expect(refusal.first).to_be_visible()
+        await expect(refusal.first).to_contain_text("watches")
     finally:
         await ben_page.context.close()
         await ann_page.context.close()

@@ -78,7 +78,7 @@ export default function ModerationPage() {
         <form onSubmit={(e) => void save(e)} className="space-y-4 rounded-lg border border-slate-200 bg-white p-4" noValidate>
           <h2 className="text-lg font-semibold">Auto-moderation</h2>
           <p className="text-sm text-slate-600">Messages breaking a rule are refused before anyone sees them; the sender is told which rule.</p>
-          <Field label="Blocked terms" id="automod-terms" hint={`One a line, at most ${MAX_TERMS}. A message containing one is refused.`}>
+          <Field label="Blocked terms" id="automod-terms" hint={`One a line, at most ${MAX_TERMS}. A message holding one as whole words (any case) is refused.`}>
             <textarea
               id="automod-terms"
               rows={6}
