@@ -11,7 +11,10 @@ import {
   type TokenOut,
 } from "./api";
 import { sessionEndedMessage } from "./errors";
-import { closeSocket, openSocket, setSocketSessionLostHandler } from "./socket";
+import { closeSocket, connectionState, openSocket, setSocketSessionLostHandler } from "./socket";
+
+// How long a request that found the login revoked waits for the socket's `session:revoked` (and its reason).
+const SESSION_REASON_WAIT_MS = 1500;
 
 export interface AuthState {
   /** The logged-in user, null when logged out (or not known yet: see `ready`). */
@@ -125,16 +128,27 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   // Lost session (refresh refused, or the server revoked it: `session:revoked`): back to logged out,
   // and the login page says why. Protected screens send the person there (RequireAuth).
   useEffect(() => {
+    let pending: ReturnType<typeof setTimeout> | null = null;
     const lost = (reason?: string) => {
+      if (pending) clearTimeout(pending);
+      pending = null;
       setAccessToken(null);
       closeSocket();
       startup = Promise.resolve({ me: null });
       setNotice(sessionEndedMessage(reason));
       setUser(null);
     };
-    setSessionLostHandler(lost);
+    // A refused renewal says only that the login is gone. A logout elsewhere (or a revocation) also sends
+    // this tab's socket `session:revoked` with the reason, within moments: while the socket is up, a request
+    // that met the revoked login first waits briefly for it, so the login page can say why.
+    const lostByRequest = () => {
+      if (connectionState() !== "connected") return lost();
+      pending ??= setTimeout(() => lost(), SESSION_REASON_WAIT_MS);
+    };
+    setSessionLostHandler(lostByRequest);
     setSocketSessionLostHandler(lost);
     return () => {
+      if (pending) clearTimeout(pending);
       setSessionLostHandler(null);
       setSocketSessionLostHandler(null);
     };
