@@ -185,6 +185,18 @@ SEARCH_MAXLEN = 500_000
 SEARCH_GROUP = "indexer"
 
 
+# -- media processing (producer: gateway media actions; owner: actors' media worker) ------------------------
+
+# stream (media_id): an uploaded object whose bytes passed ``POST /media/{id}/complete`` (size checked, type
+# sniffed) and whose row is now ``processing``; one entry ``{"media_id": "<uuid hex>"}`` per completion.
+# Read by the media worker in consumer group ``MEDIA_GROUP``, at least once: the worker is idempotent per
+# media id (a row no longer ``processing`` is acked and skipped). Bound: trimmed (approximately) to
+# MEDIA_MAXLEN.
+MEDIA_STREAM = NAMESPACE + "media"
+MEDIA_MAXLEN = 100_000
+MEDIA_GROUP = "media-worker"
+
+
 # -- interactions and feed signals (owner: actors' interaction consumer; shapes: ranking.signals) ------
 
 # stream (id, user_id, item_type, item_id, kind, ts, source[, dwell_ms]): interactions to turn into stored
