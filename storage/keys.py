@@ -102,6 +102,11 @@ def interactions_by_user(user_id: int) -> str:
     return f"interactions:user:{user_id}"
 
 
+def media_uploads_by_user(user_id: int) -> str:
+    """Uploads one user may start per hour (``Settings.media_uploads_per_hour``)."""
+    return f"media:uploads:user:{user_id}"
+
+
 # -- gateways (owner: gateway chat client; read by actors' housekeeping) -------------------------------
 
 # string ``1``: a gateway's heartbeat; shards drop the sockets of a gateway whose key expired.

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
-# Object keys under the store's prefix.
-UPLOADS = "media/uploads"
+# Uploaded objects live under <prefix>/uploads/<media id> (deleted once processed or refused).
+UPLOADS = "uploads"
 
 
 @dataclass(frozen=True)
