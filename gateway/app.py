@@ -32,8 +32,8 @@ from gateway.http import chat as http_chat
 from gateway.http import clubs as http_clubs
 from gateway.http import dms as http_dms
 from gateway.http import events as http_events
-from gateway.http import media as http_media
 from gateway.http import health, notifications_out, security, webapp
+from gateway.http import media as http_media
 from gateway.http import notifications as http_notifications
 from gateway.http import safety as http_safety
 from gateway.http import search as http_search

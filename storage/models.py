@@ -422,7 +422,9 @@ class MediaKind(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), 
 
 class MediaStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
     pending = "pending"  # a presigned upload was handed out; the bytes may or may not have arrived
-    processing = "processing"  # complete checked the bytes; the media worker has it (storage.keys.MEDIA_STREAM)
+    processing = (
+        "processing"  # complete checked the bytes; the media worker has it (storage.keys.MEDIA_STREAM)
+    )
     ready = "ready"  # processed: the derived objects exist and may be served to whoever may see it
     failed = "failed"  # refused at complete or by processing (``error`` says why); no object is kept
 

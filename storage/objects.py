@@ -156,7 +156,9 @@ class ObjectStore:
         return self._client
 
     def key(self, *parts: str) -> str:
-        return posixpath.join(self.location.prefix, *parts) if self.location.prefix else posixpath.join(*parts)
+        return (
+            posixpath.join(self.location.prefix, *parts) if self.location.prefix else posixpath.join(*parts)
+        )
 
     @property
     def bucket(self) -> str:

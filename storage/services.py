@@ -541,7 +541,8 @@ class PostgresService(EmbeddedService):
         return True
 
 
-WEED_GRPC_SOCKET = "/tmp/seaweedfs-{component}-grpc-{port}.sock"  # noqa: S108 (weed 4.x's own, fixed)
+# weed 4.x serves each gRPC port on this fixed path too (not configurable); stop() deletes our ports' only.
+WEED_GRPC_SOCKET = "/tmp/seaweedfs-{component}-grpc-{port}.sock"  # nosec B108
 WEED_COMPONENTS = ("master", "volume", "filer", "s3")
 WEED_PORTS = tuple(n for c in WEED_COMPONENTS for n in (c, f"{c}.grpc"))
 
@@ -762,7 +763,10 @@ class S3Service(EmbeddedService):
                 time.sleep(0.2)
         finally:
             client.close()
-        raise ServiceError(self.name, f"did not take a write within {START_TIMEOUT_S * 1.5:.0f}s ({last}); log {self.log_file}")
+        raise ServiceError(
+            self.name,
+            f"did not take a write within {START_TIMEOUT_S * 1.5:.0f}s ({last}); log {self.log_file}",
+        )
 
     def stop(self) -> bool:
         proc = self.process()

@@ -33,7 +33,19 @@ _QUICKTIME_BRANDS = {b"qt  "}
 # Boxes a QuickTime file without ``ftyp`` (older encoders) may begin with.
 _QUICKTIME_LEADING_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 # MP4 family major brands (ISO 14496-12/14, Apple's M4V, 3GPP): the container the worker can read.
-_MP4_BRANDS_PREFIXES = (b"iso", b"mp4", b"avc", b"M4V", b"M4A", b"mmp4", b"dash", b"3gp", b"3g2", b"msnv", b"f4v")
+_MP4_BRANDS_PREFIXES = (
+    b"iso",
+    b"mp4",
+    b"avc",
+    b"M4V",
+    b"M4A",
+    b"mmp4",
+    b"dash",
+    b"3gp",
+    b"3g2",
+    b"msnv",
+    b"f4v",
+)
 
 
 def sniff(head: bytes) -> str | None:
@@ -71,7 +83,10 @@ def upload_refusal(kind: str, content_type: str, size: int) -> tuple[str, str] |
     if rule is None:
         return "invalid", f"kind must be one of {', '.join(KINDS)}"
     if content_type not in rule.content_types:
-        return "invalid", f"{kind} uploads must be one of {', '.join(rule.content_types)}, not {content_type[:64]}"
+        return (
+            "invalid",
+            f"{kind} uploads must be one of {', '.join(rule.content_types)}, not {content_type[:64]}",
+        )
     if size < 1:
         return "invalid", "size must be at least 1 byte"
     if size > rule.max_bytes:

@@ -79,7 +79,9 @@ class MediaActions:
                 retry_after=self.settings.media_upload_ttl_s,
             )
         day_ago = now - dt.timedelta(days=1)
-        recent = await Media.filter(owner_id=user_id, created_at__gte=day_ago).values_list("size", "created_at")
+        recent = await Media.filter(owner_id=user_id, created_at__gte=day_ago).values_list(
+            "size", "created_at"
+        )
         used = sum(s for s, _ in recent)
         if used + size > self.settings.media_daily_bytes:
             oldest = min((at for _, at in recent), default=now)
@@ -145,7 +147,9 @@ class MediaActions:
         if why is not None:
             await self._refuse(row, why)
         # Only the call that moves it from pending announces it: two completes at once add one entry.
-        moved = await Media.filter(id=row.id, status=MediaStatus.pending).update(status=MediaStatus.processing)
+        moved = await Media.filter(id=row.id, status=MediaStatus.pending).update(
+            status=MediaStatus.processing
+        )
         if moved:
             await self.redis.xadd(
                 keys.MEDIA_STREAM, {"media_id": row.id.hex}, maxlen=keys.MEDIA_MAXLEN, approximate=True
@@ -163,7 +167,9 @@ class MediaActions:
             if raise_error:
                 raise _unavailable() from None
             return
-        await Media.filter(id=row.id, status=MediaStatus.pending).update(status=MediaStatus.failed, error=why[:300])
+        await Media.filter(id=row.id, status=MediaStatus.pending).update(
+            status=MediaStatus.failed, error=why[:300]
+        )
         if raise_error:
             raise DomainError("invalid", why)
 
@@ -188,7 +194,11 @@ class MediaActions:
         }
         if row.status == MediaStatus.ready:  # nothing is public until processed
             store = self._store()
-            for field, key in (("url", row.object_key), ("thumbnail_url", row.thumbnail_key), ("poster_url", row.poster_key)):
+            for field, key in (
+                ("url", row.object_key),
+                ("thumbnail_url", row.thumbnail_key),
+                ("poster_url", row.poster_key),
+            ):
                 if key:
                     out[field] = await store.presign_get(key, VIEW_URL_TTL_S)
         return out

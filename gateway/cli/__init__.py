@@ -740,7 +740,9 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox.add_argument("--json", action="store_true", help="print them as one JSON list")
     mailbox.set_defaults(func=cmd_mailbox)
 
-    services = sub.add_parser("services", help="the embedded PostgreSQL, MongoDB-wire, Redis and S3 (SeaweedFS) servers")
+    services = sub.add_parser(
+        "services", help="the embedded PostgreSQL, MongoDB-wire, Redis and S3 (SeaweedFS) servers"
+    )
     services.add_argument("action", choices=["up", "down", "status"])
     services.set_defaults(func=cmd_services)
 

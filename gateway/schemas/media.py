@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from .common import INT64_MAX, Input
 
-ContentType = Annotated[str, StringConstraints(min_length=3, max_length=100, pattern=r"^[a-z]+/[a-z0-9.+-]+$")]
+ContentType = Annotated[
+    str, StringConstraints(min_length=3, max_length=100, pattern=r"^[a-z]+/[a-z0-9.+-]+$")
+]
 
 
 class UploadIn(Input):

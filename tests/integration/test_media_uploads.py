@@ -26,7 +26,9 @@ def png_bytes(width: int = 2, height: int = 2) -> bytes:
 
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
 
 
 def zip_bytes() -> bytes:
@@ -57,9 +59,11 @@ async def start_upload(http, member, kind="image", content_type="image/png", siz
 
 async def put(url: str, data: bytes, headers: dict) -> tuple[int, str]:
     """The browser's PUT to the presigned URL: straight to the object store, not through the gateway."""
-    async with aiohttp.ClientSession() as s:
-        async with s.put(yarl.URL(url, encoded=True), data=data, headers=headers) as resp:
-            return resp.status, await resp.text()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(yarl.URL(url, encoded=True), data=data, headers=headers) as r,
+    ):
+        return r.status, await r.text()
 
 
 async def complete(http, member, media_id: str):
@@ -243,7 +247,10 @@ async def test_a_tampered_presigned_url_is_refused_by_the_object_store(gateway, 
     attempts = {
         "changed signature": (tampered(url, **{"X-Amz-Signature": flipped}), headers),
         "signature of zeros": (tampered(url, **{"X-Amz-Signature": "0" * 64}), headers),
-        "another key": (tampered(url, path=yarl.URL(url, encoded=True).path.replace(media_id, other_id)), headers),
+        "another key": (
+            tampered(url, path=yarl.URL(url, encoded=True).path.replace(media_id, other_id)),
+            headers,
+        ),
         "a key outside uploads/": (tampered(url, path=f"/{store(gateway).bucket}/evil.png"), headers),
         "a longer expiry": (tampered(url, **{"X-Amz-Expires": "604800"}), headers),
         "another content type": (url, {**headers, "Content-Type": "text/html"}),
