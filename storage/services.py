@@ -569,7 +569,7 @@ class S3Service(EmbeddedService):
             -filer -filer.port=P5 -filer.port.grpc=P6 -filer.localSocket=DIR/f.sock
             -s3 -s3.port=P7 -s3.port.grpc=P8 -s3.localSocket=DIR/s.sock -s3.config=DIR/s3.json
             -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false
-            -volume.max=32 -master.volumeSizeLimitMB=64 -volume.preStopSeconds=0
+            -volume.max=32 -master.volumeSizeLimitMB=64 -master.electionTimeout=1s -volume.preStopSeconds=0
 
     Why each:
 
@@ -590,6 +590,8 @@ class S3Service(EmbeddedService):
     - ``-volume.max=32 -master.volumeSizeLimitMB=64``: small volumes (the default limit is 30 GB each),
       enough of them for a few buckets (a bucket's first write grows up to 7 volumes at once).
     - ``-master.telemetry=false``: it would otherwise report to telemetry.seaweedfs.com.
+    - ``-master.electionTimeout=1s``: a restarted master (raft state in ``-dir``) elects itself only after
+      the election timeout; the default 10 s made every ``up`` on existing data take ~20 s, not ~5 s.
     - Stopping: SIGTERM to the process group, SIGKILL after ``STOP_GRACE_S``. A clean stop takes ~17 s (the
       filer's gRPC server waits 15 s on its own metadata subscription); the volumes and the filer's store
       are written as objects arrive, so the kill loses nothing acknowledged.
@@ -602,7 +604,7 @@ class S3Service(EmbeddedService):
 
     name = "s3"
     bucket = "clubhub"
-    STOP_GRACE_S = 3.0
+    STOP_GRACE_S = 2.0
 
     def binary(self) -> str:
         candidates: list[str | None] = []
@@ -651,6 +653,7 @@ class S3Service(EmbeddedService):
             f"-master.port.grpc={p['master.grpc']}",
             "-master.telemetry=false",
             "-master.volumeSizeLimitMB=64",
+            "-master.electionTimeout=1s",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume.grpc']}",
             "-volume.max=32",
@@ -898,19 +901,39 @@ class Services:
         When one fails, the ones this call started are stopped again and its ``ServiceError`` is raised.
         """
         started: list[str] = []
+
+        def start(name: str) -> None:
+            service = self.embedded[name]
+            if service.start():
+                started.append(name)
+                log.info("started embedded service", extra={"service": name, "url": redact(service.url())})
+
         with self._lock():
+            # The object store starts beside the others (it takes seconds to take its first write, none of
+            # which the others wait for); it is listed last either way.
+            beside = [n for n in self.embedded if n == "s3"]
+            pool = ThreadPoolExecutor(1) if beside else None
             try:
-                for name, service in self.embedded.items():
-                    if service.start():
-                        started.append(name)
-                        log.info(
-                            "started embedded service", extra={"service": name, "url": redact(service.url())}
-                        )
+                try:
+                    pending = [pool.submit(self.embedded[n].start) for n in beside] if pool else []
+                    for name in self.embedded:
+                        if name not in beside:
+                            start(name)
+                finally:
+                    for name, future in zip(beside, pending, strict=True):
+                        if future.result():  # waits, and raises what the start raised
+                            started.append(name)
+                            log.info(
+                                "started embedded service",
+                                extra={"service": name, "url": redact(self.embedded[name].url())},
+                            )
             except BaseException:
                 for name in reversed(started):
                     self.embedded[name].stop()
                 raise
             finally:
+                if pool is not None:
+                    pool.shutdown()
                 self._private_data_dir()
         return started
 
@@ -932,14 +955,11 @@ class Services:
 
     def down(self, names: list[str] | None = None) -> list[str]:
         """Stop embedded services (all, or the named ones); returns the names that were running."""
-        stopped = []
-        with self._lock():
-            for name, service in self.embedded.items():
-                if names is not None and name not in names:
-                    continue
-                if service.stop():
-                    stopped.append(name)
-        return stopped
+        chosen = [n for n in self.embedded if names is None or n in names]
+        with self._lock(), ThreadPoolExecutor(len(chosen) or 1) as pool:
+            # At once: each waits on its own server (SeaweedFS's grace period the longest).
+            results = list(pool.map(lambda n: self.embedded[n].stop(), chosen))
+        return [n for n, was_running in zip(chosen, results, strict=True) if was_running]
 
     def urls(self) -> dict[str, str | None]:
         urls: dict[str, str | None] = {}
