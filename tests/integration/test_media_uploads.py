@@ -129,6 +129,9 @@ async def test_upload_complete_and_get(gateway, http, member):
     assert status == 409 and body["error"]["code"] == "conflict"
 
     assert (await put(upload["url"], data, upload["headers"]))[0] == 200
+    # The bucket is private: the object cannot be read without a signature.
+    async with aiohttp.ClientSession() as s, s.get(url.with_query(None)) as resp:
+        assert resp.status == 403
     status, body = await complete(http, member, media_id)
     assert status == 202 and body == {"media_id": media_id, "status": "processing"}
     assert await stream_entries(gateway, media_id) == [{"media_id": media_id}]
