@@ -359,3 +359,44 @@ async def test_uploads_per_hour_are_rate_limited(gateway, smtp):
         body = await resp.json()
     assert resp.status == 429 and body["error"]["code"] == "rate_limited", body
     assert int(resp.headers["Retry-After"]) > 0
+
+
+# -- the object store client, on any S3 URL ----------------------------------------------------------
+
+
+def test_s3_urls_name_any_store():
+    from storage.objects import parse_s3_url
+
+    loc = parse_s3_url("https://AKIA%2FX:se%2Fcret@s3.eu-west-3.amazonaws.com/bucket/some/prefix")
+    assert loc.endpoint_url == "https://s3.eu-west-3.amazonaws.com" and loc.region == "eu-west-3"
+    assert (loc.access_key, loc.secret_key) == ("AKIA/X", "se/cret")
+    assert (loc.bucket, loc.prefix) == ("bucket", "some/prefix")
+    assert "cret" not in repr(loc)
+    r2 = parse_s3_url("https://k:s@acct.r2.cloudflarestorage.com/media?region=auto")
+    assert r2.region == "auto" and r2.prefix == "" and r2.endpoint_url.startswith("https://acct.")
+    for bad in ("s3://k:s@host:9000", "ftp://k:s@host/bucket", "/var/data"):
+        with pytest.raises(ValueError):
+            parse_s3_url(bad)
+
+
+async def test_the_object_store_under_a_prefix(services):
+    from storage.objects import ObjectStore
+
+    objects = await ObjectStore(services.urls()["s3"] + "/tenant-a").open()
+    try:
+        key = objects.key("uploads", "prefixed")
+        assert key == "tenant-a/uploads/prefixed"
+        await objects.put(key, b"0123456789", "image/png")
+        info = await objects.head(key)
+        assert info.size == 10 and info.content_type == "image/png" and info.etag
+        assert await objects.get_range(key, 2, 3) == b"234"
+        assert await objects.get_range(key, 8, 64) == b"89"  # a range past the end: what there is
+        assert await objects.get(key) == b"0123456789"
+        await objects.delete(key)
+        await objects.delete(key)  # idempotent
+        with pytest.raises(ObjectMissing):
+            await objects.head(key)
+        with pytest.raises(ObjectMissing):
+            await objects.get_range(key, 0, 8)
+    finally:
+        await objects.close()
