@@ -43,6 +43,8 @@ class ActorConfig:
     reminder_offsets_s: tuple[int, ...] = (86400, 900)
     notifier_tick_s: float = 5.0
     public_url: str = ""
+    # Media's object store (storage.objects; CLUBHUB_S3_URL or the embedded SeaweedFS); empty: none.
+    objects_url: str = ""
     notify_stream: str = ""  # empty: storage.keys.NOTIFY_STREAM (a fault test runs a notifier on its own)
     notify_insert_chunk: int = 1000  # notifications per INSERT
     notify_chunk_pause_s: float = 0.0  # fault tests only: a pause after each chunk, to kill one midway
@@ -86,6 +88,7 @@ class ActorConfig:
             reminder_offsets_s=tuple(int(x) for x in settings.reminder_offsets_s.split(",")),
             notifier_tick_s=settings.notifier_tick_s,
             public_url=settings.base_url,
+            objects_url=urls.get("s3") or settings.s3_url or "",
         )
 
     @classmethod

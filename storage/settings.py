@@ -112,9 +112,14 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     redis_url: str | None = None
     ray_address: str | None = None
-    # S3-compatible object storage (s3://KEY:SECRET@host:port/bucket, https://... for TLS endpoints): the
-    # analytics store's Parquet goes there when set, else under the data dir.
+    # S3-compatible object storage (s3://KEY:SECRET@host:port/bucket, https://... for TLS endpoints): media
+    # (storage/objects.py) and the analytics store's Parquet go there when set. Unset: media goes to an
+    # embedded SeaweedFS under the data dir (unless s3_embedded is off) and the analytics under the data dir.
     s3_url: str | None = None
+    # Start an embedded SeaweedFS when s3_url is unset (`clubhub gateway` never does: it starts nothing).
+    s3_embedded: bool = True
+    # Presigned upload URLs name this endpoint instead of the one we use (a proxy or CDN in front of S3).
+    s3_public_endpoint: str | None = None
 
     # Database names used with embedded services (external URLs carry their own).
     postgres_db: str = Field("clubhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
@@ -126,6 +131,7 @@ class Settings(BaseSettings):
     # Override the auto-detected embedded server binaries.
     redis_server_bin: str | None = None
     mongo_server_bin: str | None = None
+    weed_bin: str | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -219,6 +225,13 @@ class Settings(BaseSettings):
     # Event reminders: seconds before the start, comma-separated (tests use a short clock).
     reminder_offsets_s: str = Field("86400,900", pattern=r"^\d+(,\d+)*$")
     notifier_tick_s: float = Field(5.0, gt=0)  # how often the notifier looks for reminders due
+
+    # Media uploads (gateway/actions/media.py): presigned PUTs live this long; per user, at most this many
+    # uploads pending (not yet completed), this many bytes declared per 24 h, this many uploads per hour.
+    media_upload_ttl_s: int = Field(15 * 60, ge=60, le=7 * 24 * 3600)
+    media_pending_max: int = Field(20, ge=1)
+    media_daily_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024)
+    media_uploads_per_hour: int = Field(120, ge=1)
 
     log_level: str = "INFO"
     # Largest accepted HTTP request body, in bytes.

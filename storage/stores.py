@@ -1,4 +1,5 @@
-"""The process's connections to PostgreSQL, MongoDB and Redis, opened and closed as one unit."""
+"""The process's connections to PostgreSQL, MongoDB, Redis and (when there is one) the object store,
+opened and closed as one unit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from . import mongo, postgres
 from . import redis as redis_store
+from .objects import ObjectStore
 from .settings import Settings
 from .timing import MongoTimer, StoreTimings, listen_postgres, unlisten_postgres
 
@@ -22,6 +24,8 @@ class Stores:
     mongo: AsyncDatabase
     redis: aioredis.Redis
     timings: StoreTimings | None = None
+    # Media's object store (urls["s3"]: CLUBHUB_S3_URL or the embedded SeaweedFS); None without one.
+    objects: ObjectStore | None = None
 
     @classmethod
     async def open(
@@ -50,7 +54,11 @@ class Stores:
         await mongo.ensure_indexes(db, settings.interactions_ttl_days * 86400)
         if timings is not None:
             listen_postgres(timings)
-        return cls(pg_url, client, db, redis_store.connect_redis(redis_url, timings), timings)
+        objects = None
+        if urls.get("s3"):
+            # No request is made here: a store that does not answer shows in readiness, not as a failed start.
+            objects = await ObjectStore(str(urls["s3"]), public_endpoint=settings.s3_public_endpoint).open()
+        return cls(pg_url, client, db, redis_store.connect_redis(redis_url, timings), timings, objects)
 
     async def ping(self, timeout_s: float) -> dict[str, str]:
         """Ping each store concurrently; returns ``{name: error}`` for those that did not answer."""
@@ -60,6 +68,8 @@ class Stores:
             "mongo": mongo.ping_mongo(self.mongo_client),
             "redis": redis_store.ping_redis(self.redis),
         }
+        if self.objects is not None:
+            checks["s3"] = self.objects.ping()
         results = await asyncio.gather(
             *(asyncio.wait_for(c, timeout_s) for c in checks.values()), return_exceptions=True
         )
@@ -75,6 +85,8 @@ class Stores:
         await postgres.close_postgres()
         await self.mongo_client.close()
         await self.redis.aclose()
+        if self.objects is not None:
+            await self.objects.close()
 
 
 def _describe(exc: BaseException) -> str:

@@ -136,7 +136,8 @@ def missing_external(settings: Settings) -> list[str]:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    settings = _bind_overrides(_settings(), args)
+    # Starts nothing of its own: without CLUBHUB_S3_URL there is no object store (media answers unavailable).
+    settings = _bind_overrides(_settings(), args).model_copy(update={"s3_embedded": False})
     missing = missing_external(settings)
     if missing:
         print(
@@ -380,6 +381,8 @@ def worker_environment(settings: Settings, ray_address: str, urls: dict, index: 
     for field, name, variable in EMBEDDED_URL_VARIABLES:
         if getattr(settings, field) is None and urls.get(name):
             env[variable] = urls[name]  # external ones stay as given (a variable or its _FILE)
+    if not settings.s3_embedded:  # `clubhub gateway --workers N`: the workers start no SeaweedFS either
+        env["CLUBHUB_S3_EMBEDDED"] = "false"
     listener = settings.metrics_listener
     if listener is not None and listener[1]:
         # One /metrics per worker, each on a port of its own: a scrape must see every process.
@@ -737,7 +740,9 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox.add_argument("--json", action="store_true", help="print them as one JSON list")
     mailbox.set_defaults(func=cmd_mailbox)
 
-    services = sub.add_parser("services", help="the embedded PostgreSQL, MongoDB-wire and Redis servers")
+    services = sub.add_parser(
+        "services", help="the embedded PostgreSQL, MongoDB-wire, Redis and S3 (SeaweedFS) servers"
+    )
     services.add_argument("action", choices=["up", "down", "status"])
     services.set_defaults(func=cmd_services)
 

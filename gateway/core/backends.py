@@ -51,14 +51,17 @@ class Backends:
             raise
 
     async def readiness(self) -> dict[str, str]:
-        """``{service: "ok" | reason}`` for postgres, mongo, redis and ray, checked concurrently."""
+        """``{service: "ok" | reason}`` for postgres, mongo, redis, s3 (when media has an object store) and
+        ray, checked concurrently."""
         timeout = self.settings.ready_timeout_s
         if self.stores is None:
-            return {name: "not started" for name in ("postgres", "mongo", "redis", "ray")}
+            names = ("postgres", "mongo", "redis", *self._object_store(), "ray")
+            return {name: "not started" for name in names}
         stores_check = self.stores.ping(timeout)
         ray_check = asyncio.wait_for(runtime.ping_ray(self._probe), timeout)
         failures, ray_result = await asyncio.gather(stores_check, ray_check, return_exceptions=True)
-        report = {name: failures.get(name, "ok") for name in ("postgres", "mongo", "redis")}
+        names = ("postgres", "mongo", "redis", *(("s3",) if self.stores.objects is not None else ()))
+        report = {name: failures.get(name, "ok") for name in names}
         if isinstance(ray_result, BaseException):
             report["ray"] = (
                 "timed out"
@@ -68,6 +71,9 @@ class Backends:
         else:
             report["ray"] = "ok"
         return report
+
+    def _object_store(self) -> tuple[str, ...]:
+        return ("s3",) if "s3" in self.services.names else ()
 
     async def model_status(self) -> dict | None:
         """The feed model's versions (``registry.status``), or None when the registry does not answer."""

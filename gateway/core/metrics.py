@@ -236,7 +236,7 @@ def render_stream_stats(stats: list[dict] | None) -> str:
 def render_readiness(report: dict | None) -> str:
     """``clubhub_backend_ready``: what /readyz would say, per backing service, at this scrape."""
     lines = [
-        "# HELP clubhub_backend_ready Whether each backing service (postgres, mongo, redis, ray) answered "
+        "# HELP clubhub_backend_ready Whether each backing service (postgres, mongo, redis, s3, ray) answered "
         "this gateway's readiness check at this scrape (1) or not (0)",
         "# TYPE clubhub_backend_ready gauge",
     ]

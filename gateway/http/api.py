@@ -154,7 +154,8 @@ class Api:
                         "name": name,
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": PATH_ID_MAX},
+                        "schema": PATH_STRINGS.get(name)
+                        or {"type": "integer", "minimum": 1, "maximum": PATH_ID_MAX},
                     }
                 )
             if op.body is not None:
@@ -204,6 +205,19 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"\{(\w+)\}", path)
 
 
+# Path parameters that are not database integers: passed to the handler as the raw string (the action
+# parses it and answers ``not_found`` for anything it did not hand out). Media ids are UUIDs (32 hex digits).
+PATH_STRINGS: dict[str, dict[str, Any]] = {
+    "media_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
+
+
+def path_value(name: str, raw: str) -> int | str:
+    if name in PATH_STRINGS:
+        return raw[:100]
+    return path_id(name, raw)
+
+
 def path_id(name: str, raw: str) -> int:
     """A path id as the database can hold it, else ``not_found`` like any id that does not exist.
 
@@ -224,7 +238,7 @@ def _wrap(op: Operation, authenticate):
             if "claims" in params:
                 kwargs["claims"] = claims
         for name in _path_params(op.path):
-            kwargs[name] = path_id(name, request.match_info[name])
+            kwargs[name] = path_value(name, request.match_info[name])
         if op.query is not None:
             try:
                 kwargs["query"] = op.query.model_validate(storable(dict(request.query)))

@@ -12,6 +12,7 @@ from gateway.actions.dms import Dms
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
+from gateway.actions.media import MediaActions
 from gateway.actions.notifications import Notifications
 from gateway.actions.safety import Safety
 from gateway.actions.search import Search
@@ -32,6 +33,7 @@ DMS = web.AppKey("dms", Dms)
 CLUBS = web.AppKey("clubs", Clubs)
 EVENTS = web.AppKey("events", Events)
 LIVE = web.AppKey("live", Live)
+MEDIA = web.AppKey("media", MediaActions)
 INTERACTIONS = web.AppKey("interactions", Interactions)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
 SAFETY = web.AppKey("safety", Safety)

@@ -123,6 +123,11 @@ REST = {
     "POST /api/v1/reports/{report_id}/resolve": "401 401 404   404   403   403   404   200  200   404",
     "GET /api/v1/clubs/{club_id}/automod": "401  401   404   403   403   403   404   200  200   404",
     "PUT /api/v1/clubs/{club_id}/automod": "401  401   404   403   403   403   404   200  200   404",
+    # media is its uploader's until it is attached somewhere: O's upload (completed while the world was
+    # built) is nobody else's business; completing it again answers the same 202
+    "POST /api/v1/media/uploads": "401  401   201   201   201   201   201   201  201   201",
+    "POST /api/v1/media/{media_id}/complete": "401 401 404   404   404   404   404   404  202   404",
+    "GET /api/v1/media/{media_id}": "401  401   404   404   404   404   404   404  200   404",
 }
 
 SOCKET = {
@@ -174,6 +179,7 @@ class World:
         self.members: dict[str, object] = {}
         self.ids: dict[str, dict] = {"PRIV": {}, "PUB": {}}
         self.own_seqs: dict[tuple[str, str], list[int]] = {}  # (actor, club) -> seqs of its messages
+        self.media_id = ""  # an upload of O (completed)
 
     def target(self, column: str) -> dict:
         return self.ids["PUB" if column == "public" else "PRIV"]
@@ -292,7 +298,32 @@ async def build_world(gateway, smtp) -> World:
         )
     await open_report(world, "PRIV")
     await open_report(world, "PUB")
+    world.media_id = await upload_media(world)
     return world
+
+
+async def upload_media(world: World) -> str:
+    """An image of O, uploaded straight to the object store and completed (processing)."""
+    import aiohttp
+    import yarl
+
+    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    async with client_session(world.url) as http:
+        body = await ok_status(
+            world,
+            http,
+            201,
+            "POST",
+            "/media/uploads",
+            "O",
+            json={"kind": "image", "content_type": "image/png", "size": len(data)},
+        )
+        upload = body["upload"]
+        url = yarl.URL(upload["url"], encoded=True)
+        async with aiohttp.ClientSession() as s, s.put(url, data=data, headers=upload["headers"]) as r:
+            assert r.status == 200, await r.text()
+        await ok_status(world, http, 202, "POST", f"/media/{body['media_id']}/complete", "O")
+    return body["media_id"]
 
 
 async def open_report(world: World, club: str) -> None:
@@ -347,6 +378,7 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "report_id": t["report_id"],
         "seq": 1,
         "root_seq": 1,
+        "media_id": world.media_id,
     }
     if route == "PATCH /api/v1/clubs/{club_id}/members/{user_id}":
         fills["user_id"] = world.members["U"].user_id  # U's role set to what it is: allowed or not, no change
@@ -380,6 +412,7 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "PATCH /api/v1/events/{event_id}": {"title": "matrix"},
         "POST /api/v1/interactions": [{"item_type": "club", "item_id": t["club_id"], "kind": "click"}],
         "POST /api/v1/me/blocks": {"user_id": o_user},
+        "POST /api/v1/media/uploads": {"kind": "image", "content_type": "image/png", "size": 100},
         "POST /api/v1/reports": {
             "room_id": t["room_id"],
             "seq": world.own_seqs[("X", "PUB") if column == "public" else ("B", "PRIV")][2],

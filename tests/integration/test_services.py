@@ -26,8 +26,8 @@ def test_up_status_down_lifecycle(tmp_path):
     data = tmp_path / "data"
     first = clubhub(data, "services", "up")
     assert first.returncode == 0, first.stderr
-    assert "started: postgres, mongo, redis" in first.stdout
-    for name in ("postgres", "mongo", "redis"):
+    assert "started: postgres, mongo, redis, s3" in first.stdout
+    for name in ("postgres", "mongo", "redis", "s3"):
         assert f"{name}" in first.stdout and "answering" in first.stdout
 
     services = Services(Settings(data_dir=data))
@@ -42,24 +42,35 @@ def test_up_status_down_lifecycle(tmp_path):
     status = clubhub(data, "services", "status")
     assert status.returncode == 0
     lines = status.stdout.strip().splitlines()
-    assert len(lines) == 3
-    for name, line in zip(("postgres", "mongo", "redis"), lines):
+    assert len(lines) == 4
+    for name, line in zip(("postgres", "mongo", "redis", "s3"), lines):
         # Shown without the password (the embedded Redis has one).
         assert (
             line.startswith(name) and redact(urls[name]) in line and "answering" in line and "not" not in line
         )
 
+    # The object store listens on its eight pinned ports, on loopback only.
+    s3 = services.embedded["s3"]
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for c in s3.process().net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert listening == {("127.0.0.1", p) for p in s3.read_state()["ports"].values()}
+    assert len(listening) == 8
+
     _write_marker(urls)
 
     down = clubhub(data, "services", "down")
-    assert down.returncode == 0 and "stopped: postgres, mongo, redis" in down.stdout
+    assert down.returncode == 0 and "stopped: postgres, mongo, redis, s3" in down.stdout
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         for pid in pids.values()
     )
     assert processes_using(data) == []
     stopped = clubhub(data, "services", "status")
-    assert stopped.returncode == 1 and stopped.stdout.count("not answering") == 3
+    assert stopped.returncode == 1 and stopped.stdout.count("not answering") == 4
+    assert s3.leftovers() == []  # no process, no listener, no /tmp socket of its ports
 
     # Data survives down + up (and the ports are kept, so URLs stay the same).
     assert clubhub(data, "services", "up").returncode == 0
@@ -90,6 +101,7 @@ def _write_marker(urls):
     with MongoClient(urls["mongo"]) as client:
         client.get_default_database().marker.insert_one({"value": "kept"})
     redis.Redis.from_url(urls["redis"]).set("marker", "kept")
+    _s3(urls).put_object(Bucket="clubhub", Key="marker", Body=b"kept")
     # Redis appends to its AOF every second; ask it to rewrite now so nothing depends on timing.
     redis.Redis.from_url(urls["redis"]).bgrewriteaof()
 
@@ -113,6 +125,13 @@ def _check_marker(urls):
     with MongoClient(urls["mongo"]) as client:
         assert client.get_default_database().marker.find_one()["value"] == "kept"
     assert redis.Redis.from_url(urls["redis"]).get("marker") == b"kept"
+    assert _s3(urls).get_object(Bucket="clubhub", Key="marker")["Body"].read() == b"kept"
+
+
+def _s3(urls):
+    from storage.objects import parse_s3_url, sync_client
+
+    return sync_client(parse_s3_url(urls["s3"]), timeout=5.0)
 
 
 def test_port_in_use_is_one_line_naming_the_service(tmp_path):
@@ -129,7 +148,12 @@ def test_port_in_use_is_one_line_naming_the_service(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "variable,service", [("CLUBHUB_REDIS_SERVER_BIN", "redis"), ("CLUBHUB_MONGO_SERVER_BIN", "mongo")]
+    "variable,service",
+    [
+        ("CLUBHUB_REDIS_SERVER_BIN", "redis"),
+        ("CLUBHUB_MONGO_SERVER_BIN", "mongo"),
+        ("CLUBHUB_WEED_BIN", "s3"),
+    ],
 )
 def test_missing_binary_is_one_line_naming_the_service(tmp_path, variable, service):
     data = tmp_path / "data"
@@ -197,10 +221,24 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
 def test_configured_url_makes_a_service_external(services, tmp_path):
     redis_url = services.urls()["redis"]
     external = Services(Settings(data_dir=tmp_path / "unused", redis_url=redis_url))
-    assert set(external.embedded) == {"postgres", "mongo"}
+    assert set(external.embedded) == {"postgres", "mongo", "s3"}
     status = {s.name: s for s in external.status()}
     assert (
         status["redis"].embedded is False and status["redis"].answering and status["redis"].url == redis_url
     )
     assert status["postgres"].answering is False  # embedded, not started in this data dir
     PINGS["redis"](redis_url)
+
+
+def test_a_configured_s3_url_starts_no_object_store(services, tmp_path):
+    s3_url = services.urls()["s3"]
+    assert s3_url and s3_url.startswith("s3://")
+    external = Services(Settings(data_dir=tmp_path / "unused", s3_url=s3_url))
+    assert "s3" not in external.embedded and external.urls()["s3"] == s3_url
+    status = {s.name: s for s in external.status()}
+    assert status["s3"].embedded is False and status["s3"].answering, status["s3"]
+    assert redact(s3_url) != s3_url and "***" in redact(s3_url)  # the secret is never shown
+    # `clubhub gateway` starts nothing: without a URL it has no object store at all.
+    none = Services(Settings(data_dir=tmp_path / "unused", s3_embedded=False))
+    assert "s3" not in none.embedded and none.urls()["s3"] is None
+    assert [s.name for s in none.status()] == ["postgres", "mongo", "redis"]
