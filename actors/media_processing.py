@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -59,6 +60,8 @@ THREADS = max(1, min(4, os.cpu_count() or 1))  # per decoder and per encoder
 # Pillow's own guard (warning at 1×, DecompressionBombError at 2×) stays on as a second line; ours refuses
 # at 1× before decoding.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+# Its warning between 1× and 2× is noise here: such an image is refused right after the header is read.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 TOO_MANY_PIXELS = f"an image may have at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
