@@ -14,7 +14,7 @@ bounded by ``MAX_GIF_FRAMES`` and ``MAX_ANIMATION_PIXELS``); their thumbnail is 
 Videos (PyAV, FFmpeg's libraries with libx264 in the ``av`` wheel, in-process): the container is sniffed
 from the bytes (MP4/QuickTime by ``ftyp``, WebM/Matroska by the EBML magic) and opened with that demuxer
 alone (never FFmpeg's guess: no playlist or concat demuxer can be made to read other files). Refused: no
-video stream, frames over ``MAX_VIDEO_PIXELS``, longer than ``MAX_VIDEO_MS`` (by the header, and again while
+video stream, frames over ``MAX_VIDEO_PIXELS`` or ``MAX_VIDEO_FPS``, longer than ``MAX_VIDEO_MS`` (by the header, and again while
 decoding, so a lying header does not help), undecodable or truncated input (decoding stops well short of the
 declared duration), or processing past its deadline. Out: H.264 (yuv420p, ``PRESET``/``CRF``) + AAC in MP4
 at most 720p keeping the aspect ratio, with the ``moov`` atom first (``+faststart``: playback and ``Range``
@@ -27,7 +27,6 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -54,6 +53,7 @@ CRF = 23
 AUDIO_BITRATE = 128_000
 OUT_FPS_MAX = 60
 POSTER_AT_S = 1.0  # the poster is the frame at this time (the first one for shorter clips)
+TIME_BASE = Fraction(1, 90_000)  # of the output video's timestamps
 DEADLINE_S = 120.0  # wall-clock budget of one video's processing
 THREADS = max(1, min(4, os.cpu_count() or 1))  # per decoder and per encoder
 
@@ -141,9 +141,8 @@ def process_image(data: bytes) -> ImageResult:
         raise MediaRejected("too_large", f"the image is {width}×{height} pixels; {TOO_MANY_PIXELS}")
     frames = getattr(img, "n_frames", 1)
     animated = fmt == "GIF" and frames > 1
-    if animated:
-        if frames > MAX_GIF_FRAMES or width * height * frames > MAX_ANIMATION_PIXELS:
-            raise MediaRejected("too_large", f"the animation has too many frames ({frames})")
+    if animated and (frames > MAX_GIF_FRAMES or width * height * frames > MAX_ANIMATION_PIXELS):
+        raise MediaRejected("too_large", f"the animation has too many frames ({frames})")
     try:
         if animated:
             cleaned, still = _clean_animation(img)
@@ -325,104 +324,139 @@ def _transcode(
     threads: int,
 ) -> VideoResult:
     with av.open(str(src), format=demuxer, metadata_errors="ignore") as inp:
-        if not inp.streams.video:
-            raise MediaRejected("invalid", "the file has no video stream")
-        vin = inp.streams.video[0]
-        ain = inp.streams.audio[0] if inp.streams.audio else None
+        vin, ain, declared_ms = _probe(inp, max_ms)
         src_w, src_h = vin.codec_context.width, vin.codec_context.height
-        if not src_w or not src_h:
-            raise MediaRejected("invalid", "the video stream has no picture size")
-        if src_w * src_h > MAX_VIDEO_PIXELS:
-            raise MediaRejected("too_large", f"the video is {src_w}×{src_h}; at most 8K")
-        declared_ms = _declared_ms(inp, vin)
-        if declared_ms is not None and declared_ms > max_ms + VIDEO_TOLERANCE_MS:
-            raise MediaRejected(
-                "too_large", f"the video lasts {declared_ms / 1000:.1f} s; at most {max_ms // 1000} s"
-            )
         rate = vin.average_rate or vin.guessed_rate or Fraction(30)
-        if rate > MAX_VIDEO_FPS:
-            rate = Fraction(MAX_VIDEO_FPS)
         out_rate = min(rate, Fraction(OUT_FPS_MAX))
         w, h = fit_720p(src_w, src_h)
         vin.thread_type = "AUTO"
         vin.codec_context.thread_count = threads
         with av.open(str(dst), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            vout = out.add_stream(
-                "libx264",
-                rate=out_rate,
-                options={"preset": preset, "crf": str(crf), "threads": str(threads)},
-            )
-            vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
-            vout.codec_context.time_base = Fraction(1, 90_000)
-            aout = resampler = None
-            if ain is not None:
-                sample_rate = ain.codec_context.sample_rate or 48_000
-                sample_rate = sample_rate if sample_rate in (44_100, 48_000) else 48_000
-                aout = out.add_stream("aac", rate=sample_rate)
-                aout.bit_rate = AUDIO_BITRATE
-                aout.layout = "stereo"
-                resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
-            poster = None
-            first_pts: float | None = None
-            last_pts = -1
-            last_video_s = 0.0
-            frames = 0
-            streams = [s for s in (vin, ain) if s is not None]
-            for packet in inp.demux(*streams):
+            job = _Job(av, out, w, h, out_rate, ain, preset, crf, threads, max_ms)
+            for packet in inp.demux(*(s for s in (vin, ain) if s is not None)):
                 deadline.check()
                 if packet.stream is vin:
-                    for frame in _decode(packet):
-                        if frame.pts is None or frame.time_base is None:
-                            continue
-                        t = float(frame.pts * frame.time_base)
-                        first_pts = t if first_pts is None else first_pts
-                        t -= first_pts
-                        if t * 1000 > max_ms + VIDEO_TOLERANCE_MS:
-                            raise MediaRejected("too_large", f"the video lasts over {max_ms // 1000} s")
-                        pts = round(t * 90_000)
-                        if pts <= last_pts:
-                            continue  # a duplicate or out-of-order timestamp: dropped, not muxed twice
-                        last_pts, last_video_s = pts, t
-                        scaled = frame.reformat(width=w, height=h, format="yuv420p")
-                        scaled.pts, scaled.time_base = pts, Fraction(1, 90_000)
-                        if poster is None or (t <= POSTER_AT_S and frames > 0):
-                            poster = scaled.to_image()
-                        out.mux(vout.encode(scaled))
-                        frames += 1
-                elif aout is not None and resampler is not None:
-                    for aframe in _decode(packet):
-                        aframe.pts = None
-                        for r in resampler.resample(aframe):
-                            out.mux(aout.encode(r))
-            if frames == 0 or poster is None:
-                raise MediaRejected("invalid", "the video has no decodable frame")
-            out.mux(vout.encode(None))
-            if aout is not None and resampler is not None:
-                for r in resampler.resample(None):
-                    out.mux(aout.encode(r))
-                out.mux(aout.encode(None))
-        frame_s = float(1 / out_rate) if out_rate else 0.0
-        duration_ms = round((last_video_s + frame_s) * 1000)
+                    for frame in packet.decode():
+                        job.video(frame)
+                elif ain is not None:
+                    for frame in packet.decode():
+                        job.audio(frame)
+            job.finish()
+        duration_ms = round((job.last_s + (float(1 / out_rate) if out_rate else 0.0)) * 1000)
         if declared_ms is not None and duration_ms < declared_ms * 0.9 - 500:
             raise MediaRejected(
                 "invalid",
                 f"the video is truncated: {duration_ms / 1000:.1f} s of {declared_ms / 1000:.1f} s decode",
             )
+    assert job.poster is not None  # finish() refuses a video without a frame
     buf = io.BytesIO()
-    poster.convert("RGB").save(buf, "JPEG", quality=85)
+    job.poster.convert("RGB").save(buf, "JPEG", quality=85)
     return VideoResult(
         path=dst,
         content_type="video/mp4",
         width=w,
         height=h,
         duration_ms=min(duration_ms, declared_ms or duration_ms),
-        has_audio=aout is not None,
+        has_audio=job.aout is not None,
         poster=buf.getvalue(),
         poster_content_type="image/jpeg",
-        blurhash=image_blurhash(poster),
+        blurhash=image_blurhash(job.poster),
         source_width=src_w,
         source_height=src_h,
     )
+
+
+def _probe(inp: Any, max_ms: int) -> tuple[Any, Any, int | None]:
+    """The first video and audio streams and the declared duration, refused on the header's word."""
+    if not inp.streams.video:
+        raise MediaRejected("invalid", "the file has no video stream")
+    vin = inp.streams.video[0]
+    ain = inp.streams.audio[0] if inp.streams.audio else None
+    src_w, src_h = vin.codec_context.width, vin.codec_context.height
+    if not src_w or not src_h:
+        raise MediaRejected("invalid", "the video stream has no picture size")
+    if src_w * src_h > MAX_VIDEO_PIXELS:
+        raise MediaRejected("too_large", f"the video is {src_w}×{src_h}; at most 8K")
+    rate = vin.average_rate or vin.guessed_rate
+    if rate and rate > MAX_VIDEO_FPS:
+        raise MediaRejected("too_large", f"the video has {float(rate):.0f} frames a second; at most 120")
+    declared_ms = _declared_ms(inp, vin)
+    if declared_ms is not None and declared_ms > max_ms + VIDEO_TOLERANCE_MS:
+        raise MediaRejected(
+            "too_large", f"the video lasts {declared_ms / 1000:.1f} s; at most {max_ms // 1000} s"
+        )
+    return vin, ain, declared_ms
+
+
+class _Job:
+    """The output side of one transcode: the encoders, the timestamps and the poster."""
+
+    def __init__(
+        self,
+        av: Any,
+        out: Any,
+        w: int,
+        h: int,
+        rate: Fraction,
+        ain: Any,
+        preset: str,
+        crf: int,
+        threads: int,
+        max_ms: int,
+    ) -> None:
+        self.out, self.w, self.h, self.max_ms = out, w, h, max_ms
+        self.vout = out.add_stream(
+            "libx264", rate=rate, options={"preset": preset, "crf": str(crf), "threads": str(threads)}
+        )
+        self.vout.width, self.vout.height, self.vout.pix_fmt = w, h, "yuv420p"
+        self.vout.codec_context.time_base = TIME_BASE
+        self.aout: Any = None
+        self.resampler: Any = None
+        if ain is not None:
+            sample_rate = ain.codec_context.sample_rate
+            sample_rate = sample_rate if sample_rate in (44_100, 48_000) else 48_000
+            self.aout = out.add_stream("aac", rate=sample_rate)
+            self.aout.bit_rate = AUDIO_BITRATE
+            self.aout.layout = "stereo"
+            self.resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
+        self.poster: Image.Image | None = None
+        self.first_s: float | None = None
+        self.last_pts = -1
+        self.last_s = 0.0
+        self.frames = 0
+
+    def video(self, frame: Any) -> None:
+        if frame.pts is None or frame.time_base is None:
+            return
+        t = float(frame.pts * frame.time_base)
+        self.first_s = t if self.first_s is None else self.first_s
+        t -= self.first_s
+        if t * 1000 > self.max_ms + VIDEO_TOLERANCE_MS:
+            raise MediaRejected("too_large", f"the video lasts over {self.max_ms // 1000} s")
+        pts = round(t / TIME_BASE)
+        if pts <= self.last_pts:
+            return  # a duplicate or out-of-order timestamp: dropped, not muxed twice
+        self.last_pts, self.last_s = pts, t
+        scaled = frame.reformat(width=self.w, height=self.h, format="yuv420p")
+        scaled.pts, scaled.time_base = pts, TIME_BASE
+        if self.poster is None or t <= POSTER_AT_S:
+            self.poster = scaled.to_image()  # the last frame at or before POSTER_AT_S
+        self.out.mux(self.vout.encode(scaled))
+        self.frames += 1
+
+    def audio(self, frame: Any) -> None:
+        frame.pts = None  # the resampler numbers its output samples itself
+        for r in self.resampler.resample(frame):
+            self.out.mux(self.aout.encode(r))
+
+    def finish(self) -> None:
+        if self.frames == 0 or self.poster is None:
+            raise MediaRejected("invalid", "the video has no decodable frame")
+        self.out.mux(self.vout.encode(None))
+        if self.aout is not None:
+            for r in self.resampler.resample(None):
+                self.out.mux(self.aout.encode(r))
+            self.out.mux(self.aout.encode(None))
 
 
 def _declared_ms(inp: Any, vin: Any) -> int | None:
@@ -431,11 +465,6 @@ def _declared_ms(inp: Any, vin: Any) -> int | None:
     if vin.duration and vin.time_base:
         return int(vin.duration * vin.time_base * 1000)
     return None
-
-
-def _decode(packet: Any) -> Iterator[Any]:
-    """The frames of one packet; a corrupt packet raises (the whole video is refused)."""
-    yield from packet.decode()
 
 
 def mp4_top_level_boxes(path: str | Path) -> list[str]:

@@ -179,7 +179,7 @@ class MediaWorkerHost:
         self.started = time.time()
         self.tasks = TaskSet()
         self.counters: Counter[str] = Counter()
-        self.seconds: Counter[str] = Counter()  # processing time by kind
+        self.seconds: dict[str, float] = {}  # processing time by kind
         self._opened = OpenOnce(self._open)
         self._started = OpenOnce(self._start)
         self._failures = 0
@@ -271,7 +271,7 @@ class MediaWorkerHost:
             await self._fail(item, exc.code, exc.message)
             return "failed"
         finally:
-            self.seconds[item.kind] += time.perf_counter() - started
+            self.seconds[item.kind] = self.seconds.get(item.kind, 0.0) + time.perf_counter() - started
         await self.repo.mark_ready(media_id, result)
         if not self.keep_source:
             await self.objects.delete(item.source_key)
