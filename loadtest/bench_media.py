@@ -144,7 +144,7 @@ def bench_images(count: int) -> list[dict]:
         data = photo(w, h)
         for config, fn in (("thumbnail_only", plain), ("process_image", process_image)):
             fn(data)  # warm-up
-            wall, cpu = measure(lambda fn=fn: [fn(data) for _ in range(count)], 1)
+            wall, cpu = measure(lambda fn=fn, data=data: [fn(data) for _ in range(count)], 1)
             rows.append(
                 {
                     "source": name,
@@ -208,9 +208,9 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    from actors.media_processing import CRF, PRESET, THREADS
-
     import av
+
+    from actors.media_processing import CRF, PRESET, THREADS
 
     started = time.time()
     load_start = [round(x, 2) for x in os.getloadavg()]
