@@ -102,7 +102,9 @@ def bench_videos(work: Path, seconds: float, repeat: int) -> list[dict]:
                 "out_kbps": round(out.stat().st_size * 8 / seconds / 1000) if out.exists() else None,
             }
             rows.append(row)
-            log(f"  {config:>10}: {row['s_per_video_s']:.3f} s/s wall, {row['cpu_s_per_video_s']:.3f} CPU s/s")
+            log(
+                f"  {config:>10}: {row['s_per_video_s']:.3f} s/s wall, {row['cpu_s_per_video_s']:.3f} CPU s/s"
+            )
         base = {r["config"]: r for r in rows if r["source"] == name}
         for r in rows:
             if r["source"] == name:
