@@ -197,6 +197,10 @@ class MediaWorkerHost:
         from storage.redis import connect_redis
         from storage.streams import ensure_group
 
+        # Work files of this consumer's previous life (killed mid-transcode) are removed: nothing stays.
+        self.work_root = Path(tempfile.gettempdir()) / f"clubhub-media-{self.consumer}"
+        await asyncio.to_thread(shutil.rmtree, self.work_root, True)
+        self.work_root.mkdir(parents=True, exist_ok=True)
         self.repo, self.objects = await _resolve(self._open_stores)(self.config)
         self.redis = connect_redis(self.config.redis_url)
         self.fanout = Fanout(self.redis, self.config.channel, "media-worker")
@@ -220,6 +224,9 @@ class MediaWorkerHost:
     async def stop(self) -> None:
         """The loop stopped (a test's stand-in for the actor's death); pending entries stay pending."""
         await self.tasks.close()
+        if self._opened.opened:
+            await self.redis.aclose()
+            await asyncio.to_thread(shutil.rmtree, self.work_root, True)
 
     # -- one read ------------------------------------------------------------------------------
     async def handle(self, entries: Sequence[tuple[bytes, Mapping[bytes, bytes]]]) -> None:
@@ -324,7 +331,7 @@ class MediaWorkerHost:
     async def _video(self, item: MediaItem, data: bytes) -> ProcessedMedia:
         from .media_processing import DEADLINE_S, MediaRejected, process_video
 
-        work = Path(tempfile.mkdtemp(prefix="clubhub-media-"))
+        work = Path(tempfile.mkdtemp(prefix="job-", dir=self.work_root))
         try:
             src, dst = work / "source", work / "video.mp4"
             await asyncio.to_thread(src.write_bytes, data)
