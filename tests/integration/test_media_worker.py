@@ -411,5 +411,6 @@ async def test_the_ray_actor_survives_its_restart_and_finishes_what_it_had_taken
         stats = await actor.stats.remote()
         assert stats["ready_video"] == 1 and "ready_image" not in stats  # done by the restarted instance
     finally:
+        await asyncio.wait_for(actor.stop.remote(), 30)  # its work directory removed
         ray.kill(actor, no_restart=True)
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
