@@ -2,7 +2,7 @@
 wheel: no file downloaded, nothing committed), and images from Pillow.
 
 ``make_video(path, width, height, seconds, fps)`` writes an H.264/AAC MP4 (ultrafast, so a 1080p source is
-made in about a second); ``audio=False`` leaves the audio out, ``container="webm"`` writes VP9 in WebM.
+made in about a second); ``audio=False`` leaves the audio out, ``container="webm"`` writes VP9/Opus in WebM, ``"mov"`` QuickTime.
 The benchmark (loadtest/bench_media.py) makes its sources with the same function.
 """
 
@@ -21,27 +21,38 @@ def make_video(
     *,
     audio: bool = True,
     faststart: bool = False,
+    container: str = "mp4",
 ) -> Path:
+    """``container``: ``mp4`` (H.264/AAC), ``mov`` (QuickTime, H.264/AAC) or ``webm`` (VP9/Opus)."""
     import av
 
     path = Path(path)
     options = {"movflags": "+faststart"} if faststart else {}
+    vcodec, vopts, acodec, alayout = "libx264", {"preset": "ultrafast", "crf": "28"}, "aac", "mono"
+    if container == "webm":
+        vcodec, vopts, acodec, alayout = (
+            "libvpx-vp9",
+            {"deadline": "realtime", "cpu-used": "8"},
+            "libopus",
+            "mono",
+        )
     video_src = av.open(f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}", format="lavfi")
     audio_src = (
         av.open(f"sine=frequency=440:sample_rate=48000:duration={seconds}", format="lavfi") if audio else None
     )
-    with av.open(str(path), "w", format="mp4", options=options) as out:
-        vout = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "28"})
+    with av.open(str(path), "w", format=container, options=options) as out:
+        vout = out.add_stream(vcodec, rate=fps, options=vopts)
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-        aout = out.add_stream("aac", rate=48000) if audio_src else None
+        aout = out.add_stream(acodec, rate=48000) if audio_src else None
         if aout is not None:
-            aout.layout = "mono"
+            aout.layout = alayout
         for frame in video_src.decode(video=0):
             out.mux(vout.encode(frame.reformat(format="yuv420p")))
         out.mux(vout.encode(None))
         video_src.close()
         if audio_src is not None and aout is not None:
-            resampler = av.AudioResampler(format="fltp", layout="mono", rate=48000)
+            fmt = "flt" if acodec == "libopus" else "fltp"
+            resampler = av.AudioResampler(format=fmt, layout=alayout, rate=48000)
             for frame in audio_src.decode(audio=0):
                 frame.pts = None
                 for r in resampler.resample(frame):

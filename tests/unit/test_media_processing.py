@@ -200,6 +200,15 @@ def test_1080p_video_becomes_720p_h264_aac_faststart_with_a_poster(tmp_path):
     assert (result.source_width, result.source_height) == (1920, 1080)
 
 
+@pytest.mark.parametrize("container", ["webm", "mov"])
+def test_webm_and_quicktime_become_mp4_too(tmp_path, container):
+    src = make_video(tmp_path / f"in.{container}", 854, 480, seconds=1, fps=15, container=container)
+    result = process_video(src, tmp_path / "out.mp4")
+    seen = probe(result.path)
+    assert (seen["video_codec"], seen["audio_codec"], seen["pix_fmt"]) == ("h264", "aac", "yuv420p")
+    assert (result.width, result.height) == (854, 480) and 900 <= result.duration_ms <= 1100
+
+
 def test_video_without_audio(tmp_path):
     src = make_video(tmp_path / "in.mp4", 320, 240, seconds=1, fps=10, audio=False)
     result = process_video(src, tmp_path / "out.mp4")
