@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores capacity soak loadtest fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores bench-media capacity soak loadtest fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -155,6 +155,11 @@ bench-pipeline: install
 # index lag through a real gateway (~5 min here); BENCH_ARGS="--messages 100000" for a short run.
 bench-search: install
 	$(BIN)/python loadtest/bench_search.py $(BENCH_ARGS)
+
+# Media processing on this machine: seconds of processing per second of 1080p/720p video (libx264 presets
+# against a decode-only floor) and images per second (~2 min here); BENCH_ARGS="--seconds 5" for a short run.
+bench-media: install
+	$(BIN)/python loadtest/bench_media.py $(BENCH_ARGS)
 
 # 30 minutes at half load; not part of make test. SOAK_ARGS="--minutes 2" for a short run.
 soak: install
