@@ -28,6 +28,7 @@ from .domain.errors import DomainError
 from .hashing import jump_hash
 from .indexer import SearchIndexer
 from .interactions import InteractionConsumer
+from .media_worker import MediaWorker
 from .notifier import Notifier
 from .push import vapid_key
 from .ranker import FEED_UNAVAILABLE, Ranker
@@ -36,6 +37,8 @@ from .runtime import NAMESPACE
 from .session_shard import SessionShard
 
 log = logging.getLogger(__name__)
+
+MEDIA_STORES = "actors.media_stores:open_stores"  # the media worker's stores, opened inside its actor
 
 CHAT_UNAVAILABLE = "chat service unavailable; retry"
 LIVE_UNAVAILABLE = "live sessions are unavailable; retry"
@@ -229,6 +232,14 @@ class ActorClient:
         self.indexer: Any = SearchIndexer.options(name="clubhub-search-indexer", **shard_options).remote(
             config
         )
+        # Uploaded images and videos, processed off the request path (only with an object store).
+        self.media_worker: Any = (
+            MediaWorker.options(name="clubhub-media-worker", **shard_options).remote(
+                config, stream=keys.MEDIA_STREAM, group=keys.MEDIA_GROUP, open_stores=MEDIA_STORES
+            )
+            if config.objects_url
+            else None
+        )
         # Feeds are CPU work (features, one prediction): several ranker actors spread it over cores.
         self.rankers: list[Any] = [
             Ranker.options(name=f"clubhub-ranker-{i}", **ranker_options).remote(config)
@@ -253,6 +264,12 @@ class ActorClient:
             self.indexer.start.remote(),
             *(r.start.remote() for r in self.rankers),
         )
+        if self.media_worker is not None:
+            # Not fatal to the gateway: chat goes on without media, and the heartbeats start it again.
+            try:
+                await self.media_worker.start.remote()
+            except Exception as exc:
+                log.warning("starting the media worker failed: %s", exc)
         self._heartbeat = asyncio.create_task(self._heartbeats())
 
     async def stop(self) -> None:
@@ -289,6 +306,7 @@ class ActorClient:
             self.notifier.start.remote(),
             self.indexer.start.remote(),
             *(r.start.remote() for r in self.rankers),
+            *([self.media_worker.start.remote()] if self.media_worker is not None else []),
             return_exceptions=True,
         )
         for result in results:

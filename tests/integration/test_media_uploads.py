@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import uuid
 import zlib
 
 import aiohttp
 import pytest
 import yarl
+from support.chat import ChatClient
 from support.members import client_session, make_member
+from support.wait import wait_for
 
 from storage import keys
+from storage.models import Media
 from storage.objects import ObjectMissing
 
 MB = 1024 * 1024
@@ -132,18 +136,36 @@ async def test_upload_complete_and_get(gateway, http, member):
     # The bucket is private: the object cannot be read without a signature.
     async with aiohttp.ClientSession() as s, s.get(url.with_query(None)) as resp:
         assert resp.status == 403
-    status, body = await complete(http, member, media_id)
-    assert status == 202 and body == {"media_id": media_id, "status": "processing"}
-    assert await stream_entries(gateway, media_id) == [{"media_id": media_id}]
-    # A retried complete answers the same and announces nothing twice.
-    status, body = await complete(http, member, media_id)
-    assert status == 202 and body["status"] == "processing"
-    assert len(await stream_entries(gateway, media_id)) == 1
+    socket = await ChatClient(gateway.url, member.token).connect()
+    try:
+        # The media worker may already have it by the time the answer is read.
+        status, body = await complete(http, member, media_id)
+        assert status == 202 and body["media_id"] == media_id and body["status"] in ("processing", "ready")
+        assert await stream_entries(gateway, media_id) == [{"media_id": media_id}]
+        # A retried complete answers the same and announces nothing twice.
+        status, body = await complete(http, member, media_id)
+        assert status == 202 and body["status"] in ("processing", "ready")
+        assert len(await stream_entries(gateway, media_id)) == 1
 
+        # Processed off the request path: the uploader hears media:ready, and only then is it served.
+        async def announced():
+            return [e for e in socket.events["media:ready"] if e["media_id"] == media_id]
+
+        (event,) = await wait_for(announced, timeout=60)
+        assert event == {"media_id": media_id, "status": "ready"}
+    finally:
+        await socket.close()
     status, body = await get_media(http, member, media_id)
     assert status == 200, body
-    assert body["id"] == media_id and body["kind"] == "image" and body["status"] == "processing"
-    assert body["url"] is None and body["thumbnail_url"] is None  # nothing public until processed
+    assert body["id"] == media_id and body["kind"] == "image" and body["status"] == "ready"
+    assert (body["width"], body["height"]) == (2, 2) and body["blurhash"]
+    assert body["url"] and body["thumbnail_url"]
+    async with aiohttp.ClientSession() as s, s.get(yarl.URL(body["url"], encoded=True)) as resp:
+        assert resp.status == 200 and (await resp.read())[:8] == b"\x89PNG\r\n\x1a\n"
+    # The upload itself (which could carry metadata) is gone: only the cleaned copy is kept.
+    row = await Media.get(id=uuid.UUID(hex=media_id))
+    assert row.upload_key.endswith(f"uploads/{media_id}") and await gone(gateway, row.upload_key)
+    assert not await gone(gateway, row.object_key)
 
 
 # -- declared limits ------------------------------------------------------------------------------------

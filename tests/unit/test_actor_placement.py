@@ -25,7 +25,7 @@ class Recorder:
         self.calls.append(options)
         return self
 
-    def remote(self, *args):
+    def remote(self, *args, **kwargs):
         return object()
 
 
@@ -33,13 +33,23 @@ class Recorder:
 def recorded(monkeypatch, tmp_path):
     calls: dict[str, list] = {}
     # Every actor class ActorClient creates: one left out would start a real Ray here (auto-init).
-    for kind in ("RoomShard", "SessionShard", "InteractionConsumer", "Notifier", "SearchIndexer", "Ranker"):
+    kinds = (
+        "RoomShard",
+        "SessionShard",
+        "InteractionConsumer",
+        "Notifier",
+        "SearchIndexer",
+        "MediaWorker",
+        "Ranker",
+    )
+    for kind in kinds:
         calls[kind] = []
         monkeypatch.setattr(client, kind, Recorder(calls[kind]))
 
     def build(**settings) -> dict[str, list]:
         sized = Settings(room_shards=2, session_shards=2, rankers=3, **settings)
-        client.ActorClient(sized.model_copy(update={"data_dir": tmp_path}), URLS, redis=None)
+        urls = {**URLS, "s3": "s3://key:secret@s3:8333/media"}
+        client.ActorClient(sized.model_copy(update={"data_dir": tmp_path}), urls, redis=None)
         assert not client.ray.is_initialized(), "a real actor was created: Ray started"
         return {kind: [c.get("resources") for c in options] for kind, options in calls.items()}
 
@@ -54,6 +64,7 @@ def test_unset_resources_leave_placement_to_ray(recorded):
         "InteractionConsumer": [None],
         "Notifier": [None],
         "SearchIndexer": [None],
+        "MediaWorker": [None],
         "Ranker": [None, None, None],
     }
 
@@ -67,6 +78,7 @@ def test_shard_and_ranker_resources_pin_their_actors(recorded):
         "InteractionConsumer": [shard],
         "Notifier": [shard],
         "SearchIndexer": [shard],
+        "MediaWorker": [shard],
         "Ranker": [ranker, ranker, ranker],
     }
 
