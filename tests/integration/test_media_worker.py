@@ -2,8 +2,9 @@
 (SeaweedFS on loopback, tests/support/s3.py): at least once, idempotent per media id, surviving its own
 restart, a refusal marked failed with nothing left behind, ``media:ready`` on the uploader's sockets' channel.
 
-The ``Media`` model and the S3 client are another part of issue 21; here the worker's two protocols are met
-by a repository kept in Redis hashes and an object store over pyarrow's ``S3FileSystem`` (both real stores)."""
+Here the worker's two protocols are met by a repository kept in Redis hashes and an object store over
+pyarrow's ``S3FileSystem`` (both real stores); the project's own adapter (``actors/media_stores.py``, the
+``Media`` rows and ``storage.objects``) is followed end to end by test_media_uploads.py."""
 
 from __future__ import annotations
 
@@ -351,66 +352,3 @@ async def test_a_video_over_60_seconds_fails_with_its_reason(world, tmp_path):
         assert world.objects.keys(row["source_key"]) == []
     finally:
         await worker.stop()
-
-
-def stores_opener(redis_url: str, prefix: str, fs: pafs.S3FileSystem, bucket: str):
-    """A ``StoresOpener`` for the Ray actor: the stores are opened in the actor's own process."""
-
-    async def open_stores(config):
-        return RedisRepo(connect_redis(redis_url), prefix), S3Objects(fs, bucket)
-
-    return open_stores
-
-
-async def test_the_ray_actor_survives_its_restart_and_finishes_what_it_had_taken(
-    world, s3, ray_cluster, tmp_path
-):
-    import sys
-
-    import ray
-    from ray import cloudpickle  # Ray's own copy, the one that pickles the actor's arguments
-
-    from actors.media_worker import MediaWorker
-    from actors.runtime import NAMESPACE
-
-    # This module is not importable in Ray's workers: its opener and stores travel by value.
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    name = f"test-media-worker-{uuid.uuid4().hex[:6]}"
-    opener = stores_opener(world.config.redis_url, world.repo.prefix, s3.filesystem(), s3.bucket)
-    actor = MediaWorker.options(name=name, namespace=NAMESPACE, max_restarts=-1, max_task_retries=-1).remote(
-        world.config, stream=world.stream, open_stores=opener
-    )
-    try:
-        assert await actor.start.remote() == "running"
-        first = await world.upload("image", _jpeg_with_gps(), owner_id=3)
-        assert (await world.wait_status(first))["status"] == "ready"
-        await world.settled()
-        # A video takes seconds: killed while it holds the entry (pending, not acknowledged)...
-        clip = make_video(tmp_path / "clip.mp4", 1920, 1080, seconds=6, fps=30)
-        video = await world.upload("video", clip.read_bytes(), owner_id=3)
-        for _ in range(200):
-            if await world.pending():
-                break
-            await asyncio.sleep(0.02)
-        assert await world.pending() == 1
-        ray.kill(actor, no_restart=False)  # Ray restarts it; the gateways' heartbeat calls start again
-        assert (await world.repo.get(video))["status"] == "uploaded"
-        for _ in range(300):
-            try:
-                await asyncio.wait_for(actor.start.remote(), 5)
-                break
-            except Exception:
-                await asyncio.sleep(0.2)
-        # ...the new instance reads it again and finishes it.
-        row = await world.wait_status(video, 120)
-        assert row["status"] == "ready" and (json.loads(row["width"]), json.loads(row["height"])) == (
-            1280,
-            720,
-        )
-        await world.settled()
-        stats = await actor.stats.remote()
-        assert stats["ready_video"] == 1 and "ready_image" not in stats  # done by the restarted instance
-    finally:
-        await asyncio.wait_for(actor.stop.remote(), 30)  # its work directory removed
-        ray.kill(actor, no_restart=True)
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
