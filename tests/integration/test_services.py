@@ -164,6 +164,11 @@ def test_missing_binary_is_one_line_naming_the_service(tmp_path, variable, servi
     assert processes_using(data) == []
 
 
+# An S3 named elsewhere, so a step starts only the service it has broken (the embedded SeaweedFS starts
+# alongside otherwise, and on a loaded machine its own start-up could be the line reported).
+ELSEWHERE_S3 = "s3://key:secret@127.0.0.1:1/bucket"
+
+
 def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
     data = tmp_path / "data"
     assert clubhub(data, "services", "up").returncode == 0
@@ -183,6 +188,7 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
         "up",
         CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
         CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x",
+        CLUBHUB_S3_URL=ELSEWHERE_S3,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -197,6 +203,7 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
         "up",
         CLUBHUB_POSTGRES_URL="postgres://x@127.0.0.1:1/x",
         CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0",
+        CLUBHUB_S3_URL=ELSEWHERE_S3,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -210,6 +217,7 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
         "up",
         CLUBHUB_MONGO_URL="mongodb://127.0.0.1:1/x",
         CLUBHUB_REDIS_URL="redis://127.0.0.1:1/0",
+        CLUBHUB_S3_URL=ELSEWHERE_S3,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
