@@ -304,10 +304,15 @@ async def build_world(gateway, smtp) -> World:
 
 async def upload_media(world: World) -> str:
     """An image of O, uploaded straight to the object store and completed (processing)."""
+    import io
+
     import aiohttp
     import yarl
+    from PIL import Image
 
-    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buf, "PNG")  # a real image: the media worker makes it ready
+    data = buf.getvalue()
     async with client_session(world.url) as http:
         body = await ok_status(
             world,
