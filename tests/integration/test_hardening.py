@@ -484,7 +484,9 @@ def test_L7_existing_data_is_narrowed(tmp_path):
     old.write_bytes(b"")
     old.chmod(0o644)
     svc = Services(Settings(data_dir=data))
-    del svc.embedded["postgres"]  # redis and mongo are the ones that wrote world-readable files
+    # redis and mongo are the ones that wrote world-readable files
+    del svc.embedded["postgres"]
+    del svc.embedded["s3"]
     started = svc.up()
     try:
         assert set(started) == {"redis", "mongo"}

@@ -145,8 +145,8 @@ async def chat_traffic(gateway, smtp):
         yield acks
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 15)
         await sender.close()
         await reader.close()
 

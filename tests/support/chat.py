@@ -4,6 +4,7 @@ that records what it receives (``message`` and ``message:batch`` alike)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -45,6 +46,9 @@ async def send_all(client: ChatClient, room_id: int, texts: list[str]) -> None:
             await asyncio.sleep(max(0.2, float(ack["error"].get("retry_after") or 0.2)))
         else:
             raise AssertionError(f"could not send {text!r}")
+
+
+CLOSE_TIMEOUT_S = 15.0
 
 
 class ChatClient:
@@ -172,7 +176,10 @@ class ChatClient:
 
     async def close(self) -> None:
         if self.sio.connected:
-            await self.sio.disconnect()
+            # Bounded: a disconnect waits for the client's read loop, which a server that never answers the
+            # close would hold open; a test's cleanup must end either way (the server drops the socket later).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sio.disconnect(), CLOSE_TIMEOUT_S)
         if self._http is not None:
             await self._http.close()
 
