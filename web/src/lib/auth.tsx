@@ -135,7 +135,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setAccessToken(null);
       closeSocket();
       startup = Promise.resolve({ me: null });
-      setNotice(sessionEndedMessage(reason));
+      // The server's reason wins: a request that met the revoked login after the socket had already said
+      // why (and closed) must not replace "You were logged out" with the generic sentence.
+      setNotice((prev) => (reason === undefined && prev !== null ? prev : sessionEndedMessage(reason)));
       setUser(null);
     };
     // A refused renewal says only that the login is gone. A logout elsewhere (or a revocation) also sends
