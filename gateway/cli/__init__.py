@@ -555,20 +555,27 @@ class Supervisor:
 
 
 async def _with_stores(settings: Settings, work):
-    """Start the embedded services if needed, open the stores, run ``work(stores, config)``, close
-    (``config``: the ``ActorConfig`` an actor would get, for code that runs actor bodies in this process)."""
+    """Start the embedded services if needed, open the stores, run ``work(stores, config)``, close the
+    stores and stop the services this call started (``config``: the ``ActorConfig`` an actor would get,
+    for code that runs actor bodies in this process)."""
     from actors.config import ActorConfig
     from storage.stores import Stores
 
     services = Services(settings)
-    services.up()
-    urls = services.urls()
-    stores = await Stores.open(settings, urls)
-    config = ActorConfig.from_settings(settings, urls)
+    started = services.up()
     try:
-        return await work(stores, config)
+        urls = services.urls()
+        stores = await Stores.open(settings, urls)
+        config = ActorConfig.from_settings(settings, urls)
+        try:
+            return await work(stores, config)
+        finally:
+            await stores.close()
     finally:
-        await stores.close()
+        # A one-shot command leaves no server behind: what it started for itself, it stops (the data
+        # stays in the data dir for the next `clubhub run`).
+        if started:
+            services.down(started)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:

@@ -62,6 +62,7 @@ class World:
             CLUBHUB_POSTGRES_URL=self.config["postgres_url"],
             CLUBHUB_MONGO_URL=self.config["mongo_url"],
             CLUBHUB_REDIS_URL=self.config["redis_url"],
+            CLUBHUB_S3_EMBEDDED="false",  # seeding and training store no media
         )
         self.mongo = connect_mongo(self.config["mongo_url"])[self.name]
         self.redis = connect_redis(self.config["redis_url"])
