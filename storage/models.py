@@ -468,8 +468,7 @@ class Media(Model):
 
     class Meta:
         table = "media"
-        # Pending count and bytes per day; a message's attachments (search results show them).
-        indexes = (("owner", "status"), ("owner", "created_at"), ("room", "seq"))
+        indexes = (("owner", "status"), ("owner", "created_at"))  # pending count and bytes per day
 
 
 class Reel(Model):
