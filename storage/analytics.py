@@ -38,6 +38,9 @@ SCHEMA = pa.schema(
         ("dwell_ms", pa.int64()),
         ("ts", pa.float64()),
         ("source", pa.string()),
+        # Reels: how long it was watched (play, watch, complete, skip). Last, and null in files written
+        # before reels: reading with this schema fills it with nulls, so old seals stay readable.
+        ("watch_ms", pa.int64()),
     ]
 )
 COLUMNS = SCHEMA.names
