@@ -207,7 +207,9 @@ async def append_interactions(redis: Any, entries: Iterable[Mapping[str, Any]]) 
     async with redis.pipeline(transaction=False) as pipe:
         for fields in entries:
             if fields.get("dwell_ms") is None or fields.get("watch_ms") is None:
-                fields = {k: v for k, v in fields.items() if v is not None or k not in ("dwell_ms", "watch_ms")}
+                fields = {
+                    k: v for k, v in fields.items() if v is not None or k not in ("dwell_ms", "watch_ms")
+                }
             pipe.xadd(keys.INTERACTIONS_STREAM, fields, maxlen=keys.INTERACTIONS_MAXLEN, approximate=True)
         await pipe.execute()
 

@@ -98,8 +98,11 @@ class AnalyticsStore:
 
     # -- writing ---------------------------------------------------------------------------------------
     def write_seal(self, seal: str, rows: list[tuple]) -> Seal:
-        """Write ``rows`` (tuples in ``COLUMNS`` order) as seal ``seal``; idempotent for the same rows."""
+        """Write ``rows`` (tuples in ``COLUMNS`` order; without the trailing ``watch_ms``, as rows were before
+        reels, it is null) as seal ``seal``; idempotent for the same rows."""
         cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
+        if len(cols) == len(COLUMNS) - 1:
+            cols.append([None] * len(rows))
         return self.write_table(
             seal,
             pa.Table.from_arrays(
