@@ -344,12 +344,12 @@ class _Simulation:
             t_i = ts + float(rr.uniform(0, 120))
             w.interactions.append((u, "reel", j, "play", None, t_i))
             logit = (
-                -0.6
-                + 1.6 * math.log(self.taste[u, self.club_topic[c]] * len(TOPICS) + 0.05)
+                -1.6
+                + 2.2 * math.log(self.taste[u, self.club_topic[c]] * len(TOPICS) + 0.05)
                 + 0.8 * (c in self.member[u])
                 + 0.8 * math.log(self.reel_appeal[j])
                 + 0.15 * math.log(self.reel_pop[j])
-                + float(rr.normal(0.0, 0.7))
+                + float(rr.normal(0.0, 0.5))
             )
             # How much of it plays (past 1: it was watched to the end, perhaps looped).
             fraction = 1.25 * _sigmoid(logit)
