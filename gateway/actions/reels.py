@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 
 from actors.domain.errors import DomainError
 from actors.domain.roles import require
-from storage.models import Club, Media, MediaKind, MediaStatus, Reel, User
+from storage.models import Club, Media, MediaKind, MediaStatus, Membership, Reel, User
 
 from .lookup import visible_club, visible_reel
 
@@ -76,6 +76,12 @@ class Reels:
     async def create(self, club_id: int, user_id: int, raw_media_id: str, caption: str) -> dict:
         _, role = await visible_club(club_id, user_id)  # a private club's outsider: not_found
         require(role, "post_reel")  # a public club's outsider: forbidden
+        # A timeout silences a member everywhere in the club: a reel is speaking too.
+        muted = await Membership.filter(club_id=club_id, user_id=user_id).values_list(
+            "muted_until", flat=True
+        )
+        if muted and muted[0] is not None and muted[0] > datetime.now(UTC):
+            raise DomainError("forbidden", "you are timed out in this club")
         media = await Media.get_or_none(id=parse_media_id(raw_media_id), owner_id=user_id)
         if media is None:  # someone else's media is not revealed either
             raise DomainError("not_found", f"no such media: {raw_media_id[:40]}")
