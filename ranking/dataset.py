@@ -88,7 +88,7 @@ async def load_items() -> Items:
         "id", "club_id", "created_at", "media__duration_ms"
     )
     public = {c[0]: c[2] == Visibility.public or c[2] == "public" for c in clubs}
-    rows = [("club", c[0], c[0], c[3].timestamp(), math.nan, math.inf, True) for c in clubs]
+    rows: list[tuple] = [("club", c[0], c[0], c[3].timestamp(), math.nan, math.inf, True) for c in clubs]
     rows += [
         ("room", r[0], r[1], r[3].timestamp(), math.nan, math.inf, not r[2].startswith("live-"))
         for r in rooms

@@ -11,7 +11,9 @@ One rule, offered the three ways callers query:
   ``visible_room``, ``visible_event``, ``visible_reel``, ``first_invisible_item``;
 - an ORM filter (``Viewer.listable``, ``Viewer.joinable_clubs``, ``listable_clubs``), applied in the query
   so hidden rows never use up a ``LIMIT``;
-- SQL fragments for raw queries: ``visible_club_sql``, ``listable_club_sql``, ``live_reel_sql``.
+- SQL fragments for raw queries: ``visible_club_sql``, ``listable_club_sql`` (the feed's candidate query,
+  ``ranking.candidates.FEED_SQL``, spells the same rule for events and reels with the caller's memberships
+  and bans read once).
 
 Storage is below the refusal type: nothing here raises for an invisible thing. Callers turn a None into
 ``not_found`` (the same answer as for an id that does not exist, so an outsider cannot even confirm that a
@@ -220,13 +222,6 @@ def listable_club_sql(club: str, user_param: str) -> str:
         f"({visible_club_sql(club, user_param)}"  # nosec B608: alias and placeholder checked above
         f" AND NOT EXISTS (SELECT 1 FROM club_bans b WHERE b.club_id = {club}.id AND b.user_id = {user_param}))"
     )
-
-
-def live_reel_sql(reel: str) -> str:
-    """A boolean SQL expression: the reel (table alias ``reel``) is not deleted. With ``listable_club_sql``
-    (or ``visible_club_sql``) on its club, the reel rule in SQL."""
-    _checked(reel, "$1")
-    return f"({reel}.deleted_at IS NULL)"
 
 
 def readable_room_sql(room_id: str, club_id: str, user_param: str) -> str:

@@ -77,10 +77,9 @@ class Reels:
         _, role = await visible_club(club_id, user_id)  # a private club's outsider: not_found
         require(role, "post_reel")  # a public club's outsider: forbidden
         # A timeout silences a member everywhere in the club: a reel is speaking too.
-        muted = await Membership.filter(club_id=club_id, user_id=user_id).values_list(
-            "muted_until", flat=True
-        )
-        if muted and muted[0] is not None and muted[0] > datetime.now(UTC):
+        membership = await Membership.get_or_none(club_id=club_id, user_id=user_id)
+        muted = membership.muted_until if membership is not None else None
+        if muted is not None and muted > datetime.now(UTC):
             raise DomainError("forbidden", "you are timed out in this club")
         media = await Media.get_or_none(id=parse_media_id(raw_media_id), owner_id=user_id)
         if media is None:  # someone else's media is not revealed either
