@@ -138,37 +138,40 @@ async def test_a_private_clubs_reel_is_not_found_for_outsiders_and_deletion_is_t
     ]
     club = await club_with(owner, author, member, visibility=Visibility.private, moderators=(moderator,))
     async with client_session(gateway.url) as http:
-        apis = {m: Api(http, m) for m in (owner, author, member, moderator, outsider)}
+        apis = {m.user_id: Api(http, m) for m in (owner, author, member, moderator, outsider)}
+
+        def as_(m) -> Api:
+            return apis[m.user_id]
 
         async def post() -> int:
-            _, out = await apis[author].call(
+            _, out = await as_(author).call(
                 "POST", f"/clubs/{club.id}/reels", {"media_id": await video(author.user_id)}, expect=201
             )
             return out["reel_id"]
 
         first = await post()
-        status, body = await apis[outsider].call("GET", f"/reels/{first}")
+        status, body = await as_(outsider).call("GET", f"/reels/{first}")
         assert (status, code(body)) == (404, "not_found")
-        missing_status, missing = await apis[outsider].call("GET", f"/reels/{2**62}")
+        missing_status, missing = await as_(outsider).call("GET", f"/reels/{2**62}")
         assert (missing_status, missing) == (404, {"error": {**missing["error"], "code": "not_found"}})
         assert body["error"]["message"].replace(str(first), "N") == missing["error"]["message"].replace(
             str(2**62), "N"
         )  # the same answer as for a reel that does not exist
-        status, body = await apis[outsider].call("DELETE", f"/reels/{first}")
+        status, body = await as_(outsider).call("DELETE", f"/reels/{first}")
         assert (status, code(body)) == (404, "not_found")
-        status, body = await apis[member].call("DELETE", f"/reels/{first}")  # another member: not theirs
+        status, body = await as_(member).call("DELETE", f"/reels/{first}")  # another member: not theirs
         assert (status, code(body)) == (403, "forbidden")
-        await apis[member].call("GET", f"/reels/{first}", expect=200)
-        await apis[author].call("DELETE", f"/reels/{first}", expect=204)  # the author
+        await as_(member).call("GET", f"/reels/{first}", expect=200)
+        await as_(author).call("DELETE", f"/reels/{first}", expect=204)  # the author
         for m in (author, member, owner):
-            status, body = await apis[m].call("GET", f"/reels/{first}")
+            status, body = await as_(m).call("GET", f"/reels/{first}")
             assert (status, code(body)) == (404, "not_found")  # deleted: never served again
-        status, body = await apis[author].call("DELETE", f"/reels/{first}")
+        status, body = await as_(author).call("DELETE", f"/reels/{first}")
         assert (status, code(body)) == (404, "not_found")
         second = await post()
-        await apis[moderator].call("DELETE", f"/reels/{second}", expect=204)  # a moderator
+        await as_(moderator).call("DELETE", f"/reels/{second}", expect=204)  # a moderator
         third = await post()
-        await apis[owner].call("DELETE", f"/reels/{third}", expect=204)  # the owner ranks above
+        await as_(owner).call("DELETE", f"/reels/{third}", expect=204)  # the owner ranks above
         assert await Reel.filter(id__in=[first, second, third], deleted_at=None).count() == 0
 
 
@@ -210,7 +213,7 @@ async def test_interactions_with_reels_carry_watch_ms_and_bad_ones_are_refused(g
             {"item_type": "reel", "item_id": reel_id, "kind": "skip"},
             {"item_type": "reel", "item_id": reel_id, "kind": "watch", "watch_ms": -1},
             {"item_type": "reel", "item_id": reel_id, "kind": "watch", "watch_ms": 3_600_001},
-            {"item_type": "reel", "item_id": reel_id, "kind": "watch", "watch_ms": "10"},
+            {"item_type": "reel", "item_id": reel_id, "kind": "watch", "watch_ms": "ten"},
             {"item_type": "reel", "item_id": reel_id, "kind": "click", "watch_ms": 10},  # not a viewing
             {"item_type": "event", "item_id": reel_id, "kind": "play"},  # a reel's kind on an event
             {"item_type": "reels", "item_id": reel_id, "kind": "play"},
