@@ -57,13 +57,13 @@ function fakeTransport() {
   const puts: { upload: PresignedUpload; progress: (f: number) => void; signal: AbortSignal; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let n = 0;
   const t = {
-    start: vi.fn(async (kind: string, contentType: string, size: number) => {
+    start: vi.fn((kind: string, contentType: string, size: number) => {
       void kind;
       n += 1;
-      return {
+      return Promise.resolve({
         media_id: `m${n}`,
         upload: { url: `http://s3.test/up/${n}`, method: "PUT" as const, headers: { "Content-Type": contentType, "Content-Length": String(size) } },
-      };
+      });
     }),
     put: vi.fn(
       (upload: PresignedUpload, _file: Blob, progress: (f: number) => void, signal: AbortSignal) =>
@@ -72,8 +72,8 @@ function fakeTransport() {
           signal.addEventListener("abort", () => reject(Object.assign(new Error("canceled"), { code: "aborted" })));
         }),
     ),
-    complete: vi.fn(async (id: string) => ({ media_id: id, status: "processing" })),
-    get: vi.fn(async (id: string): Promise<MediaItem> => ({ ...ready(id), status: "processing", url: null })),
+    complete: vi.fn((id: string) => Promise.resolve({ media_id: id, status: "processing" })),
+    get: vi.fn((id: string): Promise<MediaItem> => Promise.resolve({ ...ready(id), status: "processing", url: null })),
   } satisfies UploadTransport;
   return { t, puts };
 }
@@ -156,7 +156,7 @@ describe("UploadQueue", () => {
     t.get.mockResolvedValueOnce(ready("m1"));
     q.mediaReady({ media_id: "m1", status: "ready" });
     await settle();
-    expect(q.get("k1")).toMatchObject({ status: "ready", media: { id: "m1", url: "/media/m1/file", blurhash: expect.any(String) } });
+    expect(q.get("k1")).toMatchObject({ status: "ready", media: { id: "m1", url: "/media/m1/file", blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj" } });
     expect(q.ready().map((a) => a.id)).toEqual(["m1"]);
     expect(seen).toContain("uploading");
     expect(seen).toContain("processing");
@@ -256,7 +256,7 @@ describe("UploadQueue", () => {
 
   it("refuses a video the browser measures over 60 s, before any upload", async () => {
     const { t } = fakeTransport();
-    const q = new UploadQueue({ transport: { ...t, duration: async () => 75_000 }, newKey: () => "k" });
+    const q = new UploadQueue({ transport: { ...t, duration: () => Promise.resolve(75_000) }, newKey: () => "k" });
     q.add([file("long.mp4", "video/mp4", 100)]);
     expect(q.get("k")?.status).toBe("checking");
     await settle();
@@ -264,7 +264,7 @@ describe("UploadQueue", () => {
     expect(t.start).not.toHaveBeenCalled();
   });
 
-  it("holds at most ten attachments", async () => {
+  it("holds at most ten attachments", () => {
     const { t } = fakeTransport();
     let k = 0;
     const q = new UploadQueue({ transport: t, newKey: () => `k${++k}` });
