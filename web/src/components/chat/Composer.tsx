@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type RefObject } from "react";
 import { useParams } from "react-router-dom";
 
-import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
+import { MAX_MESSAGE_CHARS, messageSnippet } from "../../lib/chatView";
 import { clearDraft, loadDraft, saveDraft } from "../../lib/drafts";
 import { acceptOf, type Attachment, type UploadQueue } from "../../lib/media";
 import type { ChatMessage } from "../../store/messages";
@@ -168,7 +168,7 @@ export function Composer({
             Replying to{" "}
             {replyParent ? (
               <>
-                <strong>{replyParent.author.display_name}</strong>: {snippet(replyParent.text, 60)}
+                <strong>{replyParent.author.display_name}</strong>: {messageSnippet(replyParent, 60)}
               </>
             ) : (
               <>message #{replyTo}</>

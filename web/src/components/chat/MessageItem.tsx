@@ -1,7 +1,7 @@
 import { memo, useLayoutEffect, useRef, useState, type FocusEvent, type KeyboardEvent } from "react";
 
 import type { Me } from "../../lib/api";
-import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
+import { MAX_MESSAGE_CHARS, messageSnippet } from "../../lib/chatView";
 import { fullTime, messageTime } from "../../lib/dates";
 import { mentions as mentionsName } from "../../lib/mentions";
 import { mentionsUser, type ChatMessage, type PendingMessage } from "../../store/messages";
@@ -21,7 +21,7 @@ function Quote({ parent, seq }: { parent: ChatMessage | undefined; seq: number }
       {parent ? (
         <>
           <span className="font-medium">{parent.author.display_name}</span>:{" "}
-          {parent.deleted ? <em>message deleted</em> : snippet(parent.text)}
+          {parent.deleted ? <em>message deleted</em> : messageSnippet(parent)}
         </>
       ) : (
         <>Reply to an earlier message (#{seq})</>
