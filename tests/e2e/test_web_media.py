@@ -94,14 +94,14 @@ async def drop_files(page: Page, files: list[tuple[str, str, bytes]]) -> None:
 
 async def paste_files(page: Page, files: list[tuple[str, str, bytes]]) -> None:
     """Pastes files into the composer (a copied picture, a screenshot)."""
+    dt = await page.evaluate_handle(FILES_JS, [[n, t, b64(d)] for n, t, d in files])
     await page.evaluate(
-        """([make, files]) => {
-          const dt = (new Function('return ' + make))()(files);
+        """(dt) => {
           const box = document.getElementById('composer');
           box.focus();
           box.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
         }""",
-        [FILES_JS, [[n, t, b64(d)] for n, t, d in files]],
+        dt,
     )
 
 

@@ -92,7 +92,7 @@ function Lightbox({ shown, onMove, onClose }: { shown: Shown; onMove: (index: nu
       onClick={(e) => {
         if (e.target === e.currentTarget) close.current();
       }}
-      className="m-auto h-dvh max-h-none w-screen max-w-none bg-transparent p-0 backdrop:bg-slate-950/85"
+      className="m-0 h-dvh max-h-none w-screen max-w-none bg-slate-950 p-0 backdrop:bg-slate-950"
     >
       <div className="flex h-full w-full flex-col text-white" onClick={(e) => e.target === e.currentTarget && close.current()}>
         <div className="flex shrink-0 items-center justify-between gap-2 p-2">
@@ -108,7 +108,7 @@ function Lightbox({ shown, onMove, onClose }: { shown: Shown; onMove: (index: nu
                 </Button>
               </>
             )}
-            <Button small variant="secondary" onClick={() => close.current()} autoFocus>
+            <Button small variant="secondary" onClick={() => close.current()}>
               Close
             </Button>
           </div>
