@@ -37,7 +37,11 @@ export function MediaThumb({
   onOpen?: () => void;
 }) {
   const [loaded, setLoaded] = useState(false);
-  const src = a.thumbnail_url || a.poster_url || (a.kind === "image" ? a.url : null);
+  // A picture that failed (a message can arrive a moment before its media may be served to this reader):
+  // asked again a few times, 1, 2 and 4 s later.
+  const [attempt, setAttempt] = useState(0);
+  const base = a.thumbnail_url || a.poster_url || (a.kind === "image" ? a.url : null);
+  const src = base && attempt > 0 ? `${base}${base.includes("?") ? "&" : "?"}retry=${attempt}` : base;
   return (
     <button
       type="button"
@@ -57,6 +61,9 @@ export function MediaThumb({
           loading="lazy"
           decoding="async"
           onLoad={() => setLoaded(true)}
+          onError={() => {
+            if (attempt < 3) setTimeout(() => setAttempt((n) => n + 1), 1000 * 2 ** attempt);
+          }}
           data-loaded={loaded || undefined}
           className={`absolute inset-0 h-full w-full object-cover motion-safe:transition-opacity motion-safe:duration-300 ${loaded ? "opacity-100" : "opacity-0"}`}
         />

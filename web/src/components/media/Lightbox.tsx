@@ -80,6 +80,21 @@ function Lightbox({ shown, onMove, onClose }: { shown: Shown; onMove: (index: nu
       aria-label={label}
       data-testid="lightbox"
       onKeyDown={(e) => {
+        if (e.key === "Tab") {
+          // Tab goes round inside (the browser would leave the page for its own controls after the last).
+          const all = [...e.currentTarget.querySelectorAll<HTMLElement>("button, a[href], video[controls], [tabindex='0']")];
+          const first = all[0];
+          const last = all[all.length - 1];
+          if (!first) return;
+          if (e.shiftKey && (document.activeElement === first || !e.currentTarget.contains(document.activeElement))) {
+            e.preventDefault();
+            last.focus();
+          } else if (!e.shiftKey && document.activeElement === last) {
+            e.preventDefault();
+            first.focus();
+          }
+          return;
+        }
         if (count < 2 || e.target instanceof HTMLVideoElement) return;
         if (e.key === "ArrowRight") {
           e.preventDefault();
