@@ -65,6 +65,8 @@ export interface LoggerOptions {
 const ITEM_TYPES: readonly string[] = ["event", "club", "room", "reel"];
 const WATCH_KINDS: readonly string[] = ["watch", "complete", "skip"];
 export const MAX_DWELL_MS = 24 * 3600 * 1000;
+/** The longest watch the server takes (an hour: longer is a client bug, not a viewing). */
+export const MAX_WATCH_MS = 3600 * 1000;
 
 export const newInteractionId = newUuid;
 
@@ -170,7 +172,7 @@ export class InteractionLogger {
       entry.dwell_ms = Math.min(MAX_DWELL_MS, Math.max(1, ms));
     } else if (WATCH_KINDS.includes(kind)) {
       const ms = Number.isFinite(dwellMs) ? Math.round(dwellMs as number) : 0;
-      entry.watch_ms = Math.min(MAX_DWELL_MS, Math.max(0, ms));
+      entry.watch_ms = Math.min(MAX_WATCH_MS, Math.max(0, ms));
     }
     this.queue.push(entry);
     if (this.queue.length > this.opts.maxQueue) {
