@@ -204,7 +204,7 @@ export default function FeedPage() {
   );
 
   return (
-    <div className="mx-auto max-w-3xl p-4">
+    <div className="mx-auto w-full max-w-3xl p-4">
       <div className="mb-4 flex items-center justify-between gap-2">
         <PageTitle>For you</PageTitle>
         <Button variant="secondary" onClick={reload} disabled={loading}>
