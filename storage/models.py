@@ -8,6 +8,7 @@ time; the annotations tell the type checker, and change no schema).
 
 from __future__ import annotations
 
+import uuid
 from enum import Enum
 
 from tortoise import fields
@@ -453,9 +454,44 @@ class Media(Model):
     height = fields.IntField(null=True)
     duration_ms = fields.IntField(null=True)
     blurhash = fields.CharField(max_length=100, null=True)
+    # Where it is used, which decides who may see it: a ready item is attached to at most one message
+    # (``room``, the sender's ``client_id``, then its ``seq`` once stored) or is one reel's video
+    # (``Reel.media``). Until then only its owner sees it.
+    room: fields.ForeignKeyNullableRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name="media", null=True, on_delete=fields.SET_NULL
+    )
+    room_id: int | None
+    client_id = fields.CharField(max_length=64, null=True)
+    seq = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "media"
         indexes = (("owner", "status"), ("owner", "created_at"))  # pending count and bytes per day
+
+
+class Reel(Model):
+    """A club's short video: a ready video ``Media`` of its author, a member, with a caption. It is an
+    item of the feed (``type: reel``); who may see it is who may see its club."""
+
+    id = fields.BigIntField(primary_key=True)
+    club: fields.ForeignKeyRelation[Club] = fields.ForeignKeyField(
+        "models.Club", related_name="reels", on_delete=fields.CASCADE
+    )
+    club_id: int
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="reels", on_delete=fields.CASCADE
+    )
+    author_id: int
+    media: fields.OneToOneRelation[Media] = fields.OneToOneField(
+        "models.Media", related_name="reel", on_delete=fields.CASCADE
+    )
+    media_id: uuid.UUID
+    caption = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    deleted_at = fields.DatetimeField(null=True)  # deleted by its author or a moderator: never served again
+
+    class Meta:
+        table = "reels"
+        indexes = (("club", "created_at"), ("created_at",))  # a club's reels; the feed's recent reels
