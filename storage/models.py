@@ -468,7 +468,8 @@ class Media(Model):
 
     class Meta:
         table = "media"
-        indexes = (("owner", "status"), ("owner", "created_at"))  # pending count and bytes per day
+        # Pending count and bytes per day; a message's attachments (search results show them).
+        indexes = (("owner", "status"), ("owner", "created_at"), ("room", "seq"))
 
 
 class Reel(Model):
