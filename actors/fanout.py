@@ -108,12 +108,22 @@ def notice_entry(message: dict, club_id: int, reply_to_author: int | None) -> di
         "seq": message["seq"],
         "author_id": message["author"]["id"],
         "author_name": message["author"]["display_name"],
-        "text": message["text"][:NOTICE_TEXT_MAX],
+        "text": (message["text"] or attachments_summary(message))[:NOTICE_TEXT_MAX],
         "mentions": ",".join(str(u) for u in message.get("mentions", ())),
         "everyone": int(bool(message.get("mentions_everyone"))),
         "reply_to_seq": message.get("reply_to_seq") or 0,
         "reply_to_author": reply_to_author or 0,
     }
+
+
+def attachments_summary(message: dict) -> str:
+    """What a notification says of a message that is only attachments."""
+    kinds = [a.get("kind") for a in message.get("attachments") or ()]
+    if not kinds:
+        return ""
+    if len(kinds) == 1:
+        return f"[{'a video' if kinds[0] == 'video' else 'an image'}]"
+    return f"[{len(kinds)} attachments]"
 
 
 def search_entry(room_id: int, messages: Iterable[dict]) -> dict[str, Any]:

@@ -143,6 +143,8 @@ def message_of(doc: dict) -> dict:
     msg.setdefault("reactions", {})
     if not msg.get("pinned"):  # unpinned: stored as null
         msg.pop("pinned", None)
+    if not msg.get("attachments"):  # none, or a deleted message's: stored as []
+        msg.pop("attachments", None)
     if "deleted" in msg:
         msg["deleted"] = bool(msg["deleted"])  # some MongoDB-wire servers return booleans as 0/1
     return msg

@@ -59,6 +59,7 @@ class Send:
     text: str
     reply_to_seq: int | None = None
     thread_root_seq: int | None = None
+    attachments: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def parse_op(op: Mapping[str, Any]) -> Op:
                 op["text"],
                 op.get("reply_to_seq"),
                 op.get("thread_root_seq"),
+                tuple(op.get("attachments") or ()),
             )
         if kind == "edit":
             return Edit(op["room_id"], op["user_id"], op["seq"], op.get("text"))
@@ -455,6 +457,7 @@ class GroupCommitWriter:
             cur.rev + 1,
             new_message_id(),
             root,
+            list(op.attachments),
         )
         cur.seq, cur.rev = cur.seq + 1, cur.rev + 1
         cur.client_ids[op.client_id] = e

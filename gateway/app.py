@@ -63,6 +63,7 @@ from gateway.socket.admission import SocketAdmission
 from gateway.socket.delivery import RoomDelivery
 from gateway.socket.server import Realtime
 from gateway.socket.websocket import refuse_malformed_packets, use_fast_poll, use_uncompressed_websockets
+from storage import mongo as mongo_store
 from storage.search import PostgresSearch
 from storage.services import redact
 from storage.settings import Settings
@@ -213,6 +214,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         )(metrics_handler(metrics))
     api.register(app, authenticate)
     app[API] = api
+    http_media.register_files(app)
     webapp.register(app, settings.web_dist)  # last: its fallback answers every other GET
 
     async def backends_ctx(app: web.Application):
@@ -226,9 +228,11 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         actors = app[ACTORS] = ActorClient(settings, urls, redis, metrics)
         await actors.start()
         interactions = app[INTERACTIONS] = Interactions(redis)
-        chat = app[CHAT] = Chat(settings, actors, redis)
+        app[MEDIA] = MediaActions(
+            settings, backends.stores.objects, redis, backends.stores.mongo[mongo_store.MESSAGES]
+        )
+        chat = app[CHAT] = Chat(settings, actors, redis, app[MEDIA])
         app[DMS] = Dms(actors)
-        app[MEDIA] = MediaActions(settings, backends.stores.objects, redis)
         clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
         app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)

@@ -232,6 +232,24 @@ class ObjectStore:
         async with r["Body"] as body:
             return await body.read()
 
+    @contextlib.asynccontextmanager
+    async def reader(self, key: str, start: int | None = None, end: int | None = None):
+        """The object's bytes ``start`` .. ``end`` (inclusive; None: all) as a stream to ``read(n)`` from,
+        without holding the whole object (videos are served in chunks)."""
+        from botocore.exceptions import ClientError
+
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if start is not None:
+            params["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            r = await self.client.get_object(**params)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise ObjectMissing(key) from None
+            raise
+        async with r["Body"] as body:
+            yield body
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 

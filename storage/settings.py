@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -21,6 +21,7 @@ ENV_PREFIX = "CLUBHUB_"
 # The settings that hold credentials: each may be given as CLUBHUB_<NAME>_FILE naming a file holding it.
 SECRET_FIELDS = (
     "secret_key",
+    "media_url_secret",
     "postgres_url",
     "mongo_url",
     "redis_url",
@@ -232,6 +233,12 @@ class Settings(BaseSettings):
     media_pending_max: int = Field(20, ge=1)
     media_daily_bytes: int = Field(1024 * 1024 * 1024, ge=1024 * 1024)
     media_uploads_per_hour: int = Field(120, ge=1)
+    # Production: browsers fetch media from this CDN in front of the bucket, by URLs the gateway signs after
+    # its permission check (HMAC-SHA256 with media_url_secret, valid for about media_url_ttl_s; docs/media.md
+    # says what the edge checks). Unset: the gateway serves /media/ itself from the object store.
+    media_public_url: str | None = None
+    media_url_secret: SecretStr | None = None
+    media_url_ttl_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
     log_level: str = "INFO"
     # Largest accepted HTTP request body, in bytes.
@@ -252,6 +259,12 @@ class Settings(BaseSettings):
         if value in RAY_BUILTIN_RESOURCES:
             raise ValueError(f"{value} is one of Ray's own resources; name a custom one (e.g. clubhub_shard)")
         return value
+
+    @model_validator(mode="after")
+    def _media_cdn(self) -> Settings:
+        if self.media_public_url and self.media_url_secret is None:
+            raise ValueError("media_public_url needs media_url_secret: the CDN checks the URLs it signs")
+        return self
 
     @property
     def analytics_url(self) -> str:

@@ -79,6 +79,17 @@ async def visible_room(room_id: int, user_id: int) -> tuple[Room, Club | None, s
     return (room, *found) if found is not None else None
 
 
+async def can_read_room(room_id: int, user_id: int) -> bool:
+    """The user may read the room's messages now: a member of its club, or one of a DM's people (the
+    room shards' rule, as ``readable_room_sql`` says it in SQL)."""
+    room = await Room.get_or_none(id=room_id) if _valid_id(room_id) else None
+    if room is None:
+        return False
+    if is_dm(room):
+        return await is_dm_member(room_id, user_id)
+    return room.club_id is not None and await role_of(room.club_id, user_id) is not None
+
+
 def is_dm(room: Room) -> bool:
     return _value(room.kind) == RoomKind.dm.value
 

@@ -154,12 +154,13 @@ class Room:
         next_rev: int,
         message_id: str,
         thread_root: dict | None = None,
+        attachments: list[dict] | None = None,
     ) -> PlannedSend:
         """Check the rules for one send and build the message it would store as ``next_seq``;
         ``thread_root``: the root message when the send is a thread reply (its ``rev`` follows the
         message's: ``next_rev + 1``)."""
         member = self.speaker(user_id, now)
-        text = validate_text(text)
+        text = validate_text(text, bool(attachments))
         if reply_to_seq is not None and not (1 <= reply_to_seq < next_seq):
             raise DomainError("invalid", f"reply_to_seq {reply_to_seq} is not a message of this room")
         if thread_root is not None:
@@ -187,6 +188,8 @@ class Room:
             message["reply_to_seq"] = reply_to_seq
         if thread_root is not None:
             message["thread_root_seq"] = thread_root["seq"]
+        if attachments:  # checked and claimed by the gateway (ready, the sender's, at most ten)
+            message["attachments"] = [dict(a) for a in attachments]
         self._add_mentions(message, member)
         self._moderate(message, member, now)
         ack = {"seq": next_seq, "rev": next_rev, "message_id": message_id, "ts": ts}
@@ -272,6 +275,8 @@ class Room:
         fields = {"text": "", "deleted": True, "rev": next_rev, "reactions": {}}
         if updated.pop("pinned", None):  # a deleted message is no longer pinned
             fields["pinned"] = None
+        if updated.pop("attachments", None):  # nor shows its media (the gateway stops serving them)
+            fields["attachments"] = []
         if updated.pop("mentions", None) is not None or updated.pop("mentions_everyone", None) is not None:
             updated.pop("mentions_everyone", None)
             fields.update(mentions=[], mentions_everyone=False)
@@ -443,8 +448,9 @@ def gateway_of(socket_key: str) -> str:
     return socket_key.split("/", 1)[0]
 
 
-def validate_text(text) -> str:
-    if not isinstance(text, str) or not text.strip():
+def validate_text(text, may_be_empty: bool = False) -> str:
+    """``may_be_empty``: the message has attachments, which say enough on their own."""
+    if not isinstance(text, str) or (not text.strip() and not (may_be_empty and isinstance(text, str))):
         raise DomainError("invalid", "text must not be empty")
     if len(text) > MAX_TEXT:
         raise DomainError("too_large", f"text is {len(text)} characters; the limit is {MAX_TEXT}")

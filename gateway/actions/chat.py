@@ -17,13 +17,17 @@ from storage.settings import Settings
 
 from .blocking import BlockSets, mark_blocked
 from .lookup import visible_room
+from .media import MediaActions
 
 
 class Chat:
-    def __init__(self, settings: Settings, actors: ActorClient, redis) -> None:
+    def __init__(
+        self, settings: Settings, actors: ActorClient, redis, media: MediaActions | None = None
+    ) -> None:
         self.settings = settings
         self.actors = actors
         self.redis = redis
+        self.media = media  # claims a message's attachments
         self.send_limits = UserBuckets(settings.user_msg_rate, settings.user_msg_burst)
         self._typing: dict[tuple[int, int], float] = {}
         # The block sets of this gateway's connected users (live delivery reads them too).
@@ -44,9 +48,16 @@ class Chat:
         text: str,
         reply_to_seq: int | None,
         thread_root_seq: int | None = None,
+        attachments: list[str] | None = None,
     ) -> dict:
-        validate_text(text)  # refused here, before any Ray call
+        validate_text(text, bool(attachments))  # refused here, before any Ray call
         self.send_limits.take(user_id, "messages")
+        media = None
+        media_actions = self.media
+        if attachments:
+            if media_actions is None:
+                raise DomainError("unavailable", "media storage is not configured")
+            media = await media_actions.attach(user_id, room_id, client_id, attachments)
         op = {
             "kind": "send",
             "room_id": room_id,
@@ -57,7 +68,12 @@ class Chat:
             "thread_root_seq": thread_root_seq,
             "received_at": time.time(),  # the first stamp of the message's stage trace
         }
-        return await self.actors.apply(room_id, op)
+        if media:
+            op["attachments"] = media
+        result = await self.actors.apply(room_id, op)
+        if media and attachments and media_actions is not None:
+            await media_actions.attached(room_id, client_id, attachments, result["seq"])
+        return result
 
     async def edit(self, user_id: int, room_id: int, seq: int, text: str) -> dict:
         validate_text(text)

@@ -11,26 +11,47 @@ processing marks it ``ready``, and then only to whoever ``can_view`` allows.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import logging
+import time
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
+
+from tortoise.transactions import in_transaction
 
 from actors.domain import media as rules
 from actors.domain.errors import DomainError
 from gateway.core.ratelimit import RateLimiter
 from storage import keys
-from storage.models import Media, MediaKind, MediaStatus
-from storage.objects import UPLOADS, ObjectMissing, ObjectStore
+from storage.models import Media, MediaKind, MediaStatus, Reel
+from storage.objects import UPLOADS, ObjectInfo, ObjectMissing, ObjectStore
 from storage.settings import Settings
+from storage.visibility import can_read_room, visible_club
 
 log = logging.getLogger(__name__)
 
 # A pending upload not completed this long after its URL expired is abandoned: its object (if any) is
 # deleted and the row failed, the next time its owner starts an upload.
 ABANDON_AFTER_S = 3600
-# Served media URLs (presigned GETs) live this long; clients ask again for a fresh one.
-VIEW_URL_TTL_S = 3600
+# A message holds at most this many attachments (the contract's limit).
+MAX_ATTACHMENTS = 10
+# An attachment claimed by a send that was never stored (refused by the room, the gateway died) is free
+# again after this long; a claim by a stored message (its seq known) is never released.
+CLAIM_STALE_S = 60
+# The served variants of a media item: /media/<id>/<variant>.
+VARIANTS = ("file", "thumbnail", "poster")
+# Who may see what, remembered per (user, media) this long: a thumbnail grid of a long room asks for
+# dozens at once. A delete, a leave or a ban takes effect within this.
+VIEW_CACHE_S = 5.0
+VIEW_CACHE_MAX = 20_000
+# Objects under media/<id>/ never change once written: their size and ETag are cached.
+INFO_CACHE_MAX = 20_000
 
 
 def _unavailable() -> DomainError:
@@ -49,13 +70,16 @@ def parse_media_id(raw: str) -> uuid.UUID:
 
 
 class MediaActions:
-    def __init__(self, settings: Settings, objects: ObjectStore | None, redis) -> None:
+    def __init__(self, settings: Settings, objects: ObjectStore | None, redis, messages=None) -> None:
         self.settings = settings
         self.objects = objects
         self.redis = redis
+        self.messages = messages  # the chat's Mongo collection: is an attachment's message deleted?
         self.limiter = RateLimiter(redis)
+        self._views: OrderedDict[tuple[int, uuid.UUID], tuple[float, bool]] = OrderedDict()
+        self._info: OrderedDict[str, ObjectInfo] = OrderedDict()
 
-    def _store(self) -> ObjectStore:
+    def store(self) -> ObjectStore:
         if self.objects is None:
             raise _unavailable()
         return self.objects
@@ -65,7 +89,7 @@ class MediaActions:
         refusal = rules.upload_refusal(kind, content_type, size)
         if refusal is not None:
             raise DomainError(*refusal)
-        store = self._store()
+        store = self.store()
         await self.limiter.enforce(
             [keys.media_uploads_by_user(user_id)], self.settings.media_uploads_per_hour, 3600, "uploads"
         )
@@ -128,7 +152,7 @@ class MediaActions:
             return {"media_id": row.id.hex, "status": row.status.value}  # a retried complete
         if row.status == MediaStatus.failed:
             raise DomainError("conflict", f"this upload was refused: {row.error}")
-        store = self._store()
+        store = self.store()
         try:
             info = await store.head(row.upload_key)
         except ObjectMissing:
@@ -160,7 +184,7 @@ class MediaActions:
     async def _refuse(self, row: Media, why: str, *, raise_error: bool = True) -> None:
         """Delete the uploaded object and fail the row; then refuse with ``invalid``."""
         try:
-            await self._store().delete(row.upload_key)
+            await self.store().delete(row.upload_key)
         except Exception:
             # The row is not failed while its object may remain: a later complete or sweep tries again.
             log.warning("deleting a refused upload failed", extra={"media_id": row.id.hex})
@@ -193,14 +217,7 @@ class MediaActions:
             "error": row.error,
         }
         if row.status == MediaStatus.ready:  # nothing is public until processed
-            store = self._store()
-            for field, key in (
-                ("url", row.object_key),
-                ("thumbnail_url", row.thumbnail_key),
-                ("poster_url", row.poster_key),
-            ):
-                if key:
-                    out[field] = await store.presign_get(key, VIEW_URL_TTL_S)
+            out.update(served_urls(row))
         return out
 
     async def _own(self, user_id: int, raw_id: str) -> Media:
@@ -210,8 +227,182 @@ class MediaActions:
             raise DomainError("not_found", f"no such media: {raw_id[:40]}")
         return row
 
+    # -- attachments ---------------------------------------------------------------------------------
+    async def attach(self, user_id: int, room_id: int, client_id: str, raw_ids: list[str]) -> list[dict]:
+        """Claim the sender's media for the message ``client_id`` of the room: each ready, the sender's, not
+        a reel and not attached to another message; all or none. Returns them as the message carries them.
 
-async def can_view(row: Media, user_id: int) -> bool:
-    """Who may see a media item: its owner, always. The hook for attachments and reels (issue 21, points
-    4-6): also anyone who can see a message or reel holding it (``storage.visibility``) once it is ready."""
-    return row.owner_id == user_id
+        The claim is one conditional ``UPDATE`` per item in one transaction, so two sends racing for the
+        same item cannot both have it; a re-sent ``client_id`` claims its own items again."""
+        ids = list(dict.fromkeys(raw_ids))  # the same item twice is once
+        if len(ids) > MAX_ATTACHMENTS:
+            raise DomainError(
+                "too_large", f"{len(ids)} attachments; a message holds at most {MAX_ATTACHMENTS}"
+            )
+        media_ids = [parse_media_id(raw) for raw in ids]
+        rows = {r.id: r for r in await Media.filter(id__in=media_ids, owner_id=user_id)}
+        for raw, media_id in zip(ids, media_ids, strict=True):
+            row = rows.get(media_id)
+            if row is None:
+                raise DomainError("not_found", f"no such media: {raw}")
+            if row.status != MediaStatus.ready:
+                raise DomainError(
+                    "invalid", f"media {raw} is {row.status.value}, not ready: wait for media:ready"
+                )
+        if await Reel.filter(media_id__in=media_ids).exists():
+            raise DomainError("conflict", "a reel's video cannot be attached to a message")
+        now = dt.datetime.now(dt.UTC)
+        stale = now - dt.timedelta(seconds=CLAIM_STALE_S)
+        async with in_transaction() as conn:
+            for raw, media_id in zip(ids, media_ids, strict=True):
+                claimed = await conn.execute_query_dict(
+                    "UPDATE media SET room_id = $1, client_id = $2, updated_at = $3 WHERE id = $4"
+                    " AND owner_id = $5 AND (room_id IS NULL OR (room_id = $1 AND client_id = $2)"
+                    " OR (seq IS NULL AND updated_at < $6)) RETURNING id",
+                    [room_id, client_id, now, media_id, user_id, stale],
+                )
+                if not claimed:
+                    # Raising rolls back this call's earlier claims.
+                    raise DomainError("conflict", f"media {raw} is already attached to another message")
+        return [attachment_of(rows[m]) for m in media_ids]
+
+    async def attached(self, room_id: int, client_id: str, raw_ids: list[str], seq: int) -> None:
+        """The message was stored as ``seq``: its claims become permanent."""
+        media_ids = [parse_media_id(raw) for raw in dict.fromkeys(raw_ids)]
+        await Media.filter(id__in=media_ids, room_id=room_id, client_id=client_id).update(seq=seq)
+
+    # -- delivery: GET /media/{id}/{variant} -------------------------------------------------------
+    async def open_variant(self, user_id: int, raw_id: str, variant: str) -> Served:
+        """The object behind a served URL, for a viewer allowed to see it; ``not_found`` for everyone else
+        and for what does not exist (existence is not revealed)."""
+        if variant not in VARIANTS:
+            raise DomainError("not_found", f"no such media variant: {variant[:20]}")
+        media_id = parse_media_id(raw_id)
+        row = await Media.get_or_none(id=media_id)
+        key = (
+            None
+            if row is None
+            else {"file": row.object_key, "thumbnail": row.thumbnail_key, "poster": row.poster_key}[variant]
+        )
+        if (
+            row is None
+            or row.status != MediaStatus.ready
+            or not key
+            or not await self._may_view(row, user_id)
+        ):
+            raise DomainError("not_found", f"no such media: {raw_id[:40]}")
+        info = self._info.get(key)
+        if info is None:
+            try:
+                info = await self.store().head(key)
+            except ObjectMissing:
+                raise DomainError("not_found", f"no such media: {raw_id[:40]}") from None
+            except DomainError:
+                raise
+            except Exception:
+                raise _unavailable() from None
+            self._info[key] = info
+            while len(self._info) > INFO_CACHE_MAX:
+                self._info.popitem(last=False)
+        content_type = _served_type(row, variant, info)
+        return Served(key, info, content_type)
+
+    async def _may_view(self, row: Media, user_id: int) -> bool:
+        cache_key = (user_id, row.id)
+        hit = self._views.get(cache_key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        allowed = await can_view(row, user_id, self.messages)
+        self._views[cache_key] = (now + VIEW_CACHE_S, allowed)
+        self._views.move_to_end(cache_key)
+        while len(self._views) > VIEW_CACHE_MAX:
+            self._views.popitem(last=False)
+        return allowed
+
+    def cdn_url(self, served: Served) -> str | None:
+        """Where a permitted viewer is sent in production (``media_public_url``); None: served here."""
+        base, secret = self.settings.media_public_url, self.settings.media_url_secret
+        if not base or secret is None:
+            return None
+        return signed_cdn_url(
+            base, served.key, secret.get_secret_value().encode(), self.settings.media_url_ttl_s, time.time()
+        )
+
+
+@dataclass(frozen=True)
+class Served:
+    key: str
+    info: ObjectInfo
+    content_type: str
+
+
+def _served_type(row: Media, variant: str, info: ObjectInfo) -> str:
+    """What processing wrote (the store keeps it); the worker's formats when a store does not say."""
+    if info.content_type and info.content_type != "binary/octet-stream":
+        return info.content_type
+    if variant == "file":
+        return "video/mp4" if row.kind == MediaKind.video else "image/jpeg"
+    return "image/jpeg"
+
+
+def signed_cdn_url(base: str, key: str, secret: bytes, ttl_s: int, now: float) -> str:
+    """A CDN URL for one object that an edge can check without asking us: ``?expires=E&signature=S`` with
+    S = base64url(HMAC-SHA256(secret, "<path>:<E>")), unpadded. E is rounded up to a window of ``ttl_s``,
+    so every viewer gets the same URL for a while (one cache entry at the edge and in browsers) and each
+    URL stays valid between ``ttl_s`` and twice that."""
+    expires = (int(now) // ttl_s + 2) * ttl_s
+    path = "/" + quote(key, safe="/")
+    digest = hmac.new(secret, f"{path}:{expires}".encode(), hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return f"{base.rstrip('/')}{path}?expires={expires}&signature={signature}"
+
+
+def media_path(media_id: uuid.UUID, variant: str) -> str:
+    """A media item's served URL: stable (messages store it), permission-checked on every request."""
+    return f"/media/{media_id.hex}/{variant}"
+
+
+def served_urls(row: Media) -> dict[str, str | None]:
+    return {
+        "url": media_path(row.id, "file") if row.object_key else None,
+        "thumbnail_url": media_path(row.id, "thumbnail") if row.thumbnail_key else None,
+        "poster_url": media_path(row.id, "poster") if row.poster_key else None,
+    }
+
+
+def attachment_of(row: Media) -> dict[str, Any]:
+    """A ready media item as a message carries it."""
+    out: dict[str, Any] = {"id": row.id.hex, "kind": row.kind.value, **served_urls(row)}
+    out.update(width=row.width, height=row.height, blurhash=row.blurhash)
+    if row.duration_ms is not None:
+        out["duration_ms"] = row.duration_ms
+    return out
+
+
+async def can_view(row: Media, user_id: int, messages=None) -> bool:
+    """Who may see a media item: its owner, always; once it is ready, also whoever may read the room of
+    the message it is attached to while that message is not deleted, or see the club of its reel while
+    the reel is not deleted (``storage.visibility``: one rule each)."""
+    if row.owner_id == user_id:
+        return True
+    if row.status != MediaStatus.ready:
+        return False
+    if row.room_id is not None:
+        if not await can_read_room(row.room_id, user_id):
+            return False
+        if messages is None:
+            return False
+        query: dict[str, Any] = {"room_id": row.room_id}
+        if row.seq is not None:
+            query["seq"] = row.seq
+        else:  # stored, but the claim's seq was not yet written (or never will be: a gateway died)
+            query["client_id"] = row.client_id
+        doc = await messages.find_one(query, {"deleted": 1, "attachments": 1})
+        return (
+            doc is not None
+            and not doc.get("deleted")
+            and any(a.get("id") == row.id.hex for a in doc.get("attachments") or ())
+        )
+    reel = await Reel.get_or_none(media_id=row.id, deleted_at=None)
+    return reel is not None and await visible_club(reel.club_id, user_id) is not None

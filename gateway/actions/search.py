@@ -11,10 +11,12 @@ is ``invalid``; a query past its time bound is ``unavailable``.
 from __future__ import annotations
 
 from actors.domain.errors import DomainError
+from storage.models import Media, MediaStatus
 from storage.search import SearchInvalid, SearchStore, SearchUnavailable
 
 from .chat import Chat
 from .lookup import visible_club
+from .media import attachment_of
 
 UNAVAILABLE = "search is unavailable right now; retry"
 
@@ -38,8 +40,30 @@ class Search:
         if club_id is not None:
             await visible_club(club_id, user_id)  # not_found for a club the caller cannot see
         try:
-            return await self.store.query(user_id, q, club_id, room_id, limit, cursor)
+            page = await self.store.query(user_id, q, club_id, room_id, limit, cursor)
         except SearchInvalid as exc:
             raise DomainError("invalid", str(exc)) from None
         except SearchUnavailable:
             raise DomainError("unavailable", UNAVAILABLE) from None
+        await with_attachments(page["items"])
+        return page
+
+
+async def with_attachments(items: list[dict]) -> None:
+    """Each result with its message's attachments, from the media rows that record which message holds
+    them (a deleted message is no result: the indexer drops it)."""
+    rooms = {int(it["room_id"]) for it in items}
+    seqs = {int(it["seq"]) for it in items}
+    if not rooms:
+        return
+    rows = await Media.filter(room_id__in=rooms, seq__in=seqs, status=MediaStatus.ready).order_by(
+        "created_at"
+    )
+    held: dict[tuple[int, int], list[dict]] = {}
+    for row in rows:
+        if row.room_id is not None and row.seq is not None:
+            held.setdefault((row.room_id, row.seq), []).append(attachment_of(row))
+    for it in items:
+        found = held.get((int(it["room_id"]), int(it["seq"])))
+        if found:
+            it["attachments"] = found

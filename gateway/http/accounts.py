@@ -27,6 +27,7 @@ from storage.settings import is_loopback
 from .api import PREFIX, Api
 from .auth import client_ip
 from .keys import ACCOUNTS, DMS
+from .media import MEDIA_COOKIE, MEDIA_COOKIE_PATH
 
 REFRESH_COOKIE = "clubhub_refresh"
 REFRESH_COOKIE_PATH = PREFIX + "/auth"
@@ -45,6 +46,17 @@ def _token_response(request: web.Request, login) -> web.Response:
         login.refresh_token,
         max_age=settings.refresh_token_ttl_s,
         path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.env == "prod",
+    )
+    # The same access token for <img>/<video> requests to /media (they cannot send a bearer header);
+    # it expires with the token and is replaced on every refresh.
+    resp.set_cookie(
+        MEDIA_COOKIE,
+        login.access_token,
+        max_age=login.expires_in,
+        path=MEDIA_COOKIE_PATH,
         httponly=True,
         samesite="Strict",
         secure=settings.env == "prod",
@@ -123,6 +135,7 @@ async def logout(request: web.Request, claims: AccessClaims | None) -> web.Respo
     await request.app[ACCOUNTS].logout(request.cookies.get(REFRESH_COOKIE), claims)
     resp = web.Response(status=204)
     resp.del_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+    resp.del_cookie(MEDIA_COOKIE, path=MEDIA_COOKIE_PATH)
     return resp
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .common import Count, Id, Input, SocketPayload
+from .media import AttachmentOut
 
 RoomId = Id
 Seq = Id  # seqs start at 1
@@ -30,6 +31,11 @@ class MessageSendIn(SocketPayload):
     text: str
     reply_to_seq: Seq | None = None
     thread_root_seq: Seq | None = None  # a reply in the thread of that message of the same room
+    # Ready media of the sender (POST /media/uploads); with attachments the text may be empty. More than
+    # ten is refused by the action as too_large (a clear code, not a validation message).
+    attachments: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]], Field(max_length=100)
+    ] = []
 
 
 class MessageHistoryIn(SocketPayload):
@@ -79,6 +85,8 @@ class MessageOut(BaseModel):
     reactions: dict
     # Only for a reader who blocked the author (default_factory: no default in the schema, optional in clients).
     author_blocked: bool | None = Field(default_factory=lambda: None)
+    # Ready media the author attached (none on a deleted message).
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
 class MessagesOut(BaseModel):

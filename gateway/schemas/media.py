@@ -36,6 +36,21 @@ class CompleteOut(BaseModel):
     status: Literal["pending", "processing", "ready", "failed"]
 
 
+class AttachmentOut(BaseModel):
+    """A ready media item as a message (or a search result) carries it; its URLs are the gateway's
+    ``/media/<id>/<variant>``, permission-checked on every request."""
+
+    id: str
+    kind: Literal["image", "video"]
+    url: str | None
+    thumbnail_url: str | None = None
+    poster_url: str | None = None
+    width: int | None
+    height: int | None
+    duration_ms: int | None = Field(default_factory=lambda: None)
+    blurhash: str | None
+
+
 class MediaOut(BaseModel):
     id: str
     kind: Literal["image", "video"]

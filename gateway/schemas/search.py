@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from storage.search import CURSOR_MAX, LIMIT_DEFAULT, LIMIT_MAX, Q_MAX
 
 from .common import Id, Input
+from .media import AttachmentOut
 
 
 class SearchQuery(Input):
@@ -38,6 +39,7 @@ class SearchHit(BaseModel):
     # The best passage, HTML-escaped, each match wrapped in <mark> and </mark>.
     highlight: str
     score: float
+    attachments: list[AttachmentOut] = Field(default_factory=list)  # the message's media
 
 
 class SearchOut(BaseModel):

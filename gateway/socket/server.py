@@ -376,7 +376,7 @@ class Realtime:
     async def message_send(self, sid: str, user_id: int, p: MessageSendIn) -> dict:
         started = time.perf_counter()
         result = await self.chat.send(
-            user_id, p.room_id, p.client_id, p.text, p.reply_to_seq, p.thread_root_seq
+            user_id, p.room_id, p.client_id, p.text, p.reply_to_seq, p.thread_root_seq, p.attachments
         )
         self.metrics.ack_latency.observe(time.perf_counter() - started)
         return result

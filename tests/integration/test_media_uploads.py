@@ -159,9 +159,11 @@ async def test_upload_complete_and_get(gateway, http, member):
     assert status == 200, body
     assert body["id"] == media_id and body["kind"] == "image" and body["status"] == "ready"
     assert (body["width"], body["height"]) == (2, 2) and body["blurhash"]
-    assert body["url"] and body["thumbnail_url"]
-    async with aiohttp.ClientSession() as s, s.get(yarl.URL(body["url"], encoded=True)) as resp:
-        assert resp.status == 200 and (await resp.read())[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        body["url"] == f"/media/{media_id}/file" and body["thumbnail_url"] == f"/media/{media_id}/thumbnail"
+    )
+    resp = await http.get(body["url"], headers=auth(member))  # served by the gateway, permission-checked
+    assert resp.status == 200 and (await resp.read())[:8] == b"\x89PNG\r\n\x1a\n"
     # The upload itself (which could carry metadata) is gone: only the cleaned copy is kept.
     row = await Media.get(id=uuid.UUID(hex=media_id))
     assert row.upload_key.endswith(f"uploads/{media_id}") and await gone(gateway, row.upload_key)

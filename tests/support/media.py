@@ -83,3 +83,53 @@ def probe(path: str | Path) -> dict:
             "frames": frames,
             "rate": Fraction(v.average_rate) if v.average_rate else None,
         }
+
+
+async def ready_media(
+    http, member, data: bytes, content_type: str = "image/png", kind: str = "image", timeout: float = 90.0
+) -> dict:
+    """Upload through the public API as a browser would (presigned PUT straight to the object store,
+    then complete) and wait until processing made it ready; ``GET /media/{id}``'s body."""
+    import aiohttp
+    import yarl
+
+    from .wait import wait_for
+
+    headers = {"Authorization": f"Bearer {member.token}"}
+    resp = await http.post(
+        "/api/v1/media/uploads",
+        json={"kind": kind, "content_type": content_type, "size": len(data)},
+        headers=headers,
+    )
+    body = await resp.json()
+    assert resp.status == 201, body
+    upload = body["upload"]
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(yarl.URL(upload["url"], encoded=True), data=data, headers=upload["headers"]) as r,
+    ):
+        assert r.status == 200, await r.text()
+    resp = await http.post(f"/api/v1/media/{body['media_id']}/complete", headers=headers)
+    assert resp.status == 202, await resp.text()
+    media_id = body["media_id"]
+
+    async def ready():
+        resp = await http.get(f"/api/v1/media/{media_id}", headers=headers)
+        item = await resp.json()
+        assert item["status"] != "failed", item
+        return item if item["status"] == "ready" else None
+
+    return await wait_for(ready, timeout=timeout, interval=0.2)
+
+
+def image_bytes(width: int = 64, height: int = 48, fmt: str = "PNG") -> bytes:
+    """A real image (a colour gradient) from Pillow."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (width, height))
+    img.putdata([(x * 4 % 256, y * 5 % 256, 128) for y in range(height) for x in range(width)])
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()

@@ -191,3 +191,31 @@ def test_live_session_state_machine():
     assert summary["polls"][0]["tallies"] == [0, 1]
     with pytest.raises(DomainError):
         s.hand(11, True)
+
+
+ATTACHMENT = {
+    "id": "ab" * 16,
+    "kind": "image",
+    "url": "/media/x/file",
+    "width": 4,
+    "height": 3,
+    "blurhash": "L",
+}
+
+
+def test_a_message_with_attachments_may_have_no_text_and_a_delete_drops_them():
+    r = room()
+    planned = r.plan_send(2, "a", "", None, 1000.0, 1, 1, "m1", attachments=[ATTACHMENT])
+    assert planned.message["text"] == "" and planned.message["attachments"] == [ATTACHMENT]
+    planned.message["attachments"][0]["width"] = 99  # the message holds its own copy
+    assert ATTACHMENT["width"] == 4
+    r.commit_sends([planned], 1000.0)
+    deleted = r.plan_delete(2, planned.message, 2)
+    assert "attachments" not in deleted.message and deleted.fields["attachments"] == []
+    # Without attachments the text is still required; with them it is still bounded.
+    with pytest.raises(DomainError) as err:
+        r.plan_send(2, "b", "  ", None, 1000.0, 2, 3, "m2", attachments=[])
+    assert err.value.code == "invalid"
+    with pytest.raises(DomainError) as err:
+        r.plan_send(2, "b", "x" * (MAX_TEXT + 1), None, 1000.0, 2, 3, "m2", attachments=[ATTACHMENT])
+    assert err.value.code == "too_large"

@@ -1027,6 +1027,40 @@ export interface components {
             /** Achievements */
             achievements: components["schemas"]["AchievementOut"][];
         };
+        /**
+         * AttachmentOut
+         * @description A ready media item as a message (or a search result) carries it; its URLs are the gateway's
+         *     ``/media/<id>/<variant>``, permission-checked on every request.
+         */
+        AttachmentOut: {
+            /** Blurhash */
+            blurhash: string | null;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "image" | "video";
+            /**
+             * Poster Url
+             * @default null
+             */
+            poster_url: string | null;
+            /**
+             * Thumbnail Url
+             * @default null
+             */
+            thumbnail_url: string | null;
+            /** Url */
+            url: string | null;
+            /** Width */
+            width: number | null;
+        };
         /** AuditEntry */
         AuditEntry: {
             /** Action */
@@ -1679,6 +1713,8 @@ export interface components {
         };
         /** MessageOut */
         MessageOut: {
+            /** Attachments */
+            attachments?: components["schemas"]["AttachmentOut"][];
             /** Author */
             author: {
                 [key: string]: unknown;
@@ -2016,6 +2052,8 @@ export interface components {
         };
         /** SearchHit */
         SearchHit: {
+            /** Attachments */
+            attachments?: components["schemas"]["AttachmentOut"][];
             author: components["schemas"]["SearchAuthor"];
             /** Highlight */
             highlight: string;
