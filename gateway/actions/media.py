@@ -201,7 +201,7 @@ class MediaActions:
     async def get(self, user_id: int, raw_id: str) -> dict[str, Any]:
         media_id = parse_media_id(raw_id)
         row = await Media.get_or_none(id=media_id)
-        if row is None or not await can_view(row, user_id):
+        if row is None or not await self._may_view(row, user_id):
             raise DomainError("not_found", f"no such media: {raw_id[:40]}")
         out: dict[str, Any] = {
             "id": row.id.hex,
