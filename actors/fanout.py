@@ -162,6 +162,7 @@ def interaction_entry(
     *,
     id: str | None = None,
     dwell_ms: int | None = None,
+    watch_ms: int | None = None,
 ) -> dict[str, Any]:
     """An entry of ``keys.INTERACTIONS_STREAM``; ``ts`` travels as its ``repr`` (no precision lost)."""
     entry: dict[str, Any] = {
@@ -175,6 +176,8 @@ def interaction_entry(
     }
     if dwell_ms is not None:
         entry["dwell_ms"] = dwell_ms
+    if watch_ms is not None:
+        entry["watch_ms"] = watch_ms
     return entry
 
 
@@ -190,6 +193,7 @@ class Interaction:
     ts: float
     source: str
     dwell_ms: int | None
+    watch_ms: int | None = None  # reels; absent from entries written before reels
 
     @classmethod
     def parse(cls, fields: Mapping[bytes, bytes]) -> Interaction:
@@ -203,16 +207,19 @@ class Interaction:
             ts=float(d["ts"]),
             source=d.get("source", "client"),
             dwell_ms=int(d["dwell_ms"]) if d.get("dwell_ms") else None,
+            watch_ms=int(d["watch_ms"]) if d.get("watch_ms") else None,
         )
 
 
 async def append_interactions(redis: Any, entries: Iterable[Mapping[str, Any]]) -> None:
     """Add interactions to the stream, one pipeline; each entry has id, user_id, item_type, item_id, kind,
-    ts, source and optionally dwell_ms."""
+    ts, source and optionally dwell_ms and watch_ms."""
     async with redis.pipeline(transaction=False) as pipe:
         for fields in entries:
-            if fields.get("dwell_ms") is None:
-                fields = {k: v for k, v in fields.items() if k != "dwell_ms"}
+            if fields.get("dwell_ms") is None or fields.get("watch_ms") is None:
+                fields = {
+                    k: v for k, v in fields.items() if v is not None or k not in ("dwell_ms", "watch_ms")
+                }
             pipe.xadd(keys.INTERACTIONS_STREAM, fields, maxlen=keys.INTERACTIONS_MAXLEN, approximate=True)
         await pipe.execute()
 

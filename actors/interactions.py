@@ -94,7 +94,7 @@ def _day(ts: float) -> str:
 
 def _row(i: Interaction) -> tuple:
     """An analytics row (``storage.analytics.COLUMNS`` order)."""
-    return (i.id, i.user_id, i.item_type, i.item_id, i.kind, i.dwell_ms, i.ts, i.source)
+    return (i.id, i.user_id, i.item_type, i.item_id, i.kind, i.dwell_ms, i.ts, i.source, i.watch_ms)
 
 
 def _cause(exc: BaseException) -> str:
@@ -235,7 +235,7 @@ class InteractionConsumerHost:
     async def _meta(self, item_type: str, item_id: int) -> tuple[int | None, int | None]:
         key = signals.item_key(item_type, item_id)
         if key not in self.meta:
-            from storage.models import Event, Room
+            from storage.models import Event, Reel, Room
 
             club, bucket = None, None
             if item_type == "club":
@@ -244,6 +244,9 @@ class InteractionConsumerHost:
                 row = await Event.filter(id=item_id).values_list("club_id", "starts_at")
                 if row:
                     club, bucket = row[0][0], signals.hour_bucket(row[0][1].timestamp())
+            elif item_type == "reel":
+                reels = await Reel.filter(id=item_id).values("club_id")
+                club = reels[0]["club_id"] if reels else None
             else:
                 rooms = await Room.filter(id=item_id).values("club_id")
                 club = rooms[0]["club_id"] if rooms else None
@@ -402,6 +405,7 @@ class InteractionConsumerHost:
                     "item_id": i.item_id,
                     "kind": i.kind,
                     "dwell_ms": i.dwell_ms,
+                    "watch_ms": i.watch_ms,
                     "ts": i.ts,
                     "at": datetime.fromtimestamp(i.ts, UTC),  # the TTL index's clock
                     "source": i.source,
@@ -414,7 +418,16 @@ class InteractionConsumerHost:
                 (emb.version, cast(Sequence[float], vec)) if emb is not None and vec is not None else None
             )
             incs = signals.increments(
-                i.user_id, i.item_type, i.item_id, i.kind, i.dwell_ms, i.ts, club, bucket, embedding
+                i.user_id,
+                i.item_type,
+                i.item_id,
+                i.kind,
+                i.dwell_ms,
+                i.ts,
+                club,
+                bucket,
+                embedding,
+                i.watch_ms,
             )
             applied_keys.append(keys.applied(_day(i.ts)))
             batch.append([i.id, sid, [x for h, field, inc in incs for x in (h, field, repr(inc))]])
@@ -487,19 +500,21 @@ def user_sums(emb: registry.Embeddings, cols: Mapping[str, list]) -> dict[int, n
     """Each user's share of some interactions in a version's space: the anchored weights times the items'
     unit vectors (what ``signals.increments`` adds one interaction at a time)."""
     sums: dict[int, np.ndarray] = {}
-    for user_id, item_type, item_id, kind, dwell_ms, ts in zip(
+    watch = cols.get("watch_ms") or [None] * len(cols["user_id"])  # absent from tables before reels
+    for user_id, item_type, item_id, kind, dwell_ms, ts, watch_ms in zip(
         cols["user_id"],
         cols["item_type"],
         cols["item_id"],
         cols["kind"],
         cols["dwell_ms"],
         cols["ts"],
+        watch,
         strict=True,
     ):
         vec = emb.get(signals.item_key(item_type, item_id))
         if vec is None or kind not in signals.KIND_WEIGHT:
             continue
-        w = signals.anchored(signals.weight(kind, dwell_ms), ts)
+        w = signals.anchored(signals.weight(kind, dwell_ms, watch_ms), ts)
         if w:
             acc = sums.get(user_id)
             if acc is None:

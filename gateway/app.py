@@ -21,6 +21,7 @@ from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.actions.media import MediaActions
 from gateway.actions.notifications import Notifications
+from gateway.actions.reels import Reels
 from gateway.actions.safety import Safety
 from gateway.actions.search import Search
 from gateway.core.backends import Backends
@@ -35,6 +36,7 @@ from gateway.http import events as http_events
 from gateway.http import health, notifications_out, security, webapp
 from gateway.http import media as http_media
 from gateway.http import notifications as http_notifications
+from gateway.http import reels as http_reels
 from gateway.http import safety as http_safety
 from gateway.http import search as http_search
 from gateway.http.api import Api
@@ -54,6 +56,7 @@ from gateway.http.keys import (
     METRICS,
     METRICS_LISTENER,
     NOTIFICATIONS,
+    REELS,
     SAFETY,
     SEARCH,
     SETTINGS,
@@ -88,6 +91,7 @@ def build_api(settings: Settings) -> Api:
         http_events,
         http_media,
         http_notifications,
+        http_reels,
         notifications_out,
         http_safety,
         http_search,
@@ -238,6 +242,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[EVENTS] = Events(settings.base_url, interactions)
         live = app[LIVE] = Live(actors, chat, interactions, redis)
         app[NOTIFICATIONS] = Notifications(chat, app[SIO].emit)
+        app[REELS] = Reels()
         app[SEARCH] = Search(chat, PostgresSearch())
         realtime = app[REALTIME]
         realtime.chat, realtime.live, realtime.interactions = chat, live, interactions

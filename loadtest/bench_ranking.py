@@ -8,8 +8,8 @@ Stages (each with a progress bar and its start and duration in the JSON's ``time
 2. the stores: which MongoDB served (embedded or external) and its measured insert and scan rates, so a
    reader can tell the embedded server's limits from the product's;
 3. ``clubhub train-ranker`` on Ray (Ray Data features, Ray Train LightGBM), and the hosts' turnout model:
-   training time, NDCG@1..20, recall@20 and discovery NDCG@10 against popularity and recency on the
-   held-out last eighth of the log, the turnout model's MAE against the naive baseline;
+   training time, NDCG@1..20, recall@20, discovery NDCG@10 and NDCG@10 over reels against popularity and
+   recency on the held-out last eighth of the log, the turnout model's MAE against the naive baseline;
 4. the model switch: the interaction consumer adds what was sealed since the training's watermark and marks
    the version ready (seconds);
 5. feed latency through ``Ranker`` actors (``feed_load.measure_feed_serving``): one client and 8 concurrent
@@ -42,8 +42,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 CLUBHUB = str(Path(sys.executable).with_name("clubhub"))
-# The world's layout changed with the analytics store: an older cached world would lack its Parquet.
-DATA_DIR = ROOT / ".clubhub-bench" / "ranking-v2"
+# The world's layout changed with the analytics store (v2: an older cached world would lack its Parquet),
+# then with reels (v3: the world posts and watches reels).
+DATA_DIR = ROOT / ".clubhub-bench" / "ranking-v3"
 
 
 def log(*args) -> None:
@@ -398,6 +399,8 @@ def main() -> int:
         "discovery_ndcg10": {
             m: metrics[f"discovery_ndcg10_{m}"] for m in ("ranker", "popularity", "recency")
         },
+        "reels_ndcg10": {m: metrics.get(f"reels_ndcg10_{m}") for m in ("ranker", "popularity", "recency")},
+        "reels_queries": metrics.get("reels_queries", 0),
         "ndcg_at_k": {m: metrics[f"ndcg_at_k_{m}"] for m in ("ranker", "popularity", "recency")},
         "turnout": metrics.get("turnout"),
         "model_switch": latency.pop("switch"),
@@ -413,6 +416,11 @@ def main() -> int:
             metrics["discovery_ndcg10_ranker"] / max(metrics["discovery_ndcg10_popularity"], 1e-9), 3
         ),
         "ndcg10_vs_recency": round(metrics["ndcg10_ranker"] / max(metrics["ndcg10_recency"], 1e-9), 3),
+        "reels_ndcg10_vs_popularity": (
+            round(metrics["reels_ndcg10_ranker"] / max(metrics["reels_ndcg10_popularity"], 1e-9), 3)
+            if "reels_ndcg10_ranker" in metrics
+            else None
+        ),
         "recall20_vs_popularity": round(
             metrics["recall20_ranker"] / max(metrics["recall20_popularity"], 1e-9), 3
         ),
@@ -452,6 +460,14 @@ def main() -> int:
         f"NDCG@10 over events and clubs only: ranker {metrics['discovery_ndcg10_ranker']:.4f}  popularity "
         f"{metrics['discovery_ndcg10_popularity']:.4f} → {summary['discovery_ndcg10_vs_popularity']}×"
     )
+    if "reels_ndcg10_ranker" in metrics:
+        print(
+            f"NDCG@10 over reels ({metrics['reels_queries']} queries): ranker "
+            f"{metrics['reels_ndcg10_ranker']:.4f}  popularity {metrics['reels_ndcg10_popularity']:.4f}  "
+            f"recency {metrics['reels_ndcg10_recency']:.4f} → {summary['reels_ndcg10_vs_popularity']}× popularity"
+        )
+    else:
+        print("NDCG@10 over reels: no held-out query watched a reel")
     print(
         f"recall@20 ranker {metrics['recall20_ranker']:.4f}  popularity {metrics['recall20_popularity']:.4f}"
     )

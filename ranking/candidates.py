@@ -1,8 +1,9 @@
 """Feed candidates for a user: what they could see next, never what they may not.
 
 From the user's clubs: upcoming events and rooms; from public clubs: upcoming events and clubs not yet
-joined; and the trending items (top decayed popularity) those caps left out. Excluded: past and ended
-events, clubs the user is banned from, private clubs the user is not in (the rule: ``storage.visibility``).
+joined; from both, the newest reels; and the trending items (top decayed popularity) those caps left out.
+Excluded: past and ended events, deleted reels, clubs the user is banned from, private clubs the user is not
+in (the rule: ``storage.visibility``).
 ``ranking.dataset.Snapshot`` applies the same rules to the past for training, bans aside (it does not read
 them).
 
@@ -35,8 +36,9 @@ MAX_EVENTS = 400
 MAX_ROOMS = 100
 MAX_CLUBS = 100
 MAX_TRENDING = 100
+MAX_REELS = 100
 
-EVENT, ROOM, CLUB = (TYPES.index(t) for t in ("event", "room", "club"))
+EVENT, ROOM, CLUB, REEL = (TYPES.index(t) for t in ("event", "room", "club", "reel"))
 
 # A row's version: its xmin changes with every update of the row; an event's or a room's also carries its
 # club's (a renamed club renames the club name its items show). Shifted and or-ed in 64 bits: a wrap only
@@ -44,11 +46,13 @@ EVENT, ROOM, CLUB = (TYPES.index(t) for t in ("event", "room", "club"))
 _V_EVENT = "((e.xmin::text::bigint << 32) | c.xmin::text::bigint)"
 _V_ROOM = "((r.xmin::text::bigint << 32) | c.xmin::text::bigint)"
 _V_CLUB = "c.xmin::text::bigint"
+_V_REEL = "((rl.xmin::text::bigint << 32) | c.xmin::text::bigint)"
 
-# $1 user, $2 now, $3 trending event ids, $4 trending club ids. The rules are those of ``Viewer``:
-# memberships minus bans are the user's clubs; events of public clubs or of the user's, minus banned clubs;
-# rooms of the user's clubs except live rooms (reached through their event); public clubs the user neither
-# belongs to nor is banned from. Co-members going: distinct other users in one of the user's clubs with a
+# $1 user, $2 now, $3 trending event ids, $4 trending club ids, $5 trending reel ids. The rules are those of
+# ``Viewer``: memberships minus bans are the user's clubs; events of public clubs or of the user's, minus
+# banned clubs; rooms of the user's clubs except live rooms (reached through their event); public clubs the
+# user neither belongs to nor is banned from; reels not deleted, by the events' rule (newest first, on the
+# reels' created_at index). Co-members going: distinct other users in one of the user's clubs with a
 # 'going' RSVP, per event and per (event, club) in one grouping; the events as an array, so PostgreSQL
 # probes the RSVPs' (event_id, user_id) index rather than scanning every RSVP (the co-going part: 3.5 ->
 # 1.3 ms).
@@ -79,6 +83,17 @@ joinable AS (
 ),
 cl AS (SELECT id, v FROM joinable ORDER BY id DESC LIMIT {MAX_CLUBS}),
 tcl AS (SELECT id, v FROM joinable WHERE id = ANY($4::bigint[]) AND id NOT IN (SELECT id FROM cl)),
+live_reels AS (
+    SELECT rl.id, rl.created_at, {_V_REEL} AS v
+    FROM reels rl JOIN clubs c ON c.id = rl.club_id
+    WHERE rl.deleted_at IS NULL
+      AND (c.visibility = 'public' OR rl.club_id IN (SELECT club_id FROM mine))
+      AND rl.club_id NOT IN (SELECT club_id FROM banned)
+),
+rl AS (SELECT id, created_at, v FROM live_reels ORDER BY created_at DESC, id DESC LIMIT {MAX_REELS}),
+trl AS (
+    SELECT id, created_at, v FROM live_reels WHERE id = ANY($5::bigint[]) AND id NOT IN (SELECT id FROM rl)
+),
 co AS (
     SELECT r.event_id, m.club_id, COUNT(DISTINCT r.user_id) AS n, GROUPING(m.club_id) AS total
     FROM rsvps r JOIN memberships m ON m.user_id = r.user_id
@@ -99,13 +114,18 @@ SELECT
     ARRAY(SELECT v FROM tev ORDER BY starts_at, id) AS tev_v,
     ARRAY(SELECT id FROM tcl ORDER BY id DESC) AS tcl,
     ARRAY(SELECT v FROM tcl ORDER BY id DESC) AS tcl_v,
+    ARRAY(SELECT id FROM rl ORDER BY created_at DESC, id DESC) AS rl,
+    ARRAY(SELECT v FROM rl ORDER BY created_at DESC, id DESC) AS rl_v,
+    ARRAY(SELECT id FROM trl ORDER BY created_at DESC, id DESC) AS trl,
+    ARRAY(SELECT v FROM trl ORDER BY created_at DESC, id DESC) AS trl_v,
     ARRAY(SELECT event_id FROM co WHERE total = 1 ORDER BY event_id) AS co_e,
     ARRAY(SELECT n FROM co WHERE total = 1 ORDER BY event_id) AS co_n,
     ARRAY(SELECT event_id FROM co WHERE total = 0 ORDER BY event_id, n DESC, club_id) AS top_e,
     ARRAY(SELECT club_id FROM co WHERE total = 0 ORDER BY event_id, n DESC, club_id) AS top_c
 """  # nosec B608: only the module constants above are interpolated, every value is a placeholder
 
-# The static facts of items the catalog lacks (or holds in an older version), all three kinds at once.
+# The static facts of items the catalog lacks (or holds in an older version), all four kinds at once. A
+# reel's title is its caption; its video and author are added by the gateway (``gateway.actions.feed``).
 ITEMS_SQL = f"""
 SELECT 0, e.id, e.club_id, c.name, e.title, e.starts_at, e.created_at, e.status, NULL, {_V_EVENT}
 FROM events e JOIN clubs c ON c.id = e.club_id WHERE e.id = ANY($1::bigint[])
@@ -115,6 +135,9 @@ FROM rooms r JOIN clubs c ON c.id = r.club_id WHERE r.id = ANY($2::bigint[])
 UNION ALL
 SELECT 2, c.id, c.id, c.name, c.name, NULL, c.created_at, NULL, c.description, {_V_CLUB}
 FROM clubs c WHERE c.id = ANY($3::bigint[])
+UNION ALL
+SELECT 3, rl.id, rl.club_id, c.name, rl.caption, NULL, rl.created_at, NULL, NULL, {_V_REEL}
+FROM reels rl JOIN clubs c ON c.id = rl.club_id WHERE rl.id = ANY($4::bigint[])
 """  # nosec B608: only the module constants above are interpolated, every value is a placeholder
 
 
@@ -124,7 +147,7 @@ def _epoch(dt: datetime | None) -> float:
 
 @dataclass(slots=True)
 class Item:
-    """What the feed needs of one event, room or club that does not depend on the viewer, with the
+    """What the feed needs of one event, room, club or reel that does not depend on the viewer, with the
     per-row numbers features use computed once."""
 
     type_code: int
@@ -349,13 +372,16 @@ async def feed_candidates(
     ``trending``: item keys by decayed popularity (``keys.TRENDING``), the best first."""
     t_events = [int(k[6:]) for k in trending if k.startswith("event:")]
     t_clubs = [int(k[5:]) for k in trending if k.startswith("club:")]
-    (row,) = await _fetch(db, FEED_SQL, user_id, now, t_events, t_clubs)
+    t_reels = [int(k[5:]) for k in trending if k.startswith("reel:")]
+    (row,) = await _fetch(db, FEED_SQL, user_id, now, t_events, t_clubs, t_reels)
     ev, rm, cl = _as_list(row["ev"]), _as_list(row["rm"]), _as_list(row["cl"])
     tev, tcl = _as_list(row["tev"]), _as_list(row["tcl"])
+    rl, trl = _as_list(row["rl"]), _as_list(row["trl"])
     wanted = (
         (EVENT, ev + tev, _as_list(row["ev_v"]) + _as_list(row["tev_v"])),
         (ROOM, rm, _as_list(row["rm_v"])),
         (CLUB, cl + tcl, _as_list(row["cl_v"]) + _as_list(row["tcl_v"])),
+        (REEL, rl + trl, _as_list(row["rl_v"]) + _as_list(row["trl_v"])),
     )
     missing = [catalog.stale(t, ids, vs) for t, ids, vs in wanted]
     if any(missing):
@@ -365,8 +391,10 @@ async def feed_candidates(
             catalog.slots(EVENT, ev),
             catalog.slots(ROOM, rm),
             catalog.slots(CLUB, cl),
+            catalog.slots(REEL, rl),
             catalog.slots(EVENT, tev),
             catalog.slots(CLUB, tcl),
+            catalog.slots(REEL, trl),
         ]
     )
     slots = slots[slots >= 0]  # an item deleted between the two reads is gone from the catalog's answer
@@ -400,7 +428,7 @@ async def feed_candidates(
 
 @dataclass
 class Candidate:
-    type: str  # event | club | room
+    type: str  # event | club | room | reel
     id: int
     club_id: int
     club_name: str

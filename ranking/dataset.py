@@ -1,6 +1,6 @@
 """Training data from stored interactions: point-in-time replay of the online signals.
 
-``Items`` is every event, room and club (PostgreSQL); ``Log`` every interaction of the analytics store
+``Items`` is every event, room, club and live reel (PostgreSQL); ``Log`` every interaction of the analytics store
 (Parquet, ``storage.analytics``), sorted by time: ``encode`` turns a batch of its rows into ``Log``
 columns (``ranking.pipeline`` runs it over Ray Data blocks; ``load_log`` in this process, for small logs). ``Snapshot`` is what the online pipeline would have held at a cutoff ``t`` — the same anchored sums
 ``signals.increments`` adds one interaction at a time, here summed in bulk — and ``Snapshot.inputs`` turns
@@ -16,14 +16,29 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import signals
-from .candidates import MAX_CLUBS, MAX_EVENTS, MAX_ROOMS, MAX_TRENDING
+from .candidates import MAX_CLUBS, MAX_EVENTS, MAX_REELS, MAX_ROOMS, MAX_TRENDING
 from .features import HOUR_BUCKETS, TYPES, Inputs
 
 KINDS = list(signals.KIND_WEIGHT)
 # Relevance of what a user did with an item in a label window: nothing/impression 0, a look 1, a commitment 2
 # (an RSVP, joining a club, attending). Opening or writing in a room of one's own club is a look.
-GRADE = {"impression": 0, "click": 1, "dwell": 1, "message": 1, "rsvp": 2, "join": 2, "attend": 2}
+GRADE = {
+    "impression": 0,
+    "click": 1,
+    "dwell": 1,
+    "message": 1,
+    "rsvp": 2,
+    "join": 2,
+    "attend": 2,
+    # Reels are judged by how much of them was watched (``reel_grades``), as video feeds do: reaching the
+    # end is a commitment; a play alone says nothing yet, and a skip is a 0 shown next to the graded reels.
+    "play": 0,
+    "watch": 0,
+    "complete": 2,
+    "skip": 0,
+}
 ROOM_GRADE_CAP = 1
+REEL_STRONG, REEL_WEAK = 0.8, 0.3  # watched fraction for grade 2 and grade 1
 EMB_DIM = 16
 
 
@@ -42,6 +57,7 @@ class Items:
     public: np.ndarray  # the item's club is public
     listed: np.ndarray  # may appear in a feed at all (live rooms are reached through their event)
     club_names: dict[int, str]
+    duration_ms: np.ndarray | None = None  # reels: the video's duration (nan elsewhere or unknown)
 
     @property
     def n(self) -> int:
@@ -55,6 +71,7 @@ class Log:
     kind: np.ndarray  # index into KINDS
     weight: np.ndarray
     ts: np.ndarray
+    watch: np.ndarray | None = None  # reels: milliseconds watched (nan elsewhere)
 
     @property
     def anchored(self) -> np.ndarray:
@@ -62,13 +79,16 @@ class Log:
 
 
 async def load_items() -> Items:
-    from storage.models import Club, Event, Room, Visibility
+    from storage.models import Club, Event, Reel, Room, Visibility
 
     clubs = await Club.all().values_list("id", "name", "visibility", "created_at")
     rooms = await Room.all().values_list("id", "club_id", "name", "created_at")
     events = await Event.all().values_list("id", "club_id", "created_at", "starts_at", "ends_at")
+    reels = await Reel.filter(deleted_at=None).values_list(
+        "id", "club_id", "created_at", "media__duration_ms"
+    )
     public = {c[0]: c[2] == Visibility.public or c[2] == "public" for c in clubs}
-    rows = [("club", c[0], c[0], c[3].timestamp(), math.nan, math.inf, True) for c in clubs]
+    rows: list[tuple] = [("club", c[0], c[0], c[3].timestamp(), math.nan, math.inf, True) for c in clubs]
     rows += [
         ("room", r[0], r[1], r[3].timestamp(), math.nan, math.inf, not r[2].startswith("live-"))
         for r in rooms
@@ -76,12 +96,16 @@ async def load_items() -> Items:
     rows += [
         ("event", e[0], e[1], e[2].timestamp(), e[3].timestamp(), e[4].timestamp(), True) for e in events
     ]
+    rows += [
+        ("reel", r[0], r[1], r[2].timestamp(), math.nan, math.inf, True, r[3] if r[3] else math.nan)
+        for r in reels
+    ]
     return items_from_rows(rows, public, {c[0]: c[1] for c in clubs})
 
 
 def items_from_rows(rows: list[tuple], public: dict[int, bool], club_names: dict[int, str]) -> Items:
-    """``rows``: (type, id, club id, created_at, starts_at, ends_at, listed) per item, times in epoch
-    seconds (nan / inf where they do not apply); ``public``: club id -> public."""
+    """``rows``: (type, id, club id, created_at, starts_at, ends_at, listed[, duration_ms]) per item, times
+    in epoch seconds (nan / inf where they do not apply); ``public``: club id -> public."""
     keys = [signals.item_key(t, i) for t, i, *_ in rows]
     index = {k: j for j, k in enumerate(keys)}
     club_id = np.array([r[2] for r in rows], dtype=np.int64)
@@ -102,6 +126,7 @@ def items_from_rows(rows: list[tuple], public: dict[int, bool], club_names: dict
         public=np.array([public.get(c, False) for c in club_id], dtype=bool),
         listed=np.array([r[6] for r in rows], dtype=bool),
         club_names=club_names,
+        duration_ms=np.array([r[7] if len(r) > 7 else math.nan for r in rows], dtype=np.float64),
     )
 
 
@@ -129,6 +154,12 @@ def encode(cols: dict, codes: np.ndarray, code_index: np.ndarray) -> dict[str, n
     dwell = np.asarray(cols["dwell_ms"], dtype=np.float64)
     is_dwell = kind_code == KINDS.index("dwell")
     weight[is_dwell] = np.minimum(np.nan_to_num(dwell[is_dwell], nan=0.0) / 30_000.0, 3.0)  # signals.weight
+    # Tables written before reels have no watch_ms column.
+    watch = np.asarray(cols.get("watch_ms", np.full(len(kinds), np.nan)), dtype=np.float64)
+    is_watch = kind_code == KINDS.index("watch")
+    weight[is_watch] = np.minimum(
+        np.nan_to_num(watch[is_watch], nan=0.0) / signals.WATCH_MS_PER_CLICK, signals.WATCH_CAP
+    )
     code = type_code * (1 << 40) + np.asarray(cols["item_id"], dtype=np.int64)
     pos = np.clip(np.searchsorted(codes, code), 0, max(len(codes) - 1, 0))
     found = (type_code >= 0) & (kind_code >= 0) & (len(codes) > 0)
@@ -140,6 +171,7 @@ def encode(cols: dict, codes: np.ndarray, code_index: np.ndarray) -> dict[str, n
         "kind": kind_code[found],
         "weight": weight[found],
         "ts": np.asarray(cols["ts"], dtype=np.float64)[found],
+        "watch": watch[found],
     }
 
 
@@ -147,7 +179,7 @@ def to_log(parts: list[dict[str, np.ndarray]]) -> Log:
     """Encoded batches -> one ``Log`` sorted by time (stable: the store's order breaks ties)."""
     cols = {
         k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
-        for k in ("user", "item", "kind", "weight", "ts")
+        for k in ("user", "item", "kind", "weight", "ts", "watch")
     }
     order = np.argsort(cols["ts"], kind="stable")
     return Log(
@@ -156,6 +188,7 @@ def to_log(parts: list[dict[str, np.ndarray]]) -> Log:
         cols["kind"][order].astype(np.int64),
         cols["weight"][order].astype(np.float64),
         cols["ts"][order].astype(np.float64),
+        cols["watch"][order].astype(np.float64),
     )
 
 
@@ -168,7 +201,7 @@ def load_log(store, items: Items, files: list[str] | None = None) -> Log:
 
 
 def columns(table) -> dict[str, np.ndarray]:
-    """A pyarrow table's columns as numpy arrays (a null ``dwell_ms`` becomes nan)."""
+    """A pyarrow table's columns as numpy arrays (a null ``dwell_ms`` or ``watch_ms`` becomes nan)."""
     return {name: table[name].to_numpy() for name in table.column_names}
 
 
@@ -248,12 +281,15 @@ class Snapshot:
         rooms = rooms[np.argsort(it.item_id[rooms], kind="stable")][:MAX_ROOMS]
         clubs = np.flatnonzero(joinable)
         clubs = clubs[np.argsort(-it.item_id[clubs], kind="stable")][:MAX_CLUBS]
+        reel_ok = exists & (it.type_code == TYPES.index("reel")) & (it.public | in_my_club)
+        reels = np.flatnonzero(reel_ok)
+        reels = reels[np.lexsort((-it.item_id[reels], -it.created_at[reels]))][:MAX_REELS]
         have = np.zeros(it.n, dtype=bool)
-        have[ev] = have[rooms] = have[clubs] = True
+        have[ev] = have[rooms] = have[clubs] = have[reels] = True
         popular = np.flatnonzero(self.pop > 0)
         top = popular[np.argsort(-self.pop[popular], kind="stable")][:MAX_TRENDING]
-        extra = top[~have[top] & (upcoming[top] | joinable[top])]
-        return np.concatenate([ev, rooms, clubs, extra])
+        extra = top[~have[top] & (upcoming[top] | joinable[top] | reel_ok[top])]
+        return np.concatenate([ev, rooms, clubs, reels, extra])
 
     def co_going(self, user_id: int, cand: np.ndarray) -> np.ndarray:
         r = self.row.get(user_id)
@@ -303,14 +339,32 @@ class Snapshot:
         )
 
 
+def reel_grades(kind: np.ndarray, watch_ms: np.ndarray, duration_ms: np.ndarray) -> np.ndarray:
+    """Grades of reel interactions (``kind`` indexes KINDS) by the watched fraction: a watch or skip of at
+    least ``REEL_STRONG`` of the video (or a complete) 2, of ``REEL_WEAK`` 1, less 0; a watch of an unknown
+    duration counts as its weight says (20 s: 1, 40 s: 2). Other kinds keep ``GRADE``."""
+    grades = np.array([GRADE[k] for k in KINDS])[kind]
+    watched = (kind == KINDS.index("watch")) | (kind == KINDS.index("skip"))
+    w = np.nan_to_num(watch_ms, nan=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(duration_ms > 0, w / duration_ms, np.nan)
+    by_frac = np.where(frac >= REEL_STRONG, 2, np.where(frac >= REEL_WEAK, 1, 0))
+    by_time = np.minimum(w // signals.WATCH_MS_PER_CLICK, 2).astype(np.int64)
+    return np.where(watched, np.where(np.isnan(frac), by_time, by_frac), grades)
+
+
 def labels(log: Log, items: Items, start: float, end: float) -> dict[int, dict[int, int]]:
     """{user_id: {item index: grade}} for what users did in [start, end)."""
     m = (log.ts >= start) & (log.ts < end)
     out: dict[int, dict[int, int]] = {}
     grades = np.array([GRADE[k] for k in KINDS])[log.kind[m]]
-    grades = np.where(
-        items.type_code[log.item[m]] == TYPES.index("room"), np.minimum(grades, ROOM_GRADE_CAP), grades
-    )
+    types = items.type_code[log.item[m]]
+    grades = np.where(types == TYPES.index("room"), np.minimum(grades, ROOM_GRADE_CAP), grades)
+    reel = types == TYPES.index("reel")
+    if reel.any():
+        watch = log.watch[m][reel] if log.watch is not None else np.full(int(reel.sum()), np.nan)
+        durations = items.duration_ms if items.duration_ms is not None else np.full(items.n, np.nan)
+        grades[reel] = reel_grades(log.kind[m][reel], watch, durations[log.item[m][reel]])
     for u, j, g in zip(log.user[m].tolist(), log.item[m].tolist(), grades.tolist(), strict=True):
         if g:
             d = out.setdefault(u, {})

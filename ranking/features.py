@@ -15,7 +15,7 @@ import numpy as np
 
 from .signals import HOUR_BUCKETS, decay_factor
 
-TYPES = ("event", "room", "club")
+TYPES = ("event", "room", "club", "reel")
 FEATURES = [
     "is_event",
     "is_room",
@@ -32,7 +32,11 @@ FEATURES = [
     "member",  # the user belongs to the item's club
     "co_members_going",  # people sharing a club with the user who are going to the event
     "log_user_event_activity",  # how much the user engages with events at all (scales the above)
+    # Last, not next to the other types: a model trained before reels names the 15 features above, and
+    # ``RankerModel.predict`` hands it those columns only.
+    "is_reel",
 ]
+_TYPE_COLUMNS = [FEATURES.index(f"is_{t}") for t in TYPES]
 
 
 @dataclass
@@ -73,8 +77,8 @@ def feature_matrix(x: Inputs) -> np.ndarray:
     n = len(x.type_code)
     f = decay_factor(x.now)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
-    for i in range(len(TYPES)):
-        out[:, i] = x.type_code == i
+    for i, col in enumerate(_TYPE_COLUMNS):
+        out[:, col] = x.type_code == i
     out[:, 3] = _cosine(x.user_vec, x.item_vecs, n)
     out[:, 4] = _cosine(x.user_vec, x.club_vecs, n)
     out[:, 5] = _log_decayed(x.item_pop, f)
@@ -155,7 +159,10 @@ def sayings(
         if v[_CLUB_EMB] > 0.3:
             out[_CLUB_EMB] = similar
     if v[_ITEM_POP] > 0:
-        out[_ITEM_POP] = f"Popular in {club} right now"
+        # A reel's popularity is its watching, mostly by the club's own people.
+        out[_ITEM_POP] = (
+            f"Popular with members of {club}" if item_type == "reel" else f"Popular in {club} right now"
+        )
     if v[_CLUB_POP] > 0:
         out[_CLUB_POP] = f"Popular in {club} right now"
     if v[_ITEM_AFF] > 0:

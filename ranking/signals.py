@@ -36,13 +36,28 @@ KIND_WEIGHT = {
     "join": 4.0,
     "message": 0.5,
     "attend": 3.0,
+    # Reels (client kinds): a play is a tap, barely more than an impression; how long it was watched says
+    # the rest (``weight``); a skip adds nothing.
+    "play": 0.1,
+    "watch": 0.0,
+    "complete": 2.0,
+    "skip": 0.0,
 }
+REEL_KINDS = ("play", "watch", "complete", "skip")
+WATCH_MS_PER_CLICK = 20_000.0  # 20 s of a reel watched is worth a click
+WATCH_CAP = 2.0  # ... and a long watch at most a completed reel
 HOUR_BUCKETS = 6  # 4-hour buckets of an event's start (UTC)
 
 
-def weight(kind: str, dwell_ms: int | None) -> float:
+def weight(kind: str, dwell_ms: int | None, watch_ms: int | None = None) -> float:
+    """What one interaction adds to the online signals. It needs no item facts (a reel's duration): the
+    consumer applies it as interactions arrive and a model switch replays it from Parquet alone; labels,
+    which judge the watched fraction, are computed offline where durations are at hand
+    (``ranking.dataset.labels``)."""
     if kind == "dwell":
         return min((dwell_ms or 0) / 30_000.0, 3.0)  # 30 s of reading is worth a click, capped at 3
+    if kind == "watch":
+        return min((watch_ms or 0) / WATCH_MS_PER_CLICK, WATCH_CAP)
     return KIND_WEIGHT[kind]
 
 
@@ -76,12 +91,13 @@ def increments(
     club_id: int | None,
     start_bucket: int | None,
     emb: tuple[int, Sequence[float]] | None,
+    watch_ms: int | None = None,
 ) -> list[tuple[str, str, float]]:
     """What one interaction adds, as (hash, field, increment) triples.
 
     ``club_id`` is the item's club, ``start_bucket`` an event's start hour bucket, ``emb`` the current
     model version and the item's unit embedding (None before any model or for an unknown item)."""
-    w = anchored(weight(kind, dwell_ms), ts)
+    w = anchored(weight(kind, dwell_ms, watch_ms), ts)
     if w == 0.0:
         return []
     key = item_key(item_type, item_id)

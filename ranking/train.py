@@ -80,6 +80,9 @@ class Report:
     # user's own history predicts easily and popularity cannot).
     discovery_ndcg10: dict = field(default_factory=dict)
     discovery_queries: int = 0
+    # Over reels only, in the held-out queries with a watched reel: how well each method orders reels.
+    reels_ndcg10: dict = field(default_factory=dict)
+    reels_queries: int = 0
     stages: dict = field(default_factory=dict)  # stage -> seconds (and rates)
     watermark: str | None = None
     workers: int = 1
@@ -108,6 +111,9 @@ class Report:
         for m, v in self.discovery_ndcg10.items():
             out[f"discovery_ndcg10_{m}"] = round(v, 4)
         out["discovery_queries"] = self.discovery_queries
+        for m, v in self.reels_ndcg10.items():
+            out[f"reels_ndcg10_{m}"] = round(v, 4)
+        out["reels_queries"] = self.reels_queries
         return out
 
     def table(self) -> str:
@@ -115,13 +121,16 @@ class Report:
             f"model v{self.version}: {self.queries_train} training queries ({self.rows_train} rows), "
             f"{self.queries_test} held-out queries, {self.interactions} interactions, "
             f"trained in {self.train_seconds:.1f} s (best iteration {self.best_iteration})",
-            f"{'method':<12}{'NDCG@10':>10}{'recall@20':>12}{'NDCG@10 events+clubs':>22}",
+            f"{'method':<12}{'NDCG@10':>10}{'recall@20':>12}{'NDCG@10 events+clubs':>22}"
+            f"{'NDCG@10 reels':>15}",
         ]
         for m in self.ndcg:
             lines.append(
                 f"{m:<12}{self.ndcg[m][9]:>10.4f}{self.recall20[m]:>12.4f}"
                 f"{self.discovery_ndcg10.get(m, float('nan')):>22.4f}"
+                f"{self.reels_ndcg10.get(m, float('nan')):>15.4f}"
             )
+        lines.append(f"(reels: {self.reels_queries} held-out queries with a watched reel)")
         return "\n".join(lines)
 
 
@@ -138,11 +147,20 @@ def query_set(arrays: dict[str, np.ndarray]) -> QuerySet:
 
 def _without_rooms(q: QuerySet) -> tuple[np.ndarray, list[int]]:
     """Rows of events and clubs only, in queries that still have a positive."""
+    wanted = (q.x[:, FEATURES.index("is_room")] == 0) & (q.x[:, FEATURES.index("is_reel")] == 0)
+    return _subset(q, wanted)
+
+
+def _only_reels(q: QuerySet) -> tuple[np.ndarray, list[int]]:
+    """Rows of reels only, in queries that still have a positive (a reel watched enough to grade)."""
+    return _subset(q, q.x[:, FEATURES.index("is_reel")] == 1)
+
+
+def _subset(q: QuerySet, wanted: np.ndarray) -> tuple[np.ndarray, list[int]]:
     keep = np.zeros(len(q.y), dtype=bool)
     groups, start = [], 0
-    not_room = q.x[:, FEATURES.index("is_room")] == 0
     for g in q.groups:
-        rows = np.arange(start, start + g)[not_room[start : start + g]]
+        rows = np.arange(start, start + g)[wanted[start : start + g]]
         start += g
         if len(rows) >= 2 and q.y[rows].any():
             keep[rows] = True
@@ -305,6 +323,11 @@ async def train(
     report.discovery_queries = len(groups)
     for m, s in scores.items():
         report.discovery_ndcg10[m] = ndcg_at(s[keep], te.y[keep], groups, [10])[0]
+    keep, groups = _only_reels(te)
+    report.reels_queries = len(groups)
+    if groups:
+        for m, s in scores.items():
+            report.reels_ndcg10[m] = ndcg_at(s[keep], te.y[keep], groups, [10])[0]
 
     # What serves from now on: item embeddings from the whole log, and every user's embedding in their
     # space from the same interactions; the consumer adds what was sealed after ``watermark``.

@@ -5,8 +5,12 @@ Every user has a taste over topics (a Dirichlet draw, mixed with their social ci
 of day and a circle of friends who tend to share a home club. Each day users open the app a few times:
 they are shown a handful of items (half picked by popularity, half at random), click what appeals to
 them — by topic, by the time an event starts, by how many friends are going, by membership — read some,
-RSVP to events, join clubs, talk in their rooms and attend the events they RSVPed to. None of the latent
-variables is stored: a ranker has to recover them from the interactions alone. Same seed, same world.
+RSVP to events, join clubs, talk in their rooms and attend the events they RSVPed to. Members post short
+videos (reels) to their clubs; in some visits a user is shown a couple of the newest reels (at random),
+each plays, and how much of it is watched — swiped away early,
+left part-way or watched to the end — follows the same hidden tastes, membership and the reel's own
+appeal. None of the latent variables is stored: a ranker has to recover them from the interactions alone.
+Same seed, same world.
 """
 
 from __future__ import annotations
@@ -34,6 +38,18 @@ SUFFIXES = ["Club", "Circle", "Society", "Collective", "Guild", "Meetup", "Crew"
 EVENT_KINDS = ["Meetup", "Workshop", "Night", "Session", "Social", "Talk", "Jam", "Open Day"]
 HOUR_BUCKETS = 6
 DAY = 86400.0
+REELS_PER_CLUB = 4.0  # on average, over the world's days
+REEL_VISIT_P = 0.4  # share of visits that scroll reels
+REELS_SHOWN = 2
+REEL_POOL = 100  # the newest reels a visit picks from (as the feed's candidates: ``MAX_REELS``)
+REEL_CAPTIONS = [
+    "a minute of {t}",
+    "last night's {t}, best bits",
+    "{t}: one tip in 30 seconds",
+    "behind the scenes at our {t} night",
+    "first try at {t}",
+    "why we love {t}",
+]
 
 
 @dataclass
@@ -47,7 +63,10 @@ class World:
     memberships: list[tuple] = field(default_factory=list)  # (user, club, ts)
     rsvps: list[tuple] = field(default_factory=list)  # (user, event, ts)
     messages: list[tuple] = field(default_factory=list)  # (room, user, text, ts)
-    # (user, item_type, item index, kind, dwell_ms or None, ts), indexes into users/clubs/rooms/events
+    # club, author, caption, created_at, duration_ms, width, height
+    reels: list[dict] = field(default_factory=list)
+    # (user, item_type, item index, kind, ms or None, ts), indexes into users/clubs/rooms/events/reels;
+    # ms is dwell_ms for a dwell and watch_ms for a reel's watch, complete or skip
     interactions: list[tuple] = field(default_factory=list)
 
 
@@ -68,6 +87,7 @@ def build(
     sim.clubs_and_rooms()
     sim.schedule_events(days)
     sim.first_memberships()
+    sim.post_reels(days)
     sim.prepare_days()
     for d in range(days):
         sim.day(d)
@@ -92,6 +112,9 @@ class _Simulation:
         self.n_users, self.n_clubs, self.n_events = users, clubs, events
         self.member: list[set[int]] = [set() for _ in range(users)]
         self.club_members: list[set[int]] = [set() for _ in range(clubs)]
+        # Reels draw from a generator of their own: the rest of the world (events, clubs, their
+        # interactions) is the same as before reels existed, draw for draw.
+        self.rr = np.random.default_rng([seed, 21])
 
     # -- people: circles of friends share a taste and a home club ------------------------------------
     def people(self, sessions_per_day: float) -> None:
@@ -227,6 +250,7 @@ class _Simulation:
         for j in sorted(shown):
             self.impression(u, j, ts, friends)
         self.room_visit(u, ts)
+        self.reel_visit(u, ts)
 
     def impression(self, u: int, j: int, ts: float, friends: set[int]) -> None:
         """One shown item: maybe a click, a read, an RSVP or a join."""
@@ -276,6 +300,71 @@ class _Simulation:
             if rng.random() < 0.5:
                 w.messages.append((r, u, _chat_line(rng, TOPICS[self.club_topic[c]][0]), t_r + 30))
                 w.interactions.append((u, "room", r, "message", None, t_r + 30))
+
+    # -- reels -------------------------------------------------------------------------------------------------
+    def post_reels(self, days: int) -> None:
+        """Reels over the world's days, by members of each club; each with an appeal of its own."""
+        rr, w = self.rr, self.w
+        for c in range(self.n_clubs):
+            authors = sorted(self.club_members[c]) or [w.clubs[c]["owner"]]
+            topic = TOPICS[self.club_topic[c]][0].lower()
+            for _ in range(int(rr.poisson(REELS_PER_CLUB * self.quality[c] / self.quality.mean()))):
+                portrait = rr.random() < 0.8
+                w.reels.append(
+                    {
+                        "club": c,
+                        "author": int(authors[int(rr.integers(len(authors)))]),
+                        "caption": REEL_CAPTIONS[int(rr.integers(len(REEL_CAPTIONS)))].format(t=topic),
+                        "created_at": min(w.start + float(rr.uniform(-3, days)) * DAY, w.now - 3600),
+                        "duration_ms": int(rr.integers(6, 61)) * 1000,
+                        "width": 720 if portrait else 1280,
+                        "height": 1280 if portrait else 720,
+                    }
+                )
+        w.reels.sort(key=lambda r: r["created_at"])
+        self.reel_created = np.array([r["created_at"] for r in w.reels])
+        self.reel_club = np.array([r["club"] for r in w.reels], dtype=np.int64)
+        self.reel_appeal = rr.lognormal(0.0, 0.5, len(w.reels))
+        self.reel_pop = np.ones(len(w.reels))
+
+    def reel_visit(self, u: int, ts: float) -> None:
+        """A few of the newest reels: each plays, then is skipped, left part-way or watched to the end."""
+        rr, w = self.rr, self.w
+        if not len(w.reels) or rr.random() >= REEL_VISIT_P:
+            return
+        ts += float(rr.uniform(0, 300))
+        newest = np.flatnonzero(self.reel_created <= ts)[-REEL_POOL:]
+        if len(newest) == 0:
+            return
+        # At random among the newest (a reels tab exploring), not by popularity: with popularity-led
+        # exposure most viewings are of already-popular reels, and on small worlds (the tests' 240 users)
+        # who watched what says more about exposure than about taste.
+        shown = {int(newest[int(rr.integers(len(newest)))]) for _ in range(REELS_SHOWN)}
+        for j in sorted(shown):
+            c = int(self.reel_club[j])
+            duration = w.reels[j]["duration_ms"]
+            t_i = ts + float(rr.uniform(0, 120))
+            w.interactions.append((u, "reel", j, "play", None, t_i))
+            logit = (
+                -1.6
+                + 2.2 * math.log(self.taste[u, self.club_topic[c]] * len(TOPICS) + 0.05)
+                + 0.8 * (c in self.member[u])
+                + 0.8 * math.log(self.reel_appeal[j])
+                + 0.15 * math.log(self.reel_pop[j])
+                + float(rr.normal(0.0, 0.5))
+            )
+            # How much of it plays (past 1: it was watched to the end, perhaps looped).
+            fraction = 1.25 * _sigmoid(logit)
+            watched = int(min(fraction, 1.0) * duration)
+            if fraction >= 1.0:
+                kind, watched = "complete", int(fraction * duration)
+                self.reel_pop[j] += 2
+            elif fraction < 0.2:
+                kind = "skip"
+            else:
+                kind = "watch"
+                self.reel_pop[j] += fraction
+            w.interactions.append((u, "reel", j, kind, watched, t_i + watched / 1000))
 
     def attendance(self) -> None:
         """Live attendance: most of those going to an event that has started turn up."""

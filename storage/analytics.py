@@ -38,6 +38,9 @@ SCHEMA = pa.schema(
         ("dwell_ms", pa.int64()),
         ("ts", pa.float64()),
         ("source", pa.string()),
+        # Reels: how long it was watched (play, watch, complete, skip). Last, and null in files written
+        # before reels: reading with this schema fills it with nulls, so old seals stay readable.
+        ("watch_ms", pa.int64()),
     ]
 )
 COLUMNS = SCHEMA.names
@@ -95,8 +98,11 @@ class AnalyticsStore:
 
     # -- writing ---------------------------------------------------------------------------------------
     def write_seal(self, seal: str, rows: list[tuple]) -> Seal:
-        """Write ``rows`` (tuples in ``COLUMNS`` order) as seal ``seal``; idempotent for the same rows."""
+        """Write ``rows`` (tuples in ``COLUMNS`` order; without the trailing ``watch_ms``, as rows were before
+        reels, it is null) as seal ``seal``; idempotent for the same rows."""
         cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
+        if len(cols) == len(COLUMNS) - 1:
+            cols.append([None] * len(rows))
         return self.write_table(
             seal,
             pa.Table.from_arrays(

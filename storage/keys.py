@@ -204,8 +204,8 @@ MEDIA_GROUP = "media-worker"
 
 # -- interactions and feed signals (owner: actors' interaction consumer; shapes: ranking.signals) ------
 
-# stream (id, user_id, item_type, item_id, kind, ts, source[, dwell_ms]): interactions to turn into stored
-# facts and signals, read in consumer group ``INTERACTIONS_GROUP``. Bound: trimmed (approximately) to
+# stream (id, user_id, item_type, item_id, kind, ts, source[, dwell_ms][, watch_ms]): interactions to turn
+# into stored facts and signals, read in consumer group ``INTERACTIONS_GROUP``. Bound: trimmed (approximately) to
 # INTERACTIONS_MAXLEN; the consumer keeps far behind that.
 INTERACTIONS_STREAM = NAMESPACE + "interactions"
 INTERACTIONS_MAXLEN = 1_000_000

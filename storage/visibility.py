@@ -1,17 +1,19 @@
-"""Who can see a club, and so its rooms and events: the one place this rule lives.
+"""Who can see a club, and so its rooms, events and reels: the one place this rule lives.
 
 A public club is visible to everyone; a private one only to its members (a ban removes the membership, so
 a banned user is an outsider). Lists of things from many clubs (events, the feed) also leave out the
 public clubs the caller is banned from: a ban hides a club's events from lists, while the club itself,
-being public, can still be opened.
+being public, can still be opened. A reel is visible to whoever may see its club, until it is deleted.
 
 One rule, offered the three ways callers query:
 - a Python predicate: ``can_see`` (and ``Viewer.can_see`` / ``Viewer.can_list`` for a loaded caller);
 - lookups that return what they found, or None when the caller cannot see it: ``visible_club``,
-  ``visible_room``, ``visible_event``, ``first_invisible_item``;
+  ``visible_room``, ``visible_event``, ``visible_reel``, ``first_invisible_item``;
 - an ORM filter (``Viewer.listable``, ``Viewer.joinable_clubs``, ``listable_clubs``), applied in the query
   so hidden rows never use up a ``LIMIT``;
-- SQL fragments for raw queries: ``visible_club_sql``, ``listable_club_sql``.
+- SQL fragments for raw queries: ``visible_club_sql``, ``listable_club_sql`` (the feed's candidate query,
+  ``ranking.candidates.FEED_SQL``, spells the same rule for events and reels with the caller's memberships
+  and bans read once).
 
 Storage is below the refusal type: nothing here raises for an invisible thing. Callers turn a None into
 ``not_found`` (the same answer as for an id that does not exist, so an outsider cannot even confirm that a
@@ -27,7 +29,7 @@ from enum import Enum
 
 from tortoise.expressions import Q
 
-from .models import Club, ClubBan, DmMember, Event, Membership, Room, RoomKind, Visibility
+from .models import Club, ClubBan, DmMember, Event, Membership, Reel, Room, RoomKind, Visibility
 
 _MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist (and must not reach the database driver)
 
@@ -109,14 +111,23 @@ async def visible_event(event_id: int, user_id: int) -> tuple[Event, Club, str |
     return (event, *found) if event is not None and found is not None else None
 
 
-async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tuple[str, int] | None:
-    """The first ``(item_type, item_id)`` (club, event or room) the caller cannot see, or None.
+async def visible_reel(reel_id: int, user_id: int) -> tuple[Reel, Club, str | None] | None:
+    """The reel, its club and the caller's role, or None when the reel is missing, deleted or its club
+    hidden."""
+    reel = await Reel.get_or_none(id=reel_id, deleted_at=None) if _valid_id(reel_id) else None
+    found = await visible_club(reel.club_id, user_id) if reel is not None else None
+    return (reel, *found) if reel is not None and found is not None else None
 
-    A batch costs at most four queries whatever its size: events' and rooms' clubs, the clubs' visibility,
-    the caller's memberships among them. A missing item is invisible.
+
+async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tuple[str, int] | None:
+    """The first ``(item_type, item_id)`` (club, event, room or reel) the caller cannot see, or None.
+
+    A batch costs at most five queries whatever its size: events', rooms' and reels' clubs, the clubs'
+    visibility, the caller's memberships among them. A missing item (or a deleted reel) is invisible.
     """
     event_ids = {i for t, i in items if t == "event" and _valid_id(i)}
     room_ids = {i for t, i in items if t == "room" and _valid_id(i)}
+    reel_ids = {i for t, i in items if t == "reel" and _valid_id(i)}
     club_of: dict[tuple[str, int], int] = {("club", i): i for t, i in items if t == "club" and _valid_id(i)}
     if event_ids:
         for eid, cid in await Event.filter(id__in=event_ids).values_list("id", "club_id"):
@@ -124,6 +135,9 @@ async def first_invisible_item(user_id: int, items: list[tuple[str, int]]) -> tu
     if room_ids:
         for rid, cid in await Room.filter(id__in=room_ids).values_list("id", "club_id"):
             club_of[("room", rid)] = cid
+    if reel_ids:
+        for rid, cid in await Reel.filter(id__in=reel_ids, deleted_at=None).values_list("id", "club_id"):
+            club_of[("reel", rid)] = cid
     club_ids = set(club_of.values())
     visibility: dict[int, str] = {}
     member_of: set[int] = set()

@@ -13,6 +13,7 @@ export default defineConfig({
     proxy: {
       "/api": { target: gateway, changeOrigin: false },
       "/socket.io": { target: gateway, ws: true, changeOrigin: false },
+      "/media": { target: gateway, changeOrigin: false },
     },
   },
   preview: {

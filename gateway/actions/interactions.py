@@ -1,5 +1,6 @@
-"""Interactions (impressions, clicks, dwell from clients; joins, RSVPs, attendance from the server): appended
-to the stream the interaction consumer actor turns into stored facts and feed signals."""
+"""Interactions (impressions, clicks, dwell and reels' play/watch/complete/skip from clients; joins, RSVPs,
+attendance from the server): appended to the stream the interaction consumer actor turns into stored facts
+and feed signals."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class Interactions:
                     "ts": now,
                     "source": source,
                     "dwell_ms": it.get("dwell_ms"),
+                    "watch_ms": it.get("watch_ms"),
                 }
                 for it in items
             ],

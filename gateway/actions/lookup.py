@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from actors.domain.errors import DomainError
 from storage import visibility
-from storage.models import Club, Event, Room
+from storage.models import Club, Event, Reel, Room
 
 
 async def visible_club(club_id: int, user_id: int) -> tuple[Club, str | None]:
@@ -28,4 +28,12 @@ async def visible_event(event_id: int, user_id: int) -> tuple[Event, Club, str |
     found = await visibility.visible_event(event_id, user_id)
     if found is None:
         raise DomainError("not_found", f"no such event: {event_id}")
+    return found
+
+
+async def visible_reel(reel_id: int, user_id: int) -> tuple[Reel, Club, str | None]:
+    """The reel, its club and the caller's role, or ``not_found`` (a deleted reel too)."""
+    found = await visibility.visible_reel(reel_id, user_id)
+    if found is None:
+        raise DomainError("not_found", f"no such reel: {reel_id}")
     return found

@@ -1,7 +1,13 @@
 """``clubhub seed``: write a ``ranking.world`` into the stores.
 
-Rows go to PostgreSQL (verified users, clubs with rooms, events, memberships, RSVPs) and MongoDB
-(messages), with their historical timestamps. Interactions go through the real pipeline: appended to the
+Rows go to PostgreSQL (verified users, clubs with rooms, events, memberships, RSVPs, reels with their
+videos' media rows) and MongoDB (messages), with their historical timestamps.
+
+A seeded reel's video is a ``ready`` media row with the shape, duration and blurhash of a processed one,
+but no object behind its keys: the seed runs with or without object storage (the tests run it without), and
+demo videos would only weigh down every seeded world. Clients show the blurhash (a placeholder in the club's
+colour) and the delivery routes answer ``not_found`` for the missing object; a reel posted through
+``POST /clubs/{id}/reels`` always has its video. Interactions go through the real pipeline: appended to the
 interaction stream with their ids and times, and processed by the same consumer code the Ray actor runs
 (in this process, in the same consumer group), in chunks so the stream never outgrows its trim length.
 Interaction ids derive from the seed, so seeding twice stores and counts nothing twice.
@@ -21,14 +27,18 @@ from bson import ObjectId
 from actors.config import ActorConfig
 from actors.fanout import append_interactions
 from actors.interactions import InteractionConsumerHost
-from ranking.world import World, build, user_email
+from ranking.world import TOPICS, World, build, user_email
 from storage import keys
 from storage import mongo as mongo_store
 from storage.models import (
     Club,
     Event,
     EventStatus,
+    Media,
+    MediaKind,
+    MediaStatus,
     Membership,
+    Reel,
     Role,
     Room,
     Rsvp,
@@ -38,6 +48,7 @@ from storage.models import (
 )
 
 CHUNK = 20_000
+REEL_KINDS = frozenset({"play", "watch", "complete", "skip"})  # the world's ms is their watch_ms
 
 
 def _dt(ts: float) -> datetime:
@@ -63,7 +74,7 @@ async def seed(
     world = build(users, clubs, events, seed=seed, days=days, sessions_per_day=sessions_per_day)
     progress(
         f"world built: {len(world.users)} users, {len(world.clubs)} clubs, {len(world.events)} events, "
-        f"{len(world.interactions)} interactions ({time.perf_counter() - t0:.1f} s)"
+        f"{len(world.reels)} reels, {len(world.interactions)} interactions ({time.perf_counter() - t0:.1f} s)"
     )
     ids = await _write_rows(world, password)
     progress(f"rows written to PostgreSQL ({time.perf_counter() - t0:.1f} s)")
@@ -77,6 +88,7 @@ async def seed(
         "users": len(world.users),
         "clubs": len(world.clubs),
         "events": len(world.events),
+        "reels": len(world.reels),
         "interactions": n,
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -149,7 +161,73 @@ async def _write_rows(world: World, password: str) -> dict[str, list[int]]:
         ],
         batch_size=2000,
     )
-    return {"user": user_ids, "club": club_ids, "room": room_ids, "event": event_ids}
+    reel_ids = await _write_reels(world, user_ids, club_ids)
+    return {"user": user_ids, "club": club_ids, "room": room_ids, "event": event_ids, "reel": reel_ids}
+
+
+def _topic_blurhashes() -> list[str]:
+    """A blurhash per topic: a vertical gradient in a colour of its own, what a client shows for a seeded
+    reel (see the module's docstring)."""
+    import colorsys
+
+    from PIL import Image
+
+    from actors.media_processing import image_blurhash
+
+    out = []
+    for t in range(len(TOPICS)):
+        top = colorsys.hsv_to_rgb(t / len(TOPICS), 0.55, 0.9)
+        bottom = colorsys.hsv_to_rgb(t / len(TOPICS), 0.8, 0.35)
+        img = Image.new("RGB", (9, 16))
+        for y in range(16):
+            a = y / 15
+            rgb = tuple(int(255 * ((1 - a) * p + a * q)) for p, q in zip(top, bottom, strict=True))
+            for x in range(9):
+                img.putpixel((x, y), rgb)
+        out.append(image_blurhash(img))
+    return out
+
+
+async def _write_reels(world: World, user_ids: list[int], club_ids: list[int]) -> list[int]:
+    """Each reel and its video's media row (ready, keys without objects: see the module's docstring)."""
+    if not world.reels:
+        return []
+    hashes = _topic_blurhashes()
+    medias, reels = [], []
+    for n, r in enumerate(world.reels):
+        media_id = uuid.uuid5(uuid.NAMESPACE_URL, f"clubhub-seed-reel-{world.now}-{n}")
+        at = _dt(r["created_at"])
+        medias.append(
+            Media(
+                id=media_id,
+                owner_id=user_ids[r["author"]],
+                kind=MediaKind.video,
+                content_type="video/mp4",
+                size=r["duration_ms"] * 150,  # ~1.2 Mbit/s, as processed 720p clips weigh
+                status=MediaStatus.ready,
+                upload_key=f"uploads/{media_id.hex}",
+                object_key=f"media/{media_id.hex}/video.mp4",
+                poster_key=f"media/{media_id.hex}/poster.jpg",
+                width=r["width"],
+                height=r["height"],
+                duration_ms=r["duration_ms"],
+                blurhash=hashes[world.clubs[r["club"]]["topic"]],
+                created_at=at,
+            )
+        )
+        reels.append(
+            Reel(
+                club_id=club_ids[r["club"]],
+                author_id=user_ids[r["author"]],
+                media_id=media_id,
+                caption=r["caption"],
+                created_at=at,
+            )
+        )
+    await Media.bulk_create(medias, batch_size=1000)
+    await Reel.bulk_create(reels, batch_size=1000)
+    by_media = dict(await Reel.filter(media_id__in=[m.id for m in medias]).values_list("media_id", "id"))
+    return [by_media[m.id] for m in medias]
 
 
 async def _write_messages(stores, world: World, ids: dict) -> None:
@@ -209,9 +287,10 @@ async def _stream_interactions(
                     "kind": kind,
                     "ts": repr(ts),
                     "source": "seed",
-                    "dwell_ms": dwell,
+                    "dwell_ms": None if kind in REEL_KINDS else ms,
+                    "watch_ms": ms if kind in REEL_KINDS else None,
                 }
-                for k, (u, t, ref, kind, dwell, ts) in enumerate(chunk)
+                for k, (u, t, ref, kind, ms, ts) in enumerate(chunk)
             ],
         )
         if draining is not None:

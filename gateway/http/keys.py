@@ -14,6 +14,7 @@ from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
 from gateway.actions.media import MediaActions
 from gateway.actions.notifications import Notifications
+from gateway.actions.reels import Reels
 from gateway.actions.safety import Safety
 from gateway.actions.search import Search
 from gateway.core.backends import Backends
@@ -36,5 +37,6 @@ LIVE = web.AppKey("live", Live)
 MEDIA = web.AppKey("media", MediaActions)
 INTERACTIONS = web.AppKey("interactions", Interactions)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
+REELS = web.AppKey("reels", Reels)
 SAFETY = web.AppKey("safety", Safety)
 SEARCH = web.AppKey("search", Search)

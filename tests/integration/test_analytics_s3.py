@@ -27,7 +27,8 @@ MIDNIGHT = T0 // DAY * DAY  # 2026-11-30 00:00 UTC
 
 
 def row(i: int, ts: float, kind: str = "click", item: tuple[str, int] = ("event", 1), user: int = 7) -> tuple:
-    return (f"i{i:04d}", user, item[0], item[1], kind, 45_000 if kind == "dwell" else None, ts, "client")
+    dwell = 45_000 if kind == "dwell" else None
+    return (f"i{i:04d}", user, item[0], item[1], kind, dwell, ts, "client", None)  # watch_ms: not a reel
 
 
 def table_of(rows: list[tuple]) -> pa.Table:

@@ -128,6 +128,11 @@ REST = {
     "POST /api/v1/media/uploads": "401  401   201   201   201   201   201   201  201   201",
     "POST /api/v1/media/{media_id}/complete": "401 401 404   404   404   404   404   404  202   404",
     "GET /api/v1/media/{media_id}": "401  401   404   404   404   404   404   404  200   404",
+    # reels: each poster sends a ready video of its own (made per cell); a timed-out member is silent here
+    # too; the reel read and deleted is the club owner's (undeleted after each allowed cell)
+    "POST /api/v1/clubs/{club_id}/reels": "401  401   404   403   201   403   404   201  201   404",
+    "GET /api/v1/reels/{reel_id}": "401  401   404   200   200   200   404   200  200   404",
+    "DELETE /api/v1/reels/{reel_id}": "401  401   404   403   403   403   404   204  204   404",
 }
 
 SOCKET = {
@@ -299,7 +304,38 @@ async def build_world(gateway, smtp) -> World:
     await open_report(world, "PRIV")
     await open_report(world, "PUB")
     world.media_id = await upload_media(world)
+    from storage.models import Reel
+
+    for club, owner in (("PRIV", "O"), ("PUB", "X")):
+        media = await ready_video(world.members[owner].user_id)
+        reel = await Reel.create(
+            club_id=world.ids[club]["club_id"], author_id=world.members[owner].user_id, media_id=media
+        )
+        world.ids[club]["reel_id"] = reel.id
     return world
+
+
+async def ready_video(user_id: int):
+    """A video of the user as the media worker leaves it once processed (``ready``): what a reel needs.
+    Its objects are not there: no cell of the matrix downloads them."""
+    from storage.models import Media, MediaKind, MediaStatus
+
+    media_id = uuid.uuid4()
+    await Media.create(
+        id=media_id,
+        owner_id=user_id,
+        kind=MediaKind.video,
+        content_type="video/mp4",
+        size=1000,
+        status=MediaStatus.ready,
+        upload_key=f"uploads/{media_id.hex}",
+        object_key=f"media/{media_id.hex}/video.mp4",
+        poster_key=f"media/{media_id.hex}/poster.jpg",
+        width=720,
+        height=1280,
+        duration_ms=2000,
+    )
+    return media_id
 
 
 async def upload_media(world: World) -> str:
@@ -384,6 +420,7 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "seq": 1,
         "root_seq": 1,
         "media_id": world.media_id,
+        "reel_id": t["reel_id"],
     }
     if route == "PATCH /api/v1/clubs/{club_id}/members/{user_id}":
         fills["user_id"] = world.members["U"].user_id  # U's role set to what it is: allowed or not, no change
@@ -460,6 +497,9 @@ async def prepare(world: World, http, route: str, column: str, actor: str | None
             "code"
         ]
         kw["json"] = {"code": code}
+    if route == "POST /api/v1/clubs/{club_id}/reels":
+        video = await ready_video(world.members[actor].user_id) if actor is not None else uuid.uuid4()
+        kw["json"] = {"media_id": video.hex, "caption": "matrix"}
     if route == "DELETE /api/v1/events/{event_id}/rsvp" and actor is not None:
         await world.rest(http, "POST", f"/events/{t['event_id']}/rsvp", actor)  # if it may, it has one
 
@@ -497,6 +537,10 @@ async def restore(world: World, route: str, column: str, actor: str | None, stat
             .exclude(id=t["report_id"])
             .delete()
         )
+    if route == "DELETE /api/v1/reels/{reel_id}" and status == 204:
+        from storage.models import Reel
+
+        await Reel.filter(id=t["reel_id"]).update(deleted_at=None)
     if route == "POST /api/v1/reports/{report_id}/resolve" and status == 200:
         await open_report(world, "PUB" if column == "public" else "PRIV")
 

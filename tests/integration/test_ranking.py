@@ -152,6 +152,9 @@ async def test_trained_model_beats_the_baselines_and_is_saved_with_its_metrics(w
     assert m["ndcg10_ranker"] > 1.2 * m["ndcg10_popularity"], m
     assert m["ndcg10_ranker"] > m["ndcg10_recency"] and m["recall20_ranker"] > m["recall20_popularity"], m
     assert len(m["ndcg_at_k_ranker"]) == 20
+    # Reels: watched by the same hidden tastes, ordered better than by how much they were watched.
+    assert m["reels_queries"] >= 20, m
+    assert m["reels_ndcg10_ranker"] > m["reels_ndcg10_popularity"], m
     docs = await registry.describe(world.mongo)
     assert docs[0]["_id"] == m["version"] and docs[0]["features"] == FEATURES
     assert docs[0]["metrics"]["ndcg10_ranker"] == m["ndcg10_ranker"]
@@ -180,7 +183,7 @@ async def test_feed_from_the_model_scores_and_explains_each_item(world, ranker):
         scores = [i["score"] for i in body["items"]]
         assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
         assert all(i["reason"] and "personal ranking model" not in i["reason"] for i in body["items"])
-        assert {i["type"] for i in body["items"]} <= {"event", "club", "room"}
+        assert {i["type"] for i in body["items"]} <= {"event", "club", "room", "reel"}
         reasons += [i["reason"] for i in body["items"]]
     assert len(set(reasons)) > 3  # the reasons say different things for different items
 

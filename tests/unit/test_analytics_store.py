@@ -106,3 +106,41 @@ def test_encode_maps_items_kinds_and_weights_and_drops_unknown_items():
     assert out["user"].tolist() == [7, 7, 9]
     assert [KINDS[k] for k in out["kind"]] == ["click", "dwell", "join"]
     assert np.allclose(out["weight"], [1.0, 1.5, 4.0])  # 45 s of dwell: 1.5 clicks
+
+
+def test_seals_written_before_reels_read_with_a_null_watch_ms(tmp_path):
+    """A seal of the eight columns before reels (no ``watch_ms``) reads under today's schema, and the
+    training log's encoding takes it: the history before reels stays usable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from storage.analytics import SCHEMA
+
+    store = AnalyticsStore(str(tmp_path))
+    old_schema = pa.schema([f for f in SCHEMA if f.name != "watch_ms"])
+    old = pa.Table.from_pylist(
+        [dict(zip(old_schema.names, r, strict=True)) for r in (row(1, T0), row(2, T0 + 1, "dwell"))],
+        schema=old_schema,
+    )
+    path = str(tmp_path / "old.parquet")
+    pq.write_table(old, path)
+    new = store.write_seal(
+        seal_id("1796000000000-2"),
+        [(*row(3, T0 + 2, "watch", ("reel", 4)), 15_000)],
+    )
+    table = store.read([path, *new.files])
+    assert table["watch_ms"].to_pylist() == [None, None, 15_000]
+    items = items_from_rows(
+        [
+            ("club", 1, 1, 0.0, float("nan"), float("inf"), True),
+            ("event", 1, 1, 0.0, T0 + DAY, T0 + DAY, True),
+            ("reel", 4, 1, 0.0, float("nan"), float("inf"), True, 30_000.0),
+        ],
+        {1: True},
+        {1: "c"},
+    )
+    cols = {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
+    out = encode(cols, *item_codes(items))
+    assert [KINDS[k] for k in out["kind"]] == ["click", "dwell", "watch"]
+    assert np.isnan(out["watch"][:2]).all() and out["watch"][2] == 15_000
+    assert out["weight"][2] == 0.75  # 15 s of a reel watched: three quarters of a click

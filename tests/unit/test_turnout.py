@@ -182,7 +182,7 @@ def world_items_log(w) -> tuple[Items, Log]:
         for e in w.events
     ]
     items = make_items(clubs, events)
-    rows = [(u, t, ref, kind, ts) for u, t, ref, kind, _, ts in w.interactions if t != "room"]
+    rows = [(u, t, ref, kind, ts) for u, t, ref, kind, _, ts in w.interactions if t in ("club", "event")]
     return items, make_log(items, rows)
 
 

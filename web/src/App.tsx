@@ -7,6 +7,8 @@ import { useClubUnread, useUnreadPolling } from "./lib/unreadClubs";
 import { useNotificationEvents } from "./lib/notifications";
 import { useBlockEvents } from "./lib/blocks";
 import { useDmEvents } from "./lib/dms";
+import { clearUploadQueues, dispatchMediaReady, type MediaReadyEvent } from "./lib/media";
+import { useSocketEvent } from "./lib/socket";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { FillContext } from "./components/shell/fill";
 import { OutageScreen } from "./components/shell/OutageScreen";
@@ -110,6 +112,11 @@ function Shell() {
   useNotificationEvents(user?.id ?? null);
   useDmEvents(user?.id ?? null);
   useBlockEvents(user?.id ?? null);
+  // An upload of this login processed (or refused): the composer holding it hears of it.
+  useSocketEvent<MediaReadyEvent>("media:ready", dispatchMediaReady);
+  useEffect(() => {
+    if (!user) clearUploadQueues();
+  }, [user]);
   const { total } = useClubUnread();
   useEffect(() => {
     document.title = formatTitle(user ? total : 0);

@@ -295,6 +295,23 @@ export interface paths {
         patch: operations["set_member_role"];
         trace?: never;
     };
+    "/api/v1/clubs/{club_id}/reels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Post a reel (a member): one of the caller's own ready videos, not attached to a message nor already a reel, with a caption of up to 500 characters */
+        post: operations["create_reel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clubs/{club_id}/reports": {
         parameters: {
             query?: never;
@@ -774,6 +791,24 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reels/{reel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A reel (whoever may see its club): its author, caption and video */
+        get: operations["get_reel"];
+        put?: never;
+        post?: never;
+        /** Delete a reel (its author, or a moderator of its club): it is never served again */
+        delete: operations["delete_reel"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1410,6 +1445,13 @@ export interface components {
         };
         /** FeedItem */
         FeedItem: {
+            /** @description reels: who posted it */
+            author?: components["schemas"]["ReelAuthor"] | null;
+            /**
+             * Caption
+             * @description reels: the caption
+             */
+            caption?: string | null;
             /**
              * Friends Club
              * @description events: the caller's club most of those come from
@@ -1432,6 +1474,8 @@ export interface components {
             going?: number | null;
             /** Id */
             id: number;
+            /** @description reels: the video (as GET /reels/{id} shows it) */
+            media?: components["schemas"]["ReelMedia"] | null;
             /**
              * Member
              * @description the caller belongs to the item's club
@@ -1455,7 +1499,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "event" | "club" | "room";
+            type: "event" | "club" | "room" | "reel";
         } & {
             [key: string]: unknown;
         };
@@ -1494,12 +1538,17 @@ export interface components {
              * Item Type
              * @enum {string}
              */
-            item_type: "event" | "club" | "room";
+            item_type: "event" | "club" | "room" | "reel";
             /**
              * Kind
              * @enum {string}
              */
-            kind: "impression" | "click" | "dwell";
+            kind: "impression" | "click" | "dwell" | "play" | "watch" | "complete" | "skip";
+            /**
+             * Watch Ms
+             * @default null
+             */
+            watch_ms: number | null;
         };
         /** InteractionsIn */
         InteractionsIn: components["schemas"]["InteractionIn"][];
@@ -1914,6 +1963,71 @@ export interface components {
              * @constant
              */
             status: "ready";
+        };
+        /** ReelAuthor */
+        ReelAuthor: {
+            /** Display Name */
+            display_name: string;
+            /** Id */
+            id: number;
+        };
+        /** ReelCreatedOut */
+        ReelCreatedOut: {
+            /** Reel Id */
+            reel_id: number;
+        };
+        /** ReelIn */
+        ReelIn: {
+            /**
+             * Caption
+             * @default
+             */
+            caption: string;
+            /** Media Id */
+            media_id: string;
+        };
+        /**
+         * ReelMedia
+         * @description The reel's video as a client plays it: the delivery routes of ``/media/{id}`` (the video itself and
+         *     its poster frame; a video has no thumbnail).
+         */
+        ReelMedia: {
+            /** Blurhash */
+            blurhash: string | null;
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @constant
+             */
+            kind: "video";
+            /** Poster Url */
+            poster_url: string | null;
+            /** Thumbnail Url */
+            thumbnail_url: string | null;
+            /** Url */
+            url: string;
+            /** Width */
+            width: number | null;
+        };
+        /** ReelOut */
+        ReelOut: {
+            author: components["schemas"]["ReelAuthor"];
+            /** Caption */
+            caption: string;
+            /** Club Id */
+            club_id: number;
+            /** Club Name */
+            club_name: string;
+            /** Created At */
+            created_at: string;
+            /** Id */
+            id: number;
+            media: components["schemas"]["ReelMedia"];
         };
         /** ReportCreatedOut */
         ReportCreatedOut: {
@@ -3260,6 +3374,86 @@ export interface operations {
             };
             /** @description not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_reel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                club_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReelIn"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReelCreatedOut"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5201,6 +5395,93 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VapidKeyOut"];
+                };
+            };
+        };
+    };
+    get_reel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReelOut"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_reel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -15,6 +15,16 @@ export function snippet(text: string, n = 80): string {
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }
 
+/** What a message shows in a quote or a list: its text, else what it carries ("Photo", "2 attachments"). */
+export function messageSnippet(m: { text?: string | null; attachments?: readonly { kind: string }[] | null }, n = 80): string {
+  const text = snippet(m.text ?? "", n);
+  if (text) return text;
+  const media = m.attachments ?? [];
+  if (media.length === 0) return "";
+  if (media.length > 1) return `${media.length} attachments`;
+  return media[0].kind === "video" ? "Video" : "Photo";
+}
+
 /** The display name of `userId` as their latest message shows it. */
 export function authorName(messages: readonly ChatMessage[], userId: number): string | undefined {
   for (let i = messages.length - 1; i >= 0; i--) if (messages[i].author.id === userId) return messages[i].author.display_name;

@@ -19,10 +19,13 @@
 import { api, type Schema } from "./api";
 import { newUuid } from "./uuid";
 
-export type ItemType = Schema<"InteractionIn">["item_type"];
-// What a client may log ("impression", "click", "dwell"); rsvp, join and attendance are recorded by the
-// server from the actions themselves.
-export type InteractionKind = Schema<"InteractionIn">["kind"];
+// Reels (issue 21) are logged as items of their own: how they were played.
+export type ItemType = Schema<"InteractionIn">["item_type"] | "reel";
+/** How a reel was watched: playback started, a stretch watched (`watch_ms`), played to the end, passed by. */
+export type ReelKind = "play" | "watch" | "complete" | "skip";
+// What a client may log ("impression", "click", "dwell", and a reel's playback); rsvp, join and attendance are
+// recorded by the server from the actions themselves.
+export type InteractionKind = Schema<"InteractionIn">["kind"] | ReelKind;
 
 /** What the logger needs of a feed item (a `FeedItem` of `GET /feed` fits). */
 export interface ItemRef {
@@ -36,6 +39,8 @@ export interface Interaction {
   item_id: number;
   kind: InteractionKind;
   dwell_ms?: number;
+  /** A reel's watched time (watch, complete, skip). */
+  watch_ms?: number;
   interaction_id: string;
 }
 
@@ -57,8 +62,11 @@ export interface LoggerOptions {
   dwellCheckMs?: number;
 }
 
-const ITEM_TYPES: readonly string[] = ["event", "club", "room"];
+const ITEM_TYPES: readonly string[] = ["event", "club", "room", "reel"];
+const WATCH_KINDS: readonly string[] = ["watch", "complete", "skip"];
 export const MAX_DWELL_MS = 24 * 3600 * 1000;
+/** The longest watch the server takes (an hour: longer is a client bug, not a viewing). */
+export const MAX_WATCH_MS = 3600 * 1000;
 
 export const newInteractionId = newUuid;
 
@@ -66,6 +74,7 @@ export const newInteractionId = newUuid;
 export function itemPath(item: ItemRef): string {
   if (item.type === "event") return `/events/${item.id}`;
   if (item.type === "room") return item.club_id != null ? `/clubs/${item.club_id}/rooms/${item.id}` : "/clubs";
+  if (item.type === "reel") return item.club_id != null ? `/clubs/${item.club_id}` : "/";
   return `/clubs/${item.id}`;
 }
 
@@ -161,6 +170,9 @@ export class InteractionLogger {
     if (kind === "dwell") {
       const ms = Number.isFinite(dwellMs) ? Math.round(dwellMs as number) : 1;
       entry.dwell_ms = Math.min(MAX_DWELL_MS, Math.max(1, ms));
+    } else if (WATCH_KINDS.includes(kind)) {
+      const ms = Number.isFinite(dwellMs) ? Math.round(dwellMs as number) : 0;
+      entry.watch_ms = Math.min(MAX_WATCH_MS, Math.max(0, ms));
     }
     this.queue.push(entry);
     if (this.queue.length > this.opts.maxQueue) {
@@ -288,6 +300,11 @@ export function logClick(item: ItemRef): void {
   logger().logClick(item);
 }
 
+/** A reel's playback: `play`, or `watch`/`complete`/`skip` with the time watched (ms). */
+export function logReel(reelId: number, kind: ReelKind, watchMs?: number): void {
+  logger().log({ type: "reel", id: reelId }, kind, watchMs);
+}
+
 /** Time spent on an item (ms ≥ 1). */
 export function logDwell(item: ItemRef, ms: number): void {
   logger().logDwell(item, ms);
@@ -358,6 +375,8 @@ export function feedReason(item: FeedFacts, trained: boolean, now: number = Date
       return popular ? "Popular in clubs like yours" : "A new club you might like";
     case "room":
       return popular ? `Active now in your club ${club}` : `A room of your club ${club}`;
+    case "reel":
+      return item.member ? `New in your club ${club}` : popular ? "Popular in clubs like yours" : `From ${club}`;
     default:
       return item.reason;
   }

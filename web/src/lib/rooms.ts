@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useSyncExternalStore } from "react";
 import type { Socket } from "socket.io-client";
 import { api, query } from "./api";
 import { call, getSocket, onSocket } from "./socket";
+import type { Attachment } from "./media";
 import { MessageStore, type Author, type ChatMessage, type JoinAck, type SendAck, type StoreSnapshot } from "../store/messages";
 
 export interface RoomState {
@@ -305,8 +306,14 @@ export class RoomSession {
 
   // -- actions -------------------------------------------------------------------------------------
   /** Queues a message (shown at once as "Sending…") and sends the queue if the room is joined. */
-  send(text: string, author: Author, replyToSeq?: number | null, threadRootSeq?: number | null): void {
-    this.store.enqueue(text, author, replyToSeq, undefined, threadRootSeq);
+  send(
+    text: string,
+    author: Author,
+    replyToSeq?: number | null,
+    threadRootSeq?: number | null,
+    attachments?: readonly Attachment[],
+  ): void {
+    this.store.enqueue(text, author, replyToSeq, undefined, threadRootSeq, attachments);
     void this.flush();
   }
 
@@ -320,6 +327,7 @@ export class RoomSession {
         text: p.text,
         ...(p.reply_to_seq ? { reply_to_seq: p.reply_to_seq } : {}),
         ...(p.thread_root_seq ? { thread_root_seq: p.thread_root_seq } : {}),
+        ...(p.attachments?.length ? { attachments: p.attachments.map((a) => a.id) } : {}),
       }),
     ).then(() => {
       this.scheduleResend();

@@ -15,6 +15,8 @@ export interface SearchHit {
   /** Where the room is, when the server says (a club's room or a DM). */
   club_id?: number | null;
   room_name?: string | null;
+  /** The message's media, when it has some. */
+  attachments?: { kind: string }[] | null;
 }
 
 export interface SearchPage {

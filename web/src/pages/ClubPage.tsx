@@ -12,6 +12,7 @@ import { refreshClubs } from "../lib/unreadClubs";
 import { parseUnread } from "../lib/unread";
 import { parseNotificationCount, setNotificationCount } from "../lib/notifications";
 import { removedMessage } from "../lib/errors";
+import { PostReelButton } from "../components/media/PostReel";
 import { AlertText, Button, ErrorAlert, Field, Loading, PageTitle, inputClass, linkClass } from "../components/ui";
 import { MessageButton } from "../components/MessageButton";
 
@@ -440,6 +441,7 @@ function ClubView({ clubId, roomParam }: { clubId: number; roomParam: number | n
         <Link to={`/clubs/${club.id}/events`} className={`shrink-0 text-sm ${linkClass}`}>
           Events
         </Link>
+        <PostReelButton clubId={club.id} clubName={club.name} />
         {!wider && (
           <DrawerButton open={drawer === "members"} onOpen={() => setDrawer("members")} controls="club-members">
             Members

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, Navigate, useLocation, useParams, useSearchParams } from "react-router-dom";
 import { useAuth } from "../lib/auth";
-import { snippet } from "../lib/chatView";
+import { messageSnippet } from "../lib/chatView";
 import { messageTime } from "../lib/dates";
 import { dmById, dmTitle, dmUnread, loadDms, useDms, type DmRoom } from "../lib/dms";
 import { hub, useRoomSession, useUnread } from "../lib/rooms";
@@ -69,7 +69,7 @@ function DmList({ selected, meId, now }: { selected: number | null; meId: number
                     <span className="flex min-w-0 gap-2 text-xs text-slate-600">
                       <span className="min-w-0 flex-1 truncate">
                         {last.author?.id === meId ? "You: " : ""}
-                        {last.deleted ? "message deleted" : snippet(last.text ?? "", 60)}
+                        {last.deleted ? "message deleted" : messageSnippet(last, 60)}
                       </span>
                       {typeof last.ts === "number" && <time dateTime={new Date(last.ts).toISOString()}>{messageTime(last.ts, now)}</time>}
                     </span>

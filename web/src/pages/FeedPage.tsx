@@ -15,6 +15,8 @@ import {
   logImpression,
   type ItemType,
 } from "../lib/interactions";
+import { loadReel, reelOf, type Reel } from "../lib/reels";
+import { ReelsStrip } from "../components/media/ReelsStrip";
 
 /** A feed item: its schema's fields and what the item's kind adds (a title, its club, a start time). */
 type FeedItem = Schema<"FeedItem"> & {
@@ -29,13 +31,27 @@ type FeedItem = Schema<"FeedItem"> & {
 
 type FeedResponse = Schema<"FeedOut"> & { items: FeedItem[] };
 
+/** The reels of the feed's items, in their order: from the item itself, else `GET /reels/{id}` (a reel
+ * that cannot be loaded is left out). */
+async function reelsOf(items: readonly FeedItem[]): Promise<Reel[]> {
+  const found = await Promise.all(
+    items
+      .filter((it) => (it.type as string) === "reel")
+      .map((it) => {
+        const reel = reelOf(it);
+        return reel ? Promise.resolve(reel) : loadReel(it.id).catch(() => null);
+      }),
+  );
+  return found.filter((r): r is Reel => r !== null);
+}
+
 /** An event of the "Upcoming for you" strip: one of the member's clubs, or one they RSVPed to. */
 type Upcoming = EventListItem & { club_name: string };
 
 const UPCOMING_MAX = 8;
 const UPCOMING_CLUBS = 12;
 
-const TYPE_LABEL: Record<ItemType, string> = { event: "Event", club: "Club", room: "Room" };
+const TYPE_LABEL: Record<ItemType, string> = { event: "Event", club: "Club", room: "Room", reel: "Reel" };
 
 function formatWhen(iso: string | undefined): string | null {
   if (!iso) return null;
@@ -49,6 +65,7 @@ export default function FeedPage() {
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   const [upcoming, setUpcoming] = useState<Upcoming[] | null>(null);
+  const [reels, setReels] = useState<Reel[]>([]);
   // Per card: a Join or RSVP on its way, and what went wrong with the last one.
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
   const [actionError, setActionError] = useState<ReadonlyMap<string, string>>(new Map());
@@ -63,8 +80,11 @@ export default function FeedPage() {
       Promise.all([
         api<FeedResponse>("GET", "/feed?limit=30").then(
           (res) => {
-            setItems(res.items ?? []);
+            const all = res.items ?? [];
+            // Reels play in their strip; the list has the rest.
+            setItems(all.filter((it) => (it.type as string) !== "reel"));
             setTrained(res.model != null);
+            void reelsOf(all).then(setReels);
           },
           (err: unknown) => setError(err),
         ),
@@ -184,7 +204,7 @@ export default function FeedPage() {
   );
 
   return (
-    <div className="mx-auto max-w-3xl p-4">
+    <div className="mx-auto w-full max-w-3xl p-4">
       <div className="mb-4 flex items-center justify-between gap-2">
         <PageTitle>For you</PageTitle>
         <Button variant="secondary" onClick={reload} disabled={loading}>
@@ -197,7 +217,9 @@ export default function FeedPage() {
       {items === null && loading && <p className="text-slate-600">Loading your feed…</p>}
       {items === null && !loading && error != null && <p className="text-slate-600">The feed could not be loaded.</p>}
 
-      {items !== null && items.length === 0 && (
+      <ReelsStrip reels={reels} />
+
+      {items !== null && items.length === 0 && reels.length === 0 && (
         <p className="text-slate-600">
           Nothing here yet.{" "}
           <Link to="/clubs" className={linkClass}>

@@ -124,6 +124,12 @@ export default function SearchPage() {
                 </span>
                 <span className="mt-1 block break-words text-sm [overflow-wrap:anywhere]">
                   <Highlight hit={hit} />
+                  {Array.isArray(hit.attachments) && hit.attachments.length > 0 && (
+                    <span className="ml-1 text-xs text-slate-600">
+                      {hit.text ? " · " : ""}
+                      {hit.attachments.length === 1 ? (hit.attachments[0].kind === "video" ? "Video" : "Photo") : `${hit.attachments.length} attachments`}
+                    </span>
+                  )}
                 </span>
               </Link>
             </li>

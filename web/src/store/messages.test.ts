@@ -161,6 +161,28 @@ describe("dedup", () => {
     }
   });
 
+  it("a message with attachments (and no text) is shown pending with them, then stored with them", () => {
+    const photo = { id: "a1", kind: "image" as const, url: "/media/a1/file", width: 4, height: 3, blurhash: null };
+    const clip = { id: "b2", kind: "video" as const, url: "/media/b2/file", width: 16, height: 9, blurhash: null };
+    const a = new MessageStore(ROOM);
+    a.applyJoin(join());
+    const p = a.enqueue("", alice, null, undefined, null, [photo]);
+    expect(a.pending[0].attachments).toEqual([photo]);
+    // Another empty message of one's own with other media is not the one acked.
+    a.receive(msg(1, { author: alice, text: "", attachments: [clip] }));
+    expect(a.pending).toHaveLength(1);
+    a.receive(msg(2, { author: alice, text: "", attachments: [photo] }));
+    expect(a.pending).toEqual([]);
+    expect(a.get(2)?.attachments).toEqual([photo]);
+
+    const b = new MessageStore(ROOM);
+    b.applyJoin(join());
+    const q = b.enqueue("look", alice, null, undefined, null, [photo, clip]);
+    b.ack(q.client_id, { seq: 1, rev: 1, message_id: "m1", ts: 5 });
+    expect(b.get(1)?.attachments?.map((x) => x.id)).toEqual(["a1", "b2"]);
+    void p;
+  });
+
   it("a broadcast of the same text by another author leaves one's pending message queued", () => {
     const s = new MessageStore(ROOM);
     s.applyJoin(join());

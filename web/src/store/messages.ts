@@ -8,6 +8,7 @@
 //   `client_id` (the server answers a re-sent client_id with the first ack and stores it once). A message
 //   is never in flight twice, and its ack replaces the queued entry with the stored message.
 
+import type { Attachment } from "../lib/media";
 import { newUuid } from "../lib/uuid";
 
 export interface Author {
@@ -40,6 +41,8 @@ export interface ChatMessage {
   pinned?: { by?: number | Author | null; at?: number | string | null } | null;
   /** The author is someone the reader blocked (the message is shown collapsed). */
   author_blocked?: boolean;
+  /** Its images and videos (none on a deleted message). */
+  attachments?: Attachment[];
 }
 
 /** Whether `m` mentions the user `meId`: the server's `mentions` when it has them, else "@name" in the text
@@ -84,6 +87,8 @@ export interface PendingMessage {
   reply_to_seq?: number;
   /** A reply in that message's thread. */
   thread_root_seq?: number;
+  /** Ready media sent with it (their ids go to the server). */
+  attachments?: Attachment[];
   author: Author;
   created_at: number;
   status: PendingStatus;
@@ -132,6 +137,13 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export const newClientId = newUuid;
+
+/** Whether a queued message and a stored one carry the same media (by id, in order). */
+function sameAttachments(a: readonly Attachment[] | undefined, b: readonly Attachment[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((att, i) => att.id === y[i]?.id);
+}
 
 export class MessageStore {
   readonly roomId: number;
@@ -297,7 +309,8 @@ export class MessageStore {
         p.author.id === m.author.id &&
         p.text === m.text &&
         (p.reply_to_seq ?? null) === (m.reply_to_seq ?? null) &&
-        (p.thread_root_seq ?? null) === (m.thread_root_seq ?? null),
+        (p.thread_root_seq ?? null) === (m.thread_root_seq ?? null) &&
+        sameAttachments(p.attachments, m.attachments),
     );
     if (i < 0) return;
     this.acked.set(this.queue[i].client_id, m.seq);
@@ -368,6 +381,7 @@ export class MessageStore {
     replyToSeq?: number | null,
     clientId: string = newClientId(),
     threadRootSeq?: number | null,
+    attachments?: readonly Attachment[],
   ): PendingMessage {
     const p: PendingMessage = {
       client_id: clientId,
@@ -378,6 +392,7 @@ export class MessageStore {
       status: "pending",
       ...(replyToSeq ? { reply_to_seq: replyToSeq } : {}),
       ...(threadRootSeq ? { thread_root_seq: threadRootSeq } : {}),
+      ...(attachments && attachments.length ? { attachments: [...attachments] } : {}),
     };
     this.queue.push(p);
     this.changed();
@@ -411,6 +426,7 @@ export class MessageStore {
         reactions: {},
         ...(p.reply_to_seq ? { reply_to_seq: p.reply_to_seq } : {}),
         ...(p.thread_root_seq ? { thread_root_seq: p.thread_root_seq } : {}),
+        ...(p.attachments?.length ? { attachments: p.attachments } : {}),
       });
       this.advance();
     }

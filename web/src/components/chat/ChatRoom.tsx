@@ -1,6 +1,6 @@
 // A chat room on screen: the container that wires a RoomSession (lib/rooms.ts) to the message list, the
 // composer and the scrolling (lib/useStickyScroll.ts), and marks what the reader has seen as read.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent as ReactDragEvent } from "react";
 import { useNavigate } from "react-router-dom";
 
 import type { Me } from "../../lib/api";
@@ -12,6 +12,8 @@ import { useStickyScroll } from "../../lib/useStickyScroll";
 import { blockMember, unblockMember, useBlocks } from "../../lib/blocks";
 import { pinnedSeqs, replyCounts as countReplies } from "../../lib/threads";
 import { ApiError } from "../../lib/api";
+import { uploadQueueFor, type Attachment } from "../../lib/media";
+import { LightboxProvider } from "../media/Lightbox";
 import { Drawer } from "../shell/Drawer";
 import { WIDER, useMediaQuery } from "../shell/useMediaQuery";
 import { PinsPanel } from "./PinsPanel";
@@ -164,10 +166,44 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
     return () => document.removeEventListener("visibilitychange", markRead);
   }, [markRead]);
 
+  // The room's attachments on their way (kept across room switches, like the draft).
+  const uploads = useMemo(() => uploadQueueFor(`room:${session.roomId}`), [session.roomId]);
+  // Files dragged over the room: dropped anywhere on it, they are attached.
+  const [dragging, setDragging] = useState(false);
+  const dragDepth = useRef(0);
+  const hasFiles = (e: ReactDragEvent) => [...e.dataTransfer.types].includes("Files");
+  const dropProps = {
+    onDragEnter: (e: ReactDragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      dragDepth.current += 1;
+      setDragging(true);
+    },
+    onDragOver: (e: ReactDragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    },
+    onDragLeave: (e: ReactDragEvent) => {
+      if (!hasFiles(e)) return;
+      dragDepth.current = Math.max(0, dragDepth.current - 1);
+      if (dragDepth.current === 0) setDragging(false);
+    },
+    onDrop: (e: ReactDragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      dragDepth.current = 0;
+      setDragging(false);
+      const files = [...e.dataTransfer.files];
+      if (files.length) uploads.add(files);
+      composerRef.current?.focus();
+    },
+  };
+
   const onSend = useCallback(
-    (body: string) => {
+    (body: string, attachments?: Attachment[]) => {
       setActionError(null);
-      session.send(body, { id: me.id, display_name: me.display_name }, replyTo);
+      session.send(body, { id: me.id, display_name: me.display_name }, replyTo, undefined, attachments);
       setReplyTo(null);
       stick();
       composerRef.current?.focus();
@@ -295,7 +331,15 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
   );
 
   const room = (
-    <section aria-labelledby="room-title" className="flex h-full min-h-0 min-w-0 flex-col">
+    <section aria-labelledby="room-title" className="relative flex h-full min-h-0 min-w-0 flex-col" {...dropProps}>
+      {dragging && (
+        <div
+          aria-hidden="true"
+          className="pointer-events-none absolute inset-2 z-30 flex items-center justify-center rounded-lg border-2 border-dashed border-indigo-500 bg-indigo-50/90 text-lg font-medium text-indigo-900 dark:bg-indigo-950/90 dark:text-indigo-100"
+        >
+          Drop images or videos to attach them
+        </div>
+      )}
       <header className="flex min-w-0 shrink-0 items-center justify-between gap-2 border-b border-slate-200 px-4 py-2">
         <RoomTitle name={roomName} dm={dm} />
         <div className="flex shrink-0 items-center gap-2">
@@ -395,6 +439,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
         onError={setActionError}
         onSend={onSend}
         onTyping={() => session.typing()}
+        uploads={uploads}
         placeholder={dm ? `Message ${roomName} (Enter sends, Shift+Enter for a new line)` : undefined}
       />
     </section>
@@ -404,7 +449,7 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
   // hidden, so its log and scroll are as they were when the thread closes). One tree either way.
   const beside = threadPanel !== null && wider;
   return (
-    <>
+    <LightboxProvider>
       <div
         className={
           beside
@@ -418,6 +463,6 @@ export function ChatRoom({ session, roomName, me, canModerate, names, target = n
         ) : null}
       </div>
       {dialogs}
-    </>
+    </LightboxProvider>
   );
 }

@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type RefObject } from "react";
 import { useParams } from "react-router-dom";
 
-import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
+import { MAX_MESSAGE_CHARS, messageSnippet } from "../../lib/chatView";
 import { clearDraft, loadDraft, saveDraft } from "../../lib/drafts";
+import { acceptOf, type Attachment, type UploadQueue } from "../../lib/media";
 import type { ChatMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
 import { EmojiPicker } from "./EmojiPicker";
+import { UploadTray, useUploads } from "../media/UploadTray";
 
 /** How long typing pauses before the draft is written to localStorage (not on every keystroke). */
 const DRAFT_SAVE_MS = 300;
@@ -29,6 +31,7 @@ export function Composer({
   inputId = "composer",
   label = "Message",
   placeholder,
+  uploads,
 }: {
   inputRef: RefObject<HTMLTextAreaElement | null>;
   /** The room the draft belongs to (without it: the club and the room's name). */
@@ -42,8 +45,8 @@ export function Composer({
   onDismissError: () => void;
   /** A message this side refuses to send (too long). */
   onError: (err: Error) => void;
-  /** The trimmed text to send. */
-  onSend: (text: string) => void;
+  /** The trimmed text to send (maybe empty when it carries attachments), and its ready attachments. */
+  onSend: (text: string, attachments?: Attachment[]) => void;
   onTyping: () => void;
   /** Where the draft is kept when not the room's own (a thread's). */
   draft?: string;
@@ -52,6 +55,8 @@ export function Composer({
   /** The text box's accessible name. */
   label?: string;
   placeholder?: string;
+  /** Where attached files go (without it: no attachments here). */
+  uploads?: UploadQueue;
 }) {
   const { clubId } = useParams();
   const draftKey = draft ?? roomId ?? `${clubId ?? ""}/${roomName}`;
@@ -86,15 +91,29 @@ export function Composer({
     timer.current = setTimeout(flush, DRAFT_SAVE_MS);
   }
 
+  const files = useUploads(uploads);
+  const fileInput = useRef<HTMLInputElement>(null);
+  // Why Send did nothing (attachments still on their way).
+  const [hold, setHold] = useState<string | null>(null);
+  const busy = files.some((f) => f.status !== "ready" && f.status !== "failed" && f.status !== "canceled");
+  if (hold && !busy) setHold(null);
+
   function send(e?: FormEvent) {
     e?.preventDefault();
     const body = text.trim();
-    if (!body) return;
+    const ready = files.some((f) => f.status === "ready");
+    if (!body && !ready && !busy) return;
+    if (busy) {
+      setHold("Your attachments are still uploading. Send once they are ready, or remove them.");
+      return;
+    }
     if (body.length > MAX_MESSAGE_CHARS) {
       onError(new Error(`A message holds at most ${MAX_MESSAGE_CHARS} characters (this one has ${body.length})`));
       return;
     }
-    onSend(body);
+    const attachments = uploads?.takeReady() ?? [];
+    if (attachments.length) onSend(body, attachments);
+    else onSend(body);
     setText("");
     clearTimeout(timer.current);
     pending.current = null;
@@ -130,6 +149,12 @@ export function Composer({
 
   return (
     <div className="min-w-0 shrink-0 border-t border-slate-200 p-3">
+      {uploads && <UploadTray queue={uploads} />}
+      {hold && (
+        <p role="status" className="mb-2 text-sm text-amber-900 dark:text-amber-200">
+          {hold}
+        </p>
+      )}
       {actionError != null && (
         <ErrorAlert error={actionError} className="mb-2">
           <Button small variant="secondary" className="ml-2" onClick={onDismissError}>
@@ -143,7 +168,7 @@ export function Composer({
             Replying to{" "}
             {replyParent ? (
               <>
-                <strong>{replyParent.author.display_name}</strong>: {snippet(replyParent.text, 60)}
+                <strong>{replyParent.author.display_name}</strong>: {messageSnippet(replyParent, 60)}
               </>
             ) : (
               <>message #{replyTo}</>
@@ -165,10 +190,45 @@ export function Composer({
             if (e.target.value.trim()) onTyping();
           }}
           onKeyDown={keys}
+          onPaste={(e) => {
+            if (!uploads) return;
+            const pasted = [...e.clipboardData.files];
+            if (pasted.length === 0) return;
+            // A pasted picture (a screenshot, a copied image): attached, not pasted as text.
+            e.preventDefault();
+            uploads.add(pasted);
+          }}
           rows={2}
           placeholder={placeholder ?? `Message #${roomName} (Enter sends, Shift+Enter for a new line)`}
           className={`${inputClass} min-w-0 flex-1 resize-none`}
         />
+        {uploads && (
+          <>
+            <input
+              ref={fileInput}
+              type="file"
+              multiple
+              accept={acceptOf()}
+              aria-label="Attach files"
+              tabIndex={-1}
+              className="hidden"
+              onChange={(e) => {
+                const picked = [...(e.target.files ?? [])];
+                e.target.value = "";
+                if (picked.length) uploads.add(picked);
+              }}
+            />
+            <button
+              type="button"
+              aria-label="Attach files"
+              title="Attach images or videos (or drop them here, or paste)"
+              onClick={() => fileInput.current?.click()}
+              className="inline-flex h-9 w-9 shrink-0 items-center justify-center rounded border border-slate-300 bg-white text-lg hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+            >
+              <span aria-hidden="true">📎</span>
+            </button>
+          </>
+        )}
         <EmojiPicker
           label="Insert emoji"
           onPick={insert}

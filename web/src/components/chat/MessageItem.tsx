@@ -1,11 +1,12 @@
 import { memo, useLayoutEffect, useRef, useState, type FocusEvent, type KeyboardEvent } from "react";
 
 import type { Me } from "../../lib/api";
-import { MAX_MESSAGE_CHARS, snippet } from "../../lib/chatView";
+import { MAX_MESSAGE_CHARS, messageSnippet } from "../../lib/chatView";
 import { fullTime, messageTime } from "../../lib/dates";
 import { mentions as mentionsName } from "../../lib/mentions";
 import { mentionsUser, type ChatMessage, type PendingMessage } from "../../store/messages";
 import { Button, ErrorAlert, inputClass } from "../ui";
+import { Attachments } from "../media/Attachments";
 import { MessageBody } from "./MessageBody";
 import { MessageMenu, type MenuItem } from "./MessageMenu";
 import { AddReaction, Reactions } from "./Reactions";
@@ -20,7 +21,7 @@ function Quote({ parent, seq }: { parent: ChatMessage | undefined; seq: number }
       {parent ? (
         <>
           <span className="font-medium">{parent.author.display_name}</span>:{" "}
-          {parent.deleted ? <em>message deleted</em> : snippet(parent.text)}
+          {parent.deleted ? <em>message deleted</em> : messageSnippet(parent)}
         </>
       ) : (
         <>Reply to an earlier message (#{seq})</>
@@ -242,7 +243,10 @@ export const MessageItem = memo(function MessageItem({
       ) : editing ? (
         <EditBox text={m.text} seq={m.seq} onEdit={onEdit} onSaveEdit={onSaveEdit} />
       ) : (
-        <MessageBody text={m.text} names={nameList} myName={me.display_name} />
+        <>
+          {m.text && <MessageBody text={m.text} names={nameList} myName={me.display_name} />}
+          <Attachments items={m.attachments} from={m.author.display_name} />
+        </>
       )}
       {!m.deleted && <Reactions reactions={m.reactions} meId={me.id} onReact={(emoji, add) => onReact(m, add, emoji)} />}
       {replies > 0 && onThread && (
@@ -370,7 +374,8 @@ export function PendingItem({
         </header>
       )}
       {p.reply_to_seq ? <Quote parent={parent} seq={p.reply_to_seq} /> : null}
-      <MessageBody text={p.text} names={nameList} myName={myName} />
+      {p.text && <MessageBody text={p.text} names={nameList} myName={myName} />}
+      <Attachments items={p.attachments} from={p.author.display_name} />
       {grouped && status}
       {p.status === "failed" && (
         <ErrorAlert error={p.error} className="mt-1">

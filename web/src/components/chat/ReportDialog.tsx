@@ -1,7 +1,7 @@
 // "Report message": a dialog asking why (`POST /reports {room_id, seq, reason}`); the club's moderators
 // get it in their report queue with a snapshot of the message.
 import { useState, type FormEvent } from "react";
-import { snippet } from "../../lib/chatView";
+import { messageSnippet } from "../../lib/chatView";
 import { MAX_REASON_CHARS, reasonProblem, reportMessage } from "../../lib/moderation";
 import type { ChatMessage } from "../../store/messages";
 import { Dialog } from "../Dialog";
@@ -46,7 +46,7 @@ export function ReportDialog({ message, onClose }: { message: ChatMessage | null
     <Dialog open={message !== null} onClose={onClose} title="Report message">
       {message && (
         <blockquote className="border-l-4 border-slate-300 pl-2 text-sm text-slate-700">
-          <span className="font-medium">{message.author.display_name}</span>: {snippet(message.text, 140)}
+          <span className="font-medium">{message.author.display_name}</span>: {messageSnippet(message, 140)}
         </blockquote>
       )}
       {done ? (
