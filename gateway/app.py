@@ -235,6 +235,10 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[MEDIA] = MediaActions(
             settings, backends.stores.objects, redis, backends.stores.mongo[mongo_store.MESSAGES]
         )
+        if backends.stores.objects is not None:
+            upload_origin = security.origin_of(backends.stores.objects.public_endpoint)
+            if upload_origin:
+                app[security.UPLOAD_ORIGIN] = upload_origin
         chat = app[CHAT] = Chat(settings, actors, redis, app[MEDIA])
         app[DMS] = Dms(actors)
         clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)

@@ -247,7 +247,9 @@ class ObjectStore:
             if _status(exc) == 404:
                 raise ObjectMissing(key) from None
             raise
-        async with r["Body"] as body:
+        # The body itself, not what its context manager yields (aiohttp's response, whose read() takes no size).
+        body = r["Body"]
+        async with body:
             yield body
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:

@@ -8,6 +8,8 @@ origin). Never ``*``: credentials (the refresh cookie) travel with these request
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import hdrs, web
 
 from storage.settings import Settings
@@ -29,6 +31,9 @@ STATIC_HEADERS = {
     # Replaces aiohttp's default, which names its version.
     "Server": "ClubHoloHub",
 }
+# The object store's public origin, known once the services run: browsers PUT uploads straight to it
+# (presigned URLs), so connect-src must name it.
+UPLOAD_ORIGIN = web.AppKey("upload_origin", str)
 HSTS = "max-age=31536000; includeSubDomains"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PREFLIGHT_MAX_AGE_S = 600
@@ -118,6 +123,9 @@ def install(app: web.Application, settings: Settings) -> None:
         headers.update(STATIC_HEADERS)
         host = _host(request.headers, settings)
         connect = f"'self' ws://{host} wss://{host}" if host and _safe_host(host) else "'self'"
+        upload = request.app.get(UPLOAD_ORIGIN)
+        if upload:
+            connect += f" {upload}"
         headers["Content-Security-Policy"] = CSP.format(connect=connect)
         if request_scheme(request, settings) == "https":
             headers["Strict-Transport-Security"] = HSTS
@@ -133,6 +141,14 @@ def install(app: web.Application, settings: Settings) -> None:
                 headers.popall(hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS, None)
 
     app.on_response_prepare.append(on_prepare)
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, or None when it has no host or could break the policy."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not _safe_host(parts.netloc):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _safe_host(host: str) -> bool:
