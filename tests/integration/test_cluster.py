@@ -39,7 +39,7 @@ from redis import asyncio as redis_async
 from support.chat import ChatClient, GatewayProcess, LiveView
 from support.cluster import HEALTH_CHECK_FAILURES, HEALTH_CHECK_PERIOD_MS, LocalCluster
 from support.members import Api, client_session, make_member
-from support.wait import wait_for
+from support.wait import budget, wait_for
 
 from actors.hashing import jump_hash
 from storage import keys
@@ -53,6 +53,10 @@ SEND_GAP_S = 0.15  # a member's pace: the stream is still flowing when the node 
 KILL_AT_ACKED = 60  # of ROOMS * 2 * SENDS
 CALL_TIMEOUT_S = 5.0  # a client gives up waiting for an ack after this and resends
 DEADLINE_S = 120.0  # first member connected to audit; a hang fails instead of blocking CI
+# The whole scenario, and the cleanup after it, each fail with every task's stack when they overrun
+# (well inside the suite's 900 s timeout, whose dump shows threads only, never the await that hung).
+SCENARIO_BUDGET_S = 540.0
+TEARDOWN_BUDGET_S = 240.0
 
 
 class Unacked(Exception):
@@ -182,7 +186,8 @@ async def _close(client: ChatClient) -> None:
 
 async def shard_nodes(url: str) -> dict[tuple[str, int], str]:
     """(kind, shard) -> the Ray node id hosting it, as the gateway's ``/metrics`` shows it."""
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(f"{url}/metrics") as resp:
         assert resp.status == 200, await resp.text()
         text = await resp.text()
     return {
@@ -332,208 +337,229 @@ async def test_node_loss_loses_no_acked_message(settings, services, smtp, tmp_pa
     stage: Stage | None = None
     watching: list[HeartbeatWatch] = []
     try:
-        started = time.monotonic()
-        await asyncio.to_thread(cluster.start)
-        cluster_up = time.monotonic()
-        env = {**cluster.gateway_env(), "CLUBHUB_SMTP_URL": smtp.url}
-        gateways = [
-            GatewayProcess(settings, services, cluster.address, tmp_path, extra_env=env) for _ in range(2)
-        ]
-        await asyncio.gather(*(g.ready() for g in gateways))
-        gateways_up = time.monotonic()
+        async with budget(SCENARIO_BUDGET_S, "the node-loss scenario"):
+            started = time.monotonic()
+            await asyncio.to_thread(cluster.start)
+            cluster_up = time.monotonic()
+            env = {**cluster.gateway_env(), "CLUBHUB_SMTP_URL": smtp.url}
+            gateways = [
+                GatewayProcess(settings, services, cluster.address, tmp_path, extra_env=env) for _ in range(2)
+            ]
+            await asyncio.gather(*(g.ready() for g in gateways))
+            gateways_up = time.monotonic()
 
-        # -- where the shards are, and which node dies ---------------------------------------------
-        placement = await shard_nodes(gateways[0].url)
-        workers = {n.node_id for n in cluster.worker_nodes}
-        assert placement and set(placement.values()) <= workers, (placement, workers)
-        room_shards = sorted(shard for kind, shard in placement if kind == "room")
-        victim = cluster.node_of(placement[("room", room_shards[0])])
-        survivor = next(n for n in cluster.worker_nodes if n is not victim)
-        doomed = {
-            shard for (kind, shard), node in placement.items() if kind == "room" and node == victim.node_id
-        }
+            # -- where the shards are, and which node dies ---------------------------------------------
+            placement = await shard_nodes(gateways[0].url)
+            workers = {n.node_id for n in cluster.worker_nodes}
+            assert placement and set(placement.values()) <= workers, (placement, workers)
+            room_shards = sorted(shard for kind, shard in placement if kind == "room")
+            victim = cluster.node_of(placement[("room", room_shards[0])])
+            survivor = next(n for n in cluster.worker_nodes if n is not victim)
+            doomed = {
+                shard
+                for (kind, shard), node in placement.items()
+                if kind == "room" and node == victim.node_id
+            }
 
-        people = [await make_member(gateways[0].url, smtp, f"member {i}") for i in range(2 * ROOMS)]
-        club_id, rooms = await rooms_on_shards(gateways[0].url, people[0], doomed, len(room_shards), ROOMS)
-        for p in people[1:]:
-            async with client_session(gateways[1].url) as http:
-                await Api(http, p).call("POST", f"/clubs/{club_id}/join", expect=200)
-        # A live session hosted by a doomed shard, with every kind of state: hands (in the order raised), a
-        # speaker, questions with upvotes and an answer, a poll with votes, a pinned announcement.
-        eid = await live_event_on_shards(gateways[0].url, people[0], club_id, doomed, len(room_shards))
-        stage = Stage(eid)
-        for i, name in enumerate(("host", "ann", "ben", "cat")):
-            await stage.enter(name, gateways[i % 2].url, people[i].token)
-        ann, ben, cat = (p.user_id for p in people[1:4])
-        await stage.act("cat", "live:hand", raised=True)
-        await stage.act("ben", "live:hand", raised=True)
-        await stage.act("host", "live:promote", user_id=ann, role="speaker")
-        q1 = (await stage.act("ben", "live:ask", text="What's next?"))["question_id"]
-        q2 = (await stage.act("cat", "live:ask", text="Any demos?"))["question_id"]
-        for voter in ("ann", "cat"):
-            await stage.act(voter, "live:upvote", question_id=q2)
-        await stage.act("ann", "live:upvote", question_id=q1)
-        await stage.act("host", "live:answer", question_id=q1)
-        poll = await stage.act("host", "live:poll", question="Tabs or spaces?", options=["tabs", "spaces"])
-        p1 = poll["poll_id"]
-        await stage.act("ann", "live:vote", poll_id=p1, option=1)
-        await stage.act("ben", "live:vote", poll_id=p1, option=1)
-        await stage.act("cat", "live:vote", poll_id=p1, option=0)
-        await stage.act("host", "live:pin", text="Slides at example.org")
-        before = await stage.join("host")
-        assert before["hands"] == [cat, ben] and before["speakers"] == [ann]
-        assert [(q["question_id"], q["votes"], q["answered"]) for q in before["questions"]] == [
-            (q2, 2, False),
-            (q1, 1, True),
-        ]
-        assert [p["tallies"] for p in before["polls"]] == [[1, 2]]
-        assert before["pinned"] == "Slides at example.org"
-        await stage.everyone_at(before["version"])
+            people = [await make_member(gateways[0].url, smtp, f"member {i}") for i in range(2 * ROOMS)]
+            club_id, rooms = await rooms_on_shards(
+                gateways[0].url, people[0], doomed, len(room_shards), ROOMS
+            )
+            for p in people[1:]:
+                async with client_session(gateways[1].url) as http:
+                    await Api(http, p).call("POST", f"/clubs/{club_id}/join", expect=200)
+            # A live session hosted by a doomed shard, with every kind of state: hands (in the order raised), a
+            # speaker, questions with upvotes and an answer, a poll with votes, a pinned announcement.
+            eid = await live_event_on_shards(gateways[0].url, people[0], club_id, doomed, len(room_shards))
+            stage = Stage(eid)
+            for i, name in enumerate(("host", "ann", "ben", "cat")):
+                await stage.enter(name, gateways[i % 2].url, people[i].token)
+            ann, ben, cat = (p.user_id for p in people[1:4])
+            await stage.act("cat", "live:hand", raised=True)
+            await stage.act("ben", "live:hand", raised=True)
+            await stage.act("host", "live:promote", user_id=ann, role="speaker")
+            q1 = (await stage.act("ben", "live:ask", text="What's next?"))["question_id"]
+            q2 = (await stage.act("cat", "live:ask", text="Any demos?"))["question_id"]
+            for voter in ("ann", "cat"):
+                await stage.act(voter, "live:upvote", question_id=q2)
+            await stage.act("ann", "live:upvote", question_id=q1)
+            await stage.act("host", "live:answer", question_id=q1)
+            poll = await stage.act(
+                "host", "live:poll", question="Tabs or spaces?", options=["tabs", "spaces"]
+            )
+            p1 = poll["poll_id"]
+            await stage.act("ann", "live:vote", poll_id=p1, option=1)
+            await stage.act("ben", "live:vote", poll_id=p1, option=1)
+            await stage.act("cat", "live:vote", poll_id=p1, option=0)
+            await stage.act("host", "live:pin", text="Slides at example.org")
+            before = await stage.join("host")
+            assert before["hands"] == [cat, ben] and before["speakers"] == [ann]
+            assert [(q["question_id"], q["votes"], q["answered"]) for q in before["questions"]] == [
+                (q2, 2, False),
+                (q1, 1, True),
+            ]
+            assert [p["tallies"] for p in before["polls"]] == [[1, 2]]
+            assert before["pinned"] == "Slides at example.org"
+            await stage.everyone_at(before["version"])
 
-        # Per room: one member on each gateway.
-        members = [
-            Member(f"r{r}-gw{g}", people[2 * r + g].token, room_id, gateways[g].url)
-            for r, room_id in enumerate(rooms)
-            for g in (0, 1)
-        ]
-        deadline = time.monotonic() + DEADLINE_S
-        for m in members:
-            await m.ensure_connected(deadline)
+            # Per room: one member on each gateway.
+            members = [
+                Member(f"r{r}-gw{g}", people[2 * r + g].token, room_id, gateways[g].url)
+                for r, room_id in enumerate(rooms)
+                for g in (0, 1)
+            ]
+            deadline = time.monotonic() + DEADLINE_S
+            for m in members:
+                await m.ensure_connected(deadline)
 
-        def acked() -> int:
-            return sum(len(m.acked) for m in members)
+            def acked() -> int:
+                return sum(len(m.acked) for m in members)
 
-        streaming = time.monotonic()
-        senders = [asyncio.create_task(m.send_all(deadline)) for m in members]
-        try:
+            streaming = time.monotonic()
+            senders = [asyncio.create_task(m.send_all(deadline)) for m in members]
+            try:
 
-            async def enough():
-                assert not any(t.done() and t.exception() for t in senders), [t.exception() for t in senders]
-                return acked() >= KILL_AT_ACKED
+                async def enough():
+                    assert not any(t.done() and t.exception() for t in senders), [
+                        t.exception() for t in senders
+                    ]
+                    return acked() >= KILL_AT_ACKED
 
-            await wait_for(enough, timeout=max(1.0, deadline - time.monotonic()))
-            acked_at_kill = acked()
-            beats = HeartbeatWatch(services.urls()["redis"])
-            await beats.start()
-            watching.append(beats)
-            await asyncio.to_thread(victim.kill)
-            killed_at = victim.killed_at
-            assert killed_at is not None
+                await wait_for(enough, timeout=max(1.0, deadline - time.monotonic()))
+                acked_at_kill = acked()
+                beats = HeartbeatWatch(services.urls()["redis"])
+                await beats.start()
+                watching.append(beats)
+                await asyncio.to_thread(victim.kill)
+                killed_at = victim.killed_at
+                assert killed_at is not None
 
-            # The doomed shards come back on the surviving node (listed by both gateways' /metrics).
-            async def moved():
-                placements = [await shard_nodes(g.url) for g in gateways]
-                return (
-                    all(p.get(("room", s)) == survivor.node_id for p in placements for s in doomed)
-                    and time.monotonic()
+                # The doomed shards come back on the surviving node (listed by both gateways' /metrics).
+                async def moved():
+                    try:
+                        placements = [await shard_nodes(g.url) for g in gateways]
+                    except (aiohttp.ClientError, TimeoutError):
+                        return False  # a scrape that did not answer in time is asked again
+                    return (
+                        all(p.get(("room", s)) == survivor.node_id for p in placements for s in doomed)
+                        and time.monotonic()
+                    )
+
+                moved_at = await wait_for(moved, timeout=max(1.0, deadline - time.monotonic()), interval=0.25)
+                await asyncio.gather(*senders)
+                lapsed = await beats.stop()
+            finally:
+                for task in senders:
+                    task.cancel()
+                await asyncio.gather(*senders, return_exceptions=True)
+
+            # Live delivery resumed without any rejoin: the restarted shards found the rooms' gateways (kept in
+            # Redis). A member whose socket the gateway dropped at a gap (a batch stored but never published
+            # before the kill) resumes below, like every other member.
+            still_connected = [m for m in members if m.connected()]
+            for m in still_connected:
+                top = max(
+                    seq for other in members if other.room_id == m.room_id for seq in other.acked.values()
                 )
 
-            moved_at = await wait_for(moved, timeout=max(1.0, deadline - time.monotonic()), interval=0.25)
-            await asyncio.gather(*senders)
-            lapsed = await beats.stop()
-        finally:
-            for task in senders:
-                task.cancel()
-            await asyncio.gather(*senders, return_exceptions=True)
+                async def has_top(m=m, top=top):
+                    return any(msg["seq"] == top for msg in m.received)
 
-        # Live delivery resumed without any rejoin: the restarted shards found the rooms' gateways (kept in
-        # Redis). A member whose socket the gateway dropped at a gap (a batch stored but never published
-        # before the kill) resumes below, like every other member.
-        still_connected = [m for m in members if m.connected()]
-        for m in still_connected:
-            top = max(seq for other in members if other.room_id == m.room_id for seq in other.acked.values())
+                try:
+                    await wait_for(has_top, timeout=30)
+                except AssertionError:
+                    tail = [msg["seq"] for msg in m.received][-10:]
+                    raise AssertionError(
+                        f"{m.name}, still connected, never got seq {top} live (holds ...{tail}); gateway "
+                        f"heartbeats missing during the recovery: {lapsed}"
+                    ) from None
 
-            async def has_top(m=m, top=top):
-                return any(msg["seq"] == top for msg in m.received)
+            # Every member reconnects once more and asks for what it is missing.
+            for m in members:
+                await m.drop()
+                await m.ensure_connected(deadline)
 
-            try:
-                await wait_for(has_top, timeout=30)
-            except AssertionError:
-                tail = [msg["seq"] for msg in m.received][-10:]
-                raise AssertionError(
-                    f"{m.name}, still connected, never got seq {top} live (holds ...{tail}); gateway "
-                    f"heartbeats missing during the recovery: {lapsed}"
-                ) from None
-
-        # Every member reconnects once more and asks for what it is missing.
-        for m in members:
-            await m.drop()
-            await m.ensure_connected(deadline)
-
-        # The live session restarted with its shard: re-joiners on both gateways get exactly the state they
-        # had; its rules and order hold, and its version continues with no gap for those who never re-joined.
-        for name in ("cat", "ann"):
-            assert await stage.join(name) == before, name
-        refused = await stage.sockets["ben"].call("live:vote", {"event_id": eid, "poll_id": p1, "option": 0})
-        assert refused["error"]["code"] == "conflict", refused  # one vote per member, remembered
-        await stage.act("host", "live:close_poll", poll_id=p1)
-        await stage.act("ben", "live:upvote", question_id=q2)
-        q3 = (await stage.act("cat", "live:ask", text="And after that?"))["question_id"]
-        await stage.act("cat", "live:hand", raised=False)
-        after = await stage.join("ann")
-        assert after["version"] == before["version"] + 4
-        assert after["hands"] == [ben] and after["speakers"] == [ann]
-        assert [(q["question_id"], q["votes"]) for q in after["questions"]] == [(q2, 3), (q1, 1), (q3, 0)]
-        assert [(p["tallies"], p["closed"]) for p in after["polls"]] == [([1, 2], True)]
-        assert after["pinned"] == "Slides at example.org"
-        await stage.everyone_at(after["version"])
-        for name, view in stage.views.items():
-            assert view.gaps == 0 and view.state == after, name
-
-        # -- the audit -----------------------------------------------------------------------------
-        first_ack_after = min(done for m in members for begun, done in m.ack_times if begun >= killed_at)
-        recovery_s = first_ack_after - killed_at
-        report = {
-            "recovery_s": round(recovery_s, 2),
-            "shards_moved_s": round(moved_at - killed_at, 2),
-            "health_check": f"{HEALTH_CHECK_PERIOD_MS} ms x {HEALTH_CHECK_FAILURES}",
-            "acked_at_kill": acked_at_kill,
-            "acked": acked(),
-            "errors": dict(sum((m.errors for m in members), Counter())),
-            "connects": {m.name: m.connects for m in members},
-            "doomed_shards": sorted(doomed),
-            "live_delivery_without_rejoin": len(still_connected),
-            "heartbeat_lapses": lapsed,
-            "live_session_version": [before["version"], after["version"]],
-            "cluster_up_s": round(cluster_up - started, 1),
-            "gateways_up_s": round(gateways_up - cluster_up, 1),
-            "members_ready_s": round(streaming - gateways_up, 1),
-        }
-        print(f"\nnode loss: kill to first successful send {recovery_s:.2f} s; {json.dumps(report)}")
-        record_property("node_loss", json.dumps(report))
-        (cluster.root / "node-loss.json").write_text(json.dumps(report, indent=2))
-
-        for room_id in rooms:
-            in_room = [m for m in members if m.room_id == room_id]
-            stored = stored_messages(services, settings, room_id)
-            acks = {cid: seq for m in in_room for cid, seq in m.acked.items()}
-            assert len(acks) == len(in_room) * SENDS, (
-                "every send is acked in the end (resent, same client_id)"
+            # The live session restarted with its shard: re-joiners on both gateways get exactly the state they
+            # had; its rules and order hold, and its version continues with no gap for those who never re-joined.
+            for name in ("cat", "ann"):
+                assert await stage.join(name) == before, name
+            refused = await stage.sockets["ben"].call(
+                "live:vote", {"event_id": eid, "poll_id": p1, "option": 0}
             )
-            seqs = [doc["seq"] for doc in stored]
-            assert seqs == list(range(1, len(stored) + 1)), (
-                "stored seqs run 1..N without a gap across the kill"
-            )
-            seq_of = {doc["client_id"]: doc["seq"] for doc in stored}
-            assert len(seq_of) == len(stored), "a client_id was stored twice"
-            assert set(seq_of) == set(acks), "stored exactly what was acked"
-            wrong = {cid: (seq, seq_of[cid]) for cid, seq in acks.items() if seq_of[cid] != seq}
-            assert wrong == {}, "an ack named another seq than the stored one"
-            expected = [(doc["seq"], doc["text"]) for doc in stored]
-            for m in in_room:
-                assert not m.truncated, f"{m.name} was away for more than the replay window"
-                got = [(msg["seq"], msg["text"]) for msg in m.received]
-                dup = [s for s, n in Counter(s for s, _ in got).items() if n > 1]
-                assert dup == [], f"{m.name} got seqs {dup[:10]} twice"
-                assert got == expected, f"{m.name}: got {len(got)} messages, expected {len(expected)}"
-        assert recovery_s < DEADLINE_S
+            assert refused["error"]["code"] == "conflict", refused  # one vote per member, remembered
+            await stage.act("host", "live:close_poll", poll_id=p1)
+            await stage.act("ben", "live:upvote", question_id=q2)
+            q3 = (await stage.act("cat", "live:ask", text="And after that?"))["question_id"]
+            await stage.act("cat", "live:hand", raised=False)
+            after = await stage.join("ann")
+            assert after["version"] == before["version"] + 4
+            assert after["hands"] == [ben] and after["speakers"] == [ann]
+            assert [(q["question_id"], q["votes"]) for q in after["questions"]] == [(q2, 3), (q1, 1), (q3, 0)]
+            assert [(p["tallies"], p["closed"]) for p in after["polls"]] == [([1, 2], True)]
+            assert after["pinned"] == "Slides at example.org"
+            await stage.everyone_at(after["version"])
+            for name, view in stage.views.items():
+                assert view.gaps == 0 and view.state == after, name
+
+            # -- the audit -----------------------------------------------------------------------------
+            first_ack_after = min(done for m in members for begun, done in m.ack_times if begun >= killed_at)
+            recovery_s = first_ack_after - killed_at
+            report = {
+                "recovery_s": round(recovery_s, 2),
+                "shards_moved_s": round(moved_at - killed_at, 2),
+                "health_check": f"{HEALTH_CHECK_PERIOD_MS} ms x {HEALTH_CHECK_FAILURES}",
+                "acked_at_kill": acked_at_kill,
+                "acked": acked(),
+                "errors": dict(sum((m.errors for m in members), Counter())),
+                "connects": {m.name: m.connects for m in members},
+                "doomed_shards": sorted(doomed),
+                "live_delivery_without_rejoin": len(still_connected),
+                "heartbeat_lapses": lapsed,
+                "live_session_version": [before["version"], after["version"]],
+                "cluster_up_s": round(cluster_up - started, 1),
+                "gateways_up_s": round(gateways_up - cluster_up, 1),
+                "members_ready_s": round(streaming - gateways_up, 1),
+            }
+            print(f"\nnode loss: kill to first successful send {recovery_s:.2f} s; {json.dumps(report)}")
+            record_property("node_loss", json.dumps(report))
+            (cluster.root / "node-loss.json").write_text(json.dumps(report, indent=2))
+
+            for room_id in rooms:
+                in_room = [m for m in members if m.room_id == room_id]
+                stored = stored_messages(services, settings, room_id)
+                acks = {cid: seq for m in in_room for cid, seq in m.acked.items()}
+                assert len(acks) == len(in_room) * SENDS, (
+                    "every send is acked in the end (resent, same client_id)"
+                )
+                seqs = [doc["seq"] for doc in stored]
+                assert seqs == list(range(1, len(stored) + 1)), (
+                    "stored seqs run 1..N without a gap across the kill"
+                )
+                seq_of = {doc["client_id"]: doc["seq"] for doc in stored}
+                assert len(seq_of) == len(stored), "a client_id was stored twice"
+                assert set(seq_of) == set(acks), "stored exactly what was acked"
+                wrong = {cid: (seq, seq_of[cid]) for cid, seq in acks.items() if seq_of[cid] != seq}
+                assert wrong == {}, "an ack named another seq than the stored one"
+                expected = [(doc["seq"], doc["text"]) for doc in stored]
+                for m in in_room:
+                    assert not m.truncated, f"{m.name} was away for more than the replay window"
+                    got = [(msg["seq"], msg["text"]) for msg in m.received]
+                    dup = [s for s, n in Counter(s for s, _ in got).items() if n > 1]
+                    assert dup == [], f"{m.name} got seqs {dup[:10]} twice"
+                    assert got == expected, f"{m.name}: got {len(got)} messages, expected {len(expected)}"
+            assert recovery_s < DEADLINE_S
+    except BaseException:
+        for g in gateways:  # CI keeps only what the test prints
+            print(f"--- {g.log.name} (tail)\n{g.log.read_text(errors='replace')[-4000:]}")
+        raise
     finally:
-        for watch in watching:
-            await watch.stop()
-        if stage is not None:
-            await stage.close()
-        for m in members:
-            await m.drop()
-        for g in gateways:
-            await asyncio.to_thread(g.stop)
-        await asyncio.to_thread(cluster.stop)
+        async with budget(TEARDOWN_BUDGET_S, "stopping the members, gateways and cluster"):
+            for watch in watching:
+                await watch.stop()
+            if stage is not None:
+                await stage.close()
+            for m in members:
+                await m.drop()
+            for g in gateways:
+                await asyncio.to_thread(g.stop)
+            await asyncio.to_thread(cluster.stop)

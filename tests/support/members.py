@@ -24,9 +24,14 @@ def loopback_source() -> str:
 
 def client_session(base_url: str, source: str | None = None) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(local_addr=(source or loopback_source(), 0))
-    # unsafe: accept cookies from an IP-address host (the refresh cookie of 127.0.0.1).
+    # unsafe: accept cookies from an IP-address host (the refresh cookie of 127.0.0.1). A request that
+    # gets no answer fails after two minutes (aiohttp's default is five): a hung gateway should fail a
+    # test with its URL, not run into the suite's timeout, whose dump cannot say which request hung.
     return aiohttp.ClientSession(
-        base_url=base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        base_url=base_url,
+        connector=connector,
+        cookie_jar=aiohttp.CookieJar(unsafe=True),
+        timeout=aiohttp.ClientTimeout(total=120),
     )
 
 
