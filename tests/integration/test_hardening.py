@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import psutil
@@ -130,7 +131,7 @@ def test_M2_dev_host_check_accepts_loopback():
 # --------------------------------------------------------------------------- M4: security headers
 
 
-def assert_hardened(resp: aiohttp.ClientResponse, host: str) -> None:
+def assert_hardened(resp: aiohttp.ClientResponse, host: str, upload_origin: str) -> None:
     where = f"{resp.method} {resp.url.path} -> {resp.status}"
     csp = resp.headers.get("Content-Security-Policy", "")
     directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
@@ -139,7 +140,9 @@ def assert_hardened(resp: aiohttp.ClientResponse, host: str) -> None:
     assert directives.get("frame-ancestors") == ["'none'"], (where, csp)
     assert directives.get("object-src") == ["'none'"], (where, csp)
     assert directives.get("base-uri") == ["'self'"], (where, csp)
-    assert set(directives.get("connect-src", [])) == {"'self'", f"ws://{host}", f"wss://{host}"}, (where, csp)
+    # The object store's origin too: browsers PUT uploads straight to it.
+    connect = {"'self'", f"ws://{host}", f"wss://{host}", upload_origin}
+    assert set(directives.get("connect-src", [])) == connect, (where, csp)
     assert resp.headers.get("X-Content-Type-Options") == "nosniff", where
     assert resp.headers.get("X-Frame-Options") == "DENY", where
     assert resp.headers.get("Referrer-Policy") in ("strict-origin-when-cross-origin", "no-referrer"), where
@@ -150,6 +153,8 @@ def assert_hardened(resp: aiohttp.ClientResponse, host: str) -> None:
 
 async def test_M4_security_headers(gateway, http, member):
     host = gateway.url.removeprefix("http://")
+    endpoint = urlsplit(gateway.backends.stores.objects.public_endpoint)
+    upload_origin = f"{endpoint.scheme}://{endpoint.netloc}"
     auth = {"Authorization": f"Bearer {member.token}"}
     checks = [
         ("GET", "/healthz", {}, None, 200),
@@ -168,7 +173,7 @@ async def test_M4_security_headers(gateway, http, member):
     for method, path, headers, body, status in checks:
         async with http.request(method, path, headers=headers, json=body) as resp:
             assert resp.status == status, (method, path, resp.status, await resp.text())
-            assert_hardened(resp, host)
+            assert_hardened(resp, host, upload_origin)
     async with http.get("/") as resp:
         assert "text/html" in resp.headers["Content-Type"]
 
