@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from .domain.room import Member, Room
 
 NEGATIVE_MEMBER_TTL_S = 5.0
+# The negative cache's bound: past it, expired entries go, and if that is not enough, all of them (it only
+# saves queries; strangers sending to many clubs must not grow a shard's memory).
+NEGATIVE_MEMBER_MAX = 10_000
 
 
 FIELDS = ("user_id", "role", "muted_until", "joined_at", "user__display_name")
@@ -63,11 +66,18 @@ class MemberDirectory:
         for key in wanted:
             r = found.get(key)
             if r is None:
-                self._not_member[key] = now + NEGATIVE_MEMBER_TTL_S
+                self._remember_not_member(key, now)
                 continue
             for room in rooms:
                 if room.club_id == key[0]:
                     room.set_member(member_of(r), key[1])
+
+    def _remember_not_member(self, key: tuple[int, int], now: float) -> None:
+        if len(self._not_member) >= NEGATIVE_MEMBER_MAX:
+            self._not_member = {k: t for k, t in self._not_member.items() if t >= now}
+            if len(self._not_member) >= NEGATIVE_MEMBER_MAX:
+                self._not_member.clear()
+        self._not_member[key] = now + NEGATIVE_MEMBER_TTL_S
 
     async def refresh(self, club_id: int, user_id: int) -> Member | None:
         """The member as stored now (None: no longer a member)."""

@@ -59,6 +59,7 @@ TEXT_MAX = 200
 TIMEOUT_S = 10.0  # per push: connect, TLS, request and the status line
 CONCURRENCY = 32  # pushes in flight per WebPusher
 STATUS_LINE_MAX = 1024
+AUTHORIZATION_CACHE_MAX = 1000  # signed VAPID headers kept, one per push service origin
 VAPID_TTL_S = 12 * 3600  # a VAPID JWT's lifetime (RFC 8292: at most 24 h); re-signed an hour before it ends
 # How long a push service keeps a message for a device that is offline (the TTL header), per kind: a reminder
 # or "live now" is of no use hours later; a mention or a DM still is.
@@ -368,6 +369,10 @@ class WebPusher:
             return cached[0]
         expires = int(now) + VAPID_TTL_S
         header = self.vapid.sign({"sub": self.subject, "aud": audience, "exp": expires})["Authorization"]
+        if audience not in self._authorization and len(self._authorization) >= AUTHORIZATION_CACHE_MAX:
+            # Audiences are push services' origins, few in practice; a subscription's endpoint is the
+            # client's choice, so the cache is bounded anyway: the oldest entry goes.
+            del self._authorization[next(iter(self._authorization))]
         self._authorization[audience] = (header, expires)
         return header
 

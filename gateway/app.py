@@ -41,7 +41,7 @@ from gateway.http import safety as http_safety
 from gateway.http import search as http_search
 from gateway.http.api import Api
 from gateway.http.auth import authenticate, client_ip
-from gateway.http.errors import error_middleware, error_response
+from gateway.http.errors import error_middleware, error_response, quiet_malformed_requests
 from gateway.http.keys import (
     ACCOUNTS,
     ACTORS,
@@ -179,11 +179,13 @@ def create_sio(app: web.Application, settings: Settings, metrics: GatewayMetrics
 def runner_options(settings: Settings) -> dict:
     """``web.AppRunner`` options every gateway runs with. aiohttp closes a connection that has not sent a
     whole request within ``keepalive_timeout`` of connecting (or of its last response); its default is an
-    hour, which let slow-header clients hold connections open: this is the header timeout."""
-    return {"keepalive_timeout": settings.header_timeout_s}
+    hour, which let slow-header clients hold connections open: this is the header timeout. No access log:
+    aiohttp's names whole URLs, and some carry a credential in the query (an unsubscribe link's token)."""
+    return {"keepalive_timeout": settings.header_timeout_s, "access_log": None}
 
 
 def create_app(settings: Settings, backends: Backends | None = None) -> web.Application:
+    quiet_malformed_requests()
     metrics = GatewayMetrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,

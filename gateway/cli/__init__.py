@@ -256,7 +256,6 @@ async def serve(settings: Settings, supervisor_fd: int | None = None) -> None:
     runner = web.AppRunner(
         app,
         handle_signals=False,
-        access_log=None,
         shutdown_timeout=5.0,
         **runner_options(settings),
     )

@@ -12,6 +12,7 @@ import logging
 import math
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from actors.domain.errors import CODES, DomainError
 from gateway.core.logs import client_error
@@ -22,6 +23,27 @@ CODE_BY_STATUS = {status: code for code, status in CODES.items() if code != "ema
 CODE_BY_STATUS.update({400: "invalid", 405: "invalid", 411: "invalid", 415: "invalid"})
 # Headers of aiohttp's HTTP errors a client needs (the allowed methods, when to retry, how to authenticate).
 PASSED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a request line with raw control bytes, an oversize header)
+    at ERROR with a traceback whose message repeats the raw request line, query string and all: a token
+    of an unsubscribe link, say. It answered 400 already and it is the client's fault, so the record is
+    replaced by one rate-limited WARNING line naming the kind of error, never the URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            client_error("malformed_http", f"malformed HTTP request refused ({type(exc).__name__})")
+            return False
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install ``MalformedRequestFilter`` on aiohttp's server logger (once per process)."""
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in logger.filters):
+        logger.addFilter(MalformedRequestFilter())
 
 
 def error_body(code: str, message: str) -> dict:

@@ -313,3 +313,27 @@ async def test_M3_repeated_client_errors_log_one_line(gateway, owner, gateway_lo
             resp = await http.post("/api/v1/auth/login", data="[" * 1000)
             await assert_error(resp, 422, "invalid")
     assert_quiet(gateway_log, max_lines=2)  # one per kind at most
+
+
+async def test_M3_unparsable_request_line_logs_one_line_without_its_url(gateway, gateway_log):
+    """aiohttp refuses a request line with raw control bytes (400) and would log it whole, query and all:
+    an unsubscribe link's token with it. One WARNING line naming the error, never the URL."""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    secret = "UnsubscribeTokenThatMustNotBeLogged"
+    for _ in range(3):  # rate-limited: repeats add no line
+        reader, writer = await asyncio.open_connection(host, int(port), local_addr=(loopback_source(), 0))
+        writer.write(f"GET /api/v1/notifications/unsubscribe?token={secret}\x01\x02 HTTP/1.1\r\n".encode())
+        writer.write(b"Host: x\r\n\r\n")
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+        assert status.split()[1:2] == [b"400"], status
+        writer.close()
+    # The barrier: a well-formed request answered after them; whatever they logged is logged by then.
+    async with client_session(gateway.url) as http, http.get("/healthz") as resp:
+        assert resp.status == 200
+    assert not any(
+        secret in r.getMessage() or (r.exc_info and secret in str(r.exc_info[1])) for r in gateway_log
+    )
+    kinds = [getattr(r, "client_error", None) for r in gateway_log]
+    assert kinds.count("malformed_http") <= 1 and set(kinds) <= {"malformed_http"}, kinds
+    assert_quiet(gateway_log)

@@ -174,3 +174,34 @@ def test_digest_mail_lists_links_and_cuts(tmp_path):
     assert "\n" not in one.subject and "\r" not in one.subject
     assert message_link("https://h", 5, None, None) == "https://h/rooms/5"
     assert message_link("https://h", None, None, None) == "https://h/"
+
+
+def test_the_vapid_header_cache_is_bounded_and_reuses_a_live_header(tmp_path, monkeypatch):
+    from actors import push
+    from actors.config import ActorConfig
+
+    settings = Settings(data_dir=tmp_path)
+    urls = {"postgres": "postgres://x", "mongo": "mongodb://x", "redis": "redis://x"}  # never connected
+    config = ActorConfig.from_settings(settings, urls, vapid_private_key=vapid_key(settings))
+    pusher = push.WebPusher(config)
+    monkeypatch.setattr(push, "AUTHORIZATION_CACHE_MAX", 3)
+    first = pusher.authorization("https://push-0.example/send/a")
+    assert pusher.authorization("https://push-0.example/send/b") == first  # one JWT per origin
+    for i in range(1, 6):
+        pusher.authorization(f"https://push-{i}.example/send/a")
+    assert list(pusher._authorization) == [f"https://push-{i}.example" for i in (3, 4, 5)]
+
+
+def test_the_negative_member_cache_is_bounded(monkeypatch):
+    from actors import members
+
+    monkeypatch.setattr(members, "NEGATIVE_MEMBER_MAX", 4)
+    directory = members.MemberDirectory()
+    for user in range(3):
+        directory._remember_not_member((1, user), now=100.0)
+    directory._remember_not_member((1, 3), now=200.0)  # the first three expired at 105: dropped at the bound
+    directory._remember_not_member((1, 4), now=200.0)
+    assert set(directory._not_member) == {(1, 3), (1, 4)}
+    for user in range(5, 9):
+        directory._remember_not_member((1, user), now=201.0)  # all live at the bound: the cache starts over
+    assert len(directory._not_member) <= 4 and (1, 8) in directory._not_member
