@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores bench-media capacity soak loadtest fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium janus deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores bench-media capacity soak loadtest fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -30,6 +30,13 @@ $(WEB_DIST): $(WEB_DEPS) $(WEB_SOURCES)
 
 web-test: $(WEB_DEPS)
 	cd web && npm test --silent
+
+# Live-session audio's media server (Debian's Janus WebRTC Server): embedded by `clubhub services up` when
+# installed. `make run` works without it (live sessions then say audio is unavailable); the tests want it.
+janus:
+	@command -v janus >/dev/null \
+		|| $(SUDO) apt-get install -y -q janus >/dev/null \
+		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q janus >/dev/null)
 
 chromium:
 	@(command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1) \
@@ -115,7 +122,7 @@ run: install
 # SIGINT after TEST_DEADLINE: pytest then prints where it was stuck and its summary so far, well before
 # CI's own limit cuts the log off.
 TEST_DEADLINE ?= 60m
-test: install chromium web-test deploy-tools
+test: install chromium janus web-test deploy-tools
 	timeout --signal=INT --kill-after=2m $(TEST_DEADLINE) $(BIN)/python -m pytest
 
 # The multi-node test alone (make test runs it too): a head, two worker nodes and two gateways on this

@@ -41,7 +41,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = ("postgres", "mongo", "redis", "s3")
+SERVICE_NAMES = ("postgres", "mongo", "redis", "s3", "janus")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
@@ -186,7 +186,32 @@ def ping_s3(url: str, timeout: float = 1.0) -> None:
     ping(url, timeout)
 
 
-PINGS = {"postgres": ping_postgres, "mongo": ping_mongo, "redis": ping_redis, "s3": ping_s3}
+def ping_janus(url: str, timeout: float = 1.0) -> None:
+    """Janus's WebSocket API answers ``info`` (the one request token auth lets through)."""
+    import websocket  # websocket-client: a blocking client, as the other pings are
+
+    try:
+        ws = websocket.create_connection(url, subprotocols=["janus-protocol"], timeout=timeout)
+    except (OSError, websocket.WebSocketException) as exc:
+        raise ServiceError("janus", f"no answer at {url}: {exc}") from None
+    try:
+        ws.send(json.dumps({"janus": "info", "transaction": "ping"}))
+        answer = json.loads(ws.recv())
+    except (OSError, ValueError, websocket.WebSocketException) as exc:
+        raise ServiceError("janus", f"no answer to info: {exc}") from None
+    finally:
+        ws.close()
+    if answer.get("janus") != "server_info":
+        raise ServiceError("janus", f"info answered {answer.get('janus')!r}")
+
+
+PINGS = {
+    "postgres": ping_postgres,
+    "mongo": ping_mongo,
+    "redis": ping_redis,
+    "s3": ping_s3,
+    "janus": ping_janus,
+}
 
 
 # --------------------------------------------------------------------------- embedded services
@@ -844,18 +869,179 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+# Where Debian (and a source build's default prefix) put Janus's plugins, transports, loggers and events.
+JANUS_LIB_GLOBS = ("/usr/lib/*/janus", "/usr/lib/janus", "/usr/local/lib/janus", "/opt/janus/lib/janus")
+JANUS_PLUGIN = "libjanus_audiobridge.so"
+JANUS_TRANSPORT = "libjanus_websockets.so"
+
+
+class JanusService(EmbeddedService):
+    """The Janus WebRTC Server (Debian's ``janus``) for live-session audio, configured from scratch under
+    ``<data_dir>/janus/conf`` (the package's ``/etc/janus`` is never read).
+
+    Why each choice:
+
+    - One plugin, AudioBridge (live sessions mix their stage's voices into one stream per listener), and
+      one transport, the WebSocket API on a loopback port (``ws_ip``, ``ws_acl`` 127.); every other plugin,
+      transport, logger and event handler is disabled by name, and the admin API is off.
+    - ``token_auth`` with ``token_auth_secret``: every request but ``info`` needs a token the gateway signs
+      (HMAC-SHA1 over ``<expiry>,janus,<plugins>``), so only members the gateway admitted reach Janus; the
+      AudioBridge ``admin_key`` (rooms are created and participants muted or kicked only with it) and the
+      core ``admin_secret`` are generated once into ``secrets.json`` (0600), kept across restarts.
+    - ICE gathers on 127.0.0.1 only (``ice_enforce_list``, no mDNS) within ``CLUBHUB_JANUS_RTP_PORTS``.
+    - The WebSocket port is picked like the other services' (the previous one while free) and the log is
+      ``janus.log``; the process runs in a session of its own and stops on SIGTERM.
+    """
+
+    name = "janus"
+
+    @staticmethod
+    def find_binary(settings: Settings) -> str | None:
+        path = settings.janus_bin or shutil.which("janus")
+        return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+    def binary(self) -> str:
+        path = self.find_binary(self.settings)
+        if path is None:
+            raise ServiceError(
+                self.name, "janus binary not found (apt-get install janus, or CLUBHUB_JANUS_BIN)"
+            )
+        return path
+
+    @staticmethod
+    def lib_dir() -> Path:
+        for pattern in JANUS_LIB_GLOBS:
+            for candidate in sorted(Path("/").glob(pattern.lstrip("/"))):
+                if (candidate / "plugins" / JANUS_PLUGIN).is_file():
+                    return candidate
+        raise ServiceError("janus", f"{JANUS_PLUGIN} not found under {', '.join(JANUS_LIB_GLOBS)}")
+
+    def secrets(self) -> dict[str, str]:
+        """``token_secret``, ``admin_key`` and ``admin_secret``: generated on first use, kept (0600)."""
+        path = self.dir / "secrets.json"
+        try:
+            data = json.loads(path.read_text())
+            if {"token_secret", "admin_key", "admin_secret"} <= set(data):
+                return data
+        except (OSError, ValueError):
+            pass
+        self.dir.mkdir(parents=True, exist_ok=True)
+        data = {k: secrets.token_urlsafe(32) for k in ("token_secret", "admin_key", "admin_secret")}
+        write_private(path, json.dumps(data))
+        return data
+
+    def write_config(self, port: int, lib: Path) -> Path:
+        conf = self.dir / "conf"
+        conf.mkdir(parents=True, exist_ok=True)
+        restrict(conf)
+        keys = self.secrets()
+
+        def others(kind: str, keep: str | None) -> str:
+            names = sorted(p.name for p in (lib / kind).glob("libjanus_*.so"))
+            return ",".join(n for n in names if n != keep)
+
+        write_private(
+            conf / "janus.jcfg",
+            f"""general: {{
+    configs_folder = "{conf}"
+    plugins_folder = "{lib / "plugins"}"
+    transports_folder = "{lib / "transports"}"
+    events_folder = "{lib / "events"}"
+    loggers_folder = "{lib / "loggers"}"
+    debug_level = 4
+    server_name = "clubhub-janus"
+    admin_secret = "{keys["admin_secret"]}"
+    token_auth = true
+    token_auth_secret = "{keys["token_secret"]}"
+}}
+media: {{
+    rtp_port_range = "{self.settings.janus_rtp_ports}"
+}}
+nat: {{
+    ice_enforce_list = "127.0.0.1"
+    ignore_mdns = true
+}}
+plugins: {{
+    disable = "{others("plugins", JANUS_PLUGIN)}"
+}}
+transports: {{
+    disable = "{others("transports", JANUS_TRANSPORT)}"
+}}
+loggers: {{
+    disable = "{others("loggers", None)}"
+}}
+events: {{
+    broadcast = false
+}}
+""",
+        )
+        write_private(
+            conf / "janus.transport.websockets.jcfg",
+            f"""general: {{
+    json = "compact"
+    ws = true
+    ws_port = {port}
+    ws_ip = "127.0.0.1"
+    ws_acl = "127."
+    wss = false
+}}
+admin: {{
+    admin_ws = false
+    admin_wss = false
+}}
+""",
+        )
+        write_private(
+            conf / "janus.plugin.audiobridge.jcfg",
+            f"""general: {{
+    admin_key = "{keys["admin_key"]}"
+    lock_rtp_forward = true
+    events = false
+}}
+""",
+        )
+        return conf
+
+    def start(self) -> bool:
+        if self.is_running():
+            return False
+        binary, lib = self.binary(), self.lib_dir()
+        for attempt in range(3):
+            port = self._choose_port(0) if attempt == 0 else free_port()
+            conf = self.write_config(port, lib)
+            self.log_file.unlink(missing_ok=True)
+            proc = self._spawn([binary, "-F", str(conf), "-C", str(conf / "janus.jcfg"), "-o"])
+            url = f"ws://127.0.0.1:{port}"
+            try:
+                self._wait_ready(proc, url)
+            except ServiceError as exc:
+                if proc.poll() is None:
+                    _terminate(psutil.Process(proc.pid))
+                # libwebsockets reports a taken port in its own words; another free port is tried.
+                if attempt < 2 and "bind" in _log_tail(self.log_file).lower():
+                    continue
+                raise exc from None
+            self.write_state(
+                pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), port=port, url=url
+            )
+            return True
+        raise AssertionError("unreachable")
+
+
 SERVICE_CLASSES: dict[str, type[EmbeddedService]] = {
     "postgres": PostgresService,
     "mongo": MongoService,
     "redis": RedisService,
     "s3": S3Service,
+    "janus": JanusService,
 }
 
 
 class Services:
-    """The four backing services, embedded or external, as one unit. The object store (``s3``) is
-    embedded only when ``CLUBHUB_S3_URL`` is unset and ``s3_embedded`` allows it (``clubhub gateway``
-    starts nothing of its own: without a URL it has no object store and media answers ``unavailable``)."""
+    """The backing services, embedded or external, as one unit. The object store (``s3``) is embedded only
+    when ``CLUBHUB_S3_URL`` is unset and ``s3_embedded`` allows it (``clubhub gateway`` starts nothing of
+    its own: without a URL it has no object store and media answers ``unavailable``); the media server
+    (``janus``) likewise, and only where its binary is installed (without it live sessions have no audio)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -866,11 +1052,17 @@ class Services:
                 ("mongo", settings.mongo_url),
                 ("redis", settings.redis_url),
                 ("s3", settings.s3_url),
+                ("janus", settings.janus_url),
             )
             if url
         }
-        # Not configured at all: no URL and nothing started (the object store is optional).
+        # Not configured at all: no URL and nothing started (the object store and the media server are
+        # optional; Janus is embedded only where its binary is installed).
         self.absent: set[str] = set() if settings.s3_url or settings.s3_embedded else {"s3"}
+        # A binary named in CLUBHUB_JANUS_BIN is wanted: if it is missing, `up` says so.
+        wanted = settings.janus_bin or JanusService.find_binary(settings)
+        if not settings.janus_url and not (settings.janus_embedded and wanted):
+            self.absent.add("janus")
         self.names = tuple(n for n in SERVICE_NAMES if n not in self.absent)
         self.embedded: dict[str, EmbeddedService] = {
             name: SERVICE_CLASSES[name](settings) for name in self.names if name not in self.external

@@ -28,6 +28,8 @@ SECRET_FIELDS = (
     "smtp_url",
     "s3_url",
     "vapid_private_key",
+    "janus_token_secret",
+    "janus_admin_key",
 )
 # A Ray custom resource name; Ray's own (CPU, GPU, memory, object_store_memory) are refused by Settings.
 RAY_RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$"
@@ -121,6 +123,16 @@ class Settings(BaseSettings):
     s3_embedded: bool = True
     # Presigned upload URLs name this endpoint instead of the one we use (a proxy or CDN in front of S3).
     s3_public_endpoint: str | None = None
+    # The Janus WebRTC server's WebSocket API (ws://host:8188) for live-session audio. Unset: an embedded
+    # Janus when the `janus` binary is installed (and janus_embedded allows it); neither: no audio.
+    janus_url: str | None = Field(None, pattern=r"^wss?://[^\s]+$")
+    janus_embedded: bool = True
+    # An external Janus's secrets (the embedded one generates its own, once, under the data dir): the
+    # HMAC secret its signed tokens are checked with (token_auth_secret) and the AudioBridge admin_key.
+    janus_token_secret: SecretStr | None = None
+    janus_admin_key: SecretStr | None = None
+    # The embedded Janus's RTP/ICE port range (UDP, loopback).
+    janus_rtp_ports: str = Field("40000-40999", pattern=r"^[0-9]{4,5}-[0-9]{4,5}$")
 
     # Database names used with embedded services (external URLs carry their own).
     postgres_db: str = Field("clubhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
@@ -133,6 +145,7 @@ class Settings(BaseSettings):
     redis_server_bin: str | None = None
     mongo_server_bin: str | None = None
     weed_bin: str | None = None
+    janus_bin: str | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -264,6 +277,18 @@ class Settings(BaseSettings):
     def _media_cdn(self) -> Settings:
         if self.media_public_url and self.media_url_secret is None:
             raise ValueError("media_public_url needs media_url_secret: the CDN checks the URLs it signs")
+        return self
+
+    @model_validator(mode="after")
+    def _janus_secrets(self) -> Settings:
+        if self.janus_url and (self.janus_token_secret is None or self.janus_admin_key is None):
+            raise ValueError(
+                "janus_url needs janus_token_secret and janus_admin_key: the gateway signs members' tokens "
+                "and manages the audio rooms with them"
+            )
+        low, high = (int(p) for p in self.janus_rtp_ports.split("-"))
+        if not 1024 <= low < high <= 65535:
+            raise ValueError("janus_rtp_ports: LOW-HIGH with 1024 <= LOW < HIGH <= 65535")
         return self
 
     @property

@@ -136,8 +136,11 @@ def missing_external(settings: Settings) -> list[str]:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    # Starts nothing of its own: without CLUBHUB_S3_URL there is no object store (media answers unavailable).
-    settings = _bind_overrides(_settings(), args).model_copy(update={"s3_embedded": False})
+    # Starts nothing of its own: without CLUBHUB_S3_URL there is no object store (media answers unavailable),
+    # without CLUBHUB_JANUS_URL no media server (live sessions run without audio).
+    settings = _bind_overrides(_settings(), args).model_copy(
+        update={"s3_embedded": False, "janus_embedded": False}
+    )
     missing = missing_external(settings)
     if missing:
         print(
@@ -382,6 +385,8 @@ def worker_environment(settings: Settings, ray_address: str, urls: dict, index: 
             env[variable] = urls[name]  # external ones stay as given (a variable or its _FILE)
     if not settings.s3_embedded:  # `clubhub gateway --workers N`: the workers start no SeaweedFS either
         env["CLUBHUB_S3_EMBEDDED"] = "false"
+    if not settings.janus_embedded:  # nor Janus
+        env["CLUBHUB_JANUS_EMBEDDED"] = "false"
     listener = settings.metrics_listener
     if listener is not None and listener[1]:
         # One /metrics per worker, each on a port of its own: a scrape must see every process.

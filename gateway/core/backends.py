@@ -9,7 +9,7 @@ import logging
 import time
 
 from actors import runtime
-from storage.services import Services
+from storage.services import Services, ping_janus
 from storage.settings import Settings
 from storage.stores import Stores
 from storage.timing import StoreTimings
@@ -31,11 +31,14 @@ class Backends:
         # Set before start to have every store call timed (the app's clubhub_store_operation_seconds).
         self.timings: StoreTimings | None = None
         self._probe = None
+        # The media server's WebSocket API once the services run; None: live sessions have no audio.
+        self.janus_url: str | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             self.started_services = await loop.run_in_executor(None, self.services.up)
+            self.janus_url = self.services.urls().get("janus") if self._media_server() else None
             # ray.init registers signal handlers and expects the main thread: run it inline.
             self.started_ray = runtime.start_ray(self.settings)
             self._probe = runtime.health_probe()
@@ -51,17 +54,24 @@ class Backends:
             raise
 
     async def readiness(self) -> dict[str, str]:
-        """``{service: "ok" | reason}`` for postgres, mongo, redis, s3 (when media has an object store) and
-        ray, checked concurrently."""
+        """``{service: "ok" | reason}`` for postgres, mongo, redis, s3 (when media has an object store),
+        janus (when live sessions have a media server) and ray, checked concurrently."""
         timeout = self.settings.ready_timeout_s
         if self.stores is None:
-            names = ("postgres", "mongo", "redis", *self._object_store(), "ray")
+            names = ("postgres", "mongo", "redis", *self._object_store(), *self._media_server(), "ray")
             return {name: "not started" for name in names}
         stores_check = self.stores.ping(timeout)
         ray_check = asyncio.wait_for(runtime.ping_ray(self._probe), timeout)
-        failures, ray_result = await asyncio.gather(stores_check, ray_check, return_exceptions=True)
+        janus_check = self._ping_janus(timeout)
+        failures, ray_result, janus = await asyncio.gather(
+            stores_check, ray_check, janus_check, return_exceptions=True
+        )
         names = ("postgres", "mongo", "redis", *(("s3",) if self.stores.objects is not None else ()))
         report = {name: failures.get(name, "ok") for name in names}
+        if janus is not None:
+            report["janus"] = (
+                janus if isinstance(janus, str) else f"{type(janus).__name__}: {str(janus)[:200]}"
+            )
         if isinstance(ray_result, BaseException):
             report["ray"] = (
                 "timed out"
@@ -74,6 +84,22 @@ class Backends:
 
     def _object_store(self) -> tuple[str, ...]:
         return ("s3",) if "s3" in self.services.names else ()
+
+    def _media_server(self) -> tuple[str, ...]:
+        return ("janus",) if "janus" in self.services.names else ()
+
+    async def _ping_janus(self, seconds: float) -> str | None:
+        """'ok' or why not; None without a media server (a blocking client: in a thread, bounded)."""
+        url = self.janus_url
+        if url is None:
+            return None
+        try:
+            await asyncio.wait_for(asyncio.to_thread(ping_janus, url, seconds), seconds + 0.5)
+        except TimeoutError:
+            return "timed out"
+        except Exception as exc:
+            return " ".join(str(exc).split())[:200]
+        return "ok"
 
     async def model_status(self) -> dict | None:
         """The feed model's versions (``registry.status``), or None when the registry does not answer."""

@@ -16,12 +16,19 @@ async def test_readyz_when_everything_answers(http):
     resp = await http.get("/readyz")
     body = await resp.json()
     assert resp.status == 200, body
-    assert body["services"] == {"postgres": "ok", "mongo": "ok", "redis": "ok", "s3": "ok", "ray": "ok"}
+    assert body["services"] == {
+        "postgres": "ok",
+        "mongo": "ok",
+        "redis": "ok",
+        "s3": "ok",
+        "janus": "ok",
+        "ray": "ok",
+    }
     # The feed model's status rides along (this gateway's database has no trained model).
     assert body["model"] == {"served": None, "newest": None, "waiting_s": 0.0, "stale": False}
 
 
-@pytest.mark.parametrize("victim", ["redis", "mongo", "postgres", "s3"])
+@pytest.mark.parametrize("victim", ["redis", "mongo", "postgres", "s3", "janus"])
 async def test_readyz_names_a_stopped_service(http, services, victim):
     service = services.embedded[victim]
     assert await asyncio.to_thread(service.stop)

@@ -147,7 +147,7 @@ async def test_metrics_show_stream_lag_readiness_and_the_shards_start_times(gate
     assert "# TYPE clubhub_stream_lag_entries gauge" in text
 
     ready = {lb["backend"]: v for lb, v in samples(text, "clubhub_backend_ready")}
-    assert ready == {"postgres": 1.0, "mongo": 1.0, "redis": 1.0, "s3": 1.0, "ray": 1.0}
+    assert ready == {"postgres": 1.0, "mongo": 1.0, "redis": 1.0, "s3": 1.0, "janus": 1.0, "ray": 1.0}
 
     started = samples(text, "clubhub_shard_start_time_seconds")
     kinds = {lb["kind"] for lb, _ in started}

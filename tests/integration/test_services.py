@@ -14,6 +14,8 @@ from storage.services import PINGS, Services, redact
 from storage.settings import Settings
 
 CLUBHUB = str(Path(sys.executable).parent / "clubhub")
+# Every embedded service, in the order `up` lists them (`make test` installs Janus, the fifth).
+ALL = ("postgres", "mongo", "redis", "s3", "janus")
 
 
 def clubhub(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -26,8 +28,8 @@ def test_up_status_down_lifecycle(tmp_path):
     data = tmp_path / "data"
     first = clubhub(data, "services", "up")
     assert first.returncode == 0, first.stderr
-    assert "started: postgres, mongo, redis, s3" in first.stdout
-    for name in ("postgres", "mongo", "redis", "s3"):
+    assert f"started: {', '.join(ALL)}" in first.stdout
+    for name in ALL:
         assert f"{name}" in first.stdout and "answering" in first.stdout
 
     services = Services(Settings(data_dir=data))
@@ -42,8 +44,8 @@ def test_up_status_down_lifecycle(tmp_path):
     status = clubhub(data, "services", "status")
     assert status.returncode == 0
     lines = status.stdout.strip().splitlines()
-    assert len(lines) == 4
-    for name, line in zip(("postgres", "mongo", "redis", "s3"), lines):
+    assert len(lines) == len(ALL)
+    for name, line in zip(ALL, lines, strict=True):
         # Shown without the password (the embedded Redis has one).
         assert (
             line.startswith(name) and redact(urls[name]) in line and "answering" in line and "not" not in line
@@ -59,17 +61,34 @@ def test_up_status_down_lifecycle(tmp_path):
     assert listening == {("127.0.0.1", p) for p in s3.read_state()["ports"].values()}
     assert len(listening) == 8
 
+    # The media server: its WebSocket API alone, on loopback; every request but info needs a signed token.
+    janus = services.embedded["janus"]
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for c in janus.process().net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert listening == {("127.0.0.1", janus.read_state()["port"])}
+    keys = janus.secrets()
+    assert _janus(urls["janus"], {"janus": "create"})["error"]["code"] == 403
+    assert _janus(urls["janus"], {"janus": "create", "token": "1,janus:forged"})["error"]["code"] == 403
+    assert _janus(urls["janus"], {"janus": "create", "token": _janus_token(keys["token_secret"])})[
+        "janus"
+    ] == ("success")
+    for path in (janus.dir / "secrets.json", *(janus.dir / "conf").iterdir()):
+        assert path.stat().st_mode & 0o077 == 0, path
+
     _write_marker(urls)
 
     down = clubhub(data, "services", "down")
-    assert down.returncode == 0 and "stopped: postgres, mongo, redis, s3" in down.stdout
+    assert down.returncode == 0 and f"stopped: {', '.join(ALL)}" in down.stdout
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         for pid in pids.values()
     )
     assert processes_using(data) == []
     stopped = clubhub(data, "services", "status")
-    assert stopped.returncode == 1 and stopped.stdout.count("not answering") == 4
+    assert stopped.returncode == 1 and stopped.stdout.count("not answering") == len(ALL)
     assert s3.leftovers() == []  # no process, no listener, no /tmp socket of its ports
 
     # Data survives down + up (and the ports are kept, so URLs stay the same).
@@ -77,6 +96,9 @@ def test_up_status_down_lifecycle(tmp_path):
     try:
         assert Services(Settings(data_dir=data)).urls()["redis"] == urls["redis"]
         _check_marker(Services(Settings(data_dir=data)).urls())
+        # Janus keeps its secrets (tokens signed before the restart stay valid) and its port.
+        again = Services(Settings(data_dir=data))
+        assert again.embedded["janus"].secrets() == keys and again.urls()["janus"] == urls["janus"]
     finally:
         assert clubhub(data, "services", "down").returncode == 0
     assert processes_using(data) == []
@@ -128,6 +150,31 @@ def _check_marker(urls):
     assert _s3(urls).get_object(Bucket="clubhub", Key="marker")["Body"].read() == b"kept"
 
 
+def _janus(url: str, request: dict) -> dict:
+    import json
+
+    import websocket
+
+    ws = websocket.create_connection(url, subprotocols=["janus-protocol"], timeout=5)
+    try:
+        ws.send(json.dumps({**request, "transaction": "t"}))
+        return json.loads(ws.recv())
+    finally:
+        ws.close()
+
+
+def _janus_token(secret: str, plugins: str = "janus.plugin.audiobridge") -> str:
+    """A token as Janus checks it (token_auth_secret): ``<expiry>,janus,<plugins>:<base64 HMAC-SHA1>``."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    data = f"{int(time.time()) + 60},janus,{plugins}"
+    signature = base64.b64encode(hmac.new(secret.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    return f"{data}:{signature}"
+
+
 def _s3(urls):
     from storage.objects import parse_s3_url, sync_client
 
@@ -153,6 +200,7 @@ def test_port_in_use_is_one_line_naming_the_service(tmp_path):
         ("CLUBHUB_REDIS_SERVER_BIN", "redis"),
         ("CLUBHUB_MONGO_SERVER_BIN", "mongo"),
         ("CLUBHUB_WEED_BIN", "s3"),
+        ("CLUBHUB_JANUS_BIN", "janus"),
     ],
 )
 def test_missing_binary_is_one_line_naming_the_service(tmp_path, variable, service):
@@ -229,7 +277,7 @@ def test_corrupt_data_dirs_are_one_line_naming_the_service(tmp_path):
 def test_configured_url_makes_a_service_external(services, tmp_path):
     redis_url = services.urls()["redis"]
     external = Services(Settings(data_dir=tmp_path / "unused", redis_url=redis_url))
-    assert set(external.embedded) == {"postgres", "mongo", "s3"}
+    assert set(external.embedded) == {"postgres", "mongo", "s3", "janus"}
     status = {s.name: s for s in external.status()}
     assert (
         status["redis"].embedded is False and status["redis"].answering and status["redis"].url == redis_url
@@ -247,6 +295,25 @@ def test_a_configured_s3_url_starts_no_object_store(services, tmp_path):
     assert status["s3"].embedded is False and status["s3"].answering, status["s3"]
     assert redact(s3_url) != s3_url and "***" in redact(s3_url)  # the secret is never shown
     # `clubhub gateway` starts nothing: without a URL it has no object store at all.
-    none = Services(Settings(data_dir=tmp_path / "unused", s3_embedded=False))
+    none = Services(Settings(data_dir=tmp_path / "unused", s3_embedded=False, janus_embedded=False))
     assert "s3" not in none.embedded and none.urls()["s3"] is None
     assert [s.name for s in none.status()] == ["postgres", "mongo", "redis"]
+
+
+def test_a_configured_janus_url_starts_no_media_server(services, tmp_path):
+    url = services.urls()["janus"]
+    assert url and url.startswith("ws://127.0.0.1:")
+    with pytest.raises(ValueError, match="janus_token_secret"):
+        Settings(data_dir=tmp_path / "unused", janus_url=url)  # the gateway could sign no token
+    keys = services.embedded["janus"].secrets()
+    external = Services(
+        Settings(
+            data_dir=tmp_path / "unused",
+            janus_url=url,
+            janus_token_secret=keys["token_secret"],
+            janus_admin_key=keys["admin_key"],
+        )
+    )
+    assert "janus" not in external.embedded and external.urls()["janus"] == url
+    status = {s.name: s for s in external.status()}
+    assert status["janus"].embedded is False and status["janus"].answering, status["janus"]
