@@ -120,10 +120,10 @@ run: install
 	$(BIN)/clubhub run
 
 # SIGINT after TEST_DEADLINE: pytest then prints where it was stuck and its summary so far, well before
-# CI's own limit cuts the log off.
+# CI's own limit cuts the log off. The slowest tests are listed at the end: CI time is a budget.
 TEST_DEADLINE ?= 60m
 test: install chromium janus web-test deploy-tools
-	timeout --signal=INT --kill-after=2m $(TEST_DEADLINE) $(BIN)/python -m pytest
+	timeout --signal=INT --kill-after=2m $(TEST_DEADLINE) $(BIN)/python -m pytest --durations=25
 
 # The multi-node test alone (make test runs it too): a head, two worker nodes and two gateways on this
 # machine; SIGKILLs a node mid-stream (~2 min quiet).

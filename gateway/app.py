@@ -19,7 +19,7 @@ from gateway.actions.dms import Dms
 from gateway.actions.events import Events
 from gateway.actions.interactions import Interactions
 from gateway.actions.live import Live
-from gateway.actions.media import MediaActions
+from gateway.actions.media import MediaActions, MediaSweeper
 from gateway.actions.notifications import Notifications
 from gateway.actions.reels import Reels
 from gateway.actions.safety import Safety
@@ -260,6 +260,8 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         await achievements.start()
         digest = DigestWorker(settings, accounts.mailer, accounts.access.ring)  # the email digest (issue 19)
         digest.start()
+        sweeper = MediaSweeper(app[MEDIA])  # uploads never completed, of anyone
+        sweeper.start()
         loop_health = LoopHealth(metrics)
         loop_health.start()
         freeze_startup_heap()
@@ -281,6 +283,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
             await realtime.stop()
             await achievements.stop()
             await digest.stop()
+            await sweeper.stop()
             await actors.stop()
             await backends.stop()
 

@@ -24,6 +24,7 @@ from storage import keys
 from . import signals
 from .candidates import (
     EVENT,
+    REEL,
     Candidate,
     Catalog,
     Feed,
@@ -194,9 +195,36 @@ def item_out(c: Candidate | Item, score: float, why: str) -> dict:
     return out
 
 
-def top_order(scores: np.ndarray, ids: np.ndarray, limit: int) -> np.ndarray:
-    """Indexes of the best ``limit`` scores, ties to the newest id (a stable sort: then the feed order)."""
-    return np.lexsort((-ids, -scores))[:limit]
+# A page of the feed holds at least this many reels when the candidates have them: they fill the web
+# client's reels strip, which a new reel (no plays yet) would otherwise rarely reach on a busy feed.
+REEL_SLOTS = 3
+
+
+def top_order(
+    scores: np.ndarray,
+    ids: np.ndarray,
+    limit: int,
+    reels: np.ndarray | None = None,
+    reel_slots: int = REEL_SLOTS,
+) -> np.ndarray:
+    """Indexes of the best ``limit`` scores, ties to the newest id (a stable sort: then the feed order).
+    With ``reels`` (a mask), the best reels replace the lowest-ranked other items until the page holds
+    ``reel_slots`` of them (or every reel there is); the page stays in score order."""
+    order = np.lexsort((-ids, -scores))
+    top = order[:limit]
+    if reels is None or limit <= reel_slots:
+        return top
+    missing = min(reel_slots, int(reels.sum())) - int(reels[top].sum())
+    if missing <= 0:
+        return top
+    extra = order[limit:][reels[order[limit:]]][:missing]
+    others = np.flatnonzero(~reels[top])
+    dropped = set(others[len(others) - len(extra) :].tolist())
+    kept = np.array([i for p, i in enumerate(top.tolist()) if p not in dropped], dtype=order.dtype)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    chosen = np.concatenate([kept, extra])
+    return chosen[np.argsort(rank[chosen], kind="stable")]
 
 
 def user_vector(raw: dict, dim: int) -> np.ndarray | None:
@@ -388,9 +416,10 @@ class FeedServer:
         if not items:
             return [], 0
         ids = self.catalog.cols["id"][feed.slots]
+        reels = self.catalog.cols["type_code"][feed.slots] == REEL
         if model is None:
             scores = popularity_scores(x)
-            order = top_order(scores, ids, limit)
+            order = top_order(scores, ids, limit, reels)
             out = [
                 item_out(
                     items[i],
@@ -402,7 +431,7 @@ class FeedServer:
             return out, len(items)
         rows = feature_matrix(x)
         scores = model.predict(rows)
-        order = top_order(scores, ids, limit)
+        order = top_order(scores, ids, limit, reels)
         shown = order.tolist()
         said = []
         for i in shown:

@@ -11,11 +11,14 @@ processing marks it ``ready``, and then only to whoever ``can_view`` allows.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import logging
+import random
 import time
 import uuid
 from collections import OrderedDict
@@ -37,8 +40,13 @@ from storage.visibility import can_read_room, visible_club
 log = logging.getLogger(__name__)
 
 # A pending upload not completed this long after its URL expired is abandoned: its object (if any) is
-# deleted and the row failed, the next time its owner starts an upload.
+# deleted and the row failed, the next time its owner starts an upload, or by the sweeper below.
 ABANDON_AFTER_S = 3600
+# The sweeper's pace: a page of abandoned uploads per pass, a pass every so often on every gateway (the
+# failing update is conditional, so gateways sweeping the same rows at once do no harm).
+SWEEP_EVERY_S = 600.0
+SWEEP_PAGE = 200
+SWEEP_MAX_BACKOFF_S = 3600.0
 # A message holds at most this many attachments (the contract's limit).
 MAX_ATTACHMENTS = 10
 # An attachment claimed by a send that was never stored (refused by the room, the gateway died) is free
@@ -137,13 +145,35 @@ class MediaActions:
             "upload": {"url": url, "method": "PUT", "headers": headers, "expires_at": expires},
         }
 
+    def _abandoned_before(self, now: dt.datetime) -> dt.datetime:
+        return now - dt.timedelta(seconds=self.settings.media_upload_ttl_s + ABANDON_AFTER_S)
+
     async def _abandon_expired(self, user_id: int, now: dt.datetime) -> None:
         """The owner's uploads never completed: their objects deleted, their rows failed (bounded: at most
         ``media_pending_max`` of them can exist)."""
-        cutoff = now - dt.timedelta(seconds=self.settings.media_upload_ttl_s + ABANDON_AFTER_S)
-        stale = await Media.filter(owner_id=user_id, status=MediaStatus.pending, created_at__lt=cutoff)
+        stale = await Media.filter(
+            owner_id=user_id, status=MediaStatus.pending, created_at__lt=self._abandoned_before(now)
+        )
         for row in stale:
             await self._refuse(row, "the upload was never completed", raise_error=False)
+
+    async def sweep_abandoned(self, now: dt.datetime | None = None, limit: int = SWEEP_PAGE) -> int:
+        """One page of everyone's abandoned uploads (oldest first): objects deleted, rows failed; the number
+        swept. A row whose object could not be deleted stays pending for the next pass."""
+        if self.objects is None:
+            return 0
+        before = self._abandoned_before(now or dt.datetime.now(dt.UTC))
+        rows = (
+            await Media.filter(status=MediaStatus.pending, created_at__lt=before)
+            .order_by("created_at")
+            .limit(limit)
+        )
+        deleted = [
+            await self._refuse(row, "the upload was never completed", raise_error=False) for row in rows
+        ]
+        if rows and not any(deleted):
+            raise _unavailable()  # the object store refuses every delete: the sweeper backs off
+        return sum(deleted)
 
     # -- POST /media/{id}/complete --------------------------------------------------------------------
     async def complete(self, user_id: int, raw_id: str) -> dict[str, Any]:
@@ -181,8 +211,9 @@ class MediaActions:
         row = await Media.get(id=row.id)
         return {"media_id": row.id.hex, "status": row.status.value}
 
-    async def _refuse(self, row: Media, why: str, *, raise_error: bool = True) -> None:
-        """Delete the uploaded object and fail the row; then refuse with ``invalid``."""
+    async def _refuse(self, row: Media, why: str, *, raise_error: bool = True) -> bool:
+        """Delete the uploaded object and fail the row; then refuse with ``invalid`` (or, without
+        ``raise_error``, answer whether the object could be deleted)."""
         try:
             await self.store().delete(row.upload_key)
         except Exception:
@@ -190,12 +221,13 @@ class MediaActions:
             log.warning("deleting a refused upload failed", extra={"media_id": row.id.hex})
             if raise_error:
                 raise _unavailable() from None
-            return
+            return False
         await Media.filter(id=row.id, status=MediaStatus.pending).update(
             status=MediaStatus.failed, error=why[:300]
         )
         if raise_error:
             raise DomainError("invalid", why)
+        return True
 
     # -- GET /media/{id} ------------------------------------------------------------------------------
     async def get(self, user_id: int, raw_id: str) -> dict[str, Any]:
@@ -406,3 +438,38 @@ async def can_view(row: Media, user_id: int, messages=None) -> bool:
         )
     reel = await Reel.get_or_none(media_id=row.id, deleted_at=None)
     return reel is not None and await visible_club(reel.club_id, user_id) is not None
+
+
+class MediaSweeper:
+    """Sweeps abandoned uploads on every gateway, a page per pass (an owner who never uploads again would
+    otherwise keep them), backing off while the stores fail."""
+
+    def __init__(self, media: MediaActions, every_s: float = SWEEP_EVERY_S) -> None:
+        self.media = media
+        self.every_s = every_s
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self.media.objects is not None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        await asyncio.sleep(random.uniform(0, self.every_s))  # nosec B311: jitter, not security
+        while True:
+            try:
+                swept = await self.media.sweep_abandoned()
+                failures = 0
+                if swept:
+                    log.info("abandoned uploads swept", extra={"count": swept})
+            except Exception:
+                failures += 1
+                log.warning("sweeping abandoned uploads failed", exc_info=True, extra={"failures": failures})
+            delay = min(self.every_s * 2**failures, max(self.every_s, SWEEP_MAX_BACKOFF_S))
+            await asyncio.sleep(delay * random.uniform(0.9, 1.1))  # nosec B311: jitter

@@ -22,12 +22,14 @@ async def people(gateway, smtp):
 
 def test_role_matrix():
     expected = {
-        "member": {"read", "send", "rsvp", "leave"},
+        "member": {"read", "send", "rsvp", "leave", "post_reel"},
         "moderator": {
             "read",
             "send",
             "rsvp",
             "leave",
+            "post_reel",
+            "delete_any_reel",
             "create_invite",
             "revoke_invite",
             "create_room",

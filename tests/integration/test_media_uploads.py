@@ -424,3 +424,45 @@ async def test_the_object_store_under_a_prefix(services):
             await objects.get_range(key, 0, 8)
     finally:
         await objects.close()
+
+
+async def test_abandoned_uploads_of_anyone_are_swept_oldest_first_a_page_at_a_time(gateway, smtp):
+    """An owner who never uploads again leaves nothing behind: the gateways' sweeper deletes the objects of
+    uploads never completed and fails their rows; a recent upload is left alone."""
+    import datetime as dt
+
+    from gateway.actions.media import ABANDON_AFTER_S
+    from gateway.http.keys import MEDIA
+
+    member = await make_member(gateway.url, smtp)
+    data = png_bytes()
+    uploads = []
+    async with client_session(gateway.url) as http:
+        for _ in range(4):
+            status, body = await start_upload(http, member, size=len(data))
+            assert status == 201, body
+            assert (await put(body["upload"]["url"], data, body["upload"]["headers"]))[0] == 200
+            uploads.append(body["media_id"])
+    *abandoned, recent = uploads
+    # Three of them from long ago (older than anything else in the session's database), in this order.
+    for i, media_id in enumerate(abandoned):
+        long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i)
+        await Media.filter(id=uuid.UUID(hex=media_id)).update(created_at=long_ago)
+
+    media = gateway.app[MEDIA]
+    assert media.settings.media_upload_ttl_s + ABANDON_AFTER_S < 2 * 3600
+    assert await media.sweep_abandoned(limit=2) == 2
+    rows = {m: await Media.get(id=uuid.UUID(hex=m)) for m in uploads}
+    assert [rows[m].status.value for m in uploads] == ["failed", "failed", "pending", "pending"]
+    assert await gone(gateway, f"uploads/{abandoned[0]}") and await gone(gateway, f"uploads/{abandoned[1]}")
+    assert not await gone(gateway, f"uploads/{abandoned[2]}")
+
+    assert await media.sweep_abandoned(limit=2) >= 1
+    assert (await Media.get(id=uuid.UUID(hex=abandoned[2]))).status.value == "failed"
+    assert await gone(gateway, f"uploads/{abandoned[2]}")
+    assert "never completed" in (await Media.get(id=uuid.UUID(hex=abandoned[2]))).error
+    # The recent upload is untouched and can still be completed.
+    assert (await Media.get(id=uuid.UUID(hex=recent))).status.value == "pending"
+    async with client_session(gateway.url) as http:
+        status, body = await complete(http, member, recent)
+    assert status == 202, body

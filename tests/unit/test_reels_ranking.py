@@ -215,3 +215,20 @@ def test_the_seeded_world_reels_are_ranked_better_than_by_popularity():
     popularity = ndcg_at(test.popularity[keep], test.y[keep], groups, [10])[0]
     print(f"reels NDCG@10 over {len(groups)} queries: model {model:.3f}, popularity {popularity:.3f}")
     assert model > popularity * 1.2, (model, popularity)
+
+
+def test_a_feed_page_keeps_slots_for_the_best_reels_in_score_order():
+    from ranking.serve import top_order
+
+    scores = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    ids = np.arange(1, 10)
+    reels = np.array([False, False, False, False, False, True, False, True, True])
+    # Without the mask: the five best, reels or not.
+    assert top_order(scores, ids, 5).tolist() == [0, 1, 2, 3, 4]
+    # Two slots: the two best reels (5, 7) take the places of the lowest others (3, 4), score order kept.
+    assert top_order(scores, ids, 5, reels, reel_slots=2).tolist() == [0, 1, 2, 5, 7]
+    # A reel already on the page counts; there are only three reels, so at most three slots fill.
+    assert top_order(scores, ids, 6, reels, reel_slots=5).tolist() == [0, 1, 2, 5, 7, 8]
+    # No reels at all, or a page no longer than the slots: unchanged.
+    assert top_order(scores, ids, 5, np.zeros(9, dtype=bool)).tolist() == [0, 1, 2, 3, 4]
+    assert top_order(scores, ids, 2, reels, reel_slots=3).tolist() == [0, 1]
