@@ -1102,7 +1102,7 @@ class Services:
 
         with self._lock():
             # The object store starts beside the others (it takes seconds to take its first write, none of
-            # which the others wait for); it is listed last either way.
+            # which the others wait for).
             beside = [n for n in self.embedded if n == "s3"]
             pool = ThreadPoolExecutor(1) if beside else None
             try:
@@ -1127,7 +1127,7 @@ class Services:
                 if pool is not None:
                     pool.shutdown()
                 self._private_data_dir()
-        return started
+        return [name for name in self.embedded if name in started]  # listed in the services' order
 
     def _private_data_dir(self) -> None:
         """The data dir lists and opens for its owner only. As root, pgserver runs PostgreSQL as a
