@@ -101,7 +101,13 @@ export function ReelsStrip({ reels }: { reels: readonly Reel[] }) {
       <h2 id="reels-heading" className="mb-2 text-lg font-semibold">
         Reels
       </h2>
-      <ul aria-label="Reels" className="-mx-1 flex snap-x gap-3 overflow-x-auto px-1 pb-2">
+      {/* Focusable: on a phone the strip scrolls sideways, and a keyboard must be able to scroll it too
+          (a video's own controls do not put it in the tab order everywhere). */}
+      <ul
+        aria-label="Reels"
+        tabIndex={0}
+        className="-mx-1 flex snap-x gap-3 overflow-x-auto px-1 pb-2 focus-visible:outline focus-visible:outline-2 focus-visible:outline-blue-600"
+      >
         {reels.map((r) => (
           <ReelCard key={r.id} reel={r} auto={r.id === autoplay} tracker={tracker} register={register} />
         ))}
