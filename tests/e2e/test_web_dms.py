@@ -14,22 +14,19 @@ import pytest
 from playwright.async_api import Page, expect
 from support.chat import make_club_room
 from support.members import Api, client_session, make_member
-from support.web import assert_accessible, log_in, messages, new_page, send, settled, shots
+from support.web import (
+    PHONE,
+    accessible_at_both_sizes,
+    assert_accessible,
+    log_in,
+    messages,
+    new_page,
+    send,
+    settled,
+    shots,
+)
 
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-async def accessible_at_both_sizes(page: Page, state: str) -> None:
-    size = page.viewport_size
-    await assert_accessible(page, f"{state} (1280x800)")
-    await page.set_viewport_size(PHONE)
-    await settled(page)
-    await assert_accessible(page, f"{state} (390x844)")
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
-    await page.set_viewport_size(size)
-    await settled(page)
 
 
 def dm_list(page: Page):

@@ -27,9 +27,17 @@ from support.chat import make_club_room
 from support.media import make_video
 from support.members import make_member
 from support.wait import wait_for
-from support.web import assert_accessible, log_in, messages, new_page, settled, shots
+from support.web import (
+    PHONE,
+    accessible_at_both_sizes,
+    assert_accessible,
+    log_in,
+    messages,
+    new_page,
+    settled,
+    shots,
+)
 
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 # Uploads are processed off the request path: a video takes a few seconds on a busy 2-core machine.
 PROCESSED_MS = 90_000
@@ -50,18 +58,6 @@ def image_bytes(width: int, height: int, fmt: str = "PNG", hue: int = 0) -> byte
     out = io.BytesIO()
     img.save(out, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return out.getvalue()
-
-
-async def accessible_at_both_sizes(page: Page, state: str) -> None:
-    size = page.viewport_size
-    await assert_accessible(page, f"{state} (1280x800)")
-    await page.set_viewport_size(PHONE)
-    await settled(page)
-    await assert_accessible(page, f"{state} (390x844)")
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
-    await page.set_viewport_size(size)
-    await settled(page)
 
 
 # A DataTransfer holding files given as (name, type, base64) — for a drop or a paste.

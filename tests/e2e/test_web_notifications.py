@@ -18,9 +18,10 @@ from support.chat import ChatClient, make_club_room, send_all
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 from support.web import (
+    PHONE,
     SHOTS,
+    accessible_at_both_sizes,
     another_tab,
-    assert_accessible,
     log_in,
     messages,
     new_page,
@@ -28,21 +29,8 @@ from support.web import (
     shots,
 )
 
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 AFTER = 60  # messages after the mention: more than the first page a room opens with (50)
-
-
-async def accessible_at_both_sizes(page: Page, state: str) -> None:
-    size = page.viewport_size
-    await assert_accessible(page, f"{state} (1280x800)")
-    await page.set_viewport_size(PHONE)
-    await settled(page)
-    await assert_accessible(page, f"{state} (390x844)")
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
-    await page.set_viewport_size(size)
-    await settled(page)
 
 
 def bell(page: Page, unread: int | None = None):

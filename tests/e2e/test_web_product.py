@@ -14,22 +14,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
-from support.web import assert_accessible, log_in, new_page, shots
+from support.web import accessible_at_both_sizes, log_in, new_page, shots
 
 FALLBACK = "ranked by popularity until your personal ranking model is trained"
-
-
-async def accessible_at_both_sizes(page: Page, state: str) -> None:
-    size = page.viewport_size
-    await assert_accessible(page, state)
-    await page.set_viewport_size({"width": 390, "height": 844})
-    await assert_accessible(page, f"{state} (390 px)")
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
-    await page.set_viewport_size(size)
 
 
 def iso(dt: datetime) -> str:

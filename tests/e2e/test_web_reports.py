@@ -11,26 +11,19 @@ at 1280×800 and 390×844; screenshots of the report dialog and the queue at bot
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from support.chat import ChatClient, make_club_room, send_all
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
-from support.web import assert_accessible, log_in, messages, new_page, settled, shots
+from support.web import (
+    accessible_at_both_sizes,
+    log_in,
+    messages,
+    new_page,
+    shots,
+)
 
-PHONE = {"width": 390, "height": 844}
 SPAM = "Buy cheap watches at spam.example now"
-
-
-async def accessible_at_both_sizes(page: Page, state: str) -> None:
-    size = page.viewport_size
-    await assert_accessible(page, f"{state} (1280x800)")
-    await page.set_viewport_size(PHONE)
-    await settled(page)
-    await assert_accessible(page, f"{state} (390x844)")
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
-    await page.set_viewport_size(size)
-    await settled(page)
 
 
 @pytest.fixture(scope="module")

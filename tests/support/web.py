@@ -163,6 +163,23 @@ async def assert_accessible(page: Page, state: str) -> None:
     assert found == [], f"axe-core on {state}: " + "; ".join(found)
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+async def accessible_at_both_sizes(page: Page, state: str) -> None:
+    """``assert_accessible`` at the page's own size and on a 390 px phone, where nothing may be wider than
+    the phone either; the page is back at its size afterwards."""
+    size = page.viewport_size
+    await assert_accessible(page, f"{state} (1280x800)")
+    await page.set_viewport_size(PHONE)
+    await settled(page)
+    await assert_accessible(page, f"{state} (390x844)")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{state} is {width} px wide on a 390 px phone"
+    await page.set_viewport_size(size)
+    await settled(page)
+
+
 async def say(url: str, member, room_id: int, text: str) -> None:
     """`text` sent to a room by `member` over a socket of its own (logged in afresh: tokens may be short)."""
     from support.chat import ChatClient
