@@ -1,28 +1,19 @@
 // A modal dialog (the native <dialog> with showModal(): focus is kept inside, Escape closes, the page behind
 // is inert), named by its title; focus goes back to what opened it when it closes.
-import { useEffect, useId, useRef, type ReactNode } from "react";
+import { useEffect, useId, useRef, type MutableRefObject, type ReactNode, type RefObject } from "react";
 
-export function Dialog({
-  open,
-  onClose,
-  title,
-  children,
-  describedBy,
-}: {
-  open: boolean;
-  onClose: () => void;
-  title: string;
-  children: ReactNode;
-  /** The id of the element describing it (a confirmation's question). */
-  describedBy?: string;
-}) {
+/** Shows a <dialog> as a modal while ``open``: Escape calls ``onClose`` (the owner decides), and closing gives
+ * focus back to what had it when the dialog opened. Returns the ref to put on the <dialog>, and one that
+ * always holds the latest ``onClose`` (for the owner's own close buttons and backdrop clicks). */
+export function useModalDialog(
+  open: boolean,
+  onClose: () => void,
+): [RefObject<HTMLDialogElement | null>, MutableRefObject<() => void>] {
   const ref = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
   const close = useRef(onClose);
   useEffect(() => {
     close.current = onClose;
   });
-
   useEffect(() => {
     const d = ref.current;
     if (!d || !open) return;
@@ -39,6 +30,25 @@ export function Dialog({
       if (opener?.isConnected) opener.focus();
     };
   }, [open]);
+  return [ref, close];
+}
+
+export function Dialog({
+  open,
+  onClose,
+  title,
+  children,
+  describedBy,
+}: {
+  open: boolean;
+  onClose: () => void;
+  title: string;
+  children: ReactNode;
+  /** The id of the element describing it (a confirmation's question). */
+  describedBy?: string;
+}) {
+  const [ref, close] = useModalDialog(open, onClose);
+  const titleId = useId();
 
   if (!open) return null;
   return (

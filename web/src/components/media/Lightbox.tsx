@@ -2,11 +2,12 @@
 // virtualized log may leave the page while it is open), showing an image at full size or a video with its
 // controls. Focus stays inside (showModal), Escape closes, focus goes back to the thumbnail that opened it;
 // arrow keys (and Previous/Next) move between the attachments of the same message.
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 
 import { formatDuration, type Attachment } from "../../lib/media";
 import { usePrefersReducedMotion } from "./motion";
 import { Button } from "../ui";
+import { useModalDialog } from "../Dialog";
 
 interface Shown {
   items: readonly Attachment[];
@@ -41,11 +42,7 @@ export function LightboxProvider({ children }: { children: ReactNode }) {
 }
 
 function Lightbox({ shown, onMove, onClose }: { shown: Shown; onMove: (index: number) => void; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const close = useRef(onClose);
-  useEffect(() => {
-    close.current = onClose;
-  });
+  const [ref, close] = useModalDialog(true, onClose);
   const reduced = usePrefersReducedMotion();
   const { items, index } = shown;
   const a = items[index];
@@ -54,23 +51,6 @@ function Lightbox({ shown, onMove, onClose }: { shown: Shown; onMove: (index: nu
     () => `${mediaLabel(a, index, count)}${shown.from ? ` from ${shown.from}` : ""}`,
     [a, index, count, shown.from],
   );
-
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    if (!d.open) d.showModal();
-    const onCancel = (e: Event) => {
-      e.preventDefault();
-      close.current();
-    };
-    d.addEventListener("cancel", onCancel);
-    return () => {
-      d.removeEventListener("cancel", onCancel);
-      if (d.open) d.close();
-      if (opener?.isConnected) opener.focus();
-    };
-  }, []);
 
   const move = (step: number) => onMove((index + step + count) % count);
 
