@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from storage.janus import JanusKeys
 from storage.settings import Settings
 
 
@@ -48,6 +49,10 @@ class ActorConfig:
     notify_stream: str = ""  # empty: storage.keys.NOTIFY_STREAM (a fault test runs a notifier on its own)
     notify_insert_chunk: int = 1000  # notifications per INSERT
     notify_chunk_pause_s: float = 0.0  # fault tests only: a pause after each chunk, to kill one midway
+    # Live sessions' audio (storage.janus): the Janus WebSocket API and its secrets; empty: no audio.
+    janus_url: str = ""
+    janus_token_secret: str = ""
+    janus_admin_key: str = ""
     # Fault tests only: a pause between the seals a model switch applies, so a test can kill it midway.
     switch_seal_delay_s: float = 0.0
 
@@ -62,6 +67,7 @@ class ActorConfig:
         once started, so the settings' own URLs are the fallback. ``vapid_private_key``: the Web Push key
         (PEM) the gateway loaded or generated (``actors.push``)."""
         from storage.mongo import database_name
+        from storage.services import janus_keys
 
         urls = urls or {}
         postgres = urls.get("postgres") or settings.postgres_url
@@ -69,6 +75,7 @@ class ActorConfig:
         redis = urls.get("redis") or settings.redis_url
         if not (postgres and mongo and redis):
             raise ValueError("actor config needs the postgres, mongo and redis URLs")
+        janus = janus_keys(settings, urls.get("janus") or settings.janus_url)
         return cls(
             postgres_url=postgres,
             mongo_url=mongo,
@@ -89,6 +96,9 @@ class ActorConfig:
             notifier_tick_s=settings.notifier_tick_s,
             public_url=settings.base_url,
             objects_url=urls.get("s3") or settings.s3_url or "",
+            janus_url=janus.url if janus else "",
+            janus_token_secret=janus.token_secret if janus else "",
+            janus_admin_key=janus.admin_key if janus else "",
         )
 
     @classmethod
@@ -103,6 +113,11 @@ class ActorConfig:
     @classmethod
     def of(cls, config: ActorConfig | Mapping[str, Any]) -> ActorConfig:
         return config if isinstance(config, ActorConfig) else cls.from_dict(config)
+
+    def janus_keys(self) -> JanusKeys | None:
+        if not self.janus_url:
+            return None
+        return JanusKeys(self.janus_url, self.janus_token_secret, self.janus_admin_key)
 
     def replace(self, **changes: Any) -> ActorConfig:
         return dataclasses.replace(self, **changes)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.janus import AudioRooms, JanusError
 from storage.live_store import SNAPSHOT_EVERY, Journal, LiveStore, LiveStoreError, StaleWriter
 
 from .domain.errors import DomainError
@@ -38,6 +39,10 @@ LIVE_COALESCE_S = 0.005
 SNAPSHOT_MAX_AGE_S = 3600.0  # a quiet session still gets a fresh snapshot hourly (retention counts from it)
 PURGE_EVERY_S = 3600.0
 LIVE_STORE_UNAVAILABLE = "live session store unavailable; retry"
+AUDIO_SYNC_S = 1.5  # one attempt to bring Janus in line; past it the broadcast goes out and a retry follows
+AUDIO_RETRY_MAX_S = 30.0
+# Records that change who may be heard or listen (or whether anyone may): Janus must follow them.
+AUDIO_RECORDS = frozenset({"role", "remove", "end"})
 
 # action -> what it does to the session; a non-None answer is returned under the name in RESULT_NAMES.
 _ACTIONS: dict[str, Callable[[LiveSession, int, dict], Any]] = {
@@ -95,6 +100,7 @@ class LiveHost:
         tasks: TaskSet,
         db: Callable[[], Any],
         store_timeout_s: float = 2.0,
+        audio: AudioRooms | None = None,
     ) -> None:
         self._room = room  # activates the room of a session
         self._member = member  # (room_id, user_id) -> the member, or DomainError
@@ -105,6 +111,11 @@ class LiveHost:
         self.sessions: dict[int, Hosted] = {}  # event_id -> its live session (ended ones are not kept)
         self._loading: dict[int, asyncio.Task[Hosted | None]] = {}
         self._purging: asyncio.Task | None = None
+        # Live sessions' audio on Janus (None: no media server). What was applied there, per session in
+        # memory: its listening epoch (a session that is not here is asked again, after a restart).
+        self.audio = audio
+        self._audio_epochs: dict[int, tuple[int, int]] = {}  # event -> (Janus connection, epoch) applied
+        self._audio_retrying: set[int] = set()
 
     # -- finding a session: in memory, else restored from the store ----------------------------
     async def _get(self, event_id: int) -> Hosted | None:
@@ -141,6 +152,8 @@ class LiveHost:
         if session.status == "live" and event_id not in self.sessions:
             self.sessions[event_id] = hosted
             self.counters["live_restores"] += 1
+            # The host that died may have stored a change it never applied on Janus: say it all again.
+            self._audio_later(hosted)
         return self.sessions.get(event_id, hosted)
 
     async def _live(self, event_id: int) -> Hosted | DomainError:
@@ -192,9 +205,12 @@ class LiveHost:
             session.join(user_id, socket_key)
         except DomainError as err:
             return err
+        if self.audio is not None and not self._audio_applied(event_id):
+            async with hosted.lock:  # e.g. Janus restarted and forgot the room: made again before the answer
+                await self._audio(hosted)
         state = session.state()  # what this join saw: stored once the wait below returns
         refused = await self._stored(hosted)
-        return refused or {"state": state}
+        return refused or {"state": state, "audio_epoch": session.audio_epoch}
 
     def leave(self, items: list[tuple[int, int, str]]) -> None:
         for event_id, user_id, socket_key in items:
@@ -327,9 +343,76 @@ class LiveHost:
                 self.tasks.spawn(self._trim(session.event_id, journal))
             if ended and self.sessions.get(session.event_id) is hosted:
                 del self.sessions[session.event_id]
+            # Janus follows before anyone hears of the change: a demoted speaker is off the stage, and a
+            # promoted one's token works, by the time their client sees the new role.
+            if force or any(r["k"] in AUDIO_RECORDS for r in records):
+                await self._audio(hosted)
             if changes:
                 await self._publish(session.event_id, version, changes)
             return self._answer(waiters, None)
+
+    # -- audio: Janus kept in line with the stage ------------------------------------------------
+    async def _audio(self, hosted: Hosted, retry: bool = True) -> bool:
+        """Apply the session's stage (who may speak, the listening epoch, live or ended) on Janus: True when
+        done. Bounded; a failure is retried in the background with backoff, never forever in the caller."""
+        if self.audio is None:
+            return True
+        session = hosted.session
+        event_id = session.event_id
+        try:
+            async with asyncio.timeout(AUDIO_SYNC_S):
+                if session.status != "live":
+                    await self.audio.destroy(event_id)
+                    self._audio_epochs.pop(event_id, None)
+                    return True
+                stage = session.stage()
+                await self.audio.ensure(event_id, stage, session.audio_epoch)
+                await self.audio.speakers(event_id, stage)
+                generation = self.audio.janus.generation
+                applied = self._audio_epochs.get(event_id)
+                known = applied[1] if applied and applied[0] == generation else None
+                if known is None:
+                    known = await self.audio.listen_epoch(event_id)
+                if known != session.audio_epoch:
+                    await self.audio.rekey(event_id, session.audio_epoch)
+                self._audio_epochs[event_id] = (generation, session.audio_epoch)
+                self.counters["live_audio_syncs"] += 1
+                return True
+        except (JanusError, TimeoutError, KeyError, ValueError) as exc:
+            self._audio_epochs.pop(event_id, None)
+            self.counters["live_audio_errors"] += 1
+            log.warning("live session %s audio not applied on Janus: %s", event_id, exc)
+            if retry:
+                self._audio_later(hosted)
+            return False
+
+    def _audio_applied(self, event_id: int) -> bool:
+        applied = self._audio_epochs.get(event_id)
+        return self.audio is not None and applied is not None and applied[0] == self.audio.janus.generation
+
+    def _audio_later(self, hosted: Hosted) -> None:
+        event_id = hosted.session.event_id
+        if self.audio is None or event_id in self._audio_retrying:
+            return
+        self._audio_retrying.add(event_id)
+
+        async def retry() -> None:
+            delay = 0.25
+            try:
+                while True:
+                    await asyncio.sleep(delay)
+                    if hosted.lost or (
+                        hosted.session.status == "live" and self.sessions.get(event_id) is not hosted
+                    ):
+                        return  # another copy of the session is in charge now
+                    async with hosted.lock:
+                        if await self._audio(hosted, retry=False):
+                            return
+                    delay = min(delay * 2, AUDIO_RETRY_MAX_S)
+            finally:
+                self._audio_retrying.discard(event_id)
+
+        self.tasks.spawn(retry())
 
     def _lost(self, hosted: Hosted, exc: LiveStoreError) -> DomainError:
         """A write failed: what this copy holds past the journal was never stored, so it goes; nothing of

@@ -24,6 +24,7 @@ import ray
 from pymongo.errors import PyMongoError
 
 from storage import keys
+from storage.janus import AudioRooms
 
 from .config import ActorConfig
 from .domain.errors import DomainError
@@ -64,7 +65,11 @@ class RoomShardHost:
         self._unrestored: set[int] = set()
         # Live sessions are stored through the shard's MongoDB client (connected when the shard opens).
         db, timeout_s = (lambda: self.mongo_client[self.config.mongo_db]), self.config.mongo_timeout_ms / 1000
-        self.live = LiveHost(self.rooms, self._member, self.fanout, self.counters, self.tasks, db, timeout_s)
+        keys = self.config.janus_keys()  # live sessions' audio, when there is a media server
+        audio = AudioRooms(keys) if keys else None
+        self.live = LiveHost(
+            self.rooms, self._member, self.fanout, self.counters, self.tasks, db, timeout_s, audio
+        )
         self._open = OpenOnce(self._connect)
 
     # -- set-up ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psutil
 
+from .janus import JanusKeys
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -872,6 +873,7 @@ def _group_alive(pgid: int) -> bool:
 # Where Debian (and a source build's default prefix) put Janus's plugins, transports, loggers and events.
 JANUS_LIB_GLOBS = ("/usr/lib/*/janus", "/usr/lib/janus", "/usr/local/lib/janus", "/opt/janus/lib/janus")
 JANUS_PLUGIN = "libjanus_audiobridge.so"
+JANUS_PLUGINS = (JANUS_PLUGIN, "libjanus_streaming.so")
 JANUS_TRANSPORT = "libjanus_websockets.so"
 
 
@@ -881,12 +883,13 @@ class JanusService(EmbeddedService):
 
     Why each choice:
 
-    - One plugin, AudioBridge (live sessions mix their stage's voices into one stream per listener), and
-      one transport, the WebSocket API on a loopback port (``ws_ip``, ``ws_acl`` 127.); every other plugin,
-      transport, logger and event handler is disabled by name, and the admin API is off.
+    - Two plugins, AudioBridge (a live session's stage: its speakers' voices mixed) and Streaming (the
+      audience hears that mix, forwarded over loopback RTP, relayed without re-encoding; ``storage.janus``),
+      and one transport, the WebSocket API on a loopback port (``ws_ip``, ``ws_acl`` 127.); every other
+      plugin, transport, logger and event handler is disabled by name, and the admin API is off.
     - ``token_auth`` with ``token_auth_secret``: every request but ``info`` needs a token the gateway signs
       (HMAC-SHA1 over ``<expiry>,janus,<plugins>``), so only members the gateway admitted reach Janus; the
-      AudioBridge ``admin_key`` (rooms are created and participants muted or kicked only with it) and the
+      plugins' ``admin_key`` (rooms and mountpoints are created, and forwarders added, only with it) and the
       core ``admin_secret`` are generated once into ``secrets.json`` (0600), kept across restarts.
     - ICE gathers on 127.0.0.1 only (``ice_enforce_list``, no mDNS) within ``CLUBHUB_JANUS_RTP_PORTS``.
     - The WebSocket port is picked like the other services' (the previous one while free) and the log is
@@ -936,9 +939,9 @@ class JanusService(EmbeddedService):
         restrict(conf)
         keys = self.secrets()
 
-        def others(kind: str, keep: str | None) -> str:
+        def others(kind: str, *keep: str) -> str:
             names = sorted(p.name for p in (lib / kind).glob("libjanus_*.so"))
-            return ",".join(n for n in names if n != keep)
+            return ",".join(n for n in names if n not in keep)
 
         write_private(
             conf / "janus.jcfg",
@@ -962,13 +965,13 @@ nat: {{
     ignore_mdns = true
 }}
 plugins: {{
-    disable = "{others("plugins", JANUS_PLUGIN)}"
+    disable = "{others("plugins", *JANUS_PLUGINS)}"
 }}
 transports: {{
     disable = "{others("transports", JANUS_TRANSPORT)}"
 }}
 loggers: {{
-    disable = "{others("loggers", None)}"
+    disable = "{others("loggers")}"
 }}
 events: {{
     broadcast = false
@@ -1000,6 +1003,15 @@ admin: {{
 }}
 """,
         )
+        write_private(
+            conf / "janus.plugin.streaming.jcfg",
+            f"""general: {{
+    admin_key = "{keys["admin_key"]}"
+    rtp_port_range = "{self.settings.janus_rtp_ports}"
+    events = false
+}}
+""",
+        )
         return conf
 
     def start(self) -> bool:
@@ -1026,6 +1038,19 @@ admin: {{
             )
             return True
         raise AssertionError("unreachable")
+
+
+def janus_keys(settings: Settings, url: str | None) -> JanusKeys | None:
+    """What the gateway and the actors use to run live sessions' audio on the Janus at ``url`` (None: no
+    media server): an external Janus's configured secrets, else the embedded one's generated ones."""
+    if not url:
+        return None
+    if settings.janus_url and settings.janus_token_secret and settings.janus_admin_key:
+        return JanusKeys(
+            url, settings.janus_token_secret.get_secret_value(), settings.janus_admin_key.get_secret_value()
+        )
+    keys = JanusService(settings).secrets()
+    return JanusKeys(url, keys["token_secret"], keys["admin_key"])
 
 
 SERVICE_CLASSES: dict[str, type[EmbeddedService]] = {

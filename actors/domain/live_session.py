@@ -98,6 +98,9 @@ class LiveSession:
     club_id: int | None = None
     ended_at: float | None = None
     version: int = 0
+    # Rises when someone who may have been listening is removed: the audio stream is re-keyed with it
+    # (storage.janus), so whoever was removed stops hearing the session at once.
+    audio_epoch: int = 0
     _changes: list = field(default_factory=list)  # recorded since the last take_changes()
     _records: list = field(default_factory=list)  # recorded since the last take_records()
     _next_id: int = 0
@@ -175,6 +178,10 @@ class LiveSession:
             return False
         self._do({"k": "remove", "u": user_id})
         return True
+
+    def stage(self) -> list[int]:
+        """Who may be heard: the host, then the speakers."""
+        return [self.host_id, *sorted(u for u, r in self.roles.items() if r == "speaker")]
 
     def audience_count(self) -> int:
         return sum(1 for u in self.present if self.role(u) == "audience")
@@ -354,6 +361,7 @@ class LiveSession:
         if user_id in self.present:
             del self.present[user_id]
             self.hands.pop(user_id, None)
+            self.audio_epoch += 1
             self._presence_change(user_id, False)
 
     def _on_hand(self, r: dict) -> None:
@@ -462,6 +470,7 @@ class LiveSession:
             "ended_at": self.ended_at,
             "version": self.version,
             "next_id": self._next_id,
+            "audio_epoch": self.audio_epoch,
         }
 
     @classmethod
@@ -493,6 +502,7 @@ class LiveSession:
             club_id=d["club_id"],
             ended_at=d.get("ended_at"),
             version=d["version"],
+            audio_epoch=d.get("audio_epoch", 0),  # snapshots from before audio have none
         )
         s._next_id = d["next_id"]
         return s

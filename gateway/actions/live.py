@@ -13,6 +13,7 @@ from actors.client import LIVE_UNAVAILABLE, ActorClient
 from actors.domain.errors import DomainError
 from actors.notifier import live_notice
 from storage import keys
+from storage.janus import JanusKeys
 from storage.models import Event, EventStatus, Room, User
 
 from .achievements import record_activity
@@ -20,10 +21,20 @@ from .chat import Chat
 from .interactions import Interactions
 from .lookup import visible_event
 
+NO_MEDIA_SERVER = "this server has no media server (Janus) configured: live sessions run without audio"
+
 
 class Live:
-    def __init__(self, actors: ActorClient, chat: Chat, interactions: Interactions, redis) -> None:
+    def __init__(
+        self,
+        actors: ActorClient,
+        chat: Chat,
+        interactions: Interactions,
+        redis,
+        audio_keys: JanusKeys | None = None,
+    ) -> None:
         self.actors = actors
+        self.audio_keys = audio_keys
         self.chat = chat
         self.interactions = interactions
         self.redis = redis
@@ -99,7 +110,31 @@ class Live:
         await self.interactions.signal(
             user_id, "event", event_id, "attend", interaction_id=f"attend-{event_id}-{user_id}"
         )
-        return result
+        return {"state": result["state"], **self.audio(event_id, user_id, result)}
+
+    def audio(self, event_id: int, user_id: int, joined: dict) -> dict:
+        """How this member reaches the session's audio: the stage (AudioBridge room ``room``, with their own
+        ``stage_token``) when they may speak, else the listening stream (Streaming mountpoint ``stream``
+        with this epoch's ``pin``); ``token`` is for Janus's own token auth. The shard applied the same
+        stage on Janus before this join was answered (``actors.live_host``). A client re-joins when its
+        role changes or Janus hangs up on it, for fresh credentials."""
+        keys = self.audio_keys
+        if keys is None:
+            return {"audio": None, "audio_unavailable": NO_MEDIA_SERVER}
+        state = joined["state"]
+        can_speak = user_id == state["host_id"] or user_id in state["speakers"]
+        audio = {
+            "janus_url": keys.url,
+            "room": event_id,
+            "token": keys.core_token(),
+            "can_speak": can_speak,
+            "participant_id": user_id,
+            "stream": event_id,
+            "pin": keys.listen_pin(event_id, joined.get("audio_epoch", 0)),
+        }
+        if can_speak:
+            audio["stage_token"] = keys.stage_token(event_id, user_id)
+        return {"audio": audio}
 
     async def act(self, event_id: int, user_id: int, action: str, args: dict) -> dict:
         room_id = await self._live_room(event_id, user_id)
