@@ -89,9 +89,11 @@ class Janus:
     requests are matched to answers by transaction. ``request`` is bounded by ``timeout_s``; a lost
     connection fails every waiting request and the next request reconnects."""
 
-    def __init__(self, keys: JanusKeys, timeout_s: float = 2.0) -> None:
+    def __init__(self, keys: JanusKeys, timeout_s: float = 2.0, token: str | None = None) -> None:
         self.keys = keys
         self.timeout_s = timeout_s
+        self._fixed_token = token  # a member's client holds a token it was given, not the secret
+        self._token = ""
         self._ws: Any = None
         self._session: int | None = None
         self._handles: dict[str, int] = {}
@@ -123,7 +125,7 @@ class Janus:
         async with self._connecting:
             if self._ws is not None:
                 return
-            self._token = self.keys.core_token()
+            self._token = self._fixed_token or self.keys.core_token()
             try:
                 ws = await asyncio.wait_for(
                     websockets.connect(
