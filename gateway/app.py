@@ -246,7 +246,11 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
         app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)
-        live = app[LIVE] = Live(actors, chat, interactions, redis, actors.actor_config.janus_keys())
+        audio_keys = actors.actor_config.janus_keys()
+        live = app[LIVE] = Live(actors, chat, interactions, redis, audio_keys)
+        audio_origin = security.origin_of(audio_keys.url) if audio_keys else None
+        if audio_origin:
+            app[security.AUDIO_ORIGIN] = audio_origin
         app[NOTIFICATIONS] = Notifications(chat, app[SIO].emit)
         app[REELS] = Reels()
         app[SEARCH] = Search(chat, PostgresSearch())

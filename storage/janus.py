@@ -245,8 +245,8 @@ class AudioRooms:
                         "permanent": False,
                         "sampling_rate": 48000,
                         "audiolevel_event": True,
-                        "audio_active_packets": 25,
-                        "audio_level_average": 40,
+                        "audio_active_packets": 10,
+                        "audio_level_average": 70,
                         "allowed": [self.keys.stage_token(event_id, u) for u in speakers],
                     }
                 )

@@ -891,7 +891,9 @@ class JanusService(EmbeddedService):
       (HMAC-SHA1 over ``<expiry>,janus,<plugins>``), so only members the gateway admitted reach Janus; the
       plugins' ``admin_key`` (rooms and mountpoints are created, and forwarders added, only with it) and the
       core ``admin_secret`` are generated once into ``secrets.json`` (0600), kept across restarts.
-    - ICE gathers on 127.0.0.1 only (``ice_enforce_list``, no mDNS) within ``CLUBHUB_JANUS_RTP_PORTS``.
+    - Media (ICE, RTP) uses UDP ports within ``CLUBHUB_JANUS_RTP_PORTS`` on the machine's own addresses:
+      Janus never gathers on a loopback interface (its ICE setup skips them), so browsers on this machine
+      reach it on its LAN address; container and VPN bridges are left out, and so is mDNS.
     - The WebSocket port is picked like the other services' (the previous one while free) and the log is
       ``janus.log``; the process runs in a session of its own and stops on SIGTERM.
     """
@@ -961,7 +963,7 @@ media: {{
     rtp_port_range = "{self.settings.janus_rtp_ports}"
 }}
 nat: {{
-    ice_enforce_list = "127.0.0.1"
+    ice_ignore_list = "vmnet,tun,tap,virbr,veth,docker,cni-,podman"
     ignore_mdns = true
 }}
 plugins: {{

@@ -34,6 +34,8 @@ STATIC_HEADERS = {
 # The object store's public origin, known once the services run: browsers PUT uploads straight to it
 # (presigned URLs), so connect-src must name it.
 UPLOAD_ORIGIN = web.AppKey("upload_origin", str)
+# The media server's WebSocket API (Janus), which browsers reach directly for live sessions' audio.
+AUDIO_ORIGIN = web.AppKey("audio_origin", str)
 HSTS = "max-age=31536000; includeSubDomains"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PREFLIGHT_MAX_AGE_S = 600
@@ -126,6 +128,9 @@ def install(app: web.Application, settings: Settings) -> None:
         upload = request.app.get(UPLOAD_ORIGIN)
         if upload:
             connect += f" {upload}"
+        audio = request.app.get(AUDIO_ORIGIN)
+        if audio:
+            connect += f" {audio}"
         headers["Content-Security-Policy"] = CSP.format(connect=connect)
         if request_scheme(request, settings) == "https":
             headers["Strict-Transport-Security"] = HSTS
@@ -146,7 +151,7 @@ def install(app: web.Application, settings: Settings) -> None:
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of a URL, or None when it has no host or could break the policy."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not _safe_host(parts.netloc):
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc or not _safe_host(parts.netloc):
         return None
     return f"{parts.scheme}://{parts.netloc}"
 

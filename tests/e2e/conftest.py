@@ -16,8 +16,15 @@ async def browser():
     assert chromium, "Debian's chromium is missing: `make chromium` installs it"
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
+        # WebRTC for live sessions' audio: a synthetic tone as every microphone, granted without a
+        # prompt, and ICE over loopback (the embedded Janus gathers on 127.0.0.1 only).
+        media = [
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+        ]
         b = await pw.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage", *media]
         )
         yield b
         await b.close()

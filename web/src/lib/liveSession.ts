@@ -45,11 +45,13 @@ export interface LiveModel {
   upvoted: ReadonlySet<number>;
   /** Display names by user id, as far as they are known. */
   names: ReadonlyMap<number, string>;
+  /** Why this session has no audio (no media server), from the join ack; null when it has. */
+  audioUnavailable: string | null;
 }
 
 export type LiveAction =
   | { type: "event"; event: ClubEvent }
-  | { type: "joined"; state: LiveState }
+  | { type: "joined"; state: LiveState; audioUnavailable?: string | null }
   | { type: "updated"; state: LiveState }
   | { type: "joinFailed"; error: unknown }
   | { type: "removed"; reason: string }
@@ -71,6 +73,7 @@ export const initialLive: LiveModel = {
   voted: new Set(),
   upvoted: new Set(),
   names: new Map(),
+  audioUnavailable: null,
 };
 
 export function liveReducer(model: LiveModel, action: LiveAction): LiveModel {
@@ -78,7 +81,7 @@ export function liveReducer(model: LiveModel, action: LiveAction): LiveModel {
     case "event":
       return { ...model, event: action.event };
     case "joined":
-      return { ...model, state: action.state, joinError: null };
+      return { ...model, state: action.state, joinError: null, audioUnavailable: action.audioUnavailable ?? null };
     case "updated":
       return { ...model, state: action.state };
     case "joinFailed":
@@ -208,10 +211,11 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
       if (retry !== null) clearTimeout(retry);
       retry = null;
       sync.joinSent();
-      call<{ state: LiveState }>("live:join", { event_id: eventId }).then(
+      call<{ state: LiveState; audio?: unknown; audio_unavailable?: string }>("live:join", { event_id: eventId }).then(
         (res) => {
           if (!active || gone) return;
-          dispatch({ type: "joined", state: sync.joined(res.state) });
+          const audioUnavailable = res.audio ? null : (res.audio_unavailable ?? "This server has no audio.");
+          dispatch({ type: "joined", state: sync.joined(res.state), audioUnavailable });
         },
         (err: unknown) => {
           sync.joinFailed();

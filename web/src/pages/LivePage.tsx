@@ -1,5 +1,6 @@
 import { Link, useParams } from "react-router-dom";
 
+import { AudioPanel } from "../components/live/AudioPanel";
 import { HostControls } from "../components/live/HostControls";
 import { Polls } from "../components/live/Polls";
 import { Questions } from "../components/live/Questions";
@@ -8,6 +9,7 @@ import { SummaryView } from "../components/live/Summary";
 import { AlertText, Badge, BackLink, ErrorAlert, PageTitle, linkClass } from "../components/ui";
 import { useAuth } from "../lib/auth";
 import { removedMessage } from "../lib/errors";
+import { useLiveAudio } from "../lib/liveAudio";
 import { useLiveSession } from "../lib/liveSession";
 
 export default function LivePage() {
@@ -29,6 +31,8 @@ function LiveSession({ eventId }: { eventId: number }) {
   const me = user?.id ?? null;
   const live = useLiveSession(eventId, user);
   const { model, phase } = live;
+  // Audio lives as long as the session is live here: ending or removal closes every connection.
+  const audio = useLiveAudio(eventId, phase.kind === "live" ? phase.role : null, phase.kind === "live");
 
   const header = (
     <div>
@@ -96,7 +100,8 @@ function LiveSession({ eventId }: { eventId: number }) {
 
       <div className="grid gap-6 md:grid-cols-2">
         <div className="space-y-6">
-          <Stage state={state} isHost={isHost} nameOf={live.nameOf} act={live.act} />
+          <AudioPanel audio={audio} unavailable={model.audioUnavailable} />
+          <Stage state={state} isHost={isHost} nameOf={live.nameOf} act={live.act} talking={audio.talking} />
           <Audience state={state} role={role} handRaised={phase.handRaised} act={live.act} />
           {isHost && <HostControls state={state} nameOf={live.nameOf} act={live.act} endSession={live.endSession} />}
         </div>

@@ -3,22 +3,38 @@ import { ChatMarkdown } from "../../lib/markdown";
 import type { LiveState } from "../../lib/live";
 import { Badge, Button, Panel } from "../ui";
 
-/** Who is on stage (the host, the speakers); the host may move a speaker back to the audience. */
+/** A speaking indicator: a ring that lights while Janus hears this person above its level threshold. */
+function Speaking({ on, name }: { on: boolean; name: string }) {
+  return (
+    <span
+      role="img"
+      aria-label={on ? `${name} is speaking` : `${name} is quiet`}
+      data-speaking={on ? "true" : "false"}
+      className={`inline-block h-3 w-3 rounded-full ${on ? "bg-emerald-600 ring-4 ring-emerald-200 motion-safe:animate-pulse" : "bg-slate-300"}`}
+    />
+  );
+}
+
+/** Who is on stage (the host, the speakers) and who of them is speaking; the host may move a speaker back
+ * to the audience. */
 export function Stage({
   state,
   isHost,
   nameOf,
   act,
+  talking = new Set(),
 }: {
   state: LiveState;
   isHost: boolean;
   nameOf: (userId: number) => string;
   act: Act;
+  talking?: ReadonlySet<number>;
 }) {
   return (
     <Panel title="Stage">
       <ul className="mt-2 space-y-2">
         <li className="flex items-center gap-2">
+          <Speaking on={talking.has(state.host_id)} name={nameOf(state.host_id)} />
           <span className="font-medium">{nameOf(state.host_id)}</span>
           <Badge tone="info">Host</Badge>
         </li>
@@ -26,6 +42,7 @@ export function Stage({
           const name = nameOf(uid);
           return (
             <li key={uid} className="flex flex-wrap items-center gap-2">
+              <Speaking on={talking.has(uid)} name={name} />
               <span className="font-medium">{name}</span>
               <Badge tone="success">Speaker</Badge>
               {isHost && (
