@@ -53,6 +53,8 @@ class ActorConfig:
     janus_url: str = ""
     janus_token_secret: str = ""
     janus_admin_key: str = ""
+    janus_talking_dbov: int = 55
+    janus_talking_packets: int = 25
     # Fault tests only: a pause between the seals a model switch applies, so a test can kill it midway.
     switch_seal_delay_s: float = 0.0
 
@@ -99,6 +101,8 @@ class ActorConfig:
             janus_url=janus.url if janus else "",
             janus_token_secret=janus.token_secret if janus else "",
             janus_admin_key=janus.admin_key if janus else "",
+            janus_talking_dbov=settings.janus_talking_dbov,
+            janus_talking_packets=settings.janus_talking_packets,
         )
 
     @classmethod

@@ -258,6 +258,11 @@ class Fanout:
     async def live_update(self, event_id: int, update: dict) -> None:
         await self.emit("live:update", update, live_target(event_id))
 
+    async def live_speaking(self, event_id: int, user_id: int, speaking: bool) -> None:
+        """Who on a stage is talking (Janus's audio levels): a passing signal, not a stored change."""
+        payload = {"event_id": event_id, "user_id": user_id, "speaking": speaking}
+        await self.emit("live:speaking", payload, live_target(event_id))
+
     def read_updated_in(self, pipe: Any, user_id: int, room_id: int, seq: int, skip_sid: str | None) -> None:
         """A user's other sockets learn that one of them read up to ``seq``."""
         self.emit_in(pipe, "read:updated", {"room_id": room_id, "seq": seq}, user_target(user_id), skip_sid)

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.janus import AudioRooms, JanusError
+from storage.janus import AudioRooms
 from storage.live_store import SNAPSHOT_EVERY, Journal, LiveStore, LiveStoreError, StaleWriter
 
 from .domain.errors import DomainError
@@ -114,6 +114,8 @@ class LiveHost:
         # Live sessions' audio on Janus (None: no media server). What was applied there, per session in
         # memory: its listening epoch (a session that is not here is asked again, after a restart).
         self.audio = audio
+        if audio is not None:
+            audio.on_talking = self._talking
         self._audio_epochs: dict[int, tuple[int, int]] = {}  # event -> (Janus connection, epoch) applied
         self._audio_retrying: set[int] = set()
 
@@ -368,6 +370,7 @@ class LiveHost:
                 stage = session.stage()
                 await self.audio.ensure(event_id, stage, session.audio_epoch)
                 await self.audio.speakers(event_id, stage)
+                await self.audio.monitor(event_id)
                 generation = self.audio.janus.generation
                 applied = self._audio_epochs.get(event_id)
                 known = applied[1] if applied and applied[0] == generation else None
@@ -378,13 +381,28 @@ class LiveHost:
                 self._audio_epochs[event_id] = (generation, session.audio_epoch)
                 self.counters["live_audio_syncs"] += 1
                 return True
-        except (JanusError, TimeoutError, KeyError, ValueError) as exc:
+        except (
+            Exception
+        ) as exc:  # whatever Janus did, the session goes on (without audio until a retry works)
             self._audio_epochs.pop(event_id, None)
             self.counters["live_audio_errors"] += 1
             log.warning("live session %s audio not applied on Janus: %s", event_id, exc)
             if retry:
                 self._audio_later(hosted)
             return False
+
+    def _talking(self, event_id: int, user_id: int, talking: bool) -> None:
+        hosted = self.sessions.get(event_id)
+        if hosted is None or hosted.session.status != "live":
+            return
+        self.counters["live_speaking_events"] += 1
+        self.tasks.spawn(self._speaking(event_id, user_id, talking))
+
+    async def _speaking(self, event_id: int, user_id: int, talking: bool) -> None:
+        try:
+            await self.fanout.live_speaking(event_id, user_id, talking)
+        except Exception as exc:  # a lost indicator is corrected by the next change of that speaker
+            log.debug("live:speaking not published: %s", exc)
 
     def _audio_applied(self, event_id: int) -> bool:
         applied = self._audio_epochs.get(event_id)

@@ -66,7 +66,15 @@ class RoomShardHost:
         # Live sessions are stored through the shard's MongoDB client (connected when the shard opens).
         db, timeout_s = (lambda: self.mongo_client[self.config.mongo_db]), self.config.mongo_timeout_ms / 1000
         keys = self.config.janus_keys()  # live sessions' audio, when there is a media server
-        audio = AudioRooms(keys) if keys else None
+        audio = (
+            AudioRooms(
+                keys,
+                talking_packets=self.config.janus_talking_packets,
+                talking_dbov=self.config.janus_talking_dbov,
+            )
+            if keys
+            else None
+        )
         self.live = LiveHost(
             self.rooms, self._member, self.fanout, self.counters, self.tasks, db, timeout_s, audio
         )

@@ -25,7 +25,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,9 @@ KEEPALIVE_S = 25.0  # Janus drops a session after 60 s without a request
 # Errors that mean "already gone": destroying twice, or kicking someone who left, is success.
 NO_SUCH_ROOM = {485, 455}  # AudioBridge, Streaming
 NO_SUCH_USER = {492}
+# The server's own participant on each stage: it sends nothing and is never kicked; it is there to hear
+# AudioBridge's talking events, which go to the room's participants only.
+MONITOR_ID = 2**53 - 1
 
 
 class JanusError(Exception):
@@ -80,6 +83,9 @@ class JanusKeys:
         """What user ``user_id`` passes to join session ``event_id``'s stage (valid while on the allowed list)."""
         return _mac(self.admin_key, f"stage:{event_id}:{user_id}", 24)
 
+    def monitor_token(self, event_id: int) -> str:
+        return _mac(self.admin_key, f"monitor:{event_id}", 24)
+
     def listen_pin(self, event_id: int, epoch: int) -> str:
         return _mac(self.admin_key, f"listen:{event_id}:{epoch}", 24)
 
@@ -104,6 +110,8 @@ class Janus:
         # Rises with every new connection: a Janus that restarted has forgotten its rooms, so whatever
         # was applied on an older connection is to be applied again.
         self.generation = 0
+        # A plugin event nobody asked for (a handle's ``sender`` id, its data): talking, kicked...
+        self.on_event: Callable[[int, dict], None] | None = None
 
     async def _send(self, message: dict) -> dict:
         transaction = f"t{next(self._ids)}"
@@ -163,6 +171,9 @@ class Janus:
                 future = self._waiting.get(message.get("transaction", ""))
                 if future is not None and not future.done():
                     future.set_result(message)
+                elif message.get("janus") == "event" and self.on_event is not None:
+                    data = (message.get("plugindata") or {}).get("data") or {}
+                    self.on_event(int(message.get("sender") or 0), data)
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -189,15 +200,23 @@ class Janus:
         with contextlib.suppress(Exception):
             await ws.close()
 
-    async def request(self, plugin: str, body: dict) -> dict:
-        """A synchronous plugin request; its ``data`` on success, else ``JanusError``."""
+    async def attach(self, plugin: str) -> int:
+        """Another handle on ``plugin`` (one AudioBridge handle is one participant in one room)."""
+        if self._ws is None:
+            await self._connect()
+        attached = await self._send({"janus": "attach", "plugin": plugin, "session_id": self._session})
+        return int(attached["data"]["id"])
+
+    async def request(self, plugin: str, body: dict, handle: int | None = None) -> dict:
+        """A plugin request on the plugin's shared handle (or ``handle``); its ``data`` on success, else
+        ``JanusError``."""
         if self._ws is None:
             await self._connect()
         answer = await self._send(
             {
                 "janus": "message",
                 "session_id": self._session,
-                "handle_id": self._handles[plugin],
+                "handle_id": handle if handle is not None else self._handles[plugin],
                 "body": body,
             }
         )
@@ -219,9 +238,70 @@ class AudioRooms:
     what the session says (who may speak, the listening epoch, live or ended). Every call is idempotent,
     so a host that restarts, or retries after a failure, just says the whole truth again."""
 
-    def __init__(self, keys: JanusKeys, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, keys: JanusKeys, timeout_s: float = 2.0, talking_packets: int = 25, talking_dbov: int = 55
+    ) -> None:
         self.keys = keys
         self.janus = Janus(keys, timeout_s)
+        self.janus.on_event = self._event
+        # AudioBridge says someone is talking when the average level (dBov: 0 loudest, 127 silence) of
+        # their last ``talking_packets`` packets (20 ms each) is below ``talking_dbov``.
+        self.talking_packets = talking_packets
+        self.talking_dbov = talking_dbov
+        # (user_id, talking) per session, from the stage's monitor participant.
+        self.on_talking: Callable[[int, int, bool], None] | None = None
+        self._monitors: dict[int, tuple[int, int]] = {}  # event -> (Janus connection, monitor handle)
+        self._monitored: dict[int, int] = {}  # monitor handle -> event
+
+    def _event(self, handle: int, data: dict) -> None:
+        event_id = self._monitored.get(handle)
+        if event_id is None or self.on_talking is None:
+            return
+        kind = data.get("audiobridge")
+        if kind in ("talking", "stopped-talking"):
+            self._talking(event_id, data.get("id"), kind == "talking")
+            return
+        # Muting, leaving or being kicked stops the packets, so no "stopped-talking" follows: say it here.
+        for key in ("leaving", "kicked"):
+            self._talking(event_id, data.get(key), False)
+        for participant in data.get("participants") or ():
+            if isinstance(participant, dict) and participant.get("muted"):
+                self._talking(event_id, participant.get("id"), False)
+
+    def _talking(self, event_id: int, user_id: object, talking: bool) -> None:
+        if isinstance(user_id, int) and user_id != MONITOR_ID and self.on_talking is not None:
+            self.on_talking(event_id, user_id, talking)
+
+    async def monitor(self, event_id: int) -> None:
+        """The server's own participant is on the stage (once per Janus connection), to hear who talks."""
+        known = self._monitors.get(event_id)
+        if known is not None and known[0] == self.janus.generation:
+            return
+        handle = await self.janus.attach(AUDIOBRIDGE)
+        self._monitored[handle] = event_id
+        join = {
+            "request": "join",
+            "room": event_id,
+            "id": MONITOR_ID,
+            "token": self.keys.monitor_token(event_id),
+            "muted": True,
+            "display": "clubhub",
+        }
+        try:
+            try:
+                await self.janus.request(AUDIOBRIDGE, join, handle=handle)
+            except JanusError as exc:
+                if exc.code != 490:  # "ID exists": an earlier host's monitor, whose session is going
+                    raise
+                await self.kick(event_id, MONITOR_ID)
+                await self.janus.request(AUDIOBRIDGE, join, handle=handle)
+        except JanusError:
+            self._monitored.pop(handle, None)
+            raise
+        self._monitors[event_id] = (self.janus.generation, handle)
+        if len(self._monitored) > 4 * max(len(self._monitors), 256):  # handles of older connections
+            live = {h for _, h in self._monitors.values()}
+            self._monitored = {h: e for h, e in self._monitored.items() if h in live}
 
     async def _ab(self, body: dict) -> dict:
         return await self.janus.request(AUDIOBRIDGE, body)
@@ -245,9 +325,12 @@ class AudioRooms:
                         "permanent": False,
                         "sampling_rate": 48000,
                         "audiolevel_event": True,
-                        "audio_active_packets": 10,
-                        "audio_level_average": 70,
-                        "allowed": [self.keys.stage_token(event_id, u) for u in speakers],
+                        "audio_active_packets": self.talking_packets,
+                        "audio_level_average": self.talking_dbov,
+                        "allowed": [
+                            self.keys.monitor_token(event_id),
+                            *(self.keys.stage_token(event_id, u) for u in speakers),
+                        ],
                     }
                 )
             except JanusError as exc:
@@ -300,6 +383,7 @@ class AudioRooms:
         so they cannot come back)."""
         secret = self.keys.room_secret(event_id)
         wanted = {self.keys.stage_token(event_id, u): u for u in speakers}
+        wanted[self.keys.monitor_token(event_id)] = MONITOR_ID
         current = await self._ab(
             {
                 "request": "allowed",
@@ -364,6 +448,9 @@ class AudioRooms:
     async def destroy(self, event_id: int) -> None:
         """The session ended: the stage and the stream go, and Janus hangs up every peer on them."""
         secret = self.keys.room_secret(event_id)
+        known = self._monitors.pop(event_id, None)
+        if known is not None:
+            self._monitored.pop(known[1], None)
         for plugin, body in (
             (AUDIOBRIDGE, {"request": "destroy", "room": event_id, "secret": secret}),
             (STREAMING, {"request": "destroy", "id": event_id, "secret": secret}),
@@ -375,8 +462,9 @@ class AudioRooms:
                     raise
 
     async def participants(self, event_id: int) -> list[dict]:
-        """Who is on the stage now (tests and the benchmark check what Janus itself says)."""
-        return (await self._ab({"request": "listparticipants", "room": event_id})).get("participants", [])
+        """Who is on the stage now, the server's monitor aside (tests check what Janus itself says)."""
+        listed = (await self._ab({"request": "listparticipants", "room": event_id})).get("participants", [])
+        return [p for p in listed if p.get("id") != MONITOR_ID]
 
     async def close(self) -> None:
         await self.janus.close()

@@ -131,8 +131,12 @@ class Settings(BaseSettings):
     # HMAC secret its signed tokens are checked with (token_auth_secret) and the AudioBridge admin_key.
     janus_token_secret: SecretStr | None = None
     janus_admin_key: SecretStr | None = None
-    # The embedded Janus's RTP/ICE port range (UDP, loopback).
+    # The embedded Janus's RTP/ICE port range (UDP, on the machine's own addresses).
     janus_rtp_ports: str = Field("40000-40999", pattern=r"^[0-9]{4,5}-[0-9]{4,5}$")
+    # Speaking indicators: a stage participant is talking while the average level of their last
+    # `janus_talking_packets` packets (20 ms each) is below `janus_talking_dbov` (0 loudest, 127 silence).
+    janus_talking_dbov: int = Field(55, ge=1, le=127)
+    janus_talking_packets: int = Field(25, ge=5, le=500)
 
     # Database names used with embedded services (external URLs carry their own).
     postgres_db: str = Field("clubhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")

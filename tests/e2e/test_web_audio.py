@@ -163,6 +163,10 @@ async def test_three_browsers_hear_exactly_the_stage(browser, gateway, smtp, set
         await audience.get_by_role("button", name="Start speaking").click()
         await expect(audience.get_by_text("You are on stage: everyone hears you.")).to_be_visible()
         await until_heard(third)
+        # Everyone sees who speaks: Janus's audio levels, relayed to the session.
+        await expect(third.get_by_role("img", name="Ari is speaking")).to_be_visible()
+        await expect(host.get_by_role("img", name="Ari is speaking")).to_be_visible()
+        await expect(third.get_by_role("img", name="Hana is quiet")).to_be_visible()
         speaking = await stats(audience)
         assert speaking["sendDirections"] == 1
         await asyncio.sleep(0.5)

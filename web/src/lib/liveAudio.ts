@@ -13,7 +13,7 @@
 import { useCallback, useEffect, useState } from "react";
 
 import { JanusError, JanusSession, type HandleEvent, type JanusHandle } from "./janus";
-import { call } from "./socket";
+import { call, useSocket } from "./socket";
 
 export interface AudioCredentials {
   janus_url: string;
@@ -294,7 +294,7 @@ export class LiveAudio {
 export interface LiveAudioView {
   status: AudioStatus;
   muted: boolean;
-  /** Stage participants talking now (user ids). */
+  /** Stage participants talking now (user ids), from Janus's audio levels. */
   talking: ReadonlySet<number>;
   /** The level (0–1) of what this member hears, sampled a few times a second while audio is on. */
   level: number;
@@ -312,21 +312,37 @@ export function useLiveAudio(eventId: number, role: "host" | "speaker" | "audien
   const [muted, setMutedState] = useState(false);
   const [talking, setTalking] = useState<ReadonlySet<number>>(new Set());
   const [level, setLevel] = useState(0);
+  const [markTalking] = useState(() => (userId: number, on: boolean) =>
+    setTalking((prev) => {
+      if (prev.has(userId) === on) return prev;
+      const next = new Set(prev);
+      if (on) next.add(userId);
+      else next.delete(userId);
+      return next;
+    }),
+  );
   const [audio] = useState(
     () =>
       new LiveAudio({
         credentials: () => call<AudioGrant>("live:join", { event_id: eventId }),
         status: setStatus,
-        talking: (userId, on) =>
-          setTalking((prev) => {
-            if (prev.has(userId) === on) return prev;
-            const next = new Set(prev);
-            if (on) next.add(userId);
-            else next.delete(userId);
-            return next;
-          }),
+        talking: markTalking,
       }),
   );
+
+  // Who is talking on the stage, for everyone in the session (Janus's audio levels, relayed by the
+  // server), whether or not this member has joined the audio.
+  const socket = useSocket();
+  useEffect(() => {
+    if (!socket) return;
+    const onSpeaking = (p: { event_id?: unknown; user_id?: unknown; speaking?: unknown }) => {
+      if (p?.event_id === eventId && typeof p.user_id === "number") markTalking(p.user_id, p.speaking === true);
+    };
+    socket.on("live:speaking", onSpeaking);
+    return () => {
+      socket.off("live:speaking", onSpeaking);
+    };
+  }, [socket, eventId, markTalking]);
 
   useEffect(() => () => audio.stop(), [audio]);
 
@@ -348,7 +364,6 @@ export function useLiveAudio(eventId: number, role: "host" | "speaker" | "audien
     return () => {
       clearInterval(timer);
       setLevel(0);
-      setTalking(new Set());
     };
   }, [on, audio]);
 
