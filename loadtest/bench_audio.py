@@ -6,7 +6,7 @@ generated configuration the gateway uses), makes one session's audio with ``stor
 connects, with aiortc on this machine:
 
 - the host and three speakers to the stage, each publishing a sine tone of its own (220, 330, 440, 550 Hz);
-- N listeners, receive-only, at a ladder of N (0, 10, 25, 50, 100, 150, 200, 300, …), spread over
+- N listeners, receive-only, at a ladder of N (0, 10, 25, 50, 75, 100, 125, 150, 200, …), spread over
   ``--workers`` client processes. Each listener decodes every frame (``track.recv()``), counts them and
   measures the level; its audio is intact when it received at least 95 % of the window's 20-ms frames
   and the level is not silence.
@@ -19,10 +19,12 @@ Two designs, in the same run, the same listeners:
   participants, and AudioBridge encodes a mix for each of them.
 
 Per step: Janus's CPU (psutil, the process's user + system time over the window, in cores) and its
-hottest thread's, the clients' CPU (the speakers' process and the listener processes), the machine's,
-and each listener's frames and level. A design's ladder stops at the first step where a listener's audio
-is not intact or the machine (or a client process) is saturated, or at ``--max-listeners``. CPU per
-listener is the least-squares slope of Janus's CPU over N on the intact steps; the ratio is the
+hottest thread's, the clients' CPU (the speakers' process, the listener processes and their event
+loops), the machine's and the rest (``other_cores``: the machine may be shared), and each listener's
+frames and level. A design's ladder stops at the first step where a listener's audio is not intact, or
+where a listener process's event loop fills a core (further steps would measure the client), or at
+``--max-listeners``; a saturated machine is noted (``limit``: who used most of it) but does not stop it.
+CPU per listener is the least-squares slope of Janus's CPU over N on the intact steps; the ratio is the
 baseline's over the chosen design's.
 
 ICE: Janus gathers its host candidates itself (its ``ice_enforce_list`` does not make it offer
@@ -797,7 +799,7 @@ def plot(result: dict, path: Path) -> bool:
     ratio = result.get("bridge_vs_stream_cpu_per_listener")
     ax.set_title(
         "Janus CPU per listener: "
-        + ", ".join(f"{d} {v['janus_cpu_pct_per_listener']} %" for d, v in result["designs"].items())
+        + ", ".join(f"{d} {v['janus_cpu_pct_per_listener'] or 0:.2f} %" for d, v in result["designs"].items())
         + (f" (×{ratio})" if ratio else "")
         + "\n× = audio not intact",
         fontsize=10,
