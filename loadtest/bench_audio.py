@@ -587,6 +587,16 @@ def slope(steps: list[dict], key: str) -> float | None:
     return sum((x - mx) * (y - my) for x, y in points) / var
 
 
+async def flowing(workers: list[Worker], timeout_s: float = 20.0) -> None:
+    """Until every listener is connected and has decoded audio (or ``timeout_s``: the step will say)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        answers = await asyncio.gather(*(w.ask({"op": "snap"}) for w in workers))
+        if all(p[0] > 0 and p[3] for a in answers for p in a["peers"]):
+            return
+        await asyncio.sleep(0.2)
+
+
 async def ladder(design: str, rungs: list[int], args, workers: list[Worker], rooms, meter: Meter) -> dict:
     cores = os.cpu_count() or 1
     steps: list[dict] = []
@@ -611,6 +621,7 @@ async def ladder(design: str, rungs: list[int], args, workers: list[Worker], roo
                     log(f"  {design}: {failed} listeners failed to connect: {answers}")
                 have = n
             connect_s = time.perf_counter() - t0
+            await flowing(workers)
             await asyncio.sleep(args.settle)
             before = await meter.snapshot()
             await asyncio.sleep(args.window)
