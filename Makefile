@@ -169,7 +169,7 @@ bench-media: install
 	$(BIN)/python loadtest/bench_media.py $(BENCH_ARGS)
 
 # Live audio on Janus: one session (host + 3 speakers) and a ladder of aiortc listeners, Streaming relay
-# against everyone-in-one-AudioBridge (~4 min here); BENCH_ARGS="--quick" for a short run (< 1 min).
+# against everyone-in-one-AudioBridge (~2–3 min here); BENCH_ARGS="--quick" for a short run (< 1 min).
 bench-audio: install
 	$(BIN)/python loadtest/bench_audio.py $(BENCH_ARGS)
 
