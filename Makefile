@@ -15,7 +15,7 @@ WEB_DIST    := web/dist/index.html
 # The end-to-end tests drive Debian's Chromium (no browser download), installed when missing with an emoji font.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium janus deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores bench-media capacity soak loadtest fuzz services-up services-down clean
+.PHONY: install lock lint api-types run test test-cluster test-unit web web-test chromium janus deploy-tools deploy-check dashboards image bench-chat bench-ranking bench-notify bench-pipeline bench-search bench-stores bench-media bench-audio capacity soak loadtest fuzz services-up services-down clean
 
 install: $(STAMP) web
 
@@ -167,6 +167,11 @@ bench-search: install
 # against a decode-only floor) and images per second (~2 min here); BENCH_ARGS="--seconds 5" for a short run.
 bench-media: install
 	$(BIN)/python loadtest/bench_media.py $(BENCH_ARGS)
+
+# Live audio on Janus: one session (host + 3 speakers) and a ladder of aiortc listeners, Streaming relay
+# against everyone-in-one-AudioBridge (~2–3 min here); BENCH_ARGS="--quick" for a short run (< 1 min).
+bench-audio: install
+	$(BIN)/python loadtest/bench_audio.py $(BENCH_ARGS)
 
 # 30 minutes at half load; not part of make test. SOAK_ARGS="--minutes 2" for a short run.
 soak: install
