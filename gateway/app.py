@@ -246,7 +246,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         clubs = app[CLUBS] = Clubs(actors, interactions, redis, backends.stores.mongo, app[SIO].emit)
         app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)
-        live = app[LIVE] = Live(actors, chat, interactions, redis)
+        live = app[LIVE] = Live(actors, chat, interactions, redis, audit=clubs.audit)
         app[NOTIFICATIONS] = Notifications(chat, app[SIO].emit)
         app[REELS] = Reels()
         app[SEARCH] = Search(chat, PostgresSearch())
