@@ -6,7 +6,8 @@ import { Button, Field, inputClass } from "../ui";
 
 const MAX_OPTIONS = 10;
 
-/** The host's tools: raised hands to promote, the pinned message, a new poll, the end of the session. */
+/** The host's tools: raised hands to promote, moderated Q&A on or off, the pinned message, a new poll, the
+ * end of the session. */
 export function HostControls({
   state,
   nameOf,
@@ -74,6 +75,25 @@ export function HostControls({
             );
           })}
         </ul>
+      </div>
+
+      <div className="flex items-start gap-2">
+        <input
+          id={`${id}-moderated`}
+          type="checkbox"
+          className="mt-1 h-4 w-4"
+          checked={state.moderated}
+          aria-describedby={`${id}-moderated-hint`}
+          onChange={(e) => void act("live:moderate", { enabled: e.target.checked })}
+        />
+        <div>
+          <label htmlFor={`${id}-moderated`} className="font-medium">
+            Moderate questions
+          </label>
+          <p id={`${id}-moderated-hint`} className="text-sm text-slate-600">
+            New questions wait for your approval before everyone sees them.
+          </p>
+        </div>
       </div>
 
       <form onSubmit={(e) => void onPin(e)} className="space-y-2">
