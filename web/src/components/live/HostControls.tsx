@@ -25,6 +25,19 @@ export function HostControls({
   const [options, setOptions] = useState<string[]>(["", ""]);
   const [pollError, setPollError] = useState<string | null>(null);
   const [ending, setEnding] = useState(false);
+  // The switch follows the click at once; the session's own state takes over when its update arrives (a
+  // refusal puts it back).
+  const [wantModerated, setWantModerated] = useState<boolean | null>(null);
+  const [seenModerated, setSeenModerated] = useState(state.moderated);
+  if (seenModerated !== state.moderated) {
+    setSeenModerated(state.moderated);
+    setWantModerated(null);
+  }
+
+  async function onModerate(enabled: boolean) {
+    setWantModerated(enabled);
+    if (!(await act("live:moderate", { enabled }))) setWantModerated(null);
+  }
 
   async function onPin(e: FormEvent) {
     e.preventDefault();
@@ -82,9 +95,9 @@ export function HostControls({
           id={`${id}-moderated`}
           type="checkbox"
           className="mt-1 h-4 w-4"
-          checked={state.moderated}
+          checked={wantModerated ?? state.moderated}
           aria-describedby={`${id}-moderated-hint`}
-          onChange={(e) => void act("live:moderate", { enabled: e.target.checked })}
+          onChange={(e) => void onModerate(e.target.checked)}
         />
         <div>
           <label htmlFor={`${id}-moderated`} className="font-medium">
