@@ -48,7 +48,7 @@ AUDIO_RECORDS = frozenset({"role", "remove", "end"})
 _ACTIONS: dict[str, Callable[[LiveSession, int, dict], Any]] = {
     "hand": lambda s, user, a: s.hand(user, a["raised"]),
     "promote": lambda s, user, a: s.promote(user, a["user_id"], a["role"]),
-    "ask": lambda s, user, a: s.ask(user, a["text"]),
+    "ask": lambda s, user, a: s.ask(user, a["text"], a.get("anonymous", False)),
     "upvote": lambda s, user, a: s.upvote(user, a["question_id"]),
     "answer": lambda s, user, a: s.answer(user, a["question_id"]),
     "poll": lambda s, user, a: s.poll(user, a["question"], a["options"]),
@@ -56,8 +56,13 @@ _ACTIONS: dict[str, Callable[[LiveSession, int, dict], Any]] = {
     "close_poll": lambda s, user, a: s.close_poll(user, a["poll_id"]),
     "pin": lambda s, user, a: s.pin(user, a["text"]),
     "end": lambda s, user, a: s.end(user),
+    "moderate": lambda s, user, a: s.moderate(user, a["enabled"]),
+    "approve": lambda s, user, a: s.approve(user, a["question_id"]),
+    "dismiss": lambda s, user, a: s.dismiss(user, a["question_id"]),
+    # A read, answered to the caller alone: how a pending question's text reaches the host and its author.
+    "pending": lambda s, user, a: s.pending_questions(user),
 }
-RESULT_NAMES = {"ask": "question_id", "poll": "poll_id", "end": "summary"}
+RESULT_NAMES = {"ask": "question_id", "poll": "poll_id", "end": "summary", "pending": "questions"}
 
 
 def not_live(event_id: int) -> DomainError:
@@ -211,8 +216,9 @@ class LiveHost:
             async with hosted.lock:  # e.g. Janus restarted and forgot the room: made again before the answer
                 await self._audio(hosted)
         state = session.state()  # what this join saw: stored once the wait below returns
+        pending = session.pending_questions(user_id)  # the joiner's own answer: the host's review queue
         refused = await self._stored(hosted)
-        return refused or {"state": state, "audio_epoch": session.audio_epoch}
+        return refused or {"state": state, "pending": pending, "audio_epoch": session.audio_epoch}
 
     def leave(self, items: list[tuple[int, int, str]]) -> None:
         for event_id, user_id, socket_key in items:

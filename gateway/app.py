@@ -247,7 +247,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> web.Appl
         app[SAFETY] = Safety(actors, chat, clubs, app[SIO].emit)
         app[EVENTS] = Events(settings.base_url, interactions)
         audio_keys = actors.actor_config.janus_keys()
-        live = app[LIVE] = Live(actors, chat, interactions, redis, audio_keys)
+        live = app[LIVE] = Live(actors, chat, interactions, redis, audit=clubs.audit, audio_keys=audio_keys)
         audio_origin = security.origin_of(audio_keys.url) if audio_keys else None
         if audio_origin:
             app[security.AUDIO_ORIGIN] = audio_origin

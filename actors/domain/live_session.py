@@ -19,6 +19,14 @@ deterministic, so ``replay(records)`` on a ``from_dict()`` snapshot rebuilds exa
 them, version included. ``take_records()`` drains the records for the host to store; ``to_dict()`` is the whole
 state for a snapshot. Records, not the broadcast changes, are what is stored: a change carries a question's
 vote *count*, a record says *who* voted, which is what keeps "one vote per user" true after a restore.
+
+Hosts' extras. *Moderated Q&A*: while ``moderated`` is on, a question from anyone but the host is *pending*:
+out of ``state()`` and the summary until the host approves it (or dismisses it: then it is gone). Every change
+reaches every listener, so the change a pending question makes is ``{kind: "pending", question_id, status,
+count}`` with neither text nor author; its text reaches only the host and its author, who ask for it
+(``pending_questions``). *Anonymous questions*: the author stays in the state (the open-question limit
+counts it, and its author sees it in ``pending_questions``), but no view shows who asked; the gateway
+records the real author in the club's audit log.
 """
 
 from __future__ import annotations
@@ -45,14 +53,17 @@ class Question:
     ts: float
     voters: set[int] = field(default_factory=set)
     answered: bool = False
+    anonymous: bool = False
+    pending: bool = False  # asked while Q&A was moderated, not yet approved: host and author only
 
     def view(self) -> dict:
         return {
             "question_id": self.id,
-            "author_id": self.author_id,
+            "author_id": None if self.anonymous else self.author_id,
             "text": self.text,
             "votes": len(self.voters),
             "answered": self.answered,
+            "anonymous": self.anonymous,
         }
 
 
@@ -94,6 +105,7 @@ class LiveSession:
     questions: dict[int, Question] = field(default_factory=dict)
     polls: dict[int, Poll] = field(default_factory=dict)
     pinned: str | None = None
+    moderated: bool = False  # new questions wait for the host's approval
     started_at: float = field(default_factory=time.time)
     club_id: int | None = None
     ended_at: float | None = None
@@ -209,7 +221,7 @@ class LiveSession:
         self._do({"k": "role", "u": user_id, "role": role})
 
     # -- Q&A -------------------------------------------------------------------------------
-    def ask(self, user_id: int, text: str) -> int:
+    def ask(self, user_id: int, text: str, anonymous: bool = False) -> int:
         self._live()
         text = (text or "").strip()
         if not text:
@@ -225,14 +237,25 @@ class LiveSession:
         if len(self.questions) >= MAX_QUESTIONS:
             raise DomainError("conflict", f"this session has reached its {MAX_QUESTIONS} questions")
         question_id = self._next_id + 1
-        self._do({"k": "ask", "q": question_id, "u": user_id, "text": text, "ts": time.time()})
+        record = {"k": "ask", "q": question_id, "u": user_id, "text": text, "ts": time.time()}
+        # Flags only when set: records of older sessions had neither, and replay reads them as False.
+        if anonymous:
+            record["anon"] = True
+        if self.moderated and self.role(user_id) != "host":
+            record["pending"] = True
+        self._do(record)
         return question_id
+
+    def _published(self, question_id: int) -> Question:
+        """A question everyone may see; a pending one is as unknown as a missing one (no probing)."""
+        q = self.questions.get(question_id)
+        if q is None or q.pending:
+            raise DomainError("not_found", f"no question {question_id}")
+        return q
 
     def upvote(self, user_id: int, question_id: int) -> None:
         self._live()
-        q = self.questions.get(question_id)
-        if q is None:
-            raise DomainError("not_found", f"no question {question_id}")
+        q = self._published(question_id)
         if user_id in q.voters:
             return  # one upvote per user: a second one changes nothing
         self._do({"k": "upvote", "q": question_id, "u": user_id})
@@ -242,8 +265,47 @@ class LiveSession:
         q = self.questions.get(question_id)
         if q is None:
             raise DomainError("not_found", f"no question {question_id}")
+        if q.pending:
+            raise DomainError("conflict", "approve the question before answering it")
         if not q.answered:
             self._do({"k": "answer", "q": question_id})
+
+    # -- moderated Q&A ---------------------------------------------------------------------------
+    def moderate(self, actor_id: int, enabled: bool) -> None:
+        """Switching moderation off publishes nothing by itself: what is pending stays for the host."""
+        self._host(actor_id)
+        if bool(enabled) != self.moderated:
+            self._do({"k": "moderate", "on": bool(enabled)})
+
+    def _pending(self, actor_id: int, question_id: int) -> Question | None:
+        self._host(actor_id)
+        q = self.questions.get(question_id)
+        if q is None:
+            raise DomainError("not_found", f"no question {question_id}")
+        return q if q.pending else None
+
+    def approve(self, actor_id: int, question_id: int) -> None:
+        if self._pending(actor_id, question_id) is not None:
+            self._do({"k": "approve", "q": question_id})
+
+    def dismiss(self, actor_id: int, question_id: int) -> None:
+        if self._pending(actor_id, question_id) is None:
+            raise DomainError("conflict", "only a question awaiting approval can be dismissed")
+        self._do({"k": "dismiss", "q": question_id})
+
+    def pending_count(self) -> int:
+        return sum(1 for q in self.questions.values() if q.pending)
+
+    def pending_questions(self, viewer_id: int) -> list[dict]:
+        """The pending questions ``viewer_id`` may read, oldest first: all of them for the host, its own
+        for anyone else."""
+        self._live()
+        host = self.role(viewer_id) == "host"
+        return [
+            {**q.view(), "mine": q.author_id == viewer_id}
+            for q in self.questions.values()
+            if q.pending and (host or q.author_id == viewer_id)
+        ]
 
     # -- polls -----------------------------------------------------------------------------
     def poll(self, actor_id: int, question: str, options: list[str]) -> int:
@@ -290,8 +352,12 @@ class LiveSession:
         self._do({"k": "pin", "text": text or None})
 
     # -- views -----------------------------------------------------------------------------
+    def _visible_questions(self) -> list[Question]:
+        visible = (q for q in self.questions.values() if not q.pending)
+        return sorted(visible, key=lambda q: (-len(q.voters), q.ts))
+
     def state(self) -> dict:
-        questions = sorted(self.questions.values(), key=lambda q: (-len(q.voters), q.ts))
+        questions = self._visible_questions()
         return {
             "event_id": self.event_id,
             "room_id": self.room_id,
@@ -304,6 +370,8 @@ class LiveSession:
             "questions": [q.view() for q in questions],
             "polls": [p.view() for p in self.polls.values()],
             "pinned": self.pinned,
+            "moderated": self.moderated,
+            "pending_count": self.pending_count(),
             "version": self.version,
         }
 
@@ -313,7 +381,7 @@ class LiveSession:
         return self.summary()
 
     def summary(self) -> dict:
-        questions = sorted(self.questions.values(), key=lambda q: (-len(q.voters), q.ts))
+        questions = self._visible_questions()  # never approved: never published
         return {
             "attendance": len(self.attendees),
             "peak_audience": self.peak_audience,
@@ -380,10 +448,34 @@ class LiveSession:
         self._role_change(r["u"], r["role"])
 
     def _on_ask(self, r: dict) -> None:
-        q = Question(r["q"], r["u"], r["text"], r["ts"])
+        q = Question(r["q"], r["u"], r["text"], r["ts"], anonymous=r.get("anon", False))
+        q.pending = r.get("pending", False)
         self.questions[q.id] = q
         self._next_id = max(self._next_id, q.id)
+        if q.pending:
+            self._pending_change(q.id, "new")
+        else:
+            self._changed({"kind": "question", "question": q.view()})
+
+    def _pending_change(self, question_id: int, status: str) -> None:
+        # Everyone gets this one: no text, no author (the host fetches those; see pending_questions).
+        self._changed(
+            {"kind": "pending", "question_id": question_id, "status": status, "count": self.pending_count()}
+        )
+
+    def _on_moderate(self, r: dict) -> None:
+        self.moderated = r["on"]
+        self._changed({"kind": "moderation", "moderated": self.moderated})
+
+    def _on_approve(self, r: dict) -> None:
+        q = self.questions[r["q"]]
+        q.pending = False
+        self._pending_change(q.id, "approved")
         self._changed({"kind": "question", "question": q.view()})
+
+    def _on_dismiss(self, r: dict) -> None:
+        del self.questions[r["q"]]
+        self._pending_change(r["q"], "dismissed")
 
     def _on_upvote(self, r: dict) -> None:
         q = self.questions[r["q"]]
@@ -452,6 +544,8 @@ class LiveSession:
                     "ts": q.ts,
                     "voters": sorted(q.voters),
                     "answered": q.answered,
+                    "anonymous": q.anonymous,
+                    "pending": q.pending,
                 }
                 for q in self.questions.values()
             ],
@@ -466,6 +560,7 @@ class LiveSession:
                 for p in self.polls.values()
             ],
             "pinned": self.pinned,
+            "moderated": self.moderated,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "version": self.version,
@@ -487,7 +582,15 @@ class LiveSession:
             hands={u: ts for u, ts in d["hands"]},
             questions={
                 q["id"]: Question(
-                    q["id"], q["author_id"], q["text"], q["ts"], set(q["voters"]), q["answered"]
+                    q["id"],
+                    q["author_id"],
+                    q["text"],
+                    q["ts"],
+                    set(q["voters"]),
+                    q["answered"],
+                    # snapshots stored before moderation and anonymity lack these
+                    q.get("anonymous", False),
+                    q.get("pending", False),
                 )
                 for q in d["questions"]
             },
@@ -498,6 +601,7 @@ class LiveSession:
                 for p in d["polls"]
             },
             pinned=d["pinned"],
+            moderated=d.get("moderated", False),
             started_at=d["started_at"],
             club_id=d["club_id"],
             ended_at=d.get("ended_at"),
@@ -523,4 +627,7 @@ _APPLY: dict[str, Callable[[LiveSession, dict], None]] = {
     "close": LiveSession._on_close,
     "pin": LiveSession._on_pin,
     "end": LiveSession._on_end,
+    "moderate": LiveSession._on_moderate,
+    "approve": LiveSession._on_approve,
+    "dismiss": LiveSession._on_dismiss,
 }

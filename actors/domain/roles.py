@@ -27,6 +27,7 @@ ACTIONS: dict[str, str] = {
     "ban": "moderator",
     "view_audit": "moderator",
     "create_event": "moderator",
+    "export_live_summary": "moderator",  # besides the event's host
     "view_reports": "moderator",
     "resolve_report": "moderator",
     "view_automod": "moderator",

@@ -1,4 +1,5 @@
-"""Event actions: create, list, RSVP with capacity and an ordered waitlist, calendar export.
+"""Event actions: create, list, RSVP with capacity and an ordered waitlist, calendar export, the ended live
+session's summary as CSV (its host and the club's moderators).
 
 RSVPs of one event are serialised by a row lock on the event (``SELECT … FOR UPDATE``): many
 concurrent RSVPs never book more than the capacity, and a cancellation promotes the longest-waiting
@@ -12,6 +13,8 @@ when no model is trained yet. Anyone else gets no such field.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 from tortoise import connections
@@ -243,6 +246,52 @@ class Events:
     async def ics(self, event_id: int, user_id: int) -> str:
         event, _ = await self.event(event_id, user_id)
         return to_ics(event, self.base_url)
+
+    async def summary_csv(self, event_id: int, user_id: int) -> str:
+        """The stored summary of the event's live session as CSV: for the host and the club's moderators
+        (a member sees the summary on the event page, but an export is a host's tool)."""
+        event, role = await self.event(event_id, user_id)
+        if event.host_id != user_id:
+            require(role, "export_live_summary")
+        if not event.summary:
+            raise DomainError("conflict", "the event's live session has not ended: it has no summary yet")
+        return summary_csv(event.summary)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); tab and carriage
+# return too, which some of them strip before looking (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SUMMARY_CSV_HEADER = ["section", "text", "option", "count", "answered"]
+
+
+def _cell(value) -> str | int | float:
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def summary_csv(summary: dict) -> str:
+    """One table with the same five columns on every row (``SUMMARY_CSV_HEADER``), so any CSV reader
+    takes it whole: the session's figures, then a row per question, then a row per poll option."""
+    rows: list[list] = [
+        ["session", "attendance", "", summary.get("attendance", 0), ""],
+        ["session", "peak_audience", "", summary.get("peak_audience", 0), ""],
+        ["session", "duration_s", "", summary.get("duration_s", 0), ""],
+    ]
+    for q in summary.get("questions") or []:
+        rows.append(
+            ["question", q.get("text", ""), "", q.get("votes", 0), "yes" if q.get("answered") else "no"]
+        )
+    for p in summary.get("polls") or []:
+        tallies = p.get("tallies") or []
+        for i, option in enumerate(p.get("options") or []):
+            rows.append(["poll", p.get("question", ""), option, tallies[i] if i < len(tallies) else 0, ""])
+    out = io.StringIO()
+    writer = csv.writer(out)  # RFC 4180: quoted where needed, CRLF line ends
+    writer.writerow(SUMMARY_CSV_HEADER)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    # A byte-order mark: without it Excel reads UTF-8 as the machine's code page.
+    return "\ufeff" + out.getvalue()
 
 
 def _ics_escape(text: str) -> str:

@@ -5,9 +5,15 @@ the room shard), so its changes are ordered like the room's messages; a joiner g
 every change reaches the sockets in the session as a ``live:update`` delta, and the ended session's summary
 is stored on the event. Who may join or act is the live room's rule (``Chat.room_access``, then the shard's
 member and timeout checks), so a ban or a departure ends it at once.
+
+An anonymous question hides its author from every view of the session, the host's included; the real author
+goes into the club's audit log (``Clubs.audit``), where the club's moderators can still hold it to account.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
 
 from actors.client import LIVE_UNAVAILABLE, ActorClient
 from actors.domain.errors import DomainError
@@ -21,6 +27,9 @@ from .chat import Chat
 from .interactions import Interactions
 from .lookup import visible_event
 
+log = logging.getLogger(__name__)
+
+ANONYMOUS_QUESTION = "live_anonymous_question"  # the audit log's action for one
 NO_MEDIA_SERVER = "this server has no media server (Janus) configured: live sessions run without audio"
 
 
@@ -31,13 +40,17 @@ class Live:
         chat: Chat,
         interactions: Interactions,
         redis,
+        audit: Callable[..., Awaitable[None]] | None = None,
         audio_keys: JanusKeys | None = None,
     ) -> None:
+        """``audit``: ``Clubs.audit`` (club_id, actor_id, action, target_user_id, reason, details);
+        ``audio_keys``: the media server's, when live sessions have audio."""
         self.actors = actors
         self.audio_keys = audio_keys
         self.chat = chat
         self.interactions = interactions
         self.redis = redis
+        self.audit = audit
         self.room_of: dict[int, int] = {}  # event_id -> live room id
 
     async def _hosted_event(self, event_id: int, user_id: int) -> Event:
@@ -110,7 +123,11 @@ class Live:
         await self.interactions.signal(
             user_id, "event", event_id, "attend", interaction_id=f"attend-{event_id}-{user_id}"
         )
-        return {"state": result["state"], **self.audio(event_id, user_id, result)}
+        return {
+            "state": result["state"],
+            "pending": result.get("pending", []),
+            **self.audio(event_id, user_id, result),
+        }
 
     def audio(self, event_id: int, user_id: int, joined: dict) -> dict:
         """How this member reaches the session's audio: the stage (AudioBridge room ``room``, with their own
@@ -138,7 +155,24 @@ class Live:
 
     async def act(self, event_id: int, user_id: int, action: str, args: dict) -> dict:
         room_id = await self._live_room(event_id, user_id)
-        return await self.actors.live_act(room_id, event_id, user_id, action, args)
+        result = await self.actors.live_act(room_id, event_id, user_id, action, args)
+        if action == "ask" and args.get("anonymous"):
+            await self._audit_anonymous(room_id, event_id, user_id, result["question_id"], args["text"])
+        return result
+
+    async def _audit_anonymous(
+        self, room_id: int, event_id: int, user_id: int, question_id: int, text: str
+    ) -> None:
+        """After the question is stored (its id is known only then). A failed write does not refuse the
+        question, which is stored and may be broadcast already; its author stays in the session's journal."""
+        if self.audit is None:
+            return
+        try:
+            club_id = (await Room.get(id=room_id)).club_id
+            details = {"event_id": event_id, "question_id": question_id, "text": text.strip()}
+            await self.audit(club_id, user_id, ANONYMOUS_QUESTION, None, details=details)
+        except Exception:
+            log.exception("anonymous question %s of event %s not audited", question_id, event_id)
 
     async def leave(self, user_id: int, sid: str, event_ids: list[int]) -> None:
         for event_id in event_ids:

@@ -64,6 +64,24 @@ async def event_ics(request: web.Request, claims: AccessClaims, event_id: int) -
 
 @api.route(
     "GET",
+    "/events/{event_id}/summary.csv",
+    summary="The ended live session's summary as CSV (the host and the club's moderators)",
+    tags=("events", "live"),
+    content_type="text/csv",
+    errors=("forbidden", "not_found", "conflict"),
+)
+async def event_summary_csv(request: web.Request, claims: AccessClaims, event_id: int) -> web.Response:
+    text = await request.app[EVENTS].summary_csv(event_id, claims.user_id)
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="event-{event_id}-summary.csv"'},
+    )
+
+
+@api.route(
+    "GET",
     "/events/{event_id}",
     summary="An event with RSVP counts, the caller's RSVP and its summary; for its host, the predicted turnout",
     response=EventOut,

@@ -30,6 +30,12 @@ class LivePromoteIn(SocketPayload):
 class LiveAskIn(SocketPayload):
     event_id: EventId
     text: Annotated[str, StringConstraints(max_length=2000)]
+    anonymous: bool = False
+
+
+class LiveModerateIn(SocketPayload):
+    event_id: EventId
+    enabled: bool
 
 
 class LiveQuestionIn(SocketPayload):

@@ -43,6 +43,7 @@ from gateway.schemas.live import (
     LiveAskIn,
     LiveHandIn,
     LiveJoinIn,
+    LiveModerateIn,
     LivePinIn,
     LivePollIn,
     LivePollRefIn,
@@ -118,6 +119,10 @@ class Realtime:
             ("live:vote", LiveVoteIn, limited(self.live_action("vote"))),
             ("live:close_poll", LivePollRefIn, limited(self.live_action("close_poll"))),
             ("live:pin", LivePinIn, limited(self.live_action("pin"))),
+            ("live:moderate", LiveModerateIn, limited(self.live_action("moderate"))),
+            ("live:approve", LiveQuestionIn, limited(self.live_action("approve"))),
+            ("live:dismiss", LiveQuestionIn, limited(self.live_action("dismiss"))),
+            ("live:pending", LiveJoinIn, limited(self.live_action("pending"))),
         ):
             sio.on(event, self._handler(event, model, method))
 

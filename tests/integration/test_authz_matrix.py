@@ -104,6 +104,8 @@ REST = {
     "POST /api/v1/clubs/{club_id}/events": "401  401   404   403   403   403   404   201  201   404",
     "GET /api/v1/events": "401  401   404   200   200   200   404   200  200   404",
     "GET /api/v1/events/{event_id}.ics": "401  401   404   200   200   200   404   200  200   404",
+    # an ended event's summary: its host's and the club's moderators' to export
+    "GET /api/v1/events/{event_id}/summary.csv": "401 401 404   403   403   403   404   200  200   404",
     "GET /api/v1/events/{event_id}": "401  401   404   200   200   200   404   200  200   404",
     "POST /api/v1/events/{event_id}/rsvp": "401  401   404   403   200   200   404   200  200   404",
     "DELETE /api/v1/events/{event_id}/rsvp": "401  401   404   404   204   204   404   204  204   404",
@@ -158,6 +160,11 @@ SOCKET = {
     "live:vote": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
     "live:close_poll": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
     "live:pin": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:moderate": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:approve": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    "live:dismiss": "refused  refused    not_found  forbidden  forbidden  forbidden  not_found  forbidden  ok         not_found",
+    # the review queue: the host's whole, a member's own (empty or not, ok)
+    "live:pending": "refused  refused    not_found  forbidden  ok         forbidden  not_found  ok         ok         not_found",
 }
 
 # -- the world ----------------------------------------------------------------------------------------------
@@ -176,8 +183,9 @@ ACTOR_OF = {
 
 class World:
     """PRIV (private, owner O) with moderator M, members U and T (T timed out), ex-member B (banned);
-    PUB (public, owner X); outsider N. Each club has its room ``general`` and a live event; PRIV also has an
-    event that is not live (for live/start and live/end). Messages, a question and two polls exist."""
+    PUB (public, owner X); outsider N. Each club has its room ``general``, a live event with moderated Q&A and
+    an ended one (its summary); PRIV also has an event that is not live (for live/start and live/end).
+    Messages, a question, two polls and, in PRIV, a question awaiting approval exist."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -239,6 +247,11 @@ async def build_world(gateway, smtp) -> World:
                 await ok(201, "POST", f"/clubs/{c['id']}/events", owner, json={"title": "idle", **times})
             )["id"]
             await ok(200, "POST", f"/events/{ids['event_id']}/live/start", owner)
+            ids["ended_event_id"] = (
+                await ok(201, "POST", f"/clubs/{c['id']}/events", owner, json={"title": "ended", **times})
+            )["id"]
+            await ok(200, "POST", f"/events/{ids['ended_event_id']}/live/start", owner)
+            await ok(200, "POST", f"/events/{ids['ended_event_id']}/live/end", owner)
         priv = world.ids["PRIV"]
         for actor in ("M", "U", "T", "B"):
             code = (await ok(201, "POST", f"/clubs/{priv['club_id']}/invites", "O", json={}))["code"]
@@ -279,6 +292,15 @@ async def build_world(gateway, smtp) -> World:
                         )
                         assert ack["ok"], ack
                         ids[key] = ack["poll_id"]
+                    ack = await client.call("live:moderate", {"event_id": ids["event_id"], "enabled": True})
+                    assert ack["ok"], ack
+                    ids["pending_question_id"] = ids["question_id"]  # PUB's: refused before it is looked at
+                if actor == "U":  # a question for the host to review (O has moderated Q&A on by now)
+                    ack = await client.call("live:join", {"event_id": ids["event_id"]})
+                    assert ack["ok"], ack
+                    ack = await client.call("live:ask", {"event_id": ids["event_id"], "text": "pending?"})
+                    assert ack["ok"], ack
+                    ids["pending_question_id"] = ack["question_id"]
             finally:
                 await client.close()
 
@@ -415,7 +437,13 @@ def rest_request(world: World, route: str, column: str, actor: str | None) -> tu
         "club_id": t["club_id"],
         "room_id": t["room_id"],
         "user_id": o_user,
-        "event_id": t["idle_event_id"] if "/live/" in path else t["event_id"],
+        "event_id": (
+            t["idle_event_id"]
+            if "/live/" in path
+            else t["ended_event_id"]
+            if path.endswith("/summary.csv")
+            else t["event_id"]
+        ),
         "report_id": t["report_id"],
         "seq": 1,
         "root_seq": 1,
@@ -632,6 +660,10 @@ def socket_payload(world: World, event: str, column: str, actor: str) -> dict:
         "live:vote": {"event_id": ev, "poll_id": t["poll_id"], "option": 0},
         "live:close_poll": {"event_id": ev, "poll_id": t["spare_poll_id"]},
         "live:pin": {"event_id": ev, "text": "matrix"},
+        "live:moderate": {"event_id": ev, "enabled": True},
+        "live:approve": {"event_id": ev, "question_id": t["question_id"]},  # approved already: no change
+        "live:dismiss": {"event_id": ev, "question_id": t["pending_question_id"]},
+        "live:pending": {"event_id": ev},
     }[event]
 
 

@@ -355,3 +355,78 @@ async def test_the_journal_snapshots_trims_expires_and_fences_a_second_writer(se
         await client.drop_database(db.name)
         await client.close()
         await redis.aclose()
+
+
+async def test_moderation_and_anonymity_survive_a_restore_from_the_store(services):
+    """A second host restores a moderated session from the real store: the pending question stays pending
+    (the host still reviews it, the audience still cannot see it), an anonymous question stays anonymous and
+    still counts against its author's open questions."""
+    import uuid
+    from collections import Counter
+
+    from pymongo import AsyncMongoClient
+
+    import actors.live_host as live_host
+    from actors.domain.room import Member, Room
+    from actors.fanout import Fanout
+    from actors.hosting import TaskSet
+    from storage.redis import connect_redis
+
+    urls = services.urls()
+    client = AsyncMongoClient(urls["mongo"], tz_aware=True, serverSelectionTimeoutMS=5000)
+    db = client[f"live_extras_{uuid.uuid4().hex[:8]}"]
+    redis = connect_redis(urls["redis"])
+    room = Room(room_id=1, club_id=1)
+    for user in (10, 11, 12):
+        room.members[user] = Member(user, f"u{user}", role="owner" if user == 10 else "member")
+
+    async def the_room(_room_id):
+        return room
+
+    async def member(_room_id, user_id):
+        return room.member(user_id)
+
+    tasks = TaskSet()
+
+    def new_host() -> live_host.LiveHost:
+        fanout = Fanout(redis, f"test-{uuid.uuid4().hex[:6]}", "test")
+        return live_host.LiveHost(the_room, member, fanout, Counter(), tasks, lambda: db, 2.0)
+
+    try:
+        first = new_host()
+        assert "state" in await first.start(5, 1, 10)
+        for user in (10, 11, 12):
+            assert "state" in await first.join(5, user, f"gw/{user}")
+        anon = (await first.act(5, 11, "ask", {"text": "who?", "anonymous": True}))["question_id"]
+        assert await first.act(5, 10, "moderate", {"enabled": True}) == {}
+        pending = (await first.act(5, 11, "ask", {"text": "pending one", "anonymous": True}))["question_id"]
+        before = first.state(5)
+
+        second = new_host()
+        restored = await second.restored_state(5)
+        assert restored == before and restored["moderated"] and restored["pending_count"] == 1
+        assert [(q["question_id"], q["author_id"]) for q in restored["questions"]] == [(anon, None)]
+        queue = (await second.act(5, 10, "pending", {}))["questions"]
+        assert [(q["question_id"], q["author_id"], q["text"]) for q in queue] == [
+            (pending, None, "pending one")
+        ]
+        assert (await second.act(5, 12, "pending", {}))["questions"] == []
+        assert [q["question_id"] for q in (await second.act(5, 11, "pending", {}))["questions"]] == [pending]
+        refused = await second.act(5, 12, "upvote", {"question_id": pending})
+        assert isinstance(refused, live_host.DomainError) and refused.code == "not_found"
+        for n in range(3):  # two of Ann's five were asked before the restore
+            assert "question_id" in await second.act(5, 11, "ask", {"text": f"q{n}"})
+        refused = await second.act(5, 11, "ask", {"text": "a sixth"})
+        assert isinstance(refused, live_host.DomainError) and refused.code == "rate_limited"
+        assert await second.act(5, 10, "approve", {"question_id": pending}) == {}
+        summary = (await second.act(5, 10, "end", {}))["summary"]
+        assert {"who?", "pending one"} <= {q["text"] for q in summary["questions"]}
+        # the stored journal keeps the real author (a third host restores the ended session)
+        third = new_host()
+        ended = await third._get(5)
+        assert ended is not None and ended.session.questions[anon].author_id == 11
+    finally:
+        await tasks.close()
+        await client.drop_database(db.name)
+        await client.close()
+        await redis.aclose()

@@ -307,6 +307,10 @@ class LiveView:
             s["pinned"] = c["pinned"]
         elif kind == "status":
             s["status"] = c["status"]
+        elif kind == "pending":
+            s["pending_count"] = c["count"]
+        elif kind == "moderation":
+            s["moderated"] = c["moderated"]
         else:
             raise AssertionError(f"unknown live change {kind!r}")
 

@@ -169,3 +169,166 @@ def test_refused_commands_record_nothing():
         with pytest.raises(DomainError):
             refused()
     assert s.take_records() == []
+
+
+# -- hosts' extras: moderated Q&A and anonymous questions ----------------------------------------------------
+
+
+def _every_change_of(s: LiveSession) -> str:
+    """Everything listeners got since the last take, as the text a socket would carry."""
+    import json
+
+    return json.dumps(s.take_changes()[1])
+
+
+def test_a_pending_question_reaches_no_listener_until_the_host_approves_it():
+    s = LiveSession(event_id=1, room_id=2, host_id=HOST)
+    for user, key in ((HOST, "gw/h"), (ANN, "gw/a"), (BEN, "gw/b")):
+        s.join(user, key)
+    with pytest.raises(DomainError) as err:
+        s.moderate(ANN, True)
+    assert err.value.code == "forbidden"
+    s.moderate(HOST, True)
+    s.moderate(HOST, True)  # already on: nothing recorded
+    assert [r["k"] for r in s.take_records()][-1:] == ["moderate"] and s.take_records() == []
+    s.take_changes()
+
+    q = s.ask(BEN, "secret pending text")
+    version, changes = s.take_changes()
+    assert changes == [{"kind": "pending", "question_id": q, "status": "new", "count": 1}]
+    assert "secret" not in _every_change_of(s)
+    state = s.state()
+    assert state["questions"] == [] and state["pending_count"] == 1 and state["moderated"] is True
+    assert s.pending_questions(ANN) == []  # the audience: nothing
+    assert [p["text"] for p in s.pending_questions(BEN)] == ["secret pending text"]  # its author
+    assert s.pending_questions(BEN)[0]["mine"] is True
+    assert [(p["question_id"], p["author_id"], p["mine"]) for p in s.pending_questions(HOST)] == [
+        (q, BEN, False)
+    ]
+    # as unknown to the audience as a question that does not exist; not answerable before approval
+    with pytest.raises(DomainError) as err:
+        s.upvote(ANN, q)
+    assert err.value.code == "not_found"
+    with pytest.raises(DomainError) as err:
+        s.answer(HOST, q)
+    assert err.value.code == "conflict"
+    with pytest.raises(DomainError) as err:
+        s.approve(BEN, q)
+    assert err.value.code == "forbidden"
+    assert s.summary()["questions"] == []
+
+    host_q = s.ask(HOST, "the host's own")  # the host's questions need nobody's approval
+    assert s.take_changes()[1][0]["kind"] == "question"
+
+    s.approve(HOST, q)
+    _, changes = s.take_changes()
+    assert [c["kind"] for c in changes] == ["pending", "question"]
+    assert changes[0] == {"kind": "pending", "question_id": q, "status": "approved", "count": 0}
+    assert changes[1]["question"]["text"] == "secret pending text"
+    s.approve(HOST, q)  # again: nothing
+    assert s.take_changes()[1] == []
+    s.upvote(ANN, q)
+    assert {x["question_id"] for x in s.state()["questions"]} == {q, host_q}
+
+    q2 = s.ask(ANN, "dismiss me")
+    s.take_changes()
+    with pytest.raises(DomainError) as err:
+        s.dismiss(HOST, q)  # approved: no longer dismissable
+    assert err.value.code == "conflict"
+    s.dismiss(HOST, q2)
+    assert s.take_changes()[1] == [{"kind": "pending", "question_id": q2, "status": "dismissed", "count": 0}]
+    assert q2 not in s.questions
+    with pytest.raises(DomainError) as err:
+        s.dismiss(HOST, q2)
+    assert err.value.code == "not_found"
+
+    # switching moderation off leaves what is pending pending
+    q3 = s.ask(ANN, "still pending")
+    s.moderate(HOST, False)
+    q4 = s.ask(ANN, "straight through")
+    assert s.questions[q3].pending and not s.questions[q4].pending
+    assert s.take_changes()[1][-2:] == [
+        {"kind": "moderation", "moderated": False},
+        {"kind": "question", "question": s.questions[q4].view()},
+    ]
+    assert version > 0
+
+
+def test_pending_questions_count_against_the_members_open_questions():
+    s = LiveSession(event_id=1, room_id=2, host_id=HOST)
+    s.join(ANN, "gw/a")
+    s.moderate(HOST, True)
+    for n in range(5):
+        s.ask(ANN, f"q{n}", anonymous=n % 2 == 0)
+    with pytest.raises(DomainError) as err:
+        s.ask(ANN, "one too many")
+    assert err.value.code == "rate_limited"
+
+
+def test_an_anonymous_question_shows_nobody_its_author():
+    s = LiveSession(event_id=1, room_id=2, host_id=HOST)
+    s.join(ANN, "gw/a")
+    s.take_changes()
+    q = s.ask(ANN, "who asked?", anonymous=True)
+    _, changes = s.take_changes()
+    assert changes[0]["question"]["author_id"] is None and changes[0]["question"]["anonymous"] is True
+    assert s.state()["questions"][0]["author_id"] is None
+    s.upvote(BEN, q)
+    assert s.take_changes()[1][0]["question"]["author_id"] is None
+    s.end(HOST)
+    assert str(ANN) not in repr(s.summary()["questions"])
+    assert s.questions[q].author_id == ANN  # kept for the limit (and the stored journal)
+    # anonymous and pending at once: the host sees the text, not the author
+    m = LiveSession(event_id=1, room_id=2, host_id=HOST)
+    m.join(ANN, "gw/a")
+    m.moderate(HOST, True)
+    mq = m.ask(ANN, "anonymous and pending", anonymous=True)
+    assert m.pending_questions(HOST) == [
+        {
+            "question_id": mq,
+            "author_id": None,
+            "text": "anonymous and pending",
+            "votes": 0,
+            "answered": False,
+            "anonymous": True,
+            "mine": False,
+        }
+    ]
+    assert m.pending_questions(ANN)[0]["mine"] is True
+
+
+def test_moderation_and_anonymity_survive_snapshot_and_replay():
+    s = LiveSession(event_id=1, room_id=2, host_id=HOST)
+    base = LiveSession.from_dict(as_stored(s.to_dict()))
+    s.join(ANN, "gw/a")
+    s.join(BEN, "gw/b")
+    s.moderate(HOST, True)
+    q1 = s.ask(ANN, "pending one", anonymous=True)
+    q2 = s.ask(BEN, "approved one")
+    q3 = s.ask(BEN, "dismissed one")
+    s.approve(HOST, q2)
+    s.dismiss(HOST, q3)
+    records = s.take_records()
+    base.replay([as_stored(r) for r in records])
+    assert base.to_dict() == s.to_dict() and base.version == s.version
+    restored = LiveSession.from_dict(as_stored(s.to_dict()))
+    assert restored.state() == s.state() and restored.moderated
+    assert restored.questions[q1].pending and restored.questions[q1].anonymous
+    assert restored.questions[q1].author_id == ANN
+    assert restored.pending_questions(HOST) == s.pending_questions(HOST)
+    for n in range(4):  # the anonymous pending one still counts as Ann's: four more make five
+        restored.ask(ANN, f"more {n}", anonymous=True)
+    with pytest.raises(DomainError) as err:
+        restored.ask(ANN, "a sixth")
+    assert err.value.code == "rate_limited"
+
+
+def test_a_snapshot_stored_before_these_features_still_loads():
+    s, _ = busy_session()
+    old = s.to_dict()
+    del old["moderated"]
+    for q in old["questions"]:
+        del q["anonymous"], q["pending"]
+    restored = LiveSession.from_dict(as_stored(old))
+    assert restored.state() == s.state() and not restored.moderated
+    assert all(not q.pending and not q.anonymous for q in restored.questions.values())

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canCreateEvents, membersLabel, parseInvite } from "./clubs";
+import { canCreateEvents, canExportSummary, membersLabel, parseInvite } from "./clubs";
 
 describe("parseInvite", () => {
   it("reads the forms an invite is passed on in", () => {
@@ -22,5 +22,16 @@ describe("canCreateEvents", () => {
   it("says member counts", () => {
     expect(membersLabel(1)).toBe("1 member");
     expect(membersLabel(0)).toBe("0 members");
+  });
+});
+
+describe("canExportSummary", () => {
+  it("follows roles.py: the event's host, the club's moderators and owners", () => {
+    expect(canExportSummary("member", true)).toBe(true);
+    expect(canExportSummary(null, true)).toBe(true);
+    expect(canExportSummary("moderator", false)).toBe(true);
+    expect(canExportSummary("owner", false)).toBe(true);
+    expect(canExportSummary("member", false)).toBe(false);
+    expect(canExportSummary(null, false)).toBe(false);
   });
 });

@@ -36,6 +36,12 @@ export function canCreateEvents(role: string | null | undefined): boolean {
   return (RANK[role ?? ""] ?? 0) >= RANK.moderator;
 }
 
+/** `GET /events/{id}/summary.csv`: the event's host, or a moderator of its club (roles.py
+ * ACTIONS["export_live_summary"]). */
+export function canExportSummary(role: string | null | undefined, isHost: boolean): boolean {
+  return isHost || (RANK[role ?? ""] ?? 0) >= RANK.moderator;
+}
+
 /** "1 member", "24 members". */
 export function membersLabel(n: number | null | undefined): string {
   const count = n ?? 0;

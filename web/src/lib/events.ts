@@ -37,6 +37,17 @@ export async function fetchIcs(eventId: number): Promise<Blob> {
   }
 }
 
+/** `GET /events/{id}/summary.csv`: the ended live session's summary (its host and the club's moderators). */
+export async function fetchSummaryCsv(eventId: number): Promise<Blob> {
+  const res = await apiFetch(`/events/${eventId}/summary.csv`, { headers: { Accept: "text/csv" } });
+  if (!res.ok) throw await responseError(res);
+  try {
+    return await res.blob();
+  } catch {
+    throw new ApiError(0, "network", "could not reach the server");
+  }
+}
+
 /** "1 going", "12 going", "3 of 20 going" (with a capacity). */
 export function goingLabel(going: number | null | undefined, capacity?: number | null): string {
   const n = going ?? 0;

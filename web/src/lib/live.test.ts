@@ -7,6 +7,8 @@ import {
   charCount,
   openQuestionsOf,
   cleanPollOptions,
+  fromJoin,
+  pendingNews,
   formatDuration,
   percent,
   pollResults,
@@ -16,6 +18,7 @@ import {
   userIdsOf,
   votesLabel,
   type LiveChange,
+  type LivePendingQuestion,
   type LiveQuestion,
   type LiveState,
   type LiveUpdate,
@@ -86,7 +89,7 @@ describe("cleanPollOptions", () => {
 describe("roles and ids", () => {
   const state: LiveState = {
     event_id: 1, room_id: 2, status: "live", host_id: 10, speakers: [11], audience_count: 3, present: 5,
-    hands: [12, 13], questions: [q(1, 0)], polls: [], pinned: null, version: 0,
+    hands: [12, 13], questions: [q(1, 0)], polls: [], pinned: null, moderated: false, pending_count: 0, version: 0,
   };
   it("roleOf", () => {
     expect(roleOf(state, 10)).toBe("host");
@@ -130,7 +133,7 @@ describe("NameCache", () => {
 function base(extra: Partial<LiveState> = {}): LiveState {
   return {
     event_id: 1, room_id: 2, status: "live", host_id: 10, speakers: [], audience_count: 2, present: 3,
-    hands: [], questions: [], polls: [], pinned: null, version: 5, ...extra,
+    hands: [], questions: [], polls: [], pinned: null, moderated: false, pending_count: 0, version: 5, ...extra,
   };
 }
 
@@ -304,4 +307,63 @@ describe("question limits", () => {
     expect(charCount("héllo")).toBe(5);
     expect(charCount("👍👍")).toBe(2);
   });
+});
+
+describe("moderated Q&A and anonymous questions", () => {
+  const pend = (question_id: number, status: "new" | "approved" | "dismissed", count: number): LiveChange => ({
+    kind: "pending",
+    question_id,
+    status,
+    count,
+  });
+
+  it("pending and moderation changes move the count and the switch, never the questions", () => {
+    let s = apply(base(), { kind: "moderation", moderated: true }, pend(7, "new", 1));
+    expect(s.moderated).toBe(true);
+    expect(s.pending_count).toBe(1);
+    expect(s.questions).toEqual([]);
+    s = apply(s, pend(7, "approved", 0), { kind: "question", question: q(7, 0) });
+    expect(s.pending_count).toBe(0);
+    expect(s.questions.map((x) => x.question_id)).toEqual([7]);
+  });
+
+  it("pendingNews: new questions ask for a fetch; approved and dismissed ones leave the queue", () => {
+    expect(pendingNews(upd(5, pend(7, "new", 1)), 1)).toEqual({ fresh: true, resolved: [] });
+    expect(pendingNews(upd(5, pend(7, "approved", 1), hand(2), pend(8, "dismissed", 0)), 1)).toEqual({
+      fresh: false,
+      resolved: [7, 8],
+    });
+    expect(pendingNews(upd(5, pend(7, "new", 1)), 2)).toEqual({ fresh: false, resolved: [] }); // another event
+    expect(pendingNews({ nope: true }, 1)).toEqual({ fresh: false, resolved: [] });
+  });
+
+  it("an anonymous question names nobody: no name to fetch", () => {
+    const anon: LiveQuestion = { ...q(3, 0), author_id: null, anonymous: true };
+    const s = base({ questions: [anon, q(4, 0)] });
+    expect(userIdsOf(s).sort()).toEqual([10, 104].sort());
+  });
+
+  it("open questions count the anonymous ones asked here and the member's own awaiting approval", () => {
+    const anon: LiveQuestion = { ...q(3, 0), author_id: null, anonymous: true };
+    const mine = { ...q(1, 0), author_id: 42 };
+    const waiting: LivePendingQuestion[] = [
+      { ...q(9, 0), author_id: 42, mine: true },
+      { ...q(10, 0), author_id: 43, mine: false }, // the host's queue holds others' too
+    ];
+    const s = base({ questions: [anon, mine, { ...q(2, 0), author_id: 42, answered: true }] });
+    expect(openQuestionsOf(s, 42)).toBe(1);
+    expect(openQuestionsOf(s, 42, new Set([3]), waiting)).toBe(3);
+    expect(openQuestionsOf(s, null, new Set([3]), waiting)).toBe(0);
+  });
+
+  it("a join ack from a server without these fields still makes a whole state", () => {
+    const { moderated: _m, pending_count: _p, ...old } = base();
+    const s = fromJoin(old as LiveState);
+    expect(s.moderated).toBe(false);
+    expect(s.pending_count).toBe(0);
+  });
+
+  function hand(user_id: number): LiveChange {
+    return { kind: "hand", user_id, raised: true };
+  }
 });

@@ -6,10 +6,18 @@
 
 export interface LiveQuestion {
   question_id: number;
-  author_id: number;
+  /** null for an anonymous question: nobody is told who asked, the host neither. */
+  author_id: number | null;
   text: string;
   votes: number;
   answered: boolean;
+  anonymous?: boolean;
+}
+
+/** A question awaiting the host's approval (`live:pending`, the `pending` of a `live:join` ack): the host
+ * gets every one, a member its own (`mine`). */
+export interface LivePendingQuestion extends LiveQuestion {
+  mine: boolean;
 }
 
 export interface LivePoll {
@@ -32,6 +40,10 @@ export interface LiveState {
   questions: LiveQuestion[];
   polls: LivePoll[];
   pinned: string | null;
+  /** Moderated Q&A: a new question waits for the host's approval before anyone else sees it. */
+  moderated: boolean;
+  /** Questions awaiting approval (their text reaches only the host and their authors). */
+  pending_count: number;
   /** Raised by one with every change; `live:update`s apply on the version they name. */
   version: number;
 }
@@ -179,7 +191,7 @@ export class NameCache {
 /** Every user id a state mentions (host, speakers, hands, question authors). */
 export function userIdsOf(state: LiveState): number[] {
   const ids = new Set<number>([state.host_id, ...state.speakers, ...state.hands]);
-  for (const q of state.questions) ids.add(q.author_id);
+  for (const q of state.questions) if (q.author_id != null) ids.add(q.author_id);
   return [...ids];
 }
 
@@ -198,7 +210,10 @@ export type LiveChange =
   | { kind: "question"; question: LiveQuestion }
   | { kind: "poll"; poll: LivePoll }
   | { kind: "pin"; pinned: string | null }
-  | { kind: "status"; status: string };
+  | { kind: "status"; status: string }
+  // A question entered or left the review queue; no text, no author (everyone gets this one).
+  | { kind: "pending"; question_id: number; status: "new" | "approved" | "dismissed"; count: number }
+  | { kind: "moderation"; moderated: boolean };
 
 export interface LiveUpdate {
   event_id: number;
@@ -263,9 +278,30 @@ export function applyChange(state: LiveState, change: LiveChange): LiveState {
       return { ...state, pinned: change.pinned ?? null };
     case "status":
       return { ...state, status: change.status };
+    case "pending":
+      return { ...state, pending_count: change.count };
+    case "moderation":
+      return { ...state, moderated: change.moderated };
     default:
       return state;
   }
+}
+
+/**
+ * What a `live:update` says about the review queue: whether a question joined it (`fresh`: the host asks
+ * `live:pending` for its text) and which left it (`resolved`: approved or dismissed; drop them from the
+ * list shown). Unlike the state, the queue's texts come by request, so this reads every update, applied
+ * or not: a resolved id is final (ids are never reused).
+ */
+export function pendingNews(update: unknown, eventId: number): { fresh: boolean; resolved: number[] } {
+  const out = { fresh: false, resolved: [] as number[] };
+  if (!isUpdate(update) || update.event_id !== eventId) return out;
+  for (const c of update.changes) {
+    if (c?.kind !== "pending") continue;
+    if (c.status === "new") out.fresh = true;
+    else out.resolved.push(c.question_id);
+  }
+  return out;
 }
 
 function isUpdate(u: unknown): u is LiveUpdate {
@@ -291,7 +327,13 @@ export function applyLiveUpdate(state: LiveState, update: unknown): { state: Liv
 
 /** A join ack's state with its questions in the server's order (votes desc, then id). */
 export function fromJoin(state: LiveState): LiveState {
-  return { ...state, version: state.version ?? 0, questions: [...state.questions].sort(byVotes) };
+  return {
+    ...state,
+    version: state.version ?? 0,
+    moderated: state.moderated ?? false,
+    pending_count: state.pending_count ?? 0,
+    questions: [...state.questions].sort(byVotes),
+  };
 }
 
 /**
@@ -359,10 +401,19 @@ export class LiveSync {
   }
 }
 
-/** The member's own unanswered questions. */
-export function openQuestionsOf(state: Pick<LiveState, "questions">, userId: number | null | undefined): number {
+/**
+ * The member's own unanswered questions, as the server counts them against its limit: those shown with
+ * its id, its anonymous ones (known by the ids it asked, `asked`) and its own awaiting approval.
+ */
+export function openQuestionsOf(
+  state: Pick<LiveState, "questions">,
+  userId: number | null | undefined,
+  asked: ReadonlySet<number> = new Set(),
+  pending: readonly LivePendingQuestion[] = [],
+): number {
   if (userId == null) return 0;
-  return state.questions.filter((q) => q.author_id === userId && !q.answered).length;
+  const shown = state.questions.filter((q) => !q.answered && (q.author_id === userId || asked.has(q.question_id)));
+  return shown.length + pending.filter((q) => q.mine).length;
 }
 
 /** Characters as the server counts them (code points, not UTF-16 units). */

@@ -18,6 +18,8 @@ function live(overrides: Partial<LiveState> = {}): LiveState {
     questions: [],
     polls: [],
     pinned: null,
+    moderated: false,
+    pending_count: 0,
     version: 5,
     ...overrides,
   };
@@ -116,5 +118,39 @@ describe("livePhase", () => {
     expect(livePhase(m, 2)).toMatchObject({ role: "speaker" });
     expect(livePhase(m, 4)).toMatchObject({ role: "audience", handRaised: true });
     expect(livePhase(m, null)).toMatchObject({ role: "audience", handRaised: false });
+  });
+});
+
+describe("the review queue", () => {
+  const waiting = (question_id: number, mine = false) => ({
+    question_id,
+    author_id: mine ? 9 : null,
+    text: `q${question_id}`,
+    votes: 0,
+    answered: false,
+    anonymous: !mine,
+    mine,
+  });
+
+  it("a fetched queue replaces the last; approved or dismissed questions leave it", () => {
+    let m = run({ type: "pending", questions: [waiting(1), waiting(2), waiting(3, true)] });
+    expect(m.pending.map((q) => q.question_id)).toEqual([1, 2, 3]);
+    m = liveReducer(m, { type: "pendingResolved", ids: [2] });
+    expect(m.pending.map((q) => q.question_id)).toEqual([1, 3]);
+  });
+
+  it("a queue fetched before an approval cannot bring the approved question back", () => {
+    // the fetch answer and the approval's update travel apart: the update may come first
+    const m = run(
+      { type: "pending", questions: [waiting(1)] },
+      { type: "pendingResolved", ids: [1] },
+      { type: "pending", questions: [waiting(1), waiting(4)] },
+    );
+    expect(m.pending.map((q) => q.question_id)).toEqual([4]);
+  });
+
+  it("remembers the questions this member asked (anonymous ones name nobody in the state)", () => {
+    const m = run({ type: "asked", questionId: 5 }, { type: "asked", questionId: 6 });
+    expect([...m.asked]).toEqual([5, 6]);
   });
 });

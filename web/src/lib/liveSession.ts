@@ -5,7 +5,9 @@
 // `live:update` deliver it (through `LiveSync`, lib/live.ts), the event, its summary, the last refused
 // action, and whether this member was taken out of the club. `useLiveSession` runs the protocol: join,
 // apply updates, join again after a gap or a reconnect, retry a session that has not started, fetch the
-// summary of one that has ended, and send the `live:*` actions.
+// summary of one that has ended, and send the `live:*` actions. With moderated Q&A it also keeps the review
+// queue: no `live:update` carries a pending question's text, so the host (and an author, for its own) asks
+// `live:pending` when the updates say the queue grew.
 import { useCallback, useEffect, useReducer, useRef } from "react";
 
 import { ApiError, api, type Me, type User } from "./api";
@@ -15,8 +17,10 @@ import {
   LiveSync,
   NameCache,
   openQuestionsOf,
+  pendingNews,
   roleOf,
   userIdsOf,
+  type LivePendingQuestion,
   type LiveState,
   type LiveSummary,
 } from "./live";
@@ -40,9 +44,14 @@ export interface LiveModel {
   error: ActError | null;
   /** Set by `live:removed` (its reason): nothing of the session stays on screen. */
   removed: string | null;
-  /** Polls this member voted in, questions this member upvoted. */
+  /** Polls this member voted in, questions this member upvoted, questions this member asked. */
   voted: ReadonlySet<number>;
   upvoted: ReadonlySet<number>;
+  asked: ReadonlySet<number>;
+  /** The review queue this member may read: every pending question for the host, its own for a member. */
+  pending: LivePendingQuestion[];
+  /** Questions that left the queue (approved, dismissed): a queue fetched before that cannot bring them back. */
+  resolved: ReadonlySet<number>;
   /** Display names by user id, as far as they are known. */
   names: ReadonlyMap<number, string>;
   /** Why this session has no audio (no media server), from the join ack; null when it has. */
@@ -59,6 +68,9 @@ export type LiveAction =
   | { type: "actFailed"; error: ActError }
   | { type: "voted"; pollId: number }
   | { type: "upvoted"; questionId: number }
+  | { type: "asked"; questionId: number }
+  | { type: "pending"; questions: LivePendingQuestion[] }
+  | { type: "pendingResolved"; ids: number[] }
   | { type: "summary"; summary: LiveSummary }
   | { type: "ended"; summary: LiveSummary }
   | { type: "names"; names: ReadonlyMap<number, string> };
@@ -72,6 +84,9 @@ export const initialLive: LiveModel = {
   removed: null,
   voted: new Set(),
   upvoted: new Set(),
+  asked: new Set(),
+  pending: [],
+  resolved: new Set(),
   names: new Map(),
   audioUnavailable: null,
 };
@@ -96,6 +111,15 @@ export function liveReducer(model: LiveModel, action: LiveAction): LiveModel {
       return { ...model, voted: new Set(model.voted).add(action.pollId) };
     case "upvoted":
       return { ...model, upvoted: new Set(model.upvoted).add(action.questionId) };
+    case "asked":
+      return { ...model, asked: new Set(model.asked).add(action.questionId) };
+    case "pending":
+      return { ...model, pending: action.questions.filter((q) => !model.resolved.has(q.question_id)) };
+    case "pendingResolved": {
+      const resolved = new Set(model.resolved);
+      for (const id of action.ids) resolved.add(id);
+      return { ...model, resolved, pending: model.pending.filter((q) => !resolved.has(q.question_id)) };
+    }
     case "summary":
       return { ...model, summary: action.summary };
     case "ended":
@@ -147,6 +171,8 @@ export interface LiveSessionView {
   act: Act;
   voted: (pollId: number) => void;
   upvoted: (questionId: number) => void;
+  /** This member's question was accepted (its ack); while Q&A is moderated it fetches its review queue. */
+  asked: (questionId: number) => void;
   /** The host ends the session (`POST /events/{id}/live/end`); resolves with whether it did. */
   endSession: () => Promise<boolean>;
 }
@@ -158,6 +184,35 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
   const mounted = useRef(true);
   const syncRef = useRef<LiveSync | null>(null);
   const me = user?.id ?? null;
+  const modelRef = useRef(model); // what a refused action's message counts (asked, pending)
+  useEffect(() => {
+    modelRef.current = model;
+  }, [model]);
+
+  // The review queue, fetched again when the updates say it grew: one request at a time, and one more
+  // after it when news came meanwhile (a burst of questions costs two requests, not one per question).
+  const pendingFetch = useRef<{ busy: boolean; again: boolean }>({ busy: false, again: false });
+  const refreshPending = useCallback(async () => {
+    const f = pendingFetch.current;
+    if (f.busy) {
+      f.again = true;
+      return;
+    }
+    f.busy = true;
+    try {
+      do {
+        f.again = false;
+        try {
+          const res = await call<{ questions: LivePendingQuestion[] }>("live:pending", { event_id: eventId });
+          if (mounted.current) dispatch({ type: "pending", questions: res.questions });
+        } catch {
+          // the next news (or join) asks again
+        }
+      } while (f.again && mounted.current);
+    } finally {
+      f.busy = false;
+    }
+  }, [eventId]);
 
   useEffect(() => {
     mounted.current = true;
@@ -211,11 +266,13 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
       if (retry !== null) clearTimeout(retry);
       retry = null;
       sync.joinSent();
-      call<{ state: LiveState; audio?: unknown; audio_unavailable?: string }>("live:join", { event_id: eventId }).then(
+      type JoinAck = { state: LiveState; pending?: LivePendingQuestion[]; audio?: unknown; audio_unavailable?: string };
+      call<JoinAck>("live:join", { event_id: eventId }).then(
         (res) => {
           if (!active || gone) return;
           const audioUnavailable = res.audio ? null : (res.audio_unavailable ?? "This server has no audio.");
           dispatch({ type: "joined", state: sync.joined(res.state), audioUnavailable });
+          dispatch({ type: "pending", questions: res.pending ?? [] });
         },
         (err: unknown) => {
           sync.joinFailed();
@@ -237,6 +294,9 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
       if (!active || gone) return;
       const next = sync.update(u);
       if (next) dispatch({ type: "updated", state: next });
+      const news = pendingNews(u, eventId);
+      if (news.resolved.length > 0) dispatch({ type: "pendingResolved", ids: news.resolved });
+      if (news.fresh && me != null && sync.state?.host_id === me) void refreshPending();
     };
     const onRemoved = (r: { event_id?: unknown; reason?: unknown }) => {
       if (!active || r?.event_id !== eventId) return;
@@ -257,7 +317,7 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
       socket.off("live:removed", onRemoved);
       socket.off("connect", join);
     };
-  }, [socket, eventId, loadEvent, fetchSummary]);
+  }, [socket, eventId, loadEvent, fetchSummary, me, refreshPending]);
 
   const ended = model.state?.status === "ended";
   const haveSummary = model.summary !== null;
@@ -286,7 +346,8 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
         return await call<T>(name, { event_id: eventId, ...payload });
       } catch (err) {
         const current = syncRef.current?.state;
-        const open = current ? openQuestionsOf(current, me) : 0;
+        const { asked, pending } = modelRef.current;
+        const open = current ? openQuestionsOf(current, me, asked, pending) : 0;
         if (mounted.current) dispatch({ type: "actFailed", error: { error: err, message: liveErrorMessage(name, err, open) } });
         return null;
       }
@@ -310,6 +371,14 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
 
   const voted = useCallback((pollId: number) => dispatch({ type: "voted", pollId }), []);
   const upvoted = useCallback((questionId: number) => dispatch({ type: "upvoted", questionId }), []);
+  const asked = useCallback(
+    (questionId: number) => {
+      dispatch({ type: "asked", questionId });
+      // Moderated: it may be waiting for approval, seen by nobody else; show it to its author.
+      if (syncRef.current?.state?.moderated) void refreshPending();
+    },
+    [refreshPending],
+  );
   const names = model.names;
   const nameOf = useCallback((userId: number) => names.get(userId) ?? `User ${userId}`, [names]);
 
@@ -321,6 +390,7 @@ export function useLiveSession(eventId: number, user: Me | null): LiveSessionVie
     act,
     voted,
     upvoted,
+    asked,
     endSession,
   };
 }

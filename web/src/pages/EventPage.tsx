@@ -3,8 +3,10 @@ import { Link, useParams } from "react-router-dom";
 
 import { SummaryView } from "../components/live/Summary";
 import { AlertText, BackLink, Badge, Button, ErrorAlert, LoadError, Loading, PageTitle, buttonClass } from "../components/ui";
-import { api } from "../lib/api";
+import { api, type Club } from "../lib/api";
 import { useAuth } from "../lib/auth";
+import { canExportSummary } from "../lib/clubs";
+import { saveBlob } from "../lib/download";
 import { fetchEvent, fetchIcs, type ClubEvent, type LiveEnd, type MyRsvp } from "../lib/events";
 
 function formatWhen(iso: string): string {
@@ -41,6 +43,7 @@ function EventView({ id }: { id: number }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [clubRole, setClubRole] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -77,6 +80,21 @@ function EventView({ id }: { id: number }) {
     return () => clearInterval(timer);
   }, [id, status]);
 
+  // Whether the summary's CSV export is offered: the host knows from the event, a moderator from the club.
+  const clubId = event?.club_id;
+  const needRole = !!event?.summary && event.host_id !== user?.id;
+  useEffect(() => {
+    if (clubId === undefined || !needRole) return;
+    let active = true;
+    api<Club>("GET", `/clubs/${clubId}`).then(
+      (club) => active && setClubRole(club.my_role ?? null),
+      () => undefined,
+    );
+    return () => {
+      active = false;
+    };
+  }, [clubId, needRole]);
+
   async function act(fn: () => Promise<void>) {
     setBusy(true);
     setError(null);
@@ -107,15 +125,7 @@ function EventView({ id }: { id: number }) {
   const addToCalendar = () =>
     act(async () => {
       const blob = await fetchIcs(id);
-      const url = URL.createObjectURL(new Blob([blob], { type: "text/calendar" }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = `event-${id}.ics`;
-      a.rel = "noopener";
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(new Blob([blob], { type: "text/calendar" }), `event-${id}.ics`);
       setNotice("Calendar file downloaded.");
     });
 
@@ -232,7 +242,9 @@ function EventView({ id }: { id: number }) {
       <ErrorAlert error={error} />
       {notice && <p className="text-sm text-slate-700">{notice}</p>}
 
-      {event.summary && <SummaryView summary={event.summary} />}
+      {event.summary && (
+        <SummaryView summary={event.summary} exportEventId={canExportSummary(clubRole, isHost) ? event.id : undefined} />
+      )}
     </div>
   );
 }

@@ -69,7 +69,11 @@ function LiveSession({ eventId }: { eventId: number }) {
       <div className="mx-auto max-w-4xl space-y-4 p-4">
         {header}
         <p className="rounded bg-slate-100 p-3 font-medium">This live session has ended.</p>
-        {phase.summary ? <SummaryView summary={phase.summary} /> : <p className="text-slate-600">Loading the summary…</p>}
+        {phase.summary ? (
+          <SummaryView summary={phase.summary} exportEventId={model.event && model.event.host_id === me ? eventId : undefined} />
+        ) : (
+          <p className="text-slate-600">Loading the summary…</p>
+        )}
       </div>
     );
   }
@@ -114,6 +118,9 @@ function LiveSession({ eventId }: { eventId: number }) {
             act={live.act}
             upvoted={model.upvoted}
             onUpvoted={live.upvoted}
+            asked={model.asked}
+            onAsked={live.asked}
+            pending={model.pending}
           />
           <Polls polls={state.polls} isHost={isHost} act={live.act} voted={model.voted} onVoted={live.voted} />
         </div>

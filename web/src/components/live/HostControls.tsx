@@ -6,7 +6,8 @@ import { Button, Field, inputClass } from "../ui";
 
 const MAX_OPTIONS = 10;
 
-/** The host's tools: raised hands to promote, the pinned message, a new poll, the end of the session. */
+/** The host's tools: raised hands to promote, moderated Q&A on or off, the pinned message, a new poll, the
+ * end of the session. */
 export function HostControls({
   state,
   nameOf,
@@ -24,6 +25,19 @@ export function HostControls({
   const [options, setOptions] = useState<string[]>(["", ""]);
   const [pollError, setPollError] = useState<string | null>(null);
   const [ending, setEnding] = useState(false);
+  // The switch follows the click at once; the session's own state takes over when its update arrives (a
+  // refusal puts it back).
+  const [wantModerated, setWantModerated] = useState<boolean | null>(null);
+  const [seenModerated, setSeenModerated] = useState(state.moderated);
+  if (seenModerated !== state.moderated) {
+    setSeenModerated(state.moderated);
+    setWantModerated(null);
+  }
+
+  async function onModerate(enabled: boolean) {
+    setWantModerated(enabled);
+    if (!(await act("live:moderate", { enabled }))) setWantModerated(null);
+  }
 
   async function onPin(e: FormEvent) {
     e.preventDefault();
@@ -74,6 +88,25 @@ export function HostControls({
             );
           })}
         </ul>
+      </div>
+
+      <div className="flex items-start gap-2">
+        <input
+          id={`${id}-moderated`}
+          type="checkbox"
+          className="mt-1 h-4 w-4"
+          checked={wantModerated ?? state.moderated}
+          aria-describedby={`${id}-moderated-hint`}
+          onChange={(e) => void onModerate(e.target.checked)}
+        />
+        <div>
+          <label htmlFor={`${id}-moderated`} className="font-medium">
+            Moderate questions
+          </label>
+          <p id={`${id}-moderated-hint`} className="text-sm text-slate-600">
+            New questions wait for your approval before everyone sees them.
+          </p>
+        </div>
       </div>
 
       <form onSubmit={(e) => void onPin(e)} className="space-y-2">

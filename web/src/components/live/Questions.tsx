@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useId, useState, type FormEvent } from "react";
 
 import {
   MAX_OPEN_QUESTIONS_PER_MEMBER,
@@ -7,6 +7,7 @@ import {
   openQuestionsOf,
   sortQuestions,
   votesLabel,
+  type LivePendingQuestion,
   type LiveState,
 } from "../../lib/live";
 import type { Act } from "../../lib/liveSession";
@@ -21,7 +22,13 @@ export function askCounter(length: number, myOpen: number): string {
   return text;
 }
 
-/** The Q&A: ask (with its counter), upvote, and for the host mark answered. */
+/** "asked by Ann", or "asked anonymously" (nobody is told who, the host neither). */
+export function askedBy(authorId: number | null, nameOf: (userId: number) => string): string {
+  return authorId == null ? "asked anonymously" : `asked by ${nameOf(authorId)}`;
+}
+
+/** The Q&A: ask (with its counter, anonymously if wished), upvote, and for the host mark answered; with
+ * moderated Q&A the host's review queue (approve, dismiss) and a member's own questions awaiting it. */
 export function Questions({
   state,
   me,
@@ -30,6 +37,9 @@ export function Questions({
   act,
   upvoted,
   onUpvoted,
+  asked = new Set(),
+  onAsked,
+  pending = [],
 }: {
   state: LiveState;
   me: number | null;
@@ -38,10 +48,16 @@ export function Questions({
   act: Act;
   upvoted: ReadonlySet<number>;
   onUpvoted: (questionId: number) => void;
+  asked?: ReadonlySet<number>;
+  onAsked?: (questionId: number) => void;
+  pending?: readonly LivePendingQuestion[];
 }) {
+  const id = useId();
   const [text, setText] = useState("");
+  const [anonymous, setAnonymous] = useState(false);
   const [sending, setSending] = useState(false);
   const questions = sortQuestions(state.questions);
+  const mineWaiting = pending.filter((q) => q.mine);
   const length = charCount(text.trim());
   const tooLong = length > MAX_QUESTION_CHARS;
 
@@ -50,9 +66,12 @@ export function Questions({
     const t = text.trim();
     if (!t || tooLong) return;
     setSending(true);
-    const ack = await act<{ question_id: number }>("live:ask", { text: t });
+    const ack = await act<{ question_id: number }>("live:ask", { text: t, anonymous });
     setSending(false);
-    if (ack) setText("");
+    if (ack) {
+      setText("");
+      onAsked?.(ack.question_id);
+    }
   }
 
   async function upvote(questionId: number) {
@@ -78,9 +97,67 @@ export function Questions({
           </Button>
         </div>
         <p id="ask-count" className={`mt-1 text-xs ${tooLong ? "font-medium text-red-700" : "text-slate-600"}`}>
-          {askCounter(length, openQuestionsOf(state, me))}
+          {askCounter(length, openQuestionsOf(state, me, asked, pending))}
         </p>
+        <div className="mt-2 flex items-center gap-2 text-sm">
+          <input
+            id={`${id}-anonymous`}
+            type="checkbox"
+            className="h-4 w-4"
+            checked={anonymous}
+            onChange={(e) => setAnonymous(e.target.checked)}
+          />
+          <label htmlFor={`${id}-anonymous`}>Ask anonymously</label>
+        </div>
+        {state.moderated && !isHost && (
+          <p className="mt-2 text-sm text-slate-700">The host reviews questions before everyone sees them.</p>
+        )}
       </form>
+      {isHost && (state.moderated || state.pending_count > 0) && (
+        <div className="mt-4">
+          <h3 className="font-medium">Awaiting approval ({state.pending_count})</h3>
+          {pending.length === 0 ? (
+            <p className="mt-1 text-sm text-slate-600">No questions awaiting approval.</p>
+          ) : (
+            <ol aria-label="Questions awaiting approval" className="mt-2 space-y-2">
+              {pending.map((q) => (
+                <li key={q.question_id} className="rounded border border-amber-300 bg-amber-50 p-3">
+                  <p className="whitespace-pre-wrap break-words">{q.text}</p>
+                  <div className="mt-2 flex flex-wrap items-center gap-2 text-sm">
+                    <span className="text-slate-700">{askedBy(q.author_id, nameOf)}</span>
+                    <Button small aria-label={`Approve: ${q.text}`} onClick={() => void act("live:approve", { question_id: q.question_id })}>
+                      Approve
+                    </Button>
+                    <Button
+                      small
+                      variant="secondary"
+                      aria-label={`Dismiss: ${q.text}`}
+                      onClick={() => void act("live:dismiss", { question_id: q.question_id })}
+                    >
+                      Dismiss
+                    </Button>
+                  </div>
+                </li>
+              ))}
+            </ol>
+          )}
+        </div>
+      )}
+      {!isHost && mineWaiting.length > 0 && (
+        <div className="mt-4">
+          <h3 className="font-medium">Your questions awaiting approval</h3>
+          <ul aria-label="Your questions awaiting approval" className="mt-2 space-y-2">
+            {mineWaiting.map((q) => (
+              <li key={q.question_id} className="rounded border border-slate-200 bg-slate-50 p-3 text-slate-700">
+                <p className="whitespace-pre-wrap break-words">{q.text}</p>
+                <Badge tone="warning" className="mt-2 inline-block">
+                  Awaiting approval{q.anonymous ? " · anonymous" : ""}
+                </Badge>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {questions.length === 0 ? (
         <p className="mt-3 text-sm text-slate-600">No questions yet.</p>
       ) : (
@@ -92,7 +169,7 @@ export function Questions({
             >
               <p className="whitespace-pre-wrap break-words">{q.text}</p>
               <div className="mt-2 flex flex-wrap items-center gap-2 text-sm">
-                <span className="text-slate-600">asked by {nameOf(q.author_id)}</span>
+                <span className="text-slate-600">{askedBy(q.author_id, nameOf)}</span>
                 <span className="font-medium" aria-live="polite">
                   {votesLabel(q.votes)}
                 </span>

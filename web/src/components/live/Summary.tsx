@@ -1,10 +1,41 @@
-import { formatDuration, pollResults, resultLabel, votesLabel, type LiveSummary } from "../../lib/live";
-import { Panel } from "../ui";
+import { useState } from "react";
 
-/** What a live session came to (attendance, questions, final poll results); on the event and live screens. */
-export function SummaryView({ summary }: { summary: LiveSummary }) {
+import { saveBlob } from "../../lib/download";
+import { fetchSummaryCsv } from "../../lib/events";
+import { formatDuration, pollResults, resultLabel, votesLabel, type LiveSummary } from "../../lib/live";
+import { Button, ErrorAlert, Panel } from "../ui";
+
+/** Downloads the summary of event `eventId` as CSV. */
+function ExportCsv({ eventId }: { eventId: number }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  async function onExport() {
+    setBusy(true);
+    setError(null);
+    try {
+      saveBlob(await fetchSummaryCsv(eventId), `event-${eventId}-summary.csv`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <div className="mt-3">
+      <Button variant="secondary" small disabled={busy} onClick={() => void onExport()}>
+        Export CSV
+      </Button>
+      <ErrorAlert error={error} className="mt-2" />
+    </div>
+  );
+}
+
+/** What a live session came to (attendance, questions, final poll results); on the event and live screens.
+ * `exportEventId`: offer the CSV export of that event's summary (to its host and the club's moderators). */
+export function SummaryView({ summary, exportEventId }: { summary: LiveSummary; exportEventId?: number }) {
   return (
     <Panel title="Live session summary" label="Session summary">
+      {exportEventId != null && <ExportCsv eventId={exportEventId} />}
       <dl className="mt-2 grid grid-cols-2 gap-x-4 gap-y-1 text-sm sm:grid-cols-3">
         <div>
           <dt className="text-slate-600">Attendance</dt>
