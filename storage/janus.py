@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,10 @@ class Janus:
             try:
                 ws = await asyncio.wait_for(
                     websockets.connect(
-                        self.keys.url, subprotocols=["janus-protocol"], max_size=4 << 20, ping_interval=None
+                        self.keys.url,
+                        subprotocols=[Subprotocol("janus-protocol")],
+                        max_size=4 << 20,
+                        ping_interval=None,
                     ),
                     self.timeout_s,
                 )
