@@ -17,6 +17,7 @@ journal on first use — a join, an action, a leave, or the state query — with
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ PURGE_EVERY_S = 3600.0
 LIVE_STORE_UNAVAILABLE = "live session store unavailable; retry"
 AUDIO_SYNC_S = 1.5  # one attempt to bring Janus in line; past it the broadcast goes out and a retry follows
 AUDIO_RETRY_MAX_S = 30.0
+AUDIO_RETRIES_ENDED = 40  # an ended session's rooms stop being destroyed after ~15 minutes of failures
 # Records that change who may be heard or listen (or whether anyone may): Janus must follow them.
 AUDIO_RECORDS = frozenset({"role", "remove", "end"})
 
@@ -212,7 +214,11 @@ class LiveHost:
             session.join(user_id, socket_key)
         except DomainError as err:
             return err
-        if self.audio is not None and not self._audio_applied(event_id):
+        if (
+            self.audio is not None
+            and not self._audio_applied(event_id)
+            and event_id not in self._audio_retrying  # Janus is failing: joins do not wait on it
+        ):
             async with hosted.lock:  # e.g. Janus restarted and forgot the room: made again before the answer
                 await self._audio(hosted)
         state = session.state()  # what this join saw: stored once the wait below returns
@@ -387,9 +393,8 @@ class LiveHost:
                 self._audio_epochs[event_id] = (generation, session.audio_epoch)
                 self.counters["live_audio_syncs"] += 1
                 return True
-        except (
-            Exception
-        ) as exc:  # whatever Janus did, the session goes on (without audio until a retry works)
+        # Whatever Janus did, the session goes on: without audio for a moment, until a retry works.
+        except Exception as exc:
             self._audio_epochs.pop(event_id, None)
             self.counters["live_audio_errors"] += 1
             log.warning("live session %s audio not applied on Janus: %s", event_id, exc)
@@ -423,7 +428,8 @@ class LiveHost:
         async def retry() -> None:
             delay = 0.25
             try:
-                while True:
+                ended = hosted.session.status != "live"
+                for _ in range(AUDIO_RETRIES_ENDED) if ended else itertools.count():
                     await asyncio.sleep(delay)
                     if hosted.lost or (
                         hosted.session.status == "live" and self.sessions.get(event_id) is not hosted

@@ -415,6 +415,12 @@ class AudioRooms:
             if participant.get("id") not in ids:
                 await self.kick(event_id, participant.get("id"))
 
+    async def allowed(self, event_id: int) -> set[str]:
+        """The stage's allowed tokens, as Janus holds them."""
+        secret = self.keys.room_secret(event_id)
+        body = {"request": "allowed", "action": "add", "room": event_id, "secret": secret, "allowed": []}
+        return set((await self._ab(body)).get("allowed", []))
+
     async def kick(self, event_id: int, participant_id: Any) -> None:
         try:
             await self._ab(

@@ -864,7 +864,7 @@ def _group_alive(pgid: int) -> bool:
         return True
     # Zombies keep a group "alive" to killpg: a group whose members are all zombies is gone.
     for proc in psutil.process_iter(["pid"]):
-        with contextlib.suppress(psutil.Error):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):  # it may exit while we look
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
                 return True
     return False

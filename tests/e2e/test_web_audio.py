@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Page, expect
+from support.chat import ChatClient
 from support.members import Api, client_session, make_member
 from support.web import accessible_at_both_sizes, log_in, new_page, shots
 
@@ -181,6 +182,27 @@ async def test_three_browsers_hear_exactly_the_stage(browser, gateway, smtp, set
         assert people[1].user_id not in {p["id"] for p in await rooms.participants(eid)}
         await until_silent(third)
         assert (await stats(audience))["sendDirections"] == 0
+
+        # A dropped connection comes back: banning a member who was listening re-keys the stream, so Janus
+        # hangs up on every listener; the apps reconnect with the new PIN and hear the stage again.
+        await host.get_by_role("button", name="Unmute").click()
+        await until_heard(third)
+        made = len(await third.evaluate(CONNECTION_STATES))
+        async with client_session(gateway.url) as http:
+            owner, dan = Api(http, people[0]), await make_member(gateway.url, smtp, "Dan")
+            await Api(http, dan).call("POST", f"/clubs/{club['id']}/join", expect=200)
+            listener = await ChatClient(gateway.url, dan.token).connect()
+            try:
+                assert (await listener.call("live:join", {"event_id": eid}))["ok"]
+                await owner.call("POST", f"/clubs/{club['id']}/bans", {"user_id": dan.user_id}, expect=200)
+            finally:
+                await listener.close()
+        deadline = time.monotonic() + 20
+        while len(await third.evaluate(CONNECTION_STATES)) <= made:
+            assert time.monotonic() < deadline, "the listener did not reconnect after Janus hung up"
+            await asyncio.sleep(0.2)
+        await expect(third.get_by_text("Listening to the stage.")).to_be_visible()
+        await until_heard(third)
 
         # The end: every peer connection in every browser closes, and Janus has nothing left of it.
         await host.get_by_role("button", name="End session").click()

@@ -131,7 +131,9 @@ def test_M2_dev_host_check_accepts_loopback():
 # --------------------------------------------------------------------------- M4: security headers
 
 
-def assert_hardened(resp: aiohttp.ClientResponse, host: str, upload_origin: str) -> None:
+def assert_hardened(
+    resp: aiohttp.ClientResponse, host: str, upload_origin: str, audio_origin: str | None = None
+) -> None:
     where = f"{resp.method} {resp.url.path} -> {resp.status}"
     csp = resp.headers.get("Content-Security-Policy", "")
     directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
@@ -141,7 +143,14 @@ def assert_hardened(resp: aiohttp.ClientResponse, host: str, upload_origin: str)
     assert directives.get("object-src") == ["'none'"], (where, csp)
     assert directives.get("base-uri") == ["'self'"], (where, csp)
     # The object store's origin too: browsers PUT uploads straight to it.
-    connect = {"'self'", f"ws://{host}", f"wss://{host}", upload_origin}
+    # And the media server's WebSocket API, which browsers reach for live sessions' audio.
+    connect = {
+        "'self'",
+        f"ws://{host}",
+        f"wss://{host}",
+        upload_origin,
+        *([audio_origin] if audio_origin else []),
+    }
     assert set(directives.get("connect-src", [])) == connect, (where, csp)
     assert resp.headers.get("X-Content-Type-Options") == "nosniff", where
     assert resp.headers.get("X-Frame-Options") == "DENY", where
@@ -155,6 +164,8 @@ async def test_M4_security_headers(gateway, http, member):
     host = gateway.url.removeprefix("http://")
     endpoint = urlsplit(gateway.backends.stores.objects.public_endpoint)
     upload_origin = f"{endpoint.scheme}://{endpoint.netloc}"
+    janus = urlsplit(gateway.backends.janus_url)
+    audio_origin = f"{janus.scheme}://{janus.netloc}"
     auth = {"Authorization": f"Bearer {member.token}"}
     checks = [
         ("GET", "/healthz", {}, None, 200),
@@ -173,7 +184,7 @@ async def test_M4_security_headers(gateway, http, member):
     for method, path, headers, body, status in checks:
         async with http.request(method, path, headers=headers, json=body) as resp:
             assert resp.status == status, (method, path, resp.status, await resp.text())
-            assert_hardened(resp, host, upload_origin)
+            assert_hardened(resp, host, upload_origin, audio_origin)
     async with http.get("/") as resp:
         assert "text/html" in resp.headers["Content-Type"]
 

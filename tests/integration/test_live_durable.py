@@ -15,6 +15,9 @@ from support.chat import ChatClient, LiveView
 from support.members import Api, client_session, make_member
 from support.wait import wait_for
 
+from storage.janus import AudioRooms
+from storage.services import janus_keys
+
 
 def _actors(gateway):
     from gateway.http.keys import ACTORS
@@ -50,7 +53,7 @@ async def _ok(client: ChatClient, event: str, data: dict) -> dict:
     return ack
 
 
-async def test_live_session_survives_its_shard_actor_being_killed(gateway, smtp):
+async def test_live_session_survives_its_shard_actor_being_killed(gateway, smtp, settings, services):
     people = [await make_member(gateway.url, smtp, n) for n in ("Host", "Ann", "Ben", "Cat")]
     sockets: dict[str, ChatClient] = {}
     async with client_session(gateway.url) as http:
@@ -146,6 +149,18 @@ async def test_live_session_survives_its_shard_actor_being_killed(gateway, smtp)
             assert q3 not in (q1, q2, p1, p2)
             await _ok(h, "live:promote", {"event_id": eid, "user_id": ben.member.user_id, "role": "speaker"})
             await _ok(h, "live:pin", {"event_id": eid, "text": "Recording later"})
+
+            # The restarted host keeps Janus in line too: the stage admits exactly the host and the speakers.
+            keys = janus_keys(settings, services.urls()["janus"])
+            rooms = AudioRooms(keys)
+            try:
+                stage = (host, ann, ben)
+                assert await rooms.allowed(eid) == {
+                    keys.monitor_token(eid),
+                    *(keys.stage_token(eid, p.member.user_id) for p in stage),
+                }
+            finally:
+                await rooms.close()
 
             after = await _join(sockets, views, "ann", eid)
             assert after["version"] == before["version"] + 5
