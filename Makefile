@@ -32,7 +32,7 @@ web-test: $(WEB_DEPS)
 	cd web && npm test --silent
 
 # Live-session audio's media server (Debian's Janus WebRTC Server): embedded by `clubhub services up` when
-# installed. `make run` works without it (live sessions then say audio is unavailable); the tests want it.
+# installed. `make run` installs it too (live sessions can be heard); without it they say audio is unavailable.
 janus:
 	@command -v janus >/dev/null \
 		|| $(SUDO) apt-get install -y -q janus >/dev/null \
@@ -116,7 +116,7 @@ deploy-check: deploy-tools
 image:
 	bash deploy/docker/build.sh
 
-run: install
+run: install janus
 	$(BIN)/clubhub run
 
 # SIGINT after TEST_DEADLINE: pytest then prints where it was stuck and its summary so far, well before
