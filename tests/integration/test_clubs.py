@@ -39,6 +39,7 @@ def test_role_matrix():
             "ban",
             "view_audit",
             "create_event",
+            "export_live_summary",
             "view_reports",
             "resolve_report",
             "view_automod",
